@@ -1,0 +1,3 @@
+from gitops_mcp.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,99 @@
+"""Command line: ``gitops-mcp serve --transport stdio|sse|http [--host H --port P] [--read-only]``."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
+
+from gitops_mcp import __version__
+from gitops_mcp.errors import ConfigError
+from gitops_mcp.settings import Settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gitops-mcp", description="GitOps MCP server (Argo CD and Flux through Git)")
+    p.add_argument("--version", action="version", version=f"gitops-mcp {__version__}")
+    sub = p.add_subparsers(dest="command")
+    serve = sub.add_parser("serve", help="run the MCP server (default)")
+    serve.add_argument("--transport", choices=["stdio", "sse", "http"], help="default: stdio")
+    serve.add_argument("--host", help="HTTP bind address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="HTTP port (default 8000)")
+    serve.add_argument("--read-only", action="store_true", default=None, help="register no write tool")
+    serve.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"])
+    return p
+
+
+def load_settings(args: argparse.Namespace) -> Settings:
+    """Environment first, CLI flags on top (flags win)."""
+    overrides: dict[str, Any] = {}
+    for name in ("transport", "host", "port", "read_only", "log_level"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    settings = Settings(**overrides)
+    check_exposure(settings)
+    return settings
+
+
+def check_exposure(settings: Settings) -> None:
+    """Refuse to serve HTTP beyond loopback without a bearer token.
+
+    Raises:
+        ConfigError: bound beyond loopback and no ``GITOPS_MCP_AUTH_TOKEN``.
+    """
+    if settings.transport != "stdio" and not settings.is_loopback and not settings.bearer_tokens():
+        raise ConfigError(
+            f"refusing to listen on {settings.host} without authentication: set GITOPS_MCP_AUTH_TOKEN "
+            "(clients then send 'Authorization: Bearer <token>'), or bind 127.0.0.1"
+        )
+
+
+def serve(settings: Settings) -> None:
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    from gitops_mcp.server import build_server
+
+    mcp = build_server(settings)
+    if settings.transport == "stdio":
+        mcp.run()
+        return
+    security = None
+    if not settings.is_loopback:
+        hosts = settings.allowed_http_hosts
+        security = TransportSecuritySettings(
+            enable_dns_rebinding_protection=bool(hosts),
+            allowed_hosts=hosts,
+            allowed_origins=[f"http://{h}" for h in hosts] + [f"https://{h}" for h in hosts],
+        )
+    print(
+        f"gitops-mcp {__version__}: {'streamable HTTP' if settings.transport == 'http' else 'SSE'} on "
+        f"http://{settings.host}:{settings.port}{'/mcp' if settings.transport == 'http' else '/sse'}"
+        f"{' (bearer token required)' if settings.bearer_tokens() else ''}",
+        file=sys.stderr,
+        flush=True,
+    )
+    if settings.transport == "http":
+        mcp.run(transport="streamable-http", host=settings.host, port=settings.port, transport_security=security)
+    else:
+        mcp.run(transport="sse", host=settings.host, port=settings.port, transport_security=security)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(args)
+    except ValidationError as exc:  # never echo the input: it may be a token
+        details = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
+        print(f"gitops-mcp: configuration error: {details}", file=sys.stderr)
+        return 2
+    except (ConfigError, SettingsError) as exc:
+        print(f"gitops-mcp: configuration error: {exc}", file=sys.stderr)
+        return 2
+    with contextlib.suppress(KeyboardInterrupt):
+        serve(settings)
+    return 0

@@ -1,0 +1,466 @@
+"""The application core: every tool's behaviour, as plain Python (no MCP here).
+
+:class:`GitOpsApp` is built once per server from :class:`Settings`; the MCP layer turns its
+methods into tools. Callers are identified by an ``owner`` string (the authenticated
+principal, or ``local`` on stdio).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from gitops_mcp.detection import DetectionReport, detect_packages
+from gitops_mcp.detection.models import Package
+from gitops_mcp.errors import GitOpsError, NotFoundError, PolicyViolation, ReadOnlyError, UserInputError
+from gitops_mcp.git.info import RepoInfo, read_repo_info
+from gitops_mcp.manifests.validation import CrdSchemas, ValidationResult, load_crd_dir, validate_documents
+from gitops_mcp.manifests.write import WriteResult, diff_against, write_manifest_file
+from gitops_mcp.manifests.yaml import dump_documents, load_documents
+from gitops_mcp.paths import resolve_allowed
+from gitops_mcp.providers.base import ExistingSource, ObjectSummary
+from gitops_mcp.providers.registry import ProviderRegistry, default_registry
+from gitops_mcp.questions import Question, comma_list, relative_dir
+from gitops_mcp.sessions import flow
+from gitops_mcp.sessions.models import (
+    DeliveryResult,
+    Preview,
+    SessionContext,
+    SessionState,
+    SessionSummary,
+    SessionView,
+)
+from gitops_mcp.sessions.store import SessionStore, new_session_id
+from gitops_mcp.settings import Settings
+
+MAX_TAGS = 500
+
+
+class ProviderInfo(BaseModel):
+    name: str
+    title: str
+    description: str
+    questions: list[Question] = Field(description="Provider questions for a Git Kustomize package (defaults shown)")
+    helm_questions: list[Question] = Field(description="Extra questions for Helm packages")
+
+
+class GenerateResult(BaseModel):
+    provider: str
+    yaml: str
+    objects: list[ObjectSummary]
+    notes: list[str]
+    validation: ValidationResult
+    output_path: str | None = None
+    diff: str | None = Field(None, description="Diff against the file in repo_path (when both were given)")
+
+
+def _looks_like_url(path: str) -> bool:
+    return "://" in path or path.startswith("git@")
+
+
+class GitOpsApp:
+    """Detection, generation, validation, sessions and writing, for one server."""
+
+    def __init__(self, settings: Settings, registry: ProviderRegistry | None = None) -> None:
+        self.settings = settings
+        self.registry = registry or default_registry()
+        self._store: SessionStore | None = None
+
+    @property
+    def store(self) -> SessionStore:
+        if self._store is None:
+            self._store = SessionStore(self.settings.session_db_path, self.settings.session_ttl_seconds)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+    # -- helpers ----------------------------------------------------------------------------------
+    def _local_dir(self, path: str) -> Path:
+        if _looks_like_url(path):
+            raise UserInputError(
+                f"{path!r} is a git URL; this server works on local clones for now: clone it under an "
+                "allowed root and pass the local path"
+            )
+        return resolve_allowed(path, self.settings.allowed_roots)
+
+    def _repo(self, directory: Path) -> tuple[Path, str, RepoInfo | None]:
+        """(repository root, prefix of ``directory`` in it, git facts)."""
+        info = read_repo_info(directory)
+        if info is None:
+            return directory, ".", None
+        root = info.root
+        roots = self.settings.allowed_roots
+        if not any(root == r or r in root.parents for r in roots):
+            raise UserInputError(
+                f"{directory} is inside the git repository {root}, which is outside the allowed roots; "
+                "add the repository to GITOPS_MCP_ALLOWED_ROOTS"
+            )
+        prefix = directory.relative_to(root).as_posix() if directory != root else "."
+        return root, prefix, info
+
+    def _crds(self) -> CrdSchemas | None:
+        return load_crd_dir(self.settings.crd_dir) if self.settings.crd_dir else None
+
+    def _env(self, ctx: SessionContext) -> flow.FlowEnv:
+        root = Path(ctx.repo_root) if ctx.repo_root else None
+
+        def exists(rel: str) -> bool:
+            return root is not None and (root / rel).is_dir()
+
+        return flow.FlowEnv(self.registry, self.settings.policy, exists if root is not None else None)
+
+    # -- read-only tools ----------------------------------------------------------------------------
+    def detect(self, path: str) -> DetectionReport:
+        directory = self._local_dir(path)
+        root, prefix, _ = self._repo(directory)
+        report = detect_packages(directory, prefix)
+        return report.model_copy(update={"root": str(root)})
+
+    def providers(self) -> list[ProviderInfo]:
+        from gitops_mcp.providers.base import QuestionContext
+
+        out = []
+        for p in self.registry:
+            base = p.questions(QuestionContext("kustomize", "git", "app", policy=self.settings.policy))
+            helm = p.questions(QuestionContext("helm", "git", "app", ("values.yaml",), self.settings.policy))
+            base_ids = {q.id for q in base}
+            out.append(
+                ProviderInfo(
+                    name=p.name,
+                    title=p.title,
+                    description=p.description,
+                    questions=[q.question for q in base],
+                    helm_questions=[q.question for q in helm if q.id not in base_ids],
+                )
+            )
+        return out
+
+    def validate(self, path: str | None = None, yaml_text: str | None = None) -> ValidationResult:
+        if (path is None) == (yaml_text is None):
+            raise UserInputError("pass exactly one of path (a YAML file) or yaml (the text)")
+        source = "<yaml>"
+        if path is not None:
+            if _looks_like_url(path):
+                raise UserInputError("path must be a local YAML file")
+            target = resolve_allowed(path, self.settings.allowed_roots, must_be_dir=False)
+            if not target.is_file():
+                raise UserInputError(f"{path!r} is not a file")
+            if target.stat().st_size > 5 << 20:
+                raise UserInputError(f"{path!r} is larger than 5 MiB")
+            yaml_text = target.read_text(encoding="utf-8")
+            source = str(target)
+        assert yaml_text is not None
+        try:
+            docs = load_documents(yaml_text, source)
+        except UserInputError as exc:
+            from gitops_mcp.manifests.validation import Issue
+
+            return ValidationResult(
+                valid=False,
+                documents=0,
+                schema_source="builtin",
+                issues=[Issue(severity="error", document=0, message=str(exc), rule="builtin")],
+            )
+        return validate_documents(docs, self.settings.policy, self._crds())
+
+    # -- contexts -----------------------------------------------------------------------------------
+    def _context(
+        self, directory: Path | None, intent: str | None, provider: str | None, packages: list[Package] | None = None
+    ) -> SessionContext:
+        ctx = SessionContext(intent=intent, provider_hint=provider)
+        if not self.settings.read_only:
+            ctx.delivery_options = ["write"]
+        if directory is None:
+            ctx.packages = packages or []
+            return ctx
+        root, prefix, info = self._repo(directory)
+        report = detect_packages(directory, prefix)
+        ctx.repo_root = str(root)
+        ctx.scan_path = str(directory)
+        ctx.packages = packages or report.packages
+        ctx.flux_bootstraps = report.gitops.flux_bootstraps
+        ctx.existing_sources = [
+            ExistingSource(kind=o.kind, name=o.name, namespace=o.namespace, url=o.url, ref=o.ref, file=o.file)
+            for o in report.gitops.objects
+            if o.kind in ("GitRepository", "OCIRepository", "HelmRepository") and o.url and not o.patch
+        ]
+        argo_files = {o.file for o in report.gitops.objects if o.kind in ("Application", "ApplicationSet")}
+        flux_files = {o.file for o in report.gitops.objects if o.api_version.split("/")[0].endswith("fluxcd.io")}
+        ctx.argocd_app_dirs = sorted({os.path.dirname(f) or "." for f in argo_files})
+        ctx.flux_dirs = sorted({os.path.dirname(f) or "." for f in flux_files} & set(report.gitops.directories))
+        if info is not None:
+            ctx.origin_url = info.origin_url
+            ctx.branch = info.branch
+            ctx.default_branch = info.default_branch
+            ctx.tags = sorted(info.tags)[:MAX_TAGS]
+        return ctx
+
+    # -- sessions -----------------------------------------------------------------------------------
+    def start(self, owner: str, path: str, intent: str | None = None, provider: str | None = None) -> SessionView:
+        if provider is not None:
+            self.registry.get(provider)
+        directory = self._local_dir(path)
+        ctx = self._context(directory, intent, provider)
+        state = SessionState(id=new_session_id(), owner=owner, created_at=0, updated_at=0, expires_at=0, context=ctx)
+        pending = {"provider": provider} if provider else {}
+        adv = flow.advance(state, pending, self._env(ctx))
+        state = self.store.create(adv.state)
+        return self._view(state, adv.errors, adv.ignored, include_packages=True)
+
+    def answer(
+        self, owner: str, session_id: str, answers: Mapping[str, Any], accept_defaults: bool = False
+    ) -> SessionView:
+        state = self.store.get(session_id, owner)
+        if state.status != "open":
+            raise UserInputError(f"session {session_id} is {state.status}; start a new one with start_deployment")
+        known = flow.all_question_ids(self.registry)
+        unknown = sorted(k for k in answers if k not in known)
+        if unknown:
+            raise UserInputError(f"unknown question id(s): {', '.join(unknown)}; valid ids: {', '.join(sorted(known))}")
+        env = self._env(state.context)
+        shown = {q.id for q in flow.open_questions(state, env)} if accept_defaults else set()
+        adv = flow.advance(state, answers, env, defaults_for=shown)
+        new, errors = adv.state, dict(adv.errors)
+        new = self._settle(new, errors, env)
+        saved = self.store.save(new)
+        return self._view(saved, errors, adv.ignored)
+
+    def _settle(self, state: SessionState, errors: dict[str, str], env: flow.FlowEnv) -> SessionState:
+        """Build the preview once everything is answered, and deliver when delivery was chosen."""
+        if state.step not in ("preview", "done"):
+            state.preview = None
+            return state
+        state.preview = self._preview(state)
+        if state.step != "done":
+            if not state.context.delivery_options:
+                state.status = "done"
+            return state
+        if not state.preview.validation.valid:
+            errors["delivery"] = "the manifests are not valid: " + state.preview.validation.describe()
+            state.answers.pop("delivery", None)
+            state.step = "preview"
+            return state
+        try:
+            state.result = self._deliver(state)
+        except GitOpsError as exc:
+            errors["output_path"] = str(exc)
+            state.answers.pop("delivery", None)
+            state.answers.pop("output_path", None)
+            state.step = "output"
+            state.preview = None
+            return state
+        state.status = "done"
+        return state
+
+    def _preview(self, state: SessionState) -> Preview:
+        a, ctx = state.answers, state.context
+        provider = self.registry.get(str(a["provider"]))
+        spec = flow.build_spec(a, ctx)
+        options = {q.id: a[q.id] for q in flow.questions_for("provider_options", a, ctx, self._env(ctx)) if q.id in a}
+        gen = provider.generate(spec, options)
+        text = dump_documents(gen.objects)
+        validation = validate_documents(gen.objects, self.settings.policy, self._crds())
+        out = str(a["output_path"])
+        exists, diff = (False, "")
+        if ctx.repo_root:
+            exists, diff = diff_against(Path(ctx.repo_root), out, text)
+        return Preview(
+            provider=provider.name,
+            output_path=out,
+            yaml=text,
+            objects=gen.summary,
+            notes=gen.notes,
+            diff=diff,
+            file_exists=exists,
+            validation=validation,
+        )
+
+    def _deliver(self, state: SessionState) -> DeliveryResult:
+        assert state.preview is not None
+        if self.settings.read_only:
+            raise ReadOnlyError("the server is read-only; nothing can be written")
+        if not state.context.repo_root:
+            raise UserInputError("the session has no local repository to write into")
+        choice = state.answers.get("delivery")
+        if choice != "write":
+            raise UserInputError(f"delivery {choice!r} is not available on this server")
+        res = write_manifest_file(Path(state.context.repo_root), state.preview.output_path, state.preview.yaml)
+        msg = (
+            f"{'Created' if res.created else 'Updated'} {res.path}"
+            if res.changed
+            else f"{res.path} already had exactly this content; nothing changed"
+        )
+        return DeliveryResult(action="write", file=res.path, changed=res.changed, diff=res.diff, message=msg)
+
+    def get(self, owner: str, session_id: str) -> SessionView:
+        return self._view(self.store.get(session_id, owner), {}, [])
+
+    def list_sessions(self, owner: str) -> list[SessionSummary]:
+        return [
+            SessionSummary(
+                session_id=s.id,
+                status=s.status,
+                step=s.step,
+                app_name=s.answers.get("app_name"),
+                provider=s.answers.get("provider"),
+                package=s.answers.get("package"),
+                updated_at=s.updated_at,
+                expires_at=s.expires_at,
+            )
+            for s in self.store.list(owner)
+        ]
+
+    def cancel(self, owner: str, session_id: str) -> SessionView:
+        state = self.store.get(session_id, owner)
+        if state.status == "open":
+            state.status = "cancelled"
+            state = self.store.save(state)
+        return self._view(state, {}, [])
+
+    def open_questions(self, view: SessionView) -> list[Question]:
+        return view.questions
+
+    def _view(
+        self, state: SessionState, errors: Mapping[str, str], ignored: list[str], include_packages: bool = False
+    ) -> SessionView:
+        env = self._env(state.context)
+        questions = flow.open_questions(state, env, errors) if state.status == "open" else []
+        return SessionView(
+            session_id=state.id,
+            status=state.status,
+            step=state.step,
+            questions=questions,
+            answers=dict(state.answers),
+            errors=dict(errors),
+            ignored=ignored,
+            preview=state.preview,
+            result=state.result,
+            packages=state.context.packages if include_packages else None,
+            next=self._next(state, questions),
+            expires_at=state.expires_at,
+        )
+
+    def _next(self, state: SessionState, questions: list[Question]) -> str:
+        if state.status == "cancelled":
+            return "The session is cancelled. Start a new one with start_deployment."
+        if state.status == "done" and state.result is not None:
+            return (
+                f"{state.result.message}. Review the diff, then commit and push the file "
+                "(or open a pull request) with your usual Git workflow."
+            )
+        if state.status == "done":
+            return (
+                "The server is read-only: nothing can be written. Copy preview.yaml into "
+                f"{state.preview.output_path if state.preview else 'the repository'} yourself."
+            )
+        if state.step == "preview":
+            valid = state.preview is not None and state.preview.validation.valid
+            return (
+                "Show the user preview.yaml and preview.diff, then answer 'delivery'."
+                if valid
+                else "The preview is not valid (see preview.validation); change the answers named."
+            )
+        ids = ", ".join(q.id for q in questions)
+        return (
+            f"Ask the user, then call answer_questions with {{id: value}} for: {ids}. "
+            "Answers for later steps may be given ahead; accept_defaults=true takes the defaults shown."
+        )
+
+    # -- one-shot generation and writing ----------------------------------------------------------
+    def generate(
+        self, args: Mapping[str, Any], repo_path: str | None = None, package_type: str | None = None
+    ) -> GenerateResult:
+        """Non-interactive generation through the same flow as the wizard; writes nothing."""
+        answers = {k: v for k, v in args.items() if v is not None}
+        directory = self._local_dir(repo_path) if repo_path else None
+        packages: list[Package] | None = None
+        pkg_answer = answers.get("package")
+        if pkg_answer is None and answers.get("chart_url"):
+            answers["package"] = pkg_answer = flow.CHART
+        if pkg_answer not in (None, flow.CHART):
+            if package_type is None and directory is None:
+                raise UserInputError("give package_type (helm, kustomize, manifests, jsonnet) or repo_path")
+            if package_type is not None:
+                if package_type not in ("helm", "kustomize", "manifests", "jsonnet"):
+                    raise UserInputError("package_type must be one of helm, kustomize, manifests, jsonnet")
+                path = relative_dir(pkg_answer)
+                answers["package"] = path
+                answers.setdefault("path", path)
+                vf = ["values.yaml", *comma_list(answers.get("value_files"))] if package_type == "helm" else []
+                packages = [
+                    Package(
+                        path=path,
+                        type=package_type,
+                        name=os.path.basename(path) or "app",
+                        confidence="high",
+                        evidence=["given by the caller"],
+                        values_files=vf,
+                    )
+                ]
+        elif pkg_answer is None:
+            raise UserInputError("give package (a path in the repository) or chart_url/chart/chart_version")
+        ctx = self._context(directory, None, answers.get("provider"), packages)
+        ctx.delivery_options = []
+        if "output_path" not in answers:
+            answers["output_path"] = flow.default_output_path(
+                str(answers.get("provider", "app")), str(answers.get("app_name", "app")), ctx
+            )
+        state = SessionState(id="oneshot", owner="", created_at=0, updated_at=0, expires_at=0, context=ctx)
+        adv = flow.advance(state, answers, self._env(ctx), defaults_for=None)
+        if adv.errors:
+            raise UserInputError("; ".join(f"{k}: {v}" for k, v in adv.errors.items()))
+        if adv.state.step != "preview":
+            missing = [q.id for q in flow.open_questions(adv.state, self._env(ctx))]
+            raise UserInputError(f"missing answers: {', '.join(missing)}")
+        preview = self._preview(adv.state)
+        return GenerateResult(
+            provider=preview.provider,
+            yaml=preview.yaml,
+            objects=preview.objects,
+            notes=preview.notes,
+            validation=preview.validation,
+            output_path=preview.output_path if directory else None,
+            diff=preview.diff if directory else None,
+        )
+
+    def write(
+        self,
+        owner: str,
+        repo_path: str,
+        output_path: str | None = None,
+        yaml_text: str | None = None,
+        session_id: str | None = None,
+    ) -> WriteResult:
+        if self.settings.read_only:
+            raise ReadOnlyError("the server is read-only")
+        if (yaml_text is None) == (session_id is None):
+            raise UserInputError("pass exactly one of yaml or session_id")
+        root = self._local_dir(repo_path)
+        if session_id is not None:
+            state = self.store.get(session_id, owner)
+            if state.preview is None:
+                raise UserInputError(f"session {session_id} has no preview yet; answer its questions first")
+            yaml_text = state.preview.yaml
+            output_path = output_path or state.preview.output_path
+            if state.context.repo_root and Path(state.context.repo_root) != root:
+                raise UserInputError(f"session {session_id} belongs to {state.context.repo_root}, not {root}")
+        if not output_path:
+            raise UserInputError("output_path is required: a .yaml path relative to the repository root")
+        assert yaml_text is not None
+        result = self.validate(yaml_text=yaml_text)
+        if not result.valid:
+            raise PolicyViolation(
+                "refusing to write invalid manifests: " + result.describe(), [i.message for i in result.errors()]
+            )
+        if not output_path.endswith((".yaml", ".yml")):
+            raise UserInputError(f"output_path {output_path!r} must end in .yaml or .yml")
+        return write_manifest_file(root, output_path, yaml_text)
+
+
+__all__ = ["GenerateResult", "GitOpsApp", "NotFoundError", "ProviderInfo"]

@@ -1,0 +1,79 @@
+"""What detection reports."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+PackageType = Literal["helm", "kustomize", "manifests", "jsonnet"]
+Confidence = Literal["high", "medium", "low"]
+
+
+class Package(BaseModel):
+    """One deployable unit found in a repository."""
+
+    path: str = Field(description="Directory relative to the repository root, POSIX; '.' for the root")
+    type: PackageType
+    name: str = Field(description="Helm chart name, else the directory name")
+    confidence: Confidence
+    evidence: list[str] = Field(description="Why this is a package, file by file")
+    values_files: list[str] = Field(default_factory=list, description="Helm values files in the chart dir")
+    chart_version: str | None = None
+    namespace: str | None = Field(None, description="Namespace the package sets for itself, if any")
+    kinds: list[str] = Field(default_factory=list, description="Kinds of the objects found (local files)")
+    used_by: list[str] = Field(default_factory=list, description="Kustomizations that use this one as a base")
+
+
+class GitOpsObject(BaseModel):
+    """An Argo CD or Flux object already committed in the repository."""
+
+    api_version: str
+    kind: str
+    name: str
+    namespace: str | None = None
+    file: str
+    document: int = Field(description="Index of the YAML document in the file (0-based)")
+    patch: bool = Field(False, description="The file is a Kustomize patch, not a full object")
+    url: str | None = Field(None, description="Source URL (GitRepository, OCIRepository, HelmRepository)")
+    ref: dict[str, str] | None = Field(None, description="Source ref (branch/tag/semver/commit/name)")
+    path: str | None = Field(None, description="Path in the source (Kustomization) or repo (Application)")
+    source_ref: str | None = Field(None, description="Kind/name[.namespace] of the source a Flux object uses")
+    repo_url: str | None = Field(None, description="Argo CD Application source repoURL")
+    target_revision: str | None = None
+
+
+class FluxBootstrap(BaseModel):
+    """A ``clusters/<name>/flux-system`` layout made by ``flux bootstrap``."""
+
+    cluster: str
+    path: str = Field(description="The cluster directory; new app manifests belong here")
+    flux_system_path: str
+
+
+class GitOpsStructure(BaseModel):
+    flux_bootstraps: list[FluxBootstrap] = Field(default_factory=list)
+    objects: list[GitOpsObject] = Field(default_factory=list)
+    directories: list[str] = Field(
+        default_factory=list, description="Directories that hold only Argo CD / Flux objects"
+    )
+    app_of_apps_charts: list[str] = Field(
+        default_factory=list, description="Helm charts whose templates render Argo CD Applications"
+    )
+
+
+class Skipped(BaseModel):
+    path: str
+    reason: str
+
+
+class DetectionReport(BaseModel):
+    """Result of :func:`gitops_mcp.detection.detect_packages`."""
+
+    root: str
+    packages: list[Package]
+    gitops: GitOpsStructure
+    skipped: list[Skipped] = Field(default_factory=list, description="Files or dirs not read, and why")
+    skipped_total: int = 0
+    files_scanned: int = 0
+    directories_scanned: int = 0

@@ -1,0 +1,52 @@
+"""Error types, grouped by what the caller can do about them.
+
+GitOpsError
+├── UserInputError         the caller passed something wrong; the message says what to pass instead
+│   ├── PathNotAllowedError    a path outside the allowed roots or the repository
+│   └── UnknownProviderError
+├── NotFoundError          something named does not exist (session, file, package)
+├── PolicyViolation        a manifest breaks a policy or schema rule; nothing was written
+├── ReadOnlyError          a write was asked of a read-only server
+└── ConfigError            the server's own configuration is wrong (start-up)
+
+The ``str()`` of every error is what an assistant reads, so messages say what was wrong
+and what to do, and never contain a secret.
+"""
+
+from __future__ import annotations
+
+
+class GitOpsError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class UserInputError(GitOpsError):
+    """The caller passed a value that cannot be used."""
+
+
+class PathNotAllowedError(UserInputError):
+    """A path is outside the allowed roots, outside the repository, or inside ``.git``."""
+
+
+class UnknownProviderError(UserInputError):
+    """A provider name that is not registered."""
+
+
+class NotFoundError(GitOpsError):
+    """Something that was named does not exist (or is not visible to this caller)."""
+
+
+class PolicyViolation(GitOpsError):
+    """Manifests break schema or policy rules; nothing was written."""
+
+    def __init__(self, message: str, issues: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.issues = issues or []
+
+
+class ReadOnlyError(GitOpsError):
+    """The server runs read-only and the operation would change something."""
+
+
+class ConfigError(GitOpsError):
+    """The server configuration is invalid."""

@@ -1,0 +1,65 @@
+"""Read-only facts about a local repository, used for the wizard's defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gitops_mcp.git.urls import normalize_git_url
+
+
+@dataclass(frozen=True)
+class RepoInfo:
+    root: Path
+    origin_url: str | None = None
+    branch: str | None = None
+    default_branch: str | None = None
+    head_sha: str | None = None
+    tags: frozenset[str] = field(default_factory=frozenset)
+
+
+def read_repo_info(path: Path) -> RepoInfo | None:
+    """Facts about the git repository containing ``path``; None when it is not in one."""
+    import git  # GitPython: imported here so that start-up stays light
+
+    try:
+        repo = git.Repo(path, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+    try:
+        if repo.bare or repo.working_tree_dir is None:
+            return None
+        root = Path(repo.working_tree_dir).resolve()
+        origin: str | None = None
+        default_branch: str | None = None
+        if "origin" in [r.name for r in repo.remotes]:
+            raw = repo.remotes.origin.url  # credentials, if any, are stripped below
+            try:
+                origin = normalize_git_url(raw)
+            except ValueError:
+                origin = None
+            try:
+                ref = repo.remotes.origin.refs.HEAD.reference
+                default_branch = ref.remote_head
+            except (IndexError, AttributeError, TypeError, ValueError):
+                default_branch = None
+        branch: str | None
+        try:
+            branch = repo.active_branch.name
+        except TypeError:  # detached HEAD
+            branch = None
+        try:
+            head = repo.head.commit.hexsha
+        except ValueError:  # no commits yet
+            head = None
+        tags = frozenset(t.name for t in repo.tags)
+        return RepoInfo(
+            root=root,
+            origin_url=origin,
+            branch=branch,
+            default_branch=default_branch,
+            head_sha=head,
+            tags=tags,
+        )
+    finally:
+        repo.close()

@@ -1,0 +1,1 @@
+"""Provider-neutral manifest handling: YAML rendering and loading, validation, writing."""

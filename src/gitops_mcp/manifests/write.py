@@ -1,0 +1,55 @@
+"""Write a manifest file inside a repository working tree and report the diff."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from gitops_mcp.errors import UserInputError
+from gitops_mcp.paths import safe_repo_file, write_text_atomic
+
+
+class WriteResult(BaseModel):
+    repo_root: str
+    path: str = Field(description="File written, relative to the repository root")
+    created: bool
+    changed: bool
+    diff: str
+
+
+def _read_existing(target: Path, rel: str) -> str | None:
+    if not target.exists():
+        return None
+    try:
+        return target.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserInputError(f"{rel} exists and is not UTF-8 text; refusing to overwrite it") from exc
+
+
+def unified_diff(old: str | None, new: str, rel: str) -> str:
+    lines = difflib.unified_diff(
+        (old or "").splitlines(keepends=True),
+        new.splitlines(keepends=True),
+        fromfile="/dev/null" if old is None else f"a/{rel}",
+        tofile=f"b/{rel}",
+    )
+    return "".join(lines)
+
+
+def diff_against(repo_root: Path, rel: str, new: str) -> tuple[bool, str]:
+    """(file exists, unified diff) for writing ``new`` to ``rel``; nothing is written."""
+    target = safe_repo_file(repo_root, rel)
+    old = _read_existing(target, rel)
+    return old is not None, unified_diff(old, new, rel)
+
+
+def write_manifest_file(repo_root: Path, rel: str, text: str) -> WriteResult:
+    """Write ``text`` to ``rel`` inside ``repo_root`` (guards in :func:`safe_repo_file`)."""
+    target = safe_repo_file(repo_root, rel)
+    old = _read_existing(target, rel)
+    diff = unified_diff(old, text, rel)
+    if old != text:
+        write_text_atomic(target, text)
+    return WriteResult(repo_root=str(repo_root), path=rel, created=old is None, changed=old != text, diff=diff)

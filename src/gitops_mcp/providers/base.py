@@ -1,0 +1,112 @@
+"""What every provider implements, and the provider-neutral deployment spec it consumes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, Field
+
+from gitops_mcp.questions import QuestionDef
+from gitops_mcp.settings import PolicySettings
+
+PackageType = Literal["helm", "kustomize", "manifests", "jsonnet"]
+SourceKind = Literal["git", "helm_repository", "oci"]
+RefKind = Literal["branch", "tag", "semver", "commit", "name"]
+
+
+class GitRef(BaseModel):
+    """A resolved Git reference (Flux ``spec.ref``)."""
+
+    kind: RefKind
+    value: str
+
+
+class ExistingSource(BaseModel):
+    """A source object already committed in the repository that may be reused."""
+
+    kind: str
+    name: str
+    namespace: str | None
+    url: str
+    ref: dict[str, str] | None = None
+    file: str
+
+
+class DeploymentSpec(BaseModel):
+    """Everything a generator needs, validated and provider-neutral."""
+
+    app_name: str
+    namespace: str = Field(description="Destination namespace of the workload")
+    package_type: PackageType
+    source_kind: SourceKind
+    repo_url: str | None = None
+    path: str | None = Field(None, description="Package directory relative to the repository root")
+    revision: str | None = Field(None, description="Revision as the user gave it (branch, tag, SHA, HEAD)")
+    git_ref: GitRef | None = Field(None, description="The revision resolved for Flux (HEAD -> default branch)")
+    chart_url: str | None = None
+    chart: str | None = None
+    chart_version: str | None = None
+    value_files: list[str] = Field(default_factory=list, description="Values files relative to the chart dir")
+    values: dict[str, Any] = Field(default_factory=dict)
+    existing_sources: list[ExistingSource] = Field(default_factory=list)
+
+
+class ObjectSummary(BaseModel):
+    api_version: str
+    kind: str
+    name: str
+    namespace: str | None
+    summary: str
+
+
+class Generated(BaseModel):
+    """Output of a generator: the objects in file order, a summary, and notes for the user."""
+
+    objects: list[dict[str, Any]]
+    summary: list[ObjectSummary]
+    notes: list[str] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class QuestionContext:
+    """What a provider needs to word its questions and pick defaults."""
+
+    package_type: PackageType
+    source_kind: SourceKind
+    app_name: str
+    values_files: tuple[str, ...] = ()
+    policy: PolicySettings = field(default_factory=PolicySettings)
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """A GitOps engine we generate for (Argo CD, Flux)."""
+
+    name: str
+    title: str
+    description: str
+
+    def unsupported_reason(self, package_type: PackageType, source_kind: SourceKind) -> str | None:
+        """Why this provider cannot deploy such a package, or None when it can."""
+        ...
+
+    def questions(self, ctx: QuestionContext) -> list[QuestionDef]:
+        """The provider's own questions (ids are stable), with defaults."""
+        ...
+
+    def generate(self, spec: DeploymentSpec, options: Mapping[str, Any]) -> Generated:
+        """Pure: the objects for ``spec`` with the parsed answers to :meth:`questions`."""
+        ...
+
+
+def summary_of(obj: Mapping[str, Any], text: str) -> ObjectSummary:
+    meta = obj.get("metadata") or {}
+    return ObjectSummary(
+        api_version=str(obj["apiVersion"]),
+        kind=str(obj["kind"]),
+        name=str(meta.get("name", "")),
+        namespace=meta.get("namespace"),
+        summary=text,
+    )

@@ -1,0 +1,272 @@
+"""Flux provider: questions and the pure generator."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from gitops_mcp.git.urls import repo_name, url_identity
+from gitops_mcp.providers.base import (
+    DeploymentSpec,
+    ExistingSource,
+    Generated,
+    PackageType,
+    QuestionContext,
+    SourceKind,
+    summary_of,
+)
+from gitops_mcp.providers.common import helm_questions, interval_parser
+from gitops_mcp.questions import Question, QuestionDef, boolean, dns_label
+
+SOURCE_API = "source.toolkit.fluxcd.io/v1"
+KUSTOMIZE_API = "kustomize.toolkit.fluxcd.io/v1"
+HELM_API = "helm.toolkit.fluxcd.io/v2"
+HELM_CHART_LAYER = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
+_SEMVER_CHARS = set("<>=~^*xX| ,")
+
+
+def _ref_dict(spec: DeploymentSpec) -> dict[str, str]:
+    ref = spec.git_ref
+    if ref is None:
+        return {"branch": "main"}
+    return {ref.kind: ref.value}
+
+
+def _dns(name: str) -> str:
+    from gitops_mcp.detection import dns_label as to_label
+
+    return to_label(name)
+
+
+class FluxProvider:
+    name = "flux"
+    title = "Flux"
+    description = "Flux GitRepository + Kustomization, or HelmRelease from Git, a Helm repository or OCI"
+
+    def unsupported_reason(self, package_type: PackageType, source_kind: SourceKind) -> str | None:
+        if package_type == "jsonnet":
+            return "Flux cannot render Jsonnet; render it to YAML first, or use Argo CD"
+        return None
+
+    def questions(self, ctx: QuestionContext) -> list[QuestionDef]:
+        interval = interval_parser(ctx.policy)
+        qs = [
+            QuestionDef(
+                Question(
+                    id="flux_namespace", prompt="Namespace of the Flux objects", type="text", default="flux-system"
+                ),
+                dns_label,
+            ),
+            QuestionDef(
+                Question(
+                    id="interval",
+                    prompt="How often Flux reconciles the deployment (Go duration)",
+                    type="text",
+                    default="5m",
+                ),
+                interval,
+            ),
+            QuestionDef(
+                Question(
+                    id="source_interval",
+                    prompt="How often Flux fetches the source (Go duration)",
+                    type="text",
+                    default="1m",
+                ),
+                interval,
+            ),
+        ]
+        if ctx.package_type in ("kustomize", "manifests"):
+            qs += [
+                QuestionDef(
+                    Question(
+                        id="prune",
+                        prompt="Delete objects that are removed from Git (prune)?",
+                        type="boolean",
+                        default=True,
+                    ),
+                    boolean,
+                ),
+                QuestionDef(
+                    Question(
+                        id="health_checks",
+                        prompt="Wait for every applied object to become ready before reporting success?",
+                        type="boolean",
+                        default=True,
+                    ),
+                    boolean,
+                ),
+            ]
+        else:
+            qs.append(
+                QuestionDef(
+                    Question(
+                        id="create_namespace",
+                        prompt="Create the target namespace if it is missing?",
+                        type="boolean",
+                        default=True,
+                    ),
+                    boolean,
+                )
+            )
+        return qs + helm_questions(ctx)
+
+    # -- generation ------------------------------------------------------------------------
+    def generate(self, spec: DeploymentSpec, options: Mapping[str, Any]) -> Generated:
+        ns = str(options.get("flux_namespace", "flux-system"))
+        interval = str(options.get("interval", "5m"))
+        source_interval = str(options.get("source_interval", "1m"))
+        objects: list[dict[str, Any]] = []
+        summaries = []
+        notes: list[str] = []
+
+        if spec.source_kind == "git":
+            src_kind = "GitRepository"
+            reused = self._reusable(spec, ns)
+            if reused is not None:
+                src_name, src_ns = reused.name, reused.namespace or ns
+                notes.append(f"Reusing the GitRepository {src_ns}/{src_name} from {reused.file} (same URL and ref).")
+            else:
+                src_name, src_ns = self._source_name(spec, ns), ns
+                repo = {
+                    "apiVersion": SOURCE_API,
+                    "kind": "GitRepository",
+                    "metadata": {"name": src_name, "namespace": ns},
+                    "spec": {"interval": source_interval, "url": spec.repo_url, "ref": _ref_dict(spec)},
+                }
+                objects.append(repo)
+                ref = _ref_dict(spec)
+                summaries.append(
+                    summary_of(repo, f"fetches {spec.repo_url} ({next(iter(ref))} {next(iter(ref.values()))})")
+                )
+                if spec.repo_url and spec.repo_url.startswith("ssh://"):
+                    notes.append(
+                        f"An ssh:// URL needs a Secret with the deploy key: add spec.secretRef to {src_name} "
+                        "(flux create secret git ...)."
+                    )
+            source_ref: dict[str, Any] = {"kind": src_kind, "name": src_name}
+            if src_ns != ns:
+                source_ref["namespace"] = src_ns
+            if spec.package_type == "helm":
+                objects.append(self._helm_release_git(spec, options, ns, interval, source_ref))
+                summaries.append(summary_of(objects[-1], f"installs the chart at ./{spec.path} into {spec.namespace}"))
+            else:
+                ks = self._kustomization(spec, options, ns, interval, source_ref)
+                objects.append(ks)
+                summaries.append(summary_of(ks, f"applies ./{spec.path} into {spec.namespace}"))
+        elif spec.source_kind == "helm_repository":
+            repo_name_ = _dns(repo_name(spec.chart_url or "") or spec.app_name)
+            hrepo = {
+                "apiVersion": SOURCE_API,
+                "kind": "HelmRepository",
+                "metadata": {"name": repo_name_, "namespace": ns},
+                "spec": {"interval": source_interval, "url": spec.chart_url},
+            }
+            objects.append(hrepo)
+            summaries.append(summary_of(hrepo, f"indexes the Helm repository {spec.chart_url}"))
+            chart_spec: dict[str, Any] = {
+                "chart": spec.chart,
+                "sourceRef": {"kind": "HelmRepository", "name": repo_name_},
+            }
+            if spec.chart_version:
+                chart_spec["version"] = spec.chart_version
+            hr = self._helm_release(spec, options, ns, interval, {"chart": {"spec": chart_spec}})
+            objects.append(hr)
+            summaries.append(summary_of(hr, f"installs {spec.chart} {spec.chart_version or '*'} into {spec.namespace}"))
+        else:  # oci
+            url = (spec.chart_url or "").rstrip("/")
+            if spec.chart and not url.endswith("/" + spec.chart):
+                url = f"{url}/{spec.chart}"
+            version = spec.chart_version or "*"
+            ref = {"semver": version} if set(version) & _SEMVER_CHARS else {"tag": version}
+            oci = {
+                "apiVersion": SOURCE_API,
+                "kind": "OCIRepository",
+                "metadata": {"name": spec.app_name, "namespace": ns},
+                "spec": {
+                    "interval": source_interval,
+                    "url": url,
+                    "ref": ref,
+                    "layerSelector": {"mediaType": HELM_CHART_LAYER, "operation": "copy"},
+                },
+            }
+            objects.append(oci)
+            summaries.append(summary_of(oci, f"pulls the chart {url} ({next(iter(ref))} {version})"))
+            hr = self._helm_release(
+                spec, options, ns, interval, {"chartRef": {"kind": "OCIRepository", "name": spec.app_name}}
+            )
+            objects.append(hr)
+            summaries.append(summary_of(hr, f"installs the OCI chart into {spec.namespace}"))
+        return Generated(objects=objects, summary=summaries, notes=notes)
+
+    def _reusable(self, spec: DeploymentSpec, ns: str) -> ExistingSource | None:
+        if not spec.repo_url:
+            return None
+        want = url_identity(spec.repo_url)
+        ref = _ref_dict(spec)
+        for src in spec.existing_sources:
+            if src.kind == "GitRepository" and url_identity(src.url) == want and (src.ref or {}) == ref:
+                return src
+        return None
+
+    def _source_name(self, spec: DeploymentSpec, ns: str) -> str:
+        base = _dns(repo_name(spec.repo_url or "") or spec.app_name)
+        taken = {(s.namespace or ns, s.name) for s in spec.existing_sources if s.kind == "GitRepository"}
+        if (ns, base) not in taken:
+            return base
+        return _dns(f"{base}-{spec.app_name}")
+
+    def _kustomization(
+        self, spec: DeploymentSpec, options: Mapping[str, Any], ns: str, interval: str, source_ref: dict[str, Any]
+    ) -> dict[str, Any]:
+        path = "./" if spec.path in (None, ".", "") else f"./{spec.path}"
+        ks_spec: dict[str, Any] = {
+            "interval": interval,
+            "path": path,
+            "prune": bool(options.get("prune", True)),
+            "sourceRef": source_ref,
+            "targetNamespace": spec.namespace,
+        }
+        if options.get("health_checks", True):
+            ks_spec["wait"] = True
+            ks_spec["timeout"] = "5m"
+        return {
+            "apiVersion": KUSTOMIZE_API,
+            "kind": "Kustomization",
+            "metadata": {"name": spec.app_name, "namespace": ns},
+            "spec": ks_spec,
+        }
+
+    def _helm_release_git(
+        self, spec: DeploymentSpec, options: Mapping[str, Any], ns: str, interval: str, source_ref: dict[str, Any]
+    ) -> dict[str, Any]:
+        chart_dir = spec.path or "."
+        chart_spec: dict[str, Any] = {
+            "chart": f"./{chart_dir}" if chart_dir != "." else "./",
+            "reconcileStrategy": "Revision",
+            "sourceRef": source_ref,
+        }
+        if spec.value_files:
+            prefix = "" if chart_dir == "." else f"{chart_dir}/"
+            # valuesFiles replace the chart's values.yaml, so it is listed first.
+            files = ["values.yaml", *[f for f in spec.value_files if f != "values.yaml"]]
+            chart_spec["valuesFiles"] = [f"./{prefix}{f}" for f in files]
+        return self._helm_release(spec, options, ns, interval, {"chart": {"spec": chart_spec}})
+
+    def _helm_release(
+        self, spec: DeploymentSpec, options: Mapping[str, Any], ns: str, interval: str, chart: dict[str, Any]
+    ) -> dict[str, Any]:
+        hr_spec: dict[str, Any] = {"interval": interval, **chart}
+        hr_spec["releaseName"] = spec.app_name
+        hr_spec["targetNamespace"] = spec.namespace
+        hr_spec["storageNamespace"] = spec.namespace
+        if options.get("create_namespace", True):
+            hr_spec["install"] = {"createNamespace": True}
+        if spec.values:
+            hr_spec["values"] = dict(spec.values)
+        return {
+            "apiVersion": HELM_API,
+            "kind": "HelmRelease",
+            "metadata": {"name": spec.app_name, "namespace": ns},
+            "spec": hr_spec,
+        }

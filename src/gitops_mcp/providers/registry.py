@@ -1,0 +1,45 @@
+"""The provider registry: a small dict wrapper, built explicitly (no import-time globals)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from gitops_mcp.errors import UnknownProviderError
+from gitops_mcp.providers.base import Provider
+
+
+class ProviderRegistry:
+    def __init__(self, providers: list[Provider] | None = None) -> None:
+        self._providers: dict[str, Provider] = {}
+        for p in providers or []:
+            self.register(p)
+
+    def register(self, provider: Provider) -> None:
+        if provider.name in self._providers:
+            raise ValueError(f"provider {provider.name!r} is registered twice")
+        self._providers[provider.name] = provider
+
+    def get(self, name: str) -> Provider:
+        try:
+            return self._providers[name]
+        except KeyError:
+            raise UnknownProviderError(
+                f"unknown provider {name!r}; registered providers: {', '.join(self.names())}"
+            ) from None
+
+    def names(self) -> list[str]:
+        return list(self._providers)
+
+    def __iter__(self) -> Iterator[Provider]:
+        return iter(self._providers.values())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._providers
+
+
+def default_registry() -> ProviderRegistry:
+    """Argo CD and Flux."""
+    from gitops_mcp.providers.argocd import ArgoCDProvider
+    from gitops_mcp.providers.flux import FluxProvider
+
+    return ProviderRegistry([ArgoCDProvider(), FluxProvider()])

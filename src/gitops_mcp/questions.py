@@ -1,0 +1,200 @@
+"""Questions and answer validation shared by the wizard, one-shot generation and providers.
+
+A :class:`QuestionDef` pairs the public :class:`Question` (what a client shows) with a
+parser that turns a raw answer into a typed value or raises :class:`AnswerError` with a
+reason the user can act on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, Field
+
+QuestionType = Literal["text", "select", "boolean"]
+
+
+class Question(BaseModel):
+    """One question of the wizard, as a client sees it."""
+
+    id: str = Field(description="Stable id; answer with {id: value}")
+    prompt: str
+    type: QuestionType
+    options: list[str] | None = Field(None, description="Allowed values of a select")
+    default: str | bool | None = None
+    required: bool = True
+    help: str | None = None
+    error: str | None = Field(None, description="Why the last answer to this question was refused")
+
+
+class AnswerError(ValueError):
+    """An answer that cannot be used; the message is shown with the question again."""
+
+
+Parser = Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class QuestionDef:
+    question: Question
+    parse: Parser
+
+    @property
+    def id(self) -> str:
+        return self.question.id
+
+
+# -- validators -----------------------------------------------------------------------------
+
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$")
+_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_BAD_REF_CHARS = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+
+
+def as_text(value: Any) -> str:
+    if isinstance(value, bool) or value is None or isinstance(value, dict | list):
+        raise AnswerError("expected a text answer")
+    return str(value).strip()
+
+
+def dns_label(value: Any) -> str:
+    v = as_text(value)
+    if len(v) > 63:
+        raise AnswerError(f"{v!r} is {len(v)} characters long; the limit is 63")
+    if not DNS1123_LABEL.match(v):
+        raise AnswerError(
+            f"{v!r} is not a valid name: use lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit (e.g. 'podinfo')"
+        )
+    return v
+
+
+def duration(value: Any) -> str:
+    raw = as_text(value)
+    v = raw.replace(" ", "")
+    if not DURATION.match(v):
+        raise AnswerError(f"{raw!r} is not a duration: use Go units ms, s, m, h, e.g. '30s', '5m', '1h30m'")
+    return v
+
+
+def duration_seconds(value: str) -> float:
+    return sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(value))
+
+
+def boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    v = as_text(value).lower()
+    if v in ("true", "yes", "y", "1", "on"):
+        return True
+    if v in ("false", "no", "n", "0", "off"):
+        return False
+    raise AnswerError(f"{value!r} is not a yes/no answer: use true or false")
+
+
+def select(options: Sequence[str]) -> Parser:
+    def parse(value: Any) -> str:
+        v = as_text(value)
+        if v not in options:
+            raise AnswerError(f"{v!r} is not one of: {', '.join(options)}")
+        return v
+
+    return parse
+
+
+def git_url(allow_insecure: bool) -> Parser:
+    def parse(value: Any) -> str:
+        v = as_text(value)
+        from gitops_mcp.git.urls import normalize_git_url
+
+        try:
+            url = normalize_git_url(v)
+        except ValueError as exc:
+            raise AnswerError(str(exc)) from exc
+        scheme = urlsplit(url).scheme
+        if scheme not in ("https", "ssh") and not (allow_insecure and scheme == "http"):
+            raise AnswerError(
+                f"{v!r} uses {scheme}://; Git URLs must use https:// or ssh:// "
+                "(e.g. https://github.com/org/repo.git or ssh://git@github.com/org/repo.git)"
+            )
+        return url
+
+    return parse
+
+
+def chart_url(value: Any) -> str:
+    v = as_text(value).rstrip("/")
+    parts = urlsplit(v)
+    if parts.scheme not in ("https", "oci") or not parts.netloc:
+        raise AnswerError(
+            f"{v!r} is not a chart repository URL: use https://host/path for a Helm repository "
+            "or oci://host/path for an OCI registry"
+        )
+    if parts.username or parts.password:
+        raise AnswerError("credentials must not be part of the URL; configure them as a Secret instead")
+    if parts.query or parts.fragment:
+        raise AnswerError("a chart repository URL has no query or fragment")
+    return v
+
+
+def relative_dir(value: Any) -> str:
+    """A path inside the repository, as POSIX, without './' prefix; '.' for the root."""
+    v = as_text(value).replace("\\", "/")
+    if v.startswith("/") or re.match(r"^[A-Za-z]:", v):
+        raise AnswerError(f"{v!r} is absolute; give a path relative to the repository root")
+    parts = [p for p in v.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise AnswerError(f"{v!r} contains '..'; the path must stay inside the repository")
+    if parts and parts[0].lower() == ".git":
+        raise AnswerError(f"{v!r} is inside .git")
+    return "/".join(parts) or "."
+
+
+def output_file(value: Any) -> str:
+    v = relative_dir(value)
+    if v == "." or not v.endswith((".yaml", ".yml")):
+        raise AnswerError(f"{v!r} must name a .yaml file relative to the repository root, e.g. apps/podinfo.yaml")
+    from gitops_mcp.errors import GitOpsError
+    from gitops_mcp.paths import check_relative
+
+    try:
+        check_relative(v, "output_path")
+    except GitOpsError as exc:
+        raise AnswerError(str(exc)) from exc
+    return v
+
+
+def ref_name(value: str) -> str:
+    """Check a branch or tag name the way ``git check-ref-format --branch`` would."""
+    if (
+        not value
+        or value.startswith(("-", "/", "."))
+        or value.endswith(("/", ".", ".lock"))
+        or ".." in value
+        or "@{" in value
+        or "//" in value
+        or value == "@"
+        or _BAD_REF_CHARS.search(value)
+        or any(p.startswith(".") or p.endswith(".lock") for p in value.split("/"))
+    ):
+        raise AnswerError(f"{value!r} is not a valid branch or tag name")
+    return value
+
+
+def optional_text(value: Any) -> str:
+    return "" if value is None else as_text(value)
+
+
+def comma_list(value: Any) -> list[str]:
+    if isinstance(value, list):
+        items = [as_text(v) for v in value]
+    else:
+        items = [s.strip() for s in optional_text(value).split(",")]
+    return [i for i in items if i]

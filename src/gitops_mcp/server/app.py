@@ -1,0 +1,309 @@
+"""The MCP layer: tools, resources and prompts over :class:`gitops_mcp.core.GitOpsApp`.
+
+Thin on purpose: each tool checks nothing itself, calls the core in a worker thread and
+returns its pydantic result. Domain errors become ``is_error`` results whose text says
+what to do.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
+
+import anyio
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
+from mcp.types import ToolAnnotations
+from pydantic import BaseModel, Field
+
+from gitops_mcp import __version__
+from gitops_mcp.core import GenerateResult, GitOpsApp, ProviderInfo
+from gitops_mcp.detection import DetectionReport
+from gitops_mcp.errors import GitOpsError, NotFoundError
+from gitops_mcp.manifests.validation import ValidationResult
+from gitops_mcp.manifests.write import WriteResult
+from gitops_mcp.prompts import deploy_with_gitops_text
+from gitops_mcp.server.auth import current_owner, make_auth
+from gitops_mcp.server.elicit import elicit_rounds
+from gitops_mcp.sessions.models import SessionSummary, SessionView
+from gitops_mcp.settings import Settings
+
+log = logging.getLogger("gitops_mcp")
+T = TypeVar("T")
+
+INSTRUCTIONS = """\
+gitops-mcp deploys Kubernetes workloads the GitOps way (Argo CD or Flux) and never applies to a \
+cluster directly. Typical flow: detect_packages(path) to see what is deployable; \
+start_deployment(path, intent, provider) to open a question session; answer_questions(session_id, \
+answers) until the preview (YAML, target file, diff, validation) is ready; show it to the user; \
+then answer delivery=write. Question ids are stable and can be answered ahead. \
+generate_manifests does the same in one call without writing. Paths are absolute local paths."""
+
+READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+SESSION_WRITE = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
+)
+
+
+class ProviderList(BaseModel):
+    providers: list[ProviderInfo]
+
+
+class SessionList(BaseModel):
+    sessions: list[SessionSummary]
+
+
+async def _run(fn: Callable[..., T], *args: Any) -> T:
+    """Run core work in a worker thread; our errors become tool errors the model can read."""
+    try:
+        return await anyio.to_thread.run_sync(fn, *args)
+    except GitOpsError as exc:
+        raise ToolError(str(exc)) from exc
+
+
+def _resource(fn: Callable[[], str]) -> str:
+    try:
+        return fn()
+    except NotFoundError as exc:
+        raise ResourceNotFoundError(str(exc)) from exc
+    except GitOpsError as exc:
+        raise ResourceError(str(exc)) from exc
+
+
+def build_server(settings: Settings, app: GitOpsApp | None = None) -> MCPServer:
+    """Build the MCP server. Write tools are not registered when ``settings.read_only``."""
+    core = app or GitOpsApp(settings)
+    token_verifier, auth = make_auth(settings)
+    mcp = MCPServer(
+        "gitops-mcp",
+        version=__version__,
+        title="GitOps MCP",
+        instructions=INSTRUCTIONS,
+        log_level=settings.log_level,
+        token_verifier=token_verifier,
+        auth=auth,
+    )
+    mcp.gitops_app = core  # type: ignore[attr-defined]  # for tests and embedding
+
+    # -- read-only tools --------------------------------------------------------------------------
+    @mcp.tool(annotations=READ)
+    async def detect_packages(
+        path: Annotated[str, Field(description="Absolute path of a local directory (a repository or part of one)")],
+    ) -> DetectionReport:
+        """Find deployable packages under a local directory.
+
+        Reports Helm charts (with their values files), Kustomize directories, plain manifest
+        directories and Jsonnet, each with a confidence and the evidence, plus the GitOps
+        structure already in the repository (Flux bootstraps, GitRepository/Kustomization,
+        Argo CD Applications). Paths in the result are relative to the repository root.
+        Reads files only.
+        """
+        return await _run(core.detect, path)
+
+    @mcp.tool(annotations=READ)
+    async def list_providers() -> ProviderList:
+        """List the GitOps providers (argocd, flux) and the questions each asks, with defaults."""
+        return ProviderList(providers=await _run(core.providers))
+
+    @mcp.tool(annotations=READ)
+    async def generate_manifests(
+        provider: Annotated[Literal["argocd", "flux"], Field(description="GitOps engine")],
+        app_name: Annotated[str, Field(description="Application name (DNS-1123 label, <= 63)")],
+        namespace: Annotated[str, Field(description="Namespace the workload is deployed into")],
+        package: Annotated[
+            str | None, Field(description="Package directory relative to the repository root (omit for a chart)")
+        ] = None,
+        package_type: Annotated[
+            Literal["helm", "kustomize", "manifests", "jsonnet"] | None,
+            Field(description="Type of the package when repo_path is not given"),
+        ] = None,
+        repo_path: Annotated[
+            str | None,
+            Field(description="Absolute local path of the repository: enables detection, defaults and a diff"),
+        ] = None,
+        repo_url: Annotated[
+            str | None, Field(description="Git URL the controller fetches (https:// or ssh://)")
+        ] = None,
+        revision: Annotated[str | None, Field(description="Branch, tag or commit; HEAD = default branch")] = None,
+        chart_url: Annotated[str | None, Field(description="Third-party chart: https:// or oci:// repository")] = None,
+        chart: Annotated[str | None, Field(description="Third-party chart name")] = None,
+        chart_version: Annotated[str | None, Field(description="Third-party chart version or range")] = None,
+        output_path: Annotated[str | None, Field(description="Target file, relative to the repository")] = None,
+        options: Annotated[
+            dict[str, Any] | None,
+            Field(
+                description="Provider answers by question id, e.g. {sync_policy: auto-prune} or "
+                "{interval: 10m, prune: true}; values: a mapping of Helm values"
+            ),
+        ] = None,
+    ) -> GenerateResult:
+        """Generate Argo CD or Flux manifests in one call, without writing anything.
+
+        Same engine and validation as the wizard; unanswered questions take their defaults.
+        Returns the YAML (one file, documents separated by ---), a per-object summary, notes
+        and the validation result.
+        """
+        args: dict[str, Any] = dict(options or {})
+        args.update(
+            provider=provider,
+            app_name=app_name,
+            namespace=namespace,
+            package=package,
+            repo_url=repo_url,
+            revision=revision,
+            chart_url=chart_url,
+            chart=chart,
+            chart_version=chart_version,
+            output_path=output_path,
+        )
+        if package is not None and "path" not in args:
+            args["path"] = package
+        return await _run(core.generate, args, repo_path, package_type)
+
+    @mcp.tool(annotations=READ)
+    async def validate_manifests(
+        path: Annotated[str | None, Field(description="Absolute path of a local YAML file")] = None,
+        yaml: Annotated[str | None, Field(description="YAML text (one or more documents)")] = None,
+    ) -> ValidationResult:
+        """Validate Flux / Argo CD manifests against their CRD schemas and the policy rules.
+
+        Schemas come from GITOPS_MCP_CRD_DIR when set, else from built-in rules for the
+        fields this server generates. Policies: https/ssh Git URLs, interval bounds, prune,
+        a source for every Kustomization, no suspend, relative paths, no plain Secrets.
+        """
+        return await _run(core.validate, path, yaml)
+
+    @mcp.tool(annotations=READ)
+    async def get_session(
+        session_id: Annotated[str, Field(description="Id returned by start_deployment")],
+    ) -> SessionView:
+        """Show a wizard session: step, open questions, answers, preview and result."""
+        return await _run(core.get, current_owner(), session_id)
+
+    @mcp.tool(annotations=READ)
+    async def list_sessions() -> SessionList:
+        """List this caller's wizard sessions, newest first."""
+        return SessionList(sessions=await _run(core.list_sessions, current_owner()))
+
+    # -- sessions ---------------------------------------------------------------------------------
+    @mcp.tool(annotations=SESSION_WRITE)
+    async def start_deployment(
+        path: Annotated[str, Field(description="Absolute path of the local repository (or a directory in it)")],
+        ctx: Context,
+        intent: Annotated[
+            str | None, Field(description="What the user asked for, e.g. 'deploy charts/podinfo with Flux'")
+        ] = None,
+        provider: Annotated[
+            Literal["argocd", "flux"] | None, Field(description="GitOps engine, if the user said")
+        ] = None,
+    ) -> SessionView:
+        """Open a deployment session: detects packages and returns the first questions.
+
+        Then call answer_questions with {question id: value}. Stable ids: package, provider,
+        repo_url, path, revision, namespace, app_name, output_path; Argo CD argocd_namespace,
+        project, sync_policy; Flux flux_namespace, interval, prune; delivery. Later answers
+        may be given ahead. Clients that support elicitation are asked inline.
+        """
+        owner = current_owner()
+        view = await _run(core.start, owner, path, intent, provider)
+        return await elicit_rounds(ctx, view, lambda a: _run(core.answer, owner, view.session_id, a, False))
+
+    answer_annotations = (
+        SESSION_WRITE
+        if settings.read_only
+        else ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False)
+    )
+
+    @mcp.tool(annotations=answer_annotations)
+    async def answer_questions(
+        session_id: Annotated[str, Field(description="Id returned by start_deployment")],
+        answers: Annotated[
+            dict[str, Any],
+            Field(
+                description='Answers by question id, e.g. {"package": "charts/podinfo", "provider": '
+                '"flux"}; any subset, including later steps'
+            ),
+        ],
+        ctx: Context,
+        accept_defaults: Annotated[
+            bool, Field(description="Take the shown default for every open question not answered")
+        ] = False,
+    ) -> SessionView:
+        """Answer wizard questions; returns the next questions or, at the end, the preview.
+
+        A refused answer is returned as the same question with an `error` (nothing changes).
+        At the preview step answer delivery=write to write the file into the working tree
+        (this overwrites the target file; the diff is in the preview and the result).
+        """
+        owner = current_owner()
+        view = await _run(core.answer, owner, session_id, answers, accept_defaults)
+        return await elicit_rounds(ctx, view, lambda a: _run(core.answer, owner, session_id, a, False))
+
+    @mcp.tool(
+        annotations=ToolAnnotations(
+            read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+        )
+    )
+    async def cancel_session(
+        session_id: Annotated[str, Field(description="Id returned by start_deployment")],
+    ) -> SessionView:
+        """End a wizard session without doing anything more. Files already written stay."""
+        return await _run(core.cancel, current_owner(), session_id)
+
+    # -- write tools ------------------------------------------------------------------------------
+    if not settings.read_only:
+
+        @mcp.tool(
+            annotations=ToolAnnotations(
+                read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False
+            )
+        )
+        async def write_manifests(
+            repo_path: Annotated[str, Field(description="Absolute path of the repository working tree")],
+            output_path: Annotated[
+                str | None,
+                Field(description="Target .yaml file relative to the repository (default: the session's output path)"),
+            ] = None,
+            yaml: Annotated[str | None, Field(description="Manifests to write (validated first)")] = None,
+            session_id: Annotated[str | None, Field(description="Write this session's preview instead")] = None,
+        ) -> WriteResult:
+            """Write manifests into the working tree, only inside the repository, and show the diff.
+
+            Refuses paths with '..', absolute paths, anything under .git (any spelling),
+            symlinks that leave the repository, and manifests that fail validation.
+            Overwrites the target file if it exists.
+            """
+            return await _run(core.write, current_owner(), repo_path, output_path, yaml, session_id)
+
+    # -- resources and prompts ----------------------------------------------------------------------
+    @mcp.resource("gitops://providers", mime_type="application/json", title="GitOps providers")
+    def providers_resource() -> str:
+        """The registered providers and their questions."""
+        return _resource(lambda: ProviderList(providers=core.providers()).model_dump_json(indent=2))
+
+    @mcp.resource("gitops://sessions", mime_type="application/json", title="Wizard sessions")
+    def sessions_resource() -> str:
+        """This caller's wizard sessions."""
+        owner = current_owner()
+        return _resource(lambda: SessionList(sessions=core.list_sessions(owner)).model_dump_json(indent=2))
+
+    @mcp.resource("gitops://sessions/{session_id}", mime_type="application/json", title="Wizard session")
+    def session_resource(session_id: str) -> str:
+        """One wizard session."""
+        owner = current_owner()
+        return _resource(lambda: core.get(owner, session_id).model_dump_json(indent=2))
+
+    @mcp.prompt(title="Deploy with GitOps")
+    def deploy_with_gitops(path: str, intent: str = "", provider: str = "") -> str:
+        """Guide the assistant through detecting, asking, previewing and writing a deployment."""
+        return deploy_with_gitops_text(path, intent, provider, read_only=settings.read_only)
+
+    @mcp.custom_route("/healthz", methods=["GET"])  # type: ignore[untyped-decorator]
+    async def healthz(request: Any) -> Any:
+        from starlette.responses import PlainTextResponse
+
+        return PlainTextResponse("ok")
+
+    return mcp

@@ -1,0 +1,104 @@
+"""Session state (what is stored) and the view a client gets back."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from gitops_mcp.detection.models import FluxBootstrap, Package
+from gitops_mcp.manifests.validation import ValidationResult
+from gitops_mcp.providers.base import ExistingSource, ObjectSummary
+from gitops_mcp.questions import Question
+
+Step = Literal["package", "provider", "common", "provider_options", "output", "preview", "done"]
+STEPS: tuple[Step, ...] = ("package", "provider", "common", "provider_options", "output", "preview", "done")
+Status = Literal["open", "done", "cancelled"]
+
+
+class SessionContext(BaseModel):
+    """What the session knows about the repository (captured when it starts)."""
+
+    repo_root: str | None = Field(None, description="Absolute path of the local repository, if any")
+    scan_path: str | None = None
+    origin_url: str | None = None
+    branch: str | None = None
+    default_branch: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    packages: list[Package] = Field(default_factory=list)
+    flux_bootstraps: list[FluxBootstrap] = Field(default_factory=list)
+    existing_sources: list[ExistingSource] = Field(default_factory=list)
+    argocd_app_dirs: list[str] = Field(default_factory=list, description="Dirs holding Argo CD Applications")
+    flux_dirs: list[str] = Field(default_factory=list, description="Dirs holding Flux objects")
+    intent: str | None = None
+    provider_hint: str | None = None
+    delivery_options: list[str] = Field(default_factory=list, description="What delivery can do here")
+    can_wait: bool = False
+
+
+class Preview(BaseModel):
+    provider: str
+    output_path: str
+    yaml: str
+    objects: list[ObjectSummary]
+    notes: list[str] = Field(default_factory=list)
+    diff: str = Field(description="Unified diff against the file in the working tree ('' when identical)")
+    file_exists: bool
+    validation: ValidationResult
+
+
+class DeliveryResult(BaseModel):
+    action: Literal["write", "push", "pull_request"]
+    file: str
+    changed: bool
+    diff: str
+    message: str
+    commit_sha: str | None = None
+    branch: str | None = None
+    pr_url: str | None = None
+
+
+class SessionState(BaseModel):
+    """Everything persisted for one session; JSON-serialisable."""
+
+    id: str
+    owner: str
+    created_at: float
+    updated_at: float
+    expires_at: float
+    status: Status = "open"
+    step: Step = "package"
+    context: SessionContext
+    answers: dict[str, Any] = Field(default_factory=dict)
+    pending: dict[str, Any] = Field(default_factory=dict, description="Answers given ahead of their step")
+    preview: Preview | None = None
+    result: DeliveryResult | None = None
+    version: int = 0
+
+
+class SessionView(BaseModel):
+    """What ``start_deployment`` / ``answer_questions`` / ``get_session`` return."""
+
+    session_id: str
+    status: Status
+    step: Step
+    questions: list[Question] = Field(description="Open questions of the current step; answer by id")
+    answers: dict[str, Any] = Field(description="Answers accepted so far")
+    errors: dict[str, str] = Field(default_factory=dict, description="Answers refused in this call, by id")
+    ignored: list[str] = Field(default_factory=list, description="Answers that no question of this flow uses")
+    preview: Preview | None = None
+    result: DeliveryResult | None = None
+    packages: list[Package] | None = Field(None, description="Detected packages (first response only)")
+    next: str = Field(description="What to do next")
+    expires_at: float
+
+
+class SessionSummary(BaseModel):
+    session_id: str
+    status: Status
+    step: Step
+    app_name: str | None
+    provider: str | None
+    package: str | None
+    updated_at: float
+    expires_at: float

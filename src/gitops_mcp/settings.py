@@ -1,0 +1,128 @@
+"""Settings: the only place that reads the environment.
+
+Every setting has an environment variable ``GITOPS_MCP_<NAME>`` (policy toggles:
+``GITOPS_MCP_POLICY__<NAME>``); the CLI overrides a few of them.  Objects below
+receive a :class:`Settings` instance and never look at ``os.environ`` themselves.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def _xdg_dir(env_name: str, fallback: str) -> Path:
+    base = os.environ.get(env_name)
+    root = Path(base) if base and Path(base).is_absolute() else Path.home() / fallback
+    return root / "gitops-mcp"
+
+
+def _default_roots() -> list[Path]:
+    roots = [Path.home()]
+    cwd = Path.cwd()
+    if cwd not in roots:
+        roots.append(cwd)
+    return roots
+
+
+class PolicySettings(BaseModel):
+    """Policy rules applied to generated and edited manifests (SPEC §5). Each can be turned off."""
+
+    secure_git_urls: bool = Field(True, description="Git URLs must use https:// or ssh://")
+    min_interval_seconds: int = Field(30, ge=0, description="Smallest interval allowed")
+    max_interval_seconds: int = Field(86400, ge=1, description="Largest interval allowed")
+    check_intervals: bool = Field(True, description="Enforce the interval bounds")
+    require_prune: bool = Field(True, description="Flux Kustomizations must prune")
+    require_source_ref: bool = Field(True, description="Flux Kustomizations must reference a source")
+    forbid_suspend: bool = Field(True, description="No object may be suspended")
+    relative_paths: bool = Field(True, description="Repository paths must be relative, without '..'")
+    refuse_secrets: bool = Field(True, description="Plain Kubernetes Secret manifests are refused")
+
+
+class Settings(BaseSettings):
+    """Runtime configuration of the server."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="GITOPS_MCP_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    allowed_roots: Annotated[list[Path], NoDecode] = Field(
+        default_factory=_default_roots,
+        description="Local directories the tools may read and write below (os.pathsep-separated).",
+    )
+    state_dir: Path = Field(default_factory=lambda: _xdg_dir("XDG_STATE_HOME", ".local/state"))
+    cache_dir: Path = Field(default_factory=lambda: _xdg_dir("XDG_CACHE_HOME", ".cache"))
+    session_db: Path | None = Field(None, description="SQLite file for sessions (default: <state_dir>/sessions.db)")
+    session_ttl_seconds: int = Field(7 * 24 * 3600, ge=60, description="Idle sessions expire after this long")
+    read_only: bool = False
+    crd_dir: Path | None = Field(None, description="Directory of CRD YAML files used for schema validation")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    transport: Literal["stdio", "sse", "http"] = "stdio"
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    auth_token: SecretStr | None = Field(None, description="Bearer token required on HTTP transports")
+    auth_tokens: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Several callers: JSON object principal -> bearer token. Sessions are per principal.",
+    )
+    allowed_http_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Host headers accepted when bound beyond loopback (comma-separated); empty = any",
+    )
+
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+
+    @field_validator("allowed_roots", mode="before")
+    @classmethod
+    def _split_roots(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [p for p in value.split(os.pathsep) if p.strip()]
+        return value
+
+    @field_validator("allowed_http_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [h.strip() for h in value.split(",") if h.strip()]
+        return value
+
+    @field_validator("allowed_roots")
+    @classmethod
+    def _resolve_roots(cls, value: list[Path]) -> list[Path]:
+        resolved: list[Path] = []
+        for p in value:
+            r = p.expanduser().resolve()
+            if r not in resolved:
+                resolved.append(r)
+        return resolved
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.policy.min_interval_seconds > self.policy.max_interval_seconds:
+            raise ValueError("policy.min_interval_seconds must not exceed policy.max_interval_seconds")
+        return self
+
+    @property
+    def session_db_path(self) -> Path:
+        return self.session_db or (self.state_dir / "sessions.db")
+
+    def bearer_tokens(self) -> dict[str, str]:
+        """Principal -> token for every configured bearer token."""
+        tokens = {name: tok.get_secret_value() for name, tok in self.auth_tokens.items()}
+        if self.auth_token is not None:
+            tokens.setdefault("default", self.auth_token.get_secret_value())
+        return {k: v for k, v in tokens.items() if v}
+
+    @property
+    def is_loopback(self) -> bool:
+        return self.host in LOOPBACK_HOSTS or self.host.startswith("127.")
