@@ -496,6 +496,13 @@ def advance(
     """
     new = state.model_copy(deep=True)
     answers = new.answers
+    defaulted = set(new.defaulted)
+    changed = [k for k, v in raw.items() if k in answers and answers[k] != v]
+    if changed:  # defaults of later steps were computed from the old answers: recompute them
+        first = min(_step_index(k, answers, new.context, env) for k in changed)
+        for key in [k for k in defaulted if _step_index(k, answers, new.context, env) > first]:
+            answers.pop(key, None)
+            defaulted.discard(key)
     pending = {**new.pending, **dict(raw)}
     errors: dict[str, str] = {}
     current: Step = "done"
@@ -514,6 +521,7 @@ def advance(
                     value = pending.pop(q.id)
                     try:
                         answers[q.id] = q.parse(value)
+                        defaulted.discard(q.id)
                     except AnswerError as exc:
                         errors[q.id] = str(exc)
                 elif (
@@ -523,6 +531,7 @@ def advance(
                 ):
                     try:
                         answers[q.id] = q.parse(q.question.default)
+                        defaulted.add(q.id)
                     except AnswerError as exc:
                         errors[q.id] = f"the default {q.question.default!r} is not valid here: {exc}"
         qs = questions_for(step, answers, new.context, env)
@@ -530,6 +539,7 @@ def advance(
         for q in qs:  # optional questions take their default once the step is otherwise complete
             if not open_required and q.id not in answers and not q.question.required and q.question.default is not None:
                 answers[q.id] = q.parse(q.question.default)
+                defaulted.add(q.id)
         if open_required or (step == "preview" and not qs):
             current = step
             break
@@ -537,8 +547,16 @@ def advance(
     relevant = {q.id for s in STEPS for q in questions_for(s, answers, new.context, env)}
     ignored = sorted(k for k in pending if k not in relevant and current == "preview")
     new.pending = {k: v for k, v in pending.items() if k not in ignored}
+    new.defaulted = sorted(k for k in defaulted if k in answers)
     new.step = current
     return Advance(new, errors, ignored)
+
+
+def _step_index(qid: str, answers: Mapping[str, Any], ctx: SessionContext, env: FlowEnv) -> int:
+    for i, step in enumerate(STEPS):
+        if any(q.id == qid for q in questions_for(step, answers, ctx, env)):
+            return i
+    return len(STEPS)
 
 
 def _drop_stale(answers: dict[str, Any], ctx: SessionContext, env: FlowEnv) -> None:

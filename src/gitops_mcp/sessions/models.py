@@ -71,6 +71,7 @@ class SessionState(BaseModel):
     context: SessionContext
     answers: dict[str, Any] = Field(default_factory=dict)
     pending: dict[str, Any] = Field(default_factory=dict, description="Answers given ahead of their step")
+    defaulted: list[str] = Field(default_factory=list, description="Answers that were taken from defaults")
     preview: Preview | None = None
     result: DeliveryResult | None = None
     version: int = 0

@@ -1,0 +1,1 @@
+"""Wizard sessions: the pure state machine (flow), models and the SQLite store."""

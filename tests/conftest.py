@@ -1,0 +1,96 @@
+"""Shared fixtures: real git repositories made from the shared fixtures, settings, and a clean git env."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from gitops_mcp.core import GitOpsApp
+from gitops_mcp.settings import Settings
+
+HERE = Path(__file__).resolve().parent
+PROJECT = HERE.parent
+SHARED = Path(os.environ.get("GITOPS_MCP_SHARED", PROJECT.parent / "shared")).resolve()
+FIXTURES = SHARED / "fixtures"
+CRDS = SHARED / "crds"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-goldens", action="store_true", help="rewrite tests/goldens from the generators")
+
+
+@pytest.fixture
+def update_goldens(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-goldens")) or os.environ.get("UPDATE_GOLDENS") == "1"
+
+
+def need_shared(what: Path) -> Path:
+    if not what.exists():
+        pytest.skip(f"{what} is absent: the shared/ directory must sit beside the project (or set GITOPS_MCP_SHARED)")
+    return what
+
+
+@pytest.fixture(autouse=True)
+def clean_git_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No user/system git config, prompts or credential helpers in any test."""
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_TERMINAL_PROMPT", "0")
+    monkeypatch.setenv("GIT_ASKPASS", "/bin/false")
+    for k, v in {"GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.com",
+                 "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "test@example.com"}.items():
+        monkeypatch.setenv(k, v)
+    for k in list(os.environ):
+        if k.startswith("GITOPS_MCP_") and k != "GITOPS_MCP_SHARED":
+            monkeypatch.delenv(k)
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def make_repo(dest: Path, source: Path | None = None, origin: str | None = None, branch: str = "main") -> Path:
+    """A real git repository with one commit (a copy of ``source`` when given)."""
+    if source is not None:
+        shutil.copytree(source, dest, symlinks=True)
+        for p in [dest, *dest.rglob("*")]:
+            if not p.is_symlink():
+                p.chmod(p.stat().st_mode | 0o200)
+    else:
+        dest.mkdir(parents=True, exist_ok=True)
+    git(dest, "init", "-q", "-b", branch)
+    if not any(dest.iterdir()) or list(dest.iterdir()) == [dest / ".git"]:
+        (dest / "README.md").write_text("test\n", encoding="utf-8")
+    git(dest, "add", "-A")
+    git(dest, "commit", "-q", "-m", "initial")
+    if origin:
+        git(dest, "remote", "add", "origin", origin)
+    return dest
+
+
+@pytest.fixture
+def fixture_repo(tmp_path: Path) -> Callable[..., Path]:
+    """Copy one of shared/fixtures into a fresh git repository under tmp_path."""
+
+    def make(name: str, origin: str | None = "https://github.com/example/repo.git") -> Path:
+        src = need_shared(FIXTURES / name)
+        return make_repo(tmp_path / "repos" / name, src, origin)
+
+    return make
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(allowed_roots=[tmp_path], state_dir=tmp_path / "state", cache_dir=tmp_path / "cache")
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[GitOpsApp]:
+    a = GitOpsApp(settings)
+    yield a
+    a.close()
