@@ -159,7 +159,7 @@ def test_switching_provider_drops_its_old_answers(app: GitOpsApp, fixture_repo: 
     assert view.step == "common"
     for _ in range(3):
         view = app.answer(OWNER, view.session_id, {}, accept_defaults=True)
-    assert view.step == "preview" and view.answers["output_path"] == "gitops/flux/podinfo.yaml"
+    assert view.step == "preview" and view.answers["output_path"] == "gitops/flux/kustomize.yaml"
 
 
 def test_ignored_answers_are_reported(app: GitOpsApp, fixture_repo: Callable[..., Path]) -> None:
