@@ -60,11 +60,18 @@ def test_argocd_example_apps(fixture_repo: Callable[..., Path]) -> None:
 def test_flux2_kustomize_helm_example(fixture_repo: Callable[..., Path]) -> None:
     r = detect_packages(fixture_repo("flux2-kustomize-helm-example"))
     pk = by_path(r)
-    assert set(pk) == {"apps/base/podinfo", "apps/production", "apps/staging", "infrastructure/configs",
-                       "infrastructure/controllers"}
+    assert set(pk) == {
+        "apps/base/podinfo",
+        "apps/production",
+        "apps/staging",
+        "infrastructure/configs",
+        "infrastructure/controllers",
+    }
     assert all(t == "kustomize" for t, _, _ in pk.values())
     assert [(b.cluster, b.path) for b in r.gitops.flux_bootstraps] == [
-        ("production", "clusters/production"), ("staging", "clusters/staging")]
+        ("production", "clusters/production"),
+        ("staging", "clusters/staging"),
+    ]
     assert r.gitops.directories == ["clusters/production", "clusters/staging"]
     kinds = {(o.kind, o.name, o.file) for o in r.gitops.objects}
     assert ("HelmRepository", "podinfo", "apps/base/podinfo/repository.yaml") in kinds

@@ -10,8 +10,8 @@ import sys
 from typing import Any
 
 import pytest
-from conftest import CRDS, HERE, need_shared
 
+from conftest import CRDS, HERE, need_shared
 from gitops_mcp.manifests.validation import validate_documents
 from gitops_mcp.manifests.yaml import dump_documents, load_documents
 from gitops_mcp.providers import DeploymentSpec, GitRef, default_registry
@@ -21,39 +21,81 @@ from gitops_mcp.settings import PolicySettings
 GOLDENS = HERE / "goldens"
 REPO = "https://github.com/stefanprodan/podinfo.git"
 
-GIT_BASE: dict[str, Any] = {"source_kind": "git", "repo_url": REPO, "revision": "main",
-                            "git_ref": GitRef(kind="branch", value="main")}
+GIT_BASE: dict[str, Any] = {
+    "source_kind": "git",
+    "repo_url": REPO,
+    "revision": "main",
+    "git_ref": GitRef(kind="branch", value="main"),
+}
 
 CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "helm-git": (
-        {**GIT_BASE, "app_name": "podinfo", "namespace": "podinfo", "package_type": "helm", "path": "charts/podinfo",
-         "value_files": ["values-prod.yaml"], "values": {"replicaCount": 2, "image": {"tag": "6.7.0"}}},
+        {
+            **GIT_BASE,
+            "app_name": "podinfo",
+            "namespace": "podinfo",
+            "package_type": "helm",
+            "path": "charts/podinfo",
+            "value_files": ["values-prod.yaml"],
+            "values": {"replicaCount": 2, "image": {"tag": "6.7.0"}},
+        },
         {},
     ),
     "kustomize": (
-        {**GIT_BASE, "app_name": "podinfo-production", "namespace": "production", "package_type": "kustomize",
-         "path": "deploy/overlays/production"},
+        {
+            **GIT_BASE,
+            "app_name": "podinfo-production",
+            "namespace": "production",
+            "package_type": "kustomize",
+            "path": "deploy/overlays/production",
+        },
         {},
     ),
     "manifests": (
-        {**GIT_BASE, "app_name": "webapp-backend", "namespace": "webapp", "package_type": "manifests",
-         "path": "deploy/webapp/backend"},
+        {
+            **GIT_BASE,
+            "app_name": "webapp-backend",
+            "namespace": "webapp",
+            "package_type": "manifests",
+            "path": "deploy/webapp/backend",
+        },
         {},
     ),
     "helm-repository": (
-        {"source_kind": "helm_repository", "app_name": "podinfo", "namespace": "podinfo", "package_type": "helm",
-         "chart_url": "https://stefanprodan.github.io/podinfo", "chart": "podinfo", "chart_version": "6.7.0",
-         "values": {"replicaCount": 3}},
+        {
+            "source_kind": "helm_repository",
+            "app_name": "podinfo",
+            "namespace": "podinfo",
+            "package_type": "helm",
+            "chart_url": "https://stefanprodan.github.io/podinfo",
+            "chart": "podinfo",
+            "chart_version": "6.7.0",
+            "values": {"replicaCount": 3},
+        },
         {},
     ),
     "oci": (
-        {"source_kind": "oci", "app_name": "podinfo", "namespace": "podinfo", "package_type": "helm",
-         "chart_url": "oci://ghcr.io/stefanprodan/charts", "chart": "podinfo", "chart_version": ">=6.0.0 <7.0.0"},
+        {
+            "source_kind": "oci",
+            "app_name": "podinfo",
+            "namespace": "podinfo",
+            "package_type": "helm",
+            "chart_url": "oci://ghcr.io/stefanprodan/charts",
+            "chart": "podinfo",
+            "chart_version": ">=6.0.0 <7.0.0",
+        },
         {},
     ),
     "tag-ref": (
-        {**GIT_BASE, "revision": "v6.7.0", "git_ref": GitRef(kind="tag", value="v6.7.0"), "app_name": "podinfo",
-         "namespace": "podinfo", "package_type": "kustomize", "path": "kustomize"},
+        {
+            **GIT_BASE,
+            "revision": "v6.7.0",
+            "git_ref": GitRef(kind="tag", value="v6.7.0"),
+            "app_name": "podinfo",
+            "namespace": "podinfo",
+            "package_type": "kustomize",
+            "path": "kustomize",
+        },
         {},
     ),
 }
@@ -63,24 +105,50 @@ ARGO_OPTIONS: dict[str, dict[str, Any]] = {
 }
 FLUX_EXTRA: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "reuse-source": (
-        {**GIT_BASE, "app_name": "podinfo", "namespace": "podinfo", "package_type": "kustomize", "path": "kustomize",
-         "repo_url": "ssh://git@github.com/stefanprodan/podinfo",
-         "existing_sources": [ExistingSource(kind="GitRepository", name="flux-system", namespace="flux-system",
-                                             url="https://github.com/stefanprodan/podinfo.git",
-                                             ref={"branch": "main"}, file="clusters/prod/flux-system/gotk-sync.yaml")]},
+        {
+            **GIT_BASE,
+            "app_name": "podinfo",
+            "namespace": "podinfo",
+            "package_type": "kustomize",
+            "path": "kustomize",
+            "repo_url": "ssh://git@github.com/stefanprodan/podinfo",
+            "existing_sources": [
+                ExistingSource(
+                    kind="GitRepository",
+                    name="flux-system",
+                    namespace="flux-system",
+                    url="https://github.com/stefanprodan/podinfo.git",
+                    ref={"branch": "main"},
+                    file="clusters/prod/flux-system/gotk-sync.yaml",
+                )
+            ],
+        },
         {"interval": "10m", "health_checks": False},
     ),
     "commit-ref": (
-        {**GIT_BASE, "revision": "a" * 40, "git_ref": GitRef(kind="commit", value="a" * 40), "app_name": "podinfo",
-         "namespace": "podinfo", "package_type": "manifests", "path": "deploy/webapp/frontend"},
+        {
+            **GIT_BASE,
+            "revision": "a" * 40,
+            "git_ref": GitRef(kind="commit", value="a" * 40),
+            "app_name": "podinfo",
+            "namespace": "podinfo",
+            "package_type": "manifests",
+            "path": "deploy/webapp/frontend",
+        },
         {"flux_namespace": "gitops", "source_interval": "30s"},
     ),
 }
 ARGO_EXTRA: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "jsonnet": (
-        {**GIT_BASE, "app_name": "guestbook", "namespace": "guestbook", "package_type": "jsonnet",
-         "path": "jsonnet-guestbook", "repo_url": "https://github.com/argoproj/argocd-example-apps.git",
-         "revision": "HEAD"},
+        {
+            **GIT_BASE,
+            "app_name": "guestbook",
+            "namespace": "guestbook",
+            "package_type": "jsonnet",
+            "path": "jsonnet-guestbook",
+            "repo_url": "https://github.com/argoproj/argocd-example-apps.git",
+            "revision": "HEAD",
+        },
         {},
     ),
     **{f"sync-{name}": (CASES["kustomize"][0], opts) for name, opts in ARGO_OPTIONS.items()},
@@ -100,7 +168,9 @@ def render(provider: str, spec: dict[str, Any], opts: dict[str, Any]) -> str:
     return dump_documents(p.generate(DeploymentSpec(**spec), opts).objects)
 
 
-@pytest.mark.parametrize(("provider", "case", "spec", "opts"), all_cases(), ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(
+    ("provider", "case", "spec", "opts"), all_cases(), ids=lambda v: v if isinstance(v, str) else ""
+)
 def test_golden(provider: str, case: str, spec: dict[str, Any], opts: dict[str, Any], update_goldens: bool) -> None:
     text = render(provider, spec, opts)
     golden = GOLDENS / provider / f"{case}.yaml"
@@ -148,4 +218,3 @@ def test_reuse_needs_same_ref() -> None:
 def test_goldens_dir_is_complete() -> None:
     names = {(p.parent.name, p.stem) for p in GOLDENS.rglob("*.yaml")}
     assert names == {(prov, case) for prov, case, _, _ in all_cases()}
-

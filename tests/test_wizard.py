@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import git, make_repo
 
+from conftest import git, make_repo
 from gitops_mcp.core import GitOpsApp
 from gitops_mcp.errors import GitOpsError, UserInputError
 from gitops_mcp.manifests.yaml import load_documents
@@ -39,15 +39,31 @@ def test_flux_chart_wizard_writes_valid_file(app: GitOpsApp, fixture_repo: Calla
     view = app.answer(OWNER, view.session_id, {"provider": "flux"})
     assert view.step == "common"
     defaults = {q.id: q.default for q in view.questions}
-    assert defaults == {"repo_url": "ssh://git@github.com/stefanprodan/podinfo.git", "path": "charts/podinfo",
-                        "revision": "main", "namespace": "podinfo", "app_name": "podinfo"}
-    view = app.answer(OWNER, view.session_id, {"repo_url": "https://github.com/stefanprodan/podinfo.git"},
-                      accept_defaults=True)
+    assert defaults == {
+        "repo_url": "ssh://git@github.com/stefanprodan/podinfo.git",
+        "path": "charts/podinfo",
+        "revision": "main",
+        "namespace": "podinfo",
+        "app_name": "podinfo",
+    }
+    view = app.answer(
+        OWNER, view.session_id, {"repo_url": "https://github.com/stefanprodan/podinfo.git"}, accept_defaults=True
+    )
     assert view.step == "provider_options"
-    assert {q.id for q in view.questions} == {"flux_namespace", "interval", "source_interval", "create_namespace",
-                                           "value_files", "values"}
-    view = app.answer(OWNER, view.session_id, {"interval": "10m", "values": "replicaCount: 2",
-                                               "value_files": "values-prod.yaml"}, accept_defaults=True)
+    assert {q.id for q in view.questions} == {
+        "flux_namespace",
+        "interval",
+        "source_interval",
+        "create_namespace",
+        "value_files",
+        "values",
+    }
+    view = app.answer(
+        OWNER,
+        view.session_id,
+        {"interval": "10m", "values": "replicaCount: 2", "value_files": "values-prod.yaml"},
+        accept_defaults=True,
+    )
     assert view.step == "output" and view.questions[0].default == "gitops/flux/podinfo.yaml"
     view = app.answer(OWNER, view.session_id, {"output_path": "clusters/dev/podinfo.yaml"})
     assert view.step == "preview" and view.preview is not None
@@ -61,8 +77,10 @@ def test_flux_chart_wizard_writes_valid_file(app: GitOpsApp, fixture_repo: Calla
     hr = docs[1]
     assert hr["kind"] == "HelmRelease" and hr["spec"]["interval"] == "10m"
     assert hr["spec"]["chart"]["spec"]["reconcileStrategy"] == "Revision"
-    assert hr["spec"]["chart"]["spec"]["valuesFiles"] == ["./charts/podinfo/values.yaml",
-                                                          "./charts/podinfo/values-prod.yaml"]
+    assert hr["spec"]["chart"]["spec"]["valuesFiles"] == [
+        "./charts/podinfo/values.yaml",
+        "./charts/podinfo/values-prod.yaml",
+    ]
     assert hr["spec"]["values"] == {"replicaCount": 2}
     # a finished session refuses further answers
     with pytest.raises(UserInputError, match="done"):
@@ -72,20 +90,34 @@ def test_flux_chart_wizard_writes_valid_file(app: GitOpsApp, fixture_repo: Calla
 def test_argocd_answers_ahead_in_one_call(app: GitOpsApp, fixture_repo: Callable[..., Path]) -> None:
     repo = fixture_repo("argocd-example-apps", origin="https://github.com/argoproj/argocd-example-apps.git")
     view = app.start(OWNER, str(repo), provider="argocd")
-    answers = {"package": "guestbook", "repo_url": "https://github.com/argoproj/argocd-example-apps.git",
-               "path": "guestbook", "revision": "HEAD", "namespace": "guestbook", "app_name": "guestbook",
-               "argocd_namespace": "argocd", "project": "default", "sync_policy": "auto-prune",
-               "create_namespace": True, "output_path": "argocd/guestbook.yaml", "delivery": "write"}
+    answers = {
+        "package": "guestbook",
+        "repo_url": "https://github.com/argoproj/argocd-example-apps.git",
+        "path": "guestbook",
+        "revision": "HEAD",
+        "namespace": "guestbook",
+        "app_name": "guestbook",
+        "argocd_namespace": "argocd",
+        "project": "default",
+        "sync_policy": "auto-prune",
+        "create_namespace": True,
+        "output_path": "argocd/guestbook.yaml",
+        "delivery": "write",
+    }
     view = app.answer(OWNER, view.session_id, answers)
     assert view.status == "done", view.errors
     (app_doc,) = load_documents((repo / "argocd/guestbook.yaml").read_text(encoding="utf-8"))
-    assert app_doc["spec"]["source"] == {"repoURL": "https://github.com/argoproj/argocd-example-apps.git",
-                                         "targetRevision": "HEAD", "path": "guestbook",
-                                         "directory": {"recurse": True}}
+    assert app_doc["spec"]["source"] == {
+        "repoURL": "https://github.com/argoproj/argocd-example-apps.git",
+        "targetRevision": "HEAD",
+        "path": "guestbook",
+        "directory": {"recurse": True},
+    }
     assert app_doc["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
     # the same answers through one-shot generation give byte-identical YAML
-    one = app.generate({k: v for k, v in answers.items() if k != "delivery"} | {"provider": "argocd"},
-                       repo_path=str(repo))
+    one = app.generate(
+        {k: v for k, v in answers.items() if k != "delivery"} | {"provider": "argocd"}, repo_path=str(repo)
+    )
     assert one.yaml == (repo / "argocd/guestbook.yaml").read_text(encoding="utf-8") and one.diff == ""
 
 
@@ -117,10 +149,20 @@ def test_bad_answer_is_asked_again_with_reason(
     app: GitOpsApp, fixture_repo: Callable[..., Path], qid: str, value: Any, reason: str
 ) -> None:
     repo = fixture_repo("podinfo")
-    good = {"package": "deploy/overlays/production", "provider": "flux", "repo_url": "https://github.com/x/y.git",
-            "path": "deploy/overlays/production", "revision": "main", "namespace": "production",
-            "app_name": "podinfo", "flux_namespace": "flux-system", "interval": "5m", "source_interval": "1m",
-            "prune": True, "health_checks": True}
+    good = {
+        "package": "deploy/overlays/production",
+        "provider": "flux",
+        "repo_url": "https://github.com/x/y.git",
+        "path": "deploy/overlays/production",
+        "revision": "main",
+        "namespace": "production",
+        "app_name": "podinfo",
+        "flux_namespace": "flux-system",
+        "interval": "5m",
+        "source_interval": "1m",
+        "prune": True,
+        "health_checks": True,
+    }
     view = app.start(OWNER, str(repo))
     order = list(good)
     before = {k: good[k] for k in order[: order.index(qid)]} if qid in good else good
@@ -170,8 +212,17 @@ def test_ignored_answers_are_reported(app: GitOpsApp, fixture_repo: Callable[...
 
 def test_third_party_chart(app: GitOpsApp, fixture_repo: Callable[..., Path]) -> None:
     repo = fixture_repo("podinfo")
-    view = run_to_preview(app, repo, {"package": "chart", "chart_url": "oci://ghcr.io/stefanprodan/charts",
-                                      "chart": "podinfo", "chart_version": "6.7.0", "provider": "flux"})
+    view = run_to_preview(
+        app,
+        repo,
+        {
+            "package": "chart",
+            "chart_url": "oci://ghcr.io/stefanprodan/charts",
+            "chart": "podinfo",
+            "chart_version": "6.7.0",
+            "provider": "flux",
+        },
+    )
     kinds = [o.kind for o in view.preview.objects]
     assert kinds == ["OCIRepository", "HelmRelease"]
     assert "repo_url" not in view.answers
@@ -179,17 +230,21 @@ def test_third_party_chart(app: GitOpsApp, fixture_repo: Callable[..., Path]) ->
 
 def test_flux_bootstrap_layout_and_source_reuse(app: GitOpsApp, tmp_path: Path) -> None:
     repo = tmp_path / "fleet"
-    sync = ("apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n  name: flux-system\n"
-            "  namespace: flux-system\nspec:\n  interval: 1m0s\n  ref:\n    branch: main\n"
-            "  url: ssh://git@github.com/example/fleet\n")
+    sync = (
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n  name: flux-system\n"
+        "  namespace: flux-system\nspec:\n  interval: 1m0s\n  ref:\n    branch: main\n"
+        "  url: ssh://git@github.com/example/fleet\n"
+    )
     (repo / "clusters/prod/flux-system").mkdir(parents=True)
     (repo / "clusters/prod/flux-system/gotk-sync.yaml").write_text(sync, encoding="utf-8")
     (repo / "clusters/prod/flux-system/gotk-components.yaml").write_text("---\n", encoding="utf-8")
     (repo / "clusters/prod/flux-system/kustomization.yaml").write_text(
-        "resources: [gotk-components.yaml, gotk-sync.yaml]\n", encoding="utf-8")
+        "resources: [gotk-components.yaml, gotk-sync.yaml]\n", encoding="utf-8"
+    )
     (repo / "apps/web").mkdir(parents=True)
     (repo / "apps/web/deploy.yaml").write_text(
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n", encoding="utf-8")
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n", encoding="utf-8"
+    )
     make_repo(repo, origin="git@github.com:example/fleet.git")
     view = app.start(OWNER, str(repo), intent="deploy web")
     assert view.questions[0].default == "apps/web"
@@ -233,12 +288,14 @@ def test_read_only_stops_at_preview(tmp_path: Path, fixture_repo: Callable[..., 
 
 def test_invalid_preview_blocks_delivery(tmp_path: Path, fixture_repo: Callable[..., Path]) -> None:
     # policy forbids http URLs; answers are checked, but the policy may also catch what answers allow
-    settings = Settings(allowed_roots=[tmp_path], state_dir=tmp_path / "s",
-                        policy=PolicySettings(secure_git_urls=False))
+    settings = Settings(
+        allowed_roots=[tmp_path], state_dir=tmp_path / "s", policy=PolicySettings(secure_git_urls=False)
+    )
     relaxed = GitOpsApp(settings)
     repo = fixture_repo("podinfo")
-    view = run_to_preview(relaxed, repo, {"package": "kustomize", "provider": "flux",
-                                          "repo_url": "http://git.local/x.git"})
+    view = run_to_preview(
+        relaxed, repo, {"package": "kustomize", "provider": "flux", "repo_url": "http://git.local/x.git"}
+    )
     assert view.preview.validation.valid  # allowed when the policy is off
     strict = GitOpsApp(Settings(allowed_roots=[tmp_path], state_dir=tmp_path / "s"))
     v2 = strict.answer(OWNER, view.session_id, {"delivery": "write"})

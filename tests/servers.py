@@ -1,0 +1,111 @@
+"""Run ``gitops-mcp serve`` as a real subprocess for transport tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def server_env(tmp_path: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GITOPS_MCP_") or k == "GITOPS_MCP_SHARED"}
+    env.update(
+        {
+            "GITOPS_MCP_ALLOWED_ROOTS": str(tmp_path),
+            "GITOPS_MCP_STATE_DIR": str(tmp_path / "state"),
+            "GITOPS_MCP_CACHE_DIR": str(tmp_path / "cache"),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(extra or {})
+    return env
+
+
+class ServerProcess:
+    """``gitops-mcp serve --transport http|sse`` on a free loopback port; ready when uvicorn says so."""
+
+    def __init__(
+        self,
+        tmp_path: Path,
+        transport: str = "http",
+        env: Mapping[str, str] | None = None,
+        args: list[str] | None = None,
+        port: int | None = None,
+    ) -> None:
+        self.port = port or free_port()
+        self.transport = transport
+        self.env = server_env(tmp_path, env)
+        self.args = args or []
+        self.stderr: list[str] = []
+        self._ready = threading.Event()
+        self._exited = threading.Event()
+        self.proc: subprocess.Popen[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}" + ("/mcp" if self.transport == "http" else "/sse")
+
+    def _read(self) -> None:
+        assert self.proc is not None and self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.stderr.append(line)
+            if "Uvicorn running on" in line or "Application startup complete" in line:
+                self._ready.set()
+        self._exited.set()
+        self._ready.set()
+
+    def start(self, timeout: float = 30.0) -> ServerProcess:
+        cmd = [
+            sys.executable,
+            "-m",
+            "gitops_mcp",
+            "serve",
+            "--transport",
+            self.transport,
+            "--port",
+            str(self.port),
+            *self.args,
+        ]
+        self.proc = subprocess.Popen(
+            cmd, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+        if not self._ready.wait(timeout) or self._exited.is_set():
+            self.stop()
+            raise RuntimeError("server did not start:\n" + "".join(self.stderr))
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown handlers run (a crash)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        self._exited.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self._exited.wait(10)
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(self, *exc: tuple[type[BaseException], BaseException, TracebackType] | None) -> None:
+        self.stop()
