@@ -218,3 +218,18 @@ async def test_sessions_of_one_caller_are_invisible_to_another(
         with pytest.raises(NotFoundError):
             op()
     assert app.get("token:alice", view.session_id).answers == {}
+
+
+@pytest.mark.anyio
+async def test_elicitation_without_back_channel_falls_back(
+    settings: Settings, fixture_repo: Callable[..., Path]
+) -> None:
+    """2026-07-28 connections have no server->client requests: the questions come back instead."""
+
+    async def accept(context: Any, params: ElicitRequestParams) -> ElicitResult:
+        return ElicitResult(action="accept", content={"package": "kustomize"})
+
+    repo = fixture_repo("podinfo")
+    async with Client(build_server(settings), mode="auto", elicitation_callback=accept) as c:
+        v = await call(c, "start_deployment", {"path": str(repo)})
+    assert v["status"] == "open" and v["questions"]

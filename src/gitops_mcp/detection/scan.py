@@ -39,7 +39,9 @@ MAX_SKIPPED_LISTED = 50
 _DOC_SPLIT = re.compile(r"^---[ \t]*(?:#.*)?$", re.M)
 _API_LINE = re.compile(r"""^apiVersion:[ \t]*["']?([^"'\s#]+)""", re.M)
 _KIND_LINE = re.compile(r"""^kind:[ \t]*["']?([^"'\s#]+)""", re.M)
-_META_NS = re.compile(r"""^metadata:[ \t]*\n(?:(?:[ \t]+.*|[ \t]*)\n)*?[ \t]+namespace:[ \t]*["']?([^"'\s#]+)""", re.M)
+_META_NS = re.compile(  # line alternatives are disjoint, so a failing match cannot backtrack exponentially
+    r"""^metadata:[ \t]*\n(?:(?:[ \t]+\S.*|[ \t]*)\n)*?[ \t]+namespace:[ \t]*["']?([^"'\s#]+)""", re.M
+)
 _API_VERSION = re.compile(
     r"^(v1|[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/v[0-9]+((alpha|beta)[0-9]+)?)$"
 )

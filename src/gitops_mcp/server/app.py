@@ -85,7 +85,6 @@ def build_server(settings: Settings, app: GitOpsApp | None = None) -> MCPServer:
         token_verifier=token_verifier,
         auth=auth,
     )
-    mcp.gitops_app = core  # type: ignore[attr-defined]  # for tests and embedding
 
     # -- read-only tools --------------------------------------------------------------------------
     @mcp.tool(annotations=READ)
