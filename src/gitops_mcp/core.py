@@ -18,9 +18,15 @@ from gitops_mcp.detection import DetectionReport, detect_packages
 from gitops_mcp.detection.models import Package
 from gitops_mcp.errors import GitOpsError, NotFoundError, PolicyViolation, ReadOnlyError, UserInputError
 from gitops_mcp.git.info import RepoInfo, read_repo_info
-from gitops_mcp.manifests.validation import CrdSchemas, ValidationResult, load_crd_dir, validate_documents
+from gitops_mcp.manifests.validation import (
+    CrdSchemas,
+    ValidationResult,
+    load_crd_dir,
+    validate_documents,
+    validate_text,
+)
 from gitops_mcp.manifests.write import WriteResult, diff_against, write_manifest_file
-from gitops_mcp.manifests.yaml import dump_documents, load_documents
+from gitops_mcp.manifests.yaml import dump_documents
 from gitops_mcp.paths import resolve_allowed
 from gitops_mcp.providers.base import ExistingSource, ObjectSummary
 from gitops_mcp.providers.registry import ProviderRegistry, default_registry
@@ -156,18 +162,7 @@ class GitOpsApp:
             yaml_text = target.read_text(encoding="utf-8")
             source = str(target)
         assert yaml_text is not None
-        try:
-            docs = load_documents(yaml_text, source)
-        except UserInputError as exc:
-            from gitops_mcp.manifests.validation import Issue
-
-            return ValidationResult(
-                valid=False,
-                documents=0,
-                schema_source="builtin",
-                issues=[Issue(severity="error", document=0, message=str(exc), rule="builtin")],
-            )
-        return validate_documents(docs, self.settings.policy, self._crds())
+        return validate_text(yaml_text, self.settings.policy, self._crds(), source)
 
     # -- contexts -----------------------------------------------------------------------------------
     def _context(

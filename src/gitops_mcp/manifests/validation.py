@@ -601,10 +601,9 @@ def validate_documents(
 
 
 def validate_text(
-    text: str, policy: PolicySettings, crd_dir: Path | None = None, source: str = "<yaml>"
+    text: str, policy: PolicySettings, crds: CrdSchemas | None = None, source: str = "<yaml>"
 ) -> ValidationResult:
-    """Parse and validate a multi-document YAML text."""
-    crds = load_crd_dir(crd_dir) if crd_dir is not None else None
+    """Parse and validate a multi-document YAML text; a YAML syntax error is reported as an issue."""
     try:
         docs = load_documents(text, source)
     except UserInputError as exc:
