@@ -7,6 +7,10 @@ GitOpsError
 ├── NotFoundError          something named does not exist (session, file, package)
 ├── PolicyViolation        a manifest breaks a policy or schema rule; nothing was written
 ├── ReadOnlyError          a write was asked of a read-only server
+├── GitError               a git operation failed (message scrubbed of credentials)
+│   ├── GitAuthError           the remote refused the credentials (or none were configured)
+│   ├── PushConflict           a rebase onto the remote hit a conflict; the commit is kept on a branch
+│   └── ForgeError             the GitHub/GitLab API refused a pull/merge request
 └── ConfigError            the server's own configuration is wrong (start-up)
 
 The ``str()`` of every error is what an assistant reads, so messages say what was wrong
@@ -46,6 +50,27 @@ class PolicyViolation(GitOpsError):
 
 class ReadOnlyError(GitOpsError):
     """The server runs read-only and the operation would change something."""
+
+
+class GitError(GitOpsError):
+    """A git command failed; the message has been scrubbed of credentials."""
+
+
+class GitAuthError(GitError):
+    """The remote refused the credentials, or none were configured."""
+
+
+class PushConflict(GitError):
+    """The push was rejected and rebasing onto the remote conflicted; the commit was kept."""
+
+    def __init__(self, message: str, kept_branch: str, commit: str) -> None:
+        super().__init__(message)
+        self.kept_branch = kept_branch
+        self.commit = commit
+
+
+class ForgeError(GitError):
+    """The forge API (GitHub, GitLab) refused a request."""
 
 
 class ConfigError(GitOpsError):

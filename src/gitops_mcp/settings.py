@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -53,6 +53,7 @@ class Settings(BaseSettings):
         env_nested_delimiter="__",
         extra="ignore",
         validate_default=True,
+        populate_by_name=True,
     )
 
     allowed_roots: Annotated[list[Path], NoDecode] = Field(
@@ -82,6 +83,33 @@ class Settings(BaseSettings):
 
     policy: PolicySettings = Field(default_factory=PolicySettings)
 
+    # -- git delivery ------------------------------------------------------------------------------
+    git_token: SecretStr | None = Field(None, description="Token for HTTPS git remotes (sent as Basic auth)")
+    git_username: str = Field("x-access-token", description="User name sent with GITOPS_MCP_GIT_TOKEN")
+    github_token: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("GITHUB_TOKEN", "GITOPS_MCP_GITHUB_TOKEN"),
+        description="Token for the GitHub REST API (pull requests)",
+    )
+    gitlab_token: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("GITLAB_TOKEN", "GITOPS_MCP_GITLAB_TOKEN"),
+        description="Token for the GitLab REST API (merge requests)",
+    )
+    allowed_git_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["github.com", "gitlab.com", "bitbucket.org"],
+        description="Hosts git remotes may live on, exact match, optionally host:port (comma-separated)",
+    )
+    git_allow_http: bool = Field(False, description="Allow plain http:// remotes (mirrors, tests)")
+    git_allow_file: bool = Field(False, description="Allow file:// remotes (tests)")
+    forge: Literal["auto", "github", "gitlab"] = Field("auto", description="Pull request API; auto = by host")
+    github_api_url: str = Field("https://api.github.com", description="GitHub API base (GHE: https://HOST/api/v3)")
+    gitlab_api_url: str = Field("https://gitlab.com/api/v4", description="GitLab API base")
+    git_author_name: str | None = None
+    git_author_email: str | None = None
+    push_attempts: int = Field(3, ge=1, le=10, description="Fetch-rebase-retry rounds on a rejected push")
+    git_timeout_seconds: int = Field(300, ge=5, description="Longest any git command may run")
+
     @field_validator("allowed_roots", mode="before")
     @classmethod
     def _split_roots(cls, value: Any) -> Any:
@@ -89,7 +117,7 @@ class Settings(BaseSettings):
             return [p for p in value.split(os.pathsep) if p.strip()]
         return value
 
-    @field_validator("allowed_http_hosts", mode="before")
+    @field_validator("allowed_http_hosts", "allowed_git_hosts", mode="before")
     @classmethod
     def _split_hosts(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -115,6 +143,12 @@ class Settings(BaseSettings):
     @property
     def session_db_path(self) -> Path:
         return self.session_db or (self.state_dir / "sessions.db")
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret, for the scrubber."""
+        values = [t for t in (self.git_token, self.github_token, self.gitlab_token, self.auth_token) if t]
+        values += list(self.auth_tokens.values())
+        return [v.get_secret_value() for v in values]
 
     def bearer_tokens(self) -> dict[str, str]:
         """Principal -> token for every configured bearer token."""

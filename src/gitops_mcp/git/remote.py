@@ -1,0 +1,116 @@
+"""Remotes: which ones are allowed, and the per-command credentials for them.
+
+A credential is only ever attached to the host it is configured for: HTTPS tokens go into an
+``http.<scheme>://<host>/.extraHeader`` setting passed through the environment of the one git
+command (never argv, never ``.git/config``), so git sends it to that host and nowhere else.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from gitops_mcp.errors import PathNotAllowedError, UserInputError
+from gitops_mcp.git.urls import normalize_git_url
+from gitops_mcp.settings import Settings
+
+_HOST = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class Remote:
+    """A parsed, allowed remote URL (never with credentials)."""
+
+    url: str
+    scheme: str
+    host: str
+    port: int | None
+    path: str
+
+    @property
+    def netloc(self) -> str:
+        return self.host + (f":{self.port}" if self.port else "")
+
+    @property
+    def repo_path(self) -> str:
+        """``org/repo`` (GitLab: ``group/sub/repo``) without ``.git``."""
+        p = self.path.strip("/")
+        return p[:-4] if p.endswith(".git") else p
+
+
+def parse_remote(url: str, settings: Settings) -> Remote:
+    """Parse ``url`` and check it against the allowed schemes and hosts.
+
+    Raises:
+        UserInputError: not a usable remote URL (credentials, query, bad characters).
+        PathNotAllowedError: the scheme or host is not allowed by the configuration.
+    """
+    raw = url.strip()
+    if raw.startswith("-"):
+        raise UserInputError("a remote URL cannot start with '-'")
+    if raw.startswith("file://"):
+        if not settings.git_allow_file:
+            raise PathNotAllowedError("file:// remotes are disabled; set GITOPS_MCP_GIT_ALLOW_FILE=true (tests only)")
+        return Remote(url=raw, scheme="file", host="", port=None, path=urlsplit(raw).path)
+    parts = urlsplit(raw)
+    if parts.scheme in ("http", "https") and (parts.username or parts.password or "@" in parts.netloc):
+        raise UserInputError("the remote URL contains credentials; remove them and set GITOPS_MCP_GIT_TOKEN instead")
+    try:
+        normalized = normalize_git_url(raw)
+    except ValueError as exc:
+        raise UserInputError(str(exc)) from exc
+    p = urlsplit(normalized)
+    scheme = p.scheme
+    if scheme not in ("https", "ssh", "http"):
+        raise PathNotAllowedError(f"{scheme}:// remotes are not allowed; use https:// or ssh://")
+    if scheme == "http" and not settings.git_allow_http:
+        raise PathNotAllowedError("http:// remotes are disabled; use https:// (or GITOPS_MCP_GIT_ALLOW_HTTP=true)")
+    host = (p.hostname or "").lower()
+    if not _HOST.match(host):
+        raise UserInputError(f"{host!r} is not a valid host name")
+    if scheme == "ssh" and p.username and not re.match(r"^[A-Za-z0-9._-]+$", p.username):
+        raise UserInputError("the ssh user name contains characters that are not allowed")
+    remote = Remote(url=normalized, scheme=scheme, host=host, port=p.port, path=p.path)
+    if not host_allowed(remote, settings.allowed_git_hosts):
+        raise PathNotAllowedError(
+            f"the host {remote.netloc} is not in GITOPS_MCP_ALLOWED_GIT_HOSTS "
+            f"({', '.join(settings.allowed_git_hosts) or 'empty'}); add it there to allow it"
+        )
+    return remote
+
+
+def host_allowed(remote: Remote, allowed: list[str]) -> bool:
+    """Exact host match; an entry with a port also requires that port."""
+    for entry in allowed:
+        e = entry.strip().lower()
+        if not e:
+            continue
+        host, _, port = e.partition(":")
+        if host == remote.host and (not port or (remote.port is not None and port == str(remote.port))):
+            return True
+    return False
+
+
+def git_env(remote: Remote | None, settings: Settings) -> dict[str, str]:
+    """Environment for one git command talking to ``remote``: no prompts, credentials for that host only."""
+    env = {
+        "GIT_TERMINAL_PROMPT": "0",
+        "GCM_INTERACTIVE": "never",
+        "GIT_CONFIG_COUNT": "0",
+    }
+    if "GIT_SSH_COMMAND" not in os.environ:
+        env["GIT_SSH_COMMAND"] = "ssh -o BatchMode=yes"
+    if remote is not None and remote.scheme in ("https", "http") and settings.git_token is not None:
+        basic = f"{settings.git_username}:{settings.git_token.get_secret_value()}"
+        header = "Authorization: Basic " + base64.b64encode(basic.encode()).decode()
+        env.update(
+            {
+                "GIT_CONFIG_COUNT": "1",
+                "GIT_CONFIG_KEY_0": f"http.{remote.scheme}://{remote.netloc}/.extraHeader",
+                "GIT_CONFIG_VALUE_0": header,
+            }
+        )
+    return env

@@ -1,0 +1,275 @@
+"""The git adapter: every git command this project runs goes through :class:`GitRepo`.
+
+Built on GitPython's command runner (one short-lived ``git`` process per call, reaped when it
+returns), not on its object database, which keeps ``cat-file`` processes and file handles
+open in long-running servers. Values that come from callers are checked so that nothing
+starting with ``-`` reaches git as an option, and paths always follow ``--``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitops_mcp.errors import GitAuthError, GitError, UserInputError
+from gitops_mcp.questions import AnswerError, ref_name
+from gitops_mcp.scrub import scrub
+
+_SHA = re.compile(r"^[0-9a-f]{40}$")
+_AUTH_FAILED = (
+    "Authentication failed",
+    "could not read Username",
+    "could not read Password",
+    "Permission denied (publickey",
+    "HTTP Basic: Access denied",
+    "returned error: 401",
+    "returned error: 403",
+    "terminal prompts disabled",
+    "Invalid username or password",
+)
+_REJECTED = (
+    "[rejected]",
+    "non-fast-forward",
+    "fetch first",
+    "Updates were rejected",
+    "(stale info)",
+    "cannot lock ref",
+    "failed to update ref",
+)
+
+
+def check_ref(name: str, what: str = "branch") -> str:
+    """A branch/ref name as ``git check-ref-format --branch`` accepts, never an option."""
+    try:
+        return ref_name(name)
+    except AnswerError as exc:
+        raise UserInputError(f"{what} {name!r} is not a valid git ref name") from exc
+
+
+def check_sha(value: str) -> str:
+    v = value.strip().lower()
+    if not re.match(r"^[0-9a-f]{7,40}$", v):
+        raise UserInputError(f"{value!r} is not a commit SHA (7 to 40 hex digits)")
+    return v
+
+
+@dataclass(frozen=True)
+class Identity:
+    name: str
+    email: str
+
+
+class GitRepo:
+    """A local working tree. Use as a context manager, or call :meth:`close`."""
+
+    def __init__(self, path: Path, timeout: float = 300.0) -> None:
+        import git  # GitPython, imported lazily
+
+        self._git_mod = git
+        self.timeout = timeout
+        probe = git.cmd.Git(str(path))
+        try:
+            top = probe.execute(["git", "rev-parse", "--show-toplevel"], kill_after_timeout=timeout)
+        except git.GitCommandError as exc:
+            raise UserInputError(f"{path} is not inside a git working tree") from exc
+        self.root = Path(str(top)).resolve()
+        self._git = git.cmd.Git(str(self.root))
+
+    def close(self) -> None:
+        self._git.clear_cache()
+
+    def __enter__(self) -> GitRepo:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- running -----------------------------------------------------------------------------------
+    def run(self, *args: str, env: Mapping[str, str] | None = None, check: bool = True) -> str:
+        code, out, err = self.run_full(*args, env=env)
+        if check and code != 0:
+            raise self._error(args, err or out)
+        return out
+
+    def run_full(self, *args: str, env: Mapping[str, str] | None = None) -> tuple[int, str, str]:
+        git = self._git_mod
+        try:
+            code, out, err = self._git.execute(
+                ["git", *args],
+                env=dict(env or {}),
+                with_extended_output=True,
+                with_exceptions=False,
+                kill_after_timeout=self.timeout,
+            )
+        except git.GitCommandError as exc:  # timeout or failure to start
+            raise GitError(f"git {args[0]} failed: {scrub(str(exc.stderr or exc))}") from None
+        return int(code), str(out), str(err)
+
+    def _error(self, args: Sequence[str], stderr: str) -> GitError:
+        text = scrub(stderr.strip())[-2000:]
+        if any(s in stderr for s in _AUTH_FAILED):
+            last = text.splitlines()[-1] if text else "no detail"
+            return GitAuthError(
+                f"git {args[0]}: the remote refused the credentials ({last}). "
+                "Set GITOPS_MCP_GIT_TOKEN (and GITOPS_MCP_GIT_USERNAME) for HTTPS remotes, or use an ssh:// "
+                "remote with your SSH agent"
+            )
+        return GitError(f"git {args[0]} failed: {text or 'no output'}")
+
+    # -- reading -------------------------------------------------------------------------------------
+    def current_branch(self) -> str | None:
+        code, out, _ = self.run_full("symbolic-ref", "--quiet", "--short", "HEAD")
+        return out.strip() if code == 0 else None
+
+    def rev(self, ref: str) -> str | None:
+        code, out, _ = self.run_full("rev-parse", "--verify", "--quiet", "--end-of-options", ref + "^{commit}")
+        return out.strip() if code == 0 else None
+
+    def remote_url(self, name: str = "origin") -> str | None:
+        code, out, _ = self.run_full("config", "--get", f"remote.{name}.url")
+        return out.strip() if code == 0 and out.strip() else None
+
+    def identity(self, configured: Identity | None) -> Identity:
+        if configured is not None:
+            return configured
+        name = self.run_full("config", "user.name")[1].strip()
+        email = self.run_full("config", "user.email")[1].strip()
+        return Identity(name or "gitops-mcp", email or "gitops-mcp@localhost")
+
+    def changed(self, paths: Sequence[str]) -> list[str]:
+        """Paths (of ``paths``) that differ from HEAD in the working tree or index, untracked included."""
+        out = self.run("status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *paths)
+        entries = [e for e in out.split("\0") if e]
+        return sorted({e[3:] for e in entries if len(e) > 3})
+
+    def tree_of(self, rev: str) -> str:
+        return self.run("rev-parse", "--verify", "--end-of-options", rev + "^{tree}").strip()
+
+    def log_paths(self, rev: str, paths: Sequence[str], limit: int = 1) -> list[str]:
+        out = self.run("log", f"-n{limit}", "--format=%H", rev, "--", *paths)
+        return [line for line in out.splitlines() if _SHA.match(line)]
+
+    def subject(self, sha: str) -> str:
+        return self.run("log", "-n1", "--format=%s", sha).strip()
+
+    # -- remotes ------------------------------------------------------------------------------------
+    def ls_remote(self, url: str, env: Mapping[str, str], *refs: str) -> dict[str, str]:
+        out = self.run("ls-remote", "--symref", "--", url, *refs, env=env)
+        result: dict[str, str] = {}
+        for line in out.splitlines():
+            if line.startswith("ref: "):
+                target, _, name = line[5:].partition("\t")
+                result["symref:" + name] = target
+            else:
+                sha, _, name = line.partition("\t")
+                result[name] = sha
+        return result
+
+    def fetch(self, url: str, refspecs: Sequence[str], env: Mapping[str, str], filter_blobs: bool = False) -> None:
+        args = ["fetch", "--no-tags", "--quiet"]
+        if filter_blobs:
+            args.append("--filter=blob:none")
+        self.run(*args, "--", url, *refspecs, env=env)
+
+    def push(self, url: str, refspec: str, env: Mapping[str, str]) -> bool:
+        """Push; False when the remote rejected it as not a fast-forward, GitError otherwise."""
+        code, out, err = self.run_full("push", "--porcelain", "--", url, refspec, env=env)
+        if code == 0:
+            return True
+        text = out + err
+        if any(s in text for s in _REJECTED) and not any(s in text for s in _AUTH_FAILED):
+            return False
+        raise self._error(("push",), text)
+
+    # -- writing ------------------------------------------------------------------------------------
+    def _commit_env(self, who: Identity) -> dict[str, str]:
+        return {
+            "GIT_AUTHOR_NAME": who.name,
+            "GIT_AUTHOR_EMAIL": who.email,
+            "GIT_COMMITTER_NAME": who.name,
+            "GIT_COMMITTER_EMAIL": who.email,
+        }
+
+    def commit_paths(self, paths: Sequence[str], message: str, who: Identity) -> str | None:
+        """Commit exactly ``paths`` (other staged changes stay staged); None when nothing changed."""
+        if not self.changed(paths):
+            return None
+        self.run("add", "--all", "--", *paths)
+        self.run("commit", "--quiet", "--no-verify", "-m", message, "--only", "--", *paths, env=self._commit_env(who))
+        return self.run("rev-parse", "HEAD").strip()
+
+    def commit_files_on(
+        self, parent: str, files: Mapping[str, bytes | None], message: str, who: Identity
+    ) -> str | None:
+        """Create a commit on ``parent`` with ``files`` set (None = deleted) without touching the
+        working tree, index or HEAD. None when the tree would not change."""
+        fd, index = tempfile.mkstemp(prefix="gitops-mcp-index-")
+        os.close(fd)
+        os.unlink(index)
+        env = {"GIT_INDEX_FILE": index}
+        try:
+            self.run("read-tree", parent, env=env)
+            for rel, content in files.items():
+                if content is None:
+                    self.run("update-index", "--force-remove", "--", rel, env=env)
+                    continue
+                blob = self._hash_object(content)
+                self.run("update-index", "--add", "--cacheinfo", f"100644,{blob},{rel}", env=env)
+            tree = self.run("write-tree", env=env).strip()
+        finally:
+            if os.path.exists(index):
+                os.unlink(index)
+        if tree == self.tree_of(parent):
+            return None
+        return self.run("commit-tree", tree, "-p", parent, "-m", message, env=self._commit_env(who)).strip()
+
+    def _hash_object(self, content: bytes) -> str:
+        fd, tmp = tempfile.mkstemp(prefix="gitops-mcp-blob-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(content)
+            return self.run("hash-object", "-w", "--no-filters", "--", tmp).strip()
+        finally:
+            os.unlink(tmp)
+
+    def rebase(self, onto: str) -> bool:
+        """Rebase the current branch onto ``onto``; on conflict abort (nothing changed) and return False."""
+        code, _, _ = self.run_full("rebase", "--quiet", "--autostash", onto)
+        if code == 0:
+            return True
+        self.run_full("rebase", "--abort")
+        return False
+
+    def create_branch(self, name: str, sha: str) -> None:
+        self.run("branch", "--force", "--", check_ref(name), sha)
+
+    def revert_on(self, parent: str, shas: Sequence[str], message: str, who: Identity) -> str:
+        """Revert ``shas`` (newest first) on top of ``parent`` in a temporary worktree; returns the new commit."""
+        with tempfile.TemporaryDirectory(prefix="gitops-mcp-wt-") as tmp:
+            wt = Path(tmp) / "wt"
+            self.run("worktree", "add", "--quiet", "--detach", str(wt), parent)
+            try:
+                import git
+
+                w = git.cmd.Git(str(wt))
+                env = self._commit_env(who)
+                try:
+                    for sha in shas:
+                        w.execute(
+                            ["git", "revert", "--no-edit", "--no-commit", sha], env=env, kill_after_timeout=self.timeout
+                        )
+                    w.execute(
+                        ["git", "commit", "--quiet", "--no-verify", "-m", message],
+                        env=env,
+                        kill_after_timeout=self.timeout,
+                    )
+                except git.GitCommandError as exc:
+                    raise GitError(f"git revert failed: {scrub(str(exc.stderr))[-1500:]}") from None
+                return str(w.execute(["git", "rev-parse", "HEAD"])).strip()
+            finally:
+                self.run_full("worktree", "remove", "--force", str(wt))
+                self.run_full("worktree", "prune")
