@@ -50,7 +50,7 @@ def clean_git_env(monkeypatch: pytest.MonkeyPatch) -> None:
     }.items():
         monkeypatch.setenv(k, v)
     for k in list(os.environ):
-        if k.startswith("GITOPS_MCP_") and k != "GITOPS_MCP_SHARED":
+        if (k.startswith("GITOPS_MCP_") and k != "GITOPS_MCP_SHARED") or k in ("GITHUB_TOKEN", "GITLAB_TOKEN"):
             monkeypatch.delenv(k)
 
 
@@ -90,7 +90,9 @@ def fixture_repo(tmp_path: Path) -> Callable[..., Path]:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(allowed_roots=[tmp_path], state_dir=tmp_path / "state", cache_dir=tmp_path / "cache")
+    return Settings(
+        allowed_roots=[tmp_path], state_dir=tmp_path / "state", cache_dir=tmp_path / "cache", allowed_git_hosts=[]
+    )
 
 
 @pytest.fixture

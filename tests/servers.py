@@ -20,7 +20,11 @@ def free_port() -> int:
 
 
 def server_env(tmp_path: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GITOPS_MCP_") or k == "GITOPS_MCP_SHARED"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if (not k.startswith("GITOPS_MCP_") or k == "GITOPS_MCP_SHARED") and k not in ("GITHUB_TOKEN", "GITLAB_TOKEN")
+    }
     env.update(
         {
             "GITOPS_MCP_ALLOWED_ROOTS": str(tmp_path),

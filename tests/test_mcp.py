@@ -15,7 +15,7 @@ from gitops_mcp.server import build_server
 from gitops_mcp.settings import Settings
 
 MODES = ["auto", "legacy"]
-WRITE_TOOLS = {"write_manifests"}
+WRITE_TOOLS = {"write_manifests", "commit_and_push", "rollback"}
 
 
 @pytest.fixture
@@ -46,6 +46,8 @@ async def test_tools_are_described_and_annotated(settings: Settings, mode: str) 
         "answer_questions",
         "cancel_session",
         "write_manifests",
+        "commit_and_push",
+        "rollback",
     }
     for t in tools.values():
         assert t.description and len(t.description) > 40, t.name

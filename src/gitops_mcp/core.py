@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from gitops_mcp.detection import DetectionReport, detect_packages
 from gitops_mcp.detection.models import Package
 from gitops_mcp.errors import GitOpsError, NotFoundError, PolicyViolation, ReadOnlyError, UserInputError
+from gitops_mcp.git.delivery import CommitResult, GitDelivery, Mode, RollbackResult
 from gitops_mcp.git.info import RepoInfo, read_repo_info
 from gitops_mcp.manifests.validation import (
     CrdSchemas,
@@ -74,6 +75,7 @@ class GitOpsApp:
     def __init__(self, settings: Settings, registry: ProviderRegistry | None = None) -> None:
         self.settings = settings
         self.registry = registry or default_registry()
+        self.delivery = GitDelivery(settings)
         self._store: SessionStore | None = None
 
     @property
@@ -87,13 +89,16 @@ class GitOpsApp:
             self._store.close()
 
     # -- helpers ----------------------------------------------------------------------------------
+    @property
+    def _roots(self) -> list[Path]:
+        """Allowed roots plus the clone cache (clones of git URLs live there)."""
+        return [*self.settings.allowed_roots, (self.settings.cache_dir / "repos").resolve()]
+
     def _local_dir(self, path: str) -> Path:
+        """A local directory for ``path``; a git URL is cloned into (or refreshed in) the cache."""
         if _looks_like_url(path):
-            raise UserInputError(
-                f"{path!r} is a git URL; this server works on local clones for now: clone it under an "
-                "allowed root and pass the local path"
-            )
-        return resolve_allowed(path, self.settings.allowed_roots)
+            return self.delivery.cached_clone(path).resolve()
+        return resolve_allowed(path, self._roots)
 
     def _repo(self, directory: Path) -> tuple[Path, str, RepoInfo | None]:
         """(repository root, prefix of ``directory`` in it, git facts)."""
@@ -101,7 +106,7 @@ class GitOpsApp:
         if info is None:
             return directory, ".", None
         root = info.root
-        roots = self.settings.allowed_roots
+        roots = self._roots
         if not any(root == r or r in root.parents for r in roots):
             raise UserInputError(
                 f"{directory} is inside the git repository {root}, which is outside the allowed roots; "
@@ -169,8 +174,6 @@ class GitOpsApp:
         self, directory: Path | None, intent: str | None, provider: str | None, packages: list[Package] | None = None
     ) -> SessionContext:
         ctx = SessionContext(intent=intent, provider_hint=provider)
-        if not self.settings.read_only:
-            ctx.delivery_options = ["write"]
         if directory is None:
             ctx.packages = packages or []
             return ctx
@@ -194,6 +197,8 @@ class GitOpsApp:
             ctx.branch = info.branch
             ctx.default_branch = info.default_branch
             ctx.tags = sorted(info.tags)[:MAX_TAGS]
+        if not self.settings.read_only:
+            ctx.delivery_options = ["write", "push", "pull_request"] if ctx.origin_url else ["write"]
         return ctx
 
     # -- sessions -----------------------------------------------------------------------------------
@@ -242,13 +247,20 @@ class GitOpsApp:
             state.step = "preview"
             return state
         try:
-            state.result = self._deliver(state)
+            written = self._write_preview(state)
         except GitOpsError as exc:
             errors["output_path"] = str(exc)
             state.answers.pop("delivery", None)
             state.answers.pop("output_path", None)
             state.step = "output"
             state.preview = None
+            return state
+        try:
+            state.result = self._deliver(state, written)
+        except GitOpsError as exc:
+            errors["delivery"] = f"{exc} (the file is written in the working tree; answer delivery again to retry)"
+            state.answers.pop("delivery", None)
+            state.step = "preview"
             return state
         state.status = "done"
         return state
@@ -276,22 +288,99 @@ class GitOpsApp:
             validation=validation,
         )
 
-    def _deliver(self, state: SessionState) -> DeliveryResult:
+    def _write_preview(self, state: SessionState) -> WriteResult:
         assert state.preview is not None
         if self.settings.read_only:
             raise ReadOnlyError("the server is read-only; nothing can be written")
         if not state.context.repo_root:
             raise UserInputError("the session has no local repository to write into")
+        return write_manifest_file(Path(state.context.repo_root), state.preview.output_path, state.preview.yaml)
+
+    def _deliver(self, state: SessionState, res: WriteResult) -> DeliveryResult:
+        assert state.preview is not None and state.context.repo_root
         choice = state.answers.get("delivery")
-        if choice != "write":
-            raise UserInputError(f"delivery {choice!r} is not available on this server")
-        res = write_manifest_file(Path(state.context.repo_root), state.preview.output_path, state.preview.yaml)
         msg = (
             f"{'Created' if res.created else 'Updated'} {res.path}"
             if res.changed
-            else f"{res.path} already had exactly this content; nothing changed"
+            else f"{res.path} already had exactly this content"
         )
-        return DeliveryResult(action="write", file=res.path, changed=res.changed, diff=res.diff, message=msg)
+        if choice == "write":
+            return DeliveryResult(action="write", file=res.path, changed=res.changed, diff=res.diff, message=msg)
+        if choice not in ("push", "pull_request"):
+            raise UserInputError(f"delivery {choice!r} is not available on this server")
+        app, provider = state.answers.get("app_name", "app"), state.preview.provider
+        commit = self.delivery.commit_and_push(
+            Path(state.context.repo_root),
+            [res.path],
+            f"Deploy {app} with {provider}\n\nGenerated by gitops-mcp: "
+            f"{', '.join(o.kind for o in state.preview.objects)} in {res.path}.",
+            mode=choice,
+        )
+        return DeliveryResult(
+            action=choice,
+            file=res.path,
+            changed=commit.commit_sha is not None,
+            diff=res.diff,
+            message=f"{msg}; {commit.message}",
+            commit_sha=commit.commit_sha,
+            branch=commit.branch,
+            pr_url=commit.pr_url,
+        )
+
+    # -- git delivery ----------------------------------------------------------------------------------
+    def commit(
+        self,
+        repo_path: str,
+        paths: list[str],
+        message: str,
+        branch: str | None = None,
+        mode: Mode = "push",
+        base: str | None = None,
+        draft: bool = False,
+        labels: list[str] | None = None,
+    ) -> CommitResult:
+        if self.settings.read_only:
+            raise ReadOnlyError("the server is read-only")
+        if mode not in ("push", "pull_request"):
+            raise UserInputError("mode must be push or pull_request")
+        root = self._local_dir(repo_path)
+        return self.delivery.commit_and_push(
+            root,
+            paths,
+            message,
+            branch,
+            mode,
+            base,
+            draft,
+            labels or [],
+        )
+
+    def rollback(
+        self,
+        repo_path: str,
+        paths: list[str] | None = None,
+        shas: list[str] | None = None,
+        mode: Mode = "pull_request",
+        base: str | None = None,
+        message: str | None = None,
+        draft: bool = False,
+        labels: list[str] | None = None,
+    ) -> RollbackResult:
+        if self.settings.read_only:
+            raise ReadOnlyError("the server is read-only")
+        if mode not in ("push", "pull_request"):
+            raise UserInputError("mode must be push or pull_request")
+        root = self._local_dir(repo_path)
+        return self.delivery.rollback(
+            root,
+            paths or [],
+            shas or [],
+            mode,
+            base,
+            message,
+            draft,
+            labels or [],
+        )
 
     def get(self, owner: str, session_id: str) -> SessionView:
         return self._view(self.store.get(session_id, owner), {}, [])
@@ -345,10 +434,12 @@ class GitOpsApp:
         if state.status == "cancelled":
             return "The session is cancelled. Start a new one with start_deployment."
         if state.status == "done" and state.result is not None:
-            return (
-                f"{state.result.message}. Review the diff, then commit and push the file "
-                "(or open a pull request) with your usual Git workflow."
-            )
+            if state.result.action == "write":
+                return (
+                    f"{state.result.message}. Review the diff, then commit it with commit_and_push "
+                    "(mode push or pull_request)."
+                )
+            return f"{state.result.message}."
         if state.status == "done":
             return (
                 "The server is read-only: nothing can be written. Copy preview.yaml into "

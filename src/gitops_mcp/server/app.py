@@ -22,9 +22,11 @@ from gitops_mcp import __version__
 from gitops_mcp.core import GenerateResult, GitOpsApp, ProviderInfo
 from gitops_mcp.detection import DetectionReport
 from gitops_mcp.errors import GitOpsError, NotFoundError
+from gitops_mcp.git.delivery import CommitResult, RollbackResult
 from gitops_mcp.manifests.validation import ValidationResult
 from gitops_mcp.manifests.write import WriteResult
 from gitops_mcp.prompts import deploy_with_gitops_text
+from gitops_mcp.scrub import install_log_scrubbing, register_secrets
 from gitops_mcp.server.auth import current_owner, make_auth
 from gitops_mcp.server.elicit import elicit_rounds
 from gitops_mcp.sessions.models import SessionSummary, SessionView
@@ -76,6 +78,7 @@ def build_server(settings: Settings, app: GitOpsApp | None = None) -> MCPServer:
     """Build the MCP server. Write tools are not registered when ``settings.read_only``."""
     core = app or GitOpsApp(settings)
     token_verifier, auth = make_auth(settings)
+    register_secrets(settings.secret_values())
     mcp = MCPServer(
         "gitops-mcp",
         version=__version__,
@@ -85,6 +88,8 @@ def build_server(settings: Settings, app: GitOpsApp | None = None) -> MCPServer:
         token_verifier=token_verifier,
         auth=auth,
     )
+
+    install_log_scrubbing()
 
     # -- read-only tools --------------------------------------------------------------------------
     @mcp.tool(annotations=READ)
@@ -275,6 +280,71 @@ def build_server(settings: Settings, app: GitOpsApp | None = None) -> MCPServer:
             Overwrites the target file if it exists.
             """
             return await _run(core.write, current_owner(), repo_path, output_path, yaml, session_id)
+
+        git_write = ToolAnnotations(
+            read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True
+        )
+
+        @mcp.tool(annotations=git_write)
+        async def commit_and_push(
+            repo_path: Annotated[str, Field(description="Absolute path of the local repository")],
+            paths: Annotated[list[str], Field(description="Files to commit, relative to the repository root")],
+            message: Annotated[str, Field(description="Commit message (first line = pull request title)")],
+            mode: Annotated[
+                Literal["push", "pull_request"],
+                Field(
+                    description="push: commit on the checked-out branch and push; pull_request: commit on a "
+                    "new branch (working tree untouched) and open a GitHub PR / GitLab MR"
+                ),
+            ] = "push",
+            branch: Annotated[
+                str | None,
+                Field(
+                    description="push: must be the checked-out branch; pull_request: the branch to "
+                    "use (default gitops-mcp/<slug>-<id>, stable across re-runs)"
+                ),
+            ] = None,
+            base: Annotated[
+                str | None, Field(description="Pull request target (default: the remote's default)")
+            ] = None,
+            draft: Annotated[bool, Field(description="Open the pull request as a draft")] = False,
+            labels: Annotated[list[str] | None, Field(description="Labels for the pull request")] = None,
+        ) -> CommitResult:
+            """Commit exactly the given files and push them, or propose them as a pull/merge request.
+
+            No empty commits ("no_changes" is a normal answer). Credentials come from the server's
+            environment (GITOPS_MCP_GIT_TOKEN, GITHUB_TOKEN, GITLAB_TOKEN, SSH agent), never from
+            arguments, and are checked before anything changes. A rejected push is rebased and
+            retried; a conflict stops with the commit kept on a named local branch. Re-running a
+            pull request updates the same open pull request. Plain Secret manifests are refused.
+            """
+            return await _run(core.commit, repo_path, paths, message, branch, mode, base, draft, labels)
+
+        @mcp.tool(annotations=git_write)
+        async def rollback(
+            repo_path: Annotated[str, Field(description="Absolute path of the local repository")],
+            paths: Annotated[
+                list[str] | None, Field(description="The app's files: the last commit that changed them is reverted")
+            ] = None,
+            shas: Annotated[list[str] | None, Field(description="Or: the commits to revert, newest first")] = None,
+            mode: Annotated[
+                Literal["push", "pull_request"], Field(description="Push the revert, or propose it as a PR")
+            ] = "pull_request",
+            base: Annotated[
+                str | None,
+                Field(
+                    description="Branch to revert on (default: checked-out branch for "
+                    "push, the remote default for pull_request)"
+                ),
+            ] = None,
+            message: Annotated[str | None, Field(description='Commit message (default: Revert "...")')] = None,
+        ) -> RollbackResult:
+            """Revert the commit(s) that last changed an app's files (or named SHAs), pushed or as a PR.
+
+            The revert is built on the remote branch in a temporary worktree; the working tree is
+            not touched. Verifying the rollback on the cluster is done with the sync tools.
+            """
+            return await _run(core.rollback, repo_path, paths, shas, mode, base, message)
 
     # -- resources and prompts ----------------------------------------------------------------------
     @mcp.resource("gitops://providers", mime_type="application/json", title="GitOps providers")

@@ -399,7 +399,8 @@ def _preview_questions(ctx: SessionContext) -> list[QuestionDef]:
                     type="select",
                     options=list(ctx.delivery_options),
                     prompt="Review the preview. How should it be delivered?",
-                    help="write: write the file into the working tree (shows the diff)",
+                    help="write: write the file into the working tree; push: also commit it and push to the "
+                    "current branch; pull_request: commit it on a new branch and open a pull/merge request",
                 ),
                 select(ctx.delivery_options),
             )
