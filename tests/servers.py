@@ -30,6 +30,7 @@ def server_env(tmp_path: Path, extra: Mapping[str, str] | None = None) -> dict[s
             "GITOPS_MCP_ALLOWED_ROOTS": str(tmp_path),
             "GITOPS_MCP_STATE_DIR": str(tmp_path / "state"),
             "GITOPS_MCP_CACHE_DIR": str(tmp_path / "cache"),
+            "GITOPS_MCP_ALLOWED_GIT_HOSTS": "",
             "PYTHONUNBUFFERED": "1",
         }
     )
