@@ -57,19 +57,19 @@ def forge(remote: GitHttpServer) -> Iterator[FakeForge]:
 
 
 def settings_for(tmp_path: Path, remote: GitHttpServer, fake: FakeForge | None = None, **kw: Any) -> Settings:
-    base: dict[str, Any] = dict(
-        allowed_roots=[tmp_path],
-        state_dir=tmp_path / "state",
-        cache_dir=tmp_path / "cache",
-        git_token=TOKEN,
-        allowed_git_hosts=[f"127.0.0.1:{remote.port}"],
-        git_allow_http=True,
-        forge="github",
-        github_api_url=fake.github_api if fake else "http://127.0.0.1:9",
-        github_token=FORGE_TOKEN,
-        gitlab_api_url=fake.gitlab_api if fake else "http://127.0.0.1:9",
-        gitlab_token=FORGE_TOKEN,
-    )
+    base: dict[str, Any] = {
+        "allowed_roots": [tmp_path],
+        "state_dir": tmp_path / "state",
+        "cache_dir": tmp_path / "cache",
+        "git_token": TOKEN,
+        "allowed_git_hosts": [f"127.0.0.1:{remote.port}"],
+        "git_allow_http": True,
+        "forge": "github",
+        "github_api_url": fake.github_api if fake else "http://127.0.0.1:9",
+        "github_token": FORGE_TOKEN,
+        "gitlab_api_url": fake.gitlab_api if fake else "http://127.0.0.1:9",
+        "gitlab_token": FORGE_TOKEN,
+    }
     base.update(kw)
     return Settings(**base)
 
