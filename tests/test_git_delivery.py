@@ -443,3 +443,51 @@ def test_git_and_git_cmd_paths_avoid_options(tmp_path: Path) -> None:
     with GitRepo(repo) as g:
         assert g.rev("--all") is None  # treated as a ref name, not an option
     assert git(repo, "status", "--porcelain") == ""
+
+
+# -- through MCP, with the server's logs and state searched for the credentials ------------------------
+
+
+@pytest.mark.anyio
+async def test_commit_tools_over_http_leak_nothing(tmp_path: Path, remote: GitHttpServer, forge: FakeForge) -> None:
+    from mcp import Client
+
+    from servers import ServerProcess
+
+    work = clone(remote, tmp_path / "work")
+    write(work, "apps/cm.yaml", CM.format("mcp"))
+    env = {
+        "GITOPS_MCP_GIT_TOKEN": TOKEN,
+        "GITOPS_MCP_ALLOWED_GIT_HOSTS": f"127.0.0.1:{remote.port}",
+        "GITOPS_MCP_GIT_ALLOW_HTTP": "true",
+        "GITOPS_MCP_FORGE": "github",
+        "GITHUB_TOKEN": FORGE_TOKEN,
+        "GITOPS_MCP_GITHUB_API_URL": forge.github_api,
+        "GITOPS_MCP_LOG_LEVEL": "DEBUG",
+    }
+    outputs: list[str] = []
+    with ServerProcess(tmp_path, env=env) as srv:
+        async with Client(srv.url) as c:
+            r = await c.call_tool(
+                "commit_and_push",
+                {"repo_path": str(work), "paths": ["apps/cm.yaml"], "message": "Add cm", "mode": "pull_request"},
+            )
+            assert not r.is_error, r.content
+            assert r.structured_content["pr_url"]  # type: ignore[index]
+            outputs.append(r.model_dump_json())
+            r = await c.call_tool(
+                "commit_and_push", {"repo_path": str(work), "paths": ["../escape.yaml"], "message": "x"}
+            )
+            assert r.is_error and "'..'" in r.content[0].text  # type: ignore[union-attr]
+            outputs.append(r.model_dump_json())
+            r = await c.call_tool("rollback", {"repo_path": str(work), "shas": ["deadbeef"], "mode": "push"})
+            assert r.is_error
+            outputs.append(r.model_dump_json())
+            r = await c.call_tool("detect_packages", {"path": remote.url(f"{REPO}.git")})
+            assert not r.is_error, r.content
+            outputs.append(r.model_dump_json())
+    texts = [*outputs, "".join(srv.stderr)]
+    texts.extend(p.read_bytes().decode("utf-8", "replace") for p in (tmp_path / "state").rglob("*") if p.is_file())
+    texts.extend(p.read_text(encoding="utf-8", errors="replace") for p in (tmp_path / "cache").rglob("config"))
+    for text in texts:
+        assert TOKEN not in text and FORGE_TOKEN not in text

@@ -18,11 +18,6 @@ MODES = ["auto", "legacy"]
 WRITE_TOOLS = {"write_manifests", "commit_and_push", "rollback"}
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def call(c: Client, tool: str, args: dict[str, Any]) -> dict[str, Any]:
     r = await c.call_tool(tool, args)
     assert not r.is_error, r.content

@@ -25,11 +25,6 @@ pytestmark = pytest.mark.slow
 TOKEN = "tok-3f1c9a7e5d2b4c6a8e0f1a2b3c4d5e6f"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def wizard(c: Client, repo: Path, provider: str) -> dict[str, Any]:
     r = await c.call_tool("start_deployment", {"path": str(repo), "provider": provider})
     assert not r.is_error, r.content

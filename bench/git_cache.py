@@ -1,0 +1,104 @@
+"""Clone cache against a local authenticated http remote (git http-backend).
+
+A generated repository of 20,000 files and 5,000 commits. Figures, all in the same run:
+- a fresh full clone (``git clone``), the baseline;
+- the first (cold) operation through gitops-mcp's clone cache (``detect_packages(url)``'s clone);
+- a second operation on the cached clone (fetch, no re-clone).
+Targets: second <= 0.2x a full clone, cold <= 0.5x.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+from git_server import GitHttpServer  # noqa: E402
+from gitops_mcp.git.delivery import GitDelivery  # noqa: E402
+from gitops_mcp.settings import Settings  # noqa: E402
+
+FILES, COMMITS, TOKEN = 20_000, 5_000, "bench-token-0123456789"
+
+
+def generate(bare: Path) -> None:
+    """Build the history with git fast-import (one commit adding every file, then one change each)."""
+    lines: list[bytes] = []
+    ts = 1_700_000_000
+    lines.append(b"commit refs/heads/main\nmark :1\n")
+    lines.append(f"committer Bench <b@example.com> {ts} +0000\n".encode())
+    lines.append(b"data 7\ninitial\n")
+    for i in range(FILES):
+        d = f"apps/team{i % 100}/svc{i // 100 % 20}"
+        body = f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm{i}\ndata:\n  v: '0'\n".encode()
+        lines.append(f"M 100644 inline {d}/cm{i}.yaml\ndata {len(body)}\n".encode() + body + b"\n")
+    for c in range(2, COMMITS + 1):
+        i = (c * 7919) % FILES
+        d = f"apps/team{i % 100}/svc{i // 100 % 20}"
+        body = f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm{i}\ndata:\n  v: '{c}'\n".encode()
+        msg = f"change {c}".encode()
+        lines.append(f"commit refs/heads/main\nmark :{c}\ncommitter Bench <b@example.com> {ts + c} +0000\n".encode())
+        lines.append(f"data {len(msg)}\n".encode() + msg + f"\nfrom :{c - 1}\n".encode())
+        lines.append(f"M 100644 inline {d}/cm{i}.yaml\ndata {len(body)}\n".encode() + body + b"\n")
+    subprocess.run(["git", "fast-import", "--quiet"], cwd=bare, input=b"".join(lines), check=True)
+    subprocess.run(["git", "gc", "--quiet", "--aggressive"], cwd=bare, check=True)
+
+
+def timed(fn: object) -> float:
+    t = time.perf_counter()
+    fn()  # type: ignore[operator]
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    runs = int(os.environ.get("BENCH_RUNS", "3"))
+    with tempfile.TemporaryDirectory() as tmp:
+        tmpd = Path(tmp)
+        with GitHttpServer(tmpd / "srv", users={"x-access-token": TOKEN}) as srv:
+            bare = srv.create_repo("org/big.git")
+            t = time.perf_counter()
+            generate(bare)
+            print(f"generated {FILES} files, {COMMITS} commits in {time.perf_counter() - t:.1f} s")
+            url = srv.url("org/big.git")
+            import base64
+
+            basic = base64.b64encode(f"x-access-token:{TOKEN}".encode()).decode()
+            env = {
+                **os.environ,
+                "GIT_CONFIG_COUNT": "1",
+                "GIT_CONFIG_KEY_0": f"http.{srv.base}/.extraHeader",
+                "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
+            }
+            full, cold, warm = [], [], []
+            for r in range(runs):
+                dest = tmpd / f"full{r}"
+                full.append(
+                    timed(lambda d=dest: subprocess.run(["git", "clone", "--quiet", url, str(d)], env=env, check=True))
+                )
+                shutil.rmtree(dest)
+                settings = Settings(
+                    cache_dir=tmpd / f"cache{r}",
+                    allowed_git_hosts=[f"127.0.0.1:{srv.port}"],
+                    git_allow_http=True,
+                    git_token=TOKEN,
+                    allowed_roots=[tmpd],
+                )
+                d = GitDelivery(settings)
+                cold.append(timed(lambda d=d: d.cached_clone(url)))
+                warm.append(timed(lambda d=d: d.cached_clone(url)))
+                shutil.rmtree(tmpd / f"cache{r}")
+    f, c, w = statistics.median(full), statistics.median(cold), statistics.median(warm)
+    print(f"fresh full clone (baseline):        {f * 1000:8.0f} ms (median of {runs})")
+    print(f"first (cold) cached operation:      {c * 1000:8.0f} ms  ratio {c / f:.2f}x (target <= 0.5x)")
+    print(f"second operation on the cache:      {w * 1000:8.0f} ms  ratio {w / f:.2f}x (target <= 0.2x)")
+
+
+if __name__ == "__main__":
+    main()
