@@ -1,14 +1,19 @@
 """Clone cache against a local authenticated http remote (git http-backend).
 
-A generated repository of 20,000 files and 5,000 commits. Figures, all in the same run:
+A generated repository of 20,000 files and 5,000 commits. Figures, all in the same run,
+interleaved, after one discarded warm-up round:
 - a fresh full clone (``git clone``), the baseline;
-- the first (cold) operation through gitops-mcp's clone cache (``detect_packages(url)``'s clone);
-- a second operation on the cached clone (fetch, no re-clone).
+- the first (cold) operation on the URL: ``detect_packages(url)`` = shallow sparse clone into the
+  cache + detection read from git objects;
+- a second ``detect_packages(url)`` on the cached clone (shallow fetch, no re-clone).
 Targets: second <= 0.2x a full clone, cold <= 0.5x.
+Runs in the system temp directory, on the disk where the cache normally lives; BENCH_DIR=/dev/shm
+gives the write-free case (tmpfs), where the Python scan of 20,000 YAML files is the floor.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import statistics
@@ -22,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 from git_server import GitHttpServer  # noqa: E402
-from gitops_mcp.git.delivery import GitDelivery  # noqa: E402
+from gitops_mcp.core import GitOpsApp  # noqa: E402
 from gitops_mcp.settings import Settings  # noqa: E402
 
 FILES, COMMITS, TOKEN = 20_000, 5_000, "bench-token-0123456789"
@@ -59,7 +64,8 @@ def timed(fn: object) -> float:
 
 def main() -> None:
     runs = int(os.environ.get("BENCH_RUNS", "3"))
-    with tempfile.TemporaryDirectory() as tmp:
+    where = os.environ.get("BENCH_DIR") or None
+    with tempfile.TemporaryDirectory(dir=where) as tmp:
         tmpd = Path(tmp)
         with GitHttpServer(tmpd / "srv", users={"x-access-token": TOKEN}) as srv:
             bare = srv.create_repo("org/big.git")
@@ -67,8 +73,6 @@ def main() -> None:
             generate(bare)
             print(f"generated {FILES} files, {COMMITS} commits in {time.perf_counter() - t:.1f} s")
             url = srv.url("org/big.git")
-            import base64
-
             basic = base64.b64encode(f"x-access-token:{TOKEN}".encode()).decode()
             env = {
                 **os.environ,
@@ -76,11 +80,14 @@ def main() -> None:
                 "GIT_CONFIG_KEY_0": f"http.{srv.base}/.extraHeader",
                 "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
             }
-            full, cold, warm = [], [], []
-            for r in range(runs):
+            full: list[float] = []
+            cold: list[float] = []
+            warm: list[float] = []
+            found = 0
+            for r in range(runs + 1):
                 dest = tmpd / f"full{r}"
-                full.append(
-                    timed(lambda d=dest: subprocess.run(["git", "clone", "--quiet", url, str(d)], env=env, check=True))
+                t_full = timed(
+                    lambda d=dest: subprocess.run(["git", "clone", "--quiet", url, str(d)], env=env, check=True)
                 )
                 shutil.rmtree(dest)
                 settings = Settings(
@@ -89,15 +96,22 @@ def main() -> None:
                     git_allow_http=True,
                     git_token=TOKEN,
                     allowed_roots=[tmpd],
+                    state_dir=tmpd / "state",
                 )
-                d = GitDelivery(settings)
-                cold.append(timed(lambda d=d: d.cached_clone(url)))
-                warm.append(timed(lambda d=d: d.cached_clone(url)))
+                app = GitOpsApp(settings)
+                t_cold = timed(lambda a=app: a.detect(url))
+                t_warm = timed(lambda a=app: a.detect(url))
+                found = len(app.detect(url).packages)
                 shutil.rmtree(tmpd / f"cache{r}")
+                if r > 0:  # round 0 warms the server and the page cache up
+                    full.append(t_full)
+                    cold.append(t_cold)
+                    warm.append(t_warm)
     f, c, w = statistics.median(full), statistics.median(cold), statistics.median(warm)
-    print(f"fresh full clone (baseline):        {f * 1000:8.0f} ms (median of {runs})")
-    print(f"first (cold) cached operation:      {c * 1000:8.0f} ms  ratio {c / f:.2f}x (target <= 0.5x)")
-    print(f"second operation on the cache:      {w * 1000:8.0f} ms  ratio {w / f:.2f}x (target <= 0.2x)")
+    print(f"working directory: {where or tempfile.gettempdir()}; packages detected: {found}")
+    print(f"fresh full clone (baseline):             {f * 1000:8.0f} ms (median of {runs})")
+    print(f"cold detect_packages(url) (clone+scan):  {c * 1000:8.0f} ms  ratio {c / f:.2f}x (target <= 0.5x)")
+    print(f"second detect_packages(url) on cache:    {w * 1000:8.0f} ms  ratio {w / f:.2f}x (target <= 0.2x)")
 
 
 if __name__ == "__main__":

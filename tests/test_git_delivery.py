@@ -377,7 +377,47 @@ def test_clone_cache_is_reused_and_clean(tmp_path: Path, remote: GitHttpServer) 
     assert marker.exists()  # fetched, not re-cloned
     assert any(p.path == "apps/new" for p in r2.packages)
     assert TOKEN not in (cached / ".git/config").read_text(encoding="utf-8")
-    assert tgit(cached, "config", "--get", "remote.origin.promisor") == "true"  # partial clone
+    # shallow and sparse: detection read the tree from git objects, nothing below the root was checked out
+    assert tgit(cached, "rev-parse", "--is-shallow-repository") == "true"
+    assert tgit(cached, "config", "--bool", "core.sparseCheckout") == "true"
+    assert not (cached / "charts").exists() and tgit(cached, "status", "--porcelain") == ""
+
+
+def test_wizard_on_a_url_writes_pushes_and_rolls_back(tmp_path: Path, remote: GitHttpServer) -> None:
+    app = GitOpsApp(settings_for(tmp_path, remote))
+    url = remote.url(f"{REPO}.git")
+    v = app.start("local", url, intent="deploy kustomize with argo")
+    answers: dict[str, Any] = {
+        "package": "kustomize",
+        "provider": "argocd",
+        "repo_url": "https://github.com/o/r.git",
+        "output_path": "apps/argocd/podinfo.yaml",
+    }
+    for _ in range(6):
+        v = app.answer("local", v.session_id, answers, accept_defaults=True)
+        answers = {}
+    assert v.step == "preview" and v.preview is not None and v.preview.validation.valid
+    v = app.answer("local", v.session_id, {"delivery": "push"})
+    assert v.status == "done", v.errors
+    assert remote.show(f"{REPO}.git", "main", "apps/argocd/podinfo.yaml").startswith("apiVersion: argoproj.io")
+    # an existing file outside the sparse checkout is diffed against its real content, never clobbered blindly
+    cached = Path(app.detect(url).root)
+    assert (cached / "apps/argocd/podinfo.yaml").exists()
+    r = app.rollback(url, paths=["apps/argocd/podinfo.yaml"], mode="push")  # needs history: unshallowed
+    assert r.reverted and "apps/argocd/podinfo.yaml" not in tgit(
+        remote.root / f"{REPO}.git", "ls-tree", "-r", "--name-only", "main"
+    )
+
+
+def test_commit_in_sparse_cache_never_deletes_unmaterialized_files(
+    tmp_path: Path, remote: GitHttpServer, forge: FakeForge
+) -> None:
+    app = GitOpsApp(settings_for(tmp_path, remote, forge))
+    cached = Path(app.detect(remote.url(f"{REPO}.git")).root)
+    assert not (cached / "kustomize/deployment.yaml").exists()
+    r = app.commit(str(cached), ["kustomize/deployment.yaml"], "touch nothing", mode="pull_request")
+    assert r.status == "no_changes"  # materialized, unchanged: not a deletion
+    assert (cached / "kustomize/deployment.yaml").exists()
 
 
 def test_token_never_lands_in_artifacts(tmp_path: Path, remote: GitHttpServer, forge: FakeForge) -> None:

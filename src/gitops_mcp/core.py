@@ -8,6 +8,7 @@ principal, or ``local`` on stdio).
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ from gitops_mcp.sessions.store import SessionStore, new_session_id
 from gitops_mcp.settings import Settings
 
 MAX_TAGS = 500
+DETECTION_CACHE_SIZE = 16
 
 
 class ProviderInfo(BaseModel):
@@ -77,6 +79,7 @@ class GitOpsApp:
         self.registry = registry or default_registry()
         self.delivery = GitDelivery(settings)
         self._store: SessionStore | None = None
+        self._detections: OrderedDict[tuple[str, str, str], DetectionReport] = OrderedDict()
 
     @property
     def store(self) -> SessionStore:
@@ -122,15 +125,34 @@ class GitOpsApp:
         root = Path(ctx.repo_root) if ctx.repo_root else None
 
         def exists(rel: str) -> bool:
-            return root is not None and (root / rel).is_dir()
+            return root is not None and self.delivery.dir_exists(root, rel)
 
         return flow.FlowEnv(self.registry, self.settings.policy, exists if root is not None else None)
 
     # -- read-only tools ----------------------------------------------------------------------------
+    def _scan(self, directory: Path, root: Path, prefix: str) -> DetectionReport:
+        """Detection. A cached clone (sparse, no full checkout) is read from its git objects, and
+        its result is remembered per tree SHA: the same commit tree gives the same report."""
+        if not self.delivery.is_cached(root):
+            return detect_packages(directory, prefix)
+        from gitops_mcp.git.tree import GitTree
+
+        key = (str(root), prefix, self.delivery.tree_sha(root))
+        cached = self._detections.get(key)
+        if cached is not None:
+            self._detections.move_to_end(key)
+            return cached.model_copy(deep=True)
+        with GitTree(root, subdir="" if prefix == "." else prefix) as tree:
+            report = detect_packages(directory, prefix, tree=tree)
+        self._detections[key] = report
+        while len(self._detections) > DETECTION_CACHE_SIZE:
+            self._detections.popitem(last=False)
+        return report.model_copy(deep=True)
+
     def detect(self, path: str) -> DetectionReport:
         directory = self._local_dir(path)
         root, prefix, _ = self._repo(directory)
-        report = detect_packages(directory, prefix)
+        report = self._scan(directory, root, prefix)
         return report.model_copy(update={"root": str(root)})
 
     def providers(self) -> list[ProviderInfo]:
@@ -178,7 +200,7 @@ class GitOpsApp:
             ctx.packages = packages or []
             return ctx
         root, prefix, info = self._repo(directory)
-        report = detect_packages(directory, prefix)
+        report = self._scan(directory, root, prefix)
         ctx.repo_root = str(root)
         ctx.scan_path = str(directory)
         ctx.packages = packages or report.packages
@@ -276,6 +298,7 @@ class GitOpsApp:
         out = str(a["output_path"])
         exists, diff = (False, "")
         if ctx.repo_root:
+            self.delivery.prepare_write(Path(ctx.repo_root), [out])
             exists, diff = diff_against(Path(ctx.repo_root), out, text)
         return Preview(
             provider=provider.name,
@@ -294,6 +317,7 @@ class GitOpsApp:
             raise ReadOnlyError("the server is read-only; nothing can be written")
         if not state.context.repo_root:
             raise UserInputError("the session has no local repository to write into")
+        self.delivery.prepare_write(Path(state.context.repo_root), [state.preview.output_path])
         return write_manifest_file(Path(state.context.repo_root), state.preview.output_path, state.preview.yaml)
 
     def _deliver(self, state: SessionState, res: WriteResult) -> DeliveryResult:
@@ -546,6 +570,7 @@ class GitOpsApp:
             )
         if not output_path.endswith((".yaml", ".yml")):
             raise UserInputError(f"output_path {output_path!r} must end in .yaml or .yml")
+        self.delivery.prepare_write(root, [output_path])
         return write_manifest_file(root, output_path, yaml_text)
 
 

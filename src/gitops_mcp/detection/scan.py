@@ -1,14 +1,13 @@
 """Find deployable packages and existing GitOps structure in a directory tree.
 
-One pass over the tree with ``os.scandir`` (no symlinked directories followed, so loops are
-impossible; hidden and vendor directories skipped), then a cheap line scan of YAML files for
-top-level ``apiVersion``/``kind``; only files holding Argo CD or Flux objects, Chart.yaml and
-kustomization files are fully parsed.
+One pass over the tree (a :class:`~gitops_mcp.detection.tree.TreeSource`: the file system, where
+no symlinked directory is followed, so loops are impossible; hidden and vendor directories
+skipped), then a cheap line scan of YAML files for top-level ``apiVersion``/``kind``; only files
+holding Argo CD or Flux objects, Chart.yaml and kustomization files are fully parsed.
 """
 
 from __future__ import annotations
 
-import os
 import posixpath
 import re
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from gitops_mcp.detection.models import (
     Package,
     Skipped,
 )
+from gitops_mcp.detection.tree import LocalTree, TreeSource
 from gitops_mcp.errors import UserInputError
 from gitops_mcp.manifests.yaml import load_documents
 
@@ -109,16 +109,16 @@ class _FileScan:
 @dataclass
 class _DirInfo:
     rel: str
-    abs: str
-    files: dict[str, str] = field(default_factory=dict)  # name -> absolute path
+    abs: str  # the tree source's handle
+    files: dict[str, str] = field(default_factory=dict)  # name -> handle
+    subdirs: set[str] = field(default_factory=set)
     kustomization: str | None = None
     chart: bool = False
 
 
 class _Scanner:
-    def __init__(self, root: Path) -> None:
-        self.root = str(root)
-        self.root_real = os.path.realpath(root)
+    def __init__(self, tree: TreeSource) -> None:
+        self.fs = tree
         self.dirs: dict[str, _DirInfo] = {}
         self.skipped: list[Skipped] = []
         self.skipped_total = 0
@@ -132,14 +132,13 @@ class _Scanner:
             self.skipped.append(Skipped(path=rel, reason=reason))
 
     def walk(self, prefix: str = ".") -> None:
-        stack: list[tuple[str, str]] = [(self.root, prefix)]
+        stack: list[tuple[str, str]] = [(self.fs.root, prefix)]
         while stack:
-            abs_dir, rel_dir = stack.pop()
-            info = _DirInfo(rel=rel_dir, abs=abs_dir)
+            handle, rel_dir = stack.pop()
+            info = _DirInfo(rel=rel_dir, abs=handle)
             subdirs: list[tuple[str, str]] = []
             try:
-                with os.scandir(abs_dir) as it:
-                    entries = list(it)
+                entries = self.fs.list_dir(handle)
             except OSError as exc:
                 self.skip(rel_dir, f"directory not readable ({exc.strerror or exc.__class__.__name__})")
                 continue
@@ -148,48 +147,32 @@ class _Scanner:
                 if name.startswith("."):
                     continue
                 rel = name if rel_dir == "." else f"{rel_dir}/{name}"
-                try:
-                    if entry.is_symlink():
-                        self._symlink(entry, rel, info)
-                    elif entry.is_dir(follow_symlinks=False):
-                        if name not in SKIP_DIRS:
-                            subdirs.append((entry.path, rel))
-                    elif entry.is_file(follow_symlinks=False):
-                        info.files[name] = entry.path
-                    else:
-                        self.skip(rel, "not a regular file")
-                except OSError as exc:
-                    self.skip(rel, f"not readable ({exc.strerror or exc.__class__.__name__})")
+                if entry.kind == "skip":
+                    self.skip(rel, entry.reason)
+                elif entry.kind == "dir":
+                    info.subdirs.add(name)
+                    if name not in SKIP_DIRS:
+                        subdirs.append((entry.handle, rel))
+                else:
+                    info.files[name] = entry.handle
             self.files_scanned += len(info.files)
             info.chart = CHART_FILE in info.files
             info.kustomization = next((k for k in KUSTOMIZATION_FILES if k in info.files), None)
             self.dirs[rel_dir] = info
             if info.chart and info.kustomization is None:
                 continue  # the whole subtree belongs to the chart
-            for abs_sub, rel_sub in subdirs:
+            for sub_handle, rel_sub in subdirs:
                 if info.chart and rel_sub.rsplit("/", 1)[-1] in CHART_INTERNAL_DIRS:
                     continue
-                stack.append((abs_sub, rel_sub))
-
-    def _symlink(self, entry: os.DirEntry[str], rel: str, info: _DirInfo) -> None:
-        target = os.path.realpath(entry.path)
-        if target != self.root_real and not target.startswith(self.root_real + os.sep):
-            self.skip(rel, "symlink pointing outside the repository, not followed")
-        elif os.path.isdir(target):
-            self.skip(rel, "symlinked directory, not followed")
-        elif os.path.isfile(target):
-            info.files[entry.name] = entry.path
-        else:
-            self.skip(rel, "dangling symlink")
+                stack.append((sub_handle, rel_sub))
 
     # -- reading ---------------------------------------------------------------
-    def read_text(self, abs_path: str, rel: str) -> str | None:
+    def read_text(self, handle: str, rel: str) -> str | None:
         try:
-            if os.path.getsize(abs_path) > MAX_FILE_BYTES:
+            if self.fs.size(handle) > MAX_FILE_BYTES:
                 self.skip(rel, "larger than 1 MiB")
                 return None
-            with open(abs_path, "rb") as fh:
-                data = fh.read()
+            data = self.fs.read(handle)
         except OSError as exc:
             self.skip(rel, f"not readable ({exc.strerror or exc.__class__.__name__})")
             return None
@@ -210,16 +193,14 @@ class _Scanner:
         if text is not None:
             objects: list[_Doc] = []
             non_objects = 0
-            for part in _DOC_SPLIT.split(text):
-                if not part.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in part.splitlines()):
-                    continue
+            for part in _DOC_SPLIT.split(text) if "---" in text else (text,):
                 api = _API_LINE.search(part)
-                kind = _KIND_LINE.search(part)
+                kind = _KIND_LINE.search(part) if api else None
                 if api and kind and is_kube_object(api.group(1), kind.group(1)):
                     ns = _META_NS.search(part)
                     objects.append(_Doc(api.group(1), kind.group(1), ns.group(1) if ns else None))
-                else:
-                    non_objects += 1
+                elif any(ln.strip() and not ln.lstrip().startswith("#") for ln in part.splitlines()):
+                    non_objects += 1  # a YAML document that is not a cluster object (comments alone do not count)
             result = _FileScan(rel, text, objects, non_objects)
         self._scans[rel] = result
         return result
@@ -301,13 +282,14 @@ def _kustomization_refs(k: dict[str, Any], rel_dir: str) -> _KustRefs:
     return refs
 
 
-def detect_packages(root: Path, prefix: str = ".") -> DetectionReport:
+def detect_packages(root: Path, prefix: str = ".", tree: TreeSource | None = None) -> DetectionReport:
     """Scan ``root`` (an existing local directory) and report packages and GitOps structure.
 
     Paths in the report are relative to the repository root; ``prefix`` is where ``root`` lies
-    inside the repository ('.' when ``root`` is the repository root).
+    inside the repository ('.' when ``root`` is the repository root). ``tree`` reads from
+    somewhere else than the file system (e.g. a git commit) with the same rules.
     """
-    sc = _Scanner(root)
+    sc = _Scanner(tree or LocalTree(str(root)))
     sc.walk(prefix)
     packages: list[Package] = []
     objects: list[GitOpsObject] = []
@@ -380,7 +362,7 @@ def detect_packages(root: Path, prefix: str = ".") -> DetectionReport:
                     kinds.update(o.kind for o in scan.objects)
         if rel in bootstrap_dirs:
             continue
-        name = posixpath.basename(rel) if rel != "." else os.path.basename(sc.root_real)
+        name = posixpath.basename(rel) if rel != "." else sc.fs.name
         pkg = Package(
             path=rel,
             type="kustomize",
@@ -421,10 +403,10 @@ def detect_packages(root: Path, prefix: str = ".") -> DetectionReport:
         else:
             confidence = "low"
             evidence.append("Chart.yaml has no name")
-        templates = os.path.join(info.abs, "templates")
-        has_templates = os.path.isdir(templates)
+        templates = sc.fs.child(info.abs, "templates") if "templates" in info.subdirs else None
+        has_templates = templates is not None
         deps = [d.get("name") for d in chart.get("dependencies") or [] if isinstance(d, dict)]
-        if has_templates:
+        if templates is not None:
             evidence.append("templates/ present")
             if _renders_applications(sc, templates, f"{rel}/templates" if rel != "." else "templates"):
                 app_of_apps.append(rel)
@@ -493,7 +475,7 @@ def detect_packages(root: Path, prefix: str = ".") -> DetectionReport:
                 evidence.append("also non-Kubernetes YAML: " + ", ".join(non_k8s_files[:5]))
             if jsonnet:
                 evidence.append("also Jsonnet: " + ", ".join(jsonnet))
-            name = posixpath.basename(rel) if rel != "." else os.path.basename(sc.root_real)
+            name = posixpath.basename(rel) if rel != "." else sc.fs.name
             packages.append(
                 Package(
                     path=rel,
@@ -510,7 +492,7 @@ def detect_packages(root: Path, prefix: str = ".") -> DetectionReport:
             evidence = [f"{rel}/{n}" if rel != "." else n for n in jsonnet]
             if libs:
                 evidence.append("libraries: " + ", ".join(libs))
-            name = posixpath.basename(rel) if rel != "." else os.path.basename(sc.root_real)
+            name = posixpath.basename(rel) if rel != "." else sc.fs.name
             packages.append(Package(path=rel, type="jsonnet", name=name, confidence="medium", evidence=evidence))
 
     packages.sort(key=lambda p: (p.path, p.type))
@@ -534,14 +516,13 @@ def detect_packages(root: Path, prefix: str = ".") -> DetectionReport:
     )
 
 
-def _renders_applications(sc: _Scanner, templates_abs: str, templates_rel: str) -> bool:
+def _renders_applications(sc: _Scanner, templates: str, templates_rel: str) -> bool:
     try:
-        with os.scandir(templates_abs) as it:
-            names = sorted(e.name for e in it if e.is_file(follow_symlinks=False) and _is_yaml(e.name))
+        entries = sc.fs.list_dir(templates)
     except OSError:
         return False
-    for n in names:
-        text = sc.read_text(os.path.join(templates_abs, n), f"{templates_rel}/{n}")
+    for e in sorted((e for e in entries if e.kind == "file" and _is_yaml(e.name)), key=lambda e: e.name):
+        text = sc.read_text(e.handle, f"{templates_rel}/{e.name}")
         if text and _TEMPLATE_APP.search(text):
             return True
     return False

@@ -21,13 +21,20 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from gitops_mcp.errors import GitError, NotFoundError, PolicyViolation, PushConflict, UserInputError
+from gitops_mcp.errors import (
+    GitAuthError,
+    GitError,
+    NotFoundError,
+    PolicyViolation,
+    PushConflict,
+    UserInputError,
+)
 from gitops_mcp.git.forge import Forge, PullRequest, PullRequestSpec, forge_kind
 from gitops_mcp.git.remote import Remote, git_env, parse_remote
 from gitops_mcp.git.repo import GitRepo, Identity, check_ref, check_sha
 from gitops_mcp.git.urls import normalize_git_url
 from gitops_mcp.paths import check_relative, safe_repo_file
-from gitops_mcp.scrub import register_secrets
+from gitops_mcp.scrub import register_secrets, scrub
 from gitops_mcp.settings import Settings
 
 Mode = Literal["push", "pull_request"]
@@ -104,9 +111,10 @@ class GitDelivery:
     def _paths(self, repo: GitRepo, paths: Sequence[str]) -> list[str]:
         if not paths:
             raise UserInputError("paths is empty: name the files to commit, relative to the repository root")
+        rels = [str(check_relative(p, "path")) for p in paths]
+        repo.materialize(rels)  # a file outside a sparse checkout must not look deleted
         out: list[str] = []
-        for p in paths:
-            rel = str(check_relative(p, "path"))
+        for rel in rels:
             target = safe_repo_file(repo.root, rel, "path")
             if target.exists() and not target.is_file():
                 raise UserInputError(f"{rel} is not a regular file")
@@ -329,7 +337,19 @@ class GitDelivery:
             tip = refs.get(f"refs/heads/{target}")
             if tip is None:
                 raise NotFoundError(f"the branch {target} does not exist on the remote")
-            repo.fetch(remote.url, [f"+refs/heads/{target}:{PRIVATE}/base"], env)
+            if repo.is_shallow():  # the clone cache is shallow; a revert needs the history
+                repo.run(
+                    "fetch",
+                    "--quiet",
+                    "--unshallow",
+                    "--no-tags",
+                    "--",
+                    remote.url,
+                    f"+refs/heads/{target}:{PRIVATE}/base",
+                    env=env,
+                )
+            else:
+                repo.fetch(remote.url, [f"+refs/heads/{target}:{PRIVATE}/base"], env)
             files = [str(check_relative(p, "path")) for p in paths]
             if shas:
                 reverted = []
@@ -394,7 +414,13 @@ class GitDelivery:
 
     # -- clone cache ---------------------------------------------------------------------------------------
     def cached_clone(self, url: str) -> Path:
-        """A local clone of ``url`` under the cache directory: cloned once (blobs on demand), then fetched."""
+        """A local clone of ``url`` under the cache directory.
+
+        The first time: a shallow (depth 1), single-branch, sparse clone (only root files are
+        checked out; detection reads the tree from git objects, and directories are checked out
+        when something is written there). Later: a shallow fetch and ``reset --keep``, which
+        keeps local changes (files written by the wizard) unless they conflict.
+        """
         import git
 
         remote = parse_remote(url, self.settings)
@@ -405,28 +431,72 @@ class GitDelivery:
         dest = self.settings.cache_dir / "repos" / host / remote.repo_path
         if (dest / ".git").is_dir():
             with GitRepo(dest, self.settings.git_timeout_seconds) as repo:
-                repo.run(
-                    "fetch", "--quiet", "--prune", "--", remote.url, "+refs/heads/*:refs/remotes/origin/*", env=env
-                )
                 branch = repo.current_branch()
-                if branch and repo.rev(f"refs/remotes/origin/{branch}"):
-                    repo.run_full("merge", "--ff-only", "--quiet", f"refs/remotes/origin/{branch}")
+                if branch:
+                    repo.run(
+                        "fetch",
+                        "--quiet",
+                        "--depth",
+                        "1",
+                        "--no-tags",
+                        "--",
+                        remote.url,
+                        f"+refs/heads/{branch}:refs/remotes/origin/{branch}",
+                        env=env,
+                    )
+                    code, _, err = repo.run_full("reset", "--quiet", "--keep", f"refs/remotes/origin/{branch}")
+                    if code != 0:
+                        raise GitError(
+                            f"the cached clone {dest} has local changes that conflict with {branch} on the remote: "
+                            f"{scrub(err)[-500:]}; commit them (commit_and_push) or remove the cache directory"
+                        )
             return dest
         dest.parent.mkdir(parents=True, exist_ok=True)
         runner = git.cmd.Git(str(dest.parent))
         try:
             runner.execute(
-                ["git", "clone", "--quiet", "--filter=blob:none", "--", remote.url, str(dest)],
+                [
+                    "git",
+                    "clone",
+                    "--quiet",
+                    "--depth",
+                    "1",
+                    "--single-branch",
+                    "--sparse",
+                    "--no-tags",
+                    "--",
+                    remote.url,
+                    str(dest),
+                ],
                 env=env,
                 kill_after_timeout=self.settings.git_timeout_seconds,
             )
         except git.GitCommandError as exc:
-            from gitops_mcp.scrub import scrub
-
             text = scrub(str(exc.stderr))
             if any(s in text for s in ("Authentication failed", "could not read Username", "401", "403")):
-                from gitops_mcp.errors import GitAuthError
-
                 raise GitAuthError(f"cloning {remote.url} was refused: set GITOPS_MCP_GIT_TOKEN") from None
             raise GitError(f"cloning {remote.url} failed: {text[-1000:]}") from None
         return dest
+
+    def prepare_write(self, repo_root: Path, paths: Sequence[str]) -> None:
+        """Before writing into a cached (sparse) clone, check out the target directories."""
+        if self.is_cached(repo_root):
+            with GitRepo(repo_root, self.settings.git_timeout_seconds) as repo:
+                repo.materialize([str(check_relative(p, "path")) for p in paths])
+
+    def dir_exists(self, repo_root: Path, rel: str) -> bool:
+        """Is ``rel`` a directory of the repository (in HEAD, for the sparse clone cache)?"""
+        if not self.is_cached(repo_root):
+            return (repo_root / rel).is_dir()
+        rel = str(check_relative(rel, "path")) if rel not in ("", ".") else ""
+        with GitRepo(repo_root, self.settings.git_timeout_seconds) as repo:
+            code, out, _ = repo.run_full("cat-file", "-t", f"HEAD:{rel}")
+        return code == 0 and out.strip() == "tree"
+
+    def tree_sha(self, repo_root: Path) -> str:
+        with GitRepo(repo_root, self.settings.git_timeout_seconds) as repo:
+            return repo.tree_of("HEAD")
+
+    def is_cached(self, path: Path) -> bool:
+        cache = (self.settings.cache_dir / "repos").resolve()
+        return path.resolve().is_relative_to(cache)

@@ -9,6 +9,7 @@ starting with ``-`` reaches git as an option, and paths always follow ``--``.
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -145,6 +146,30 @@ class GitRepo:
         out = self.run("status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *paths)
         entries = [e for e in out.split("\0") if e]
         return sorted({e[3:] for e in entries if len(e) > 3})
+
+    def is_shallow(self) -> bool:
+        return self.run("rev-parse", "--is-shallow-repository").strip() == "true"
+
+    def is_sparse(self) -> bool:
+        return self.run_full("config", "--bool", "--get", "core.sparseCheckout")[1].strip() == "true"
+
+    def materialize(self, paths: Sequence[str]) -> None:
+        """In a sparse checkout (the clone cache), check out the directories of ``paths`` first."""
+        if not self.is_sparse():
+            return
+        dirs = sorted({posixpath.dirname(p) for p in paths if posixpath.dirname(p)})
+        if not dirs:
+            return
+        with tempfile.TemporaryFile() as fh:  # patterns on stdin: nothing reaches git as an argument
+            fh.write("".join(d + "\n" for d in dirs).encode())
+            fh.seek(0)
+            git = self._git_mod
+            try:
+                self._git.execute(
+                    ["git", "sparse-checkout", "add", "--stdin"], istream=fh, kill_after_timeout=self.timeout
+                )
+            except git.GitCommandError as exc:
+                raise GitError(f"git sparse-checkout failed: {scrub(str(exc.stderr))[-1000:]}") from None
 
     def tree_of(self, rev: str) -> str:
         return self.run("rev-parse", "--verify", "--end-of-options", rev + "^{tree}").strip()
