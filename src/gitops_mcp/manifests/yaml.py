@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Mapping
-from typing import Any
-
-import yaml as pyyaml
-from ruamel.yaml import YAML
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from gitops_mcp.errors import UserInputError
+
+if TYPE_CHECKING:
+    from ruamel.yaml import YAML
 
 TOP_KEYS = ("apiVersion", "kind", "metadata", "spec")
 
 
 def _writer() -> YAML:
+    from ruamel.yaml import YAML  # imported on first use: start-up stays light
+
     y = YAML(typ="rt")
     y.indent(mapping=2, sequence=4, offset=2)
     y.width = 4096
@@ -52,17 +55,21 @@ def dump(obj: Any) -> str:
     return buf.getvalue()
 
 
-_BaseLoader: Any = getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader)
+@cache
+def _loader() -> Any:
+    """A safe loader (libyaml when present) that keeps timestamps as strings, as Kubernetes does."""
+    import yaml as pyyaml
 
+    base: Any = getattr(pyyaml, "CSafeLoader", pyyaml.SafeLoader)
 
-class _Loader(_BaseLoader):  # type: ignore[misc]
-    """Safe loader (libyaml when present) that keeps timestamps as strings, as Kubernetes does."""
+    class Loader(base):  # type: ignore[misc]
+        pass
 
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
-}
+    Loader.yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in base.yaml_implicit_resolvers.items()
+    }
+    return Loader
 
 
 def load_documents(text: str, source: str = "<yaml>") -> list[Any]:
@@ -71,8 +78,10 @@ def load_documents(text: str, source: str = "<yaml>") -> list[Any]:
     Raises:
         UserInputError: the text is not valid YAML; the message names the line.
     """
+    import yaml as pyyaml
+
     try:
-        return [d for d in pyyaml.load_all(text, Loader=_Loader) if d is not None]
+        return [d for d in pyyaml.load_all(text, Loader=_loader()) if d is not None]
     except pyyaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
