@@ -17,7 +17,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -147,9 +147,11 @@ class GitDelivery:
             return target[len("refs/heads/") :]
         raise UserInputError("the remote does not say its default branch; pass base explicitly")
 
-    def _open_pr(self, remote: Remote, spec: PullRequestSpec) -> PullRequest:
+    def _propose(self, remote: Remote, spec: PullRequestSpec) -> dict[str, Any]:
+        """Open (or update) the pull request; the result fields that describe it."""
         with Forge(forge_kind(remote, self.settings), self.settings) as forge:
-            return forge.open_or_update(spec)
+            pr: PullRequest = forge.open_or_update(spec)
+        return {"pr_url": pr.url, "pr_number": pr.number, "pr_created": pr.created}
 
     # -- commit_and_push --------------------------------------------------------------------------------
     def commit_and_push(
@@ -272,7 +274,7 @@ class GitDelivery:
                         files=files,
                         message=f"{base} already has these contents; nothing to propose",
                     )
-                pr = self._open_pr(
+                pr = self._propose(
                     remote, PullRequestSpec(remote.repo_path, head, base, title, body, draft, tuple(labels))
                 )
                 return CommitResult(
@@ -280,29 +282,25 @@ class GitDelivery:
                     branch=head,
                     base=base,
                     remote=remote.url,
-                    pr_url=pr.url,
-                    pr_number=pr.number,
-                    pr_created=pr.created,
                     files=files,
-                    message=f"the pull request branch already has these contents: {pr.url}",
+                    message=f"the pull request branch already has these contents: {pr['pr_url']}",
+                    **pr,
                 )
             if self._push_new_commit(repo, remote, env, sha, head):
-                pr = self._open_pr(
+                pr = self._propose(
                     remote, PullRequestSpec(remote.repo_path, head, base, title, body, draft, tuple(labels))
                 )
-                verb = "opened" if pr.created else "updated"
+                verb = "opened" if pr["pr_created"] else "updated"
                 return CommitResult(
                     status="pull_request",
                     commit_sha=sha,
                     branch=head,
                     base=base,
                     remote=remote.url,
-                    pr_url=pr.url,
-                    pr_number=pr.number,
-                    pr_created=pr.created,
                     attempts=attempt,
                     files=files,
-                    message=f"pushed {sha[:12]} to {head} and {verb} {pr.url}",
+                    message=f"pushed {sha[:12]} to {head} and {verb} {pr['pr_url']}",
+                    **pr,
                 )
             refs = repo.ls_remote(remote.url, env, "HEAD", "refs/heads/*")
         raise GitError(f"the push to {head} was still rejected after {self.settings.push_attempts} attempts")
@@ -390,7 +388,7 @@ class GitDelivery:
                     head = f"gitops-mcp/revert-{reverted[0][:8]}"
                     if self._push_new_commit(repo, remote, env, new, head):
                         title, body = _title_body(msg, files, "Reverts " + ", ".join(reverted))
-                        pr = self._open_pr(
+                        pr = self._propose(
                             remote, PullRequestSpec(remote.repo_path, head, target, title, body, draft, tuple(labels))
                         )
                         return RollbackResult(
@@ -399,13 +397,11 @@ class GitDelivery:
                             branch=head,
                             base=target,
                             remote=remote.url,
-                            pr_url=pr.url,
-                            pr_number=pr.number,
-                            pr_created=pr.created,
                             attempts=attempt,
                             files=files,
                             reverted=reverted,
-                            message=f"proposed the revert in {pr.url}",
+                            message=f"proposed the revert in {pr['pr_url']}",
+                            **pr,
                         )
                 refs = repo.ls_remote(remote.url, env, "HEAD", "refs/heads/*")
                 tip = refs.get(f"refs/heads/{target}", tip)
