@@ -271,6 +271,25 @@ def test_wizard_delivers_as_pull_request(tmp_path: Path, remote: GitHttpServer, 
     assert v.status == "done", v.errors
     assert v.result is not None and v.result.pr_url and v.result.commit_sha
     assert remote.show(f"{REPO}.git", v.result.branch or "", v.result.file).startswith("apiVersion:")
+    first = v.result
+    # running the wizard again with a changed answer updates the same pull request
+    v2 = app.start("local", str(work), intent="deploy charts/podinfo with flux")
+    answers = {
+        "package": "charts/podinfo",
+        "provider": "flux",
+        "interval": "10m",
+        "repo_url": "https://github.com/stefanprodan/podinfo.git",
+    }
+    for _ in range(6):
+        v2 = app.answer("local", v2.session_id, answers, accept_defaults=True)
+        answers = {}
+        if v2.step == "preview":
+            break
+    assert v2.preview is not None and "interval: 10m" in v2.preview.diff
+    v2 = app.answer("local", v2.session_id, {"delivery": "pull_request"})
+    assert v2.result is not None and v2.result.pr_url == first.pr_url and v2.result.branch == first.branch
+    assert len(forge.store.pulls[REPO]) == 1
+    assert "interval: 10m" in remote.show(f"{REPO}.git", first.branch or "", first.file)
 
 
 def test_wizard_git_failure_is_reported_on_delivery(tmp_path: Path, remote: GitHttpServer) -> None:
