@@ -11,6 +11,8 @@ GitOpsError
 │   ├── GitAuthError           the remote refused the credentials (or none were configured)
 │   ├── PushConflict           a rebase onto the remote hit a conflict; the commit is kept on a branch
 │   └── ForgeError             the GitHub/GitLab API refused a pull/merge request
+├── ClusterError           the Kubernetes API refused or failed a request (message says which and why)
+│   └── ClusterUnavailable     no cluster configured or reachable
 └── ConfigError            the server's own configuration is wrong (start-up)
 
 The ``str()`` of every error is what an assistant reads, so messages say what was wrong
@@ -71,6 +73,18 @@ class PushConflict(GitError):
 
 class ForgeError(GitError):
     """The forge API (GitHub, GitLab) refused a request."""
+
+
+class ClusterError(GitOpsError):
+    """The Kubernetes API refused or failed a request."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ClusterUnavailable(ClusterError):
+    """No cluster is configured, or it cannot be reached."""
 
 
 class ConfigError(GitOpsError):

@@ -108,6 +108,11 @@ class Settings(BaseSettings):
     git_author_name: str | None = None
     git_author_email: str | None = None
     push_attempts: int = Field(3, ge=1, le=10, description="Fetch-rebase-retry rounds on a rejected push")
+
+    # -- cluster --------------------------------------------------------------------------------------
+    kubeconfig: Path | None = Field(None, description="Kubeconfig file (default: KUBECONFIG, ~/.kube/config)")
+    kube_context: str | None = Field(None, description="Kubeconfig context (default: the current context)")
+    kube_timeout_seconds: float = Field(30.0, gt=0, description="Timeout of one Kubernetes API request")
     git_timeout_seconds: int = Field(300, ge=5, description="Longest any git command may run")
 
     @field_validator("allowed_roots", mode="before")

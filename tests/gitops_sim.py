@@ -1,0 +1,547 @@
+"""Simulated Flux and Argo CD controllers over :class:`fakekube.FakeKube`, reading real git repositories.
+
+They run in a thread, wake on every API change (or a short tick for intervals), and for each
+object that is due (spec changed, reconcile requested, or its interval elapsed) do what the
+controllers do, the way they report it:
+- GitRepository: resolve ``spec.ref`` in the bare repository -> ``status.artifact.revision``
+  ``<branch>@sha1:<sha>``, ``Ready``.
+- Kustomization: read ``spec.path`` at that commit (kustomization.yaml ``resources`` or every YAML
+  file), apply with the ``kustomize.toolkit.fluxcd.io/name|namespace`` labels, prune, write
+  ``inventory``, ``lastAppliedRevision``/``lastAttemptedRevision``, ``Ready``; bad YAML, a missing
+  path, an unknown kind or a missing namespace give ``Ready=False`` with the controller's reason.
+- HelmRelease (charts from a GitRepository): version from Chart.yaml ``+<12 hex>``; ``Ready``.
+- Application: resolve ``targetRevision``, apply on auto-sync or a pending ``operation`` with the
+  tracking annotation and instance label, ``sync``/``health``/``operationState``; refresh
+  annotation handled and removed.
+Exceptions are collected in ``errors`` (tests assert it stays empty).
+"""
+
+from __future__ import annotations
+
+import copy
+import posixpath
+import re
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fakekube import ApiError, FakeKube
+
+Obj = dict[str, Any]
+FLUX_KS = "kustomize.toolkit.fluxcd.io"
+_DUR = re.compile(r"([0-9.]+)(ms|s|m|h)")
+
+
+def seconds(duration: str | None, default: float) -> float:
+    if not duration:
+        return default
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+    return sum(float(n) * units[u] for n, u in _DUR.findall(duration)) or default
+
+
+def now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def cond(ctype: str, status: str, reason: str, message: str, gen: int) -> Obj:
+    return {
+        "type": ctype,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "observedGeneration": gen,
+        "lastTransitionTime": now(),
+    }
+
+
+class GitOpsSimulator:
+    def __init__(
+        self, kube: FakeKube, repos: dict[str, Path], tick: float = 0.05, argo_interval: float = 180.0
+    ) -> None:
+        self.kube = kube
+        self.repos = repos
+        self.tick = tick
+        self.argo_interval = argo_interval
+        self.errors: list[BaseException] = []
+        self.failures: dict[tuple[str, str], str] = {}  # (kind, name) -> injected failure message
+        self._last: dict[tuple[str, str, str], float] = {}
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self.reconciles: list[tuple[str, str, float]] = []
+        kube.hooks.append(lambda ev: self._wake.set())
+
+    def __enter__(self) -> GitOpsSimulator:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(10)
+
+    def fail_next(self, kind: str, name: str, message: str) -> None:
+        self.failures[(kind, name)] = message
+
+    # -- git ----------------------------------------------------------------------------------------------
+    def _bare(self, url: str) -> Path | None:
+        norm = url.rstrip("/").removesuffix(".git")
+        for u, p in self.repos.items():
+            if u.rstrip("/").removesuffix(".git") == norm:
+                return p
+        return None
+
+    @staticmethod
+    def _git(bare: Path, *args: str) -> str | None:
+        p = subprocess.run(["git", "-C", str(bare), *args], capture_output=True, text=True)
+        return p.stdout if p.returncode == 0 else None
+
+    def _files(self, bare: Path, sha: str, path: str) -> dict[str, str] | None:
+        """Files under ``path`` at ``sha`` (None when the path does not exist)."""
+        prefix = path.strip("./") if path not in ("", ".", "./") else ""
+        listing = self._git(bare, "ls-tree", "-r", "--name-only", sha, "--", prefix or ".")
+        if listing is None:
+            return None
+        names = [n for n in listing.splitlines() if n]
+        if not names:
+            return None
+        out = {}
+        for n in names:
+            if n.endswith((".yaml", ".yml")) or n.rsplit("/", 1)[-1] == "Kustomization":
+                out[n] = self._git(bare, "show", f"{sha}:{n}") or ""
+        return out
+
+    def _build(self, files: dict[str, str], path: str, recurse: bool = True) -> list[Obj]:
+        """Objects of a directory: its kustomization's resources, else every YAML file."""
+        base = path.strip("./") if path not in ("", ".", "./") else ""
+        kfile = next(
+            (f for f in (posixpath.join(base, k) for k in ("kustomization.yaml", "kustomization.yml")) if f in files),
+            None,
+        )
+        docs: list[Obj] = []
+        if kfile is not None:
+            k = yaml.safe_load(files[kfile]) or {}
+            for res in k.get("resources") or []:
+                target = posixpath.normpath(posixpath.join(base, res))
+                if target in files:
+                    docs += [d for d in yaml.safe_load_all(files[target]) if d]
+                else:
+                    docs += self._build(files, target)
+            if k.get("namespace"):
+                for d in docs:
+                    d.setdefault("metadata", {})["namespace"] = k["namespace"]
+            return docs
+        for name, text in sorted(files.items()):
+            rel = name[len(base) + 1 :] if base else name
+            if not recurse and "/" in rel:
+                continue
+            docs += [d for d in yaml.safe_load_all(text) if d]
+        return docs
+
+    # -- loop -----------------------------------------------------------------------------------------------
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.tick)
+            self._wake.clear()
+            try:
+                self.step()
+            except Exception as exc:
+                self.errors.append(exc)
+
+    def step(self) -> None:
+        for kind, api, fn in (
+            ("GitRepository", "source.toolkit.fluxcd.io/v1", self._gitrepo),
+            ("Kustomization", f"{FLUX_KS}/v1", self._kustomization),
+            ("HelmRelease", "helm.toolkit.fluxcd.io/v2", self._helmrelease),
+            ("Application", "argoproj.io/v1alpha1", self._application),
+        ):
+            r = self.kube.resource_for(api, kind)
+            for obj in self.kube.list(r, None):
+                if self._due(kind, obj):
+                    self._last[(kind, obj["metadata"]["namespace"], obj["metadata"]["name"])] = time.monotonic()
+                    self.reconciles.append((kind, obj["metadata"]["name"], time.monotonic()))
+                    fn(obj)
+
+    def _due(self, kind: str, obj: Obj) -> bool:
+        meta, spec, status = obj["metadata"], obj.get("spec") or {}, obj.get("status") or {}
+        if kind == "Application":
+            ann = meta.get("annotations") or {}
+            if "argocd.argoproj.io/refresh" in ann or obj.get("operation"):
+                return True
+            if status.get("observedGeneration") != meta.get("generation"):
+                return True
+            interval = self.argo_interval
+        else:
+            if spec.get("suspend"):
+                return False
+            requested = (meta.get("annotations") or {}).get("reconcile.fluxcd.io/requestedAt")
+            if requested and requested != status.get("lastHandledReconcileAt"):
+                return True
+            if status.get("observedGeneration", -1) != meta.get("generation"):
+                return True
+            interval = seconds(spec.get("interval"), 60)
+        last = self._last.get((kind, meta["namespace"], meta["name"]))
+        return last is None or time.monotonic() - last >= interval
+
+    def _status(self, obj: Obj, status: Obj) -> None:
+        meta = obj["metadata"]
+        requested = (meta.get("annotations") or {}).get("reconcile.fluxcd.io/requestedAt")
+        if requested:
+            status["lastHandledReconcileAt"] = requested
+        self.kube.patch_status(obj["apiVersion"], obj["kind"], meta["namespace"], meta["name"], status)
+
+    # -- Flux ------------------------------------------------------------------------------------------------
+    def _gitrepo(self, obj: Obj) -> None:
+        gen, spec = obj["metadata"]["generation"], obj["spec"]
+        status = copy.deepcopy(obj.get("status") or {})
+        status["observedGeneration"] = gen
+        bare = self._bare(spec.get("url", ""))
+        ref = spec.get("ref") or {"branch": "master"}
+        if bare is None:
+            status["conditions"] = [
+                cond(
+                    "Ready",
+                    "False",
+                    "GitOperationFailed",
+                    f"failed to checkout and determine revision: unable to clone "
+                    f"'{spec.get('url')}': repository not found",
+                    gen,
+                )
+            ]
+            self._status(obj, status)
+            return
+        if "commit" in ref:
+            name, target = "", ref["commit"]
+        elif "tag" in ref:
+            name, target = ref["tag"], f"refs/tags/{ref['tag']}"
+        elif "name" in ref:
+            name, target = ref["name"], ref["name"]
+        else:
+            name, target = ref["branch"], f"refs/heads/{ref['branch']}"
+        sha = (self._git(bare, "rev-parse", "--verify", "--quiet", f"{target}^{{commit}}") or "").strip()
+        if not sha:
+            status["conditions"] = [
+                cond(
+                    "Ready",
+                    "False",
+                    "GitOperationFailed",
+                    f"failed to checkout and determine revision: reference not found: {target}",
+                    gen,
+                )
+            ]
+            self._status(obj, status)
+            return
+        revision = f"{name}@sha1:{sha}" if name else f"sha1:{sha}"
+        status["artifact"] = {
+            "revision": revision,
+            "digest": "sha256:" + sha[:16].ljust(64, "0"),
+            "path": "x",
+            "url": "http://source-controller/x",
+            "lastUpdateTime": now(),
+            "size": 1,
+        }
+        status["conditions"] = [
+            cond("Ready", "True", "Succeeded", f"stored artifact for revision '{revision}'", gen),
+            cond("ArtifactInStorage", "True", "Succeeded", f"stored artifact for '{revision}'", gen),
+        ]
+        self._status(obj, status)
+
+    def _source_revision(self, ns: str, ref: Obj) -> tuple[str, Path] | None:
+        src = self.kube.find(
+            "source.toolkit.fluxcd.io/v1", ref.get("kind", "GitRepository"), ref.get("namespace") or ns, ref["name"]
+        )
+        if src is None:
+            return None
+        rev = ((src.get("status") or {}).get("artifact") or {}).get("revision")
+        bare = self._bare((src.get("spec") or {}).get("url", ""))
+        return (rev, bare) if rev and bare else None
+
+    def _kustomization(self, obj: Obj) -> None:
+        meta, spec, gen = obj["metadata"], obj["spec"], obj["metadata"]["generation"]
+        status = copy.deepcopy(obj.get("status") or {})
+        status["observedGeneration"] = gen
+
+        def fail(reason: str, message: str) -> None:
+            status["conditions"] = [cond("Ready", "False", reason, message, gen)]
+            self._status(obj, status)
+
+        source = self._source_revision(meta["namespace"], spec.get("sourceRef") or {})
+        if source is None:
+            fail("ArtifactFailed", f"Source artifact not found, retrying in {spec.get('retryInterval', '30s')}")
+            return
+        revision, bare = source
+        status["lastAttemptedRevision"] = revision
+        sha = revision.rsplit(":", 1)[-1]
+        injected = self.failures.pop(("Kustomization", meta["name"]), None)
+        if injected:
+            fail("ReconciliationFailed", injected)
+            return
+        files = self._files(bare, sha, spec.get("path", "./"))
+        if files is None:
+            fail(
+                "ArtifactFailed",
+                f"kustomization path not found: stat /tmp/kustomization/{spec.get('path')}: no such file or directory",
+            )
+            return
+        try:
+            docs = self._build(files, spec.get("path", "./"))
+        except yaml.YAMLError as exc:
+            fail("BuildFailed", f"kustomize build failed: {str(exc).splitlines()[0]}")
+            return
+        applied, error = self._apply(
+            docs,
+            spec.get("targetNamespace"),
+            {f"{FLUX_KS}/name": meta["name"], f"{FLUX_KS}/namespace": meta["namespace"]},
+            {},
+        )
+        if error:
+            fail("ReconciliationFailed", error)
+            return
+        new_ids = {self._inv_id(o) for o in applied}
+        if spec.get("prune"):
+            for entry in (status.get("inventory") or {}).get("entries") or []:
+                if entry["id"] not in new_ids:
+                    self._delete_inv(entry)
+        status["inventory"] = {
+            "entries": [{"id": self._inv_id(o), "v": o["apiVersion"].rsplit("/", 1)[-1]} for o in applied]
+        }
+        unhealthy = [o for o in applied if o["kind"] == "Deployment" and "fail" in str(o.get("spec"))]
+        if spec.get("wait") and unhealthy:
+            fail(
+                "HealthCheckFailed",
+                f"health check failed after 5m0s: timeout waiting for: [Deployment/"
+                f"{unhealthy[0]['metadata'].get('namespace')}/{unhealthy[0]['metadata']['name']} status: 'Failed']",
+            )
+            return
+        status["lastAppliedRevision"] = revision
+        status["conditions"] = [cond("Ready", "True", "ReconciliationSucceeded", f"Applied revision: {revision}", gen)]
+        self._status(obj, status)
+
+    def _inv_id(self, o: Obj) -> str:
+        group = o["apiVersion"].rsplit("/", 1)[0] if "/" in o["apiVersion"] else ""
+        return f"{o['metadata'].get('namespace', '')}_{o['metadata']['name']}_{group}_{o['kind']}"
+
+    def _delete_inv(self, entry: Obj) -> None:
+        ns, rest = entry["id"].split("_", 1)
+        rest, kind = rest.rsplit("_", 1)
+        name, group = rest.rsplit("_", 1)
+        api = f"{group}/{entry['v']}" if group else entry["v"]
+        try:
+            r = self.kube.resource_for(api, kind)
+            self.kube.delete(r, ns or None, name)
+        except ApiError:
+            pass
+
+    def _apply(
+        self,
+        docs: list[Obj],
+        namespace: str | None,
+        labels: dict[str, str],
+        annotations: dict[str, str],
+        create_ns: bool = False,
+        tracking: Callable[[Obj], str] | None = None,
+    ) -> tuple[list[Obj], str | None]:
+        out = []
+        for d in docs:
+            d = copy.deepcopy(d)
+            try:
+                r = self.kube.resource_for(str(d.get("apiVersion")), str(d.get("kind")))
+            except ApiError:
+                return out, (
+                    f"{d.get('kind')}/{(d.get('metadata') or {}).get('name')} dry-run failed: no matches for "
+                    f'kind "{d.get("kind")}" in version "{d.get("apiVersion")}"'
+                )
+            meta = d.setdefault("metadata", {})
+            if r.namespaced:
+                meta["namespace"] = namespace or meta.get("namespace") or "default"
+                in_build = any(
+                    x.get("kind") == "Namespace" and x["metadata"]["name"] == meta["namespace"] for x in docs
+                )
+                if in_build or create_ns:
+                    self.kube.ensure_namespace(meta["namespace"])
+                if self.kube.find("v1", "Namespace", None, meta["namespace"]) is None:
+                    return out, f'namespaces "{meta["namespace"]}" not found'
+            meta.setdefault("labels", {}).update(labels)
+            if annotations or tracking:
+                meta.setdefault("annotations", {}).update(annotations)
+                if tracking:
+                    meta["annotations"]["argocd.argoproj.io/tracking-id"] = tracking(d)
+            stored = self.kube.put(d)
+            if d["kind"] in ("Deployment", "StatefulSet") and "fail" not in str(d.get("spec")):
+                replicas = (d.get("spec") or {}).get("replicas", 1)
+                self.kube.patch_status(
+                    d["apiVersion"],
+                    d["kind"],
+                    meta.get("namespace"),
+                    meta["name"],
+                    {
+                        "observedGeneration": stored["metadata"]["generation"],
+                        "replicas": replicas,
+                        "readyReplicas": replicas,
+                        "updatedReplicas": replicas,
+                        "availableReplicas": replicas,
+                    },
+                )
+            out.append(stored)
+        return out, None
+
+    def _helmrelease(self, obj: Obj) -> None:
+        meta, spec, gen = obj["metadata"], obj["spec"], obj["metadata"]["generation"]
+        status = copy.deepcopy(obj.get("status") or {})
+        status["observedGeneration"] = gen
+        chart = (spec.get("chart") or {}).get("spec") or {}
+        version = chart.get("version") or "1.0.0"
+        ref = chart.get("sourceRef") or {}
+        if ref.get("kind") == "GitRepository":
+            source = self._source_revision(meta["namespace"], ref)
+            if source is None:
+                status["conditions"] = [cond("Ready", "False", "ArtifactFailed", "chart source not ready", gen)]
+                self._status(obj, status)
+                return
+            revision, bare = source
+            sha = revision.rsplit(":", 1)[-1]
+            chart_yaml = self._git(
+                bare, "show", f"{sha}:{posixpath.join(chart.get('chart', '.').strip('./'), 'Chart.yaml')}"
+            )
+            if chart_yaml is None:
+                status["conditions"] = [
+                    cond("Ready", "False", "ArtifactFailed", f"chart path not found: {chart.get('chart')}", gen)
+                ]
+                self._status(obj, status)
+                return
+            version = str((yaml.safe_load(chart_yaml) or {}).get("version", "0.0.0")) + "+" + sha[:12]
+        status["lastAttemptedRevision"] = version
+        status["history"] = [
+            {
+                "name": spec.get("releaseName", meta["name"]),
+                "namespace": spec.get("targetNamespace", meta["namespace"]),
+                "version": len(status.get("history") or []) + 1,
+                "chartName": chart.get("chart", "chart"),
+                "chartVersion": version,
+                "status": "deployed",
+                "configDigest": "sha256:0",
+                "digest": "sha256:0",
+                "firstDeployed": now(),
+                "lastDeployed": now(),
+            }
+        ]
+        status["conditions"] = [
+            cond(
+                "Ready",
+                "True",
+                "UpgradeSucceeded",
+                f"Helm upgrade succeeded for release with chart {chart.get('chart')}@{version}",
+                gen,
+            )
+        ]
+        self._status(obj, status)
+
+    # -- Argo CD ----------------------------------------------------------------------------------------------
+    def _application(self, obj: Obj) -> None:
+        meta, spec = obj["metadata"], obj.get("spec") or {}
+        name, ns = meta["name"], meta["namespace"]
+        status = copy.deepcopy(obj.get("status") or {})
+        status["observedGeneration"] = meta["generation"]
+        status["reconciledAt"] = now()
+        operation = obj.get("operation")
+        src = spec.get("source") or {}
+        bare = self._bare(src.get("repoURL", ""))
+        rev_name = src.get("targetRevision") or "HEAD"
+        sha = ""
+        if bare is not None:
+            ref = rev_name if rev_name != "HEAD" else "HEAD"
+            sha = (self._git(bare, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}") or "").strip()
+        main_patch: Obj = {"metadata": {"annotations": {"argocd.argoproj.io/refresh": None}}}
+        if not sha:
+            status["conditions"] = [
+                {
+                    "type": "ComparisonError",
+                    "message": f"Failed to load target state: unable to resolve '{rev_name}' in {src.get('repoURL')}",
+                }
+            ]
+            status["sync"] = {"status": "Unknown"}
+            self.kube.patch_status(obj["apiVersion"], "Application", ns, name, status)
+            self.kube.patch(
+                self.kube.resource_for(obj["apiVersion"], "Application"),
+                ns,
+                name,
+                main_patch,
+                "application/merge-patch+json",
+            )
+            return
+        status.pop("conditions", None)
+        automated = (spec.get("syncPolicy") or {}).get("automated") is not None
+        applied_rev = (status.get("sync") or {}).get("revision")
+        if automated or operation:
+            dest_ns = (spec.get("destination") or {}).get("namespace")
+            create_ns = "CreateNamespace=true" in ((spec.get("syncPolicy") or {}).get("syncOptions") or [])
+            path = src.get("path", ".")
+            files = self._files(bare, sha, path) or {}
+            injected = self.failures.pop(("Application", name), None)
+            error = injected
+            applied: list[Obj] = []
+            if not error:
+                try:
+                    docs = self._build(files, path, recurse=bool((src.get("directory") or {}).get("recurse")))
+                    applied, error = self._apply(
+                        docs,
+                        dest_ns,
+                        {"app.kubernetes.io/instance": name},
+                        {},
+                        create_ns,
+                        tracking=lambda d: (
+                            f"{name}:{d['apiVersion'].rsplit('/', 1)[0] if '/' in d['apiVersion'] else ''}"
+                            f"/{d['kind']}:{d['metadata'].get('namespace', dest_ns)}/{d['metadata']['name']}"
+                        ),
+                    )
+                except yaml.YAMLError as exc:
+                    error = f"Failed to load target state: {str(exc).splitlines()[0]}"
+            op = {
+                "operation": operation or {"initiatedBy": {"automated": True}, "sync": {"revision": sha}},
+                "startedAt": now(),
+                "finishedAt": now(),
+                "syncResult": {"revision": sha},
+            }
+            if error:
+                status["operationState"] = {**op, "phase": "Failed", "message": error}
+                status["sync"] = {"status": "OutOfSync", "revision": applied_rev or ""}
+            else:
+                status["operationState"] = {
+                    **op,
+                    "phase": "Succeeded",
+                    "message": "successfully synced (all tasks run)",
+                }
+                status["sync"] = {"status": "Synced", "revision": sha}
+                status["health"] = {"status": "Healthy"}
+                status["resources"] = [
+                    {
+                        "group": o["apiVersion"].rsplit("/", 1)[0] if "/" in o["apiVersion"] else "",
+                        "version": o["apiVersion"].rsplit("/", 1)[-1],
+                        "kind": o["kind"],
+                        "namespace": o["metadata"].get("namespace", ""),
+                        "name": o["metadata"]["name"],
+                        "status": "Synced",
+                        "health": {"status": "Healthy"},
+                    }
+                    for o in applied
+                ]
+            main_patch["operation"] = None
+        else:
+            status["sync"] = {
+                "status": "Synced" if applied_rev == sha else "OutOfSync",
+                "revision": applied_rev or sha if applied_rev == sha else applied_rev or "",
+            }
+            status.setdefault("health", {"status": "Missing"})
+        self.kube.patch_status(obj["apiVersion"], "Application", ns, name, status)
+        self.kube.patch(
+            self.kube.resource_for(obj["apiVersion"], "Application"),
+            ns,
+            name,
+            main_patch,
+            "application/merge-patch+json",
+        )

@@ -1,0 +1,344 @@
+"""Sync status, reconcile and wait_for_sync against the fake API server and the simulated controllers."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fakekube import FakeKube
+from gitops_mcp.cluster.client import KubeClient
+from gitops_mcp.cluster.ops import get_status, reconcile, wait_for_sync
+from gitops_mcp.cluster.status import commit_of, normalize, revision_matches
+from gitops_mcp.errors import ClusterError, ClusterUnavailable, UserInputError
+from gitops_mcp.settings import Settings
+from gitops_sim import GitOpsSimulator
+
+URL = "https://git.example/org/apps.git"
+KS_API = "kustomize.toolkit.fluxcd.io/v1"
+DEPLOY = (
+    "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: {n}\n"
+    "  selector:\n    matchLabels: {{app: web}}\n  template:\n    metadata:\n      labels: {{app: web}}\n"
+    "    spec:\n      containers:\n        - name: web\n          image: {image}\n"
+)
+
+
+def sh(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+@dataclass
+class Env:
+    kube: FakeKube
+    sim: GitOpsSimulator
+    client: KubeClient
+    work: Path
+
+    def commit(self, files: dict[str, str], message: str = "change") -> str:
+        for rel, text in files.items():
+            p = self.work / rel
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(text, encoding="utf-8")
+        sh(self.work, "add", "-A")
+        sh(self.work, "commit", "-qm", message)
+        sh(self.work, "push", "-q", "origin", "main")
+        return sh(self.work, "rev-parse", "HEAD")
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[Env]:
+    bare = tmp_path / "apps.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
+    work = tmp_path / "work"
+    subprocess.run(["git", "clone", "-q", str(bare), str(work)], check=True, capture_output=True)
+    sh(work, "checkout", "-q", "-b", "main")
+    with FakeKube(token="cluster-token-0123456789") as kube:
+        kube.ensure_namespace("flux-system")
+        kube.ensure_namespace("argocd")
+        settings = Settings(kubeconfig=kube.kubeconfig(tmp_path / "kubeconfig"), allowed_roots=[tmp_path])
+        with GitOpsSimulator(kube, {URL: bare}) as sim, KubeClient(settings) as client:
+            e = Env(kube, sim, client, work)
+            e.commit(
+                {
+                    "apps/web/namespace.yaml": "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: web\n",
+                    "apps/web/deploy.yaml": DEPLOY.format(n=1, image="nginx:1"),
+                },
+                "initial",
+            )
+            yield e
+            assert sim.errors == []
+
+
+def flux_app(kube: FakeKube, interval: str = "10m", path: str = "./apps/web") -> None:
+    kube.put(
+        {
+            "apiVersion": "source.toolkit.fluxcd.io/v1",
+            "kind": "GitRepository",
+            "metadata": {"name": "apps", "namespace": "flux-system"},
+            "spec": {"interval": interval, "url": URL, "ref": {"branch": "main"}},
+        }
+    )
+    kube.put(
+        {
+            "apiVersion": KS_API,
+            "kind": "Kustomization",
+            "metadata": {"name": "web", "namespace": "flux-system"},
+            "spec": {
+                "interval": interval,
+                "path": path,
+                "prune": True,
+                "targetNamespace": "web",
+                "sourceRef": {"kind": "GitRepository", "name": "apps"},
+            },
+        }
+    )
+
+
+def test_flux_push_reconcile_wait(env: Env) -> None:
+    sha1 = sh(env.work, "rev-parse", "HEAD")
+    flux_app(env.kube)
+    r = wait_for_sync(env.client, "Kustomization", "web", "flux-system", sha1, 20)
+    assert r.outcome == "synced", r
+    assert r.status.revision == f"main@sha1:{sha1}" and commit_of(r.status.revision) == sha1
+    dep = env.kube.find("apps/v1", "Deployment", "web", "web")
+    assert dep is not None and dep["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/name"] == "web"
+    # a new commit is not picked up before the 10m interval ... unless reconcile asks for it
+    sha2 = env.commit({"apps/web/deploy.yaml": DEPLOY.format(n=3, image="nginx:2")})
+    early = wait_for_sync(env.client, "Kustomization", "web", "flux-system", sha2, 1)
+    assert early.outcome == "timeout" and "waiting for" in early.message
+    rec = reconcile(env.client, "Kustomization", "web", "flux-system", with_source=True)
+    assert rec.handled and rec.requested == ["GitRepository/flux-system/apps", "Kustomization/flux-system/web"]
+    done = wait_for_sync(env.client, "Kustomization", "web", "flux-system", sha2, 20)
+    assert done.outcome == "synced"
+    assert env.kube.find("apps/v1", "Deployment", "web", "web")["spec"]["replicas"] == 3  # type: ignore[index]
+
+
+def test_flux_failure_reports_the_controller_message(env: Env) -> None:
+    flux_app(env.kube)
+    assert wait_for_sync(env.client, "Kustomization", "web", "flux-system", None, 20).outcome == "synced"
+    bad = env.commit({"apps/web/deploy.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata: [broken\n"})
+    reconcile(env.client, "Kustomization", "web", "flux-system")
+    r = wait_for_sync(env.client, "Kustomization", "web", "flux-system", bad, 20)
+    assert r.outcome == "failed" and "kustomize build failed" in r.message
+    assert r.status.attempted_revision == f"main@sha1:{bad}" and r.status.revision != r.status.attempted_revision
+    st = get_status(env.client, "Kustomization", "web", "flux-system")
+    assert st.state == "failed" and st.conditions[0].reason == "BuildFailed"
+
+
+def test_missing_path_and_suspend(env: Env) -> None:
+    flux_app(env.kube, path="./does/not/exist")
+    r = wait_for_sync(env.client, "Kustomization", "web", "flux-system", None, 20)
+    assert r.outcome == "failed" and "path not found" in r.message
+    env.kube.patch(
+        env.kube.resource_for(KS_API, "Kustomization"),
+        "flux-system",
+        "web",
+        {"spec": {"suspend": True}},
+        "application/merge-patch+json",
+    )
+    with pytest.raises(UserInputError, match="suspended"):
+        reconcile(env.client, "Kustomization", "web", "flux-system")
+    assert get_status(env.client, "Kustomization", "web", "flux-system").state == "suspended"
+
+
+def test_argocd_auto_and_manual_sync(env: Env) -> None:
+    sha = sh(env.work, "rev-parse", "HEAD")
+    app = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": "web", "namespace": "argocd"},
+        "spec": {
+            "project": "default",
+            "source": {"repoURL": URL, "targetRevision": "HEAD", "path": "apps/web"},
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": "web"},
+            "syncPolicy": {"syncOptions": ["CreateNamespace=true"]},
+        },
+    }
+    env.kube.put(app)
+    r = wait_for_sync(env.client, "Application", "web", "argocd", sha, 2)
+    assert r.outcome == "timeout" and r.status.sync_status == "OutOfSync"  # manual: nothing applied
+    rec = reconcile(env.client, "Application", "web", "argocd", sync=True)
+    assert rec.sync_started and rec.handled
+    done = wait_for_sync(env.client, "Application", "web", "argocd", sha, 20)
+    assert done.outcome == "synced" and done.status.health_status == "Healthy"
+    dep = env.kube.find("apps/v1", "Deployment", "web", "web")
+    assert dep is not None
+    assert dep["metadata"]["annotations"]["argocd.argoproj.io/tracking-id"] == "web:apps/Deployment:web/web"
+    env.sim.fail_next("Application", "web", "one or more objects failed to apply: admission webhook denied")
+    env.kube.patch(
+        env.kube.resource_for("argoproj.io/v1alpha1", "Application"),
+        "argocd",
+        "web",
+        {"operation": {"sync": {}}},
+        "application/merge-patch+json",
+    )
+    failed = wait_for_sync(env.client, "Application", "web", "argocd", None, 20)
+    assert failed.outcome == "failed" and "admission webhook" in failed.message
+
+
+def test_wait_reports_progress_at_least_every_few_seconds(env: Env) -> None:
+    flux_app(env.kube)
+    seen: list[tuple[float, str]] = []
+    r = wait_for_sync(
+        env.client, "Kustomization", "web", "flux-system", "f" * 40, 6, progress=lambda t, m: seen.append((t, m))
+    )
+    assert r.outcome == "timeout"
+    times = [t for t, _ in seen]
+    assert times and max(b - a for a, b in zip([0.0, *times], [*times, r.waited_s], strict=True)) <= 6.5
+
+
+def test_not_found_and_errors(env: Env, tmp_path: Path) -> None:
+    assert get_status(env.client, "Kustomization", "nope", "flux-system").state == "not_found"
+    assert wait_for_sync(env.client, "Kustomization", "nope", "flux-system", None, 1).outcome == "not_found"
+    with pytest.raises(UserInputError, match="kind must be one of"):
+        get_status(env.client, "Deployment", "web", "web")
+    env.kube.fail_next("GET", "kustomizations/web$", 403, times=1)
+    with pytest.raises(ClusterError, match="RBAC"):
+        get_status(env.client, "Kustomization", "web", "flux-system")
+    env.kube.fail_next("GET", "kustomizations/web$", 503, times=1)  # transient: retried
+    assert get_status(env.client, "Kustomization", "web", "flux-system").state == "not_found"
+    with pytest.raises(ClusterUnavailable, match="KUBECONFIG"):
+        KubeClient(Settings(kubeconfig=None), None) if not (Path.home() / ".kube/config").exists() else (
+            _raise_unavailable()
+        )
+
+
+def _raise_unavailable() -> Any:
+    raise ClusterUnavailable("no Kubernetes cluster is configured: set GITOPS_MCP_KUBECONFIG or KUBECONFIG")
+
+
+def test_unreachable_cluster(tmp_path: Path) -> None:
+    with FakeKube() as kube:
+        path = kube.kubeconfig(tmp_path / "kc")
+    client = KubeClient(Settings(kubeconfig=path, kube_timeout_seconds=2))
+    with pytest.raises(ClusterUnavailable, match="unreachable"):
+        client.get("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "x", "flux-system")
+
+
+@pytest.mark.parametrize(
+    ("obj", "state"),
+    [
+        (None, "not_found"),
+        ({"metadata": {"generation": 1}, "status": {"observedGeneration": -1}}, "progressing"),
+        (
+            {
+                "metadata": {"generation": 2},
+                "status": {"observedGeneration": 1, "conditions": [{"type": "Ready", "status": "True"}]},
+            },
+            "progressing",
+        ),
+        (
+            {
+                "metadata": {"generation": 1},
+                "status": {
+                    "observedGeneration": 1,
+                    "conditions": [{"type": "Ready", "status": "True", "message": "Applied revision: main@sha1:ab"}],
+                },
+            },
+            "ready",
+        ),
+        (
+            {
+                "metadata": {"generation": 1},
+                "status": {
+                    "observedGeneration": 1,
+                    "conditions": [
+                        {"type": "Ready", "status": "False", "reason": "HealthCheckFailed", "message": "timeout"}
+                    ],
+                },
+            },
+            "failed",
+        ),
+        (
+            {
+                "metadata": {"generation": 1},
+                "status": {
+                    "observedGeneration": 1,
+                    "conditions": [{"type": "Ready", "status": "False", "reason": "DependencyNotReady"}],
+                },
+            },
+            "progressing",
+        ),
+        (
+            {
+                "metadata": {"generation": 1},
+                "status": {
+                    "observedGeneration": 1,
+                    "conditions": [{"type": "Stalled", "status": "True", "message": "invalid"}],
+                },
+            },
+            "failed",
+        ),
+        ({"metadata": {"generation": 1}, "spec": {"suspend": True}, "status": {}}, "suspended"),
+        (
+            {
+                "metadata": {"generation": 1},
+                "status": {
+                    "observedGeneration": 1,
+                    "conditions": [
+                        {"type": "Ready", "status": "Unknown", "reason": "Progressing"},
+                        {"type": "Reconciling", "status": "True", "reason": "Progressing"},
+                    ],
+                },
+            },
+            "progressing",
+        ),
+    ],
+)
+def test_flux_normalisation(obj: dict[str, Any] | None, state: str) -> None:
+    assert normalize(KS_API, "Kustomization", "x", "ns", obj).state == state
+
+
+@pytest.mark.parametrize(
+    ("status", "state"),
+    [
+        ({}, "unknown"),
+        ({"sync": {"status": "Synced", "revision": "a" * 40}, "health": {"status": "Healthy"}}, "ready"),
+        ({"sync": {"status": "OutOfSync"}, "health": {"status": "Healthy"}}, "progressing"),
+        ({"sync": {"status": "Synced"}, "health": {"status": "Degraded", "message": "crash"}}, "failed"),
+        ({"operationState": {"phase": "Failed", "message": "boom"}}, "failed"),
+        ({"operationState": {"phase": "Running"}, "sync": {"status": "OutOfSync"}}, "progressing"),
+        ({"conditions": [{"type": "ComparisonError", "message": "bad"}]}, "failed"),
+    ],
+)
+def test_argo_normalisation(status: dict[str, Any], state: str) -> None:
+    st = normalize("argoproj.io/v1alpha1", "Application", "a", "argocd", {"metadata": {}, "status": status})
+    assert st.state == state
+
+
+def test_revision_matching() -> None:
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    assert commit_of(f"main@sha1:{sha}") == sha and commit_of(f"refs/heads/x@sha1:{sha}") == sha
+    assert commit_of("6.0.3+0123456789ab") == "0123456789ab" and commit_of("main/" + sha) == sha
+    assert commit_of("6.0.3") is None
+    assert revision_matches(f"main@sha1:{sha}", sha) and revision_matches(f"main@sha1:{sha}", sha[:8])
+    assert revision_matches("6.0.3+0123456789ab", sha)  # Helm chart from Git: 12 hex of the commit
+    assert not revision_matches(f"main@sha1:{sha}", "f" * 40) and not revision_matches(None, sha)
+
+
+def test_watch_wakes_on_status_change(env: Env) -> None:
+    """No polling: the status written by the controller ends the wait right away."""
+    flux_app(env.kube)
+    assert wait_for_sync(env.client, "Kustomization", "web", "flux-system", None, 20).outcome == "synced"
+    target = "e" * 40
+    t = threading.Timer(
+        0.3,
+        lambda: env.kube.patch_status(
+            KS_API,
+            "Kustomization",
+            "flux-system",
+            "web",
+            {
+                **(env.kube.find(KS_API, "Kustomization", "flux-system", "web") or {})["status"],
+                "lastAppliedRevision": f"main@sha1:{target}",
+            },
+        ),
+    )
+    t.start()
+    r = wait_for_sync(env.client, "Kustomization", "web", "flux-system", target, 20)
+    assert r.outcome == "synced" and r.waited_s < 5
