@@ -41,8 +41,12 @@ def need_shared(what: Path) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def clean_git_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No user/system git config, prompts or credential helpers in any test."""
+def clean_git_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No user/system git config, prompts, credential helpers or kubeconfig in any test."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    for k in ("KUBECONFIG", "KUBERNETES_SERVICE_HOST"):
+        monkeypatch.delenv(k, raising=False)
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     monkeypatch.setenv("GIT_TERMINAL_PROMPT", "0")

@@ -11,10 +11,12 @@ import os
 from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from gitops_mcp.cluster.ops import ControllerInfo, ReconcileResult, WaitResult
+from gitops_mcp.cluster.status import SyncStatus
 from gitops_mcp.detection import DetectionReport, detect_packages
 from gitops_mcp.detection.models import Package
 from gitops_mcp.errors import GitOpsError, NotFoundError, PolicyViolation, ReadOnlyError, UserInputError
@@ -57,6 +59,13 @@ class ProviderInfo(BaseModel):
     helm_questions: list[Question] = Field(description="Extra questions for Helm packages")
 
 
+class ProviderReport(BaseModel):
+    providers: list[ProviderInfo]
+    cluster: str | None = Field(None, description="API server the controller check used")
+    controllers: list[ControllerInfo] | None = Field(None, description="Installed controllers (None: no cluster)")
+    cluster_error: str | None = Field(None, description="Why the cluster could not be asked")
+
+
 class GenerateResult(BaseModel):
     provider: str
     yaml: str
@@ -91,6 +100,64 @@ class GitOpsApp:
         if self._store is not None:
             self._store.close()
 
+    # -- cluster ------------------------------------------------------------------------------------------
+    def kube(self, context: str | None = None, timeout: float | None = None) -> Any:
+        """A new client for the configured cluster (a context manager). Raises ClusterUnavailable."""
+        from gitops_mcp.cluster.client import KubeClient
+
+        settings = self.settings
+        if timeout is not None:
+            settings = settings.model_copy(update={"kube_timeout_seconds": timeout})
+        return KubeClient(settings, context)
+
+    def cluster_configured(self) -> bool:
+        s = self.settings
+        return bool(
+            s.kubeconfig
+            or os.environ.get("KUBECONFIG")
+            or (Path.home() / ".kube/config").exists()
+            or os.environ.get("KUBERNETES_SERVICE_HOST")
+        )
+
+    def sync_status(self, kind: str, name: str, namespace: str, context: str | None = None) -> SyncStatus:
+        from gitops_mcp.cluster.ops import get_status
+
+        with self.kube(context) as kube:
+            return get_status(kube, kind, name, namespace)
+
+    def reconcile(
+        self,
+        kind: str,
+        name: str,
+        namespace: str,
+        with_source: bool = True,
+        sync: bool = False,
+        context: str | None = None,
+    ) -> ReconcileResult:
+        from gitops_mcp.cluster.ops import reconcile
+
+        if self.settings.read_only:
+            raise ReadOnlyError("the server is read-only")
+        with self.kube(context) as kube:
+            return reconcile(kube, kind, name, namespace, with_source, sync)
+
+    def wait(
+        self,
+        kind: str,
+        name: str,
+        namespace: str,
+        revision: str | None,
+        timeout_s: float,
+        progress: Any = None,
+        context: str | None = None,
+    ) -> WaitResult:
+        from gitops_mcp.cluster.ops import wait_for_sync
+
+        if not 1 <= timeout_s <= 3600:
+            raise UserInputError("timeout_s must be between 1 and 3600 seconds")
+        with self.kube(context) as kube:
+            return wait_for_sync(kube, kind, name, namespace, revision, timeout_s, progress)
+
     # -- helpers ----------------------------------------------------------------------------------
     @property
     def _roots(self) -> list[Path]:
@@ -120,6 +187,22 @@ class GitOpsApp:
 
     def _crds(self) -> CrdSchemas | None:
         return load_crd_dir(self.settings.crd_dir) if self.settings.crd_dir else None
+
+    def _schemas(self) -> tuple[CrdSchemas | None, Literal["cluster", "crd_dir"]]:
+        """The cluster's own CRD schemas when one is reachable, else GITOPS_MCP_CRD_DIR (else built-in)."""
+        if self.cluster_configured():
+            from gitops_mcp.cluster.ops import cluster_crd_documents
+            from gitops_mcp.errors import ClusterError
+            from gitops_mcp.manifests.validation import crd_schemas
+
+            try:
+                with self.kube(timeout=5.0) as kube:
+                    schemas = crd_schemas(cluster_crd_documents(kube))
+                if schemas.schemas:
+                    return schemas, "cluster"
+            except ClusterError:
+                pass
+        return self._crds(), "crd_dir"
 
     def _env(self, ctx: SessionContext) -> flow.FlowEnv:
         root = Path(ctx.repo_root) if ctx.repo_root else None
@@ -155,6 +238,22 @@ class GitOpsApp:
         report = self._scan(directory, root, prefix)
         return report.model_copy(update={"root": str(root)})
 
+    def provider_report(self, context: str | None = None) -> ProviderReport:
+        report = ProviderReport(providers=self.providers())
+        if not self.cluster_configured() and context is None:
+            report.cluster_error = "no cluster configured (GITOPS_MCP_KUBECONFIG / KUBECONFIG)"
+            return report
+        from gitops_mcp.cluster.ops import installed_controllers
+        from gitops_mcp.errors import ClusterError
+
+        try:
+            with self.kube(context, timeout=5.0) as kube:
+                report.cluster = kube.host
+                report.controllers = installed_controllers(kube)
+        except ClusterError as exc:
+            report.cluster_error = str(exc)
+        return report
+
     def providers(self) -> list[ProviderInfo]:
         from gitops_mcp.providers.base import QuestionContext
 
@@ -189,7 +288,8 @@ class GitOpsApp:
             yaml_text = target.read_text(encoding="utf-8")
             source = str(target)
         assert yaml_text is not None
-        return validate_text(yaml_text, self.settings.policy, self._crds(), source)
+        schemas, origin = self._schemas()
+        return validate_text(yaml_text, self.settings.policy, schemas, source, origin)
 
     # -- contexts -----------------------------------------------------------------------------------
     def _context(

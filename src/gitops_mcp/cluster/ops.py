@@ -288,3 +288,49 @@ def wait_for_sync(
             progress(time.monotonic() - start, f"{last.state}: {last.message}")
             last_report = time.monotonic() - start
     return done
+
+
+class InstalledCRD(BaseModel):
+    name: str
+    kind: str
+    served_versions: list[str]
+
+
+class ControllerInfo(BaseModel):
+    provider: Literal["argocd", "flux"]
+    installed: bool
+    crds: list[InstalledCRD] = Field(default_factory=list)
+
+
+def _crds(kube: KubeClient) -> list[Obj]:
+    items, _ = kube.list("apiextensions.k8s.io/v1", "CustomResourceDefinition")
+    return items
+
+
+def installed_controllers(kube: KubeClient) -> list[ControllerInfo]:
+    """Which GitOps controllers the cluster has, by their CRDs and served versions."""
+    found: dict[str, list[InstalledCRD]] = {"flux": [], "argocd": []}
+    for crd in _crds(kube):
+        spec = crd.get("spec") or {}
+        group = str(spec.get("group", ""))
+        provider = "flux" if group.endswith(".toolkit.fluxcd.io") else "argocd" if group == "argoproj.io" else None
+        if provider is None:
+            continue
+        found[provider].append(
+            InstalledCRD(
+                name=str((crd.get("metadata") or {}).get("name")),
+                kind=str((spec.get("names") or {}).get("kind")),
+                served_versions=[str(v["name"]) for v in spec.get("versions") or [] if v.get("served")],
+            )
+        )
+    return [
+        ControllerInfo(provider=p, installed=bool(c), crds=sorted(c, key=lambda x: x.name))
+        for p, c in found.items()
+    ]
+
+
+def cluster_crd_documents(kube: KubeClient) -> list[Obj]:
+    """The Flux and Argo CD CRDs of the cluster (for schema validation)."""
+    return [
+        c for c in _crds(kube) if str((c.get("spec") or {}).get("group", "")).endswith(("fluxcd.io", "argoproj.io"))
+    ]

@@ -380,25 +380,32 @@ def load_crd_dir(directory: Path) -> CrdSchemas:
 
 @lru_cache(maxsize=4)
 def _load_crd_dir_cached(directory: str, stamp: tuple[tuple[str, int], ...]) -> CrdSchemas:
-    schemas: dict[tuple[str, str], Mapping[str, Any]] = {}
-    served: dict[tuple[str, str], list[str]] = {}
+    docs: list[Any] = []
     for file, _ in stamp:
         try:
-            docs = load_documents(Path(file).read_text(encoding="utf-8"), file)
+            docs.extend(load_documents(Path(file).read_text(encoding="utf-8"), file))
         except (UserInputError, OSError, UnicodeDecodeError):
             continue
-        for d in docs:
-            if not isinstance(d, dict) or d.get("kind") != "CustomResourceDefinition":
-                continue
-            spec = d.get("spec") or {}
-            group, kind = spec.get("group"), (spec.get("names") or {}).get("kind")
-            for v in spec.get("versions") or []:
-                schema = (v.get("schema") or {}).get("openAPIV3Schema")
-                if v.get("served") and schema and group and kind:
-                    schemas[(f"{group}/{v['name']}", kind)] = _strict(schema)
-                    served.setdefault((group, kind), []).append(v["name"])
-    if not schemas:
+    schemas = crd_schemas(docs)
+    if not schemas.schemas:
         raise UserInputError(f"no CustomResourceDefinition found in {directory} (GITOPS_MCP_CRD_DIR)")
+    return schemas
+
+
+def crd_schemas(crds: Iterable[Any]) -> CrdSchemas:
+    """Schemas of the served versions of CustomResourceDefinition objects (from files or a cluster)."""
+    schemas: dict[tuple[str, str], Mapping[str, Any]] = {}
+    served: dict[tuple[str, str], list[str]] = {}
+    for d in crds:
+        if not isinstance(d, dict) or d.get("kind") not in (None, "CustomResourceDefinition"):
+            continue
+        spec = d.get("spec") or {}
+        group, kind = spec.get("group"), (spec.get("names") or {}).get("kind")
+        for v in spec.get("versions") or []:
+            schema = (v.get("schema") or {}).get("openAPIV3Schema")
+            if v.get("served") and schema and group and kind:
+                schemas[(f"{group}/{v['name']}", kind)] = _strict(schema)
+                served.setdefault((group, kind), []).append(v["name"])
     return CrdSchemas(schemas, {k: tuple(v) for k, v in served.items()})
 
 
@@ -601,7 +608,11 @@ def validate_documents(
 
 
 def validate_text(
-    text: str, policy: PolicySettings, crds: CrdSchemas | None = None, source: str = "<yaml>"
+    text: str,
+    policy: PolicySettings,
+    crds: CrdSchemas | None = None,
+    source: str = "<yaml>",
+    schema_source: Literal["cluster", "crd_dir"] = "crd_dir",
 ) -> ValidationResult:
     """Parse and validate a multi-document YAML text; a YAML syntax error is reported as an issue."""
     try:
@@ -613,4 +624,4 @@ def validate_text(
             schema_source="builtin",
             issues=[Issue(severity="error", document=0, message=str(exc), rule="builtin")],
         )
-    return validate_documents(docs, policy, crds)
+    return validate_documents(docs, policy, crds, schema_source)
