@@ -342,3 +342,62 @@ def test_watch_wakes_on_status_change(env: Env) -> None:
     t.start()
     r = wait_for_sync(env.client, "Kustomization", "web", "flux-system", target, 20)
     assert r.outcome == "synced" and r.waited_s < 5
+
+
+# -- through MCP -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_cluster_tools_over_mcp(env: Env, tmp_path: Path) -> None:
+    from mcp import Client
+
+    from gitops_mcp.server import build_server
+
+    shared = Path(__file__).resolve().parents[2] / "shared" / "crds" / "flux"
+    if shared.exists():  # the cluster's own CRDs (the real Flux ones) drive validation and the controller check
+        import yaml as pyyaml
+
+        for f in sorted(shared.glob("*.yaml")):
+            for doc in pyyaml.safe_load_all(f.read_text(encoding="utf-8")):
+                if doc:
+                    env.kube.put(doc)
+    flux_app(env.kube)
+    sha = sh(env.work, "rev-parse", "HEAD")
+    settings = Settings(kubeconfig=tmp_path / "kubeconfig", allowed_roots=[tmp_path], state_dir=tmp_path / "s")
+    progress: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(p: float, total: float | None, msg: str | None) -> None:
+        progress.append((p, total, msg))
+
+    async with Client(build_server(settings)) as c:
+        r = await c.call_tool(
+            "wait_for_sync",
+            {"kind": "Kustomization", "name": "web", "namespace": "flux-system", "revision": sha, "timeout_s": 20},
+            progress_callback=on_progress,
+        )
+        assert not r.is_error, r.content
+        assert r.structured_content["outcome"] == "synced"  # type: ignore[index]
+        st = await c.call_tool("get_sync_status", {"kind": "Kustomization", "name": "web", "namespace": "flux-system"})
+        assert st.structured_content["state"] == "ready"  # type: ignore[index]
+        rec = await c.call_tool("reconcile", {"kind": "Kustomization", "name": "web", "namespace": "flux-system"})
+        assert rec.structured_content["handled"] is True  # type: ignore[index]
+        bad = await c.call_tool("get_sync_status", {"kind": "Deployment", "name": "x", "namespace": "y"})
+        assert bad.is_error
+        providers = await c.call_tool("list_providers", {})
+        report = providers.structured_content
+        assert report is not None and report["cluster"] == env.kube.url
+        if shared.exists():
+            flux = next(x for x in report["controllers"] if x["provider"] == "flux")
+            assert flux["installed"] and any(crd["kind"] == "Kustomization" for crd in flux["crds"])
+            v = await c.call_tool(
+                "validate_manifests",
+                {
+                    "yaml": "apiVersion: kustomize.toolkit.fluxcd.io/v1\n"
+                    "kind: Kustomization\nmetadata: {name: a, namespace: flux-system}\n"
+                    "spec: {interval: 5m, prune: true, prnue: 1, sourceRef: {kind: GitRepository, "
+                    "name: r}}\n"
+                },
+            )
+            vr = v.structured_content
+            assert vr is not None and vr["schema_source"] == "cluster" and not vr["valid"]
+    assert progress and progress[-1][2] and "ready" in progress[-1][2]

@@ -15,7 +15,7 @@ from gitops_mcp.server import build_server
 from gitops_mcp.settings import Settings
 
 MODES = ["auto", "legacy"]
-WRITE_TOOLS = {"write_manifests", "commit_and_push", "rollback"}
+WRITE_TOOLS = {"write_manifests", "commit_and_push", "rollback", "reconcile"}
 
 
 async def call(c: Client, tool: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -43,6 +43,9 @@ async def test_tools_are_described_and_annotated(settings: Settings, mode: str) 
         "write_manifests",
         "commit_and_push",
         "rollback",
+        "reconcile",
+        "get_sync_status",
+        "wait_for_sync",
     }
     for t in tools.values():
         assert t.description and len(t.description) > 40, t.name

@@ -324,8 +324,7 @@ def installed_controllers(kube: KubeClient) -> list[ControllerInfo]:
             )
         )
     return [
-        ControllerInfo(provider=p, installed=bool(c), crds=sorted(c, key=lambda x: x.name))
-        for p, c in found.items()
+        ControllerInfo(provider=p, installed=bool(c), crds=sorted(c, key=lambda x: x.name)) for p, c in found.items()
     ]
 
 

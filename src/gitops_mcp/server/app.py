@@ -19,7 +19,9 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from gitops_mcp import __version__
-from gitops_mcp.core import GenerateResult, GitOpsApp, ProviderInfo
+from gitops_mcp.cluster.ops import ReconcileResult, WaitResult
+from gitops_mcp.cluster.status import SyncStatus
+from gitops_mcp.core import GenerateResult, GitOpsApp, ProviderInfo, ProviderReport
 from gitops_mcp.detection import DetectionReport
 from gitops_mcp.errors import GitOpsError, NotFoundError
 from gitops_mcp.git.delivery import CommitResult, RollbackResult
@@ -47,6 +49,9 @@ READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_h
 SESSION_WRITE = ToolAnnotations(
     read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
 )
+
+
+SyncKind = Literal["GitRepository", "OCIRepository", "HelmRepository", "Kustomization", "HelmRelease", "Application"]
 
 
 class ProviderList(BaseModel):
@@ -106,10 +111,61 @@ def build_server(settings: Settings, app: GitOpsApp | None = None) -> MCPServer:
         """
         return await _run(core.detect, path)
 
-    @mcp.tool(annotations=READ)
-    async def list_providers() -> ProviderList:
-        """List the GitOps providers (argocd, flux) and the questions each asks, with defaults."""
-        return ProviderList(providers=await _run(core.providers))
+    @mcp.tool(
+        annotations=ToolAnnotations(
+            read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+        )
+    )
+    async def list_providers(
+        context: Annotated[str | None, Field(description="Kubeconfig context (default: the current one)")] = None,
+    ) -> ProviderReport:
+        """List the GitOps providers (argocd, flux) with the questions each asks, and — when a
+        cluster is configured — which controllers it has installed (their CRDs and served versions)."""
+        return await _run(core.provider_report, context)
+
+    @mcp.tool(
+        annotations=ToolAnnotations(
+            read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+        )
+    )
+    async def get_sync_status(
+        kind: Annotated[SyncKind, Field(description="Flux or Argo CD kind")],
+        name: Annotated[str, Field(description="Object name")],
+        namespace: Annotated[str, Field(description="Object namespace (Flux: usually flux-system; Argo: argocd)")],
+        context: Annotated[str | None, Field(description="Kubeconfig context (default: the current one)")] = None,
+    ) -> SyncStatus:
+        """Normalised status of a Flux object or Argo CD Application.
+
+        state: ready, progressing, failed, suspended, not_found or unknown; the revision applied
+        and attempted; the controller's message and conditions; for Argo CD sync, health and
+        the operation phase. Reads only.
+        """
+        return await _run(core.sync_status, kind, name, namespace, context)
+
+    @mcp.tool(
+        annotations=ToolAnnotations(
+            read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+        )
+    )
+    async def wait_for_sync(
+        kind: Annotated[SyncKind, Field(description="Flux or Argo CD kind")],
+        name: Annotated[str, Field(description="Object name")],
+        namespace: Annotated[str, Field(description="Object namespace")],
+        ctx: Context,
+        revision: Annotated[
+            str | None, Field(description="Commit SHA (or revision) that must be applied; omit: just ready")
+        ] = None,
+        timeout_s: Annotated[float, Field(description="Give up after this many seconds (1..3600)")] = 300,
+        context: Annotated[str | None, Field(description="Kubeconfig context (default: the current one)")] = None,
+    ) -> WaitResult:
+        """Wait until the object has applied that revision and is healthy; or fail fast with the
+        controller's own message (Stalled, Ready=False on that revision, a failed sync, Degraded);
+        or time out with the last state. Uses watches; sends progress notifications meanwhile."""
+
+        def progress(elapsed: float, message: str) -> None:
+            anyio.from_thread.run(ctx.report_progress, elapsed, timeout_s, message)
+
+        return await _run(core.wait, kind, name, namespace, revision, timeout_s, progress, context)
 
     @mcp.tool(annotations=READ)
     async def generate_manifests(
@@ -319,6 +375,26 @@ def build_server(settings: Settings, app: GitOpsApp | None = None) -> MCPServer:
             pull request updates the same open pull request. Plain Secret manifests are refused.
             """
             return await _run(core.commit, repo_path, paths, message, branch, mode, base, draft, labels)
+
+        @mcp.tool(
+            annotations=ToolAnnotations(
+                read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+            )
+        )
+        async def reconcile(
+            kind: Annotated[SyncKind, Field(description="Flux or Argo CD kind")],
+            name: Annotated[str, Field(description="Object name")],
+            namespace: Annotated[str, Field(description="Object namespace")],
+            with_source: Annotated[
+                bool, Field(description="Flux: reconcile the source first (fetch the new commit)")
+            ] = True,
+            sync: Annotated[bool, Field(description="Argo CD: also start a sync operation")] = False,
+            context: Annotated[str | None, Field(description="Kubeconfig context (default: the current one)")] = None,
+        ) -> ReconcileResult:
+            """Ask the controller to act now: Flux reconcile.fluxcd.io/requestedAt (source first),
+            confirmed through status.lastHandledReconcileAt; Argo CD refresh and, when asked, a sync
+            operation (never while one is running). Refused for suspended objects."""
+            return await _run(core.reconcile, kind, name, namespace, with_source, sync, context)
 
         @mcp.tool(annotations=git_write)
         async def rollback(
