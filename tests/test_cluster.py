@@ -381,6 +381,10 @@ async def test_cluster_tools_over_mcp(env: Env, tmp_path: Path) -> None:
         assert st.structured_content["state"] == "ready"  # type: ignore[index]
         rec = await c.call_tool("reconcile", {"kind": "Kustomization", "name": "web", "namespace": "flux-system"})
         assert rec.structured_content["handled"] is True  # type: ignore[index]
+        owner = await c.call_tool("find_owner", {"api_version": "apps/v1", "kind": "Deployment", "name": "web",
+                                                 "namespace": "web", "repo_path": str(env.work)})
+        assert not owner.is_error, owner.content
+        assert owner.structured_content["file"]["file"] == "apps/web/deploy.yaml"  # type: ignore[index]
         bad = await c.call_tool("get_sync_status", {"kind": "Deployment", "name": "x", "namespace": "y"})
         assert bad.is_error
         providers = await c.call_tool("list_providers", {})
@@ -401,3 +405,120 @@ async def test_cluster_tools_over_mcp(env: Env, tmp_path: Path) -> None:
             vr = v.structured_content
             assert vr is not None and vr["schema_source"] == "cluster" and not vr["valid"]
     assert progress and progress[-1][2] and "ready" in progress[-1][2]
+
+
+# -- find_owner ---------------------------------------------------------------------------------------------
+
+
+def _app(settings_path: Path, tmp_path: Path) -> Any:
+    from gitops_mcp.core import GitOpsApp
+
+    return GitOpsApp(Settings(kubeconfig=settings_path, allowed_roots=[tmp_path], state_dir=tmp_path / "s"))
+
+
+def test_find_owner_flux_kustomization_and_file(env: Env, tmp_path: Path) -> None:
+    flux_app(env.kube)
+    assert wait_for_sync(env.client, "Kustomization", "web", "flux-system", None, 20).outcome == "synced"
+    app = _app(tmp_path / "kubeconfig", tmp_path)
+    r = app.find_owner("apps/v1", "Deployment", "web", "web", repo_path=str(env.work))
+    assert r.managed and r.manager == "flux"
+    assert [(c.kind, c.name) for c in r.chain] == [("Kustomization", "web"), ("GitRepository", "apps")]
+    assert "inventory" in r.chain[0].via
+    assert r.git is not None and r.git.url == URL and r.git.path == "./apps/web" and r.git.ref == {"branch": "main"}
+    assert r.file is not None and (r.file.file, r.file.document) == ("apps/web/deploy.yaml", 0)
+    assert r.api_calls <= 6
+    # labels removed (someone relabelled): the inventory still names the owner
+    dep = env.kube.find("apps/v1", "Deployment", "web", "web")
+    assert dep is not None
+    dep["metadata"]["labels"] = {}
+    env.kube.put(dep)
+    r2 = app.find_owner("apps/v1", "Deployment", "web", "web")
+    assert r2.chain[0].kind == "Kustomization" and r2.chain[0].via == "inventory"
+    assert r2.file is None and "repo_path" in r2.message
+
+
+def test_find_owner_helm_release_chain(env: Env, tmp_path: Path) -> None:
+    """Deployment -> HelmRelease -> Kustomization -> GitRepository, the file being the HelmRelease."""
+    hr = (
+        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: podinfo\n"
+        "spec:\n  interval: 5m\n  chart:\n    spec:\n      chart: podinfo\n      sourceRef:\n"
+        "        kind: HelmRepository\n        name: podinfo\n  values:\n    replicaCount: 2\n"
+    )
+    env.commit({"apps/podinfo/release.yaml": hr, "apps/podinfo/kustomization.yaml": "resources:\n  - release.yaml\n"})
+    env.kube.ensure_namespace("podinfo")
+    flux_app(env.kube, path="./apps/podinfo")
+    env.kube.patch(
+        env.kube.resource_for(KS_API, "Kustomization"),
+        "flux-system",
+        "web",
+        {"spec": {"targetNamespace": "podinfo"}},
+        "application/merge-patch+json",
+    )
+    assert wait_for_sync(env.client, "Kustomization", "web", "flux-system", None, 20).outcome == "synced"
+    # what helm-controller would render, with its origin labels
+    env.kube.put(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {
+                "name": "podinfo",
+                "namespace": "podinfo",
+                "labels": {
+                    "helm.toolkit.fluxcd.io/name": "podinfo",
+                    "helm.toolkit.fluxcd.io/namespace": "podinfo",
+                    "app.kubernetes.io/managed-by": "Helm",
+                },
+            },
+            "spec": {},
+        }
+    )
+    r = _app(tmp_path / "kubeconfig", tmp_path).find_owner(
+        "apps/v1", "Deployment", "podinfo", "podinfo", repo_path=str(env.work)
+    )
+    assert [c.kind for c in r.chain] == ["HelmRelease", "Kustomization", "GitRepository"]
+    assert r.git is not None and r.git.defining_kind == "HelmRelease" and r.git.path == "./apps/podinfo"
+    assert r.file is not None and r.file.file == "apps/podinfo/release.yaml"
+
+
+def test_find_owner_argocd_and_unmanaged(env: Env, tmp_path: Path) -> None:
+    env.kube.put(
+        {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Application",
+            "metadata": {"name": "web", "namespace": "argocd"},
+            "spec": {
+                "project": "default",
+                "source": {"repoURL": URL, "targetRevision": "HEAD", "path": "apps/web"},
+                "destination": {"server": "https://kubernetes.default.svc", "namespace": "web"},
+                "syncPolicy": {"automated": {}, "syncOptions": ["CreateNamespace=true"]},
+            },
+        }
+    )
+    assert wait_for_sync(env.client, "Application", "web", "argocd", None, 20).outcome == "synced"
+    app = _app(tmp_path / "kubeconfig", tmp_path)
+    r = app.find_owner("apps/v1", "Deployment", "web", "web", repo_path=str(env.work))
+    assert r.manager == "argocd" and [c.kind for c in r.chain] == ["Application"]
+    assert "tracking-id" in r.chain[0].via and "status.resources" in r.chain[0].via
+    assert r.git is not None and r.git.path == "apps/web" and r.file is not None
+    assert r.file.file == "apps/web/deploy.yaml"
+    env.kube.ensure_namespace("manual")
+    env.kube.put({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "by-hand", "namespace": "manual"}})
+    un = app.find_owner("v1", "ConfigMap", "by-hand", "manual")
+    assert not un.managed and "not managed" in un.message
+    # a tracking id copied from another object is ignored
+    env.kube.put(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": "copy",
+                "namespace": "manual",
+                "annotations": {"argocd.argoproj.io/tracking-id": "web:apps/Deployment:web/web"},
+            },
+        }
+    )
+    assert not app.find_owner("v1", "ConfigMap", "copy", "manual").managed
+    from gitops_mcp.errors import NotFoundError
+
+    with pytest.raises(NotFoundError):
+        app.find_owner("apps/v1", "Deployment", "nope", "web")

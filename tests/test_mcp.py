@@ -46,6 +46,7 @@ async def test_tools_are_described_and_annotated(settings: Settings, mode: str) 
         "reconcile",
         "get_sync_status",
         "wait_for_sync",
+        "find_owner",
     }
     for t in tools.values():
         assert t.description and len(t.description) > 40, t.name

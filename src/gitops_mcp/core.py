@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from gitops_mcp.cluster.ops import ControllerInfo, ReconcileResult, WaitResult
+from gitops_mcp.cluster.owner import OwnerResult
 from gitops_mcp.cluster.status import SyncStatus
 from gitops_mcp.detection import DetectionReport, detect_packages
 from gitops_mcp.detection.models import Package
@@ -140,6 +141,59 @@ class GitOpsApp:
             raise ReadOnlyError("the server is read-only")
         with self.kube(context) as kube:
             return reconcile(kube, kind, name, namespace, with_source, sync)
+
+    def find_owner(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        namespace: str | None,
+        repo_path: str | None = None,
+        context: str | None = None,
+    ) -> OwnerResult:
+        """The GitOps chain managing a live object, its Git location, and (from a local clone or the
+        clone cache) the file and document that define it."""
+        from gitops_mcp.cluster.owner import OwnerFinder, SourceFile
+        from gitops_mcp.git.urls import url_identity
+        from gitops_mcp.manifests.locate import locate
+
+        with self.kube(context) as kube:
+            result = OwnerFinder(kube).find(api_version, kind, name, namespace)
+        git = result.git
+        if git is None:
+            return result
+        root: Path | None = None
+        if repo_path:
+            root = self._local_dir(repo_path)
+            info = read_repo_info(root)
+            root = info.root if info else root
+            if info and info.origin_url and url_identity(info.origin_url) != url_identity(git.url):
+                result.message += f"; note: {root} has origin {info.origin_url}, not {git.url}"
+        else:
+            host, path = url_identity(git.url)
+            for candidate in (self.settings.cache_dir / "repos").glob(f"{host}*/{path.lstrip('/')}"):
+                if (candidate / ".git").is_dir():
+                    root = candidate
+                    break
+        if root is None:
+            result.message += "; pass repo_path (a local clone) to find the file"
+            return result
+        ensure = None
+        if self.delivery.is_cached(root):
+            cached_root = root
+
+            def ensure(rel: str) -> None:
+                self.delivery.prepare_write(cached_root, [f"{rel}/x"] if rel != "." else ["x"])
+
+        found = locate(root, git.path, git.defining_kind, git.defining_name, git.defining_namespace, ensure)
+        if found is None:
+            result.message += f"; no {git.defining_kind} {git.defining_name} found under {git.path} in {root}"
+        else:
+            result.file = SourceFile(
+                repo_root=str(root), file=found[0], document=found[1], kind=git.defining_kind, name=git.defining_name
+            )
+            result.message += f"; file {found[0]} (document {found[1]})"
+        return result
 
     def wait(
         self,

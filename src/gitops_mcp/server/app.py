@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from gitops_mcp import __version__
 from gitops_mcp.cluster.ops import ReconcileResult, WaitResult
+from gitops_mcp.cluster.owner import OwnerResult
 from gitops_mcp.cluster.status import SyncStatus
 from gitops_mcp.core import GenerateResult, GitOpsApp, ProviderInfo, ProviderReport
 from gitops_mcp.detection import DetectionReport
@@ -141,6 +142,31 @@ def build_server(settings: Settings, app: GitOpsApp | None = None) -> MCPServer:
         the operation phase. Reads only.
         """
         return await _run(core.sync_status, kind, name, namespace, context)
+
+    @mcp.tool(
+        annotations=ToolAnnotations(
+            read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+        )
+    )
+    async def find_owner(
+        api_version: Annotated[str, Field(description="apiVersion of the live object, e.g. apps/v1 or v1")],
+        kind: Annotated[str, Field(description="Kind of the live object, e.g. Deployment")],
+        name: Annotated[str, Field(description="Name of the live object")],
+        namespace: Annotated[str | None, Field(description="Namespace (omit for cluster-scoped objects)")] = None,
+        repo_path: Annotated[
+            str | None, Field(description="Absolute path of a local clone of the source repository (names the file)")
+        ] = None,
+        context: Annotated[str | None, Field(description="Kubeconfig context (default: the current one)")] = None,
+    ) -> OwnerResult:
+        """Which GitOps objects manage a live object, and where in Git it is defined.
+
+        Follows Flux ownership labels and inventories, Argo CD tracking annotations / instance
+        labels and status.resources, up to the source: e.g. Deployment -> HelmRelease ->
+        Kustomization -> GitRepository, or -> Application. Returns the repository URL, ref and
+        path, and — from repo_path or the clone cache — the file and document index that define
+        it (for Helm-rendered objects: the HelmRelease). A few API calls, no cluster-wide scan.
+        """
+        return await _run(core.find_owner, api_version, kind, name, namespace, repo_path, context)
 
     @mcp.tool(
         annotations=ToolAnnotations(
