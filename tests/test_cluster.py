@@ -381,8 +381,16 @@ async def test_cluster_tools_over_mcp(env: Env, tmp_path: Path) -> None:
         assert st.structured_content["state"] == "ready"  # type: ignore[index]
         rec = await c.call_tool("reconcile", {"kind": "Kustomization", "name": "web", "namespace": "flux-system"})
         assert rec.structured_content["handled"] is True  # type: ignore[index]
-        owner = await c.call_tool("find_owner", {"api_version": "apps/v1", "kind": "Deployment", "name": "web",
-                                                 "namespace": "web", "repo_path": str(env.work)})
+        owner = await c.call_tool(
+            "find_owner",
+            {
+                "api_version": "apps/v1",
+                "kind": "Deployment",
+                "name": "web",
+                "namespace": "web",
+                "repo_path": str(env.work),
+            },
+        )
         assert not owner.is_error, owner.content
         assert owner.structured_content["file"]["file"] == "apps/web/deploy.yaml"  # type: ignore[index]
         bad = await c.call_tool("get_sync_status", {"kind": "Deployment", "name": "x", "namespace": "y"})
