@@ -136,9 +136,23 @@ class GitOpsSimulator:
                 for d in docs:
                     d.setdefault("metadata", {})["namespace"] = k["namespace"]
             return docs
+        kust_dirs = sorted(
+            {
+                posixpath.dirname(f)
+                for f in files
+                if posixpath.basename(f) in ("kustomization.yaml", "kustomization.yml")
+            }
+        )
+        taken: list[str] = []
+        for d in kust_dirs:  # subdirectories with their own kustomization are built through it
+            if d != base and not any(d == t or d.startswith(t + "/") for t in taken):
+                taken.append(d)
+                docs += self._build(files, d)
         for name, text in sorted(files.items()):
             rel = name[len(base) + 1 :] if base else name
             if not recurse and "/" in rel:
+                continue
+            if any(name.startswith(t + "/") for t in taken):
                 continue
             docs += [d for d in yaml.safe_load_all(text) if d]
         return docs

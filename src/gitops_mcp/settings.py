@@ -113,6 +113,7 @@ class Settings(BaseSettings):
     kubeconfig: Path | None = Field(None, description="Kubeconfig file (default: KUBECONFIG, ~/.kube/config)")
     kube_context: str | None = Field(None, description="Kubeconfig context (default: the current context)")
     kube_timeout_seconds: float = Field(30.0, gt=0, description="Timeout of one Kubernetes API request")
+    wizard_wait_seconds: float = Field(180.0, gt=0, le=3600, description="How long the wizard waits for a sync")
     git_timeout_seconds: int = Field(300, ge=5, description="Longest any git command may run")
 
     @field_validator("allowed_roots", mode="before")

@@ -289,10 +289,18 @@ class OwnerFinder:
         if ks_index is None:
             return None
         ks = self._get(chain[ks_index].api_version, "Kustomization", chain[ks_index].name, chain[ks_index].namespace)
-        src_link = next((c for c in chain[ks_index:] if c.kind in ("GitRepository", "OCIRepository", "Bucket")), None)
-        if ks is None or src_link is None:
+        if ks is None:
             return None
-        src = self._get(src_link.api_version, src_link.kind, src_link.name, src_link.namespace) or {}
+        # the source of *this* Kustomization (its parents may use another repository)
+        ref = (ks.get("spec") or {}).get("sourceRef") or {}
+        if ref.get("kind") not in API_VERSIONS:
+            return None
+        src = (
+            self._get(
+                API_VERSIONS[ref["kind"]], ref["kind"], ref["name"], ref.get("namespace") or chain[ks_index].namespace
+            )
+            or {}
+        )
         # the document that defines the object: the object itself, or the HelmRelease that renders it
         defining = chain[ks_index - 1] if ks_index > 0 else None
         d_kind = defining.kind if defining else str(obj.get("kind"))

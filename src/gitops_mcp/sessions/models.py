@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from gitops_mcp.cluster.ops import WaitResult
 from gitops_mcp.detection.models import FluxBootstrap, Package
 from gitops_mcp.manifests.validation import ValidationResult
 from gitops_mcp.providers.base import ExistingSource, ObjectSummary
@@ -56,6 +57,8 @@ class DeliveryResult(BaseModel):
     commit_sha: str | None = None
     branch: str | None = None
     pr_url: str | None = None
+    live: bool | None = Field(None, description="The controller applied the commit and the workload is healthy")
+    verification: list[WaitResult] = Field(default_factory=list, description="The waits behind 'live'")
 
 
 class SessionState(BaseModel):

@@ -1,0 +1,195 @@
+"""The whole story on the simulator: the wizard pushes to a real remote, the simulated controllers
+apply that commit, and the tool reports it live — or why not — and finds the owner of what it deployed."""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import FIXTURES, make_repo, need_shared
+from fakekube import FakeKube
+from git_server import GitHttpServer
+from gitops_mcp.core import GitOpsApp
+from gitops_mcp.settings import PolicySettings, Settings
+from gitops_sim import GitOpsSimulator
+
+TOKEN = "e2e-token-0123456789"
+REPO = "org/fleet"
+
+
+@dataclass
+class World:
+    srv: GitHttpServer
+    kube: FakeKube
+    sim: GitOpsSimulator
+    app: GitOpsApp
+    work: Path
+    url: str
+
+
+def header_env(base: str) -> dict[str, str]:
+    basic = base64.b64encode(f"x-access-token:{TOKEN}".encode()).decode()
+    return {
+        **os.environ,
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": f"http.{base}/.extraHeader",
+        "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
+    }
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    with GitHttpServer(tmp_path / "srv", users={"x-access-token": TOKEN}) as srv:
+        bare = srv.create_repo(f"{REPO}.git")
+        url = srv.url(f"{REPO}.git")
+        seed = make_repo(tmp_path / "seed", need_shared(FIXTURES / "podinfo"))
+        sync = (
+            "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n  name: flux-system\n"
+            f"  namespace: flux-system\nspec:\n  interval: 10m\n  ref:\n    branch: main\n  url: {url}\n"
+        )
+        (seed / "clusters/dev/flux-system").mkdir(parents=True)
+        (seed / "clusters/dev/flux-system/gotk-sync.yaml").write_text(sync, encoding="utf-8")
+        (seed / "clusters/dev/flux-system/kustomization.yaml").write_text(
+            "resources:\n  - gotk-sync.yaml\n", encoding="utf-8"
+        )
+        (seed / "argocd").mkdir()
+        (seed / "argocd/README.md").write_text("Applications live here.\n", encoding="utf-8")
+        subprocess.run(["git", "add", "-A"], cwd=seed, check=True)
+        subprocess.run(["git", "commit", "-qm", "bootstrap"], cwd=seed, check=True)
+        subprocess.run(["git", "push", "-q", url, "main"], cwd=seed, check=True, env=header_env(srv.base))
+        work = tmp_path / "work"
+        subprocess.run(["git", "clone", "-q", url, str(work)], check=True, env=header_env(srv.base))
+        with FakeKube() as kube:
+            for ns in ("flux-system", "argocd", "podinfo"):
+                kube.ensure_namespace(ns)
+            kube.put(
+                {
+                    "apiVersion": "source.toolkit.fluxcd.io/v1",
+                    "kind": "GitRepository",
+                    "metadata": {"name": "flux-system", "namespace": "flux-system"},
+                    "spec": {"interval": "10m", "url": url, "ref": {"branch": "main"}},
+                }
+            )
+            kube.put(
+                {
+                    "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+                    "kind": "Kustomization",
+                    "metadata": {"name": "flux-system", "namespace": "flux-system"},
+                    "spec": {
+                        "interval": "10m",
+                        "path": "./clusters/dev",
+                        "prune": True,
+                        "sourceRef": {"kind": "GitRepository", "name": "flux-system"},
+                    },
+                }
+            )
+            kube.put(
+                {
+                    "apiVersion": "argoproj.io/v1alpha1",
+                    "kind": "Application",
+                    "metadata": {"name": "apps", "namespace": "argocd"},
+                    "spec": {
+                        "project": "default",
+                        "source": {"repoURL": url, "targetRevision": "main", "path": "argocd"},
+                        "destination": {"server": "https://kubernetes.default.svc", "namespace": "argocd"},
+                        "syncPolicy": {"automated": {}},
+                    },
+                }
+            )
+            settings = Settings(
+                allowed_roots=[tmp_path],
+                state_dir=tmp_path / "state",
+                cache_dir=tmp_path / "cache",
+                git_token=TOKEN,
+                allowed_git_hosts=[f"127.0.0.1:{srv.port}"],
+                git_allow_http=True,
+                kubeconfig=kube.kubeconfig(tmp_path / "kubeconfig"),
+                wizard_wait_seconds=30,
+                policy=PolicySettings(secure_git_urls=False),  # the test remote is plain http on loopback
+            )
+            with GitOpsSimulator(kube, {url: bare}) as sim:
+                yield World(srv, kube, sim, GitOpsApp(settings), work, url)
+                assert sim.errors == []
+
+
+def run_wizard(app: GitOpsApp, repo: Path, answers: dict[str, Any], final: dict[str, Any]) -> Any:
+    v = app.start("local", str(repo))
+    for _ in range(8):
+        v = app.answer("local", v.session_id, answers, accept_defaults=True)
+        answers = {}
+        if v.step == "preview":
+            break
+    assert v.step == "preview" and v.preview is not None and v.preview.validation.valid, v
+    assert {q.id for q in v.questions} == {"delivery", "wait"}
+    return app.answer("local", v.session_id, final)
+
+
+def test_flux_wizard_push_is_live_and_owned(world: World) -> None:
+    v = run_wizard(
+        world.app,
+        world.work,
+        {"package": "kustomize", "provider": "flux", "namespace": "podinfo", "app_name": "podinfo"},
+        {"delivery": "push", "wait": True},
+    )
+    assert v.status == "done", v.errors
+    r = v.result
+    assert r.file == "clusters/dev/podinfo.yaml" and r.commit_sha == world.srv.head(f"{REPO}.git")
+    assert r.live is True, r.message
+    assert [w.status.name for w in r.verification] == ["flux-system", "podinfo"]
+    assert all(w.outcome == "synced" and w.status.revision == f"main@sha1:{r.commit_sha}" for w in r.verification)
+    # the GitRepository of the bootstrap was reused; the workload is there, owned, and its file is known
+    dep = world.kube.find("apps/v1", "Deployment", "podinfo", "podinfo")
+    assert dep is not None and dep["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/name"] == "podinfo"
+    owner = world.app.find_owner("apps/v1", "Deployment", "podinfo", "podinfo", repo_path=str(world.work))
+    assert [(c.kind, c.name) for c in owner.chain] == [
+        ("Kustomization", "podinfo"),
+        ("Kustomization", "flux-system"),
+        ("GitRepository", "flux-system"),
+    ]
+    assert owner.git is not None and owner.git.path == "./kustomize" and owner.git.url == world.url
+    assert owner.file is not None and owner.file.file == "kustomize/deployment.yaml"
+
+
+def test_argocd_wizard_push_through_app_of_apps(world: World) -> None:
+    v = run_wizard(
+        world.app,
+        world.work,
+        {
+            "package": "kustomize",
+            "provider": "argocd",
+            "namespace": "podinfo",
+            "app_name": "podinfo",
+            "output_path": "argocd/podinfo.yaml",
+        },
+        {"delivery": "push", "wait": True},
+    )
+    r = v.result
+    assert r is not None and r.live is True, r.message if r else v.errors
+    assert [w.status.name for w in r.verification] == ["apps", "podinfo"]
+    assert r.verification[-1].status.revision == r.commit_sha
+    dep = world.kube.find("apps/v1", "Deployment", "podinfo", "podinfo")
+    assert dep is not None and "argocd.argoproj.io/tracking-id" in dep["metadata"]["annotations"]
+
+
+def test_broken_manifest_reports_the_controller_error(world: World) -> None:
+    ok = run_wizard(
+        world.app,
+        world.work,
+        {"package": "kustomize", "provider": "flux", "namespace": "podinfo", "app_name": "podinfo"},
+        {"delivery": "push", "wait": True},
+    )
+    assert ok.result.live
+    (world.work / "kustomize/deployment.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: [x\n", encoding="utf-8"
+    )
+    commit = world.app.commit(str(world.work), ["kustomize/deployment.yaml"], "break podinfo")
+    world.app.reconcile("Kustomization", "podinfo", "flux-system")
+    w = world.app.wait("Kustomization", "podinfo", "flux-system", commit.commit_sha, 20)
+    assert w.outcome == "failed" and "kustomize build failed" in w.message
