@@ -530,3 +530,36 @@ def test_find_owner_argocd_and_unmanaged(env: Env, tmp_path: Path) -> None:
 
     with pytest.raises(NotFoundError):
         app.find_owner("apps/v1", "Deployment", "nope", "web")
+
+
+def test_health_check_failure_and_running_sync_refused(env: Env) -> None:
+    flux_app(env.kube)
+    env.kube.patch(
+        env.kube.resource_for(KS_API, "Kustomization"),
+        "flux-system",
+        "web",
+        {"spec": {"wait": True}},
+        "application/merge-patch+json",
+    )
+    assert wait_for_sync(env.client, "Kustomization", "web", "flux-system", None, 20).outcome == "synced"
+    sha = env.commit({"apps/web/deploy.yaml": DEPLOY.format(n=1, image="registry/fail:latest")})
+    reconcile(env.client, "Kustomization", "web", "flux-system")
+    r = wait_for_sync(env.client, "Kustomization", "web", "flux-system", sha, 20)
+    assert r.outcome == "failed" and "health check failed" in r.message
+    env.kube.put(
+        {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Application",
+            "metadata": {"name": "busy", "namespace": "argocd"},
+            "spec": {
+                "project": "default",
+                "source": {"repoURL": "https://nowhere.example/x.git", "path": "."},
+                "destination": {"namespace": "web"},
+            },
+        }
+    )
+    env.kube.patch_status(
+        "argoproj.io/v1alpha1", "Application", "argocd", "busy", {"operationState": {"phase": "Running"}}
+    )
+    with pytest.raises(UserInputError, match="already has a sync operation running"):
+        reconcile(env.client, "Application", "busy", "argocd", sync=True)
