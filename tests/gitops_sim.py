@@ -135,6 +135,17 @@ class GitOpsSimulator:
             if k.get("namespace"):
                 for d in docs:
                     d.setdefault("metadata", {})["namespace"] = k["namespace"]
+            for r in k.get("replicas") or []:  # the replicas and images transformers
+                for d in docs:
+                    if (d.get("metadata") or {}).get("name") == r.get("name") and "spec" in d:
+                        d["spec"]["replicas"] = r.get("count")
+            for img in k.get("images") or []:
+                for d in docs:
+                    pod = ((d.get("spec") or {}).get("template") or {}).get("spec") or {}
+                    for c in pod.get("containers") or []:
+                        repo, _, tag = str(c.get("image", "")).partition(":")
+                        if repo == img.get("name"):
+                            c["image"] = f"{img.get('newName', repo)}:{img.get('newTag', tag)}"
             return docs
         kust_dirs = sorted(
             {

@@ -15,7 +15,7 @@ from gitops_mcp.server import build_server
 from gitops_mcp.settings import Settings
 
 MODES = ["auto", "legacy"]
-WRITE_TOOLS = {"write_manifests", "commit_and_push", "rollback", "reconcile"}
+WRITE_TOOLS = {"write_manifests", "commit_and_push", "rollback", "reconcile", "remediate"}
 
 
 async def call(c: Client, tool: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -47,6 +47,7 @@ async def test_tools_are_described_and_annotated(settings: Settings, mode: str) 
         "get_sync_status",
         "wait_for_sync",
         "find_owner",
+        "remediate",
     }
     for t in tools.values():
         assert t.description and len(t.description) > 40, t.name

@@ -61,6 +61,7 @@ class OwnerResult(BaseModel):
     chain: list[OwnerLink] = Field(default_factory=list, description="Nearest owner first, the source last")
     git: GitLocation | None = None
     file: SourceFile | None = None
+    repo_root: str | None = Field(None, description="Local clone the file lookup used")
     message: str
     api_calls: int = 0
 

@@ -20,3 +20,7 @@ def deploy_with_gitops_text(path: str, intent: str = "", provider: str = "", rea
         )
         + extra
     )
+
+
+def prompt_text(template: str, /, **fields: str) -> str:
+    return _load(template).format(**fields)

@@ -22,13 +22,14 @@ from gitops_mcp import __version__
 from gitops_mcp.cluster.ops import ReconcileResult, WaitResult
 from gitops_mcp.cluster.owner import OwnerResult
 from gitops_mcp.cluster.status import SyncStatus
-from gitops_mcp.core import GenerateResult, GitOpsApp, ProviderInfo, ProviderReport
+from gitops_mcp.core import GenerateResult, GitOpsApp, ProviderInfo, ProviderReport, RemediationResult
 from gitops_mcp.detection import DetectionReport
 from gitops_mcp.errors import GitOpsError, NotFoundError
 from gitops_mcp.git.delivery import CommitResult, RollbackResult
 from gitops_mcp.manifests.validation import ValidationResult
 from gitops_mcp.manifests.write import WriteResult
-from gitops_mcp.prompts import deploy_with_gitops_text
+from gitops_mcp.prompts import deploy_with_gitops_text, prompt_text
+from gitops_mcp.remediation import Change
 from gitops_mcp.scrub import install_log_scrubbing, register_secrets
 from gitops_mcp.server.auth import current_owner, make_auth
 from gitops_mcp.server.elicit import elicit_rounds
@@ -423,6 +424,40 @@ def build_server(settings: Settings, app: GitOpsApp | None = None) -> MCPServer:
             return await _run(core.reconcile, kind, name, namespace, with_source, sync, context)
 
         @mcp.tool(annotations=git_write)
+        async def remediate(
+            api_version: Annotated[str, Field(description="apiVersion of the broken live object, e.g. apps/v1")],
+            kind: Annotated[str, Field(description="Kind of the live object, e.g. Deployment")],
+            name: Annotated[str, Field(description="Name of the live object")],
+            change: Annotated[
+                Change,
+                Field(
+                    description="What to change: {type: set_image, image, container?} | {type: set_replicas, "
+                    "replicas} | {type: set_resources, requests?, limits?, container?} | {type: set_env, "
+                    "name, value, container?} | {type: set_helm_values, values: {dot.path: value}} | "
+                    "{type: merge_patch, patch}"
+                ),
+            ],
+            namespace: Annotated[str | None, Field(description="Namespace of the live object")] = None,
+            mode: Annotated[
+                Literal["push", "pull_request"], Field(description="Propose as a pull request (default) or push")
+            ] = "pull_request",
+            wait: Annotated[bool, Field(description="push: reconcile, wait, and check the live object")] = True,
+            repo_path: Annotated[
+                str | None, Field(description="Absolute path of a local clone of the repository that defines it")
+            ] = None,
+            message: Annotated[str | None, Field(description="Commit message (default: describes the change)")] = None,
+        ) -> RemediationResult:
+            """Fix a live object through Git: find its owner and the file that defines it, make a
+            minimal edit there (comments and formatting of every other line kept), validate, commit
+            or open a pull request, then (push + wait) reconcile, wait for the commit and check the
+            live object. Helm-rendered objects change through their HelmRelease values; an object
+            from a shared Kustomize base changes in the environment's overlay. Unmanaged objects and
+            ApplicationSet-generated Applications are refused with the reason; nothing changes."""
+            return await _run(
+                core.remediate, api_version, kind, name, namespace, change, mode, wait, repo_path, message
+            )
+
+        @mcp.tool(annotations=git_write)
         async def rollback(
             repo_path: Annotated[str, Field(description="Absolute path of the local repository")],
             paths: Annotated[
@@ -470,6 +505,23 @@ def build_server(settings: Settings, app: GitOpsApp | None = None) -> MCPServer:
     def deploy_with_gitops(path: str, intent: str = "", provider: str = "") -> str:
         """Guide the assistant through detecting, asking, previewing and writing a deployment."""
         return deploy_with_gitops_text(path, intent, provider, read_only=settings.read_only)
+
+    @mcp.prompt(title="Remediate with GitOps")
+    def remediate_with_gitops(api_version: str, kind: str, name: str, namespace: str = "", problem: str = "") -> str:
+        """Guide the assistant to fix a live object through Git, reviewed and verified."""
+        return prompt_text(
+            "remediate_with_gitops.md",
+            api_version=api_version,
+            kind=kind,
+            name=name,
+            namespace=namespace or "(cluster-scoped)",
+            problem=problem or "(describe it)",
+        )
+
+    @mcp.prompt(title="Diagnose a sync")
+    def diagnose_sync(kind: str, name: str, namespace: str) -> str:
+        """Guide the assistant to find out why a Flux object or Argo CD Application is not synced."""
+        return prompt_text("diagnose_sync.md", kind=kind, name=name, namespace=namespace)
 
     @mcp.custom_route("/healthz", methods=["GET"])  # type: ignore[untyped-decorator]
     async def healthz(request: Any) -> Any:

@@ -1,0 +1,383 @@
+"""Remediation through Git: structured changes, where to make them, and the surgical edits.
+
+:func:`plan` is pure (files in, edited files out): it decides which file and document carry the
+change — the HelmRelease values for a Helm-rendered object (the environment's patch of the
+HelmRelease when its overlay has one), the overlay's ``replicas``/``images`` fields for an object
+from a shared Kustomize base, otherwise the object's own document — and refuses, with the reason,
+what cannot be done safely (unmanaged objects, ApplicationSet-generated Applications, an
+ambiguous container, a value rendered by a chart without a values route).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field
+
+from gitops_mcp.cluster.owner import OwnerResult
+from gitops_mcp.errors import UserInputError
+from gitops_mcp.manifests.edit import YamlEditor
+from gitops_mcp.manifests.yaml import load_documents
+
+
+class SetImage(BaseModel):
+    type: Literal["set_image"] = "set_image"
+    image: str = Field(min_length=1, description="Full image reference, e.g. ghcr.io/org/app:1.2.3")
+    container: str | None = Field(None, description="Container name (default: the only container)")
+
+
+class SetReplicas(BaseModel):
+    type: Literal["set_replicas"] = "set_replicas"
+    replicas: int = Field(ge=0, le=10000)
+
+
+class SetResources(BaseModel):
+    type: Literal["set_resources"] = "set_resources"
+    container: str | None = None
+    requests: dict[str, str] = Field(default_factory=dict, description="e.g. {cpu: 100m, memory: 128Mi}")
+    limits: dict[str, str] = Field(default_factory=dict)
+
+
+class SetEnv(BaseModel):
+    type: Literal["set_env"] = "set_env"
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+    value: str
+    container: str | None = None
+
+
+class SetHelmValues(BaseModel):
+    type: Literal["set_helm_values"] = "set_helm_values"
+    values: dict[str, Any] = Field(description="Dot paths to values, e.g. {'replicaCount': 3, 'image.tag': '6.7.1'}")
+
+
+class MergePatch(BaseModel):
+    type: Literal["merge_patch"] = "merge_patch"
+    patch: dict[str, Any] = Field(description="JSON merge patch on the object (null deletes are not supported)")
+
+
+Change = Annotated[
+    SetImage | SetReplicas | SetResources | SetEnv | SetHelmValues | MergePatch, Field(discriminator="type")
+]
+
+
+class FileEdit(BaseModel):
+    file: str
+    role: Literal["object", "patch", "kustomization", "values"] = Field(
+        "object",
+        description="object: a full manifest (schema-validated); patch: a Kustomize patch; "
+        "kustomization: kustomization.yaml; values: a Helm values file",
+    )
+    document: int
+    reason: str = Field(description="Why this file and document")
+    before: str
+    after: str
+
+
+class Plan(BaseModel):
+    edits: list[FileEdit]
+    affects: list[str] = Field(default_factory=list, description="Other environments the change reaches")
+    notes: list[str] = Field(default_factory=list)
+
+
+class Refused(UserInputError):
+    """The change is not made; the message says why and what to do instead."""
+
+
+def _read(root: Path, rel: str) -> str:
+    p = (root / rel).resolve()
+    if root.resolve() not in p.parents:
+        raise Refused(f"{rel} is outside the repository")
+    return p.read_text(encoding="utf-8")
+
+
+def _docs(root: Path, rel: str) -> list[Any]:
+    return load_documents(_read(root, rel), rel)
+
+
+def _kustomization_file(root: Path, directory: str) -> str | None:
+    for name in ("kustomization.yaml", "kustomization.yml", "Kustomization"):
+        rel = posixpath.join(directory, name) if directory not in ("", ".") else name
+        if (root / rel).is_file():
+            return rel
+    return None
+
+
+def _norm_dir(path: str) -> str:
+    p = posixpath.normpath(path.removeprefix("./")) if path not in ("", ".", "./") else "."
+    return p
+
+
+def _container_index(doc: dict[str, Any], name: str | None) -> tuple[list[str | int], int]:
+    spec = doc.get("spec") or {}
+    pod = spec.get("template", {}).get("spec") if doc.get("kind") != "Pod" else spec
+    base: list[str | int] = ["spec", "template", "spec"] if doc.get("kind") != "Pod" else ["spec"]
+    if doc.get("kind") == "CronJob":
+        pod = spec.get("jobTemplate", {}).get("spec", {}).get("template", {}).get("spec")
+        base = ["spec", "jobTemplate", "spec", "template", "spec"]
+    containers = (pod or {}).get("containers") or []
+    names = [c.get("name") for c in containers]
+    if not containers:
+        raise Refused(f"{doc.get('kind')} {doc.get('metadata', {}).get('name')} has no containers in Git")
+    if name is None:
+        if len(containers) > 1:
+            raise Refused(f"the workload has several containers ({', '.join(map(str, names))}); name one")
+        return base, 0
+    if name not in names:
+        raise Refused(f"no container {name!r}; containers: {', '.join(map(str, names))}")
+    return base, names.index(name)
+
+
+def _split_image(image: str) -> tuple[str, str | None]:
+    ref = image.split("@", 1)[0]
+    slash = ref.rfind("/")
+    colon = ref.rfind(":")
+    if colon > slash:
+        return ref[:colon], ref[colon + 1 :]
+    return ref, None
+
+
+def _object_edits(editor: YamlEditor, doc_index: int, doc: dict[str, Any], change: Any) -> None:
+    if isinstance(change, SetReplicas):
+        editor.set(doc_index, ["spec", "replicas"], change.replicas)
+    elif isinstance(change, SetImage):
+        base, i = _container_index(doc, change.container)
+        editor.set(doc_index, [*base, "containers", i, "image"], change.image)
+    elif isinstance(change, SetEnv):
+        base, i = _container_index(doc, change.container)
+        container = _dig(doc, [*base, "containers", i])
+        env = container.get("env")
+        if env:
+            names = [e.get("name") for e in env]
+            if change.name in names:
+                j = names.index(change.name)
+                if "valueFrom" in env[j]:
+                    raise Refused(f"{change.name} comes from valueFrom; change its source instead")
+                editor.set(doc_index, [*base, "containers", i, "env", j, "value"], change.value)
+            else:
+                editor.append(doc_index, [*base, "containers", i, "env"], {"name": change.name, "value": change.value})
+        else:
+            editor.set(doc_index, [*base, "containers", i, "env"], [{"name": change.name, "value": change.value}])
+    elif isinstance(change, SetResources):
+        base, i = _container_index(doc, change.container)
+        for section in ("requests", "limits"):
+            for k, v in getattr(change, section).items():
+                editor.set(doc_index, [*base, "containers", i, "resources", section, k], v)
+    elif isinstance(change, MergePatch):
+        for path, value in _leaves(change.patch):
+            if value is None:
+                raise Refused("deleting fields (null in the merge patch) is not supported; edit the file by hand")
+            editor.set(doc_index, path, value)
+    else:
+        raise Refused("Helm values apply to HelmReleases and Helm-based Applications, not to this object")
+
+
+def _dig(node: Any, path: list[str | int]) -> Any:
+    for p in path:
+        node = node[p]
+    return node
+
+
+def _leaves(patch: dict[str, Any], prefix: list[str | int] | None = None) -> list[tuple[list[str | int], Any]]:
+    out: list[tuple[list[str | int], Any]] = []
+    for k, v in patch.items():
+        path: list[str | int] = [*(prefix or []), k]
+        if isinstance(v, dict) and v:
+            out += _leaves(v, path)
+        else:
+            out.append((path, v))
+    return out
+
+
+def _values_ops(change: Any) -> list[tuple[list[str | int], Any]]:
+    if isinstance(change, SetHelmValues):
+        return [(list(k.split(".")), v) for k, v in change.values.items()]
+    if isinstance(change, SetReplicas):
+        return [(["replicaCount"], change.replicas)]
+    if isinstance(change, SetImage):
+        repo, tag = _split_image(change.image)
+        ops: list[tuple[list[str | int], Any]] = [(["image", "repository"], repo)]
+        if tag:
+            ops.append((["image", "tag"], tag))
+        return ops
+    raise Refused(
+        "the object is rendered by a Helm chart: change it through the chart's values (set_helm_values, "
+        "set_replicas or set_image), never in the templates"
+    )
+
+
+def plan(root: Path, owner: OwnerResult, change: Any) -> Plan:
+    """Decide where ``change`` goes and make the edits in memory (nothing is written)."""
+    if not owner.managed:
+        raise Refused(owner.message + "; nothing was changed")
+    if any(c.kind == "ApplicationSet" for c in owner.chain):
+        appset = next(c for c in owner.chain if c.kind == "ApplicationSet")
+        raise Refused(
+            f"the Application is generated by the ApplicationSet {appset.namespace}/{appset.name}: change "
+            "its template (the generated Application would be overwritten); nothing was changed"
+        )
+    if owner.git is None or owner.repo_root is None:
+        raise Refused(
+            "the repository that defines the object is not available locally; pass repo_path (a local clone of "
+            f"{owner.git.url if owner.git else 'the source repository'})"
+        )
+    git = owner.git
+    texts: dict[str, YamlEditor] = {}
+    roles: dict[str, str] = {}
+
+    def editor(rel: str) -> YamlEditor:
+        if rel not in texts:
+            texts[rel] = YamlEditor(_read(root, rel))
+        return texts[rel]
+
+    result = Plan(edits=[])
+    overlay_dir = _norm_dir(git.path)
+    chart_dir = overlay_dir if overlay_dir != "." else ""
+    if owner.manager == "argocd" and (root / chart_dir / "Chart.yaml").is_file():
+        values_rel = posixpath.join(chart_dir, git.value_files[-1] if git.value_files else "values.yaml")
+        if not (root / values_rel).is_file():
+            raise Refused(f"the values file {values_rel} of the Application's chart does not exist")
+        ed = editor(values_rel)
+        roles[values_rel] = "values"
+        for path, value in _values_ops(change):
+            ed.set(0, path, value)
+        return _finish(
+            root,
+            texts,
+            {
+                values_rel: f"the Application renders the chart {chart_dir or '.'}; its values "
+                f"for this environment are in {values_rel}"
+            },
+            result,
+            roles,
+        )
+    file = owner.file
+    if file is None:
+        raise Refused(f"no document for {git.defining_kind} {git.defining_name} under {git.path}; {owner.message}")
+    defining_dir = posixpath.dirname(file.file) or "."
+    helm = owner.chain and owner.chain[0].kind == "HelmRelease" and git.defining_kind == "HelmRelease"
+    reasons: dict[str, str] = {}
+    if helm:
+        target_rel, target_doc = file.file, file.document
+        reason = f"the object is rendered from the HelmRelease {git.defining_name}; its values are in {file.file}"
+        patch = _overlay_patch(root, overlay_dir, "HelmRelease", git.defining_name)
+        if patch is not None and patch[0] != file.file:
+            target_rel, target_doc = patch
+            reason = (
+                f"the overlay {overlay_dir} patches the HelmRelease {git.defining_name} in {target_rel}; "
+                "changed there so only this environment changes"
+            )
+        ed = editor(target_rel)
+        for path, value in _values_ops(change):
+            ed.set(target_doc, ["spec", "values", *path], value)
+        reasons[target_rel] = reason
+        roles[target_rel] = "patch" if target_rel != file.file else "object"
+    elif owner.manager == "argocd" and git.value_files and git.defining_kind not in ("",):
+        raise Refused(
+            "the Application renders a Helm chart from Git: set values in "
+            f"{posixpath.join(git.path, git.value_files[-1])} with set_helm_values"
+        )
+    else:
+        doc = _docs(root, file.file)[file.document]
+        in_base = overlay_dir != "." and not (defining_dir + "/").startswith(overlay_dir.rstrip("/") + "/")
+        kfile = _kustomization_file(root, overlay_dir) if in_base else None
+        done = False
+        if kfile is not None and isinstance(change, SetReplicas | SetImage):
+            done = _overlay_field(editor(kfile), _docs(root, kfile)[0], change, git.defining_name, doc)
+            if done:
+                roles[kfile] = "kustomization"
+                reasons[kfile] = (
+                    f"{file.file} is in a shared base; the overlay {overlay_dir} sets this for its own environment only"
+                )
+        if not done:
+            _object_edits(editor(file.file), file.document, doc, change)
+            reasons[file.file] = f"{git.defining_kind} {git.defining_name} is defined in {file.file}"
+            if in_base:
+                result.affects = _base_users(root, defining_dir, overlay_dir)
+                result.notes.append(f"{file.file} is a shared base: the change reaches every overlay that uses it")
+    return _finish(root, texts, reasons, result, roles)
+
+
+def _finish(
+    root: Path, texts: dict[str, YamlEditor], reasons: dict[str, str], result: Plan, roles: dict[str, str] | None = None
+) -> Plan:
+    for rel, ed in texts.items():
+        before = _read(root, rel)
+        if ed.text != before:
+            result.edits.append(
+                FileEdit(
+                    file=rel,
+                    role=(roles or {}).get(rel, "object"),
+                    document=0,
+                    reason=reasons.get(rel, ""),
+                    before=before,
+                    after=ed.text,
+                )
+            )
+    if not result.edits:
+        result.notes.append("the files already have this value; nothing to change")
+    return result
+
+
+def _overlay_patch(root: Path, overlay: str, kind: str, name: str) -> tuple[str, int] | None:
+    kfile = _kustomization_file(root, overlay)
+    if kfile is None:
+        return None
+    k = _docs(root, kfile)[0] or {}
+    refs: list[str] = [p for p in k.get("patchesStrategicMerge") or [] if isinstance(p, str)]
+    refs += [str(p["path"]) for p in k.get("patches") or [] if isinstance(p, dict) and p.get("path")]
+    for ref in refs:
+        rel = posixpath.normpath(posixpath.join(overlay if overlay != "." else "", ref))
+        if not (root / rel).is_file():
+            continue
+        for i, d in enumerate(_docs(root, rel)):
+            if isinstance(d, dict) and d.get("kind") == kind and (d.get("metadata") or {}).get("name") == name:
+                return rel, i
+    return None
+
+
+def _overlay_field(ed: YamlEditor, k: dict[str, Any], change: Any, name: str, doc: dict[str, Any]) -> bool:
+    """Set replicas/images in the overlay's kustomization.yaml; True when done."""
+    if isinstance(change, SetReplicas):
+        entries = k.get("replicas") or []
+        for i, e in enumerate(entries):
+            if isinstance(e, dict) and e.get("name") == name:
+                ed.set(0, ["replicas", i, "count"], change.replicas)
+                return True
+        if entries:
+            ed.append(0, ["replicas"], {"name": name, "count": change.replicas})
+        else:
+            ed.set(0, ["replicas"], [{"name": name, "count": change.replicas}])
+        return True
+    if isinstance(change, SetImage):
+        base, idx = _container_index(doc, change.container)
+        current = _dig(doc, [*base, "containers", idx]).get("image", "")
+        cur_repo, _ = _split_image(str(current))
+        new_repo, new_tag = _split_image(change.image)
+        entry: dict[str, Any] = {"name": cur_repo}
+        if new_repo != cur_repo:
+            entry["newName"] = new_repo
+        if new_tag:
+            entry["newTag"] = new_tag
+        entries = k.get("images") or []
+        for i, e in enumerate(entries):
+            if isinstance(e, dict) and e.get("name") == cur_repo:
+                for key in ("newName", "newTag"):
+                    if key in entry:
+                        ed.set(0, ["images", i, key], entry[key])
+                return True
+        if entries:
+            ed.append(0, ["images"], entry)
+        else:
+            ed.set(0, ["images"], [entry])
+        return True
+    return False
+
+
+def _base_users(root: Path, base: str, overlay: str) -> list[str]:
+    from gitops_mcp.detection import detect_packages
+
+    report = detect_packages(root)
+    users = next((p.used_by for p in report.packages if p.path == base), [])
+    return [u for u in users if u != overlay]
