@@ -4,6 +4,7 @@ apply that commit, and the tool reports it live — or why not — and finds the
 from __future__ import annotations
 
 import base64
+import difflib
 import os
 import subprocess
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from conftest import FIXTURES, make_repo, need_shared
+from fake_forge import FakeForge
 from fakekube import FakeKube
 from git_server import GitHttpServer
 from gitops_mcp.core import GitOpsApp
@@ -21,11 +23,13 @@ from gitops_mcp.settings import PolicySettings, Settings
 from gitops_sim import GitOpsSimulator
 
 TOKEN = "e2e-token-0123456789"
+FORGE_TOKEN = "ghp_" + "E" * 36
 REPO = "org/fleet"
 
 
 @dataclass
 class World:
+    forge: FakeForge
     srv: GitHttpServer
     kube: FakeKube
     sim: GitOpsSimulator
@@ -66,7 +70,7 @@ def world(tmp_path: Path) -> Iterator[World]:
         subprocess.run(["git", "push", "-q", url, "main"], cwd=seed, check=True, env=header_env(srv.base))
         work = tmp_path / "work"
         subprocess.run(["git", "clone", "-q", url, str(work)], check=True, env=header_env(srv.base))
-        with FakeKube() as kube:
+        with FakeKube() as kube, FakeForge(srv.root, FORGE_TOKEN) as forge:
             for ns in ("flux-system", "argocd", "podinfo"):
                 kube.ensure_namespace(ns)
             kube.put(
@@ -113,9 +117,12 @@ def world(tmp_path: Path) -> Iterator[World]:
                 kubeconfig=kube.kubeconfig(tmp_path / "kubeconfig"),
                 wizard_wait_seconds=30,
                 policy=PolicySettings(secure_git_urls=False),  # the test remote is plain http on loopback
+                forge="github",
+                github_api_url=forge.github_api,
+                github_token=FORGE_TOKEN,
             )
             with GitOpsSimulator(kube, {url: bare}) as sim:
-                yield World(srv, kube, sim, GitOpsApp(settings), work, url)
+                yield World(forge, srv, kube, sim, GitOpsApp(settings), work, url)
                 assert sim.errors == []
 
 
@@ -193,3 +200,57 @@ def test_broken_manifest_reports_the_controller_error(world: World) -> None:
     world.app.reconcile("Kustomization", "podinfo", "flux-system")
     w = world.app.wait("Kustomization", "podinfo", "flux-system", commit.commit_sha, 20)
     assert w.outcome == "failed" and "kustomize build failed" in w.message
+
+
+def deploy_podinfo(world: World) -> None:
+    v = run_wizard(
+        world.app,
+        world.work,
+        {"package": "kustomize", "provider": "flux", "namespace": "podinfo", "app_name": "podinfo"},
+        {"delivery": "push", "wait": True},
+    )
+    assert v.result.live, v.result.message
+
+
+def test_remediate_push_is_verified_live(world: World) -> None:
+    from gitops_mcp.remediation import SetReplicas
+
+    deploy_podinfo(world)
+    before = (world.work / "kustomize/deployment.yaml").read_text(encoding="utf-8")
+    r = world.app.remediate(
+        "apps/v1", "Deployment", "podinfo", "podinfo", SetReplicas(replicas=3), mode="push", repo_path=str(world.work)
+    )
+    assert r.live_ok is True, r.message
+    assert r.plan is not None and [e.file for e in r.plan.edits] == ["kustomize/deployment.yaml"]
+    assert r.commit is not None and r.commit.status == "pushed"
+    assert r.verification is not None and r.verification.outcome == "synced"
+    after = (world.work / "kustomize/deployment.yaml").read_text(encoding="utf-8")
+    changed = [ln for ln in difflib.ndiff(before.splitlines(), after.splitlines()) if ln[:1] in "+-"]
+    assert len(changed) <= 2, changed
+    live = world.kube.find("apps/v1", "Deployment", "podinfo", "podinfo")
+    assert live is not None and live["spec"]["replicas"] == 3
+
+
+def test_remediate_as_pull_request_and_refusals(world: World) -> None:
+    from gitops_mcp.errors import GitOpsError
+    from gitops_mcp.remediation import SetEnv, SetImage
+
+    deploy_podinfo(world)
+    head = world.srv.head(f"{REPO}.git")
+    r = world.app.remediate(
+        "apps/v1",
+        "Deployment",
+        "podinfo",
+        "podinfo",
+        SetEnv(name="PODINFO_UI_MESSAGE", value="fixed via git"),
+        repo_path=str(world.work),
+    )
+    assert r.commit is not None and r.commit.pr_url and world.srv.head(f"{REPO}.git") == head  # main untouched
+    assert "after the merge" in r.message
+    world.kube.ensure_namespace("manual")
+    world.kube.put(
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "hand", "namespace": "manual"}, "spec": {}}
+    )
+    with pytest.raises(GitOpsError, match="not managed"):
+        world.app.remediate("apps/v1", "Deployment", "hand", "manual", SetImage(image="x:1"), repo_path=str(world.work))
+    assert world.srv.head(f"{REPO}.git") == head
