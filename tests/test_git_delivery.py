@@ -550,3 +550,32 @@ async def test_commit_tools_over_http_leak_nothing(tmp_path: Path, remote: GitHt
     texts.extend(p.read_text(encoding="utf-8", errors="replace") for p in (tmp_path / "cache").rglob("config"))
     for text in texts:
         assert TOKEN not in text and FORGE_TOKEN not in text
+
+
+def test_promote_as_pull_request(tmp_path: Path, remote: GitHttpServer, forge: FakeForge) -> None:
+    work = clone(remote, tmp_path / "work")
+    k = work / "deploy/overlays/staging/kustomization.yaml"
+    k.write_text(
+        k.read_text(encoding="utf-8") + "images:\n  - name: ghcr.io/stefanprodan/podinfo\n    newTag: 6.7.1\n",
+        encoding="utf-8",
+    )
+    tgit(work, "commit", "-qam", "staging runs 6.7.1")
+    tgit(work, "push", "-q", "origin", "main", env=header_env(TOKEN, remote.base))
+    app = GitOpsApp(settings_for(tmp_path, remote, forge))
+    r = app.promote(str(work), "frontend", "staging", "production")
+    assert r.commit is not None and r.commit.pr_url
+    pr = forge.store.pulls[REPO][0]
+    assert pr["title"] == "Promote frontend from staging to production"
+    assert "What moves" in pr["body"] and "6.7.1" in pr["body"]
+    assert "newTag: 6.7.1" in remote.show(
+        f"{REPO}.git", r.commit.branch, "deploy/overlays/production/kustomization.yaml"
+    )
+    assert app.promote(str(work), "frontend", "staging", "production").commit is None  # nothing left to move
+    k.write_text(k.read_text(encoding="utf-8").replace("6.7.1", "6.7.2"), encoding="utf-8")
+    tgit(work, "commit", "-qam", "staging runs 6.7.2")
+    tgit(work, "push", "-q", "origin", "main", env=header_env(TOKEN, remote.base))
+    again = app.promote(str(work), "frontend", "staging", "production")
+    assert again.commit is not None and again.commit.pr_number == r.commit.pr_number  # the same PR, updated
+    assert "newTag: 6.7.2" in remote.show(
+        f"{REPO}.git", r.commit.branch, "deploy/overlays/production/kustomization.yaml"
+    )

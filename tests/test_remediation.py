@@ -301,3 +301,41 @@ def test_editor_keeps_everything_else(repo: Callable[[str], Path]) -> None:
         assert len(removed) <= 1 and 1 <= len(added) <= 2
     with pytest.raises(EditError):
         YamlEditor("a: {b: 1}\n").set(0, ["a", "c"], 2)  # flow style: refused rather than reformatted
+
+
+# -- promotion ------------------------------------------------------------------------------------------------
+
+
+def test_promote_flux_staging_to_production(repo: Callable[[str], Path]) -> None:
+    from gitops_mcp.promotion import plan_promotion
+
+    root = repo("flux2-kustomize-helm-example")
+    p = plan_promotion(root, "podinfo", "staging", "production")
+    assert (p.from_dir, p.to_dir) == ("apps/staging", "apps/production")
+    assert [(m.field, m.previous, m.value) for m in p.moves] == [
+        ("HelmRelease podinfo: spec.chart.spec.version", ">=1.0.0", ">=1.0.0-alpha")
+    ]
+    assert [k.field for k in p.kept] == ["spec.values.httpRoute.hostnames"]
+    removed, added = changed_lines(p.edits[0].before, p.edits[0].after)
+    assert removed == ['      version: ">=1.0.0"'] and added == ['      version: ">=1.0.0-alpha"']
+    assert "What moves" in p.description and "environment-specific" in p.description
+
+
+def test_promote_images_and_nothing_to_move(repo: Callable[[str], Path]) -> None:
+    from gitops_mcp.errors import GitOpsError
+    from gitops_mcp.promotion import plan_promotion
+
+    root = repo("podinfo")
+    p = plan_promotion(root, "frontend", "staging", "production")
+    assert p.moves == [] and p.edits == [] and "Nothing to move" in p.description
+    (root / "deploy/overlays/staging/kustomization.yaml").write_text(
+        (root / "deploy/overlays/staging/kustomization.yaml").read_text()
+        + "images:\n  - name: ghcr.io/stefanprodan/podinfo\n    newTag: 6.7.1\n"
+    )
+    p = plan_promotion(root, "frontend", "staging", "production")
+    assert [m.field for m in p.moves] == ["images[ghcr.io/stefanprodan/podinfo]"]
+    assert load_documents(p.edits[0].after)[0]["images"] == [
+        {"name": "ghcr.io/stefanprodan/podinfo", "newTag": "6.7.1"}
+    ]
+    with pytest.raises(GitOpsError, match="no Kustomize overlay"):
+        plan_promotion(root, "frontend", "staging", "qa")

@@ -35,6 +35,7 @@ from gitops_mcp.manifests.validation import (
 from gitops_mcp.manifests.write import WriteResult, diff_against, write_manifest_file
 from gitops_mcp.manifests.yaml import dump_documents
 from gitops_mcp.paths import resolve_allowed
+from gitops_mcp.promotion import PromotionPlan
 from gitops_mcp.providers.base import ExistingSource, ObjectSummary
 from gitops_mcp.providers.registry import ProviderRegistry, default_registry
 from gitops_mcp.questions import Question, comma_list, relative_dir
@@ -68,6 +69,14 @@ class ProviderReport(BaseModel):
     cluster: str | None = Field(None, description="API server the controller check used")
     controllers: list[ControllerInfo] | None = Field(None, description="Installed controllers (None: no cluster)")
     cluster_error: str | None = Field(None, description="Why the cluster could not be asked")
+
+
+class PromotionResult(BaseModel):
+    plan: PromotionPlan
+    diff: str
+    validation: list[ValidationResult] = Field(default_factory=list)
+    commit: CommitResult | None = None
+    message: str
 
 
 class RemediationResult(BaseModel):
@@ -252,6 +261,59 @@ class GitOpsApp:
             result.message += f"; file {found[0]} (document {found[1]})"
         return result
 
+    def _validate_edits(self, edits: list[Any]) -> list[ValidationResult]:
+        """Full objects against their schemas and policies; patches, kustomizations and values files must parse.
+
+        Raises:
+            PolicyViolation: an edited file would be invalid (nothing has been written).
+        """
+        schemas, origin = self._schemas()
+        out = []
+        for e in edits:
+            v = validate_text(e.after, self.settings.policy, schemas if e.role == "object" else None, e.file, origin)
+            if e.role != "object":
+                broken = [i for i in v.issues if "YAML" in i.message]
+                v = v.model_copy(update={"issues": broken, "valid": not broken})
+            out.append(v)
+            if not v.valid:
+                raise PolicyViolation(f"the change would make {e.file} invalid: {v.describe()}; nothing was written")
+        return out
+
+    def _write_and_commit(self, root: Path, edits: list[Any], message: str, mode: Mode) -> CommitResult:
+        from gitops_mcp.paths import safe_repo_file, write_text_atomic
+
+        for e in edits:
+            self.delivery.prepare_write(root, [e.file])
+            write_text_atomic(safe_repo_file(root, e.file, "path"), e.after)
+        return self.delivery.commit_and_push(root, [e.file for e in edits], message, mode=mode)
+
+    def promote(
+        self,
+        repo_path: str,
+        app: str,
+        from_env: str,
+        to_env: str,
+        mode: Mode = "pull_request",
+        message: str | None = None,
+    ) -> PromotionResult:
+        """Carry an app's image tags, chart version and changed values from one overlay to the next."""
+        from gitops_mcp.manifests.write import unified_diff
+        from gitops_mcp.promotion import plan_promotion
+
+        if self.settings.read_only:
+            raise ReadOnlyError("the server is read-only")
+        directory = self._local_dir(repo_path)
+        info = read_repo_info(directory)
+        root = info.root if info else directory
+        p = plan_promotion(root, app, from_env, to_env)
+        diff = "".join(unified_diff(e.before, e.after, e.file) for e in p.edits)
+        if not p.edits:
+            return PromotionResult(plan=p, diff="", message=p.description.splitlines()[-1])
+        validation = self._validate_edits(p.edits)
+        title = message or f"Promote {app} from {from_env} to {to_env}"
+        commit = self._write_and_commit(root, p.edits, f"{title}\n\n{p.description}", mode)
+        return PromotionResult(plan=p, diff=diff, validation=validation, commit=commit, message=commit.message)
+
     def remediate(
         self,
         api_version: str,
@@ -268,7 +330,6 @@ class GitOpsApp:
         """find_owner -> the file -> the edit -> validate -> commit or PR -> reconcile -> wait -> live check."""
         from gitops_mcp.cluster.ops import reconcile, wait_for_sync
         from gitops_mcp.manifests.write import unified_diff
-        from gitops_mcp.paths import safe_repo_file, write_text_atomic
         from gitops_mcp.remediation import plan
 
         if self.settings.read_only:
@@ -281,26 +342,10 @@ class GitOpsApp:
         if not p.edits:
             result.message = "; ".join(p.notes)
             return result
-        schemas, origin = self._schemas()
-        for e in p.edits:
-            # full objects against their schemas; patches, kustomizations and values files must still parse
-            v = validate_text(e.after, self.settings.policy, schemas if e.role == "object" else None, e.file, origin)
-            if e.role != "object":
-                v = v.model_copy(
-                    update={
-                        "issues": [i for i in v.issues if i.rule != "builtin" or "YAML" in i.message],
-                        "valid": not any("YAML" in i.message for i in v.issues),
-                    }
-                )
-            result.validation.append(v)
-            if not v.valid:
-                raise PolicyViolation(f"the change would make {e.file} invalid: {v.describe()}; nothing was written")
-        for e in p.edits:
-            self.delivery.prepare_write(root, [e.file])
-            write_text_atomic(safe_repo_file(root, e.file, "path"), e.after)
+        result.validation = self._validate_edits(p.edits)
         what = change.type.replace("_", " ")
         msg = message or f"Remediate {kind} {namespace}/{name}: {what}"
-        commit = self.delivery.commit_and_push(root, [e.file for e in p.edits], msg, mode=mode)
+        commit = self._write_and_commit(root, p.edits, msg, mode)
         result.commit = commit
         result.message = commit.message
         if not (wait and mode == "push" and commit.commit_sha):

@@ -299,22 +299,33 @@ def plan(root: Path, owner: OwnerResult, change: Any) -> Plan:
     return _finish(root, texts, reasons, result, roles)
 
 
-def _finish(
-    root: Path, texts: dict[str, YamlEditor], reasons: dict[str, str], result: Plan, roles: dict[str, str] | None = None
-) -> Plan:
+def collect_edits(
+    root: Path, texts: dict[str, YamlEditor], reasons: dict[str, str], roles: dict[str, str] | None = None
+) -> list[FileEdit]:
+    """The files whose text changed, with their before/after, reason and role."""
+    out = []
     for rel, ed in texts.items():
         before = _read(root, rel)
         if ed.text != before:
-            result.edits.append(
-                FileEdit(
-                    file=rel,
-                    role=(roles or {}).get(rel, "object"),
-                    document=0,
-                    reason=reasons.get(rel, ""),
-                    before=before,
-                    after=ed.text,
+            out.append(
+                FileEdit.model_validate(
+                    {
+                        "file": rel,
+                        "role": (roles or {}).get(rel, "object"),
+                        "document": 0,
+                        "reason": reasons.get(rel, ""),
+                        "before": before,
+                        "after": ed.text,
+                    }
                 )
             )
+    return out
+
+
+def _finish(
+    root: Path, texts: dict[str, YamlEditor], reasons: dict[str, str], result: Plan, roles: dict[str, str] | None = None
+) -> Plan:
+    result.edits = collect_edits(root, texts, reasons, roles)
     if not result.edits:
         result.notes.append("the files already have this value; nothing to change")
     return result

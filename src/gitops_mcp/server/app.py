@@ -22,7 +22,14 @@ from gitops_mcp import __version__
 from gitops_mcp.cluster.ops import ReconcileResult, WaitResult
 from gitops_mcp.cluster.owner import OwnerResult
 from gitops_mcp.cluster.status import SyncStatus
-from gitops_mcp.core import GenerateResult, GitOpsApp, ProviderInfo, ProviderReport, RemediationResult
+from gitops_mcp.core import (
+    GenerateResult,
+    GitOpsApp,
+    PromotionResult,
+    ProviderInfo,
+    ProviderReport,
+    RemediationResult,
+)
 from gitops_mcp.detection import DetectionReport
 from gitops_mcp.errors import GitOpsError, NotFoundError
 from gitops_mcp.git.delivery import CommitResult, RollbackResult
@@ -456,6 +463,22 @@ def build_server(settings: Settings, app: GitOpsApp | None = None) -> MCPServer:
             return await _run(
                 core.remediate, api_version, kind, name, namespace, change, mode, wait, repo_path, message
             )
+
+        @mcp.tool(annotations=git_write)
+        async def promote(
+            repo_path: Annotated[str, Field(description="Absolute path of the local repository")],
+            app: Annotated[str, Field(description="App name (as in the overlays' patches and directories)")],
+            from_env: Annotated[str, Field(description="Environment to promote from, e.g. staging")],
+            to_env: Annotated[str, Field(description="Environment to promote to, e.g. production")],
+            mode: Annotated[
+                Literal["push", "pull_request"], Field(description="A pull request (default) or a direct push")
+            ] = "pull_request",
+            message: Annotated[str | None, Field(description="Title (default: Promote <app> from A to B)")] = None,
+        ) -> PromotionResult:
+            """Carry an app's version from one environment overlay to the next: kustomization image
+            tags, the HelmRelease chart version and changed values, workload images in patches. Values
+            that name the source environment stay. The pull request lists what moves and what stays."""
+            return await _run(core.promote, repo_path, app, from_env, to_env, mode, message)
 
         @mcp.tool(annotations=git_write)
         async def rollback(
