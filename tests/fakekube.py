@@ -54,6 +54,8 @@ DEFAULT_RESOURCES = [
     Resource("apps", "v1", "daemonsets", "DaemonSet", short=("ds",)),
     Resource("apps", "v1", "replicasets", "ReplicaSet", short=("rs",)),
     Resource("batch", "v1", "jobs", "Job"),
+    Resource("batch", "v1", "cronjobs", "CronJob", short=("cj",)),
+    Resource("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", short=("pvc",)),
     Resource("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", short=("hpa",)),
     Resource(
         "apiextensions.k8s.io",

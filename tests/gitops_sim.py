@@ -156,10 +156,13 @@ class GitOpsSimulator:
         )
         taken: list[str] = []
         for d in kust_dirs:  # subdirectories with their own kustomization are built through it
-            if d != base and not any(d == t or d.startswith(t + "/") for t in taken):
+            below = d.startswith(base + "/") if base else d not in ("", ".")
+            if below and not any(d == t or d.startswith(t + "/") for t in taken):
                 taken.append(d)
                 docs += self._build(files, d)
         for name, text in sorted(files.items()):
+            if base and not name.startswith(base + "/"):
+                continue
             rel = name[len(base) + 1 :] if base else name
             if not recurse and "/" in rel:
                 continue
@@ -307,6 +310,8 @@ class GitOpsSimulator:
             fail("ReconciliationFailed", injected)
             return
         files = self._files(bare, sha, spec.get("path", "./"))
+        if files is not None:
+            files = self._files(bare, sha, ".") or files  # overlays reach outside their path (../base)
         if files is None:
             fail(
                 "ArtifactFailed",
@@ -396,6 +401,12 @@ class GitOpsSimulator:
                 meta.setdefault("annotations", {}).update(annotations)
                 if tracking:
                     meta["annotations"]["argocd.argoproj.io/tracking-id"] = tracking(d)
+            live = self.kube.find(d["apiVersion"], d["kind"], meta.get("namespace"), meta["name"])
+            if live is not None:  # like server-side apply: fields of other managers (annotations, labels) stay
+                for field in ("annotations", "labels"):
+                    merged = {**((live.get("metadata") or {}).get(field) or {}), **(meta.get(field) or {})}
+                    if merged:
+                        meta[field] = merged
             stored = self.kube.put(d)
             if d["kind"] in ("Deployment", "StatefulSet") and "fail" not in str(d.get("spec")):
                 replicas = (d.get("spec") or {}).get("replicas", 1)

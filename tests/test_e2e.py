@@ -254,3 +254,72 @@ def test_remediate_as_pull_request_and_refusals(world: World) -> None:
     with pytest.raises(GitOpsError, match="not managed"):
         world.app.remediate("apps/v1", "Deployment", "hand", "manual", SetImage(image="x:1"), repo_path=str(world.work))
     assert world.srv.head(f"{REPO}.git") == head
+
+
+def test_production_needs_three_replicas(world: World) -> None:
+    """'The podinfo deployment in production needs 3 replicas': the production overlay only, through a
+    pull request; after the merge the controller applies it and the tool reports it live."""
+    from gitops_mcp.remediation import SetReplicas
+
+    world.kube.put(
+        {
+            "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+            "kind": "Kustomization",
+            "metadata": {"name": "podinfo-production", "namespace": "flux-system"},
+            "spec": {
+                "interval": "10m",
+                "path": "./deploy/overlays/production",
+                "prune": True,
+                "sourceRef": {"kind": "GitRepository", "name": "flux-system"},
+            },
+        }
+    )
+    first = world.app.wait("Kustomization", "podinfo-production", "flux-system", None, 20)
+    assert first.outcome == "synced", first.message
+    r = world.app.remediate(
+        "apps/v1",
+        "Deployment",
+        "frontend",
+        "production",
+        SetReplicas(replicas=3),
+        mode="pull_request",
+        repo_path=str(world.work),
+    )
+    assert r.plan is not None and [e.file for e in r.plan.edits] == ["deploy/overlays/production/kustomization.yaml"]
+    assert r.plan.affects == [] and "production" in r.plan.edits[0].reason
+    assert "-" not in "".join(ln[0] for ln in r.diff.splitlines()[2:] if ln[:1] in "+-")  # only additions
+    assert r.commit is not None and r.commit.pr_url
+    # the reviewer merges the pull request (a fast-forward of main to the PR branch)
+    subprocess.run(
+        ["git", "push", "-q", world.url, f"{r.commit.commit_sha}:refs/heads/main"],
+        cwd=world.work,
+        check=True,
+        env=header_env(world.srv.base),
+    )
+    world.app.reconcile("Kustomization", "podinfo-production", "flux-system")
+    w = world.app.wait("Kustomization", "podinfo-production", "flux-system", r.commit.commit_sha, 20)
+    assert w.outcome == "synced", w.message
+    assert world.kube.find("apps/v1", "Deployment", "production", "frontend")["spec"]["replicas"] == 3  # type: ignore[index]
+    for env in ("dev", "staging"):  # the other environments are untouched in Git
+        assert "replicas:" not in world.srv.show(f"{REPO}.git", "main", f"deploy/overlays/{env}/kustomization.yaml")
+
+
+def test_change_that_would_make_the_manifest_invalid_is_refused(world: World) -> None:
+    from gitops_mcp.errors import PolicyViolation
+    from gitops_mcp.remediation import MergePatch
+
+    deploy_podinfo(world)
+    head = world.srv.head(f"{REPO}.git")
+    before = (world.work / "kustomize/deployment.yaml").read_text(encoding="utf-8")
+    with pytest.raises(PolicyViolation, match="invalid"):
+        world.app.remediate(
+            "apps/v1",
+            "Deployment",
+            "podinfo",
+            "podinfo",
+            MergePatch(patch={"metadata": {"name": "Not_A_Valid_Name"}}),
+            mode="push",
+            repo_path=str(world.work),
+        )
+    assert (world.work / "kustomize/deployment.yaml").read_text(encoding="utf-8") == before
+    assert world.srv.head(f"{REPO}.git") == head
