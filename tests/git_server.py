@@ -142,6 +142,32 @@ class GitHttpServer:
             subprocess.run(["git", "-C", str(path), "config", k, v], check=True)
         return path
 
+    def protect(self, name: str, branch: str = "main") -> None:
+        """Refuse every push that updates ``branch`` the way GitHub refuses a protected branch (a real
+        pre-receive hook, so git prints the remote's own lines); changes land through :meth:`merge`."""
+        hook = self.root / name / "hooks" / "pre-receive"
+        hook.write_text(
+            "#!/bin/sh\n"
+            "while read old new ref; do\n"
+            f'  if [ "$ref" = "refs/heads/{branch}" ]; then\n'
+            '    echo "error: GH006: Protected branch update failed for $ref." >&2\n'
+            '    echo "error: Changes must be made through a pull request." >&2\n'
+            "    exit 1\n"
+            "  fi\n"
+            "done\n",
+            encoding="utf-8",
+        )
+        hook.chmod(0o755)
+
+    def merge(self, name: str, sha: str, branch: str = "main") -> None:
+        """What a forge's merge button does here: fast-forward ``branch`` to ``sha`` on the server
+        (hooks do not apply), refusing anything that is not a fast-forward."""
+        repo = str(self.root / name)
+        old = self.head(name, branch)
+        if old is not None:
+            subprocess.run(["git", "-C", repo, "merge-base", "--is-ancestor", old, sha], check=True)
+        subprocess.run(["git", "-C", repo, "update-ref", f"refs/heads/{branch}", sha, old or ""], check=True)
+
     def head(self, name: str, branch: str = "main") -> str | None:
         p = subprocess.run(
             ["git", "-C", str(self.root / name), "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"],

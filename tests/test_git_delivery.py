@@ -16,7 +16,14 @@ from conftest import FIXTURES, git, make_repo, need_shared
 from fake_forge import FakeForge
 from git_server import GitHttpServer, RecordingServer
 from gitops_mcp.core import GitOpsApp
-from gitops_mcp.errors import GitAuthError, GitOpsError, PathNotAllowedError, PolicyViolation, PushConflict
+from gitops_mcp.errors import (
+    GitAuthError,
+    GitOpsError,
+    PathNotAllowedError,
+    PolicyViolation,
+    PushConflict,
+    PushRefused,
+)
 from gitops_mcp.git.delivery import GitDelivery
 from gitops_mcp.git.remote import parse_remote
 from gitops_mcp.scrub import scrub
@@ -173,6 +180,38 @@ def test_conflict_keeps_the_commit(tmp_path: Path, remote: GitHttpServer) -> Non
     assert tgit(b, "status", "--porcelain") == ""  # no half-finished rebase left behind
     assert not (b / ".git/rebase-merge").exists() and not (b / ".git/rebase-apply").exists()
     assert remote.show(f"{REPO}.git", "main", "kustomize/deployment.yaml") == "a: 1\n"
+
+
+def test_protected_branch_refusal_loses_nothing_and_a_pull_request_lands(
+    tmp_path: Path, remote: GitHttpServer, forge: FakeForge
+) -> None:
+    """The remote refuses direct pushes to main (a real pre-receive hook): no retry loop, the
+    remote's own reason, the branch not left diverged, the files and the commit kept."""
+    remote.protect(f"{REPO}.git", "main")
+    work = clone(remote, tmp_path / "work")
+    d = GitDelivery(settings_for(tmp_path, remote, forge))
+    write(work, "apps/cm.yaml", CM.format("blue"))
+    head, remote_head = tgit(work, "rev-parse", "HEAD"), remote.head(f"{REPO}.git")
+    with pytest.raises(PushRefused) as err:
+        d.commit_and_push(work, ["apps/cm.yaml"], "Add app config")
+    text = str(err.value)
+    assert "GH006: Protected branch update failed" in text and "mode=pull_request" in text
+    assert "pre-receive hook declined" in err.value.reason
+    assert remote.head(f"{REPO}.git") == remote_head
+    assert tgit(work, "rev-parse", "HEAD") == head  # the branch is where it was, not ahead of the remote
+    assert tgit(work, "status", "--porcelain", "-uall") == "?? apps/cm.yaml"  # the file as before
+    kept = next(b for b in tgit(work, "branch", "--format=%(refname:short)").split() if "unpushed" in b)
+    assert kept in text and tgit(work, "show", f"{kept}:apps/cm.yaml") == CM.format("blue").rstrip("\n")
+    # the same change, proposed: the branch push is allowed and the pull request opens
+    pr = d.commit_and_push(work, ["apps/cm.yaml"], "Add app config", mode="pull_request")
+    assert pr.status == "pull_request" and pr.pr_url
+    assert remote.show(f"{REPO}.git", pr.branch, "apps/cm.yaml") == CM.format("blue")
+    # reverting on the protected branch is refused the same way; as a pull request it works
+    remote.merge(f"{REPO}.git", pr.commit_sha or "")
+    with pytest.raises(PushRefused, match="mode=pull_request"):
+        d.rollback(work, paths=["apps/cm.yaml"], mode="push")
+    assert remote.head(f"{REPO}.git") == pr.commit_sha
+    assert d.rollback(work, paths=["apps/cm.yaml"], mode="pull_request").pr_url
 
 
 def test_pull_request_github_and_rerun_updates_it(tmp_path: Path, remote: GitHttpServer, forge: FakeForge) -> None:
@@ -579,3 +618,95 @@ def test_promote_as_pull_request(tmp_path: Path, remote: GitHttpServer, forge: F
     assert "newTag: 6.7.2" in remote.show(
         f"{REPO}.git", r.commit.branch, "deploy/overlays/production/kustomization.yaml"
     )
+
+
+async def test_new_user_flux_pull_request_to_a_protected_branch(
+    tmp_path: Path, remote: GitHttpServer, forge: FakeForge
+) -> None:
+    """As a new user would: tokens in the server's environment, a real MCP client over streamable
+    HTTP, main protected on the remote. The wizard's push is refused with the remote's reason and
+    nothing is lost; the pull request opens; re-running the wizard updates that pull request; a
+    wrong token and a disallowed host fail clearly; no token in any artifact."""
+    from mcp import Client
+
+    from servers import ServerProcess
+
+    remote.protect(f"{REPO}.git", "main")
+    work = clone(remote, tmp_path / "work")
+    head = tgit(work, "rev-parse", "HEAD")
+    env = {
+        "GITOPS_MCP_GIT_TOKEN": TOKEN,
+        "GITOPS_MCP_ALLOWED_GIT_HOSTS": f"127.0.0.1:{remote.port}",
+        "GITOPS_MCP_GIT_ALLOW_HTTP": "true",
+        "GITOPS_MCP_FORGE": "github",
+        "GITHUB_TOKEN": FORGE_TOKEN,
+        "GITOPS_MCP_GITHUB_API_URL": forge.github_api,
+        "GITOPS_MCP_LOG_LEVEL": "DEBUG",
+    }
+    outputs: list[str] = []
+
+    async def call(c: Client, tool: str, args: dict[str, Any]) -> dict[str, Any]:
+        r = await c.call_tool(tool, args)
+        outputs.append(r.model_dump_json())
+        assert not r.is_error, r.content
+        assert r.structured_content is not None
+        return r.structured_content
+
+    async def to_preview(c: Client, answers: dict[str, Any]) -> str:
+        v = await call(c, "start_deployment", {"path": str(work), "intent": "deploy podinfo", "provider": "flux"})
+        sid = str(v["session_id"])
+        for _ in range(8):
+            v = await call(c, "answer_questions", {"session_id": sid, "answers": answers, "accept_defaults": True})
+            answers = {}
+            if v["step"] == "preview":
+                return sid
+        raise AssertionError(f"no preview: {v}")
+
+    first_answers = {"package": "charts/podinfo", "repo_url": "https://github.com/stefanprodan/podinfo.git"}
+    servers: list[ServerProcess] = []
+    with ServerProcess(tmp_path, env=env) as srv:
+        servers.append(srv)
+        async with Client(srv.url) as c:
+            sid = await to_preview(c, dict(first_answers))
+            v = await call(c, "answer_questions", {"session_id": sid, "answers": {"delivery": "push"}})
+            assert v["status"] == "open" and v["step"] == "preview"
+            refusal = v["errors"]["delivery"]
+            assert "GH006: Protected branch update failed" in refusal and "delivery=pull_request" in refusal
+            assert tgit(work, "rev-parse", "HEAD") == head and remote.head(f"{REPO}.git", "main") is not None
+            assert tgit(work, "status", "--porcelain", "-uall").startswith("??")  # the written file is still there
+            v = await call(c, "answer_questions", {"session_id": sid, "answers": {"delivery": "pull_request"}})
+            assert v["status"] == "done", v
+            first = v["result"]
+            assert first["pr_url"] and first["commit_sha"] and first["branch"].startswith("gitops-mcp/")
+            assert "kind: HelmRelease" in remote.show(f"{REPO}.git", first["branch"], first["file"])
+            # a second run with another answer updates the same pull request
+            sid = await to_preview(c, {**first_answers, "interval": "10m"})
+            v = await call(c, "answer_questions", {"session_id": sid, "answers": {"delivery": "pull_request"}})
+            again = v["result"]
+            assert (again["pr_url"], again["branch"]) == (first["pr_url"], first["branch"])
+            assert again["commit_sha"] != first["commit_sha"]
+            assert len(forge.store.pulls[REPO]) == 1
+            assert "interval: 10m" in remote.show(f"{REPO}.git", first["branch"], first["file"])
+    assert tgit(work, "rev-parse", "HEAD") == head  # the user's branch never moved
+    # a wrong token, and a host that is not allowed: clear errors, nothing pushed
+    pushed = remote.head(f"{REPO}.git", first["branch"])
+    for extra, expect in (
+        ({"GITOPS_MCP_GIT_TOKEN": "wrong-" + TOKEN[::-1]}, "GITOPS_MCP_GIT_TOKEN"),
+        ({"GITOPS_MCP_ALLOWED_GIT_HOSTS": "github.com"}, "GITOPS_MCP_ALLOWED_GIT_HOSTS"),
+    ):
+        with ServerProcess(tmp_path, env={**env, **extra}) as srv:
+            servers.append(srv)
+            async with Client(srv.url) as c:
+                r = await c.call_tool(
+                    "commit_and_push",
+                    {"repo_path": str(work), "paths": [first["file"]], "message": "x", "mode": "pull_request"},
+                )
+                outputs.append(r.model_dump_json())
+                assert r.is_error and expect in r.content[0].text, r.content  # type: ignore[union-attr]
+    assert remote.head(f"{REPO}.git", first["branch"]) == pushed and len(forge.store.pulls[REPO]) == 1
+    texts = [*outputs, *("".join(s.stderr) for s in servers), (work / ".git/config").read_text(encoding="utf-8")]
+    texts.extend(p.read_bytes().decode("utf-8", "replace") for p in (tmp_path / "state").rglob("*") if p.is_file())
+    texts.append(tgit(tmp_path / "srv" / f"{REPO}.git", "log", "--all", "-p", "--format=%H %an %ae%n%B"))
+    texts.extend(str(q.body) + str(q.path) for q in forge.requests)
+    for text in texts:
+        assert TOKEN not in text and FORGE_TOKEN not in text and TOKEN[::-1] not in text

@@ -10,6 +10,7 @@ GitOpsError
 ├── GitError               a git operation failed (message scrubbed of credentials)
 │   ├── GitAuthError           the remote refused the credentials (or none were configured)
 │   ├── PushConflict           a rebase onto the remote hit a conflict; the commit is kept on a branch
+│   ├── PushRefused            the remote refused the update itself (protected branch, hook); nothing pushed
 │   └── ForgeError             the GitHub/GitLab API refused a pull/merge request
 ├── ClusterError           the Kubernetes API refused or failed a request (message says which and why)
 │   └── ClusterUnavailable     no cluster configured or reachable
@@ -69,6 +70,17 @@ class PushConflict(GitError):
         super().__init__(message)
         self.kept_branch = kept_branch
         self.commit = commit
+
+
+class PushRefused(GitError):
+    """The remote refused the update for a reason of its own (a protected branch, a server hook).
+
+    Unlike a non-fast-forward rejection, retrying will not help. ``reason`` is what the remote said.
+    """
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class ForgeError(GitError):

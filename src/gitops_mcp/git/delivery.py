@@ -27,6 +27,7 @@ from gitops_mcp.errors import (
     NotFoundError,
     PolicyViolation,
     PushConflict,
+    PushRefused,
     UserInputError,
 )
 from gitops_mcp.git.forge import Forge, PullRequest, PullRequestSpec, forge_kind
@@ -138,8 +139,19 @@ class GitDelivery:
                     "Sealed Secrets) or use External Secrets"
                 )
 
-    def _push_new_commit(self, repo: GitRepo, remote: Remote, env: dict[str, str], sha: str, branch: str) -> bool:
-        return repo.push(remote.url, f"{sha}:refs/heads/{branch}", env)
+    def _push_new_commit(
+        self, repo: GitRepo, remote: Remote, env: dict[str, str], sha: str, branch: str, hint: str
+    ) -> bool:
+        """Push a commit built with plumbing (the working tree never had it, so nothing to undo).
+        False: not a fast-forward; ``hint`` says what to do when the remote refuses the update."""
+        try:
+            return repo.push(remote.url, f"{sha}:refs/heads/{branch}", env)
+        except PushRefused as exc:
+            raise PushRefused(
+                f"the remote refused the push to {branch}: {exc.reason}. Nothing was pushed and nothing changed "
+                f"locally; {hint}",
+                exc.reason,
+            ) from None
 
     def _default_branch(self, refs: dict[str, str]) -> str:
         target = refs.get("symref:HEAD", "")
@@ -201,7 +213,11 @@ class GitDelivery:
                 message=f"no changes in {', '.join(files)}; nothing committed",
             )
         for attempt in range(1, self.settings.push_attempts + 1):
-            if repo.push(remote.url, f"HEAD:refs/heads/{target}", env):
+            try:
+                pushed = repo.push(remote.url, f"HEAD:refs/heads/{target}", env)
+            except PushRefused as exc:
+                raise self._undo_refused(repo, target, files, exc) from None
+            if pushed:
                 head = repo.rev("HEAD")
                 return CommitResult(
                     status="pushed",
@@ -227,6 +243,25 @@ class GitDelivery:
         raise GitError(
             f"the push to {target} was still rejected after {self.settings.push_attempts} rebase rounds; "
             "the remote changes too fast, try again"
+        )
+
+    def _undo_refused(self, repo: GitRepo, target: str, files: list[str], exc: PushRefused) -> PushRefused:
+        """The remote refused the update itself (a protected branch, a hook): retrying cannot help.
+        Take our commit off the branch again (kept on a named branch), so the branch does not
+        diverge from the remote; the files stay changed in the working tree."""
+        sha = repo.rev("HEAD") or ""
+        keep = f"gitops-mcp/unpushed-{sha[:8]}"
+        repo.create_branch(keep, sha)
+        where = (
+            f"Nothing was pushed; the commit was taken off {target} again and kept on the local branch {keep}, "
+            "and your changes are still in the working tree"
+            if repo.uncommit(files)
+            else f"Nothing was pushed; the commit {sha[:12]} stays on {target} and is kept on {keep}"
+        )
+        return PushRefused(
+            f"the remote refused the push to {target}: {exc.reason}. {where}. If {target} is protected, "
+            "propose the change instead: mode=pull_request (in the wizard: delivery=pull_request)",
+            exc.reason,
         )
 
     def _pr_mode(
@@ -286,7 +321,7 @@ class GitDelivery:
                     message=f"the pull request branch already has these contents: {pr['pr_url']}",
                     **pr,
                 )
-            if self._push_new_commit(repo, remote, env, sha, head):
+            if self._push_new_commit(repo, remote, env, sha, head, "name another pull request branch (branch=...)"):
                 pr = self._propose(
                     remote, PullRequestSpec(remote.repo_path, head, base, title, body, draft, tuple(labels))
                 )
@@ -371,7 +406,9 @@ class GitDelivery:
             for attempt in range(1, self.settings.push_attempts + 1):
                 new = repo.revert_on(tip, reverted, msg, who)
                 if mode == "push":
-                    if self._push_new_commit(repo, remote, env, new, target):
+                    if self._push_new_commit(
+                        repo, remote, env, new, target, f"if {target} is protected, use mode=pull_request"
+                    ):
                         if repo.current_branch() == target and repo.rev("HEAD") == tip:
                             repo.run_full("merge", "--ff-only", "--quiet", new)
                         return RollbackResult(
@@ -386,7 +423,14 @@ class GitDelivery:
                         )
                 else:
                     head = f"gitops-mcp/revert-{reverted[0][:8]}"
-                    if self._push_new_commit(repo, remote, env, new, head):
+                    if self._push_new_commit(
+                        repo,
+                        remote,
+                        env,
+                        new,
+                        head,
+                        "the remote refuses gitops-mcp/revert-* branches; allow them, or revert by hand",
+                    ):
                         title, body = _title_body(msg, files, "Reverts " + ", ".join(reverted))
                         pr = self._propose(
                             remote, PullRequestSpec(remote.repo_path, head, target, title, body, draft, tuple(labels))

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitops_mcp.errors import GitAuthError, GitError, UserInputError
+from gitops_mcp.errors import GitAuthError, GitError, PushRefused, UserInputError
 from gitops_mcp.questions import AnswerError, ref_name
 from gitops_mcp.scrub import scrub
 
@@ -41,6 +41,16 @@ _REJECTED = (
     "cannot lock ref",
     "failed to update ref",
 )
+
+
+def refusal_reason(push_output: str) -> str:
+    """What the remote said when it refused a push: its ``remote:`` lines and the bracketed reason."""
+    said = [line[len("remote:") :].strip() for line in push_output.splitlines() if line.startswith("remote:")]
+    said = [s for s in said if s]
+    m = re.search(r"\[remote rejected\] \(([^)\n]*)\)", push_output)
+    if m:
+        said.append(f"({m.group(1)})")
+    return scrub(" ".join(said))[:1000] or "no reason given"
 
 
 def check_ref(name: str, what: str = "branch") -> str:
@@ -201,13 +211,22 @@ class GitRepo:
         self.run(*args, "--", url, *refspecs, env=env)
 
     def push(self, url: str, refspec: str, env: Mapping[str, str]) -> bool:
-        """Push; False when the remote rejected it as not a fast-forward, GitError otherwise."""
+        """Push; False when the remote rejected it as not a fast-forward (fetch and retry).
+
+        Raises:
+            PushRefused: the remote refused the update itself (protected branch, server hook).
+            GitAuthError, GitError: anything else.
+        """
         code, out, err = self.run_full("push", "--porcelain", "--", url, refspec, env=env)
         if code == 0:
             return True
-        text = out + err
-        if any(s in text for s in _REJECTED) and not any(s in text for s in _AUTH_FAILED):
+        text = out + "\n" + err
+        if any(s in text for s in _AUTH_FAILED):
+            raise self._error(("push",), text)
+        if any(s in text for s in _REJECTED):
             return False
+        if "[remote rejected]" in text:
+            raise PushRefused(f"the remote refused the push: {refusal_reason(text)}", refusal_reason(text))
         raise self._error(("push",), text)
 
     # -- writing ------------------------------------------------------------------------------------
@@ -271,6 +290,15 @@ class GitRepo:
 
     def create_branch(self, name: str, sha: str) -> None:
         self.run("branch", "--force", "--", check_ref(name), sha)
+
+    def uncommit(self, paths: Sequence[str]) -> bool:
+        """Take the last commit off the current branch, leaving the working tree as it is and
+        ``paths`` unstaged again (as before :meth:`commit_paths`). False for a root commit (kept)."""
+        if self.rev("HEAD~1") is None:
+            return False
+        self.run("reset", "--quiet", "--soft", "HEAD~1")
+        self.run("reset", "--quiet", "HEAD", "--", *paths)
+        return True
 
     def revert_on(self, parent: str, shas: Sequence[str], message: str, who: Identity) -> str:
         """Revert ``shas`` (newest first) on top of ``parent`` in a temporary worktree; returns the new commit."""
