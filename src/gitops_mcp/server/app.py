@@ -47,12 +47,16 @@ log = logging.getLogger("gitops_mcp")
 T = TypeVar("T")
 
 INSTRUCTIONS = """\
-gitops-mcp deploys Kubernetes workloads the GitOps way (Argo CD or Flux) and never applies to a \
-cluster directly. Typical flow: detect_packages(path) to see what is deployable; \
-start_deployment(path, intent, provider) to open a question session; answer_questions(session_id, \
-answers) until the preview (YAML, target file, diff, validation) is ready; show it to the user; \
-then answer delivery=write. Question ids are stable and can be answered ahead. \
-generate_manifests does the same in one call without writing. Paths are absolute local paths."""
+gitops-mcp deploys and repairs Kubernetes workloads the GitOps way (Argo CD or Flux): every change \
+goes through Git, and nothing is applied to the cluster directly. Deploy: detect_packages(path); \
+start_deployment(path, intent, provider); answer_questions(session_id, answers) until the preview \
+(YAML, target file, diff, validation); show it to the user; then answer delivery (write, push or \
+pull_request) and wait. Question ids are stable and can be answered ahead; generate_manifests does \
+the same in one call without writing. Verify: get_sync_status, reconcile, wait_for_sync(revision=SHA). \
+Repair: find_owner names the GitOps objects and the Git file behind a live object; remediate changes \
+that file (pull request by default) and verifies it live; promote and rollback move versions \
+between environments and back. Paths are absolute local paths (or git URLs for detect_packages and \
+start_deployment)."""
 
 READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 SESSION_WRITE = ToolAnnotations(
