@@ -71,6 +71,8 @@ DEFAULT_RESOURCES = [
     Resource("source.toolkit.fluxcd.io", "v1", "helmcharts", "HelmChart", short=("hc",)),
     Resource("kustomize.toolkit.fluxcd.io", "v1", "kustomizations", "Kustomization", short=("ks",)),
     Resource("helm.toolkit.fluxcd.io", "v2", "helmreleases", "HelmRelease", short=("hr",)),
+    Resource("notification.toolkit.fluxcd.io", "v1beta3", "providers", "Provider"),
+    Resource("notification.toolkit.fluxcd.io", "v1beta3", "alerts", "Alert"),
     Resource("argoproj.io", "v1alpha1", "applications", "Application", short=("app",)),
     Resource("argoproj.io", "v1alpha1", "applicationsets", "ApplicationSet", short=("appset",)),
     Resource("argoproj.io", "v1alpha1", "appprojects", "AppProject", short=("appproj",)),

@@ -9,6 +9,7 @@ controllers do, the way they report it:
   file), apply with the ``kustomize.toolkit.fluxcd.io/name|namespace`` labels, prune, write
   ``inventory``, ``lastAppliedRevision``/``lastAttemptedRevision``, ``Ready``; bad YAML, a missing
   path, an unknown kind or a missing namespace give ``Ready=False`` with the controller's reason.
+  ``dependsOn``: not ready -> ``Ready=False`` ``DependencyNotReady``, requeued shortly.
 - HelmRelease (charts from a GitRepository): version from Chart.yaml ``+<12 hex>``; ``Ready``.
 - Application: resolve ``targetRevision``, apply on auto-sync or a pending ``operation`` with the
   tracking annotation and instance label, ``sync``/``health``/``operationState``; refresh
@@ -74,6 +75,9 @@ class GitOpsSimulator:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self.reconciles: list[tuple[str, str, float]] = []
+        # dependency-requeue-interval (30s in the real controller), scaled down like everything here
+        self.requeue = 0.2
+        self._requeue: dict[tuple[str, str, str], float] = {}
         kube.hooks.append(lambda ev: self._wake.set())
 
     def __enter__(self) -> GitOpsSimulator:
@@ -213,7 +217,11 @@ class GitOpsSimulator:
             if status.get("observedGeneration", -1) != meta.get("generation"):
                 return True
             interval = seconds(spec.get("interval"), 60)
-        last = self._last.get((kind, meta["namespace"], meta["name"]))
+        key = (kind, meta["namespace"], meta["name"])
+        if key in self._requeue and time.monotonic() >= self._requeue[key]:
+            del self._requeue[key]
+            return True
+        last = self._last.get(key)
         return last is None or time.monotonic() - last >= interval
 
     def _status(self, obj: Obj, status: Obj) -> None:
@@ -298,6 +306,13 @@ class GitOpsSimulator:
             status["conditions"] = [cond("Ready", "False", reason, message, gen)]
             self._status(obj, status)
 
+        for dep in spec.get("dependsOn") or []:  # like kustomize-controller: wait, requeue, no apply
+            dep_ns = dep.get("namespace") or meta["namespace"]
+            other = self.kube.find(obj["apiVersion"], "Kustomization", dep_ns, dep["name"])
+            if not self._ready(other):
+                self._requeue[("Kustomization", meta["namespace"], meta["name"])] = time.monotonic() + self.requeue
+                fail("DependencyNotReady", f"dependency '{dep_ns}/{dep['name']}' is not ready")
+                return
         source = self._source_revision(meta["namespace"], spec.get("sourceRef") or {})
         if source is None:
             fail("ArtifactFailed", f"Source artifact not found, retrying in {spec.get('retryInterval', '30s')}")
@@ -351,6 +366,15 @@ class GitOpsSimulator:
         status["lastAppliedRevision"] = revision
         status["conditions"] = [cond("Ready", "True", "ReconciliationSucceeded", f"Applied revision: {revision}", gen)]
         self._status(obj, status)
+
+    @staticmethod
+    def _ready(obj: Obj | None) -> bool:
+        if obj is None:
+            return False
+        status = obj.get("status") or {}
+        if status.get("observedGeneration") != obj["metadata"].get("generation"):
+            return False
+        return any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
 
     def _inv_id(self, o: Obj) -> str:
         group = o["apiVersion"].rsplit("/", 1)[0] if "/" in o["apiVersion"] else ""

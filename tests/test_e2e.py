@@ -323,3 +323,60 @@ def test_change_that_would_make_the_manifest_invalid_is_refused(world: World) ->
         )
     assert (world.work / "kustomize/deployment.yaml").read_text(encoding="utf-8") == before
     assert world.srv.head(f"{REPO}.git") == head
+
+
+def test_scaffolded_fleet_syncs_infrastructure_before_apps(world: World) -> None:
+    """scaffold_fleet pushes a layout; the dev cluster's bootstrap is kept; the controller applies the
+    new Kustomizations in dependsOn order, and an app added to the dev overlay goes live in dev only."""
+    ready_order: list[str] = []
+
+    def record(ev: Any) -> None:
+        obj = ev.obj
+        if obj.get("kind") != "Kustomization":
+            return
+        name = obj["metadata"]["name"]
+        ready = [c for c in (obj.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"]
+        if ready and ready[0]["status"] == "True" and name not in ready_order:
+            ready_order.append(name)
+
+    world.kube.hooks.append(record)
+    r = world.app.scaffold_fleet(
+        str(world.work),
+        "flux",
+        environments=["dev", "staging"],
+        repo_url=world.url,
+        notifications={"type": "slack", "channel": "#ops"},
+        delivery="push",
+    )
+    assert r.commit is not None and r.commit.status == "pushed" and r.commit.commit_sha
+    paths = {f.path for f in r.files}
+    assert "clusters/dev/flux-system/gotk-sync.yaml" not in paths  # the existing bootstrap is kept
+    assert {"clusters/dev/infrastructure.yaml", "clusters/dev/apps.yaml", "apps/staging/kustomization.yaml"} <= paths
+    sha = r.commit.commit_sha
+    world.app.reconcile("Kustomization", "flux-system", "flux-system")
+    assert world.app.wait("Kustomization", "flux-system", "flux-system", sha, 20).outcome == "synced"
+    for name in ("infra-controllers", "infra-configs", "apps"):
+        w = world.app.wait("Kustomization", name, "flux-system", sha, 20)
+        assert w.outcome == "synced", w.message
+    order = [n for n in ready_order if n in ("infra-controllers", "infra-configs", "apps")]
+    assert order == ["infra-controllers", "infra-configs", "apps"]
+    assert world.kube.find("notification.toolkit.fluxcd.io/v1beta3", "Alert", "flux-system", "dev") is not None
+    # an app in the shared base, enabled by the dev overlay only, goes live through the layout
+    base = world.work / "apps/base/web"
+    base.mkdir(parents=True)
+    (base / "kustomization.yaml").write_text("resources:\n  - configmap.yaml\n", encoding="utf-8")
+    (base / "configmap.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n  namespace: podinfo\ndata:\n  color: blue\n",
+        encoding="utf-8",
+    )
+    dev = world.work / "apps/dev/kustomization.yaml"
+    dev.write_text(dev.read_text(encoding="utf-8").replace("  - ../base\n", "  - ../base/web\n"), encoding="utf-8")
+    c = world.app.delivery.commit_and_push(
+        world.work,
+        ["apps/base/web/kustomization.yaml", "apps/base/web/configmap.yaml", "apps/dev/kustomization.yaml"],
+        "Run web in dev",
+    )
+    world.app.reconcile("Kustomization", "apps", "flux-system")
+    assert world.app.wait("Kustomization", "apps", "flux-system", c.commit_sha, 20).outcome == "synced"
+    live = world.kube.find("v1", "ConfigMap", "podinfo", "web")
+    assert live is not None and live["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/name"] == "apps"

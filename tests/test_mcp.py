@@ -15,7 +15,7 @@ from gitops_mcp.server import build_server
 from gitops_mcp.settings import Settings
 
 MODES = ["auto", "legacy"]
-WRITE_TOOLS = {"write_manifests", "commit_and_push", "rollback", "reconcile", "remediate", "promote"}
+WRITE_TOOLS = {"write_manifests", "commit_and_push", "rollback", "reconcile", "remediate", "promote", "scaffold_fleet"}
 
 
 async def call(c: Client, tool: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -49,6 +49,7 @@ async def test_tools_are_described_and_annotated(settings: Settings, mode: str) 
         "find_owner",
         "remediate",
         "promote",
+        "scaffold_fleet",
     }
     for t in tools.values():
         assert t.description and len(t.description) > 40, t.name

@@ -23,6 +23,7 @@ from gitops_mcp.cluster.ops import ReconcileResult, WaitResult
 from gitops_mcp.cluster.owner import OwnerResult
 from gitops_mcp.cluster.status import SyncStatus
 from gitops_mcp.core import (
+    FleetResult,
     GenerateResult,
     GitOpsApp,
     PromotionResult,
@@ -32,6 +33,7 @@ from gitops_mcp.core import (
 )
 from gitops_mcp.detection import DetectionReport
 from gitops_mcp.errors import GitOpsError, NotFoundError
+from gitops_mcp.fleet import Notifications
 from gitops_mcp.git.delivery import CommitResult, RollbackResult
 from gitops_mcp.manifests.validation import ValidationResult
 from gitops_mcp.manifests.write import WriteResult
@@ -483,6 +485,72 @@ def build_server(settings: Settings, app: GitOpsApp | None = None) -> MCPServer:
             tags, the HelmRelease chart version and changed values, workload images in patches. Values
             that name the source environment stay. The pull request lists what moves and what stays."""
             return await _run(core.promote, repo_path, app, from_env, to_env, mode, message)
+
+        @mcp.tool(annotations=git_write)
+        async def scaffold_fleet(
+            repo_path: Annotated[str, Field(description="Absolute path of the local repository to lay out")],
+            provider: Annotated[Literal["flux", "argocd"], Field(description="GitOps engine of every cluster")],
+            environments: Annotated[
+                list[str] | None,
+                Field(description="Environment names in promotion order (default dev, staging, production)"),
+            ] = None,
+            auto_sync: Annotated[
+                list[str] | None,
+                Field(description="Environments that sync on their own (default: the first); the rest are promoted"),
+            ] = None,
+            repo_url: Annotated[
+                str | None, Field(description="Git URL the clusters fetch (default: the origin remote)")
+            ] = None,
+            branch: Annotated[
+                str | None, Field(description="Branch the clusters follow (default: the current one)")
+            ] = None,
+            flux_install: Annotated[
+                Literal["bootstrap", "chart", "manifests"],
+                Field(
+                    description="Flux: bootstrap = leave flux-system to `flux bootstrap`; chart = a HelmRelease of "
+                    "the flux2 chart; manifests = your `flux install --export` file (install_manifests)"
+                ),
+            ] = "bootstrap",
+            install_manifests: Annotated[
+                str | None, Field(description="flux_install=manifests: that file, relative to the repository")
+            ] = None,
+            flux_chart_version: Annotated[str, Field(description="flux_install=chart: chart version or range")] = "2.x",
+            notifications: Annotated[
+                Notifications | None,
+                Field(description="Report sync failures: {type: slack|msteams|..., channel?, secret_name?}"),
+            ] = None,
+            delivery: Annotated[
+                Literal["write", "push", "pull_request"],
+                Field(description="write (working tree only), push, or a pull request (default write)"),
+            ] = "write",
+            message: Annotated[str | None, Field(description="Commit message / pull request title")] = None,
+            overwrite: Annotated[
+                bool, Field(description="Replace existing files that differ (default: keep them and say so)")
+            ] = False,
+        ) -> FleetResult:
+            """Lay out a multi-environment GitOps repository: clusters/<env> (sync objects), infrastructure/
+            (controllers, then configs), apps/base and one overlay per environment under apps/. Flux:
+            Kustomizations with dependsOn (infrastructure before apps), the Flux install (bootstrap, the flux2
+            chart, or your manifests), notification Provider/Alert. Argo CD: an app of apps per environment
+            with sync waves and notification subscriptions. auto_sync environments sync automatically; the
+            others move through promote pull requests (Argo CD: manual sync). Every file is validated; existing
+            files that differ and existing Flux bootstraps are kept. Returns the files, diff and next steps."""
+            return await _run(
+                core.scaffold_fleet,
+                repo_path,
+                provider,
+                environments,
+                auto_sync,
+                repo_url,
+                branch,
+                flux_install,
+                install_manifests,
+                flux_chart_version,
+                notifications.model_dump() if notifications else None,
+                delivery,
+                message,
+                overwrite,
+            )
 
         @mcp.tool(annotations=git_write)
         async def rollback(
