@@ -10,6 +10,10 @@ controllers do, the way they report it:
   ``inventory``, ``lastAppliedRevision``/``lastAttemptedRevision``, ``Ready``; bad YAML, a missing
   path, an unknown kind or a missing namespace give ``Ready=False`` with the controller's reason.
   ``dependsOn``: not ready -> ``Ready=False`` ``DependencyNotReady``, requeued shortly.
+- OCIRepository: pull the manifest and first layer from the registry's HTTP API (needs
+  ``insecure: true`` for plain http), ``status.artifact.revision`` ``<tag>@sha256:<digest>``, the
+  manifest annotations as ``artifact.metadata``; Kustomizations on it also report
+  ``lastAppliedOriginRevision``.
 - HelmRelease (charts from a GitRepository): version from Chart.yaml ``+<12 hex>``; ``Ready``.
 - Application: resolve ``targetRevision``, apply on auto-sync or a pending ``operation`` with the
   tracking annotation and instance label, ``sync``/``health``/``operationState``; refresh
@@ -20,11 +24,17 @@ Exceptions are collected in ``errors`` (tests assert it stays empty).
 from __future__ import annotations
 
 import copy
+import hashlib
+import io
+import json
 import posixpath
 import re
 import subprocess
+import tarfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -78,6 +88,7 @@ class GitOpsSimulator:
         # dependency-requeue-interval (30s in the real controller), scaled down like everything here
         self.requeue = 0.2
         self._requeue: dict[tuple[str, str, str], float] = {}
+        self._oci_artifacts: dict[str, dict[str, str]] = {}  # revision -> files (source-controller's storage)
         kube.hooks.append(lambda ev: self._wake.set())
 
     def __enter__(self) -> GitOpsSimulator:
@@ -188,6 +199,7 @@ class GitOpsSimulator:
     def step(self) -> None:
         for kind, api, fn in (
             ("GitRepository", "source.toolkit.fluxcd.io/v1", self._gitrepo),
+            ("OCIRepository", "source.toolkit.fluxcd.io/v1", self._ocirepo),
             ("Kustomization", f"{FLUX_KS}/v1", self._kustomization),
             ("HelmRelease", "helm.toolkit.fluxcd.io/v2", self._helmrelease),
             ("Application", "argoproj.io/v1alpha1", self._application),
@@ -287,6 +299,74 @@ class GitOpsSimulator:
         ]
         self._status(obj, status)
 
+    def _ocirepo(self, obj: Obj) -> None:
+        """source-controller for OCI artifacts: pull the manifest and the first layer over the registry's
+        HTTP API (plain http only with ``insecure: true``), extract it, report ``<tag>@<digest>``."""
+        gen, spec = obj["metadata"]["generation"], obj["spec"]
+        status = copy.deepcopy(obj.get("status") or {})
+        status["observedGeneration"] = gen
+
+        def fail(message: str) -> None:
+            status["conditions"] = [cond("Ready", "False", "OCIArtifactPullFailed", message, gen)]
+            self._status(obj, status)
+
+        url = str(spec.get("url", ""))
+        ref = spec.get("ref") or {"tag": "latest"}
+        host, _, repo = url.removeprefix("oci://").partition("/")
+        if not spec.get("insecure"):
+            fail(f"failed to pull artifact from '{url}': http: server gave HTTP response to HTTPS client")
+            return
+        want = ref.get("digest") or ref.get("tag", "latest")
+        accept = {"Accept": "application/vnd.oci.image.manifest.v1+json"}
+        try:
+            with urllib.request.urlopen(
+                urllib.request.Request(f"http://{host}/v2/{repo}/manifests/{want}", headers=accept), timeout=10
+            ) as r:
+                body = r.read()
+                digest = r.headers.get("Docker-Content-Digest")
+            manifest = json.loads(body)
+            layer = manifest["layers"][0]["digest"]
+            with urllib.request.urlopen(f"http://{host}/v2/{repo}/blobs/{layer}", timeout=10) as r:
+                blob = r.read()
+        except (urllib.error.URLError, OSError, KeyError, IndexError, ValueError) as exc:
+            fail(f"failed to pull artifact from '{url}': {exc}")
+            return
+        if "sha256:" + hashlib.sha256(blob).hexdigest() != layer:
+            fail(f"failed to verify artifact from '{url}': layer digest mismatch")
+            return
+        files: dict[str, str] = {}
+        with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as tar:
+            for member in tar.getmembers():
+                if member.isfile() and member.name.endswith((".yaml", ".yml")):
+                    fh = tar.extractfile(member)
+                    files[member.name] = fh.read().decode("utf-8") if fh else ""
+        tag = ref.get("tag", "latest") if not ref.get("digest") else ""
+        revision = f"{tag}@{digest}" if tag else str(digest)
+        self._oci_artifacts[revision] = files
+        status["artifact"] = {
+            "revision": revision,
+            "digest": digest,
+            "path": "x",
+            "url": "http://source-controller/x",
+            "lastUpdateTime": now(),
+            "size": len(blob),
+            "metadata": manifest.get("annotations") or {},
+        }
+        status["conditions"] = [
+            cond("Ready", "True", "Succeeded", f"stored artifact for digest '{revision}'", gen),
+            cond("ArtifactInStorage", "True", "Succeeded", f"stored artifact for digest '{revision}'", gen),
+        ]
+        self._status(obj, status)
+
+    def _oci_source(self, ns: str, ref: Obj) -> tuple[str, dict[str, str], str | None] | None:
+        src = self.kube.find("source.toolkit.fluxcd.io/v1", "OCIRepository", ref.get("namespace") or ns, ref["name"])
+        artifact = ((src or {}).get("status") or {}).get("artifact") or {}
+        rev = artifact.get("revision")
+        if not rev or rev not in self._oci_artifacts:
+            return None
+        origin = (artifact.get("metadata") or {}).get("org.opencontainers.image.revision")
+        return rev, self._oci_artifacts[rev], origin
+
     def _source_revision(self, ns: str, ref: Obj) -> tuple[str, Path] | None:
         src = self.kube.find(
             "source.toolkit.fluxcd.io/v1", ref.get("kind", "GitRepository"), ref.get("namespace") or ns, ref["name"]
@@ -313,20 +393,33 @@ class GitOpsSimulator:
                 self._requeue[("Kustomization", meta["namespace"], meta["name"])] = time.monotonic() + self.requeue
                 fail("DependencyNotReady", f"dependency '{dep_ns}/{dep['name']}' is not ready")
                 return
-        source = self._source_revision(meta["namespace"], spec.get("sourceRef") or {})
-        if source is None:
-            fail("ArtifactFailed", f"Source artifact not found, retrying in {spec.get('retryInterval', '30s')}")
-            return
-        revision, bare = source
-        status["lastAttemptedRevision"] = revision
-        sha = revision.rsplit(":", 1)[-1]
+        ref = spec.get("sourceRef") or {}
+        origin: str | None = None
+        files: dict[str, str] | None
+        if ref.get("kind") == "OCIRepository":
+            oci = self._oci_source(meta["namespace"], ref)
+            if oci is None:
+                fail("ArtifactFailed", f"Source artifact not found, retrying in {spec.get('retryInterval', '30s')}")
+                return
+            revision, everything, origin = oci
+            status["lastAttemptedRevision"] = revision
+            prefix = spec.get("path", "./").strip("./")
+            files = everything if not prefix or any(f.startswith(prefix + "/") for f in everything) else None
+        else:
+            source = self._source_revision(meta["namespace"], ref)
+            if source is None:
+                fail("ArtifactFailed", f"Source artifact not found, retrying in {spec.get('retryInterval', '30s')}")
+                return
+            revision, bare = source
+            status["lastAttemptedRevision"] = revision
+            sha = revision.rsplit(":", 1)[-1]
+            files = self._files(bare, sha, spec.get("path", "./"))
+            if files is not None:
+                files = self._files(bare, sha, ".") or files  # overlays reach outside their path (../base)
         injected = self.failures.pop(("Kustomization", meta["name"]), None)
         if injected:
             fail("ReconciliationFailed", injected)
             return
-        files = self._files(bare, sha, spec.get("path", "./"))
-        if files is not None:
-            files = self._files(bare, sha, ".") or files  # overlays reach outside their path (../base)
         if files is None:
             fail(
                 "ArtifactFailed",
@@ -364,6 +457,8 @@ class GitOpsSimulator:
             )
             return
         status["lastAppliedRevision"] = revision
+        if origin:
+            status["lastAppliedOriginRevision"] = origin
         status["conditions"] = [cond("Ready", "True", "ReconciliationSucceeded", f"Applied revision: {revision}", gen)]
         self._status(obj, status)
 

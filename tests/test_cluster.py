@@ -319,6 +319,12 @@ def test_revision_matching() -> None:
     assert revision_matches(f"main@sha1:{sha}", sha) and revision_matches(f"main@sha1:{sha}", sha[:8])
     assert revision_matches("6.0.3+0123456789ab", sha)  # Helm chart from Git: 12 hex of the commit
     assert not revision_matches(f"main@sha1:{sha}", "f" * 40) and not revision_matches(None, sha)
+    digest = "ab" * 32  # OCI: <tag>@sha256:<digest>, asked for by digest with or without its algorithm
+    assert revision_matches(f"latest@sha256:{digest}", f"sha256:{digest}") and revision_matches(
+        f"latest@sha256:{digest}", digest
+    )
+    assert revision_matches(f"main@sha1:{sha}", f"main@sha1:{sha[:12]}")
+    assert not revision_matches(f"latest@sha256:{digest}", "sha256:" + "cd" * 32)
 
 
 def test_watch_wakes_on_status_change(env: Env) -> None:

@@ -380,3 +380,57 @@ def test_scaffolded_fleet_syncs_infrastructure_before_apps(world: World) -> None
     assert world.app.wait("Kustomization", "apps", "flux-system", c.commit_sha, 20).outcome == "synced"
     live = world.kube.find("v1", "ConfigMap", "podinfo", "web")
     assert live is not None and live["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/name"] == "apps"
+
+
+def test_oci_artifact_goes_live_and_is_verified_by_its_commit(world: World) -> None:
+    """push_artifact packs kustomize/ from the checked-out commit, the generated OCIRepository +
+    Kustomization go in through Git, the simulated source-controller pulls the artifact from the
+    registry, and wait_for_sync accepts the Git commit the artifact was built from."""
+    from pydantic import SecretStr
+
+    from fake_registry import FakeRegistry
+
+    with FakeRegistry({"robot": "oci-secret-pw"}) as reg:
+        app = GitOpsApp(
+            world.app.settings.model_copy(
+                update={
+                    "oci_username": "robot",
+                    "oci_password": SecretStr("oci-secret-pw"),
+                    "allowed_oci_hosts": [reg.host],
+                    "oci_allow_http": True,
+                }
+            )
+        )
+        url = f"oci://{reg.host}/apps/podinfo:latest"
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=world.work, check=True, capture_output=True, text=True
+        ).stdout.strip()
+        r = app.push_artifact(
+            str(world.work / "kustomize"), url, generate=True, name="podinfo-oci", target_namespace="podinfo"
+        )
+        assert r.yaml and r.revision == f"main@sha1:{head}"
+        (world.work / "clusters/dev/podinfo-oci.yaml").write_text(r.yaml, encoding="utf-8")
+        c = app.delivery.commit_and_push(world.work, ["clusters/dev/podinfo-oci.yaml"], "Deploy podinfo from OCI")
+        app.reconcile("Kustomization", "flux-system", "flux-system")
+        assert app.wait("Kustomization", "flux-system", "flux-system", c.commit_sha, 20).outcome == "synced"
+        w = app.wait("Kustomization", "podinfo-oci", "flux-system", head, 20)
+        assert w.outcome == "synced", w.message
+        assert w.status.revision == r.flux_revision and w.status.origin_revision == f"main@sha1:{head}"
+        assert app.wait("Kustomization", "podinfo-oci", "flux-system", r.digest, 5).outcome == "synced"
+        live = world.kube.find("apps/v1", "Deployment", "podinfo", "podinfo")
+        assert live is not None and live["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/name"] == "podinfo-oci"
+        # a change: committed, pushed as a new artifact, reconciled source first, verified by its commit
+        path = world.work / "kustomize/deployment.yaml"
+        text = path.read_text(encoding="utf-8")
+        assert "  minReadySeconds: 3\n" in text
+        path.write_text(
+            text.replace("  minReadySeconds: 3\n", "  minReadySeconds: 3\n  replicas: 4\n", 1), encoding="utf-8"
+        )
+        second = app.delivery.commit_and_push(world.work, ["kustomize/deployment.yaml"], "podinfo: 4 replicas")
+        again = app.push_artifact(str(world.work / "kustomize"), url)
+        assert again.digest != r.digest and again.revision == f"main@sha1:{second.commit_sha}"
+        app.reconcile("Kustomization", "podinfo-oci", "flux-system", with_source=True)
+        w = app.wait("Kustomization", "podinfo-oci", "flux-system", second.commit_sha, 20)
+        assert w.outcome == "synced", w.message
+        live = world.kube.find("apps/v1", "Deployment", "podinfo", "podinfo")
+        assert live is not None and live["spec"]["replicas"] == 4

@@ -15,7 +15,16 @@ from gitops_mcp.server import build_server
 from gitops_mcp.settings import Settings
 
 MODES = ["auto", "legacy"]
-WRITE_TOOLS = {"write_manifests", "commit_and_push", "rollback", "reconcile", "remediate", "promote", "scaffold_fleet"}
+WRITE_TOOLS = {
+    "write_manifests",
+    "commit_and_push",
+    "rollback",
+    "reconcile",
+    "remediate",
+    "promote",
+    "scaffold_fleet",
+    "push_artifact",
+}
 
 
 async def call(c: Client, tool: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -50,6 +59,7 @@ async def test_tools_are_described_and_annotated(settings: Settings, mode: str) 
         "remediate",
         "promote",
         "scaffold_fleet",
+        "push_artifact",
     }
     for t in tools.values():
         assert t.description and len(t.description) > 40, t.name

@@ -109,6 +109,16 @@ class Settings(BaseSettings):
     git_author_email: str | None = None
     push_attempts: int = Field(3, ge=1, le=10, description="Fetch-rebase-retry rounds on a rejected push")
 
+    # -- OCI artifacts -------------------------------------------------------------------------------
+    oci_username: str | None = Field(None, description="User for the OCI registry (push_artifact)")
+    oci_password: SecretStr | None = Field(None, description="Password or token for the OCI registry")
+    allowed_oci_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["ghcr.io", "quay.io", "docker.io", "registry-1.docker.io", "auth.docker.io"],
+        description="Registries (and their token services) artifacts may be pushed to, exact host[:port]",
+    )
+    oci_allow_http: bool = Field(False, description="Allow plain http to loopback registries (tests)")
+    oci_timeout_seconds: float = Field(60.0, gt=0, description="Timeout of one registry request")
+
     # -- cluster --------------------------------------------------------------------------------------
     kubeconfig: Path | None = Field(None, description="Kubeconfig file (default: KUBECONFIG, ~/.kube/config)")
     kube_context: str | None = Field(None, description="Kubeconfig context (default: the current context)")
@@ -123,7 +133,7 @@ class Settings(BaseSettings):
             return [p for p in value.split(os.pathsep) if p.strip()]
         return value
 
-    @field_validator("allowed_http_hosts", "allowed_git_hosts", mode="before")
+    @field_validator("allowed_http_hosts", "allowed_git_hosts", "allowed_oci_hosts", mode="before")
     @classmethod
     def _split_hosts(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -152,7 +162,9 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> list[str]:
         """Every configured secret, for the scrubber."""
-        values = [t for t in (self.git_token, self.github_token, self.gitlab_token, self.auth_token) if t]
+        values = [
+            t for t in (self.git_token, self.github_token, self.gitlab_token, self.auth_token, self.oci_password) if t
+        ]
         values += list(self.auth_tokens.values())
         return [v.get_secret_value() for v in values]
 

@@ -209,8 +209,11 @@ def _verdict(st: SyncStatus, revision: str | None) -> tuple[str | None, str]:
         return "failed", st.message
     if st.state == "failed" and any(c.type == "Stalled" and c.status == "True" for c in st.conditions):
         return "failed", st.message
-    if st.state == "ready" and (revision is None or revision_matches(st.revision, revision)):
-        return "synced", f"{st.kind} {st.namespace}/{st.name} applied {st.revision} and is ready"
+    if st.state == "ready" and (
+        revision is None or revision_matches(st.revision, revision) or revision_matches(st.origin_revision, revision)
+    ):
+        built = f" (built from {st.origin_revision})" if st.origin_revision else ""
+        return "synced", f"{st.kind} {st.namespace}/{st.name} applied {st.revision}{built} and is ready"
     if st.state == "ready":
         return None, f"ready at {st.revision}; waiting for {revision}"
     return None, st.message

@@ -39,6 +39,9 @@ class SyncStatus(BaseModel):
     message: str = Field(description="The controller's own words (or why the state was chosen)")
     revision: str | None = Field(None, description="Revision applied (Flux lastAppliedRevision/artifact; Argo sync)")
     attempted_revision: str | None = Field(None, description="Revision last attempted (may be failing)")
+    origin_revision: str | None = Field(
+        None, description="Flux OCI: the Git revision the applied artifact was built from (its revision annotation)"
+    )
     generation: int | None = None
     observed_generation: int | None = None
     suspended: bool = False
@@ -69,7 +72,7 @@ def revision_matches(revision: str | None, wanted: str) -> bool:
         return False
     if revision == wanted:
         return True
-    commit, want = commit_of(revision), wanted.strip().lower()
+    commit, want = commit_of(revision), (commit_of(wanted) or wanted.strip()).lower()
     if commit is None or not _HEX.match(want):
         return False
     return commit.startswith(want) or want.startswith(commit)
@@ -105,19 +108,24 @@ def _flux(base: dict[str, Any], kind: str, obj: dict[str, Any]) -> SyncStatus:
     conds = _conditions(obj)
     by_type = {c.type: c for c in conds}
     ready, stalled, reconciling = by_type.get("Ready"), by_type.get("Stalled"), by_type.get("Reconciling")
+    origin = None
     if kind == "Kustomization":
         revision, attempted = status.get("lastAppliedRevision"), status.get("lastAttemptedRevision")
+        origin = status.get("lastAppliedOriginRevision")
     elif kind == "HelmRelease":
         history = status.get("history") or []
         deployed = next((h for h in history if isinstance(h, dict) and h.get("status") == "deployed"), None)
         revision = deployed.get("chartVersion") if deployed else None
         attempted = status.get("lastAttemptedRevision")
     else:
-        revision = (status.get("artifact") or {}).get("revision")
+        artifact = status.get("artifact") or {}
+        revision = artifact.get("revision")
         attempted = revision
+        origin = (artifact.get("metadata") or {}).get("org.opencontainers.image.revision")
     fields = {
         **base,
         "revision": revision,
+        "origin_revision": origin if isinstance(origin, str) else None,
         "attempted_revision": attempted,
         "generation": gen,
         "observed_generation": og if og != -1 else None,

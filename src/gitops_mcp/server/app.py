@@ -23,6 +23,7 @@ from gitops_mcp.cluster.ops import ReconcileResult, WaitResult
 from gitops_mcp.cluster.owner import OwnerResult
 from gitops_mcp.cluster.status import SyncStatus
 from gitops_mcp.core import (
+    ArtifactResult,
     FleetResult,
     GenerateResult,
     GitOpsApp,
@@ -550,6 +551,59 @@ def build_server(settings: Settings, app: GitOpsApp | None = None) -> MCPServer:
                 delivery,
                 message,
                 overwrite,
+            )
+
+        @mcp.tool(annotations=git_write)
+        async def push_artifact(
+            path: Annotated[str, Field(description="Absolute path of the manifest directory to pack")],
+            oci_url: Annotated[str, Field(description="Where to push: oci://host/repository:tag")],
+            source: Annotated[
+                str | None, Field(description="Git URL it comes from (default: the directory's origin)")
+            ] = None,
+            revision: Annotated[
+                str | None, Field(description="Git revision, e.g. main@sha1:<sha> (default: the checked-out commit)")
+            ] = None,
+            annotations: Annotated[
+                dict[str, str] | None, Field(description="Extra manifest annotations, key -> value")
+            ] = None,
+            ignore_paths: Annotated[
+                list[str] | None,
+                Field(description="More patterns to leave out (.git/, images and archives already are)"),
+            ] = None,
+            reproducible: Annotated[
+                bool, Field(description="Fixed created time, so the same files give the same digest")
+            ] = False,
+            generate: Annotated[
+                bool, Field(description="Also return the OCIRepository + Kustomization that deploy it")
+            ] = False,
+            name: Annotated[str | None, Field(description="generate: object name (default: the repository's)")] = None,
+            namespace: Annotated[str, Field(description="generate: namespace of the Flux objects")] = "flux-system",
+            target_namespace: Annotated[
+                str | None, Field(description="generate: namespace the manifests are applied into")
+            ] = None,
+            interval: Annotated[str, Field(description="generate: reconcile interval")] = "5m",
+        ) -> ArtifactResult:
+            """Pack a manifest directory as a Flux OCI artifact (the media types and annotations of
+            `flux push artifact`: created, source, revision) and push it to an OCI registry. Credentials
+            come from GITOPS_MCP_OCI_USERNAME / GITOPS_MCP_OCI_PASSWORD and go only to registries on
+            GITOPS_MCP_ALLOWED_OCI_HOSTS. A directory with uncommitted changes is refused unless revision
+            is given; plain Secrets are refused. Overwrites the tag. With generate=true, returns the
+            validated OCIRepository + Kustomization (nothing written). Returns the digest and the revision
+            Flux will report (<tag>@<digest>)."""
+            return await _run(
+                core.push_artifact,
+                path,
+                oci_url,
+                source,
+                revision,
+                annotations,
+                ignore_paths,
+                reproducible,
+                generate,
+                name,
+                namespace,
+                target_namespace,
+                interval,
             )
 
         @mcp.tool(annotations=git_write)

@@ -270,3 +270,42 @@ class FluxProvider:
             "metadata": {"name": spec.app_name, "namespace": ns},
             "spec": hr_spec,
         }
+
+
+def artifact_objects(
+    name: str,
+    namespace: str,
+    url: str,
+    tag: str,
+    interval: str,
+    target_namespace: str | None = None,
+    prune: bool = True,
+    insecure: bool = False,
+) -> list[dict[str, Any]]:
+    """Pure: an OCIRepository for ``url`` at ``tag`` and the Kustomization that applies it (a Flux
+    artifact pushed by ``push_artifact``). ``insecure`` only for plain-http registries."""
+    oci_spec: dict[str, Any] = {"interval": interval, "url": url, "ref": {"tag": tag}}
+    if insecure:
+        oci_spec["insecure"] = True
+    ks_spec: dict[str, Any] = {
+        "interval": interval,
+        "path": "./",
+        "prune": prune,
+        "sourceRef": {"kind": "OCIRepository", "name": name},
+    }
+    if target_namespace:
+        ks_spec["targetNamespace"] = target_namespace
+    return [
+        {
+            "apiVersion": SOURCE_API,
+            "kind": "OCIRepository",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": oci_spec,
+        },
+        {
+            "apiVersion": KUSTOMIZE_API,
+            "kind": "Kustomization",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": ks_spec,
+        },
+    ]

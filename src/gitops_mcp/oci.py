@@ -1,0 +1,402 @@
+"""Flux OCI artifacts: pack a manifest directory the way ``flux push artifact`` does and push it to
+an OCI registry (distribution spec v1.1) with httpx. Plain Python, no MCP.
+
+- Layer: a gzipped tar of the directory (``application/vnd.cncf.flux.content.v1.tar+gzip``), entries
+  sorted, owner 0:0, modes 0644/0755, time 0: the same directory gives the same layer digest.
+- Config: ``application/vnd.cncf.flux.config.v1+json``; manifest: an OCI image manifest whose
+  annotations carry ``org.opencontainers.image.created``, ``.source`` and ``.revision``.
+- Credentials (``GITOPS_MCP_OCI_USERNAME`` / ``GITOPS_MCP_OCI_PASSWORD``) go only to the registry
+  host, and to a token service only when it is that host or on ``GITOPS_MCP_ALLOWED_OCI_HOSTS``.
+  Registries outside that list are refused before anything is sent.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import gzip
+import hashlib
+import io
+import json
+import os
+import re
+import tarfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from pydantic import BaseModel, Field
+
+from gitops_mcp.errors import GitOpsError, PolicyViolation, UserInputError
+from gitops_mcp.scrub import scrub
+from gitops_mcp.settings import Settings
+
+MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
+CONFIG_TYPE = "application/vnd.cncf.flux.config.v1+json"
+CONTENT_TYPE = "application/vnd.cncf.flux.content.v1.tar+gzip"
+ANN_CREATED = "org.opencontainers.image.created"
+ANN_SOURCE = "org.opencontainers.image.source"
+ANN_REVISION = "org.opencontainers.image.revision"
+DEFAULT_IGNORE = (
+    ".git/",
+    ".gitignore",
+    ".gitmodules",
+    ".gitattributes",
+    "*.jpg",
+    "*.jpeg",
+    "*.gif",
+    "*.png",
+    "*.wmv",
+    "*.flv",
+    "*.tar.gz",
+    "*.zip",
+)
+MAX_ARTIFACT_BYTES = 100 * 1024 * 1024
+_REPO = re.compile(r"^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$")
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
+_HOST = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+
+
+class OciError(GitOpsError):
+    """The registry refused or failed a request (the message says which and why)."""
+
+
+@dataclass(frozen=True)
+class OciRef:
+    """``oci://host[:port]/repository:tag``."""
+
+    host: str  # host[:port] as written
+    repository: str
+    tag: str
+    scheme: str  # https, or http where allowed
+
+    @property
+    def base(self) -> str:
+        host = "registry-1.docker.io" if self.host == "docker.io" else self.host
+        return f"{self.scheme}://{host}"
+
+    @property
+    def url(self) -> str:
+        """The URL without the tag (an OCIRepository's ``spec.url``)."""
+        return f"oci://{self.host}/{self.repository}"
+
+
+def parse_oci_url(url: str, settings: Settings) -> OciRef:
+    """Validate ``oci://host/repo:tag`` against the allowed registries.
+
+    Raises:
+        UserInputError: not an oci:// URL with a repository and a tag, or a host that is not allowed.
+    """
+    if not url.startswith("oci://"):
+        raise UserInputError(f"{url!r} is not an OCI URL: use oci://host/repository:tag")
+    rest = url[len("oci://") :]
+    if any(c in rest for c in "@?#\\ \t\n") or not rest:
+        raise UserInputError(
+            f"{url!r}: no credentials, digests, query or fragment in the URL; use oci://host/repository:tag"
+        )
+    host, _, path = rest.partition("/")
+    if not _HOST.match(host) or not path:
+        raise UserInputError(f"{url!r} has no registry host and repository: use oci://host/repository:tag")
+    repository, sep, tag = path.rpartition(":")
+    if not sep or "/" in tag:
+        raise UserInputError(f"{url!r} has no tag: add one, e.g. oci://{host}/{path}:latest")
+    if not _REPO.match(repository):
+        raise UserInputError(f"{repository!r} is not a valid repository name (lowercase, '/', '.', '_', '-')")
+    if not _TAG.match(tag):
+        raise UserInputError(f"{tag!r} is not a valid tag (letters, digits, '.', '_', '-'; at most 128)")
+    if host.lower() not in {h.lower() for h in settings.allowed_oci_hosts}:
+        raise UserInputError(
+            f"the registry {host} is not in GITOPS_MCP_ALLOWED_OCI_HOSTS "
+            f"({', '.join(settings.allowed_oci_hosts) or 'empty'}); add it there to allow it"
+        )
+    hostname = host.rsplit(":", 1)[0]
+    loopback = hostname in ("127.0.0.1", "localhost", "::1")
+    scheme = "http" if settings.oci_allow_http and loopback else "https"
+    return OciRef(host=host, repository=repository, tag=tag, scheme=scheme)
+
+
+# -- packing ------------------------------------------------------------------------------------------------
+
+
+class Packed(BaseModel):
+    layer_digest: str
+    layer_size: int
+    files: list[str] = Field(description="Files in the artifact, relative to the directory")
+    ignored: list[str] = Field(default_factory=list)
+
+
+def _ignored(rel: str, is_dir: bool, patterns: Sequence[str]) -> bool:
+    name = rel.rsplit("/", 1)[-1]
+    for pat in patterns:
+        if pat.endswith("/"):
+            if is_dir and (name == pat[:-1] or fnmatch.fnmatch(rel, pat[:-1])):
+                return True
+        elif fnmatch.fnmatch(name, pat) or fnmatch.fnmatch(rel, pat):
+            return True
+    return False
+
+
+def pack(directory: Path, ignore: Sequence[str] = DEFAULT_IGNORE, refuse_secrets: bool = True) -> tuple[bytes, Packed]:
+    """The gzipped tar layer of ``directory`` (reproducible) and what went into it.
+
+    Raises:
+        UserInputError: nothing to pack, a symlink leaving the directory, or too large.
+        PolicyViolation: a plain Kubernetes Secret manifest (when ``refuse_secrets``).
+    """
+    from gitops_mcp.manifests.yaml import load_documents
+
+    root = directory.resolve()
+    entries: list[tuple[str, Path, bool]] = []
+    ignored: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        here = Path(dirpath)
+        rel_dir = here.relative_to(root).as_posix()
+        keep_dirs = []
+        for d in sorted(dirnames):
+            rel = f"{rel_dir}/{d}" if rel_dir != "." else d
+            if (here / d).is_symlink():
+                raise UserInputError(f"{rel} is a symlink to a directory; pack the real directory instead")
+            if _ignored(rel, True, ignore):
+                ignored.append(rel + "/")
+            else:
+                keep_dirs.append(d)
+                entries.append((rel, here / d, True))
+        dirnames[:] = keep_dirs
+        for f in sorted(filenames):
+            rel = f"{rel_dir}/{f}" if rel_dir != "." else f
+            p = here / f
+            if _ignored(rel, False, ignore):
+                ignored.append(rel)
+                continue
+            real = p.resolve()
+            if p.is_symlink() and root not in real.parents:
+                raise UserInputError(f"{rel} is a symlink that leaves {directory}; refusing to pack it")
+            if not real.is_file():
+                continue
+            entries.append((rel, real, False))
+    entries.sort(key=lambda e: e[0])
+    files = [rel for rel, _, is_dir in entries if not is_dir]
+    if not files:
+        raise UserInputError(f"{directory} has nothing to pack (every file is ignored or it is empty)")
+    raw = io.BytesIO()
+    total = 0
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for rel, path, is_dir in entries:
+            info = tarfile.TarInfo(rel)
+            info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+            if is_dir:
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                tar.addfile(info)
+                continue
+            data = path.read_bytes()
+            total += len(data)
+            if total > MAX_ARTIFACT_BYTES:
+                raise UserInputError(f"{directory} holds more than {MAX_ARTIFACT_BYTES // 2**20} MiB; not an artifact")
+            if refuse_secrets and rel.endswith((".yaml", ".yml")):
+                try:
+                    docs = load_documents(data.decode("utf-8"), rel)
+                except (UserInputError, UnicodeDecodeError):
+                    docs = []
+                if any(isinstance(d, dict) and d.get("kind") == "Secret" and d.get("apiVersion") == "v1" for d in docs):
+                    raise PolicyViolation(
+                        f"{rel} holds a plain Kubernetes Secret; it is refused for an artifact. Encrypt it (SOPS, "
+                        "Sealed Secrets) or use External Secrets"
+                    )
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+    out = io.BytesIO()
+    with gzip.GzipFile(fileobj=out, mode="wb", mtime=0) as gz:
+        gz.write(raw.getvalue())
+    layer = out.getvalue()
+    return layer, Packed(layer_digest=digest_of(layer), layer_size=len(layer), files=files, ignored=ignored)
+
+
+def digest_of(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def manifest_for(layer: bytes, config: bytes, annotations: Mapping[str, str]) -> bytes:
+    doc = {
+        "schemaVersion": 2,
+        "mediaType": MANIFEST_TYPE,
+        "config": {"mediaType": CONFIG_TYPE, "digest": digest_of(config), "size": len(config)},
+        "layers": [{"mediaType": CONTENT_TYPE, "digest": digest_of(layer), "size": len(layer)}],
+        "annotations": dict(sorted(annotations.items())),
+    }
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def created_now(reproducible: bool) -> str:
+    return "1970-01-01T00:00:00Z" if reproducible else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+# -- the registry ------------------------------------------------------------------------------------------
+
+
+def _challenge(header: str) -> tuple[str, dict[str, str]]:
+    scheme, _, rest = header.strip().partition(" ")
+    params = dict(re.findall(r'(\w+)="([^"]*)"', rest))
+    return scheme.lower(), params
+
+
+class Registry:
+    """One repository on one registry: blob uploads and manifest pushes, with Basic or token auth."""
+
+    def __init__(self, ref: OciRef, settings: Settings) -> None:
+        import httpx
+
+        self.ref = ref
+        self.settings = settings
+        self._httpx = httpx
+        self._client = httpx.Client(timeout=settings.oci_timeout_seconds, follow_redirects=False)
+        self._auth: str | None = None  # Authorization header for the registry host
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _basic(self) -> str | None:
+        s = self.settings
+        if not (s.oci_username and s.oci_password):
+            return None
+        import base64
+
+        raw = f"{s.oci_username}:{s.oci_password.get_secret_value()}".encode()
+        return "Basic " + base64.b64encode(raw).decode()
+
+    def _login(self, challenge: str) -> None:
+        scheme, params = _challenge(challenge)
+        basic = self._basic()
+        if scheme == "basic":
+            if basic is None:
+                raise OciError(
+                    f"the registry {self.ref.host} wants credentials: set GITOPS_MCP_OCI_USERNAME and "
+                    "GITOPS_MCP_OCI_PASSWORD"
+                )
+            self._auth = basic
+            return
+        if scheme != "bearer" or "realm" not in params:
+            raise OciError(f"the registry {self.ref.host} asks for an authentication scheme we do not speak")
+        realm = params["realm"]
+        parts = urlsplit(realm)
+        realm_host = parts.netloc.lower()
+        own = urlsplit(self.ref.base).netloc.lower()
+        allowed = {h.lower() for h in self.settings.allowed_oci_hosts}
+        if realm_host != own and realm_host not in allowed:
+            raise OciError(
+                f"the registry {self.ref.host} sends us to the token service {realm_host}, which is not in "
+                "GITOPS_MCP_ALLOWED_OCI_HOSTS; no credentials were sent"
+            )
+        if parts.scheme != "https" and not (parts.scheme == "http" and self.ref.scheme == "http"):
+            raise OciError(f"the token service {realm_host} is not https; no credentials were sent")
+        query = {"scope": f"repository:{self.ref.repository}:pull,push"}
+        if "service" in params:
+            query["service"] = params["service"]
+        headers = {"Authorization": basic} if basic else {}
+        try:
+            r = self._client.get(realm, params=query, headers=headers)
+        except self._httpx.HTTPError as exc:
+            raise OciError(f"the token service {realm_host} failed: {scrub(str(exc))}") from None
+        if r.status_code in (401, 403):
+            raise OciError(
+                f"the registry {self.ref.host} refused the credentials for {self.ref.repository} (HTTP "
+                f"{r.status_code}); set GITOPS_MCP_OCI_USERNAME / GITOPS_MCP_OCI_PASSWORD to an account that may "
+                "push there"
+            )
+        if r.status_code != 200:
+            raise OciError(f"the token service {realm_host} answered HTTP {r.status_code}")
+        body = r.json()
+        token = body.get("token") or body.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise OciError(f"the token service {realm_host} returned no token")
+        from gitops_mcp.scrub import register_secrets
+
+        register_secrets([token])
+        self._auth = f"Bearer {token}"
+
+    def _request(
+        self, method: str, url: str, *, content: bytes | None = None, headers: Mapping[str, str] | None = None
+    ) -> Any:
+        full = urljoin(self.ref.base + "/", url)
+        if urlsplit(full).netloc.lower() != urlsplit(self.ref.base).netloc.lower():
+            raise OciError(f"the registry {self.ref.host} sent us to another host ({urlsplit(full).netloc}); refused")
+        for attempt in range(2):
+            h = dict(headers or {})
+            if self._auth:
+                h["Authorization"] = self._auth
+            try:
+                r = self._client.request(method, full, content=content, headers=h)
+            except self._httpx.HTTPError as exc:
+                raise OciError(f"the registry {self.ref.host} cannot be reached: {scrub(str(exc))}") from None
+            if r.status_code == 401 and attempt == 0:
+                self._login(r.headers.get("WWW-Authenticate", ""))
+                continue
+            return r
+        return r
+
+    def _fail(self, r: Any, what: str) -> OciError:
+        detail = ""
+        try:
+            errors = r.json().get("errors") or []
+            detail = "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors if isinstance(e, dict))
+        except ValueError:
+            detail = r.text[:300]
+        if r.status_code in (401, 403):
+            return OciError(
+                f"the registry {self.ref.host} refused to let us {what} (HTTP {r.status_code}: {scrub(detail)}); "
+                "check GITOPS_MCP_OCI_USERNAME / GITOPS_MCP_OCI_PASSWORD and the repository's permissions"
+            )
+        return OciError(f"the registry {self.ref.host} failed to {what}: HTTP {r.status_code} {scrub(detail)}")
+
+    def push_blob(self, data: bytes) -> str:
+        digest = digest_of(data)
+        repo = self.ref.repository
+        head = self._request("HEAD", f"/v2/{repo}/blobs/{digest}")
+        if head.status_code == 200:
+            return digest
+        r = self._request("POST", f"/v2/{repo}/blobs/uploads/", headers={"Content-Length": "0"})
+        if r.status_code != 202 or "Location" not in r.headers:
+            raise self._fail(r, f"start a blob upload to {repo}")
+        location = r.headers["Location"]
+        sep = "&" if "?" in location else "?"
+        r = self._request(
+            "PUT",
+            f"{location}{sep}digest={digest}",
+            content=data,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        if r.status_code != 201:
+            raise self._fail(r, f"upload the blob {digest[:19]}")
+        return digest
+
+    def push_manifest(self, manifest: bytes) -> str:
+        r = self._request(
+            "PUT",
+            f"/v2/{self.ref.repository}/manifests/{self.ref.tag}",
+            content=manifest,
+            headers={"Content-Type": MANIFEST_TYPE},
+        )
+        if r.status_code != 201:
+            raise self._fail(r, f"store the manifest {self.ref.repository}:{self.ref.tag}")
+        digest = digest_of(manifest)
+        said = r.headers.get("Docker-Content-Digest")
+        if said and said != digest:
+            raise OciError(f"the registry stored the manifest as {said}, not {digest}; refusing to trust it")
+        return digest
+
+
+def push(ref: OciRef, settings: Settings, layer: bytes, annotations: Mapping[str, str]) -> str:
+    """Push layer, config and manifest; the manifest digest."""
+    config = b"{}"
+    manifest = manifest_for(layer, config, annotations)
+    with Registry(ref, settings) as reg:
+        reg.push_blob(config)
+        reg.push_blob(layer)
+        return reg.push_manifest(manifest)
