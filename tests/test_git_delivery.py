@@ -81,6 +81,19 @@ def settings_for(tmp_path: Path, remote: GitHttpServer, fake: FakeForge | None =
     return Settings(**base)
 
 
+def server_env(remote: GitHttpServer, fake: FakeForge) -> dict[str, str]:
+    """The environment a user gives the server: tokens, the allowed host, the forge API (DEBUG logs)."""
+    return {
+        "GITOPS_MCP_GIT_TOKEN": TOKEN,
+        "GITOPS_MCP_ALLOWED_GIT_HOSTS": f"127.0.0.1:{remote.port}",
+        "GITOPS_MCP_GIT_ALLOW_HTTP": "true",
+        "GITOPS_MCP_FORGE": "github",
+        "GITHUB_TOKEN": FORGE_TOKEN,
+        "GITOPS_MCP_GITHUB_API_URL": fake.github_api,
+        "GITOPS_MCP_LOG_LEVEL": "DEBUG",
+    }
+
+
 def clone(remote: GitHttpServer, dest: Path) -> Path:
     subprocess.run(
         ["git", "clone", "--quiet", remote.url(f"{REPO}.git"), str(dest)],
@@ -554,15 +567,7 @@ async def test_commit_tools_over_http_leak_nothing(tmp_path: Path, remote: GitHt
 
     work = clone(remote, tmp_path / "work")
     write(work, "apps/cm.yaml", CM.format("mcp"))
-    env = {
-        "GITOPS_MCP_GIT_TOKEN": TOKEN,
-        "GITOPS_MCP_ALLOWED_GIT_HOSTS": f"127.0.0.1:{remote.port}",
-        "GITOPS_MCP_GIT_ALLOW_HTTP": "true",
-        "GITOPS_MCP_FORGE": "github",
-        "GITHUB_TOKEN": FORGE_TOKEN,
-        "GITOPS_MCP_GITHUB_API_URL": forge.github_api,
-        "GITOPS_MCP_LOG_LEVEL": "DEBUG",
-    }
+    env = server_env(remote, forge)
     outputs: list[str] = []
     with ServerProcess(tmp_path, env=env) as srv:
         async with Client(srv.url) as c:
@@ -634,15 +639,7 @@ async def test_new_user_flux_pull_request_to_a_protected_branch(
     remote.protect(f"{REPO}.git", "main")
     work = clone(remote, tmp_path / "work")
     head = tgit(work, "rev-parse", "HEAD")
-    env = {
-        "GITOPS_MCP_GIT_TOKEN": TOKEN,
-        "GITOPS_MCP_ALLOWED_GIT_HOSTS": f"127.0.0.1:{remote.port}",
-        "GITOPS_MCP_GIT_ALLOW_HTTP": "true",
-        "GITOPS_MCP_FORGE": "github",
-        "GITHUB_TOKEN": FORGE_TOKEN,
-        "GITOPS_MCP_GITHUB_API_URL": forge.github_api,
-        "GITOPS_MCP_LOG_LEVEL": "DEBUG",
-    }
+    env = server_env(remote, forge)
     outputs: list[str] = []
 
     async def call(c: Client, tool: str, args: dict[str, Any]) -> dict[str, Any]:

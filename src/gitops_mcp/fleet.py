@@ -21,6 +21,7 @@ manual sync.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
@@ -52,6 +53,14 @@ NOTIFY_SERVICES = {
 NotifyType = Literal["slack", "msteams", "googlechat", "webex", "telegram", "opsgenie", "pagerduty", "generic"]
 
 
+def _parsed(parse: Callable[[Any], str], value: Any) -> str:
+    """A question parser inside a pydantic validator (its AnswerError becomes a ValueError)."""
+    try:
+        return parse(value)
+    except AnswerError as exc:
+        raise ValueError(str(exc)) from exc
+
+
 class Notifications(BaseModel):
     """Where sync failures are reported. The webhook address is a secret: it is never an argument;
     it lives in a Kubernetes Secret the user creates (Flux) or in argocd-notifications-secret."""
@@ -63,10 +72,7 @@ class Notifications(BaseModel):
     @field_validator("secret_name")
     @classmethod
     def _secret(cls, v: str) -> str:
-        try:
-            return dns_label(v)
-        except AnswerError as exc:
-            raise ValueError(str(exc)) from exc
+        return _parsed(dns_label, v)
 
     @field_validator("channel")
     @classmethod
@@ -118,10 +124,7 @@ class FleetSpec(BaseModel):
     @field_validator("branch")
     @classmethod
     def _branch(cls, v: str) -> str:
-        try:
-            return ref_name(v)
-        except AnswerError as exc:
-            raise ValueError(str(exc)) from exc
+        return _parsed(ref_name, v)
 
     @model_validator(mode="after")
     def _auto(self) -> FleetSpec:
