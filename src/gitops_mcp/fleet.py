@@ -126,6 +126,14 @@ class FleetSpec(BaseModel):
     def _branch(cls, v: str) -> str:
         return _parsed(ref_name, v)
 
+    def is_auto(self, env: str) -> bool:
+        return env in (self.auto_sync or [])
+
+    @property
+    def promoted(self) -> list[str]:
+        """Environments that change only through promotion (no automatic sync)."""
+        return [e for e in self.environments if not self.is_auto(e)]
+
     @model_validator(mode="after")
     def _auto(self) -> FleetSpec:
         if self.auto_sync is None:
@@ -286,7 +294,7 @@ def _flux_notifications(spec: FleetSpec, env: str) -> str:
     if n.channel:
         provider["channel"] = n.channel
     provider["secretRef"] = {"name": n.secret_name}
-    auto = env in (spec.auto_sync or [])
+    auto = spec.is_auto(env)
     objs = [
         {
             "apiVersion": NOTIFICATION_API,
@@ -398,7 +406,7 @@ def _flux_files(spec: FleetSpec, install_manifests: str | None) -> tuple[list[Fl
                     purpose=f"{env}: {spec.notifications.type} alerts",
                 )
             )
-    manual = [e for e in spec.environments if e not in (spec.auto_sync or [])]
+    manual = spec.promoted
     if manual:
         notes.append(
             f"Flux applies every environment from {spec.branch}; {', '.join(manual)} change only when their "
@@ -455,7 +463,7 @@ def _argo_files(spec: FleetSpec) -> tuple[list[FleetFile], list[str]]:
         }
     for env in spec.environments:
         base = f"clusters/{env}"
-        auto = env in (spec.auto_sync or [])
+        auto = spec.is_auto(env)
         files.append(
             FleetFile(
                 path=f"{base}/root.yaml",
@@ -481,7 +489,7 @@ def _argo_files(spec: FleetSpec) -> tuple[list[FleetFile], list[str]]:
         "Sync waves order the child Applications only when Argo CD assesses Application health: add the "
         "argoproj.io/Application health check to argocd-cm (resource.customizations.health.argoproj.io_Application).",
     ]
-    manual = [e for e in spec.environments if e not in (spec.auto_sync or [])]
+    manual = spec.promoted
     if manual:
         notes.append(
             f"{', '.join(manual)} sync manually: after a promote pull request is merged, sync "
