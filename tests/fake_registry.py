@@ -126,6 +126,13 @@ class FakeRegistry:
             return False
         return f"repository:{repo}:{action}" in self.tokens.get(auth[7:], set())
 
+    def _refused(self, h: Any, repo: str, action: str) -> bool:
+        """Answer the auth challenge (and say so) unless the caller may ``action`` on ``repo``."""
+        if self._allowed(h, repo, action):
+            return False
+        self._challenge(h, repo, "push,pull" if action == "push" else action)
+        return True
+
     def _token(self, h: Any, query: dict[str, list[str]]) -> None:
         auth = h.headers.get("Authorization", "")
         user = None
@@ -164,8 +171,8 @@ class FakeRegistry:
         )
         if blob and m in ("GET", "HEAD"):
             repo, digest = blob.groups()
-            if not self._allowed(h, repo, "pull"):
-                self._challenge(h, repo, "pull")
+            if self._refused(h, repo, "pull"):
+                pass
             elif digest in self.store.blobs:
                 data = self.store.blobs[digest]
                 h._reply(200, data, {"Docker-Content-Digest": digest, "Content-Type": "application/octet-stream"})
@@ -173,16 +180,14 @@ class FakeRegistry:
                 h._error(404, "BLOB_UNKNOWN", f"blob {digest} unknown")
         elif uploads and m == "POST":
             repo = uploads.group(1)
-            if not self._allowed(h, repo, "push"):
-                self._challenge(h, repo, "push,pull")
+            if self._refused(h, repo, "push"):
                 return
             uid = secrets.token_hex(16)
             self.store.uploads[uid] = repo
             h._reply(202, b"", {"Location": f"/v2/{repo}/blobs/uploads/{uid}", "Docker-Upload-UUID": uid})
         elif upload and m == "PUT":
             repo, uid = upload.groups()
-            if not self._allowed(h, repo, "push"):
-                self._challenge(h, repo, "push,pull")
+            if self._refused(h, repo, "push"):
                 return
             if self.store.uploads.get(uid) != repo:
                 h._error(404, "BLOB_UPLOAD_UNKNOWN", "upload unknown")
@@ -196,8 +201,7 @@ class FakeRegistry:
             h._reply(201, b"", {"Location": f"/v2/{repo}/blobs/{digest}", "Docker-Content-Digest": digest})
         elif manifest and m == "PUT":
             repo, ref = manifest.groups()
-            if not self._allowed(h, repo, "push"):
-                self._challenge(h, repo, "push,pull")
+            if self._refused(h, repo, "push"):
                 return
             ctype = h.headers.get("Content-Type", "")
             try:
@@ -219,8 +223,7 @@ class FakeRegistry:
             h._reply(201, b"", {"Location": f"/v2/{repo}/manifests/{digest}", "Docker-Content-Digest": digest})
         elif manifest and m in ("GET", "HEAD"):
             repo, ref = manifest.groups()
-            if not self._allowed(h, repo, "pull"):
-                self._challenge(h, repo, "pull")
+            if self._refused(h, repo, "pull"):
                 return
             digest = ref if ref.startswith("sha256:") else self.store.tags.get((repo, ref))
             if digest is None or digest not in self.store.manifests:
