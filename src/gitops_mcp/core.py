@@ -271,11 +271,7 @@ class GitOpsApp:
             if info and info.origin_url and url_identity(info.origin_url) != url_identity(git.url):
                 result.message += f"; note: {root} has origin {info.origin_url}, not {git.url}"
         else:
-            host, path = url_identity(git.url)
-            for candidate in (self.settings.cache_dir / "repos").glob(f"{host}*/{path.lstrip('/')}"):
-                if (candidate / ".git").is_dir():
-                    root = candidate
-                    break
+            root = self.delivery.cache.find(git.url)
         if root is None:
             result.message += "; pass repo_path (a local clone) to find the file"
             return result

@@ -22,7 +22,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from gitops_mcp.errors import (
-    GitAuthError,
     GitError,
     NotFoundError,
     PolicyViolation,
@@ -30,12 +29,13 @@ from gitops_mcp.errors import (
     PushRefused,
     UserInputError,
 )
+from gitops_mcp.git.cache import CloneCache
 from gitops_mcp.git.forge import Forge, PullRequest, PullRequestSpec, forge_kind
 from gitops_mcp.git.remote import Remote, git_env, parse_remote
 from gitops_mcp.git.repo import GitRepo, Identity, check_ref, check_sha
 from gitops_mcp.git.urls import normalize_git_url
 from gitops_mcp.paths import check_relative, safe_repo_file
-from gitops_mcp.scrub import register_secrets, scrub
+from gitops_mcp.scrub import register_secrets
 from gitops_mcp.settings import Settings
 
 Mode = Literal["push", "pull_request"]
@@ -89,6 +89,7 @@ class GitDelivery:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.cache = CloneCache(settings)
         register_secrets(settings.secret_values())
 
     @property
@@ -452,91 +453,18 @@ class GitDelivery:
                 repo.fetch(remote.url, [f"+refs/heads/{target}:{PRIVATE}/base"], env)
             raise GitError(f"the revert push was still rejected after {self.settings.push_attempts} attempts")
 
-    # -- clone cache ---------------------------------------------------------------------------------------
+    # -- clone cache (see gitops_mcp.git.cache) ---------------------------------------------------------
     def cached_clone(self, url: str) -> Path:
-        """A local clone of ``url`` under the cache directory.
-
-        The first time: a shallow (depth 1), single-branch, sparse clone (only root files are
-        checked out; detection reads the tree from git objects, and directories are checked out
-        when something is written there). Later: a shallow fetch and ``reset --keep``, which
-        keeps local changes (files written by the wizard) unless they conflict.
-        """
-        import git
-
-        remote = parse_remote(url, self.settings)
-        if remote.scheme == "file":
-            raise UserInputError("pass a local path instead of a file:// URL")
-        env = git_env(remote, self.settings)
-        host = remote.host + (f"_{remote.port}" if remote.port else "")
-        dest = self.settings.cache_dir / "repos" / host / remote.repo_path
-        if (dest / ".git").is_dir():
-            with GitRepo(dest, self.settings.git_timeout_seconds) as repo:
-                branch = repo.current_branch()
-                if branch:
-                    repo.run(
-                        "fetch",
-                        "--quiet",
-                        "--depth",
-                        "1",
-                        "--no-tags",
-                        "--",
-                        remote.url,
-                        f"+refs/heads/{branch}:refs/remotes/origin/{branch}",
-                        env=env,
-                    )
-                    code, _, err = repo.run_full("reset", "--quiet", "--keep", f"refs/remotes/origin/{branch}")
-                    if code != 0:
-                        raise GitError(
-                            f"the cached clone {dest} has local changes that conflict with {branch} on the remote: "
-                            f"{scrub(err)[-500:]}; commit them (commit_and_push) or remove the cache directory"
-                        )
-            return dest
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        runner = git.cmd.Git(str(dest.parent))
-        try:
-            runner.execute(
-                [
-                    "git",
-                    "clone",
-                    "--quiet",
-                    "--depth",
-                    "1",
-                    "--single-branch",
-                    "--sparse",
-                    "--no-tags",
-                    "--",
-                    remote.url,
-                    str(dest),
-                ],
-                env=env,
-                kill_after_timeout=self.settings.git_timeout_seconds,
-            )
-        except git.GitCommandError as exc:
-            text = scrub(str(exc.stderr))
-            if any(s in text for s in ("Authentication failed", "could not read Username", "401", "403")):
-                raise GitAuthError(f"cloning {remote.url} was refused: set GITOPS_MCP_GIT_TOKEN") from None
-            raise GitError(f"cloning {remote.url} failed: {text[-1000:]}") from None
-        return dest
+        return self.cache.clone(url)
 
     def prepare_write(self, repo_root: Path, paths: Sequence[str]) -> None:
-        """Before writing into a cached (sparse) clone, check out the target directories."""
-        if self.is_cached(repo_root):
-            with GitRepo(repo_root, self.settings.git_timeout_seconds) as repo:
-                repo.materialize([str(check_relative(p, "path")) for p in paths])
+        self.cache.prepare_write(repo_root, paths)
 
     def dir_exists(self, repo_root: Path, rel: str) -> bool:
-        """Is ``rel`` a directory of the repository (in HEAD, for the sparse clone cache)?"""
-        if not self.is_cached(repo_root):
-            return (repo_root / rel).is_dir()
-        rel = str(check_relative(rel, "path")) if rel not in ("", ".") else ""
-        with GitRepo(repo_root, self.settings.git_timeout_seconds) as repo:
-            code, out, _ = repo.run_full("cat-file", "-t", f"HEAD:{rel}")
-        return code == 0 and out.strip() == "tree"
+        return self.cache.dir_exists(repo_root, rel)
 
     def tree_sha(self, repo_root: Path) -> str:
-        with GitRepo(repo_root, self.settings.git_timeout_seconds) as repo:
-            return repo.tree_of("HEAD")
+        return self.cache.tree_sha(repo_root)
 
     def is_cached(self, path: Path) -> bool:
-        cache = (self.settings.cache_dir / "repos").resolve()
-        return path.resolve().is_relative_to(cache)
+        return self.cache.contains(path)

@@ -14,10 +14,45 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from gitops_mcp.errors import PathNotAllowedError, UserInputError
+from gitops_mcp.git.safety import SAFE_ENV
 from gitops_mcp.git.urls import normalize_git_url
 from gitops_mcp.settings import Settings
 
 _HOST = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
+_SEGMENT = re.compile(r"^[A-Za-z0-9._~+-]{1,255}$")
+MAX_PATH = 1024
+
+
+def check_repo_path(path: str) -> str:
+    """The path of a remote repository URL as a forge serves it: ``/org/repo(.git)``.
+
+    Refused: ``.`` and ``..`` segments (also percent-encoded: any ``%``), empty segments,
+    backslashes and every character outside ``A-Z a-z 0-9 . _ ~ + -``.
+
+    Raises:
+        UserInputError: the path could name something other than one repository on the host.
+    """
+    if len(path) > MAX_PATH:
+        raise UserInputError(f"the repository path is {len(path)} characters long; at most {MAX_PATH}")
+    if "%" in path:
+        raise UserInputError("the repository path is percent-encoded; write it plainly (org/repo.git)")
+    shown = path if len(path) <= 100 else path[:60] + "…" + path[-30:]
+    trimmed = path[:-1] if path.endswith("/") else path
+    if not trimmed.startswith("/") or trimmed == "/":
+        raise UserInputError("the URL names no repository: add its path (org/repo.git)")
+    for segment in trimmed[1:].split("/"):
+        if not segment:
+            raise UserInputError(f"the repository path {shown!r} has an empty segment ('//')")
+        if set(segment) == {"."}:
+            raise UserInputError(
+                f"the repository path {shown!r} has a {segment!r} segment; a forge serves no such path"
+            )
+        if not _SEGMENT.match(segment):
+            raise UserInputError(
+                f"the repository path segment {segment[:80]!r} has characters a forge does not serve "
+                "(allowed: letters, digits, . _ ~ + -)"
+            )
+    return trimmed
 
 
 @dataclass(frozen=True)
@@ -73,7 +108,7 @@ def parse_remote(url: str, settings: Settings) -> Remote:
         raise UserInputError(f"{host!r} is not a valid host name")
     if scheme == "ssh" and p.username and not re.match(r"^[A-Za-z0-9._-]+$", p.username):
         raise UserInputError("the ssh user name contains characters that are not allowed")
-    remote = Remote(url=normalized, scheme=scheme, host=host, port=p.port, path=p.path)
+    remote = Remote(url=normalized, scheme=scheme, host=host, port=p.port, path=check_repo_path(p.path))
     if not host_allowed(remote, settings.allowed_git_hosts):
         raise PathNotAllowedError(
             f"the host {remote.netloc} is not in GITOPS_MCP_ALLOWED_GIT_HOSTS "
@@ -97,7 +132,7 @@ def host_allowed(remote: Remote, allowed: list[str]) -> bool:
 def git_env(remote: Remote | None, settings: Settings) -> dict[str, str]:
     """Environment for one git command talking to ``remote``: no prompts, credentials for that host only."""
     env = {
-        "GIT_TERMINAL_PROMPT": "0",
+        **SAFE_ENV,
         "GCM_INTERACTIVE": "never",
         "GIT_CONFIG_COUNT": "0",
     }

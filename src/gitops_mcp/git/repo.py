@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitops_mcp.errors import GitAuthError, GitError, PushRefused, UserInputError
+from gitops_mcp.git.safety import git_argv, git_runner
 from gitops_mcp.questions import AnswerError, ref_name
 from gitops_mcp.scrub import scrub
 
@@ -77,18 +78,22 @@ class Identity:
 class GitRepo:
     """A local working tree. Use as a context manager, or call :meth:`close`."""
 
-    def __init__(self, path: Path, timeout: float = 300.0) -> None:
+    def __init__(self, path: Path, timeout: float = 300.0, extra_config: tuple[str, ...] = ()) -> None:
         import git  # GitPython, imported lazily
 
         self._git_mod = git
         self.timeout = timeout
-        probe = git.cmd.Git(str(path))
+        self._config = extra_config
+        probe = git_runner(str(path), extra_config)
         try:
-            top = probe.execute(["git", "rev-parse", "--show-toplevel"], kill_after_timeout=timeout)
+            top = probe.execute(self._argv("rev-parse", "--show-toplevel"), kill_after_timeout=timeout)
         except git.GitCommandError as exc:
             raise UserInputError(f"{path} is not inside a git working tree") from exc
         self.root = Path(str(top)).resolve()
-        self._git = git.cmd.Git(str(self.root))
+        self._git = git_runner(str(self.root), extra_config)
+
+    def _argv(self, *args: str) -> list[str]:
+        return git_argv(*args, extra_config=self._config)
 
     def close(self) -> None:
         self._git.clear_cache()
@@ -110,7 +115,7 @@ class GitRepo:
         git = self._git_mod
         try:
             code, out, err = self._git.execute(
-                ["git", *args],
+                self._argv(*args),
                 env=dict(env or {}),
                 with_extended_output=True,
                 with_exceptions=False,
@@ -176,7 +181,7 @@ class GitRepo:
             git = self._git_mod
             try:
                 self._git.execute(
-                    ["git", "sparse-checkout", "add", "--stdin"], istream=fh, kill_after_timeout=self.timeout
+                    self._argv("sparse-checkout", "add", "--stdin"), istream=fh, kill_after_timeout=self.timeout
                 )
             except git.GitCommandError as exc:
                 raise GitError(f"git sparse-checkout failed: {scrub(str(exc.stderr))[-1000:]}") from None
@@ -308,21 +313,23 @@ class GitRepo:
             try:
                 import git
 
-                w = git.cmd.Git(str(wt))
+                w = git_runner(str(wt), self._config)
                 env = self._commit_env(who)
                 try:
                     for sha in shas:
                         w.execute(
-                            ["git", "revert", "--no-edit", "--no-commit", sha], env=env, kill_after_timeout=self.timeout
+                            self._argv("revert", "--no-edit", "--no-commit", sha),
+                            env=env,
+                            kill_after_timeout=self.timeout,
                         )
                     w.execute(
-                        ["git", "commit", "--quiet", "--no-verify", "-m", message],
+                        self._argv("commit", "--quiet", "--no-verify", "-m", message),
                         env=env,
                         kill_after_timeout=self.timeout,
                     )
                 except git.GitCommandError as exc:
                     raise GitError(f"git revert failed: {scrub(str(exc.stderr))[-1500:]}") from None
-                return str(w.execute(["git", "rev-parse", "HEAD"])).strip()
+                return str(w.execute(self._argv("rev-parse", "HEAD"))).strip()
             finally:
                 self.run_full("worktree", "remove", "--force", str(wt))
                 self.run_full("worktree", "prune")

@@ -6,6 +6,7 @@ import posixpath
 from pathlib import Path
 
 from gitops_mcp.detection.tree import Entry
+from gitops_mcp.git.safety import CACHE_CONFIG, git_argv, git_runner
 
 MAX_BLOB = 1 << 20  # detection does not read larger files
 MAX_PREFETCH = 256 << 20
@@ -21,13 +22,11 @@ class GitTree:
     """
 
     def __init__(self, repo: Path, rev: str = "HEAD", subdir: str = "", timeout: float = 300.0) -> None:
-        import git
-
-        self._git = git.cmd.Git(str(repo))
+        self._git = git_runner(str(repo), CACHE_CONFIG)
         self._start = subdir.strip("/")
         self.name = posixpath.basename(self._start) or repo.name
         listing = self._git.execute(
-            ["git", "ls-tree", "-r", "-l", "-z", "--full-tree", rev],
+            git_argv("ls-tree", "-r", "-l", "-z", "--full-tree", rev, extra_config=CACHE_CONFIG),
             kill_after_timeout=timeout,
             strip_newline_in_stdout=False,
         )
@@ -69,7 +68,7 @@ class GitTree:
             fh.write(("\n".join(wanted) + "\n").encode())
             fh.seek(0)
             out = self._git.execute(
-                ["git", "cat-file", "--batch"],
+                git_argv("cat-file", "--batch", extra_config=CACHE_CONFIG),
                 istream=fh,
                 stdout_as_string=False,
                 kill_after_timeout=timeout,
