@@ -27,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 from git_server import GitHttpServer  # noqa: E402
-from gitops_mcp.core import GitOpsApp  # noqa: E402
+from gitops_mcp.services import Services  # noqa: E402
 from gitops_mcp.settings import Settings  # noqa: E402
 
 FILES, COMMITS, TOKEN = 20_000, 5_000, "bench-token-0123456789"
@@ -98,10 +98,10 @@ def main() -> None:
                     allowed_roots=[tmpd],
                     state_dir=tmpd / "state",
                 )
-                app = GitOpsApp(settings)
+                app = Services(settings)
                 t_cold = timed(lambda a=app: a.detect(url))
                 t_warm = timed(lambda a=app: a.detect(url))
-                found = len(app.detect(url).packages)
+                found = len(app.inspect.detect(url).packages)
                 shutil.rmtree(tmpd / f"cache{r}")
                 if r > 0:  # round 0 warms the server and the page cache up
                     full.append(t_full)

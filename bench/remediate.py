@@ -20,8 +20,8 @@ from fakekube import FakeKube  # noqa: E402
 from git_server import GitHttpServer  # noqa: E402
 from gitops_mcp.cluster.client import KubeClient  # noqa: E402
 from gitops_mcp.cluster.ops import wait_for_sync  # noqa: E402
-from gitops_mcp.core import GitOpsApp  # noqa: E402
 from gitops_mcp.remediation import SetReplicas  # noqa: E402
+from gitops_mcp.services import Services  # noqa: E402
 from gitops_mcp.settings import PolicySettings, Settings  # noqa: E402
 from gitops_sim import GitOpsSimulator  # noqa: E402
 
@@ -94,13 +94,13 @@ def main() -> None:
                     git_author_email="b@example.com",
                     policy=PolicySettings(secure_git_urls=False),
                 )
-                app = GitOpsApp(settings)
+                app = Services(settings)
                 times = []
                 with GitOpsSimulator(kube, {url: bare}) as sim, KubeClient(settings) as client:
                     wait_for_sync(client, "Kustomization", "web", "flux-system", None, 30)
                     for i in range(runs):
                         start = time.perf_counter()
-                        r = app.remediate(
+                        r = app.remediation.remediate(
                             "apps/v1",
                             "Deployment",
                             "web",

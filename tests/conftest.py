@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gitops_mcp.core import GitOpsApp
+from gitops_mcp.services import Services
 from gitops_mcp.settings import Settings
 
 HERE = Path(__file__).resolve().parent
@@ -105,7 +105,7 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def app(settings: Settings) -> Iterator[GitOpsApp]:
-    a = GitOpsApp(settings)
+def app(settings: Settings) -> Iterator[Services]:
+    a = Services(settings)
     yield a
     a.close()

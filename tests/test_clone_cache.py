@@ -17,11 +17,11 @@ import pytest
 
 from conftest import git, make_repo
 from git_server import GitHttpServer
-from gitops_mcp.core import GitOpsApp
 from gitops_mcp.errors import GitOpsError, PathNotAllowedError, UserInputError
 from gitops_mcp.git.cache import MARKER, CloneCache, cache_key, cache_name
 from gitops_mcp.git.remote import check_repo_path, parse_remote
 from gitops_mcp.git.safety import git_argv
+from gitops_mcp.services import Services
 from gitops_mcp.settings import Settings
 
 TOKEN = "gt-cache-0123456789-SECRET"
@@ -72,14 +72,14 @@ def test_traversal_urls_are_refused_before_any_git(tmp_path: Path, form: int) ->
         cache_dir=tmp_path / "cache",
         allowed_git_hosts=["github.com"],
     )
-    app = GitOpsApp(settings)
+    app = Services(settings)
     url = _urls(victim)[form]
     before = sorted(p for p in tmp_path.rglob("*") if "cache" not in p.parts)
     for _ in range(2):  # the first call used to create the directories, the second to run git there
         with pytest.raises(UserInputError, match=r"segment|percent-encoded"):
-            app.detect(url)
+            app.inspect.detect(url)
         with pytest.raises(UserInputError, match=r"segment|percent-encoded"):
-            app.start("alice", url, "deploy podinfo", "flux")
+            app.wizard.start("alice", url, "deploy podinfo", "flux")
     assert not marker.exists()
     assert sorted(p for p in tmp_path.rglob("*") if "cache" not in p.parts) == before
     assert git(victim, "log", "--oneline").count("\n") == 0  # nothing fetched into the victim

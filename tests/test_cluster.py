@@ -425,16 +425,16 @@ async def test_cluster_tools_over_mcp(env: Env, tmp_path: Path) -> None:
 
 
 def _app(settings_path: Path, tmp_path: Path) -> Any:
-    from gitops_mcp.core import GitOpsApp
+    from gitops_mcp.services import Services
 
-    return GitOpsApp(Settings(kubeconfig=settings_path, allowed_roots=[tmp_path], state_dir=tmp_path / "s"))
+    return Services(Settings(kubeconfig=settings_path, allowed_roots=[tmp_path], state_dir=tmp_path / "s"))
 
 
 def test_find_owner_flux_kustomization_and_file(env: Env, tmp_path: Path) -> None:
     flux_app(env.kube)
     assert wait_for_sync(env.client, "Kustomization", "web", "flux-system", None, 20).outcome == "synced"
     app = _app(tmp_path / "kubeconfig", tmp_path)
-    r = app.find_owner("apps/v1", "Deployment", "web", "web", repo_path=str(env.work))
+    r = app.cluster.find_owner("apps/v1", "Deployment", "web", "web", repo_path=str(env.work))
     assert r.managed and r.manager == "flux"
     assert [(c.kind, c.name) for c in r.chain] == [("Kustomization", "web"), ("GitRepository", "apps")]
     assert "inventory" in r.chain[0].via
@@ -446,7 +446,7 @@ def test_find_owner_flux_kustomization_and_file(env: Env, tmp_path: Path) -> Non
     assert dep is not None
     dep["metadata"]["labels"] = {}
     env.kube.put(dep)
-    r2 = app.find_owner("apps/v1", "Deployment", "web", "web")
+    r2 = app.cluster.find_owner("apps/v1", "Deployment", "web", "web")
     assert r2.chain[0].kind == "Kustomization" and r2.chain[0].via == "inventory"
     assert r2.file is None and "repo_path" in r2.message
 
@@ -486,7 +486,7 @@ def test_find_owner_helm_release_chain(env: Env, tmp_path: Path) -> None:
             "spec": {},
         }
     )
-    r = _app(tmp_path / "kubeconfig", tmp_path).find_owner(
+    r = _app(tmp_path / "kubeconfig", tmp_path).cluster.find_owner(
         "apps/v1", "Deployment", "podinfo", "podinfo", repo_path=str(env.work)
     )
     assert [c.kind for c in r.chain] == ["HelmRelease", "Kustomization", "GitRepository"]
@@ -510,14 +510,14 @@ def test_find_owner_argocd_and_unmanaged(env: Env, tmp_path: Path) -> None:
     )
     assert wait_for_sync(env.client, "Application", "web", "argocd", None, 20).outcome == "synced"
     app = _app(tmp_path / "kubeconfig", tmp_path)
-    r = app.find_owner("apps/v1", "Deployment", "web", "web", repo_path=str(env.work))
+    r = app.cluster.find_owner("apps/v1", "Deployment", "web", "web", repo_path=str(env.work))
     assert r.manager == "argocd" and [c.kind for c in r.chain] == ["Application"]
     assert "tracking-id" in r.chain[0].via and "status.resources" in r.chain[0].via
     assert r.git is not None and r.git.path == "apps/web" and r.file is not None
     assert r.file.file == "apps/web/deploy.yaml"
     env.kube.ensure_namespace("manual")
     env.kube.put({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "by-hand", "namespace": "manual"}})
-    un = app.find_owner("v1", "ConfigMap", "by-hand", "manual")
+    un = app.cluster.find_owner("v1", "ConfigMap", "by-hand", "manual")
     assert not un.managed and "not managed" in un.message
     # a tracking id copied from another object is ignored
     env.kube.put(
@@ -531,11 +531,11 @@ def test_find_owner_argocd_and_unmanaged(env: Env, tmp_path: Path) -> None:
             },
         }
     )
-    assert not app.find_owner("v1", "ConfigMap", "copy", "manual").managed
+    assert not app.cluster.find_owner("v1", "ConfigMap", "copy", "manual").managed
     from gitops_mcp.errors import NotFoundError
 
     with pytest.raises(NotFoundError):
-        app.find_owner("apps/v1", "Deployment", "nope", "web")
+        app.cluster.find_owner("apps/v1", "Deployment", "nope", "web")
 
 
 def test_health_check_failure_and_running_sync_refused(env: Env) -> None:

@@ -18,7 +18,7 @@ from conftest import FIXTURES, make_repo, need_shared
 from fake_forge import FakeForge
 from fakekube import FakeKube
 from git_server import GitHttpServer
-from gitops_mcp.core import GitOpsApp
+from gitops_mcp.services import Services
 from gitops_mcp.settings import PolicySettings, Settings
 from gitops_sim import GitOpsSimulator
 
@@ -33,7 +33,7 @@ class World:
     srv: GitHttpServer
     kube: FakeKube
     sim: GitOpsSimulator
-    app: GitOpsApp
+    app: Services
     work: Path
     url: str
 
@@ -122,20 +122,20 @@ def world(tmp_path: Path) -> Iterator[World]:
                 github_token=FORGE_TOKEN,
             )
             with GitOpsSimulator(kube, {url: bare}) as sim:
-                yield World(forge, srv, kube, sim, GitOpsApp(settings), work, url)
+                yield World(forge, srv, kube, sim, Services(settings), work, url)
                 assert sim.errors == []
 
 
-def run_wizard(app: GitOpsApp, repo: Path, answers: dict[str, Any], final: dict[str, Any]) -> Any:
-    v = app.start("local", str(repo))
+def run_wizard(app: Services, repo: Path, answers: dict[str, Any], final: dict[str, Any]) -> Any:
+    v = app.wizard.start("local", str(repo))
     for _ in range(8):
-        v = app.answer("local", v.session_id, answers, accept_defaults=True)
+        v = app.wizard.answer("local", v.session_id, answers, accept_defaults=True)
         answers = {}
         if v.step == "preview":
             break
     assert v.step == "preview" and v.preview is not None and v.preview.validation.valid, v
     assert {q.id for q in v.questions} == {"delivery", "wait"}
-    return app.answer("local", v.session_id, final)
+    return app.wizard.answer("local", v.session_id, final)
 
 
 def test_flux_wizard_push_is_live_and_owned(world: World) -> None:
@@ -154,7 +154,7 @@ def test_flux_wizard_push_is_live_and_owned(world: World) -> None:
     # the GitRepository of the bootstrap was reused; the workload is there, owned, and its file is known
     dep = world.kube.find("apps/v1", "Deployment", "podinfo", "podinfo")
     assert dep is not None and dep["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/name"] == "podinfo"
-    owner = world.app.find_owner("apps/v1", "Deployment", "podinfo", "podinfo", repo_path=str(world.work))
+    owner = world.app.cluster.find_owner("apps/v1", "Deployment", "podinfo", "podinfo", repo_path=str(world.work))
     assert [(c.kind, c.name) for c in owner.chain] == [
         ("Kustomization", "podinfo"),
         ("Kustomization", "flux-system"),
@@ -196,9 +196,9 @@ def test_broken_manifest_reports_the_controller_error(world: World) -> None:
     (world.work / "kustomize/deployment.yaml").write_text(
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: [x\n", encoding="utf-8"
     )
-    commit = world.app.commit(str(world.work), ["kustomize/deployment.yaml"], "break podinfo")
-    world.app.reconcile("Kustomization", "podinfo", "flux-system")
-    w = world.app.wait("Kustomization", "podinfo", "flux-system", commit.commit_sha, 20)
+    commit = world.app.git.commit(str(world.work), ["kustomize/deployment.yaml"], "break podinfo")
+    world.app.cluster.reconcile("Kustomization", "podinfo", "flux-system")
+    w = world.app.cluster.wait("Kustomization", "podinfo", "flux-system", commit.commit_sha, 20)
     assert w.outcome == "failed" and "kustomize build failed" in w.message
 
 
@@ -217,7 +217,7 @@ def test_remediate_push_is_verified_live(world: World) -> None:
 
     deploy_podinfo(world)
     before = (world.work / "kustomize/deployment.yaml").read_text(encoding="utf-8")
-    r = world.app.remediate(
+    r = world.app.remediation.remediate(
         "apps/v1", "Deployment", "podinfo", "podinfo", SetReplicas(replicas=3), mode="push", repo_path=str(world.work)
     )
     assert r.live_ok is True, r.message
@@ -237,7 +237,7 @@ def test_remediate_as_pull_request_and_refusals(world: World) -> None:
 
     deploy_podinfo(world)
     head = world.srv.head(f"{REPO}.git")
-    r = world.app.remediate(
+    r = world.app.remediation.remediate(
         "apps/v1",
         "Deployment",
         "podinfo",
@@ -252,7 +252,9 @@ def test_remediate_as_pull_request_and_refusals(world: World) -> None:
         {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "hand", "namespace": "manual"}, "spec": {}}
     )
     with pytest.raises(GitOpsError, match="not managed"):
-        world.app.remediate("apps/v1", "Deployment", "hand", "manual", SetImage(image="x:1"), repo_path=str(world.work))
+        world.app.remediation.remediate(
+            "apps/v1", "Deployment", "hand", "manual", SetImage(image="x:1"), repo_path=str(world.work)
+        )
     assert world.srv.head(f"{REPO}.git") == head
 
 
@@ -274,9 +276,9 @@ def test_production_needs_three_replicas(world: World) -> None:
             },
         }
     )
-    first = world.app.wait("Kustomization", "podinfo-production", "flux-system", None, 20)
+    first = world.app.cluster.wait("Kustomization", "podinfo-production", "flux-system", None, 20)
     assert first.outcome == "synced", first.message
-    r = world.app.remediate(
+    r = world.app.remediation.remediate(
         "apps/v1",
         "Deployment",
         "frontend",
@@ -296,8 +298,8 @@ def test_production_needs_three_replicas(world: World) -> None:
         check=True,
         env=header_env(world.srv.base),
     )
-    world.app.reconcile("Kustomization", "podinfo-production", "flux-system")
-    w = world.app.wait("Kustomization", "podinfo-production", "flux-system", r.commit.commit_sha, 20)
+    world.app.cluster.reconcile("Kustomization", "podinfo-production", "flux-system")
+    w = world.app.cluster.wait("Kustomization", "podinfo-production", "flux-system", r.commit.commit_sha, 20)
     assert w.outcome == "synced", w.message
     assert world.kube.find("apps/v1", "Deployment", "production", "frontend")["spec"]["replicas"] == 3  # type: ignore[index]
     for env in ("dev", "staging"):  # the other environments are untouched in Git
@@ -312,7 +314,7 @@ def test_change_that_would_make_the_manifest_invalid_is_refused(world: World) ->
     head = world.srv.head(f"{REPO}.git")
     before = (world.work / "kustomize/deployment.yaml").read_text(encoding="utf-8")
     with pytest.raises(PolicyViolation, match="invalid"):
-        world.app.remediate(
+        world.app.remediation.remediate(
             "apps/v1",
             "Deployment",
             "podinfo",
@@ -340,7 +342,7 @@ def test_scaffolded_fleet_syncs_infrastructure_before_apps(world: World) -> None
             ready_order.append(name)
 
     world.kube.hooks.append(record)
-    r = world.app.scaffold_fleet(
+    r = world.app.fleet.scaffold(
         str(world.work),
         "flux",
         environments=["dev", "staging"],
@@ -353,10 +355,10 @@ def test_scaffolded_fleet_syncs_infrastructure_before_apps(world: World) -> None
     assert "clusters/dev/flux-system/gotk-sync.yaml" not in paths  # the existing bootstrap is kept
     assert {"clusters/dev/infrastructure.yaml", "clusters/dev/apps.yaml", "apps/staging/kustomization.yaml"} <= paths
     sha = r.commit.commit_sha
-    world.app.reconcile("Kustomization", "flux-system", "flux-system")
-    assert world.app.wait("Kustomization", "flux-system", "flux-system", sha, 20).outcome == "synced"
+    world.app.cluster.reconcile("Kustomization", "flux-system", "flux-system")
+    assert world.app.cluster.wait("Kustomization", "flux-system", "flux-system", sha, 20).outcome == "synced"
     for name in ("infra-controllers", "infra-configs", "apps"):
-        w = world.app.wait("Kustomization", name, "flux-system", sha, 20)
+        w = world.app.cluster.wait("Kustomization", name, "flux-system", sha, 20)
         assert w.outcome == "synced", w.message
     order = [n for n in ready_order if n in ("infra-controllers", "infra-configs", "apps")]
     assert order == ["infra-controllers", "infra-configs", "apps"]
@@ -371,13 +373,13 @@ def test_scaffolded_fleet_syncs_infrastructure_before_apps(world: World) -> None
     )
     dev = world.work / "apps/dev/kustomization.yaml"
     dev.write_text(dev.read_text(encoding="utf-8").replace("  - ../base\n", "  - ../base/web\n"), encoding="utf-8")
-    c = world.app.delivery.commit_and_push(
+    c = world.app.shared.delivery.commit_and_push(
         world.work,
         ["apps/base/web/kustomization.yaml", "apps/base/web/configmap.yaml", "apps/dev/kustomization.yaml"],
         "Run web in dev",
     )
-    world.app.reconcile("Kustomization", "apps", "flux-system")
-    assert world.app.wait("Kustomization", "apps", "flux-system", c.commit_sha, 20).outcome == "synced"
+    world.app.cluster.reconcile("Kustomization", "apps", "flux-system")
+    assert world.app.cluster.wait("Kustomization", "apps", "flux-system", c.commit_sha, 20).outcome == "synced"
     live = world.kube.find("v1", "ConfigMap", "podinfo", "web")
     assert live is not None and live["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/name"] == "apps"
 
@@ -391,7 +393,7 @@ def test_oci_artifact_goes_live_and_is_verified_by_its_commit(world: World) -> N
     from fake_registry import FakeRegistry
 
     with FakeRegistry({"robot": "oci-secret-pw"}) as reg:
-        app = GitOpsApp(
+        app = Services(
             world.app.settings.model_copy(
                 update={
                     "oci_username": "robot",
@@ -405,18 +407,20 @@ def test_oci_artifact_goes_live_and_is_verified_by_its_commit(world: World) -> N
         head = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=world.work, check=True, capture_output=True, text=True
         ).stdout.strip()
-        r = app.push_artifact(
+        r = app.artifacts.push(
             str(world.work / "kustomize"), url, generate=True, name="podinfo-oci", target_namespace="podinfo"
         )
         assert r.yaml and r.revision == f"main@sha1:{head}"
         (world.work / "clusters/dev/podinfo-oci.yaml").write_text(r.yaml, encoding="utf-8")
-        c = app.delivery.commit_and_push(world.work, ["clusters/dev/podinfo-oci.yaml"], "Deploy podinfo from OCI")
-        app.reconcile("Kustomization", "flux-system", "flux-system")
-        assert app.wait("Kustomization", "flux-system", "flux-system", c.commit_sha, 20).outcome == "synced"
-        w = app.wait("Kustomization", "podinfo-oci", "flux-system", head, 20)
+        c = app.shared.delivery.commit_and_push(
+            world.work, ["clusters/dev/podinfo-oci.yaml"], "Deploy podinfo from OCI"
+        )
+        app.cluster.reconcile("Kustomization", "flux-system", "flux-system")
+        assert app.cluster.wait("Kustomization", "flux-system", "flux-system", c.commit_sha, 20).outcome == "synced"
+        w = app.cluster.wait("Kustomization", "podinfo-oci", "flux-system", head, 20)
         assert w.outcome == "synced", w.message
         assert w.status.revision == r.flux_revision and w.status.origin_revision == f"main@sha1:{head}"
-        assert app.wait("Kustomization", "podinfo-oci", "flux-system", r.digest, 5).outcome == "synced"
+        assert app.cluster.wait("Kustomization", "podinfo-oci", "flux-system", r.digest, 5).outcome == "synced"
         live = world.kube.find("apps/v1", "Deployment", "podinfo", "podinfo")
         assert live is not None and live["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/name"] == "podinfo-oci"
         # a change: committed, pushed as a new artifact, reconciled source first, verified by its commit
@@ -426,11 +430,11 @@ def test_oci_artifact_goes_live_and_is_verified_by_its_commit(world: World) -> N
         path.write_text(
             text.replace("  minReadySeconds: 3\n", "  minReadySeconds: 3\n  replicas: 4\n", 1), encoding="utf-8"
         )
-        second = app.delivery.commit_and_push(world.work, ["kustomize/deployment.yaml"], "podinfo: 4 replicas")
-        again = app.push_artifact(str(world.work / "kustomize"), url)
+        second = app.shared.delivery.commit_and_push(world.work, ["kustomize/deployment.yaml"], "podinfo: 4 replicas")
+        again = app.artifacts.push(str(world.work / "kustomize"), url)
         assert again.digest != r.digest and again.revision == f"main@sha1:{second.commit_sha}"
-        app.reconcile("Kustomization", "podinfo-oci", "flux-system", with_source=True)
-        w = app.wait("Kustomization", "podinfo-oci", "flux-system", second.commit_sha, 20)
+        app.cluster.reconcile("Kustomization", "podinfo-oci", "flux-system", with_source=True)
+        w = app.cluster.wait("Kustomization", "podinfo-oci", "flux-system", second.commit_sha, 20)
         assert w.outcome == "synced", w.message
         live = world.kube.find("apps/v1", "Deployment", "podinfo", "podinfo")
         assert live is not None and live["spec"]["replicas"] == 4

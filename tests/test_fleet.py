@@ -12,11 +12,11 @@ import pytest
 from pydantic import ValidationError
 
 from conftest import CRDS, HERE, git, make_repo, need_shared
-from gitops_mcp.core import GitOpsApp
 from gitops_mcp.errors import PathNotAllowedError, ReadOnlyError, UserInputError
 from gitops_mcp.fleet import FleetSpec, Notifications, plan_fleet
 from gitops_mcp.manifests.validation import validate_text
 from gitops_mcp.manifests.yaml import load_documents
+from gitops_mcp.services import Services
 from gitops_mcp.settings import PolicySettings, Settings
 
 GOLDENS = HERE / "goldens_fleet"
@@ -158,11 +158,11 @@ def repo(tmp_path: Path) -> Path:
     return make_repo(tmp_path / "fleet", origin=URL)
 
 
-def scaffold(app: GitOpsApp, repo: Path, **kw: Any) -> Any:
-    return app.scaffold_fleet(str(repo), kw.pop("provider", "flux"), **kw)
+def scaffold(app: Services, repo: Path, **kw: Any) -> Any:
+    return app.fleet.scaffold(str(repo), kw.pop("provider", "flux"), **kw)
 
 
-def test_writes_the_layout_and_reruns_change_nothing(app: GitOpsApp, repo: Path) -> None:
+def test_writes_the_layout_and_reruns_change_nothing(app: Services, repo: Path) -> None:
     r = scaffold(app, repo, flux_install="chart", notifications={"type": "slack", "channel": "#ops"})
     assert r.auto_sync == ["dev"] and r.environments == ["dev", "staging", "production"]
     assert {f.status for f in r.files} == {"created"}
@@ -184,12 +184,12 @@ def test_writes_the_layout_and_reruns_change_nothing(app: GitOpsApp, repo: Path)
     sync = load_documents((repo / "clusters/dev/flux-system/gotk-sync.yaml").read_text(encoding="utf-8"))
     assert sync[0]["spec"]["url"] == URL and sync[0]["spec"]["ref"] == {"branch": "main"}
     # the layout is what detection and promotion see: one overlay per environment
-    report = app.detect(str(repo))
+    report = app.inspect.detect(str(repo))
     assert {p.path for p in report.packages if p.type == "kustomize"} >= {f"apps/{e}" for e in r.environments}
     assert {b.cluster for b in report.gitops.flux_bootstraps} == {"dev", "staging", "production"}
 
 
-def test_existing_files_are_kept_unless_overwrite(app: GitOpsApp, repo: Path) -> None:
+def test_existing_files_are_kept_unless_overwrite(app: Services, repo: Path) -> None:
     mine = repo / "apps/dev/kustomization.yaml"
     mine.parent.mkdir(parents=True)
     mine.write_text("resources:\n  - ../base\n  - my-app\n", encoding="utf-8")
@@ -203,7 +203,7 @@ def test_existing_files_are_kept_unless_overwrite(app: GitOpsApp, repo: Path) ->
     assert "-  - my-app" in r.diff
 
 
-def test_existing_flux_bootstrap_is_kept(app: GitOpsApp, repo: Path) -> None:
+def test_existing_flux_bootstrap_is_kept(app: Services, repo: Path) -> None:
     boot = repo / "clusters/staging/flux-system/gotk-sync.yaml"
     boot.parent.mkdir(parents=True)
     boot.write_text("# from flux bootstrap\n", encoding="utf-8")
@@ -217,7 +217,7 @@ def test_existing_flux_bootstrap_is_kept(app: GitOpsApp, repo: Path) -> None:
     assert any("clusters/staging/flux-system already exists" in n for n in r.notes)
 
 
-def test_install_manifests(app: GitOpsApp, repo: Path) -> None:
+def test_install_manifests(app: Services, repo: Path) -> None:
     (repo / "flux-install.yaml").write_text(INSTALL, encoding="utf-8")
     r = scaffold(app, repo, environments=["dev"], flux_install="manifests", install_manifests="flux-install.yaml")
     assert (repo / "clusters/dev/flux-system/gotk-components.yaml").read_text(encoding="utf-8") == INSTALL
@@ -234,7 +234,7 @@ def test_install_manifests(app: GitOpsApp, repo: Path) -> None:
     assert not (repo / "clusters/qa").exists()
 
 
-def test_refusals_change_nothing(app: GitOpsApp, repo: Path, tmp_path: Path) -> None:
+def test_refusals_change_nothing(app: Services, repo: Path, tmp_path: Path) -> None:
     bare = make_repo(tmp_path / "no-origin")
     with pytest.raises(UserInputError, match="repo_url"):
         scaffold(app, bare)
@@ -252,7 +252,7 @@ def test_refusals_change_nothing(app: GitOpsApp, repo: Path, tmp_path: Path) -> 
 
 
 def test_read_only_refuses(tmp_path: Path, repo: Path) -> None:
-    ro = GitOpsApp(Settings(allowed_roots=[tmp_path], state_dir=tmp_path / "s", read_only=True))
+    ro = Services(Settings(allowed_roots=[tmp_path], state_dir=tmp_path / "s", read_only=True))
     with pytest.raises(ReadOnlyError):
         scaffold(ro, repo)
     assert not (repo / "clusters").exists()

@@ -15,7 +15,6 @@ import pytest
 from conftest import FIXTURES, git, make_repo, need_shared
 from fake_forge import FakeForge
 from git_server import GitHttpServer, RecordingServer
-from gitops_mcp.core import GitOpsApp
 from gitops_mcp.errors import (
     GitAuthError,
     GitOpsError,
@@ -27,6 +26,7 @@ from gitops_mcp.errors import (
 from gitops_mcp.git.delivery import GitDelivery
 from gitops_mcp.git.remote import parse_remote
 from gitops_mcp.scrub import scrub
+from gitops_mcp.services import Services
 from gitops_mcp.settings import Settings
 
 TOKEN = "gt-remote-0123456789-SECRET"
@@ -306,26 +306,26 @@ def test_rollback_push_and_pull_request(tmp_path: Path, remote: GitHttpServer, f
 
 def test_wizard_delivers_as_pull_request(tmp_path: Path, remote: GitHttpServer, forge: FakeForge) -> None:
     work = clone(remote, tmp_path / "work")
-    app = GitOpsApp(settings_for(tmp_path, remote, forge))
-    v = app.start("local", str(work), intent="deploy charts/podinfo with flux")
+    app = Services(settings_for(tmp_path, remote, forge))
+    v = app.wizard.start("local", str(work), intent="deploy charts/podinfo with flux")
     answers: dict[str, Any] = {
         "package": "charts/podinfo",
         "provider": "flux",
         "repo_url": "https://github.com/stefanprodan/podinfo.git",
     }
     for _ in range(6):
-        v = app.answer("local", v.session_id, answers, accept_defaults=True)
+        v = app.wizard.answer("local", v.session_id, answers, accept_defaults=True)
         answers = {}
         if v.step == "preview":
             break
     assert v.questions[0].options == ["write", "push", "pull_request"]
-    v = app.answer("local", v.session_id, {"delivery": "pull_request"})
+    v = app.wizard.answer("local", v.session_id, {"delivery": "pull_request"})
     assert v.status == "done", v.errors
     assert v.result is not None and v.result.pr_url and v.result.commit_sha
     assert remote.show(f"{REPO}.git", v.result.branch or "", v.result.file).startswith("apiVersion:")
     first = v.result
     # running the wizard again with a changed answer updates the same pull request
-    v2 = app.start("local", str(work), intent="deploy charts/podinfo with flux")
+    v2 = app.wizard.start("local", str(work), intent="deploy charts/podinfo with flux")
     answers = {
         "package": "charts/podinfo",
         "provider": "flux",
@@ -333,12 +333,12 @@ def test_wizard_delivers_as_pull_request(tmp_path: Path, remote: GitHttpServer, 
         "repo_url": "https://github.com/stefanprodan/podinfo.git",
     }
     for _ in range(6):
-        v2 = app.answer("local", v2.session_id, answers, accept_defaults=True)
+        v2 = app.wizard.answer("local", v2.session_id, answers, accept_defaults=True)
         answers = {}
         if v2.step == "preview":
             break
     assert v2.preview is not None and "interval: 10m" in v2.preview.diff
-    v2 = app.answer("local", v2.session_id, {"delivery": "pull_request"})
+    v2 = app.wizard.answer("local", v2.session_id, {"delivery": "pull_request"})
     assert v2.result is not None and v2.result.pr_url == first.pr_url and v2.result.branch == first.branch
     assert len(forge.store.pulls[REPO]) == 1
     assert "interval: 10m" in remote.show(f"{REPO}.git", first.branch or "", first.file)
@@ -346,13 +346,13 @@ def test_wizard_delivers_as_pull_request(tmp_path: Path, remote: GitHttpServer, 
 
 def test_wizard_git_failure_is_reported_on_delivery(tmp_path: Path, remote: GitHttpServer) -> None:
     work = clone(remote, tmp_path / "work")
-    app = GitOpsApp(settings_for(tmp_path, remote, git_token="nope-wrong"))
-    v = app.start("local", str(work), provider="argocd")
+    app = Services(settings_for(tmp_path, remote, git_token="nope-wrong"))
+    v = app.wizard.start("local", str(work), provider="argocd")
     answers: dict[str, Any] = {"package": "kustomize", "repo_url": "https://github.com/x/y.git"}
     for _ in range(6):
-        v = app.answer("local", v.session_id, answers, accept_defaults=True)
+        v = app.wizard.answer("local", v.session_id, answers, accept_defaults=True)
         answers = {}
-    v = app.answer("local", v.session_id, {"delivery": "push"})
+    v = app.wizard.answer("local", v.session_id, {"delivery": "push"})
     assert v.status == "open" and v.step == "preview" and "credentials" in v.errors["delivery"]
     assert "nope-wrong" not in v.model_dump_json()
 
@@ -398,9 +398,9 @@ def test_allowed_host_needs_exact_match() -> None:
 def test_token_is_only_sent_to_its_host(tmp_path: Path, remote: GitHttpServer) -> None:
     """A caller-named host gets nothing; a redirect from the allowed host does not carry the token."""
     with RecordingServer() as evil:
-        app = GitOpsApp(settings_for(tmp_path, remote))
+        app = Services(settings_for(tmp_path, remote))
         with pytest.raises(PathNotAllowedError):
-            app.detect(f"{evil.base}/org/repo.git")
+            app.inspect.detect(f"{evil.base}/org/repo.git")
         assert evil.log == []
     with RecordingServer() as evil:
         with RecordingServer(redirect_to=evil.base) as redirector:
@@ -431,9 +431,9 @@ def test_paths_and_refs_are_guarded(tmp_path: Path, remote: GitHttpServer) -> No
 
 
 def test_clone_cache_is_reused_and_clean(tmp_path: Path, remote: GitHttpServer) -> None:
-    app = GitOpsApp(settings_for(tmp_path, remote))
+    app = Services(settings_for(tmp_path, remote))
     url = remote.url(f"{REPO}.git")
-    r1 = app.detect(url)
+    r1 = app.inspect.detect(url)
     assert any(p.path == "charts/podinfo" for p in r1.packages)
     cached = Path(r1.root)
     assert cached.is_relative_to(tmp_path / "cache")
@@ -444,7 +444,7 @@ def test_clone_cache_is_reused_and_clean(tmp_path: Path, remote: GitHttpServer) 
     tgit(seed, "add", "-A")
     tgit(seed, "commit", "-qm", "new app")
     tgit(seed, "push", "-q", "origin", "main", env=header_env(TOKEN, remote.base))
-    r2 = app.detect(url)
+    r2 = app.inspect.detect(url)
     assert marker.exists()  # fetched, not re-cloned
     assert any(p.path == "apps/new" for p in r2.packages)
     assert TOKEN not in (cached / ".git/config").read_text(encoding="utf-8")
@@ -455,9 +455,9 @@ def test_clone_cache_is_reused_and_clean(tmp_path: Path, remote: GitHttpServer) 
 
 
 def test_wizard_on_a_url_writes_pushes_and_rolls_back(tmp_path: Path, remote: GitHttpServer) -> None:
-    app = GitOpsApp(settings_for(tmp_path, remote))
+    app = Services(settings_for(tmp_path, remote))
     url = remote.url(f"{REPO}.git")
-    v = app.start("local", url, intent="deploy kustomize with argo")
+    v = app.wizard.start("local", url, intent="deploy kustomize with argo")
     answers: dict[str, Any] = {
         "package": "kustomize",
         "provider": "argocd",
@@ -465,16 +465,16 @@ def test_wizard_on_a_url_writes_pushes_and_rolls_back(tmp_path: Path, remote: Gi
         "output_path": "apps/argocd/podinfo.yaml",
     }
     for _ in range(6):
-        v = app.answer("local", v.session_id, answers, accept_defaults=True)
+        v = app.wizard.answer("local", v.session_id, answers, accept_defaults=True)
         answers = {}
     assert v.step == "preview" and v.preview is not None and v.preview.validation.valid
-    v = app.answer("local", v.session_id, {"delivery": "push"})
+    v = app.wizard.answer("local", v.session_id, {"delivery": "push"})
     assert v.status == "done", v.errors
     assert remote.show(f"{REPO}.git", "main", "apps/argocd/podinfo.yaml").startswith("apiVersion: argoproj.io")
     # an existing file outside the sparse checkout is diffed against its real content, never clobbered blindly
-    cached = Path(app.detect(url).root)
+    cached = Path(app.inspect.detect(url).root)
     assert (cached / "apps/argocd/podinfo.yaml").exists()
-    r = app.rollback(url, paths=["apps/argocd/podinfo.yaml"], mode="push")  # needs history: unshallowed
+    r = app.git.rollback(url, paths=["apps/argocd/podinfo.yaml"], mode="push")  # needs history: unshallowed
     assert r.reverted and "apps/argocd/podinfo.yaml" not in tgit(
         remote.root / f"{REPO}.git", "ls-tree", "-r", "--name-only", "main"
     )
@@ -483,10 +483,10 @@ def test_wizard_on_a_url_writes_pushes_and_rolls_back(tmp_path: Path, remote: Gi
 def test_commit_in_sparse_cache_never_deletes_unmaterialized_files(
     tmp_path: Path, remote: GitHttpServer, forge: FakeForge
 ) -> None:
-    app = GitOpsApp(settings_for(tmp_path, remote, forge))
-    cached = Path(app.detect(remote.url(f"{REPO}.git")).root)
+    app = Services(settings_for(tmp_path, remote, forge))
+    cached = Path(app.inspect.detect(remote.url(f"{REPO}.git")).root)
     assert not (cached / "kustomize/deployment.yaml").exists()
-    r = app.commit(str(cached), ["kustomize/deployment.yaml"], "touch nothing", mode="pull_request")
+    r = app.git.commit(str(cached), ["kustomize/deployment.yaml"], "touch nothing", mode="pull_request")
     assert r.status == "no_changes"  # materialized, unchanged: not a deletion
     assert (cached / "kustomize/deployment.yaml").exists()
 
@@ -605,8 +605,8 @@ def test_promote_as_pull_request(tmp_path: Path, remote: GitHttpServer, forge: F
     )
     tgit(work, "commit", "-qam", "staging runs 6.7.1")
     tgit(work, "push", "-q", "origin", "main", env=header_env(TOKEN, remote.base))
-    app = GitOpsApp(settings_for(tmp_path, remote, forge))
-    r = app.promote(str(work), "frontend", "staging", "production")
+    app = Services(settings_for(tmp_path, remote, forge))
+    r = app.promotion.promote(str(work), "frontend", "staging", "production")
     assert r.commit is not None and r.commit.pr_url
     pr = forge.store.pulls[REPO][0]
     assert pr["title"] == "Promote frontend from staging to production"
@@ -614,11 +614,11 @@ def test_promote_as_pull_request(tmp_path: Path, remote: GitHttpServer, forge: F
     assert "newTag: 6.7.1" in remote.show(
         f"{REPO}.git", r.commit.branch, "deploy/overlays/production/kustomization.yaml"
     )
-    assert app.promote(str(work), "frontend", "staging", "production").commit is None  # nothing left to move
+    assert app.promotion.promote(str(work), "frontend", "staging", "production").commit is None  # nothing left to move
     k.write_text(k.read_text(encoding="utf-8").replace("6.7.1", "6.7.2"), encoding="utf-8")
     tgit(work, "commit", "-qam", "staging runs 6.7.2")
     tgit(work, "push", "-q", "origin", "main", env=header_env(TOKEN, remote.base))
-    again = app.promote(str(work), "frontend", "staging", "production")
+    again = app.promotion.promote(str(work), "frontend", "staging", "production")
     assert again.commit is not None and again.commit.pr_number == r.commit.pr_number  # the same PR, updated
     assert "newTag: 6.7.2" in remote.show(
         f"{REPO}.git", r.commit.branch, "deploy/overlays/production/kustomization.yaml"

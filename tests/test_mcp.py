@@ -216,22 +216,22 @@ async def test_declined_elicitation_falls_back_to_questions(
 async def test_sessions_of_one_caller_are_invisible_to_another(
     settings: Settings, fixture_repo: Callable[..., Path]
 ) -> None:
-    from gitops_mcp.core import GitOpsApp
+    from gitops_mcp.services import Services
 
-    app = GitOpsApp(settings)
-    view = app.start("token:alice", str(fixture_repo("podinfo")))
-    assert [s.session_id for s in app.list_sessions("token:alice")] == [view.session_id]
-    assert app.list_sessions("token:bob") == []
+    app = Services(settings)
+    view = app.wizard.start("token:alice", str(fixture_repo("podinfo")))
+    assert [s.session_id for s in app.wizard.list_sessions("token:alice")] == [view.session_id]
+    assert app.wizard.list_sessions("token:bob") == []
     from gitops_mcp.errors import NotFoundError
 
     for op in (
-        lambda: app.get("token:bob", view.session_id),
-        lambda: app.answer("token:bob", view.session_id, {"package": "kustomize"}),
-        lambda: app.cancel("token:bob", view.session_id),
+        lambda: app.wizard.get("token:bob", view.session_id),
+        lambda: app.wizard.answer("token:bob", view.session_id, {"package": "kustomize"}),
+        lambda: app.wizard.cancel("token:bob", view.session_id),
     ):
         with pytest.raises(NotFoundError):
             op()
-    assert app.get("token:alice", view.session_id).answers == {}
+    assert app.wizard.get("token:alice", view.session_id).answers == {}
 
 
 @pytest.mark.anyio

@@ -20,8 +20,8 @@ from conftest import CRDS, FIXTURES, git, make_repo, need_shared
 from fake_registry import FakeRegistry
 from git_server import RecordingServer
 from gitops_mcp import oci
-from gitops_mcp.core import GitOpsApp
 from gitops_mcp.errors import GitOpsError, PathNotAllowedError, PolicyViolation, ReadOnlyError, UserInputError
+from gitops_mcp.services import Services
 from gitops_mcp.settings import Settings
 
 USER, PASSWORD = "robot", "oci-pass-0123456789-SECRET"
@@ -126,9 +126,9 @@ def test_url_defaults() -> None:
 
 
 def test_push_artifact_with_token_auth(tmp_path: Path, repo: Path, registry: FakeRegistry) -> None:
-    app = GitOpsApp(oci_settings(tmp_path, registry))
+    app = Services(oci_settings(tmp_path, registry))
     head = git(repo, "rev-parse", "HEAD")
-    r = app.push_artifact(str(repo / "kustomize"), f"oci://{registry.host}/apps/podinfo:v1")
+    r = app.artifacts.push(str(repo / "kustomize"), f"oci://{registry.host}/apps/podinfo:v1")
     digest, manifest = registry.manifest("apps/podinfo", "v1")
     assert r.digest == digest and r.flux_revision == f"v1@{digest}"
     assert manifest["mediaType"] == oci.MANIFEST_TYPE and manifest["config"]["mediaType"] == oci.CONFIG_TYPE
@@ -144,8 +144,8 @@ def test_push_artifact_with_token_auth(tmp_path: Path, repo: Path, registry: Fak
     assert all(PASSWORD not in (s.authorization or "") for s in registry.log if not s.path.startswith("/token"))
     # a second push of the same files uploads no blob again and, reproducible, gives one digest
     uploads = sum(1 for s in registry.log if s.method == "POST")
-    a = app.push_artifact(str(repo / "kustomize"), f"oci://{registry.host}/apps/podinfo:v2", reproducible=True)
-    b = app.push_artifact(str(repo / "kustomize"), f"oci://{registry.host}/apps/podinfo:v3", reproducible=True)
+    a = app.artifacts.push(str(repo / "kustomize"), f"oci://{registry.host}/apps/podinfo:v2", reproducible=True)
+    b = app.artifacts.push(str(repo / "kustomize"), f"oci://{registry.host}/apps/podinfo:v3", reproducible=True)
     assert a.digest == b.digest and sum(1 for s in registry.log if s.method == "POST") == uploads  # blobs already there
     assert PASSWORD not in r.model_dump_json() + a.model_dump_json()
 
@@ -158,35 +158,35 @@ def test_push_refusals_change_nothing(tmp_path: Path, repo: Path, registry: Fake
         (oci_settings(tmp_path, registry, allowed_oci_hosts=["ghcr.io"]), "GITOPS_MCP_ALLOWED_OCI_HOSTS"),
     ):
         with pytest.raises(GitOpsError, match=match) as err:
-            GitOpsApp(settings).push_artifact(str(repo / "kustomize"), url)
+            Services(settings).artifacts.push(str(repo / "kustomize"), url)
         assert PASSWORD not in str(err.value)
     assert registry.store.tags == {}
-    app = GitOpsApp(oci_settings(tmp_path, registry))
+    app = Services(oci_settings(tmp_path, registry))
     (repo / "kustomize/deployment.yaml").write_text("changed: true\n", encoding="utf-8")
     with pytest.raises(UserInputError, match="uncommitted changes"):
-        app.push_artifact(str(repo / "kustomize"), url)
-    r = app.push_artifact(str(repo / "kustomize"), url, revision="main@sha1:" + "a" * 40)  # the user says so
+        app.artifacts.push(str(repo / "kustomize"), url)
+    r = app.artifacts.push(str(repo / "kustomize"), url, revision="main@sha1:" + "a" * 40)  # the user says so
     assert r.revision == "main@sha1:" + "a" * 40
     git(repo, "checkout", "--", "kustomize/deployment.yaml")
     with pytest.raises(PathNotAllowedError):
-        app.push_artifact("/etc", url)
-    ro = GitOpsApp(oci_settings(tmp_path, registry, read_only=True))
+        app.artifacts.push("/etc", url)
+    ro = Services(oci_settings(tmp_path, registry, read_only=True))
     with pytest.raises(ReadOnlyError):
-        ro.push_artifact(str(repo / "kustomize"), url)
+        ro.artifacts.push(str(repo / "kustomize"), url)
 
 
 def test_token_service_elsewhere_gets_no_credentials(tmp_path: Path, repo: Path) -> None:
     with RecordingServer() as elsewhere, FakeRegistry({USER: PASSWORD}, realm=f"{elsewhere.base}/token") as reg:
-        app = GitOpsApp(oci_settings(tmp_path, reg))
+        app = Services(oci_settings(tmp_path, reg))
         with pytest.raises(GitOpsError, match="not in GITOPS_MCP_ALLOWED_OCI_HOSTS; no credentials were sent"):
-            app.push_artifact(str(repo / "kustomize"), f"oci://{reg.host}/apps/podinfo:v1")
+            app.artifacts.push(str(repo / "kustomize"), f"oci://{reg.host}/apps/podinfo:v1")
         assert elsewhere.log == []
         assert all(s.authorization is None for s in reg.log)
 
 
 def test_generate_deploys_it(tmp_path: Path, repo: Path, registry: FakeRegistry) -> None:
-    app = GitOpsApp(oci_settings(tmp_path, registry))
-    r = app.push_artifact(
+    app = Services(oci_settings(tmp_path, registry))
+    r = app.artifacts.push(
         str(repo / "kustomize"),
         f"oci://{registry.host}/apps/podinfo:v1",
         generate=True,
@@ -208,7 +208,7 @@ def test_generate_deploys_it(tmp_path: Path, repo: Path, registry: FakeRegistry)
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     with pytest.raises(UserInputError, match="duration"):
-        app.push_artifact(
+        app.artifacts.push(
             str(repo / "kustomize"), f"oci://{registry.host}/apps/podinfo:v9", generate=True, interval="often"
         )
     assert ("apps/podinfo", "v9") not in registry.store.tags  # refused before anything was pushed

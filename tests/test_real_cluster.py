@@ -15,18 +15,18 @@ from pathlib import Path
 
 import pytest
 
-from gitops_mcp.core import GitOpsApp
+from gitops_mcp.services import Services
 from gitops_mcp.settings import Settings
 
 KUBECONFIG = os.environ.get("GITOPS_MCP_E2E_KUBECONFIG")
 pytestmark = pytest.mark.skipif(not KUBECONFIG, reason="set GITOPS_MCP_E2E_KUBECONFIG to run against a real cluster")
 
 
-def real_app(tmp_path: Path) -> GitOpsApp:
+def real_app(tmp_path: Path) -> Services:
     roots = [tmp_path] + (
         [Path(os.environ["GITOPS_MCP_E2E_REPO"]).resolve()] if os.environ.get("GITOPS_MCP_E2E_REPO") else []
     )
-    return GitOpsApp(
+    return Services(
         Settings(
             kubeconfig=Path(KUBECONFIG or ""),
             kube_context=os.environ.get("GITOPS_MCP_E2E_CONTEXT"),
@@ -44,13 +44,13 @@ def target() -> tuple[str, str, str]:
 
 def test_real_controllers_and_status(tmp_path: Path) -> None:
     app = real_app(tmp_path)
-    report = app.provider_report()
+    report = app.inspect.provider_report()
     assert report.cluster_error is None, report.cluster_error
     assert report.controllers and any(c.installed for c in report.controllers)
     kind, ns, name = target()
-    st = app.sync_status(kind, name, ns)
+    st = app.cluster.sync_status(kind, name, ns)
     assert st.state != "not_found", st.message
-    w = app.wait(kind, name, ns, None, 120)
+    w = app.cluster.wait(kind, name, ns, None, 120)
     assert w.outcome in ("synced", "failed"), w.message
 
 
@@ -59,7 +59,9 @@ def test_real_find_owner(tmp_path: Path) -> None:
     if not owned:
         pytest.skip("set GITOPS_MCP_E2E_OWNED=<apiVersion>/<Kind>/<namespace>/<name>")
     *api, kind, ns, name = owned.split("/")
-    r = real_app(tmp_path).find_owner("/".join(api), kind, name, ns, repo_path=os.environ.get("GITOPS_MCP_E2E_REPO"))
+    r = real_app(tmp_path).cluster.find_owner(
+        "/".join(api), kind, name, ns, repo_path=os.environ.get("GITOPS_MCP_E2E_REPO")
+    )
     assert r.managed and r.git is not None, r.message
     assert r.api_calls <= 8
 
@@ -71,8 +73,8 @@ def test_real_push_reconcile_wait(tmp_path: Path) -> None:
     app = real_app(tmp_path)
     path = Path(repo) / file
     path.write_text(path.read_text(encoding="utf-8").rstrip("\n") + "\n# gitops-mcp e2e touch\n", encoding="utf-8")
-    commit = app.commit(repo, [file], "gitops-mcp e2e: touch")
+    commit = app.git.commit(repo, [file], "gitops-mcp e2e: touch")
     kind, ns, name = target()
-    app.reconcile(kind, name, ns, with_source=True)
-    w = app.wait(kind, name, ns, commit.commit_sha, 300)
+    app.cluster.reconcile(kind, name, ns, with_source=True)
+    w = app.cluster.wait(kind, name, ns, commit.commit_sha, 300)
     assert w.outcome == "synced", w.message

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from gitops_mcp.core import GitOpsApp
 from gitops_mcp.errors import GitOpsError, PathNotAllowedError, PolicyViolation
 from gitops_mcp.paths import check_relative
+from gitops_mcp.services import Services
 from gitops_mcp.settings import Settings
 from servers import server_env
 
@@ -37,18 +37,18 @@ ESCAPES = [
 
 
 @pytest.mark.parametrize("rel", ESCAPES, ids=lambda r: repr(r))
-def test_write_refuses_escapes(app: GitOpsApp, tmp_path: Path, rel: str) -> None:
+def test_write_refuses_escapes(app: Services, tmp_path: Path, rel: str) -> None:
     repo = tmp_path / "repo"
     (repo / ".git").mkdir(parents=True)
     (repo / ".git/config").write_text("[core]\n", encoding="utf-8")
     before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     with pytest.raises(GitOpsError):
-        app.write("local", str(repo), rel, CM)
+        app.manifests.write("local", str(repo), rel, CM)
     after = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     assert before == after
 
 
-def test_symlinks_that_leave_the_repo_or_enter_git(app: GitOpsApp, tmp_path: Path) -> None:
+def test_symlinks_that_leave_the_repo_or_enter_git(app: Services, tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     (repo / ".git").mkdir(parents=True)
     outside = tmp_path / "outside"
@@ -58,51 +58,51 @@ def test_symlinks_that_leave_the_repo_or_enter_git(app: GitOpsApp, tmp_path: Pat
     os.symlink(outside / "target.yaml", repo / "link.yaml")  # file symlink leaving the repo
     for rel in ("out/x.yaml", "dotgit/config.yaml", "link.yaml"):
         with pytest.raises(PathNotAllowedError):
-            app.write("local", str(repo), rel, CM)
+            app.manifests.write("local", str(repo), rel, CM)
     assert list(outside.iterdir()) == []
     assert sorted(p.name for p in (repo / ".git").iterdir()) == []
 
 
-def test_write_inside_and_diff(app: GitOpsApp, tmp_path: Path) -> None:
+def test_write_inside_and_diff(app: Services, tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     repo.mkdir()
     os.symlink(repo / "real", repo / "alias")  # a symlink that stays inside is fine
     (repo / "real").mkdir()
-    r = app.write("local", str(repo), "alias/cm.yaml", CM)
+    r = app.manifests.write("local", str(repo), "alias/cm.yaml", CM)
     assert r.created and r.changed and (repo / "real/cm.yaml").read_text(encoding="utf-8") == CM
-    r2 = app.write("local", str(repo), "alias/cm.yaml", CM)
+    r2 = app.manifests.write("local", str(repo), "alias/cm.yaml", CM)
     assert not r2.changed and r2.diff == ""
-    r3 = app.write("local", str(repo), "alias/cm.yaml", CM.replace("name: x", "name: y"))
+    r3 = app.manifests.write("local", str(repo), "alias/cm.yaml", CM.replace("name: x", "name: y"))
     assert "-  name: x" in r3.diff and "+  name: y" in r3.diff
 
 
-def test_write_refuses_invalid_and_secrets(app: GitOpsApp, tmp_path: Path) -> None:
+def test_write_refuses_invalid_and_secrets(app: Services, tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     repo.mkdir()
     secret = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  password: hunter2\n"
     with pytest.raises(PolicyViolation, match="Secret"):
-        app.write("local", str(repo), "s.yaml", secret)
+        app.manifests.write("local", str(repo), "s.yaml", secret)
     with pytest.raises(GitOpsError, match="not valid YAML"):
-        app.write("local", str(repo), "bad.yaml", "a: [unclosed\n")
+        app.manifests.write("local", str(repo), "bad.yaml", "a: [unclosed\n")
     suspended = (
         "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: k\n"
         "spec:\n  interval: 5m\n  prune: true\n  suspend: true\n  sourceRef:\n    kind: GitRepository\n"
         "    name: r\n"
     )
     with pytest.raises(PolicyViolation, match="suspended"):
-        app.write("local", str(repo), "k.yaml", suspended)
+        app.manifests.write("local", str(repo), "k.yaml", suspended)
     assert list(repo.iterdir()) == []
 
 
 def test_write_outside_allowed_roots(tmp_path: Path) -> None:
     other = tmp_path / "other"
     other.mkdir()
-    app = GitOpsApp(Settings(allowed_roots=[tmp_path / "allowed"], state_dir=tmp_path / "s"))
+    app = Services(Settings(allowed_roots=[tmp_path / "allowed"], state_dir=tmp_path / "s"))
     (tmp_path / "allowed").mkdir()
     os.symlink(other, tmp_path / "allowed" / "sneaky")
     for path in (str(other), str(tmp_path / "allowed" / "sneaky"), str(tmp_path / "allowed/../other")):
         with pytest.raises(PathNotAllowedError):
-            app.write("local", path, "x.yaml", CM)
+            app.manifests.write("local", path, "x.yaml", CM)
     assert list(other.iterdir()) == []
 
 

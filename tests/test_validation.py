@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from conftest import CRDS, need_shared
-from gitops_mcp.core import GitOpsApp
 from gitops_mcp.manifests.validation import validate_text
+from gitops_mcp.services import Services
 from gitops_mcp.settings import PolicySettings, Settings
 
 KS = """apiVersion: kustomize.toolkit.fluxcd.io/v1
@@ -105,21 +105,23 @@ def test_argocd_application_rules() -> None:
 
 def test_crd_dir_mode_uses_real_schemas(tmp_path: Path) -> None:
     crds = need_shared(CRDS / "flux")
-    app = GitOpsApp(Settings(allowed_roots=[tmp_path], state_dir=tmp_path / "s", crd_dir=crds))
-    result = app.validate(yaml_text=KS)
+    app = Services(Settings(allowed_roots=[tmp_path], state_dir=tmp_path / "s", crd_dir=crds))
+    result = app.inspect.validate(yaml_text=KS)
     assert result.valid and result.schema_source == "crd_dir"
-    bad = app.validate(yaml_text=KS.replace("prune: true", "prune: true\n  prnue: true"))
+    bad = app.inspect.validate(yaml_text=KS.replace("prune: true", "prune: true\n  prnue: true"))
     assert not bad.valid and any("prnue" in i.message for i in bad.issues)
-    old = app.validate(yaml_text=KS.replace("kustomize.toolkit.fluxcd.io/v1", "kustomize.toolkit.fluxcd.io/v1beta2"))
+    old = app.inspect.validate(
+        yaml_text=KS.replace("kustomize.toolkit.fluxcd.io/v1", "kustomize.toolkit.fluxcd.io/v1beta2")
+    )
     assert not old.valid and "not served" in old.issues[0].message
-    wrong_type = app.validate(yaml_text=KS.replace("interval: 10m", "interval: 600"))
+    wrong_type = app.inspect.validate(yaml_text=KS.replace("interval: 10m", "interval: 600"))
     assert not wrong_type.valid
 
 
-def test_validate_file_and_errors(app: GitOpsApp, tmp_path: Path) -> None:
+def test_validate_file_and_errors(app: Services, tmp_path: Path) -> None:
     f = tmp_path / "ks.yaml"
     f.write_text(KS, encoding="utf-8")
-    assert app.validate(path=str(f)).valid
-    broken = app.validate(yaml_text="a: [")
+    assert app.inspect.validate(path=str(f)).valid
+    broken = app.inspect.validate(yaml_text="a: [")
     assert not broken.valid and "not valid YAML" in broken.issues[0].message
-    assert not app.validate(yaml_text="").valid
+    assert not app.inspect.validate(yaml_text="").valid

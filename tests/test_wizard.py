@@ -9,34 +9,34 @@ from typing import Any
 import pytest
 
 from conftest import git, make_repo
-from gitops_mcp.core import GitOpsApp
 from gitops_mcp.errors import GitOpsError, UserInputError
 from gitops_mcp.manifests.yaml import load_documents
+from gitops_mcp.services import Services
 from gitops_mcp.settings import PolicySettings, Settings
 
 OWNER = "local"
 
 
-def run_to_preview(app: GitOpsApp, repo: Path, answers: dict[str, Any], **start: Any) -> Any:
-    view = app.start(OWNER, str(repo), **start)
-    view = app.answer(OWNER, view.session_id, answers)
+def run_to_preview(app: Services, repo: Path, answers: dict[str, Any], **start: Any) -> Any:
+    view = app.wizard.start(OWNER, str(repo), **start)
+    view = app.wizard.answer(OWNER, view.session_id, answers)
     for _ in range(8):
         if view.step == "preview":
             break
-        view = app.answer(OWNER, view.session_id, {}, accept_defaults=True)
+        view = app.wizard.answer(OWNER, view.session_id, {}, accept_defaults=True)
     assert view.step == "preview", view
     return view
 
 
-def test_flux_chart_wizard_writes_valid_file(app: GitOpsApp, fixture_repo: Callable[..., Path]) -> None:
+def test_flux_chart_wizard_writes_valid_file(app: Services, fixture_repo: Callable[..., Path]) -> None:
     repo = fixture_repo("podinfo", origin="git@github.com:stefanprodan/podinfo.git")
-    view = app.start(OWNER, str(repo), intent="deploy charts/podinfo with Flux")
+    view = app.wizard.start(OWNER, str(repo), intent="deploy charts/podinfo with Flux")
     assert view.step == "package" and view.packages
     q = view.questions[0]
     assert q.id == "package" and q.type == "select" and q.default == "charts/podinfo" and "chart" in (q.options or [])
-    view = app.answer(OWNER, view.session_id, {"package": "charts/podinfo"})
+    view = app.wizard.answer(OWNER, view.session_id, {"package": "charts/podinfo"})
     assert view.step == "provider" and view.questions[0].default == "flux"
-    view = app.answer(OWNER, view.session_id, {"provider": "flux"})
+    view = app.wizard.answer(OWNER, view.session_id, {"provider": "flux"})
     assert view.step == "common"
     defaults = {q.id: q.default for q in view.questions}
     assert defaults == {
@@ -46,7 +46,7 @@ def test_flux_chart_wizard_writes_valid_file(app: GitOpsApp, fixture_repo: Calla
         "namespace": "podinfo",
         "app_name": "podinfo",
     }
-    view = app.answer(
+    view = app.wizard.answer(
         OWNER, view.session_id, {"repo_url": "https://github.com/stefanprodan/podinfo.git"}, accept_defaults=True
     )
     assert view.step == "provider_options"
@@ -58,20 +58,20 @@ def test_flux_chart_wizard_writes_valid_file(app: GitOpsApp, fixture_repo: Calla
         "value_files",
         "values",
     }
-    view = app.answer(
+    view = app.wizard.answer(
         OWNER,
         view.session_id,
         {"interval": "10m", "values": "replicaCount: 2", "value_files": "values-prod.yaml"},
         accept_defaults=True,
     )
     assert view.step == "output" and view.questions[0].default == "gitops/flux/podinfo.yaml"
-    view = app.answer(OWNER, view.session_id, {"output_path": "clusters/dev/podinfo.yaml"})
+    view = app.wizard.answer(OWNER, view.session_id, {"output_path": "clusters/dev/podinfo.yaml"})
     assert view.step == "preview" and view.preview is not None
     assert view.preview.validation.valid and not view.preview.file_exists
     assert view.preview.diff.startswith("--- /dev/null")
     assert [q.id for q in view.questions] == ["delivery"]
     assert not (repo / "clusters/dev/podinfo.yaml").exists()  # nothing written before delivery
-    view = app.answer(OWNER, view.session_id, {"delivery": "write"})
+    view = app.wizard.answer(OWNER, view.session_id, {"delivery": "write"})
     assert view.status == "done" and view.result is not None and view.result.changed
     docs = load_documents((repo / "clusters/dev/podinfo.yaml").read_text(encoding="utf-8"))
     hr = docs[1]
@@ -84,12 +84,12 @@ def test_flux_chart_wizard_writes_valid_file(app: GitOpsApp, fixture_repo: Calla
     assert hr["spec"]["values"] == {"replicaCount": 2}
     # a finished session refuses further answers
     with pytest.raises(UserInputError, match="done"):
-        app.answer(OWNER, view.session_id, {"app_name": "x"})
+        app.wizard.answer(OWNER, view.session_id, {"app_name": "x"})
 
 
-def test_argocd_answers_ahead_in_one_call(app: GitOpsApp, fixture_repo: Callable[..., Path]) -> None:
+def test_argocd_answers_ahead_in_one_call(app: Services, fixture_repo: Callable[..., Path]) -> None:
     repo = fixture_repo("argocd-example-apps", origin="https://github.com/argoproj/argocd-example-apps.git")
-    view = app.start(OWNER, str(repo), provider="argocd")
+    view = app.wizard.start(OWNER, str(repo), provider="argocd")
     answers = {
         "package": "guestbook",
         "repo_url": "https://github.com/argoproj/argocd-example-apps.git",
@@ -104,7 +104,7 @@ def test_argocd_answers_ahead_in_one_call(app: GitOpsApp, fixture_repo: Callable
         "output_path": "argocd/guestbook.yaml",
         "delivery": "write",
     }
-    view = app.answer(OWNER, view.session_id, answers)
+    view = app.wizard.answer(OWNER, view.session_id, answers)
     assert view.status == "done", view.errors
     (app_doc,) = load_documents((repo / "argocd/guestbook.yaml").read_text(encoding="utf-8"))
     assert app_doc["spec"]["source"] == {
@@ -115,7 +115,7 @@ def test_argocd_answers_ahead_in_one_call(app: GitOpsApp, fixture_repo: Callable
     }
     assert app_doc["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
     # the same answers through one-shot generation give byte-identical YAML
-    one = app.generate(
+    one = app.manifests.generate(
         {k: v for k, v in answers.items() if k != "delivery"} | {"provider": "argocd"}, repo_path=str(repo)
     )
     assert one.yaml == (repo / "argocd/guestbook.yaml").read_text(encoding="utf-8") and one.diff == ""
@@ -146,7 +146,7 @@ BAD_ANSWERS: list[tuple[str, Any, str]] = [
 
 @pytest.mark.parametrize(("qid", "value", "reason"), BAD_ANSWERS, ids=[f"{q}={v!r}"[:40] for q, v, _ in BAD_ANSWERS])
 def test_bad_answer_is_asked_again_with_reason(
-    app: GitOpsApp, fixture_repo: Callable[..., Path], qid: str, value: Any, reason: str
+    app: Services, fixture_repo: Callable[..., Path], qid: str, value: Any, reason: str
 ) -> None:
     repo = fixture_repo("podinfo")
     good = {
@@ -163,12 +163,12 @@ def test_bad_answer_is_asked_again_with_reason(
         "prune": True,
         "health_checks": True,
     }
-    view = app.start(OWNER, str(repo))
+    view = app.wizard.start(OWNER, str(repo))
     order = list(good)
     before = {k: good[k] for k in order[: order.index(qid)]} if qid in good else good
-    view = app.answer(OWNER, view.session_id, before)
-    prior = app.get(OWNER, view.session_id)
-    view = app.answer(OWNER, view.session_id, {qid: value})
+    view = app.wizard.answer(OWNER, view.session_id, before)
+    prior = app.wizard.get(OWNER, view.session_id)
+    view = app.wizard.answer(OWNER, view.session_id, {qid: value})
     assert qid in view.errors and reason in view.errors[qid], view.errors
     asked = {q.id: q for q in view.questions}
     assert qid in asked and asked[qid].error == view.errors[qid]
@@ -176,41 +176,41 @@ def test_bad_answer_is_asked_again_with_reason(
     assert view.step == prior.step
 
 
-def test_refused_answer_keeps_previous_value(app: GitOpsApp, fixture_repo: Callable[..., Path]) -> None:
+def test_refused_answer_keeps_previous_value(app: Services, fixture_repo: Callable[..., Path]) -> None:
     repo = fixture_repo("podinfo")
-    view = app.start(OWNER, str(repo))
-    view = app.answer(OWNER, view.session_id, {"package": "kustomize", "provider": "argocd", "app_name": "good"})
-    view = app.answer(OWNER, view.session_id, {"app_name": "BAD"})
+    view = app.wizard.start(OWNER, str(repo))
+    view = app.wizard.answer(OWNER, view.session_id, {"package": "kustomize", "provider": "argocd", "app_name": "good"})
+    view = app.wizard.answer(OWNER, view.session_id, {"app_name": "BAD"})
     assert view.answers["app_name"] == "good" and "app_name" in view.errors
 
 
-def test_unknown_question_id_is_an_error_and_changes_nothing(app: GitOpsApp, fixture_repo: Callable[..., Path]) -> None:
-    view = app.start(OWNER, str(fixture_repo("podinfo")))
+def test_unknown_question_id_is_an_error_and_changes_nothing(app: Services, fixture_repo: Callable[..., Path]) -> None:
+    view = app.wizard.start(OWNER, str(fixture_repo("podinfo")))
     with pytest.raises(UserInputError, match="unknown question id"):
-        app.answer(OWNER, view.session_id, {"package": "kustomize", "bogus": 1})
-    assert app.get(OWNER, view.session_id).answers == {}
+        app.wizard.answer(OWNER, view.session_id, {"package": "kustomize", "bogus": 1})
+    assert app.wizard.get(OWNER, view.session_id).answers == {}
 
 
-def test_switching_provider_drops_its_old_answers(app: GitOpsApp, fixture_repo: Callable[..., Path]) -> None:
+def test_switching_provider_drops_its_old_answers(app: Services, fixture_repo: Callable[..., Path]) -> None:
     repo = fixture_repo("podinfo")
     view = run_to_preview(app, repo, {"package": "kustomize", "provider": "argocd", "sync_policy": "manual"})
     assert view.answers["sync_policy"] == "manual"
-    view = app.answer(OWNER, view.session_id, {"provider": "flux"})
+    view = app.wizard.answer(OWNER, view.session_id, {"provider": "flux"})
     # answers of the old provider are gone; defaults taken after the changed step are asked again
     assert "sync_policy" not in view.answers and "output_path" not in view.answers
     assert view.step == "common"
     for _ in range(3):
-        view = app.answer(OWNER, view.session_id, {}, accept_defaults=True)
+        view = app.wizard.answer(OWNER, view.session_id, {}, accept_defaults=True)
     assert view.step == "preview" and view.answers["output_path"] == "gitops/flux/kustomize.yaml"
 
 
-def test_ignored_answers_are_reported(app: GitOpsApp, fixture_repo: Callable[..., Path]) -> None:
+def test_ignored_answers_are_reported(app: Services, fixture_repo: Callable[..., Path]) -> None:
     repo = fixture_repo("podinfo")
     view = run_to_preview(app, repo, {"package": "kustomize", "provider": "flux", "sync_policy": "manual"})
     assert view.ignored == ["sync_policy"]
 
 
-def test_third_party_chart(app: GitOpsApp, fixture_repo: Callable[..., Path]) -> None:
+def test_third_party_chart(app: Services, fixture_repo: Callable[..., Path]) -> None:
     repo = fixture_repo("podinfo")
     view = run_to_preview(
         app,
@@ -228,7 +228,7 @@ def test_third_party_chart(app: GitOpsApp, fixture_repo: Callable[..., Path]) ->
     assert "repo_url" not in view.answers
 
 
-def test_flux_bootstrap_layout_and_source_reuse(app: GitOpsApp, tmp_path: Path) -> None:
+def test_flux_bootstrap_layout_and_source_reuse(app: Services, tmp_path: Path) -> None:
     repo = tmp_path / "fleet"
     sync = (
         "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n  name: flux-system\n"
@@ -246,7 +246,7 @@ def test_flux_bootstrap_layout_and_source_reuse(app: GitOpsApp, tmp_path: Path) 
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n", encoding="utf-8"
     )
     make_repo(repo, origin="git@github.com:example/fleet.git")
-    view = app.start(OWNER, str(repo), intent="deploy web")
+    view = app.wizard.start(OWNER, str(repo), intent="deploy web")
     assert view.questions[0].default == "apps/web"
     view = run_to_preview(app, repo, {"package": "apps/web"})
     assert view.answers["provider"] == "flux"  # the bootstrap says Flux
@@ -255,7 +255,7 @@ def test_flux_bootstrap_layout_and_source_reuse(app: GitOpsApp, tmp_path: Path) 
     assert any("Reusing the GitRepository flux-system/flux-system" in n for n in view.preview.notes)
 
 
-def test_head_means_default_branch_for_flux(app: GitOpsApp, fixture_repo: Callable[..., Path]) -> None:
+def test_head_means_default_branch_for_flux(app: Services, fixture_repo: Callable[..., Path]) -> None:
     repo = fixture_repo("podinfo")
     git(repo, "checkout", "-q", "-b", "trunk")
     view = run_to_preview(app, repo, {"package": "kustomize", "provider": "flux", "revision": "HEAD"})
@@ -263,27 +263,27 @@ def test_head_means_default_branch_for_flux(app: GitOpsApp, fixture_repo: Callab
     assert docs[0]["spec"]["ref"] == {"branch": "trunk"}
 
 
-def test_tag_revision_becomes_tag_ref(app: GitOpsApp, fixture_repo: Callable[..., Path]) -> None:
+def test_tag_revision_becomes_tag_ref(app: Services, fixture_repo: Callable[..., Path]) -> None:
     repo = fixture_repo("podinfo")
     git(repo, "tag", "v6.7.0")
     view = run_to_preview(app, repo, {"package": "kustomize", "provider": "flux", "revision": "v6.7.0"})
     assert load_documents(view.preview.yaml)[0]["spec"]["ref"] == {"tag": "v6.7.0"}
 
 
-def test_jsonnet_not_offered_for_flux(app: GitOpsApp, fixture_repo: Callable[..., Path]) -> None:
+def test_jsonnet_not_offered_for_flux(app: Services, fixture_repo: Callable[..., Path]) -> None:
     repo = fixture_repo("argocd-example-apps")
-    view = app.start(OWNER, str(repo))
-    view = app.answer(OWNER, view.session_id, {"package": "jsonnet-guestbook", "provider": "flux"})
+    view = app.wizard.start(OWNER, str(repo))
+    view = app.wizard.answer(OWNER, view.session_id, {"package": "jsonnet-guestbook", "provider": "flux"})
     assert "Jsonnet" in view.errors["provider"]
 
 
 def test_read_only_stops_at_preview(tmp_path: Path, fixture_repo: Callable[..., Path]) -> None:
-    ro = GitOpsApp(Settings(allowed_roots=[tmp_path], state_dir=tmp_path / "ro", read_only=True))
+    ro = Services(Settings(allowed_roots=[tmp_path], state_dir=tmp_path / "ro", read_only=True))
     repo = fixture_repo("podinfo")
     view = run_to_preview(ro, repo, {"package": "kustomize", "provider": "argocd"})
     assert view.status == "done" and view.questions == [] and "read-only" in view.next
     with pytest.raises(GitOpsError, match="read-only"):
-        ro.write(OWNER, str(repo), "x.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n")
+        ro.manifests.write(OWNER, str(repo), "x.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n")
 
 
 def test_invalid_preview_blocks_delivery(tmp_path: Path, fixture_repo: Callable[..., Path]) -> None:
@@ -291,24 +291,24 @@ def test_invalid_preview_blocks_delivery(tmp_path: Path, fixture_repo: Callable[
     settings = Settings(
         allowed_roots=[tmp_path], state_dir=tmp_path / "s", policy=PolicySettings(secure_git_urls=False)
     )
-    relaxed = GitOpsApp(settings)
+    relaxed = Services(settings)
     repo = fixture_repo("podinfo")
     view = run_to_preview(
         relaxed, repo, {"package": "kustomize", "provider": "flux", "repo_url": "http://git.local/x.git"}
     )
     assert view.preview.validation.valid  # allowed when the policy is off
-    strict = GitOpsApp(Settings(allowed_roots=[tmp_path], state_dir=tmp_path / "s"))
-    v2 = strict.answer(OWNER, view.session_id, {"delivery": "write"})
+    strict = Services(Settings(allowed_roots=[tmp_path], state_dir=tmp_path / "s"))
+    v2 = strict.wizard.answer(OWNER, view.session_id, {"delivery": "write"})
     assert v2.status == "open" and "delivery" in v2.errors and "https:// or ssh://" in v2.errors["delivery"]
     assert not (repo / "gitops/flux/podinfo.yaml").exists()
 
 
-def test_outside_allowed_roots_and_urls(app: GitOpsApp, tmp_path: Path) -> None:
+def test_outside_allowed_roots_and_urls(app: Services, tmp_path: Path) -> None:
     with pytest.raises(GitOpsError, match="outside the allowed roots"):
-        app.detect("/etc")
+        app.inspect.detect("/etc")
     with pytest.raises(GitOpsError, match="GITOPS_MCP_ALLOWED_GIT_HOSTS"):
-        app.start(OWNER, "https://github.com/x/y.git")  # no host is allowed in these tests: nothing is fetched
+        app.wizard.start(OWNER, "https://github.com/x/y.git")  # no host is allowed in these tests: nothing is fetched
     with pytest.raises(GitOpsError, match="relative"):
-        app.detect("relative/path")
+        app.inspect.detect("relative/path")
     with pytest.raises(GitOpsError, match="does not exist"):
-        app.detect(str(tmp_path / "missing"))
+        app.inspect.detect(str(tmp_path / "missing"))

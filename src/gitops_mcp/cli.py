@@ -53,36 +53,6 @@ def check_exposure(settings: Settings) -> None:
         )
 
 
-def serve(settings: Settings) -> None:
-    from mcp.server.transport_security import TransportSecuritySettings
-
-    from gitops_mcp.server import build_server
-
-    mcp = build_server(settings)
-    if settings.transport == "stdio":
-        mcp.run()
-        return
-    security = None
-    if not settings.is_loopback:
-        hosts = settings.allowed_http_hosts
-        security = TransportSecuritySettings(
-            enable_dns_rebinding_protection=bool(hosts),
-            allowed_hosts=hosts,
-            allowed_origins=[f"http://{h}" for h in hosts] + [f"https://{h}" for h in hosts],
-        )
-    print(
-        f"gitops-mcp {__version__}: {'streamable HTTP' if settings.transport == 'http' else 'SSE'} on "
-        f"http://{settings.host}:{settings.port}{'/mcp' if settings.transport == 'http' else '/sse'}"
-        f"{' (bearer token required)' if settings.bearer_tokens() else ''}",
-        file=sys.stderr,
-        flush=True,
-    )
-    if settings.transport == "http":
-        mcp.run(transport="streamable-http", host=settings.host, port=settings.port, transport_security=security)
-    else:
-        mcp.run(transport="sse", host=settings.host, port=settings.port, transport_security=security)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -94,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, SettingsError) as exc:
         print(f"gitops-mcp: configuration error: {exc}", file=sys.stderr)
         return 2
+    from gitops_mcp.server.run import serve
+
     with contextlib.suppress(KeyboardInterrupt):
         serve(settings)
     return 0

@@ -1,0 +1,50 @@
+"""What every registration module shares: tool annotations (defined once), the worker-thread
+runner that turns our errors into tool errors, and the resource error mapping."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
+
+import anyio
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
+from mcp.types import ToolAnnotations
+
+from gitops_mcp.errors import GitOpsError, NotFoundError
+
+T = TypeVar("T")
+
+
+def _annotations(read_only: bool, destructive: bool, idempotent: bool, open_world: bool) -> ToolAnnotations:
+    return ToolAnnotations(
+        read_only_hint=read_only, destructive_hint=destructive, idempotent_hint=idempotent, open_world_hint=open_world
+    )
+
+
+READ = _annotations(True, False, True, False)
+READ_CLUSTER = _annotations(True, False, True, True)
+SESSION_WRITE = _annotations(False, False, False, False)
+ANSWER = _annotations(False, True, False, False)
+CANCEL = _annotations(False, False, True, False)
+WRITE_FILE = _annotations(False, True, True, False)
+GIT_WRITE = _annotations(False, True, False, True)
+CLUSTER_ACTION = _annotations(False, False, False, True)
+
+SyncKind = Literal["GitRepository", "OCIRepository", "HelmRepository", "Kustomization", "HelmRelease", "Application"]
+
+
+async def run(fn: Callable[..., T], *args: Any) -> T:
+    """Run use-case work in a worker thread; our errors become tool errors the model can read."""
+    try:
+        return await anyio.to_thread.run_sync(fn, *args)
+    except GitOpsError as exc:
+        raise ToolError(str(exc)) from exc
+
+
+def resource(fn: Callable[[], str]) -> str:
+    try:
+        return fn()
+    except NotFoundError as exc:
+        raise ResourceNotFoundError(str(exc)) from exc
+    except GitOpsError as exc:
+        raise ResourceError(str(exc)) from exc

@@ -1,0 +1,67 @@
+"""Resources (providers, sessions), prompts, and the HTTP health check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp.server import MCPServer
+from pydantic import BaseModel
+
+from gitops_mcp.prompts import deploy_with_gitops_text, prompt_text
+from gitops_mcp.server.auth import current_owner
+from gitops_mcp.server.common import resource
+from gitops_mcp.server.tools_wizard import SessionList
+from gitops_mcp.services import Services
+from gitops_mcp.services.inspect import ProviderInfo
+from gitops_mcp.settings import Settings
+
+
+class ProviderList(BaseModel):
+    providers: list[ProviderInfo]
+
+
+def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
+    @mcp.resource("gitops://providers", mime_type="application/json", title="GitOps providers")
+    def providersresource() -> str:
+        """The registered providers and their questions."""
+        return resource(lambda: ProviderList(providers=svc.inspect.providers()).model_dump_json(indent=2))
+
+    @mcp.resource("gitops://sessions", mime_type="application/json", title="Wizard sessions")
+    def sessionsresource() -> str:
+        """This caller's wizard sessions."""
+        owner = current_owner()
+        return resource(lambda: SessionList(sessions=svc.wizard.list_sessions(owner)).model_dump_json(indent=2))
+
+    @mcp.resource("gitops://sessions/{session_id}", mime_type="application/json", title="Wizard session")
+    def sessionresource(session_id: str) -> str:
+        """One wizard session."""
+        owner = current_owner()
+        return resource(lambda: svc.wizard.get(owner, session_id).model_dump_json(indent=2))
+
+    @mcp.prompt(title="Deploy with GitOps")
+    def deploy_with_gitops(path: str, intent: str = "", provider: str = "") -> str:
+        """Guide the assistant through detecting, asking, previewing and writing a deployment."""
+        return deploy_with_gitops_text(path, intent, provider, read_only=settings.read_only)
+
+    @mcp.prompt(title="Remediate with GitOps")
+    def remediate_with_gitops(api_version: str, kind: str, name: str, namespace: str = "", problem: str = "") -> str:
+        """Guide the assistant to fix a live object through Git, reviewed and verified."""
+        return prompt_text(
+            "remediate_with_gitops.md",
+            api_version=api_version,
+            kind=kind,
+            name=name,
+            namespace=namespace or "(cluster-scoped)",
+            problem=problem or "(describe it)",
+        )
+
+    @mcp.prompt(title="Diagnose a sync")
+    def diagnose_sync(kind: str, name: str, namespace: str) -> str:
+        """Guide the assistant to find out why a Flux object or Argo CD Application is not synced."""
+        return prompt_text("diagnose_sync.md", kind=kind, name=name, namespace=namespace)
+
+    @mcp.custom_route("/healthz", methods=["GET"])  # type: ignore[untyped-decorator]
+    async def healthz(request: Any) -> Any:
+        from starlette.responses import PlainTextResponse
+
+        return PlainTextResponse("ok")

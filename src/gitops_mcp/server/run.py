@@ -1,0 +1,38 @@
+"""Serve the MCP server over stdio, SSE or streamable HTTP."""
+
+from __future__ import annotations
+
+import sys
+
+from mcp.server.transport_security import TransportSecuritySettings
+
+from gitops_mcp import __version__
+from gitops_mcp.server.app import build_server
+from gitops_mcp.settings import Settings
+
+
+def serve(settings: Settings) -> None:
+
+    mcp = build_server(settings)
+    if settings.transport == "stdio":
+        mcp.run()
+        return
+    security = None
+    if not settings.is_loopback:
+        hosts = settings.allowed_http_hosts
+        security = TransportSecuritySettings(
+            enable_dns_rebinding_protection=bool(hosts),
+            allowed_hosts=hosts,
+            allowed_origins=[f"http://{h}" for h in hosts] + [f"https://{h}" for h in hosts],
+        )
+    print(
+        f"gitops-mcp {__version__}: {'streamable HTTP' if settings.transport == 'http' else 'SSE'} on "
+        f"http://{settings.host}:{settings.port}{'/mcp' if settings.transport == 'http' else '/sse'}"
+        f"{' (bearer token required)' if settings.bearer_tokens() else ''}",
+        file=sys.stderr,
+        flush=True,
+    )
+    if settings.transport == "http":
+        mcp.run(transport="streamable-http", host=settings.host, port=settings.port, transport_security=security)
+    else:
+        mcp.run(transport="sse", host=settings.host, port=settings.port, transport_security=security)

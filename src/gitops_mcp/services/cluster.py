@@ -1,0 +1,108 @@
+"""Cluster use cases: sync status, reconcile, wait, and the owner of a live object."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from gitops_mcp.cluster.ops import ReconcileResult, WaitResult
+from gitops_mcp.cluster.owner import OwnerResult
+from gitops_mcp.cluster.status import SyncStatus
+from gitops_mcp.errors import UserInputError
+from gitops_mcp.git.info import read_repo_info
+from gitops_mcp.services.shared import Shared
+
+
+class ClusterService:
+    """get_sync_status, reconcile, wait_for_sync, find_owner."""
+
+    def __init__(self, shared: Shared) -> None:
+        self.shared = shared
+
+    def sync_status(self, kind: str, name: str, namespace: str, context: str | None = None) -> SyncStatus:
+        from gitops_mcp.cluster.ops import get_status
+
+        with self.shared.kube(context) as kube:
+            return get_status(kube, kind, name, namespace)
+
+    def reconcile(
+        self,
+        kind: str,
+        name: str,
+        namespace: str,
+        with_source: bool = True,
+        sync: bool = False,
+        context: str | None = None,
+    ) -> ReconcileResult:
+        from gitops_mcp.cluster.ops import reconcile
+
+        self.shared.require_writable()
+        with self.shared.kube(context) as kube:
+            return reconcile(kube, kind, name, namespace, with_source, sync)
+
+    def wait(
+        self,
+        kind: str,
+        name: str,
+        namespace: str,
+        revision: str | None,
+        timeout_s: float,
+        progress: Any = None,
+        context: str | None = None,
+    ) -> WaitResult:
+        from gitops_mcp.cluster.ops import wait_for_sync
+
+        if not 1 <= timeout_s <= 3600:
+            raise UserInputError("timeout_s must be between 1 and 3600 seconds")
+        with self.shared.kube(context) as kube:
+            return wait_for_sync(kube, kind, name, namespace, revision, timeout_s, progress)
+
+    def find_owner(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        namespace: str | None,
+        repo_path: str | None = None,
+        context: str | None = None,
+    ) -> OwnerResult:
+        """The GitOps chain managing a live object, its Git location, and (from a local clone or the
+        clone cache) the file and document that define it."""
+        from gitops_mcp.cluster.owner import OwnerFinder, SourceFile
+        from gitops_mcp.git.urls import url_identity
+        from gitops_mcp.manifests.locate import locate
+
+        with self.shared.kube(context) as kube:
+            result = OwnerFinder(kube).find(api_version, kind, name, namespace)
+        git = result.git
+        if git is None:
+            return result
+        root: Path | None = None
+        if repo_path:
+            root = self.shared.local_dir(repo_path)
+            info = read_repo_info(root)
+            root = info.root if info else root
+            if info and info.origin_url and url_identity(info.origin_url) != url_identity(git.url):
+                result.message += f"; note: {root} has origin {info.origin_url}, not {git.url}"
+        else:
+            root = self.shared.delivery.cache.find(git.url)
+        if root is None:
+            result.message += "; pass repo_path (a local clone) to find the file"
+            return result
+        result.repo_root = str(root)
+        ensure = None
+        if self.shared.delivery.is_cached(root):
+            cached_root = root
+
+            def ensure(rel: str) -> None:
+                self.shared.delivery.prepare_write(cached_root, [f"{rel}/x"] if rel != "." else ["x"])
+
+        found = locate(root, git.path, git.defining_kind, git.defining_name, git.defining_namespace, ensure)
+        if found is None:
+            result.message += f"; no {git.defining_kind} {git.defining_name} found under {git.path} in {root}"
+        else:
+            result.file = SourceFile(
+                repo_root=str(root), file=found[0], document=found[1], kind=git.defining_kind, name=git.defining_name
+            )
+            result.message += f"; file {found[0]} (document {found[1]})"
+        return result

@@ -1,0 +1,194 @@
+"""Fleet: lay out a multi-environment GitOps repository, validated, and deliver it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from gitops_mcp.errors import NotFoundError, PolicyViolation, UserInputError
+from gitops_mcp.git.delivery import CommitResult
+from gitops_mcp.git.info import read_repo_info
+from gitops_mcp.manifests.validation import ValidationResult, validate_text
+from gitops_mcp.services.shared import Shared
+
+
+class FleetFileResult(BaseModel):
+    path: str
+    status: Literal["created", "updated", "unchanged", "kept"] = Field(
+        description="kept: an existing file that differs and was left alone (overwrite=false)"
+    )
+    purpose: str
+
+
+class FleetResult(BaseModel):
+    provider: str
+    environments: list[str]
+    auto_sync: list[str]
+    files: list[FleetFileResult]
+    diff: str
+    validation: list[ValidationResult] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list, description="What to do next on each cluster")
+    commit: CommitResult | None = None
+    message: str
+
+
+class Fleet:
+    def __init__(self, shared: Shared) -> None:
+        self.shared = shared
+
+    def scaffold(
+        self,
+        repo_path: str,
+        provider: str,
+        environments: list[str] | None = None,
+        auto_sync: list[str] | None = None,
+        repo_url: str | None = None,
+        branch: str | None = None,
+        flux_install: str = "bootstrap",
+        install_manifests: str | None = None,
+        flux_chart_version: str = "2.x",
+        notifications: Mapping[str, Any] | None = None,
+        delivery: Literal["write", "push", "pull_request"] = "write",
+        message: str | None = None,
+        overwrite: bool = False,
+    ) -> FleetResult:
+        """Write the multi-environment layout of :mod:`gitops_mcp.fleet`, validated, and deliver it.
+
+        Existing files that differ are kept (and named) unless ``overwrite``; an existing Flux
+        bootstrap (``clusters/<env>/flux-system``) is always kept.
+        """
+        from pydantic import ValidationError
+
+        from gitops_mcp.fleet import FleetSpec, plan_fleet
+        from gitops_mcp.manifests.write import unified_diff
+        from gitops_mcp.paths import safe_repo_file, write_text_atomic
+        from gitops_mcp.questions import AnswerError, git_url
+
+        self.shared.require_writable()
+        directory = self.shared.local_dir(repo_path)
+        info = read_repo_info(directory)
+        if info is None:
+            raise UserInputError(f"{directory} is not a git repository; scaffold_fleet writes into one")
+        root = info.root
+        url = repo_url or info.origin_url
+        if not url:
+            raise UserInputError("the repository has no origin remote: pass repo_url (https:// or ssh://)")
+        try:
+            url = git_url(not self.shared.settings.policy.secure_git_urls)(url)
+        except AnswerError as exc:
+            raise UserInputError(f"repo_url: {exc}") from exc
+        install_text: str | None = None
+        if flux_install == "manifests":
+            if provider != "flux" or not install_manifests:
+                raise UserInputError(
+                    "flux_install=manifests needs install_manifests: the path (in the repository) of the output "
+                    "of `flux install --export`"
+                )
+            install_text = self.install_manifests(root, install_manifests)
+        elif install_manifests:
+            raise UserInputError("install_manifests is only used with provider=flux and flux_install=manifests")
+        envs = environments or ["dev", "staging", "production"]
+        try:
+            spec = FleetSpec(
+                provider=provider,
+                environments=envs,
+                auto_sync=auto_sync,
+                repo_url=url,
+                branch=branch or info.branch or info.default_branch or "main",
+                flux_install=flux_install,
+                flux_chart_version=flux_chart_version,
+                notifications=notifications,
+                bootstrapped=[
+                    e
+                    for e in envs
+                    if provider == "flux" and self.shared.delivery.dir_exists(root, f"clusters/{e}/flux-system")
+                ],
+            )
+        except ValidationError as exc:
+            raise UserInputError(
+                "; ".join(f"{'.'.join(map(str, e['loc'])) or 'fleet'}: {e['msg']}" for e in exc.errors())
+            ) from exc
+        plan = plan_fleet(spec, install_text)
+        schemas, origin = self.shared.schemas()
+        validation = []
+        for f in plan.files:
+            if f.path.endswith("kustomization.yaml") or f.path.endswith("gotk-components.yaml"):
+                continue
+            v = validate_text(f.content, self.shared.settings.policy, schemas, f.path, origin)
+            validation.append(v)
+            if not v.valid:
+                raise PolicyViolation(f"the generated {f.path} is invalid: {v.describe()}; nothing was written")
+        files: list[FleetFileResult] = []
+        diffs: list[str] = []
+        to_write: list[tuple[Path, str, str]] = []
+        self.shared.delivery.prepare_write(root, [f.path for f in plan.files])
+        for f in plan.files:
+            target = safe_repo_file(root, f.path, "path")
+            old = target.read_bytes().decode("utf-8", "replace") if target.is_file() else None
+            if target.exists() and not target.is_file():
+                raise UserInputError(f"{f.path} exists and is not a regular file; move it away first")
+            if old == f.content:
+                files.append(FleetFileResult(path=f.path, status="unchanged", purpose=f.purpose))
+            elif old is not None and not overwrite:
+                files.append(FleetFileResult(path=f.path, status="kept", purpose=f.purpose))
+            else:
+                status: Literal["created", "updated"] = "created" if old is None else "updated"
+                files.append(FleetFileResult(path=f.path, status=status, purpose=f.purpose))
+                diffs.append(unified_diff(old, f.content, f.path))
+                to_write.append((target, f.path, f.content))
+        for target, _, text in to_write:
+            write_text_atomic(target, text)
+        kept = [f.path for f in files if f.status == "kept"]
+        written = [rel for _, rel, _ in to_write]
+        summary = f"{len(written)} file(s) written" + (
+            f"; kept {len(kept)} existing file(s) that differ (overwrite=true replaces them): {', '.join(kept)}"
+            if kept
+            else ""
+        )
+        result = FleetResult(
+            provider=provider,
+            environments=spec.environments,
+            auto_sync=spec.auto_sync or [],
+            files=files,
+            diff="".join(diffs),
+            validation=validation,
+            notes=plan.notes,
+            message=summary,
+        )
+        if delivery != "write" and written:
+            title = message or f"Scaffold a {provider} fleet: {', '.join(spec.environments)}"
+            result.commit = self.shared.delivery.commit_and_push(root, written, title, mode=delivery)
+            result.message += "; " + result.commit.message
+        return result
+
+    def install_manifests(self, root: Path, rel: str) -> str:
+        """The user's Flux install manifests (a file in the repository), checked to be that."""
+        from gitops_mcp.manifests.yaml import load_documents
+        from gitops_mcp.paths import safe_repo_file
+
+        target = safe_repo_file(root, rel, "install_manifests")
+        if not target.is_file():
+            raise NotFoundError(f"install_manifests {rel} is not a file in the repository")
+        text = target.read_text(encoding="utf-8")
+        docs = load_documents(text, rel)
+        crds = {
+            (d.get("metadata") or {}).get("name", "")
+            for d in docs
+            if isinstance(d, dict) and d.get("kind") == "CustomResourceDefinition"
+        }
+        controllers = {
+            (d.get("metadata") or {}).get("name", "")
+            for d in docs
+            if isinstance(d, dict) and d.get("kind") == "Deployment"
+        }
+        if not any(c.endswith(".toolkit.fluxcd.io") for c in crds) or not controllers:
+            raise UserInputError(
+                f"{rel} does not look like Flux install manifests (no *.toolkit.fluxcd.io CRDs and controller "
+                "Deployments); generate them with `flux install --export > FILE`"
+            )
+        if any(isinstance(d, dict) and d.get("kind") == "Secret" for d in docs):
+            raise PolicyViolation(f"{rel} holds a Secret; install manifests must not carry secrets")
+        return text

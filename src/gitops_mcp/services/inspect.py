@@ -1,0 +1,94 @@
+"""Read-only use cases: detection, provider report, validation."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from gitops_mcp.cluster.ops import ControllerInfo
+from gitops_mcp.detection import DetectionReport
+from gitops_mcp.errors import UserInputError
+from gitops_mcp.manifests.validation import ValidationResult, validate_text
+from gitops_mcp.paths import resolve_allowed
+from gitops_mcp.questions import Question
+from gitops_mcp.services.shared import Shared, looks_like_url
+
+
+class ProviderInfo(BaseModel):
+    name: str
+    title: str
+    description: str
+    questions: list[Question] = Field(description="Provider questions for a Git Kustomize package (defaults shown)")
+    helm_questions: list[Question] = Field(description="Extra questions for Helm packages")
+
+
+class ProviderReport(BaseModel):
+    providers: list[ProviderInfo]
+    cluster: str | None = Field(None, description="API server the controller check used")
+    controllers: list[ControllerInfo] | None = Field(None, description="Installed controllers (None: no cluster)")
+    cluster_error: str | None = Field(None, description="Why the cluster could not be asked")
+
+
+class Inspect:
+    """detect_packages, list_providers, validate_manifests."""
+
+    def __init__(self, shared: Shared) -> None:
+        self.shared = shared
+
+    def detect(self, path: str) -> DetectionReport:
+        directory = self.shared.local_dir(path)
+        root, prefix, _ = self.shared.repo(directory)
+        report = self.shared.scan(directory, root, prefix)
+        return report.model_copy(update={"root": str(root)})
+
+    def provider_report(self, context: str | None = None) -> ProviderReport:
+        report = ProviderReport(providers=self.providers())
+        if not self.shared.cluster_configured() and context is None:
+            report.cluster_error = "no cluster configured (GITOPS_MCP_KUBECONFIG / KUBECONFIG)"
+            return report
+        from gitops_mcp.cluster.ops import installed_controllers
+        from gitops_mcp.errors import ClusterError
+
+        try:
+            with self.shared.kube(context, timeout=5.0) as kube:
+                report.cluster = kube.host
+                report.controllers = installed_controllers(kube)
+        except ClusterError as exc:
+            report.cluster_error = str(exc)
+        return report
+
+    def providers(self) -> list[ProviderInfo]:
+        from gitops_mcp.providers.base import QuestionContext
+
+        out = []
+        for p in self.shared.registry:
+            base = p.questions(QuestionContext("kustomize", "git", "app", policy=self.shared.settings.policy))
+            helm = p.questions(QuestionContext("helm", "git", "app", ("values.yaml",), self.shared.settings.policy))
+            base_ids = {q.id for q in base}
+            out.append(
+                ProviderInfo(
+                    name=p.name,
+                    title=p.title,
+                    description=p.description,
+                    questions=[q.question for q in base],
+                    helm_questions=[q.question for q in helm if q.id not in base_ids],
+                )
+            )
+        return out
+
+    def validate(self, path: str | None = None, yaml_text: str | None = None) -> ValidationResult:
+        if (path is None) == (yaml_text is None):
+            raise UserInputError("pass exactly one of path (a YAML file) or yaml (the text)")
+        source = "<yaml>"
+        if path is not None:
+            if looks_like_url(path):
+                raise UserInputError("path must be a local YAML file")
+            target = resolve_allowed(path, self.shared.settings.allowed_roots, must_be_dir=False)
+            if not target.is_file():
+                raise UserInputError(f"{path!r} is not a file")
+            if target.stat().st_size > 5 << 20:
+                raise UserInputError(f"{path!r} is larger than 5 MiB")
+            yaml_text = target.read_text(encoding="utf-8")
+            source = str(target)
+        assert yaml_text is not None
+        schemas, origin = self.shared.schemas()
+        return validate_text(yaml_text, self.shared.settings.policy, schemas, source, origin)

@@ -1,0 +1,128 @@
+"""One-shot generation (generate_manifests) and writing (write_manifests)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from gitops_mcp.detection.models import Package
+from gitops_mcp.errors import PolicyViolation, UserInputError
+from gitops_mcp.manifests.validation import ValidationResult
+from gitops_mcp.manifests.write import WriteResult, write_manifest_file
+from gitops_mcp.providers.base import ObjectSummary
+from gitops_mcp.questions import comma_list, relative_dir
+from gitops_mcp.services.inspect import Inspect
+from gitops_mcp.services.prepare import Preparation
+from gitops_mcp.services.shared import Shared
+from gitops_mcp.sessions import flow
+from gitops_mcp.sessions.models import SessionState
+
+
+class GenerateResult(BaseModel):
+    provider: str
+    yaml: str
+    objects: list[ObjectSummary]
+    notes: list[str]
+    validation: ValidationResult
+    output_path: str | None = None
+    diff: str | None = Field(None, description="Diff against the file in repo_path (when both were given)")
+
+
+class Manifests:
+    def __init__(self, shared: Shared, inspect: Inspect) -> None:
+        self.shared = shared
+        self.prep = Preparation(shared)
+        self.inspect = inspect
+
+    def generate(
+        self, args: Mapping[str, Any], repo_path: str | None = None, package_type: str | None = None
+    ) -> GenerateResult:
+        """Non-interactive generation through the same flow as the wizard; writes nothing."""
+        answers = {k: v for k, v in args.items() if v is not None}
+        directory = self.shared.local_dir(repo_path) if repo_path else None
+        packages: list[Package] | None = None
+        pkg_answer = answers.get("package")
+        if pkg_answer is None and answers.get("chart_url"):
+            answers["package"] = pkg_answer = flow.CHART
+        if pkg_answer not in (None, flow.CHART):
+            if package_type is None and directory is None:
+                raise UserInputError("give package_type (helm, kustomize, manifests, jsonnet) or repo_path")
+            if package_type is not None:
+                if package_type not in ("helm", "kustomize", "manifests", "jsonnet"):
+                    raise UserInputError("package_type must be one of helm, kustomize, manifests, jsonnet")
+                path = relative_dir(pkg_answer)
+                answers["package"] = path
+                answers.setdefault("path", path)
+                vf = ["values.yaml", *comma_list(answers.get("value_files"))] if package_type == "helm" else []
+                packages = [
+                    Package(
+                        path=path,
+                        type=package_type,
+                        name=os.path.basename(path) or "app",
+                        confidence="high",
+                        evidence=["given by the caller"],
+                        values_files=vf,
+                    )
+                ]
+        elif pkg_answer is None:
+            raise UserInputError("give package (a path in the repository) or chart_url/chart/chart_version")
+        ctx = self.prep.context(directory, None, answers.get("provider"), packages)
+        ctx.delivery_options = []
+        if "output_path" not in answers:
+            answers["output_path"] = flow.default_output_path(
+                str(answers.get("provider", "app")), str(answers.get("app_name", "app")), ctx
+            )
+        state = SessionState(id="oneshot", owner="", created_at=0, updated_at=0, expires_at=0, context=ctx)
+        adv = flow.advance(state, answers, self.prep.env(ctx), defaults_for=None)
+        if adv.errors:
+            raise UserInputError("; ".join(f"{k}: {v}" for k, v in adv.errors.items()))
+        if adv.state.step != "preview":
+            missing = [q.id for q in flow.open_questions(adv.state, self.prep.env(ctx))]
+            raise UserInputError(f"missing answers: {', '.join(missing)}")
+        preview = self.prep.preview(adv.state)
+        return GenerateResult(
+            provider=preview.provider,
+            yaml=preview.yaml,
+            objects=preview.objects,
+            notes=preview.notes,
+            validation=preview.validation,
+            output_path=preview.output_path if directory else None,
+            diff=preview.diff if directory else None,
+        )
+
+    def write(
+        self,
+        owner: str,
+        repo_path: str,
+        output_path: str | None = None,
+        yaml_text: str | None = None,
+        session_id: str | None = None,
+    ) -> WriteResult:
+        self.shared.require_writable()
+        if (yaml_text is None) == (session_id is None):
+            raise UserInputError("pass exactly one of yaml or session_id")
+        root = self.shared.local_dir(repo_path)
+        if session_id is not None:
+            state = self.shared.store.get(session_id, owner)
+            if state.preview is None:
+                raise UserInputError(f"session {session_id} has no preview yet; answer its questions first")
+            yaml_text = state.preview.yaml
+            output_path = output_path or state.preview.output_path
+            if state.context.repo_root and Path(state.context.repo_root) != root:
+                raise UserInputError(f"session {session_id} belongs to {state.context.repo_root}, not {root}")
+        if not output_path:
+            raise UserInputError("output_path is required: a .yaml path relative to the repository root")
+        assert yaml_text is not None
+        result = self.inspect.validate(yaml_text=yaml_text)
+        if not result.valid:
+            raise PolicyViolation(
+                "refusing to write invalid manifests: " + result.describe(), [i.message for i in result.errors()]
+            )
+        if not output_path.endswith((".yaml", ".yml")):
+            raise UserInputError(f"output_path {output_path!r} must end in .yaml or .yml")
+        self.shared.delivery.prepare_write(root, [output_path])
+        return write_manifest_file(root, output_path, yaml_text)

@@ -1,0 +1,141 @@
+"""The parts every use case shares, built once per server: settings, the provider registry,
+the session store, git delivery and the clone cache, and the cluster client factory.
+
+Plain Python: nothing here (or anywhere in ``services``) knows about MCP.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from gitops_mcp.detection import DetectionReport, detect_packages
+from gitops_mcp.errors import ReadOnlyError, UserInputError
+from gitops_mcp.git.delivery import GitDelivery
+from gitops_mcp.git.info import RepoInfo, read_repo_info
+from gitops_mcp.paths import resolve_allowed
+from gitops_mcp.providers.registry import ProviderRegistry, default_registry
+from gitops_mcp.sessions.store import SessionStore
+from gitops_mcp.settings import Settings
+
+if TYPE_CHECKING:
+    from gitops_mcp.manifests.validation import CrdSchemas
+
+DETECTION_CACHE_SIZE = 16
+
+
+def looks_like_url(path: str) -> bool:
+    return "://" in path or path.startswith("git@")
+
+
+class Shared:
+    """What the use cases have in common. One instance per server."""
+
+    def __init__(self, settings: Settings, registry: ProviderRegistry | None = None) -> None:
+        self.settings = settings
+        self.registry = registry or default_registry()
+        self.delivery = GitDelivery(settings)
+        self._store: SessionStore | None = None
+        self._detections: OrderedDict[tuple[str, str, str], DetectionReport] = OrderedDict()
+
+    @property
+    def store(self) -> SessionStore:
+        if self._store is None:
+            self._store = SessionStore(self.settings.session_db_path, self.settings.session_ttl_seconds)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+    def require_writable(self) -> None:
+        if self.settings.read_only:
+            raise ReadOnlyError("the server is read-only")
+
+    # -- cluster ------------------------------------------------------------------------------------------
+    def kube(self, context: str | None = None, timeout: float | None = None) -> Any:
+        """A new client for the configured cluster (a context manager). Raises ClusterUnavailable."""
+        from gitops_mcp.cluster.client import KubeClient
+
+        settings = self.settings
+        if timeout is not None:
+            settings = settings.model_copy(update={"kube_timeout_seconds": timeout})
+        return KubeClient(settings, context)
+
+    def cluster_configured(self) -> bool:
+        s = self.settings
+        return bool(
+            s.kubeconfig
+            or os.environ.get("KUBECONFIG")
+            or (Path.home() / ".kube/config").exists()
+            or os.environ.get("KUBERNETES_SERVICE_HOST")
+        )
+
+    # -- local directories and repositories ---------------------------------------------------------
+    @property
+    def roots(self) -> list[Path]:
+        """Allowed roots plus the clone cache (clones of git URLs live there)."""
+        return [*self.settings.allowed_roots, self.delivery.cache.root.resolve()]
+
+    def local_dir(self, path: str) -> Path:
+        """A local directory for ``path``; a git URL is cloned into (or refreshed in) the cache."""
+        if looks_like_url(path):
+            return self.delivery.cached_clone(path).resolve()
+        return resolve_allowed(path, self.roots)
+
+    def repo(self, directory: Path) -> tuple[Path, str, RepoInfo | None]:
+        """(repository root, prefix of ``directory`` in it, git facts)."""
+        info = read_repo_info(directory)
+        if info is None:
+            return directory, ".", None
+        root = info.root
+        if not any(root == r or r in root.parents for r in self.roots):
+            raise UserInputError(
+                f"{directory} is inside the git repository {root}, which is outside the allowed roots; "
+                "add the repository to GITOPS_MCP_ALLOWED_ROOTS"
+            )
+        prefix = directory.relative_to(root).as_posix() if directory != root else "."
+        return root, prefix, info
+
+    def scan(self, directory: Path, root: Path, prefix: str) -> DetectionReport:
+        """Detection. A cached clone (sparse, no full checkout) is read from its git objects, and
+        its result is remembered per tree SHA: the same commit tree gives the same report."""
+        if not self.delivery.is_cached(root):
+            return detect_packages(directory, prefix)
+        from gitops_mcp.git.tree import GitTree
+
+        key = (str(root), prefix, self.delivery.tree_sha(root))
+        cached = self._detections.get(key)
+        if cached is not None:
+            self._detections.move_to_end(key)
+            return cached.model_copy(deep=True)
+        with GitTree(root, subdir="" if prefix == "." else prefix) as tree:
+            report = detect_packages(directory, prefix, tree=tree)
+        self._detections[key] = report
+        while len(self._detections) > DETECTION_CACHE_SIZE:
+            self._detections.popitem(last=False)
+        return report.model_copy(deep=True)
+
+    # -- schemas ------------------------------------------------------------------------------------
+    def crds(self) -> CrdSchemas | None:
+        from gitops_mcp.manifests.validation import load_crd_dir
+
+        return load_crd_dir(self.settings.crd_dir) if self.settings.crd_dir else None
+
+    def schemas(self) -> tuple[CrdSchemas | None, Literal["cluster", "crd_dir"]]:
+        """The cluster's own CRD schemas when one is reachable, else GITOPS_MCP_CRD_DIR (else built-in)."""
+        if self.cluster_configured():
+            from gitops_mcp.cluster.ops import cluster_crd_documents
+            from gitops_mcp.errors import ClusterError
+            from gitops_mcp.manifests.validation import crd_schemas
+
+            try:
+                with self.kube(timeout=5.0) as kube:
+                    schemas = crd_schemas(cluster_crd_documents(kube))
+                if schemas.schemas:
+                    return schemas, "cluster"
+            except ClusterError:
+                pass
+        return self.crds(), "crd_dir"

@@ -1,0 +1,212 @@
+"""The deployment wizard: sessions that detect, ask, preview, write, deliver and verify."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from gitops_mcp.errors import GitOpsError, ReadOnlyError, UserInputError
+from gitops_mcp.manifests.write import WriteResult, write_manifest_file
+from gitops_mcp.questions import Question
+from gitops_mcp.services.prepare import Preparation
+from gitops_mcp.services.shared import Shared
+from gitops_mcp.services.verify import Verifier
+from gitops_mcp.sessions import flow
+from gitops_mcp.sessions.models import DeliveryResult, SessionState, SessionSummary, SessionView
+from gitops_mcp.sessions.store import new_session_id
+
+
+class Wizard:
+    """start_deployment, answer_questions, get_session, list_sessions, cancel_session."""
+
+    def __init__(self, shared: Shared) -> None:
+        self.shared = shared
+        self.prep = Preparation(shared)
+        self.verifier = Verifier(shared)
+
+    def start(self, owner: str, path: str, intent: str | None = None, provider: str | None = None) -> SessionView:
+        if provider is not None:
+            self.shared.registry.get(provider)
+        directory = self.shared.local_dir(path)
+        ctx = self.prep.context(directory, intent, provider)
+        state = SessionState(id=new_session_id(), owner=owner, created_at=0, updated_at=0, expires_at=0, context=ctx)
+        pending = {"provider": provider} if provider else {}
+        adv = flow.advance(state, pending, self.prep.env(ctx))
+        state = self.shared.store.create(adv.state)
+        return self._view(state, adv.errors, adv.ignored, include_packages=True)
+
+    def answer(
+        self, owner: str, session_id: str, answers: Mapping[str, Any], accept_defaults: bool = False
+    ) -> SessionView:
+        state = self.shared.store.get(session_id, owner)
+        if state.status != "open":
+            raise UserInputError(f"session {session_id} is {state.status}; start a new one with start_deployment")
+        known = flow.all_question_ids(self.shared.registry)
+        unknown = sorted(k for k in answers if k not in known)
+        if unknown:
+            raise UserInputError(f"unknown question id(s): {', '.join(unknown)}; valid ids: {', '.join(sorted(known))}")
+        env = self.prep.env(state.context)
+        shown = {q.id for q in flow.open_questions(state, env)} if accept_defaults else set()
+        adv = flow.advance(state, answers, env, defaults_for=shown)
+        new, errors = adv.state, dict(adv.errors)
+        new = self._settle(new, errors, env)
+        saved = self.shared.store.save(new)
+        return self._view(saved, errors, adv.ignored)
+
+    def _settle(self, state: SessionState, errors: dict[str, str], env: flow.FlowEnv) -> SessionState:
+        """Build the preview once everything is answered, and deliver when delivery was chosen."""
+        if state.step not in ("preview", "done"):
+            state.preview = None
+            return state
+        state.preview = self.prep.preview(state)
+        if state.step != "done":
+            if not state.context.delivery_options:
+                state.status = "done"
+            return state
+        if not state.preview.validation.valid:
+            errors["delivery"] = "the manifests are not valid: " + state.preview.validation.describe()
+            state.answers.pop("delivery", None)
+            state.step = "preview"
+            return state
+        try:
+            written = self._write_preview(state)
+        except GitOpsError as exc:
+            errors["output_path"] = str(exc)
+            state.answers.pop("delivery", None)
+            state.answers.pop("output_path", None)
+            state.step = "output"
+            state.preview = None
+            return state
+        try:
+            state.result = self._deliver(state, written)
+        except GitOpsError as exc:
+            errors["delivery"] = f"{exc} (the file is written in the working tree; answer delivery again to retry)"
+            state.answers.pop("delivery", None)
+            state.step = "preview"
+            return state
+        state.status = "done"
+        return state
+
+    def _write_preview(self, state: SessionState) -> WriteResult:
+        assert state.preview is not None
+        if self.shared.settings.read_only:
+            raise ReadOnlyError("the server is read-only; nothing can be written")
+        if not state.context.repo_root:
+            raise UserInputError("the session has no local repository to write into")
+        self.shared.delivery.prepare_write(Path(state.context.repo_root), [state.preview.output_path])
+        return write_manifest_file(Path(state.context.repo_root), state.preview.output_path, state.preview.yaml)
+
+    def _deliver(self, state: SessionState, res: WriteResult) -> DeliveryResult:
+        assert state.preview is not None and state.context.repo_root
+        choice = state.answers.get("delivery")
+        msg = (
+            f"{'Created' if res.created else 'Updated'} {res.path}"
+            if res.changed
+            else f"{res.path} already had exactly this content"
+        )
+        if choice == "write":
+            return DeliveryResult(action="write", file=res.path, changed=res.changed, diff=res.diff, message=msg)
+        if choice not in ("push", "pull_request"):
+            raise UserInputError(f"delivery {choice!r} is not available on this server")
+        app, provider = state.answers.get("app_name", "app"), state.preview.provider
+        commit = self.shared.delivery.commit_and_push(
+            Path(state.context.repo_root),
+            [res.path],
+            f"Deploy {app} with {provider}\n\nGenerated by gitops-mcp: "
+            f"{', '.join(o.kind for o in state.preview.objects)} in {res.path}.",
+            mode=choice,
+        )
+        result = DeliveryResult(
+            action=choice,
+            file=res.path,
+            changed=commit.commit_sha is not None,
+            diff=res.diff,
+            message=f"{msg}; {commit.message}",
+            commit_sha=commit.commit_sha,
+            branch=commit.branch,
+            pr_url=commit.pr_url,
+        )
+        sha = commit.commit_sha or (
+            self.verifier.head(Path(state.context.repo_root)) if commit.status == "no_changes" else None
+        )
+        if choice == "push" and state.answers.get("wait") and state.context.can_wait and sha:
+            result.live, note, result.verification = self.verifier.verify(state, sha)
+            result.message += f"; {note}"
+        return result
+
+    def get(self, owner: str, session_id: str) -> SessionView:
+        return self._view(self.shared.store.get(session_id, owner), {}, [])
+
+    def list_sessions(self, owner: str) -> list[SessionSummary]:
+        return [
+            SessionSummary(
+                session_id=s.id,
+                status=s.status,
+                step=s.step,
+                app_name=s.answers.get("app_name"),
+                provider=s.answers.get("provider"),
+                package=s.answers.get("package"),
+                updated_at=s.updated_at,
+                expires_at=s.expires_at,
+            )
+            for s in self.shared.store.list(owner)
+        ]
+
+    def cancel(self, owner: str, session_id: str) -> SessionView:
+        state = self.shared.store.get(session_id, owner)
+        if state.status == "open":
+            state.status = "cancelled"
+            state = self.shared.store.save(state)
+        return self._view(state, {}, [])
+
+    def open_questions(self, view: SessionView) -> list[Question]:
+        return view.questions
+
+    def _view(
+        self, state: SessionState, errors: Mapping[str, str], ignored: list[str], include_packages: bool = False
+    ) -> SessionView:
+        env = self.prep.env(state.context)
+        questions = flow.open_questions(state, env, errors) if state.status == "open" else []
+        return SessionView(
+            session_id=state.id,
+            status=state.status,
+            step=state.step,
+            questions=questions,
+            answers=dict(state.answers),
+            errors=dict(errors),
+            ignored=ignored,
+            preview=state.preview,
+            result=state.result,
+            packages=state.context.packages if include_packages else None,
+            next=self._next(state, questions),
+            expires_at=state.expires_at,
+        )
+
+    def _next(self, state: SessionState, questions: list[Question]) -> str:
+        if state.status == "cancelled":
+            return "The session is cancelled. Start a new one with start_deployment."
+        if state.status == "done" and state.result is not None:
+            if state.result.action == "write":
+                return (
+                    f"{state.result.message}. Review the diff, then commit it with commit_and_push "
+                    "(mode push or pull_request)."
+                )
+            return f"{state.result.message}."
+        if state.status == "done":
+            return (
+                "The server is read-only: nothing can be written. Copy preview.yaml into "
+                f"{state.preview.output_path if state.preview else 'the repository'} yourself."
+            )
+        if state.step == "preview":
+            valid = state.preview is not None and state.preview.validation.valid
+            return (
+                "Show the user preview.yaml and preview.diff, then answer 'delivery'."
+                if valid
+                else "The preview is not valid (see preview.validation); change the answers named."
+            )
+        ids = ", ".join(q.id for q in questions)
+        return (
+            f"Ask the user, then call answer_questions with {{id: value}} for: {ids}. "
+            "Answers for later steps may be given ahead; accept_defaults=true takes the defaults shown."
+        )
