@@ -10,6 +10,8 @@ from pathlib import Path, PurePosixPath
 from gitops_mcp.errors import NotFoundError, PathNotAllowedError, UserInputError
 
 # ".git" in any case, with the trailing dots/spaces Windows ignores, or its 8.3 short name.
+MAX_PATH = 1024  # a repository-relative path
+MAX_NAME = 255  # one component (the file systems' NAME_MAX)
 _GIT_COMPONENT = re.compile(r"^(\.git[. ]*|git~\d+)$", re.IGNORECASE)
 
 
@@ -52,7 +54,12 @@ def check_relative(rel: str, what: str = "path") -> PurePosixPath:
         raise PathNotAllowedError(f"{what} {rel!r} contains a NUL byte or a backslash; use '/' separators")
     if rel.startswith("/") or re.match(r"^[A-Za-z]:", rel) or rel.startswith("~"):
         raise PathNotAllowedError(f"{what} {rel!r} is absolute; give a path relative to the repository root")
+    if len(rel) > MAX_PATH:
+        raise UserInputError(f"{what} is {len(rel)} characters long; at most {MAX_PATH}")
     parts = [p for p in rel.split("/") if p not in ("", ".")]
+    long = next((p for p in parts if len(p.encode()) > MAX_NAME), None)
+    if long is not None:
+        raise UserInputError(f"{what} has a name of {len(long.encode())} bytes ({long[:40]}…); at most {MAX_NAME}")
     if any(p == ".." for p in parts):
         raise PathNotAllowedError(f"{what} {rel!r} contains '..'; paths must stay inside the repository")
     if any(_GIT_COMPONENT.match(p) for p in parts):

@@ -7,12 +7,23 @@ pydantic result. Domain errors become ``is_error`` results whose text says what 
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
+import anyio
 from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp.server.stdio import stdio_server
+from mcp.shared.message import SessionMessage
+from mcp.types import INVALID_PARAMS, CallToolResult, ErrorData, InputRequiredResult, JSONRPCError
+from pydantic import ValidationError
 
 from gitops_mcp import __version__
 from gitops_mcp.scrub import install_log_scrubbing, register_secrets
 from gitops_mcp.server import resources, tools_read, tools_wizard, tools_write
 from gitops_mcp.server.auth import make_auth
+from gitops_mcp.server.guard import check_arguments, describe_validation, unexpected, unparsable_request_id
 from gitops_mcp.services import Services
 from gitops_mcp.settings import Settings
 
@@ -29,12 +40,85 @@ between environments and back. Paths are absolute local paths (or git URLs for d
 start_deployment)."""
 
 
+log = logging.getLogger("gitops_mcp")
+
+
+class GitOpsServer(MCPServer):
+    """The SDK's server, with every call answered in one readable line (see :mod:`.guard`)."""
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        tool = self._tool_manager.get_tool(name)
+        if tool is not None:
+            problem = check_arguments(tool.parameters, arguments)
+            if problem:
+                raise ToolError(f"Error executing tool {name}: {problem}")
+        try:
+            return await super().call_tool(name, arguments, context)
+        except UnexpectedToolError as exc:
+            raise ToolError(f"Error executing tool {name}: {unexpected(name, exc)}") from None
+        except ToolError as exc:
+            if isinstance(exc.__cause__, ValidationError):
+                raise ToolError(f"Error executing tool {name}: {describe_validation(exc.__cause__)}") from None
+            raise
+
+    async def run_stdio_async(self) -> None:
+        async with stdio_server() as (read_stream, write_stream):
+            await self._lowlevel_server.run(
+                _AnswerUnparsable(read_stream, write_stream),
+                write_stream,
+                self._lowlevel_server.create_initialization_options(),
+            )
+
+
+class _AnswerUnparsable:
+    """The stdio read stream, answering requests the SDK's parser refused (instead of dropping them)."""
+
+    def __init__(self, inner: Any, write: Any) -> None:
+        self._inner, self._write = inner, write
+
+    @property
+    def last_context(self) -> Any:
+        return getattr(self._inner, "last_context", None)
+
+    async def receive(self) -> Any:
+        while True:
+            item = await self._inner.receive()
+            answerable, request_id = unparsable_request_id(item) if isinstance(item, Exception) else (False, None)
+            if not answerable:
+                return item
+            log.warning("refused a request nested too deeply to parse (id %r)", request_id)
+            if request_id is not None:
+                error = ErrorData(code=INVALID_PARAMS, message="the request is nested too deeply (at most 32 levels)")
+                await self._write.send(SessionMessage(JSONRPCError(jsonrpc="2.0", id=request_id, error=error)))
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    def __aiter__(self) -> _AnswerUnparsable:
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            return await self.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+    async def __aenter__(self) -> _AnswerUnparsable:
+        await self._inner.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> bool | None:
+        return bool(await self._inner.__aexit__(*exc))
+
+
 def build_server(settings: Settings, services: Services | None = None) -> MCPServer:
     """Build the MCP server. Write tools are not registered when ``settings.read_only``."""
     svc = services or Services(settings)
     token_verifier, auth = make_auth(settings)
     register_secrets(settings.secret_values())
-    mcp = MCPServer(
+    mcp = GitOpsServer(
         "gitops-mcp",
         version=__version__,
         title="GitOps MCP",

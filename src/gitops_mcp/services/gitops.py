@@ -2,9 +2,46 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from gitops_mcp.errors import UserInputError
 from gitops_mcp.git.delivery import CommitResult, Mode, RollbackResult
+from gitops_mcp.git.repo import check_ref, check_sha
+from gitops_mcp.paths import check_relative
 from gitops_mcp.services.shared import Shared
+
+MAX_ITEMS = 100
+
+
+def check_delivery_arguments(
+    mode: str,
+    paths: Sequence[str] = (),
+    shas: Sequence[str] = (),
+    branch: str | None = None,
+    base: str | None = None,
+    labels: Sequence[str] = (),
+) -> None:
+    """Every argument of a commit or rollback, checked before any git, network or cluster call.
+
+    Raises:
+        UserInputError, PathNotAllowedError: the first argument that is not acceptable.
+    """
+    if mode not in ("push", "pull_request"):
+        raise UserInputError("mode must be push or pull_request")
+    for what, items in (("paths", paths), ("shas", shas), ("labels", labels)):
+        if len(items) > MAX_ITEMS:
+            raise UserInputError(f"{what} has {len(items)} entries; at most {MAX_ITEMS}")
+    for p in paths:
+        check_relative(p, "path")
+    for sha in shas:
+        check_sha(sha)
+    if branch is not None:
+        check_ref(branch)
+    if base is not None:
+        check_ref(base, "base")
+    for label in labels:
+        if not label.strip() or len(label) > 100 or any(c in label for c in "\n\r\0"):
+            raise UserInputError(f"label {label[:100]!r} must be one line of at most 100 characters")
 
 
 class GitService:
@@ -23,8 +60,7 @@ class GitService:
         labels: list[str] | None = None,
     ) -> CommitResult:
         self.shared.require_writable()
-        if mode not in ("push", "pull_request"):
-            raise UserInputError("mode must be push or pull_request")
+        check_delivery_arguments(mode, paths, (), branch, base, labels or ())
         root = self.shared.local_dir(repo_path)
         return self.shared.delivery.commit_and_push(
             root,
@@ -49,8 +85,7 @@ class GitService:
         labels: list[str] | None = None,
     ) -> RollbackResult:
         self.shared.require_writable()
-        if mode not in ("push", "pull_request"):
-            raise UserInputError("mode must be push or pull_request")
+        check_delivery_arguments(mode, paths or (), shas or (), None, base, labels or ())
         root = self.shared.local_dir(repo_path)
         return self.shared.delivery.rollback(
             root,
