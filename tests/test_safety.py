@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import make_repo
 from gitops_mcp.errors import GitOpsError, PathNotAllowedError, PolicyViolation
 from gitops_mcp.paths import check_relative
 from gitops_mcp.services import Services
@@ -152,3 +153,33 @@ anyio.run(main)
     for name, text in artifacts.items():
         assert secret not in text, name
         assert bearer not in text, name
+
+
+@pytest.mark.parametrize("target", ["outside", "gitdir"])
+def test_wizard_output_path_through_a_symlink_is_asked_again(app: Services, tmp_path: Path, target: str) -> None:
+    """A symlink escape is the output_path question's error, like '..' and '.git' (asked again)."""
+    repo = make_repo(tmp_path / "r", origin="https://github.com/example/r.git")
+    (repo / "app").mkdir()
+    (repo / "app" / "kustomization.yaml").write_text("resources: []\n", encoding="utf-8")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    os.symlink(outside if target == "outside" else repo / ".git", repo / "out")
+    view = app.wizard.start("local", str(repo), provider="flux")
+    view = app.wizard.answer(
+        "local",
+        view.session_id,
+        {"package": "app", "namespace": "web", "app_name": "web", "output_path": "out/web.yaml"},
+        accept_defaults=True,
+    )
+    for _ in range(6):
+        if "output_path" in view.errors:
+            break
+        view = app.wizard.answer("local", view.session_id, {}, accept_defaults=True)
+    assert "symlink" in view.errors["output_path"]
+    assert any(q.id == "output_path" for q in view.questions)
+    assert not list(outside.iterdir()) and not (repo / ".git" / "web.yaml").exists()
+    for bad in ("../web.yaml", ".git/web.yaml"):
+        v = app.wizard.answer("local", view.session_id, {"output_path": bad})
+        assert "output_path" in v.errors and any(q.id == "output_path" for q in v.questions)
+    ok = app.wizard.answer("local", view.session_id, {"output_path": "gitops/web.yaml"}, accept_defaults=True)
+    assert not ok.errors and ok.preview is not None

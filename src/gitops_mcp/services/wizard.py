@@ -59,7 +59,10 @@ class Wizard:
         if state.step not in ("preview", "done"):
             state.preview = None
             return state
-        state.preview = self.prep.preview(state)
+        try:
+            state.preview = self.prep.preview(state)
+        except GitOpsError as exc:  # the target cannot be written (e.g. a symlink leaving the repository)
+            return self._ask_again(state, errors, "output_path", str(exc))
         if state.step != "done":
             if not state.context.delivery_options:
                 state.status = "done"
@@ -72,12 +75,7 @@ class Wizard:
         try:
             written = self._write_preview(state)
         except GitOpsError as exc:
-            errors["output_path"] = str(exc)
-            state.answers.pop("delivery", None)
-            state.answers.pop("output_path", None)
-            state.step = "output"
-            state.preview = None
-            return state
+            return self._ask_again(state, errors, "output_path", str(exc))
         try:
             state.result = self._deliver(state, written)
         except GitOpsError as exc:
@@ -86,6 +84,16 @@ class Wizard:
             state.step = "preview"
             return state
         state.status = "done"
+        return state
+
+    @staticmethod
+    def _ask_again(state: SessionState, errors: dict[str, str], qid: str, reason: str) -> SessionState:
+        """Take back the answer ``qid`` (and delivery), so the question is asked again with ``reason``."""
+        errors[qid] = reason
+        state.answers.pop("delivery", None)
+        state.answers.pop(qid, None)
+        state.step = "output"
+        state.preview = None
         return state
 
     def _write_preview(self, state: SessionState) -> WriteResult:
