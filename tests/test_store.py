@@ -74,3 +74,40 @@ def test_concurrent_transition_is_detected(tmp_path: Path) -> None:
     store.save(a)
     with pytest.raises(ConcurrentUpdateError):
         store.save(b)
+
+
+def test_summaries_come_from_their_own_column_and_old_stores_still_list(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    clock = Clock()
+    store = SessionStore(db, 3600, clock)
+    a = store.create(state())
+    a.answers.update(app_name="web", provider="flux", package="charts/web")
+    a.step = "preview"
+    a = store.save(a)
+    clock.now += 1
+    b = store.create(state())
+    store.create(state(owner="other"))
+    got = store.summaries("me")
+    assert [s.session_id for s in got] == [b.id, a.id]
+    assert (got[1].app_name, got[1].provider, got[1].package, got[1].step) == ("web", "flux", "charts/web", "preview")
+    store.close()
+    # A store written before the summary column existed: the column is added, rows without one still list.
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE sessions SET summary = NULL")
+    conn.commit()
+    conn.close()
+    again = SessionStore(db, 3600, clock).summaries("me")
+    assert [(s.session_id, s.app_name) for s in again] == [(b.id, None), (a.id, "web")]
+    legacy = tmp_path / "legacy.db"
+    conn = sqlite3.connect(legacy)
+    conn.execute(
+        "CREATE TABLE sessions (id TEXT PRIMARY KEY, owner TEXT NOT NULL, created_at REAL NOT NULL, "
+        "updated_at REAL NOT NULL, expires_at REAL NOT NULL, version INTEGER NOT NULL, data TEXT NOT NULL)"
+    )
+    old = state()
+    conn.execute(
+        "INSERT INTO sessions VALUES (?, 'me', 1, 1, ?, 1, ?)", (old.id, clock.now + 100, old.model_dump_json())
+    )
+    conn.commit()
+    conn.close()
+    assert [s.session_id for s in SessionStore(legacy, 3600, clock).summaries("me")] == [old.id]

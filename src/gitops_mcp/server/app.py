@@ -8,6 +8,7 @@ pydantic result. Domain errors become ``is_error`` results whose text says what 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import anyio
@@ -61,6 +62,9 @@ class GitOpsServer(MCPServer):
         except ToolError as exc:
             if isinstance(exc.__cause__, ValidationError):
                 raise ToolError(f"Error executing tool {name}: {describe_validation(exc.__cause__)}") from None
+            text = str(exc)
+            if "\n" in text:  # one line: git's and validators' multi-line output folded
+                raise ToolError(re.sub(r"\s*\n\s*", " ", text).strip()) from exc.__cause__
             raise
 
     async def run_stdio_async(self) -> None:

@@ -39,7 +39,10 @@ def make_auth(settings: Settings) -> tuple[TokenVerifier | None, AuthSettings | 
     base = f"http://{host}:{settings.port}"
     path = "/mcp" if settings.transport == "http" else "/sse"
     return StaticTokenVerifier(tokens), AuthSettings(
-        issuer_url=AnyHttpUrl(base), resource_server_url=AnyHttpUrl(base + path), required_scopes=["gitops"]
+        issuer_url=AnyHttpUrl(base),
+        resource_server_url=AnyHttpUrl(base + path),
+        required_scopes=["gitops"],
+        validate_token_resource=False,  # static tokens carry no audience
     )
 
 

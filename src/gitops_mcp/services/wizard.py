@@ -147,19 +147,7 @@ class Wizard:
         return self._view(self.shared.store.get(session_id, owner), {}, [])
 
     def list_sessions(self, owner: str) -> list[SessionSummary]:
-        return [
-            SessionSummary(
-                session_id=s.id,
-                status=s.status,
-                step=s.step,
-                app_name=s.answers.get("app_name"),
-                provider=s.answers.get("provider"),
-                package=s.answers.get("package"),
-                updated_at=s.updated_at,
-                expires_at=s.expires_at,
-            )
-            for s in self.shared.store.list(owner)
-        ]
+        return self.shared.store.summaries(owner)
 
     def cancel(self, owner: str, session_id: str) -> SessionView:
         state = self.shared.store.get(session_id, owner)

@@ -6,6 +6,8 @@ learns of another caller's session (a wrong owner looks exactly like a missing i
 
 from __future__ import annotations
 
+import builtins
+import json
 import secrets
 import sqlite3
 import threading
@@ -15,7 +17,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from gitops_mcp.errors import GitOpsError, NotFoundError
-from gitops_mcp.sessions.models import SessionState
+from gitops_mcp.sessions.models import SessionState, SessionSummary
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -25,7 +27,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     updated_at REAL NOT NULL,
     expires_at REAL NOT NULL,
     version INTEGER NOT NULL,
-    data TEXT NOT NULL
+    data TEXT NOT NULL,
+    summary TEXT
 );
 CREATE INDEX IF NOT EXISTS sessions_owner ON sessions(owner, updated_at);
 CREATE INDEX IF NOT EXISTS sessions_expiry ON sessions(expires_at);
@@ -49,7 +52,10 @@ class SessionStore:
         self.clock = clock
         self._local = threading.local()
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._conn().executescript(_SCHEMA)
+        db = self._conn()
+        db.executescript(_SCHEMA)
+        if "summary" not in {row[1] for row in db.execute("PRAGMA table_info(sessions)")}:
+            db.execute("ALTER TABLE sessions ADD COLUMN summary TEXT")  # stores from before summaries
         with suppress(OSError):
             path.chmod(0o600)
 
@@ -93,9 +99,9 @@ class SessionStore:
         with self._tx() as db:
             db.execute("DELETE FROM sessions WHERE expires_at <= ?", (now,))
             db.execute(
-                "INSERT INTO sessions (id, owner, created_at, updated_at, expires_at, version, data) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (state.id, state.owner, now, now, state.expires_at, 1, state.model_dump_json()),
+                "INSERT INTO sessions (id, owner, created_at, updated_at, expires_at, version, data, summary) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (state.id, state.owner, now, now, state.expires_at, 1, state.model_dump_json(), _summary(state)),
             )
         return state
 
@@ -121,9 +127,18 @@ class SessionStore:
         new = state.model_copy(update={"updated_at": now, "expires_at": now + self.ttl, "version": state.version + 1})
         with self._tx() as db:
             cur = db.execute(
-                "UPDATE sessions SET updated_at = ?, expires_at = ?, version = ?, data = ? "
+                "UPDATE sessions SET updated_at = ?, expires_at = ?, version = ?, data = ?, summary = ? "
                 "WHERE id = ? AND owner = ? AND version = ?",
-                (now, new.expires_at, new.version, new.model_dump_json(), state.id, state.owner, state.version),
+                (
+                    now,
+                    new.expires_at,
+                    new.version,
+                    new.model_dump_json(),
+                    _summary(new),
+                    state.id,
+                    state.owner,
+                    state.version,
+                ),
             )
             if cur.rowcount != 1:
                 raise ConcurrentUpdateError(
@@ -146,3 +161,34 @@ class SessionStore:
             .fetchall()
         )
         return [SessionState.model_validate_json(r[0]) for r in rows]
+
+    def summaries(self, owner: str, limit: int = 50) -> builtins.list[SessionSummary]:
+        """The caller's sessions, newest first, read from the summary column (not the whole state)."""
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT id, updated_at, expires_at, summary, CASE WHEN summary IS NULL THEN data END "
+                "FROM sessions WHERE owner = ? AND expires_at > ? ORDER BY updated_at DESC LIMIT ?",
+                (owner, self.clock(), limit),
+            )
+            .fetchall()
+        )
+        out: builtins.list[SessionSummary] = []
+        for sid, updated, expires, summary, data in rows:
+            fields = json.loads(summary) if summary else json.loads(_summary(SessionState.model_validate_json(data)))
+            out.append(SessionSummary(session_id=sid, updated_at=updated, expires_at=expires, **fields))
+        return out
+
+
+def _summary(state: SessionState) -> str:
+    """What list_sessions shows of a session, stored beside it so that listing parses no state."""
+    a = state.answers
+    return json.dumps(
+        {
+            "status": state.status,
+            "step": state.step,
+            "app_name": a.get("app_name"),
+            "provider": a.get("provider"),
+            "package": a.get("package"),
+        }
+    )

@@ -1,0 +1,99 @@
+"""Concurrent MCP clients over streamable HTTP, for the load test and bench/load.py.
+
+Each client is a real SDK client with its own HTTP connection pool; every call's latency is
+recorded. Bounded: a fixed number of calls per client, and a deadline for the whole run.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+
+@dataclass
+class LoadResult:
+    latencies_ms: list[float] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    owners_seen: dict[int, set[str]] = field(default_factory=dict)
+
+    def pct(self, p: float) -> float:
+        if not self.latencies_ms:
+            return float("nan")
+        xs = sorted(self.latencies_ms)
+        return xs[min(len(xs) - 1, int(p / 100 * (len(xs) - 1)))]
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.latencies_ms) if self.latencies_ms else float("nan")
+
+    @property
+    def p95(self) -> float:
+        return self.pct(95)
+
+
+def _http(token: str | None) -> Any:
+    import httpx2
+
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(60.0, read=120.0))
+
+
+async def run_clients(
+    url: str,
+    clients: int,
+    calls: int,
+    call: Callable[[int, int], tuple[str, dict[str, Any]]],
+    token: Callable[[int], str | None] = lambda i: None,
+    check: Callable[[int, dict[str, Any]], str | None] | None = None,
+    deadline_s: float = 300.0,
+) -> LoadResult:
+    """``clients`` concurrent clients, each connecting and then making ``calls`` calls given by
+    ``call(client, n) -> (tool, arguments)``; ``check`` may name what is wrong with a result."""
+    result = LoadResult()
+    start, all_ready = anyio.Event(), anyio.Event()
+    ready = 0
+
+    def arrived() -> None:
+        nonlocal ready
+        ready += 1
+        if ready == clients:
+            all_ready.set()
+
+    async def one(i: int) -> None:
+        counted = False
+        try:
+            async with _http(token(i)) as http, Client(streamable_http_client(url, http_client=http)) as c:
+                counted = True
+                arrived()
+                await start.wait()
+                for n in range(calls):
+                    tool, args = call(i, n)
+                    t0 = time.perf_counter()
+                    r = await c.call_tool(tool, args)
+                    result.latencies_ms.append((time.perf_counter() - t0) * 1000)
+                    if r.is_error:
+                        result.failures.append(f"client {i} {tool}: {r.content}")
+                    elif check is not None:
+                        problem = check(i, r.structured_content or {})
+                        if problem:
+                            result.failures.append(f"client {i} {tool}: {problem}")
+        except Exception as exc:  # a connection that fails is a failed call, not a crash of the run
+            result.failures.append(f"client {i}: {type(exc).__name__}: {exc}")
+        finally:
+            if not counted:
+                arrived()
+
+    with anyio.fail_after(deadline_s):
+        async with anyio.create_task_group() as tg:
+            for i in range(clients):
+                tg.start_soon(one, i)
+            await all_ready.wait()  # every client has initialized (or failed): measure the calls only
+            start.set()
+    return result
