@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from gitops_mcp.errors import ClusterError, ClusterUnavailable
+from gitops_mcp.providers.live import Obj, api_group
+from gitops_mcp.providers.registry import ProviderRegistry, default_registry
 from gitops_mcp.scrub import scrub
 from gitops_mcp.settings import Settings
 
-Obj = dict[str, Any]
+__all__ = ["KubeClient", "Obj", "ResourceInfo"]
 RETRIES = 3
 _TRANSIENT = {429, 500, 502, 503, 504}
 
@@ -34,7 +36,7 @@ class ResourceInfo:
 
     @property
     def group(self) -> str:
-        return self.api_version.rsplit("/", 1)[0] if "/" in self.api_version else ""
+        return api_group(self.api_version)
 
     @property
     def version(self) -> str:
@@ -46,30 +48,6 @@ class ResourceInfo:
             base += f"/namespaces/{namespace}"
         base += f"/{self.plural}"
         return base + (f"/{name}" if name else "")
-
-
-KNOWN = {
-    ("source.toolkit.fluxcd.io", "GitRepository"): ("gitrepositories", True),
-    ("source.toolkit.fluxcd.io", "OCIRepository"): ("ocirepositories", True),
-    ("source.toolkit.fluxcd.io", "HelmRepository"): ("helmrepositories", True),
-    ("source.toolkit.fluxcd.io", "HelmChart"): ("helmcharts", True),
-    ("source.toolkit.fluxcd.io", "Bucket"): ("buckets", True),
-    ("kustomize.toolkit.fluxcd.io", "Kustomization"): ("kustomizations", True),
-    ("helm.toolkit.fluxcd.io", "HelmRelease"): ("helmreleases", True),
-    ("argoproj.io", "Application"): ("applications", True),
-    ("argoproj.io", "ApplicationSet"): ("applicationsets", True),
-}
-API_VERSIONS = {
-    "GitRepository": "source.toolkit.fluxcd.io/v1",
-    "OCIRepository": "source.toolkit.fluxcd.io/v1",
-    "HelmRepository": "source.toolkit.fluxcd.io/v1",
-    "HelmChart": "source.toolkit.fluxcd.io/v1",
-    "Bucket": "source.toolkit.fluxcd.io/v1",
-    "Kustomization": "kustomize.toolkit.fluxcd.io/v1",
-    "HelmRelease": "helm.toolkit.fluxcd.io/v2",
-    "Application": "argoproj.io/v1alpha1",
-    "ApplicationSet": "argoproj.io/v1alpha1",
-}
 
 
 def _message(status: int, body: str, what: str) -> str:
@@ -89,9 +67,15 @@ def _message(status: int, body: str, what: str) -> str:
 
 
 class KubeClient:
-    """One API client for one kubeconfig context."""
+    """One API client for one kubeconfig context.
 
-    def __init__(self, settings: Settings, context: str | None = None) -> None:
+    The plural and scope of the kinds the registry's providers manage are known without
+    discovery (in any version of their group); other kinds are discovered once.
+    """
+
+    def __init__(
+        self, settings: Settings, context: str | None = None, registry: ProviderRegistry | None = None
+    ) -> None:
         from kubernetes import client, config
 
         self.timeout = settings.kube_timeout_seconds
@@ -116,6 +100,10 @@ class KubeClient:
         self.host = cfg.host
         self._api = client.ApiClient(cfg)
         self._resources: dict[tuple[str, str], ResourceInfo] = {}
+        self._known = {
+            (k.group, k.kind): (k.plural, k.namespaced)
+            for _, k in (registry if registry is not None else default_registry()).kinds()
+        }
 
     def close(self) -> None:
         self._api.close()
@@ -181,8 +169,8 @@ class KubeClient:
         key = (api_version, kind)
         if key in self._resources:
             return self._resources[key]
-        group = api_version.rsplit("/", 1)[0] if "/" in api_version else ""
-        known = KNOWN.get((group, kind))
+        group = api_group(api_version)
+        known = self._known.get((group, kind))
         if known is not None:
             info = ResourceInfo(api_version, kind, known[0], known[1])
         else:

@@ -1,4 +1,8 @@
-"""Cluster operations: status, reconcile requests and waiting for a revision. Plain Python."""
+"""Cluster operations: status, reconcile requests and waiting for a revision. Plain Python.
+
+Provider-neutral: the registry says which provider manages a kind, and the provider normalises
+the status and describes the reconcile request; the reads, patches and watches happen here.
+"""
 
 from __future__ import annotations
 
@@ -9,25 +13,36 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from gitops_mcp.cluster.client import API_VERSIONS, KubeClient, Obj
-from gitops_mcp.cluster.status import FLUX_KINDS, SUPPORTED_KINDS, SyncStatus, normalize, revision_matches
+from gitops_mcp.cluster.client import KubeClient, Obj
+from gitops_mcp.cluster.status import SyncStatus, revision_matches, status_kind, status_of
 from gitops_mcp.errors import ClusterError, UserInputError
+from gitops_mcp.providers.base import Provider
+from gitops_mcp.providers.live import ObjectRef, ReconcilePlan, gave_up
+from gitops_mcp.providers.registry import ProviderRegistry, default_registry
 
 Progress = Callable[[float, str], None]  # (elapsed seconds, message)
 HEARTBEAT_S = 5.0
-FLUX_REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
-ARGO_REFRESH = "argocd.argoproj.io/refresh"
 
 
-def api_version_for(kind: str) -> str:
-    if kind not in SUPPORTED_KINDS:
-        raise UserInputError(f"kind must be one of {', '.join(SUPPORTED_KINDS)} (got {kind!r})")
-    return API_VERSIONS[kind]
+def _registry(registry: ProviderRegistry | None) -> ProviderRegistry:
+    return registry if registry is not None else default_registry()
 
 
-def get_status(kube: KubeClient, kind: str, name: str, namespace: str) -> SyncStatus:
-    api = api_version_for(kind)
-    return normalize(api, kind, name, namespace, kube.get(api, kind, name, namespace))
+def api_version_for(kind: str, *, registry: ProviderRegistry | None = None) -> str:
+    """The apiVersion read for ``kind``. Raises UserInputError when no provider reports its status."""
+    return status_kind(_registry(registry), kind)[1].api_version
+
+
+def _target(registry: ProviderRegistry | None, kind: str, name: str, namespace: str) -> tuple[Provider, ObjectRef]:
+    provider, info = status_kind(_registry(registry), kind)
+    return provider, ObjectRef(api_version=info.api_version, kind=kind, name=name, namespace=namespace)
+
+
+def get_status(
+    kube: KubeClient, kind: str, name: str, namespace: str, *, registry: ProviderRegistry | None = None
+) -> SyncStatus:
+    provider, ref = _target(registry, kind, name, namespace)
+    return status_of(provider, ref, kube.get(ref.api_version, kind, name, namespace))
 
 
 class ReconcileResult(BaseModel):
@@ -43,16 +58,6 @@ def _now_token() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _source_of(obj: Obj, namespace: str) -> tuple[str, str, str] | None:
-    spec = obj.get("spec") or {}
-    ref = (
-        spec.get("sourceRef") or spec.get("chartRef") or ((spec.get("chart") or {}).get("spec") or {}).get("sourceRef")
-    )
-    if not isinstance(ref, dict) or ref.get("kind") not in FLUX_KINDS:
-        return None
-    return str(ref["kind"]), str(ref["name"]), str(ref.get("namespace") or namespace)
-
-
 def reconcile(
     kube: KubeClient,
     kind: str,
@@ -61,99 +66,51 @@ def reconcile(
     with_source: bool = True,
     sync: bool = False,
     confirm_timeout_s: float = 30.0,
+    *,
+    registry: ProviderRegistry | None = None,
 ) -> ReconcileResult:
-    """Ask the controller to act now (Flux requestedAt, source first; Argo CD refresh, optional sync)."""
-    api = api_version_for(kind)
-    obj = kube.get(api, kind, name, namespace)
+    """Ask the controller to act now, as the kind's provider describes it (e.g. the source first),
+    and wait (each step at most ``confirm_timeout_s``) until the controller confirms it."""
+    provider, ref = _target(registry, kind, name, namespace)
+    obj = kube.get(ref.api_version, kind, name, namespace)
     if obj is None:
         raise ClusterError(f"{kind} {namespace}/{name} does not exist", 404)
     token = _now_token()
-    requested: list[str] = []
-    if kind == "Application":
-        return _argo_reconcile(kube, name, namespace, obj, sync, token, confirm_timeout_s)
-    if (obj.get("spec") or {}).get("suspend") is True:
-        raise UserInputError(f"{kind} {namespace}/{name} is suspended; resume it (flux resume) before reconciling")
-    targets = []
-    if with_source and kind in ("Kustomization", "HelmRelease"):
-        src = _source_of(obj, namespace)
-        if src is not None and src[0] in API_VERSIONS:
-            targets.append(src)
-    targets.append((kind, name, namespace))
-    handled = True
-    for t_kind, t_name, t_ns in targets:
-        t_api = API_VERSIONS[t_kind]
-        current = kube.get(t_api, t_kind, t_name, t_ns)
-        if current is None:
-            raise ClusterError(f"{t_kind} {t_ns}/{t_name} (the source of {kind} {name}) does not exist", 404)
-        if (current.get("spec") or {}).get("suspend") is True:
-            raise UserInputError(f"{t_kind} {t_ns}/{t_name} is suspended; resume it before reconciling")
-        kube.patch_merge(t_api, t_kind, t_name, t_ns, {"metadata": {"annotations": {FLUX_REQUESTED_AT: token}}})
-        requested.append(f"{t_kind}/{t_ns}/{t_name}")
-        done = _wait_for(
-            kube,
-            t_api,
-            t_kind,
-            t_name,
-            t_ns,
-            confirm_timeout_s,
-            lambda o: (o.get("status") or {}).get("lastHandledReconcileAt") == token,
-        )
-        handled = handled and done is not None
-    status = get_status(kube, kind, name, namespace)
+    plan = provider.reconcile_plan(ref, obj, token, with_source=with_source, sync=sync)
+    handled = _run(kube, plan, ref, obj, confirm_timeout_s)
+    status = status_of(provider, ref, kube.get(ref.api_version, kind, name, namespace))
     msg = (
-        "the controller handled the request"
+        plan.done_message
         if handled
-        else (f"requested; not confirmed within {confirm_timeout_s:.0f} s (is the controller running?)")
+        else f"requested; not confirmed within {confirm_timeout_s:.0f} s (is {plan.controller} running?)"
     )
-    return ReconcileResult(requested=requested, token=token, handled=handled, status=status, message=msg)
-
-
-def _argo_reconcile(
-    kube: KubeClient, name: str, namespace: str, obj: Obj, sync: bool, token: str, timeout_s: float
-) -> ReconcileResult:
-    api = API_VERSIONS["Application"]
-    started = False
-    if sync:
-        status = obj.get("status") or {}
-        phase = (status.get("operationState") or {}).get("phase")
-        if obj.get("operation") or phase == "Running":
-            raise UserInputError(f"Application {namespace}/{name} already has a sync operation running; wait for it")
-        kube.patch_merge(
-            api,
-            "Application",
-            name,
-            namespace,
-            {
-                "metadata": {"annotations": {ARGO_REFRESH: "normal"}},
-                "operation": {"initiatedBy": {"username": "gitops-mcp"}, "sync": {"prune": False}},
-            },
-        )
-        started = True
-    else:
-        kube.patch_merge(api, "Application", name, namespace, {"metadata": {"annotations": {ARGO_REFRESH: "normal"}}})
-    done = _wait_for(
-        kube,
-        api,
-        "Application",
-        name,
-        namespace,
-        timeout_s,
-        lambda o: (
-            ARGO_REFRESH not in ((o.get("metadata") or {}).get("annotations") or {})
-            and not (started and o.get("operation"))
-        ),
-    )
-    st = get_status(kube, "Application", name, namespace)
     return ReconcileResult(
-        requested=[f"Application/{namespace}/{name}"],
+        requested=[f"{s.target.kind}/{s.target.namespace}/{s.target.name}" for s in plan.steps],
         token=token,
-        handled=done is not None,
-        sync_started=started,
-        status=st,
-        message="refreshed" + (" and synced" if started else "")
-        if done is not None
-        else f"requested; not confirmed within {timeout_s:.0f} s (is Argo CD running?)",
+        handled=handled,
+        sync_started=plan.sync_started,
+        status=status,
+        message=msg,
     )
+
+
+def _run(kube: KubeClient, plan: ReconcilePlan, ref: ObjectRef, obj: Obj, timeout_s: float) -> bool:
+    """Patch each step's target in order (refusing as the plan says); True when all were confirmed."""
+    handled = True
+    for i, step in enumerate(plan.steps):
+        t = step.target
+        # the requested object was just read; anything after a patch is read again
+        current = obj if i == 0 and t == ref else kube.get(t.api_version, t.kind, t.name, t.namespace)
+        if current is None:
+            role = f" ({step.role})" if step.role else ""
+            raise ClusterError(f"{t.kind} {t.namespace}/{t.name}{role} does not exist", 404)
+        refusal = step.refusal(current)
+        if refusal is not None:
+            raise UserInputError(refusal)
+        kube.patch_merge(t.api_version, t.kind, t.name, t.namespace, step.patch)
+        done = _wait_for(kube, t.api_version, t.kind, t.name, t.namespace, timeout_s, step.handled)
+        handled = handled and done is not None
+    return handled
 
 
 def _wait_for(
@@ -161,7 +118,7 @@ def _wait_for(
     api: str,
     kind: str,
     name: str,
-    ns: str,
+    ns: str | None,
     timeout_s: float,
     pred: Callable[[Obj], bool],
 ) -> Obj | None:
@@ -207,7 +164,7 @@ def _verdict(st: SyncStatus, revision: str | None) -> tuple[str | None, str]:
     )
     if st.state == "failed" and target_seen:
         return "failed", st.message
-    if st.state == "failed" and any(c.type == "Stalled" and c.status == "True" for c in st.conditions):
+    if gave_up(st):
         return "failed", st.message
     if st.state == "ready" and (
         revision is None or revision_matches(st.revision, revision) or revision_matches(st.origin_revision, revision)
@@ -227,13 +184,16 @@ def wait_for_sync(
     revision: str | None,
     timeout_s: float,
     progress: Progress | None = None,
+    *,
+    registry: ProviderRegistry | None = None,
 ) -> WaitResult:
     """Return when the object applied ``revision`` and is healthy, failed, or the timeout passed.
 
     Watches (re-opened every few seconds, so progress is reported at least that often, and
     resumed from the last resourceVersion; a 410 makes it read the object again).
     """
-    api = api_version_for(kind)
+    provider, ref = _target(registry, kind, name, namespace)
+    api = ref.api_version
     start = time.monotonic()
     deadline = start + timeout_s
     last: SyncStatus | None = None
@@ -241,7 +201,7 @@ def wait_for_sync(
 
     def observe(obj: Obj | None) -> WaitResult | None:
         nonlocal last, last_report
-        st = normalize(api, kind, name, namespace, obj)
+        st = status_of(provider, ref, obj)
         last = st
         verdict, msg = _verdict(st, revision)
         elapsed = time.monotonic() - start
@@ -300,7 +260,7 @@ class InstalledCRD(BaseModel):
 
 
 class ControllerInfo(BaseModel):
-    provider: Literal["argocd", "flux"]
+    provider: str = Field(description="The provider whose controllers these are (e.g. argocd, flux)")
     installed: bool
     crds: list[InstalledCRD] = Field(default_factory=list)
 
@@ -310,16 +270,20 @@ def _crds(kube: KubeClient) -> list[Obj]:
     return items
 
 
-def installed_controllers(kube: KubeClient) -> list[ControllerInfo]:
-    """Which GitOps controllers the cluster has, by their CRDs and served versions."""
-    found: dict[str, list[InstalledCRD]] = {"flux": [], "argocd": []}
+def _group(crd: Obj) -> str:
+    return str((crd.get("spec") or {}).get("group", ""))
+
+
+def installed_controllers(kube: KubeClient, *, registry: ProviderRegistry | None = None) -> list[ControllerInfo]:
+    """Which GitOps controllers the cluster has (one entry per provider), by their CRDs and served versions."""
+    providers = list(_registry(registry))
+    found: dict[str, list[InstalledCRD]] = {p.name: [] for p in providers}
     for crd in _crds(kube):
         spec = crd.get("spec") or {}
-        group = str(spec.get("group", ""))
-        provider = "flux" if group.endswith(".toolkit.fluxcd.io") else "argocd" if group == "argoproj.io" else None
-        if provider is None:
+        owner = next((p for p in providers if p.manages_api_group(_group(crd))), None)
+        if owner is None:
             continue
-        found[provider].append(
+        found[owner.name].append(
             InstalledCRD(
                 name=str((crd.get("metadata") or {}).get("name")),
                 kind=str((spec.get("names") or {}).get("kind")),
@@ -331,8 +295,7 @@ def installed_controllers(kube: KubeClient) -> list[ControllerInfo]:
     ]
 
 
-def cluster_crd_documents(kube: KubeClient) -> list[Obj]:
-    """The Flux and Argo CD CRDs of the cluster (for schema validation)."""
-    return [
-        c for c in _crds(kube) if str((c.get("spec") or {}).get("group", "")).endswith(("fluxcd.io", "argoproj.io"))
-    ]
+def cluster_crd_documents(kube: KubeClient, *, registry: ProviderRegistry | None = None) -> list[Obj]:
+    """The cluster's CRDs of the registered providers' API groups (for schema validation)."""
+    providers = list(_registry(registry))
+    return [c for c in _crds(kube) if any(p.manages_api_group(_group(c)) for p in providers)]

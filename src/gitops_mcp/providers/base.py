@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
+from gitops_mcp.providers.live import (
+    ClusterReader,
+    GitLocation,
+    KindInfo,
+    Obj,
+    ObjectRef,
+    OwnerLink,
+    OwnerStage,
+    OwnerStep,
+    ReconcilePlan,
+    SyncStatus,
+)
 from gitops_mcp.questions import QuestionDef
 from gitops_mcp.settings import PolicySettings
 
@@ -98,6 +110,34 @@ class Provider(Protocol):
 
     def generate(self, spec: DeploymentSpec, options: Mapping[str, Any]) -> Generated:
         """Pure: the objects for ``spec`` with the parsed answers to :meth:`questions`."""
+        ...
+
+    # -- the live side (``cluster/`` asks these; pure except for the reads of ``cluster``) ------------------
+    kinds: tuple[KindInfo, ...]
+    """The kinds it manages, with the apiVersion it reads, plural and scope."""
+
+    def manages_api_group(self, group: str) -> bool:
+        """Whether CRDs of this API group belong to its controllers (installed check, schemas)."""
+        ...
+
+    def normalize_status(self, ref: ObjectRef, obj: Obj) -> SyncStatus:
+        """The normalised status of ``obj``, a live object of one of :attr:`kinds` named by ``ref``."""
+        ...
+
+    def reconcile_plan(self, ref: ObjectRef, obj: Obj, token: str, *, with_source: bool, sync: bool) -> ReconcilePlan:
+        """The patches that ask its controller to act on ``obj`` now (``token`` is unique per request).
+
+        ``with_source``: also refresh what the object reads from first; ``sync``: also apply (not
+        only compare). Raises :class:`~gitops_mcp.errors.UserInputError` when it must not be asked.
+        """
+        ...
+
+    def owner_of(self, cluster: ClusterReader, obj: Obj, stage: OwnerStage) -> OwnerStep | None:
+        """The object of this provider that manages ``obj``, by what ``stage`` allows, or None."""
+        ...
+
+    def git_location(self, cluster: ClusterReader, obj: Obj, chain: Sequence[OwnerLink]) -> GitLocation | None:
+        """Where in Git ``obj`` is defined, given the chain of owners this provider found (nearest first)."""
         ...
 
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from gitops_mcp.errors import UnknownProviderError
 from gitops_mcp.providers.base import Provider
+from gitops_mcp.providers.live import KindInfo, api_group
 
 
 class ProviderRegistry:
@@ -35,6 +36,17 @@ class ProviderRegistry:
 
     def __contains__(self, name: object) -> bool:
         return name in self._providers
+
+    def kinds(self) -> Iterator[tuple[Provider, KindInfo]]:
+        """Every kind a registered provider manages, with its provider, in registration order."""
+        for p in self._providers.values():
+            for k in p.kinds:
+                yield p, k
+
+    def kind_of(self, api_version: str, kind: str) -> tuple[Provider, KindInfo] | None:
+        """The provider that manages ``kind`` in the group of ``api_version`` (any version), if one does."""
+        group = api_group(api_version)
+        return next(((p, k) for p, k in self.kinds() if k.kind == kind and k.group == group), None)
 
 
 def default_registry() -> ProviderRegistry:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from gitops_mcp.providers.argocd.cluster import ArgoCDCluster
+from gitops_mcp.providers.argocd.status import API_VERSION as API_VERSION  # re-exported (fleet)
 from gitops_mcp.providers.base import (
     DeploymentSpec,
     Generated,
@@ -16,12 +18,11 @@ from gitops_mcp.providers.base import (
 from gitops_mcp.providers.common import helm_questions
 from gitops_mcp.questions import Question, QuestionDef, boolean, dns_label, select
 
-API_VERSION = "argoproj.io/v1alpha1"
 IN_CLUSTER = "https://kubernetes.default.svc"
 SYNC_POLICIES = ("manual", "auto", "auto-prune")
 
 
-class ArgoCDProvider:
+class ArgoCDProvider(ArgoCDCluster):
     name = "argocd"
     title = "Argo CD"
     description = "Argo CD Application (Helm, Kustomize, plain directories, Jsonnet, third-party charts)"

@@ -16,11 +16,12 @@ from gitops_mcp.providers.base import (
     summary_of,
 )
 from gitops_mcp.providers.common import helm_questions, interval_parser
+from gitops_mcp.providers.flux.cluster import FluxCluster
+from gitops_mcp.providers.flux.status import HELM_API as HELM_API  # re-exported (fleet)
+from gitops_mcp.providers.flux.status import KUSTOMIZE_API as KUSTOMIZE_API
+from gitops_mcp.providers.flux.status import SOURCE_API as SOURCE_API
 from gitops_mcp.questions import Question, QuestionDef, boolean, dns_label
 
-SOURCE_API = "source.toolkit.fluxcd.io/v1"
-KUSTOMIZE_API = "kustomize.toolkit.fluxcd.io/v1"
-HELM_API = "helm.toolkit.fluxcd.io/v2"
 HELM_CHART_LAYER = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
 _SEMVER_CHARS = set("<>=~^*xX| ,")
 
@@ -38,7 +39,7 @@ def _dns(name: str) -> str:
     return to_label(name)
 
 
-class FluxProvider:
+class FluxProvider(FluxCluster):
     name = "flux"
     title = "Flux"
     description = "Flux GitRepository + Kustomization, or HelmRelease from Git, a Helm repository or OCI"

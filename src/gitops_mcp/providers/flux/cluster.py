@@ -1,0 +1,63 @@
+"""The live side of the Flux provider: kinds, status, reconcile requests and ownership.
+
+A reconcile request is what ``flux reconcile`` does: refuse a suspended object, merge-patch the
+annotation ``reconcile.fluxcd.io/requestedAt: <token>`` (source first with ``with_source``),
+and take ``status.lastHandledReconcileAt == token`` as the controller's confirmation.
+"""
+
+from __future__ import annotations
+
+from gitops_mcp.errors import UserInputError
+from gitops_mcp.providers.flux import owner, status
+from gitops_mcp.providers.live import (
+    KindInfo,
+    Obj,
+    ObjectRef,
+    ReconcilePlan,
+    ReconcileStep,
+)
+
+REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
+
+
+def _suspended(obj: Obj) -> bool:
+    return (obj.get("spec") or {}).get("suspend") is True
+
+
+def reconcile_plan(ref: ObjectRef, obj: Obj, token: str, *, with_source: bool, sync: bool) -> ReconcilePlan:
+    """``sync`` changes nothing: applying is what a Flux reconcile does."""
+    if _suspended(obj):
+        raise UserInputError(
+            f"{ref.kind} {ref.namespace}/{ref.name} is suspended; resume it (flux resume) before reconciling"
+        )
+
+    def handled(o: Obj) -> bool:
+        return (o.get("status") or {}).get("lastHandledReconcileAt") == token
+
+    def step(t: ObjectRef) -> ReconcileStep:
+        def refusal(o: Obj) -> str | None:
+            return (
+                f"{t.kind} {t.namespace}/{t.name} is suspended; resume it before reconciling" if _suspended(o) else None
+            )
+
+        return ReconcileStep(
+            target=t,
+            patch={"metadata": {"annotations": {REQUESTED_AT: token}}},
+            handled=handled,
+            refusal=refusal,
+            role=None if t == ref else f"the source of {ref.kind} {ref.name}",
+        )
+
+    src = owner.source_ref(obj) if with_source and ref.kind in status.APPLIERS else None
+    return ReconcilePlan(steps=tuple(step(t) for t in ([src] if src else []) + [ref]))
+
+
+class FluxCluster:
+    """The Provider methods for live objects (mixed into :class:`~gitops_mcp.providers.flux.FluxProvider`)."""
+
+    kinds: tuple[KindInfo, ...] = status.KINDS
+    manages_api_group = staticmethod(status.manages_api_group)
+    normalize_status = staticmethod(status.normalize_status)
+    reconcile_plan = staticmethod(reconcile_plan)
+    owner_of = staticmethod(owner.owner_of)
+    git_location = staticmethod(owner.git_location)

@@ -1,0 +1,114 @@
+"""The Flux kinds as served, and their normalised status (pure, no I/O).
+
+Flux follows kstatus and ``flux``'s own readiness rules: not reconciled yet while
+``observedGeneration`` < 1 or behind ``metadata.generation``; ``Stalled=True`` is a failure;
+``Reconciling=True`` is progress; then ``Ready`` decides, and ``Ready=False`` with a reason that
+is not a progress reason is a failure with the controller's message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gitops_mcp.providers.live import KindInfo, Obj, ObjectRef, SyncStatus, api_group, status_conditions
+
+SOURCE_API = "source.toolkit.fluxcd.io/v1"
+KUSTOMIZE_API = "kustomize.toolkit.fluxcd.io/v1"
+HELM_API = "helm.toolkit.fluxcd.io/v2"
+KINDS = (
+    KindInfo("GitRepository", SOURCE_API, "gitrepositories", owner_root=True),
+    KindInfo("OCIRepository", SOURCE_API, "ocirepositories", owner_root=True),
+    KindInfo("HelmRepository", SOURCE_API, "helmrepositories"),
+    KindInfo("HelmChart", SOURCE_API, "helmcharts"),
+    KindInfo("Bucket", SOURCE_API, "buckets", owner_root=True),
+    KindInfo("Kustomization", KUSTOMIZE_API, "kustomizations"),
+    KindInfo("HelmRelease", HELM_API, "helmreleases"),
+)
+API_VERSIONS = {k.kind: k.api_version for k in KINDS}
+APPLIERS = ("Kustomization", "HelmRelease")
+"""The kinds that apply manifests from a source (and label what they apply)."""
+PROGRESS_REASONS = {"Progressing", "DependencyNotReady", "ReconciliationInProgress", "NewRevision"}
+
+
+def manages_api_group(group: str) -> bool:
+    return group.endswith(".toolkit.fluxcd.io")
+
+
+def is_applier(obj: Obj) -> bool:
+    """A Flux Kustomization or HelmRelease (not e.g. a kustomize.config.k8s.io Kustomization)."""
+    return obj.get("kind") in APPLIERS and api_group(str(obj.get("apiVersion"))).endswith("fluxcd.io")
+
+
+def _revisions(kind: str, status: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """(applied, attempted, origin) revisions as each kind reports them."""
+    if kind == "Kustomization":
+        return (
+            status.get("lastAppliedRevision"),
+            status.get("lastAttemptedRevision"),
+            status.get("lastAppliedOriginRevision"),
+        )
+    if kind == "HelmRelease":
+        history = status.get("history") or []
+        deployed = next((h for h in history if isinstance(h, dict) and h.get("status") == "deployed"), None)
+        return (deployed.get("chartVersion") if deployed else None), status.get("lastAttemptedRevision"), None
+    artifact = status.get("artifact") or {}
+    revision = artifact.get("revision")
+    return revision, revision, (artifact.get("metadata") or {}).get("org.opencontainers.image.revision")
+
+
+def normalize_status(ref: ObjectRef, obj: Obj) -> SyncStatus:
+    status = obj.get("status") or {}
+    spec = obj.get("spec") or {}
+    gen = (obj.get("metadata") or {}).get("generation")
+    og = status.get("observedGeneration", -1)
+    conds = status_conditions(obj)
+    by_type = {c.type: c for c in conds}
+    ready, stalled, reconciling = by_type.get("Ready"), by_type.get("Stalled"), by_type.get("Reconciling")
+    revision, attempted, origin = _revisions(ref.kind, status)
+    fields = {
+        **ref.model_dump(),
+        "revision": revision,
+        "origin_revision": origin if isinstance(origin, str) else None,
+        "attempted_revision": attempted,
+        "generation": gen,
+        "observed_generation": og if og != -1 else None,
+        "conditions": conds,
+        "last_handled_reconcile_at": status.get("lastHandledReconcileAt"),
+    }
+    ready_msg = (ready.message if ready else None) or ""
+    if obj.get("metadata", {}).get("deletionTimestamp"):
+        return SyncStatus(**fields, state="progressing", message="being deleted")
+    if spec.get("suspend") is True:
+        return SyncStatus(
+            **fields,
+            state="suspended",
+            suspended=True,
+            message="suspended: Flux applies nothing until it is resumed"
+            + (f" (last: {ready_msg})" if ready_msg else ""),
+        )
+    if stalled is not None and stalled.status == "True":
+        return SyncStatus(**fields, state="failed", message=stalled.message or ready_msg or "stalled")
+    if og is None or og < 1:
+        return SyncStatus(**fields, state="progressing", message="not reconciled yet")
+    ready_gen = next(
+        (
+            c.get("observedGeneration")
+            for c in status.get("conditions") or []
+            if isinstance(c, dict) and c.get("type") == "Ready"
+        ),
+        None,
+    )
+    observed = ready_gen if ready_gen not in (None, 0) else og
+    if gen is not None and observed != gen:
+        return SyncStatus(
+            **fields, state="progressing", message=f"generation {gen} not observed yet (observed {observed})"
+        )
+    if ready is None:
+        return SyncStatus(**fields, state="progressing", message="no Ready condition yet")
+    if ready.status == "True":
+        return SyncStatus(**fields, state="ready", message=ready_msg or "ready")
+    if ready.status == "False" and (ready.reason or "") not in PROGRESS_REASONS:
+        return SyncStatus(**fields, state="failed", message=ready_msg or ready.reason or "not ready")
+    if reconciling is not None and reconciling.status == "True":
+        return SyncStatus(**fields, state="progressing", message=reconciling.message or ready_msg or "reconciling")
+    return SyncStatus(**fields, state="progressing", message=ready_msg or "reconciling")

@@ -1,0 +1,163 @@
+"""Provider-neutral models of live cluster objects: what providers produce and ``cluster/`` consumes.
+
+A provider describes the kinds it manages (:class:`KindInfo`), turns one of its live objects
+into a :class:`SyncStatus`, says how to ask its controller to act now (:class:`ReconcilePlan`,
+a merge patch per object and how to tell it was handled) and how its ownership markers lead
+from a live object to the object that manages it (:class:`OwnerLink`) and to Git
+(:class:`GitLocation`). The I/O (reads, patches, watches, waiting) stays in ``cluster/``.
+This module imports nothing of ``cluster/`` (nor of any provider).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, Field
+
+Obj = dict[str, Any]
+State = Literal["ready", "progressing", "failed", "suspended", "not_found", "unknown"]
+OwnerStage = Literal["markers", "hints", "search"]
+"""The passes of an owner lookup, cheapest and surest first: ``markers`` (ownership labels,
+a tracking id, owner references, a source reference: each names one object), ``hints``
+(weaker conventions such as a well-known label), ``search`` (listing objects, e.g. inventories)."""
+
+
+def api_group(api_version: str) -> str:
+    """``apps/v1`` -> ``apps``; ``v1`` -> ``""`` (the core group)."""
+    return api_version.rsplit("/", 1)[0] if "/" in api_version else ""
+
+
+@dataclass(frozen=True)
+class KindInfo:
+    """A kind a provider manages, as the API server serves it."""
+
+    kind: str
+    api_version: str
+    """The version generated and read (``group/version``)."""
+    plural: str
+    namespaced: bool = True
+    status: bool = True
+    """Whether status, reconcile and wait are offered for it (false for kinds only met in owner chains)."""
+    owner_root: bool = False
+    """An ownership chain ends at an object of this kind (where the manifests come from)."""
+
+    @property
+    def group(self) -> str:
+        return api_group(self.api_version)
+
+
+class Condition(BaseModel):
+    type: str
+    status: str
+    reason: str | None = None
+    message: str | None = None
+
+
+class ObjectRef(BaseModel):
+    api_version: str
+    kind: str
+    name: str
+    namespace: str | None = None
+
+
+class SyncStatus(BaseModel):
+    api_version: str
+    kind: str
+    name: str
+    namespace: str | None
+    state: State
+    message: str = Field(description="The controller's own words (or why the state was chosen)")
+    revision: str | None = Field(None, description="Revision applied (Flux lastAppliedRevision/artifact; Argo sync)")
+    attempted_revision: str | None = Field(None, description="Revision last attempted (may be failing)")
+    origin_revision: str | None = Field(
+        None, description="Flux OCI: the Git revision the applied artifact was built from (its revision annotation)"
+    )
+    generation: int | None = None
+    observed_generation: int | None = None
+    suspended: bool = False
+    conditions: list[Condition] = Field(default_factory=list)
+    sync_status: str | None = Field(None, description="Argo CD: Synced / OutOfSync / Unknown")
+    health_status: str | None = Field(None, description="Argo CD: Healthy / Progressing / Degraded / ...")
+    operation_phase: str | None = Field(None, description="Argo CD: Running / Succeeded / Failed / Error")
+    last_handled_reconcile_at: str | None = None
+
+
+def status_conditions(obj: Obj) -> list[Condition]:
+    """``status.conditions`` (standard metav1.Condition entries) of a live object."""
+    return [
+        Condition(
+            type=str(c["type"]),
+            status=str(c.get("status", "Unknown")),
+            reason=c.get("reason"),
+            message=c.get("message"),
+        )
+        for c in (obj.get("status") or {}).get("conditions") or []
+        if isinstance(c, dict) and c.get("type")
+    ]
+
+
+def gave_up(status: SyncStatus) -> bool:
+    """The kstatus convention (sigs.k8s.io/cli-utils): ``Stalled=True`` means the controller stopped
+    trying until the spec changes, so waiting for a newer revision is pointless."""
+    return status.state == "failed" and any(c.type == "Stalled" and c.status == "True" for c in status.conditions)
+
+
+# -- reconcile requests --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReconcileStep:
+    """One object to merge-patch, in order, and how to tell that its controller handled the patch."""
+
+    target: ObjectRef
+    patch: Obj
+    handled: Callable[[Obj], bool]
+    refusal: Callable[[Obj], str | None] = lambda _obj: None
+    """Why the live target must not be patched (e.g. it is suspended), or None."""
+    role: str | None = None
+    """What the target is to the requested object when it is another one (e.g. "the source of X y")."""
+
+
+@dataclass(frozen=True)
+class ReconcilePlan:
+    steps: tuple[ReconcileStep, ...]
+    done_message: str = "the controller handled the request"
+    controller: str = "the controller"
+    """Named in "is <controller> running?" when the request was not confirmed."""
+    sync_started: bool = False
+
+
+# -- ownership -----------------------------------------------------------------------------------------------
+
+
+class OwnerLink(ObjectRef):
+    via: str = Field(description="How this owner was found (label, inventory, annotation, sourceRef, ...)")
+
+
+OwnerStep = tuple[OwnerLink, Obj]
+"""The owner's link and its live object (``{}`` when the link names an object that is missing)."""
+
+
+class GitLocation(BaseModel):
+    url: str
+    ref: dict[str, str] = Field(default_factory=dict, description="Flux spec.ref, or {'targetRevision': ...}")
+    path: str = Field(description="Path in the repository the controller applies")
+    applied_revision: str | None = None
+    defining_kind: str = Field(description="Kind of the document to look for in that path")
+    defining_name: str
+    defining_namespace: str | None = None
+    value_files: list[str] = Field(default_factory=list)
+
+
+class ClusterReader(Protocol):
+    """Reads during an owner lookup (each one is counted)."""
+
+    def get(self, api_version: str, kind: str, name: str, namespace: str | None) -> Obj | None:
+        """The object, or None when it does not exist."""
+        ...
+
+    def list(self, api_version: str, kind: str) -> list[Obj] | None:
+        """All objects of the kind, or None when the cluster does not serve it."""
+        ...
