@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
 from gitops_mcp.questions import QuestionDef
 from gitops_mcp.settings import PolicySettings
+
+if TYPE_CHECKING:
+    from gitops_mcp.fleet import FleetLayout
 
 PackageType = Literal["helm", "kustomize", "manifests", "jsonnet"]
 SourceKind = Literal["git", "helm_repository", "oci"]
@@ -99,6 +102,9 @@ class Provider(Protocol):
     def generate(self, spec: DeploymentSpec, options: Mapping[str, Any]) -> Generated:
         """Pure: the objects for ``spec`` with the parsed answers to :meth:`questions`."""
         ...
+
+    fleet: FleetLayout
+    """The engine's part of the multi-environment layout (``clusters/<env>``), see :mod:`gitops_mcp.fleet`."""
 
 
 def summary_of(obj: Mapping[str, Any], text: str) -> ObjectSummary:
