@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
@@ -22,6 +22,9 @@ from gitops_mcp.providers.live import (
 )
 from gitops_mcp.questions import QuestionDef
 from gitops_mcp.settings import PolicySettings
+
+if TYPE_CHECKING:
+    from gitops_mcp.fleet import FleetLayout
 
 PackageType = Literal["helm", "kustomize", "manifests", "jsonnet"]
 SourceKind = Literal["git", "helm_repository", "oci"]
@@ -139,6 +142,9 @@ class Provider(Protocol):
     def git_location(self, cluster: ClusterReader, obj: Obj, chain: Sequence[OwnerLink]) -> GitLocation | None:
         """Where in Git ``obj`` is defined, given the chain of owners this provider found (nearest first)."""
         ...
+
+    fleet: FleetLayout
+    """The engine's part of the multi-environment layout (``clusters/<env>``), see :mod:`gitops_mcp.fleet`."""
 
 
 def summary_of(obj: Mapping[str, Any], text: str) -> ObjectSummary:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gitops_mcp.providers.argocd.status import API_VERSION, GROUP
+from gitops_mcp.providers.argocd.objects import API_VERSION
+from gitops_mcp.providers.argocd.status import GROUP
 from gitops_mcp.providers.live import (
     ClusterReader,
     GitLocation,

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from gitops_mcp.fleet import FleetLayout
 from gitops_mcp.providers.argocd.cluster import ArgoCDCluster
-from gitops_mcp.providers.argocd.status import API_VERSION as API_VERSION  # re-exported (fleet)
+from gitops_mcp.providers.argocd.fleet import ArgoCDFleet
+from gitops_mcp.providers.argocd.objects import SYNC_POLICIES, application, git_source, sync_policy
 from gitops_mcp.providers.base import (
     DeploymentSpec,
     Generated,
@@ -18,14 +20,12 @@ from gitops_mcp.providers.base import (
 from gitops_mcp.providers.common import helm_questions
 from gitops_mcp.questions import Question, QuestionDef, boolean, dns_label, select
 
-IN_CLUSTER = "https://kubernetes.default.svc"
-SYNC_POLICIES = ("manual", "auto", "auto-prune")
-
 
 class ArgoCDProvider(ArgoCDCluster):
     name = "argocd"
     title = "Argo CD"
     description = "Argo CD Application (Helm, Kustomize, plain directories, Jsonnet, third-party charts)"
+    fleet: FleetLayout = ArgoCDFleet()
 
     def unsupported_reason(self, package_type: PackageType, source_kind: SourceKind) -> str | None:
         return None
@@ -72,7 +72,7 @@ class ArgoCDProvider(ArgoCDCluster):
         notes: list[str] = []
         source: dict[str, Any]
         if spec.source_kind == "git":
-            source = {"repoURL": spec.repo_url, "targetRevision": spec.revision or "HEAD", "path": spec.path or "."}
+            source = git_source(spec.repo_url, spec.revision or "HEAD", spec.path or ".")
             if spec.package_type == "manifests":
                 source["directory"] = {"recurse": True}
             if spec.package_type == "helm":
@@ -95,27 +95,14 @@ class ArgoCDProvider(ArgoCDCluster):
                 source["helm"] = {"valuesObject": dict(spec.values)}
 
         policy = options.get("sync_policy", "auto")
-        sync: dict[str, Any] = {}
-        if policy == "auto":
-            sync["automated"] = {"prune": False, "selfHeal": False}
-        elif policy == "auto-prune":
-            sync["automated"] = {"prune": True, "selfHeal": True}
-        if options.get("create_namespace", True):
-            sync["syncOptions"] = ["CreateNamespace=true"]
-
-        app_spec: dict[str, Any] = {
-            "project": options.get("project", "default"),
-            "source": source,
-            "destination": {"server": IN_CLUSTER, "namespace": spec.namespace},
-        }
-        if sync:
-            app_spec["syncPolicy"] = sync
-        app = {
-            "apiVersion": API_VERSION,
-            "kind": "Application",
-            "metadata": {"name": spec.app_name, "namespace": options.get("argocd_namespace", "argocd")},
-            "spec": app_spec,
-        }
+        app = application(
+            spec.app_name,
+            str(options.get("argocd_namespace", "argocd")),
+            project=str(options.get("project", "default")),
+            source=source,
+            destination_namespace=spec.namespace,
+            sync=sync_policy(policy, bool(options.get("create_namespace", True))),
+        )
         where = (
             f"{spec.repo_url} path {spec.path} at {spec.revision or 'HEAD'}"
             if spec.source_kind == "git"

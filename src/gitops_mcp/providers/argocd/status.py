@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from gitops_mcp.providers.argocd.objects import API_VERSION
 from gitops_mcp.providers.live import Condition, KindInfo, Obj, ObjectRef, SyncStatus
 
-API_VERSION = "argoproj.io/v1alpha1"
 GROUP = "argoproj.io"
 KINDS = (
     KindInfo("Application", API_VERSION, "applications"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from gitops_mcp.fleet import FleetLayout
 from gitops_mcp.git.urls import repo_name, url_identity
 from gitops_mcp.providers.base import (
     DeploymentSpec,
@@ -17,9 +18,21 @@ from gitops_mcp.providers.base import (
 )
 from gitops_mcp.providers.common import helm_questions, interval_parser
 from gitops_mcp.providers.flux.cluster import FluxCluster
-from gitops_mcp.providers.flux.status import HELM_API as HELM_API  # re-exported (fleet)
-from gitops_mcp.providers.flux.status import KUSTOMIZE_API as KUSTOMIZE_API
-from gitops_mcp.providers.flux.status import SOURCE_API as SOURCE_API
+from gitops_mcp.providers.flux.fleet import FluxFleet
+from gitops_mcp.providers.flux.objects import (
+    HelmChartTemplate,
+    HelmChartTemplateSpec,
+    HelmReleaseSpec,
+    KustomizationSpec,
+    ObjectRef,
+    OCIRepositorySpec,
+    git_repository,
+    helm_release,
+    helm_repository,
+    kustomization,
+    object_ref,
+    oci_repository,
+)
 from gitops_mcp.questions import Question, QuestionDef, boolean, dns_label
 
 HELM_CHART_LAYER = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
@@ -43,6 +56,7 @@ class FluxProvider(FluxCluster):
     name = "flux"
     title = "Flux"
     description = "Flux GitRepository + Kustomization, or HelmRelease from Git, a Helm repository or OCI"
+    fleet: FleetLayout = FluxFleet()
 
     def unsupported_reason(self, package_type: PackageType, source_kind: SourceKind) -> str | None:
         if package_type == "jsonnet":
@@ -129,12 +143,9 @@ class FluxProvider(FluxCluster):
                 notes.append(f"Reusing the GitRepository {src_ns}/{src_name} from {reused.file} (same URL and ref).")
             else:
                 src_name, src_ns = self._source_name(spec, ns), ns
-                repo = {
-                    "apiVersion": SOURCE_API,
-                    "kind": "GitRepository",
-                    "metadata": {"name": src_name, "namespace": ns},
-                    "spec": {"interval": source_interval, "url": spec.repo_url, "ref": _ref_dict(spec)},
-                }
+                repo = git_repository(
+                    src_name, ns, {"interval": source_interval, "url": spec.repo_url, "ref": _ref_dict(spec)}
+                )
                 objects.append(repo)
                 ref = _ref_dict(spec)
                 summaries.append(
@@ -145,9 +156,7 @@ class FluxProvider(FluxCluster):
                         f"An ssh:// URL needs a Secret with the deploy key: add spec.secretRef to {src_name} "
                         "(flux create secret git ...)."
                     )
-            source_ref: dict[str, Any] = {"kind": src_kind, "name": src_name}
-            if src_ns != ns:
-                source_ref["namespace"] = src_ns
+            source_ref = object_ref(src_kind, src_name, src_ns if src_ns != ns else None)
             if spec.package_type == "helm":
                 objects.append(self._helm_release_git(spec, options, ns, interval, source_ref))
                 summaries.append(summary_of(objects[-1], f"installs the chart at ./{spec.path} into {spec.namespace}"))
@@ -157,21 +166,16 @@ class FluxProvider(FluxCluster):
                 summaries.append(summary_of(ks, f"applies ./{spec.path} into {spec.namespace}"))
         elif spec.source_kind == "helm_repository":
             repo_name_ = _dns(repo_name(spec.chart_url or "") or spec.app_name)
-            hrepo = {
-                "apiVersion": SOURCE_API,
-                "kind": "HelmRepository",
-                "metadata": {"name": repo_name_, "namespace": ns},
-                "spec": {"interval": source_interval, "url": spec.chart_url},
-            }
+            hrepo = helm_repository(repo_name_, ns, {"interval": source_interval, "url": spec.chart_url})
             objects.append(hrepo)
             summaries.append(summary_of(hrepo, f"indexes the Helm repository {spec.chart_url}"))
-            chart_spec: dict[str, Any] = {
+            chart_spec: HelmChartTemplateSpec = {
                 "chart": spec.chart,
-                "sourceRef": {"kind": "HelmRepository", "name": repo_name_},
+                "sourceRef": object_ref("HelmRepository", repo_name_),
             }
             if spec.chart_version:
                 chart_spec["version"] = spec.chart_version
-            hr = self._helm_release(spec, options, ns, interval, {"chart": {"spec": chart_spec}})
+            hr = self._helm_release(spec, options, ns, interval, chart={"spec": chart_spec})
             objects.append(hr)
             summaries.append(summary_of(hr, f"installs {spec.chart} {spec.chart_version or '*'} into {spec.namespace}"))
         else:  # oci
@@ -180,22 +184,19 @@ class FluxProvider(FluxCluster):
                 url = f"{url}/{spec.chart}"
             version = spec.chart_version or "*"
             ref = {"semver": version} if set(version) & _SEMVER_CHARS else {"tag": version}
-            oci = {
-                "apiVersion": SOURCE_API,
-                "kind": "OCIRepository",
-                "metadata": {"name": spec.app_name, "namespace": ns},
-                "spec": {
+            oci = oci_repository(
+                spec.app_name,
+                ns,
+                {
                     "interval": source_interval,
                     "url": url,
                     "ref": ref,
                     "layerSelector": {"mediaType": HELM_CHART_LAYER, "operation": "copy"},
                 },
-            }
+            )
             objects.append(oci)
             summaries.append(summary_of(oci, f"pulls the chart {url} ({next(iter(ref))} {version})"))
-            hr = self._helm_release(
-                spec, options, ns, interval, {"chartRef": {"kind": "OCIRepository", "name": spec.app_name}}
-            )
+            hr = self._helm_release(spec, options, ns, interval, chart_ref=object_ref("OCIRepository", spec.app_name))
             objects.append(hr)
             summaries.append(summary_of(hr, f"installs the OCI chart into {spec.namespace}"))
         return Generated(objects=objects, summary=summaries, notes=notes)
@@ -218,10 +219,10 @@ class FluxProvider(FluxCluster):
         return _dns(f"{base}-{spec.app_name}")
 
     def _kustomization(
-        self, spec: DeploymentSpec, options: Mapping[str, Any], ns: str, interval: str, source_ref: dict[str, Any]
+        self, spec: DeploymentSpec, options: Mapping[str, Any], ns: str, interval: str, source_ref: ObjectRef
     ) -> dict[str, Any]:
         path = "./" if spec.path in (None, ".", "") else f"./{spec.path}"
-        ks_spec: dict[str, Any] = {
+        ks_spec: KustomizationSpec = {
             "interval": interval,
             "path": path,
             "prune": bool(options.get("prune", True)),
@@ -231,18 +232,13 @@ class FluxProvider(FluxCluster):
         if options.get("health_checks", True):
             ks_spec["wait"] = True
             ks_spec["timeout"] = "5m"
-        return {
-            "apiVersion": KUSTOMIZE_API,
-            "kind": "Kustomization",
-            "metadata": {"name": spec.app_name, "namespace": ns},
-            "spec": ks_spec,
-        }
+        return kustomization(spec.app_name, ns, ks_spec)
 
     def _helm_release_git(
-        self, spec: DeploymentSpec, options: Mapping[str, Any], ns: str, interval: str, source_ref: dict[str, Any]
+        self, spec: DeploymentSpec, options: Mapping[str, Any], ns: str, interval: str, source_ref: ObjectRef
     ) -> dict[str, Any]:
         chart_dir = spec.path or "."
-        chart_spec: dict[str, Any] = {
+        chart_spec: HelmChartTemplateSpec = {
             "chart": f"./{chart_dir}" if chart_dir != "." else "./",
             "reconcileStrategy": "Revision",
             "sourceRef": source_ref,
@@ -252,12 +248,24 @@ class FluxProvider(FluxCluster):
             # valuesFiles replace the chart's values.yaml, so it is listed first.
             files = ["values.yaml", *[f for f in spec.value_files if f != "values.yaml"]]
             chart_spec["valuesFiles"] = [f"./{prefix}{f}" for f in files]
-        return self._helm_release(spec, options, ns, interval, {"chart": {"spec": chart_spec}})
+        return self._helm_release(spec, options, ns, interval, chart={"spec": chart_spec})
 
     def _helm_release(
-        self, spec: DeploymentSpec, options: Mapping[str, Any], ns: str, interval: str, chart: dict[str, Any]
+        self,
+        spec: DeploymentSpec,
+        options: Mapping[str, Any],
+        ns: str,
+        interval: str,
+        *,
+        chart: HelmChartTemplate | None = None,
+        chart_ref: ObjectRef | None = None,
     ) -> dict[str, Any]:
-        hr_spec: dict[str, Any] = {"interval": interval, **chart}
+        """``chart`` (a chart from a source) or ``chart_ref`` (an OCIRepository holding the chart)."""
+        hr_spec: HelmReleaseSpec = {"interval": interval}
+        if chart is not None:
+            hr_spec["chart"] = chart
+        elif chart_ref is not None:
+            hr_spec["chartRef"] = chart_ref
         hr_spec["releaseName"] = spec.app_name
         hr_spec["targetNamespace"] = spec.namespace
         hr_spec["storageNamespace"] = spec.namespace
@@ -265,12 +273,7 @@ class FluxProvider(FluxCluster):
             hr_spec["install"] = {"createNamespace": True}
         if spec.values:
             hr_spec["values"] = dict(spec.values)
-        return {
-            "apiVersion": HELM_API,
-            "kind": "HelmRelease",
-            "metadata": {"name": spec.app_name, "namespace": ns},
-            "spec": hr_spec,
-        }
+        return helm_release(spec.app_name, ns, hr_spec)
 
 
 def artifact_objects(
@@ -285,28 +288,15 @@ def artifact_objects(
 ) -> list[dict[str, Any]]:
     """Pure: an OCIRepository for ``url`` at ``tag`` and the Kustomization that applies it (a Flux
     artifact pushed by ``push_artifact``). ``insecure`` only for plain-http registries."""
-    oci_spec: dict[str, Any] = {"interval": interval, "url": url, "ref": {"tag": tag}}
+    oci_spec: OCIRepositorySpec = {"interval": interval, "url": url, "ref": {"tag": tag}}
     if insecure:
         oci_spec["insecure"] = True
-    ks_spec: dict[str, Any] = {
+    ks_spec: KustomizationSpec = {
         "interval": interval,
         "path": "./",
         "prune": prune,
-        "sourceRef": {"kind": "OCIRepository", "name": name},
+        "sourceRef": object_ref("OCIRepository", name),
     }
     if target_namespace:
         ks_spec["targetNamespace"] = target_namespace
-    return [
-        {
-            "apiVersion": SOURCE_API,
-            "kind": "OCIRepository",
-            "metadata": {"name": name, "namespace": namespace},
-            "spec": oci_spec,
-        },
-        {
-            "apiVersion": KUSTOMIZE_API,
-            "kind": "Kustomization",
-            "metadata": {"name": name, "namespace": namespace},
-            "spec": ks_spec,
-        },
-    ]
+    return [oci_repository(name, namespace, oci_spec), kustomization(name, namespace, ks_spec)]

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from gitops_mcp.providers.flux.objects import HELM_API, KUSTOMIZE_API, SOURCE_API
 from gitops_mcp.providers.live import KindInfo, Obj, ObjectRef, SyncStatus, api_group, status_conditions
 
-SOURCE_API = "source.toolkit.fluxcd.io/v1"
-KUSTOMIZE_API = "kustomize.toolkit.fluxcd.io/v1"
-HELM_API = "helm.toolkit.fluxcd.io/v2"
 KINDS = (
     KindInfo("GitRepository", SOURCE_API, "gitrepositories", owner_root=True),
     KindInfo("OCIRepository", SOURCE_API, "ocirepositories", owner_root=True),
