@@ -13,7 +13,6 @@ gives the write-free case (tmpfs), where the Python scan of 20,000 YAML files is
 
 from __future__ import annotations
 
-import base64
 import os
 import shutil
 import statistics
@@ -26,11 +25,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-from git_server import GitHttpServer  # noqa: E402
+from doubles.world import World  # noqa: E402
 from gitops_mcp.services import Services  # noqa: E402
-from gitops_mcp.settings import Settings  # noqa: E402
 
-FILES, COMMITS, TOKEN = 20_000, 5_000, "bench-token-0123456789"
+FILES, COMMITS = 20_000, 5_000
 
 
 def generate(bare: Path) -> None:
@@ -67,37 +65,20 @@ def main() -> None:
     where = os.environ.get("BENCH_DIR") or None
     with tempfile.TemporaryDirectory(dir=where) as tmp:
         tmpd = Path(tmp)
-        with GitHttpServer(tmpd / "srv", users={"x-access-token": TOKEN}) as srv:
-            bare = srv.create_repo("org/big.git")
+        with World(tmpd) as world:
+            url = world.create_repo("org/big.git")
             t = time.perf_counter()
-            generate(bare)
+            generate(world.repos[url])
             print(f"generated {FILES} files, {COMMITS} commits in {time.perf_counter() - t:.1f} s")
-            url = srv.url("org/big.git")
-            basic = base64.b64encode(f"x-access-token:{TOKEN}".encode()).decode()
-            env = {
-                **os.environ,
-                "GIT_CONFIG_COUNT": "1",
-                "GIT_CONFIG_KEY_0": f"http.{srv.base}/.extraHeader",
-                "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
-            }
             full: list[float] = []
             cold: list[float] = []
             warm: list[float] = []
             found = 0
             for r in range(runs + 1):
                 dest = tmpd / f"full{r}"
-                t_full = timed(
-                    lambda d=dest: subprocess.run(["git", "clone", "--quiet", url, str(d)], env=env, check=True)
-                )
+                t_full = timed(lambda d=dest: world.git(tmpd, "clone", "--quiet", url, str(d)))
                 shutil.rmtree(dest)
-                settings = Settings(
-                    cache_dir=tmpd / f"cache{r}",
-                    allowed_git_hosts=[f"127.0.0.1:{srv.port}"],
-                    git_allow_http=True,
-                    git_token=TOKEN,
-                    allowed_roots=[tmpd],
-                    state_dir=tmpd / "state",
-                )
+                settings = world.settings(cache_dir=tmpd / f"cache{r}")
                 app = Services(settings)
                 t_cold = timed(lambda a=app: a.detect(url))
                 t_warm = timed(lambda a=app: a.detect(url))

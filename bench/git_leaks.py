@@ -7,9 +7,7 @@ file descriptors or child processes; RSS growth <= 20 MB.
 
 from __future__ import annotations
 
-import base64
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -18,11 +16,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-from git_server import GitHttpServer  # noqa: E402
+from doubles.world import World  # noqa: E402
 from gitops_mcp.git.delivery import GitDelivery  # noqa: E402
-from gitops_mcp.settings import Settings  # noqa: E402
-
-TOKEN = "bench-token-0123456789"
 
 
 def fds() -> int:
@@ -54,33 +49,10 @@ def main() -> None:
     cycles = int(os.environ.get("BENCH_CYCLES", "1000"))
     with tempfile.TemporaryDirectory() as tmp:
         tmpd = Path(tmp)
-        with GitHttpServer(tmpd / "srv", users={"x-access-token": TOKEN}) as srv:
-            srv.create_repo("org/leak.git")
+        with World(tmpd) as world:
             work = tmpd / "work"
-            basic = base64.b64encode(f"x-access-token:{TOKEN}".encode()).decode()
-            env = {
-                **os.environ,
-                "GIT_CONFIG_COUNT": "1",
-                "GIT_CONFIG_KEY_0": f"http.{srv.base}/.extraHeader",
-                "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
-            }
-            subprocess.run(["git", "init", "-q", "-b", "main", str(work)], check=True)
-            (work / "README.md").write_text("x\n", encoding="utf-8")
-            for args in (
-                ["add", "-A"],
-                ["-c", "user.name=b", "-c", "user.email=b@x", "commit", "-qm", "init"],
-                ["remote", "add", "origin", srv.url("org/leak.git")],
-                ["push", "-q", "origin", "main"],
-            ):
-                subprocess.run(["git", *args], cwd=work, check=True, env=env)
-            settings = Settings(
-                allowed_roots=[tmpd],
-                git_token=TOKEN,
-                git_allow_http=True,
-                allowed_git_hosts=[f"127.0.0.1:{srv.port}"],
-                git_author_name="bench",
-                git_author_email="bench@example.com",
-            )
+            url = world.seed("org/leak.git", work, {"README.md": "x\n"})
+            settings = world.settings(git_author_name="bench", git_author_email="bench@example.com")
             delivery = GitDelivery(settings)
 
             def cycle(i: int) -> None:
@@ -99,13 +71,7 @@ def main() -> None:
                 cycle(i)
             elapsed = time.perf_counter() - t
             after = (fds(), children(), rss_mb())
-            pushed = subprocess.run(
-                ["git", "rev-list", "--count", "main"],
-                cwd=srv.root / "org/leak.git",
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout.strip()
+            pushed = world.git(world.repos[url], "rev-list", "--count", "main")
     print(
         f"{cycles} commit+push cycles in {elapsed:.1f} s ({elapsed / cycles * 1000:.0f} ms each); "
         f"{pushed} commits on the remote"

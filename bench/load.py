@@ -20,8 +20,8 @@ import anyio
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
+from doubles.mcp_server import ServerProcess  # noqa: E402
 from loadgen import LoadResult, run_clients  # noqa: E402
-from servers import ServerProcess  # noqa: E402
 
 TOKEN = "bench-load-token-0123456789abcdef"
 

@@ -6,9 +6,12 @@ import os
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from gitops_mcp.services import Services
 from gitops_mcp.settings import Settings
@@ -18,10 +21,11 @@ PROJECT = HERE.parent
 SHARED = Path(os.environ.get("GITOPS_MCP_SHARED", PROJECT.parent / "shared")).resolve()
 FIXTURES = SHARED / "fixtures"
 CRDS = SHARED / "crds"
+GOLDENS = HERE / "goldens"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--update-goldens", action="store_true", help="rewrite tests/goldens from the generators")
+    parser.addoption("--update-goldens", action="store_true", help="rewrite the expected files in tests/goldens")
 
 
 @pytest.fixture
@@ -32,6 +36,32 @@ def anyio_backend() -> str:
 @pytest.fixture
 def update_goldens(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-goldens")) or os.environ.get("UPDATE_GOLDENS") == "1"
+
+
+@dataclass(frozen=True)
+class GoldenCase:
+    """``tests/goldens/<kind>/<provider>/<name>/``: the inputs in ``case.yaml``, the expected output beside."""
+
+    provider: str
+    name: str
+    folder: Path
+
+    def __str__(self) -> str:
+        return f"{self.provider}/{self.name}"
+
+    def inputs(self) -> dict[str, Any]:
+        data = yaml.safe_load((self.folder / "case.yaml").read_text(encoding="utf-8"))
+        assert isinstance(data, dict), f"{self.folder / 'case.yaml'} must be a mapping"
+        return data
+
+
+def golden_cases(kind: str) -> list[GoldenCase]:
+    """Every case folder under ``tests/goldens/<kind>/<provider>/``, by provider and name: adding a
+    provider's goldens is adding its folder. A folder there without a ``case.yaml`` is an error."""
+    folders = sorted(p for p in (GOLDENS / kind).glob("*/*") if p.is_dir())
+    if missing := [str(p) for p in folders if not (p / "case.yaml").is_file()]:
+        raise FileNotFoundError(f"golden case folders without a case.yaml: {', '.join(missing)}")
+    return [GoldenCase(p.parent.name, p.name, p) for p in folders]
 
 
 def need_shared(what: Path) -> Path:

@@ -8,7 +8,6 @@ command. Every form of the URL is refused before any git call, and the marker is
 
 from __future__ import annotations
 
-import base64
 import os
 import subprocess
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import git, make_repo
-from git_server import GitHttpServer
+from doubles.git_remote import GitHttpServer
 from gitops_mcp.errors import GitOpsError, PathNotAllowedError, UserInputError
 from gitops_mcp.git.cache import MARKER, CloneCache, cache_key, cache_name
 from gitops_mcp.git.remote import check_repo_path, parse_remote
@@ -117,17 +116,10 @@ def test_cache_runs_git_only_in_what_it_made(tmp_path: Path) -> None:
     with GitHttpServer(tmp_path / "srv", users={"x-access-token": TOKEN}) as srv:
         srv.create_repo("org/app.git")
         seed = make_repo(tmp_path / "seed")
-        basic = base64.b64encode(f"x-access-token:{TOKEN}".encode()).decode()
-        env = {
-            **os.environ,
-            "GIT_CONFIG_COUNT": "1",
-            "GIT_CONFIG_KEY_0": f"http.{srv.base}/.extraHeader",
-            "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
-        }
         subprocess.run(
             ["git", "push", "--quiet", srv.url("org/app.git"), "main"],
             cwd=seed,
-            env=env,
+            env=srv.client_env(),
             check=True,
             capture_output=True,
         )

@@ -11,13 +11,14 @@ from typing import Any
 
 import pytest
 
-from fakekube import FakeKube
+from doubles.controllers import GitOpsSimulator
+from doubles.kube import FakeKube
+from doubles.world import application, git_repository, kustomization
 from gitops_mcp.cluster.client import KubeClient
 from gitops_mcp.cluster.ops import get_status, reconcile, wait_for_sync
 from gitops_mcp.cluster.status import commit_of, normalize, revision_matches
 from gitops_mcp.errors import ClusterError, ClusterUnavailable, UserInputError
 from gitops_mcp.settings import Settings
-from gitops_sim import GitOpsSimulator
 
 URL = "https://git.example/org/apps.git"
 KS_API = "kustomize.toolkit.fluxcd.io/v1"
@@ -75,28 +76,8 @@ def env(tmp_path: Path) -> Iterator[Env]:
 
 
 def flux_app(kube: FakeKube, interval: str = "10m", path: str = "./apps/web") -> None:
-    kube.put(
-        {
-            "apiVersion": "source.toolkit.fluxcd.io/v1",
-            "kind": "GitRepository",
-            "metadata": {"name": "apps", "namespace": "flux-system"},
-            "spec": {"interval": interval, "url": URL, "ref": {"branch": "main"}},
-        }
-    )
-    kube.put(
-        {
-            "apiVersion": KS_API,
-            "kind": "Kustomization",
-            "metadata": {"name": "web", "namespace": "flux-system"},
-            "spec": {
-                "interval": interval,
-                "path": path,
-                "prune": True,
-                "targetNamespace": "web",
-                "sourceRef": {"kind": "GitRepository", "name": "apps"},
-            },
-        }
-    )
+    kube.put(git_repository("apps", URL, interval=interval))
+    kube.put(kustomization("web", path, "apps", target_namespace="web", interval=interval))
 
 
 def test_flux_push_reconcile_wait(env: Env) -> None:
@@ -148,17 +129,7 @@ def test_missing_path_and_suspend(env: Env) -> None:
 
 def test_argocd_auto_and_manual_sync(env: Env) -> None:
     sha = sh(env.work, "rev-parse", "HEAD")
-    app = {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Application",
-        "metadata": {"name": "web", "namespace": "argocd"},
-        "spec": {
-            "project": "default",
-            "source": {"repoURL": URL, "targetRevision": "HEAD", "path": "apps/web"},
-            "destination": {"server": "https://kubernetes.default.svc", "namespace": "web"},
-            "syncPolicy": {"syncOptions": ["CreateNamespace=true"]},
-        },
-    }
+    app = application("web", URL, "apps/web", "web", create_namespace=True)
     env.kube.put(app)
     r = wait_for_sync(env.client, "Application", "web", "argocd", sha, 2)
     assert r.outcome == "timeout" and r.status.sync_status == "OutOfSync"  # manual: nothing applied
@@ -403,7 +374,7 @@ async def test_cluster_tools_over_mcp(env: Env, tmp_path: Path) -> None:
         assert bad.is_error
         providers = await c.call_tool("list_providers", {})
         report = providers.structured_content
-        assert report is not None and report["cluster"] == env.kube.url
+        assert report is not None and report["cluster"] == env.kube.base
         if shared.exists():
             flux = next(x for x in report["controllers"] if x["provider"] == "flux")
             assert flux["installed"] and any(crd["kind"] == "Kustomization" for crd in flux["crds"])
@@ -495,19 +466,7 @@ def test_find_owner_helm_release_chain(env: Env, tmp_path: Path) -> None:
 
 
 def test_find_owner_argocd_and_unmanaged(env: Env, tmp_path: Path) -> None:
-    env.kube.put(
-        {
-            "apiVersion": "argoproj.io/v1alpha1",
-            "kind": "Application",
-            "metadata": {"name": "web", "namespace": "argocd"},
-            "spec": {
-                "project": "default",
-                "source": {"repoURL": URL, "targetRevision": "HEAD", "path": "apps/web"},
-                "destination": {"server": "https://kubernetes.default.svc", "namespace": "web"},
-                "syncPolicy": {"automated": {}, "syncOptions": ["CreateNamespace=true"]},
-            },
-        }
-    )
+    env.kube.put(application("web", URL, "apps/web", "web", automated=True, create_namespace=True))
     assert wait_for_sync(env.client, "Application", "web", "argocd", None, 20).outcome == "synced"
     app = _app(tmp_path / "kubeconfig", tmp_path)
     r = app.cluster.find_owner("apps/v1", "Deployment", "web", "web", repo_path=str(env.work))

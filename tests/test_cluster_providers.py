@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from fakekube import DEFAULT_RESOURCES, FakeKube, Resource
+from doubles.kube import DEFAULT_RESOURCES, FakeKube, Resource
 from gitops_mcp.cluster.client import KubeClient
 from gitops_mcp.cluster.ops import (
     cluster_crd_documents,

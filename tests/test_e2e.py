@@ -3,9 +3,7 @@ apply that commit, and the tool reports it live — or why not — and finds the
 
 from __future__ import annotations
 
-import base64
 import difflib
-import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,12 +13,12 @@ from typing import Any
 import pytest
 
 from conftest import FIXTURES, make_repo, need_shared
-from fake_forge import FakeForge
-from fakekube import FakeKube
-from git_server import GitHttpServer
+from doubles import world as shared
+from doubles.controllers import GitOpsSimulator
+from doubles.forge import FakeForge
+from doubles.git_remote import GitHttpServer
+from doubles.kube import FakeKube
 from gitops_mcp.services import Services
-from gitops_mcp.settings import PolicySettings, Settings
-from gitops_sim import GitOpsSimulator
 
 TOKEN = "e2e-token-0123456789"
 FORGE_TOKEN = "ghp_" + "E" * 36
@@ -38,21 +36,11 @@ class World:
     url: str
 
 
-def header_env(base: str) -> dict[str, str]:
-    basic = base64.b64encode(f"x-access-token:{TOKEN}".encode()).decode()
-    return {
-        **os.environ,
-        "GIT_CONFIG_COUNT": "1",
-        "GIT_CONFIG_KEY_0": f"http.{base}/.extraHeader",
-        "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
-    }
-
-
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    with GitHttpServer(tmp_path / "srv", users={"x-access-token": TOKEN}) as srv:
-        bare = srv.create_repo(f"{REPO}.git")
-        url = srv.url(f"{REPO}.git")
+    with shared.World(tmp_path, TOKEN) as w:
+        srv, kube = w.remote, w.kube
+        url = w.create_repo(f"{REPO}.git")
         seed = make_repo(tmp_path / "seed", need_shared(FIXTURES / "podinfo"))
         sync = (
             "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n  name: flux-system\n"
@@ -65,65 +53,24 @@ def world(tmp_path: Path) -> Iterator[World]:
         )
         (seed / "argocd").mkdir()
         (seed / "argocd/README.md").write_text("Applications live here.\n", encoding="utf-8")
-        subprocess.run(["git", "add", "-A"], cwd=seed, check=True)
-        subprocess.run(["git", "commit", "-qm", "bootstrap"], cwd=seed, check=True)
-        subprocess.run(["git", "push", "-q", url, "main"], cwd=seed, check=True, env=header_env(srv.base))
+        w.git(seed, "add", "-A")
+        w.git(seed, "commit", "-qm", "bootstrap")
+        w.git(seed, "push", "-q", url, "main")
         work = tmp_path / "work"
-        subprocess.run(["git", "clone", "-q", url, str(work)], check=True, env=header_env(srv.base))
-        with FakeKube() as kube, FakeForge(srv.root, FORGE_TOKEN) as forge:
+        w.git(tmp_path, "clone", "-q", url, str(work))
+        with FakeForge(srv.root, FORGE_TOKEN) as forge:
             for ns in ("flux-system", "argocd", "podinfo"):
                 kube.ensure_namespace(ns)
-            kube.put(
-                {
-                    "apiVersion": "source.toolkit.fluxcd.io/v1",
-                    "kind": "GitRepository",
-                    "metadata": {"name": "flux-system", "namespace": "flux-system"},
-                    "spec": {"interval": "10m", "url": url, "ref": {"branch": "main"}},
-                }
-            )
-            kube.put(
-                {
-                    "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
-                    "kind": "Kustomization",
-                    "metadata": {"name": "flux-system", "namespace": "flux-system"},
-                    "spec": {
-                        "interval": "10m",
-                        "path": "./clusters/dev",
-                        "prune": True,
-                        "sourceRef": {"kind": "GitRepository", "name": "flux-system"},
-                    },
-                }
-            )
-            kube.put(
-                {
-                    "apiVersion": "argoproj.io/v1alpha1",
-                    "kind": "Application",
-                    "metadata": {"name": "apps", "namespace": "argocd"},
-                    "spec": {
-                        "project": "default",
-                        "source": {"repoURL": url, "targetRevision": "main", "path": "argocd"},
-                        "destination": {"server": "https://kubernetes.default.svc", "namespace": "argocd"},
-                        "syncPolicy": {"automated": {}},
-                    },
-                }
-            )
-            settings = Settings(
-                allowed_roots=[tmp_path],
-                state_dir=tmp_path / "state",
-                cache_dir=tmp_path / "cache",
-                git_token=TOKEN,
-                allowed_git_hosts=[f"127.0.0.1:{srv.port}"],
-                git_allow_http=True,
-                kubeconfig=kube.kubeconfig(tmp_path / "kubeconfig"),
+            w.flux("flux-system", url, "./clusters/dev")
+            kube.put(shared.application("apps", url, "argocd", "argocd", revision="main", automated=True))
+            settings = w.settings(
                 wizard_wait_seconds=30,
-                policy=PolicySettings(secure_git_urls=False),  # the test remote is plain http on loopback
                 forge="github",
                 github_api_url=forge.github_api,
                 github_token=FORGE_TOKEN,
             )
-            with GitOpsSimulator(kube, {url: bare}) as sim:
+            with w.controllers() as sim:
                 yield World(forge, srv, kube, sim, Services(settings), work, url)
-                assert sim.errors == []
 
 
 def run_wizard(app: Services, repo: Path, answers: dict[str, Any], final: dict[str, Any]) -> Any:
@@ -263,19 +210,7 @@ def test_production_needs_three_replicas(world: World) -> None:
     pull request; after the merge the controller applies it and the tool reports it live."""
     from gitops_mcp.remediation import SetReplicas
 
-    world.kube.put(
-        {
-            "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
-            "kind": "Kustomization",
-            "metadata": {"name": "podinfo-production", "namespace": "flux-system"},
-            "spec": {
-                "interval": "10m",
-                "path": "./deploy/overlays/production",
-                "prune": True,
-                "sourceRef": {"kind": "GitRepository", "name": "flux-system"},
-            },
-        }
-    )
+    world.kube.put(shared.kustomization("podinfo-production", "./deploy/overlays/production", "flux-system"))
     first = world.app.cluster.wait("Kustomization", "podinfo-production", "flux-system", None, 20)
     assert first.outcome == "synced", first.message
     r = world.app.remediation.remediate(
@@ -296,7 +231,7 @@ def test_production_needs_three_replicas(world: World) -> None:
         ["git", "push", "-q", world.url, f"{r.commit.commit_sha}:refs/heads/main"],
         cwd=world.work,
         check=True,
-        env=header_env(world.srv.base),
+        env=world.srv.client_env(),
     )
     world.app.cluster.reconcile("Kustomization", "podinfo-production", "flux-system")
     w = world.app.cluster.wait("Kustomization", "podinfo-production", "flux-system", r.commit.commit_sha, 20)
@@ -390,7 +325,7 @@ def test_oci_artifact_goes_live_and_is_verified_by_its_commit(world: World) -> N
     registry, and wait_for_sync accepts the Git commit the artifact was built from."""
     from pydantic import SecretStr
 
-    from fake_registry import FakeRegistry
+    from doubles.registry import FakeRegistry
 
     with FakeRegistry({"robot": "oci-secret-pw"}) as reg:
         app = Services(

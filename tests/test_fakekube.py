@@ -11,7 +11,7 @@ import pytest
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 
-from fakekube import FakeKube
+from doubles.kube import FakeKube
 
 KS = ("kustomize.toolkit.fluxcd.io", "v1", "kustomizations")
 TOKEN = "kube-token-0123456789"

@@ -1,5 +1,9 @@
 """scaffold_fleet: the pure layout (golden trees, checked by shared/crds/validate.py) and writing it
-into a real repository (kept files, overwrite, existing bootstraps, refusals)."""
+into a real repository (kept files, overwrite, existing bootstraps, refusals).
+
+The golden cases are the folders ``tests/goldens/fleet/<provider>/<case>/``: ``case.yaml`` holds the
+FleetSpec (``spec``; the provider is the folder's), ``expected/`` the tree. ``--update-goldens``
+rewrites the trees."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from conftest import CRDS, HERE, git, make_repo, need_shared
+from conftest import CRDS, GoldenCase, git, golden_cases, make_repo, need_shared
 from gitops_mcp.errors import PathNotAllowedError, ReadOnlyError, UserInputError
 from gitops_mcp.fleet import FleetSpec, Notifications, plan_fleet
 from gitops_mcp.manifests.validation import validate_text
@@ -19,7 +23,6 @@ from gitops_mcp.manifests.yaml import load_documents
 from gitops_mcp.services import Services
 from gitops_mcp.settings import PolicySettings, Settings
 
-GOLDENS = HERE / "goldens_fleet"
 URL = "https://github.com/example/fleet.git"
 INSTALL = """\
 ---
@@ -39,39 +42,20 @@ metadata:
   namespace: flux-system
 """
 
-CASES: dict[str, dict[str, Any]] = {
-    "flux-chart-slack": {
-        "provider": "flux",
-        "repo_url": URL,
-        "flux_install": "chart",
-        "notifications": Notifications(type="slack", channel="#deploys"),
-    },
-    "flux-bootstrap-ssh": {
-        "provider": "flux",
-        "repo_url": "ssh://git@github.com/example/fleet",
-        "environments": ["staging", "production"],
-        "branch": "trunk",
-    },
-    "flux-manifests": {"provider": "flux", "repo_url": URL, "flux_install": "manifests", "environments": ["dev"]},
-    "argocd-teams": {
-        "provider": "argocd",
-        "repo_url": URL,
-        "auto_sync": ["dev", "staging"],
-        "notifications": Notifications(type="msteams", channel="platform"),
-    },
-}
+CASES = golden_cases("fleet")
+BY_ID = {str(c): c for c in CASES}
 
 
-def render(case: str) -> dict[str, str]:
-    spec = FleetSpec(**CASES[case])
+def render(case: GoldenCase) -> dict[str, str]:
+    spec = FleetSpec(provider=case.provider, **case.inputs()["spec"])
     plan = plan_fleet(spec, INSTALL if spec.flux_install == "manifests" else None)
     return {f.path: f.content for f in plan.files}
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_golden_tree(case: str, update_goldens: bool) -> None:
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_golden_tree(case: GoldenCase, update_goldens: bool) -> None:
     files = render(case)
-    root = GOLDENS / case
+    root = case.folder / "expected"
     if update_goldens:
         for old in root.rglob("*.yaml") if root.exists() else []:
             old.unlink()
@@ -92,7 +76,8 @@ def test_golden_trees_pass_shared_crd_validator() -> None:
     validator = need_shared(CRDS / "validate.py")
     files = sorted(
         str(p)
-        for p in GOLDENS.rglob("*.yaml")
+        for case in CASES
+        for p in (case.folder / "expected").rglob("*.yaml")
         if p.name not in ("kustomization.yaml", "gotk-components.yaml")  # kustomize config / Flux's own install
     )
     assert len(files) > 20
@@ -101,7 +86,7 @@ def test_golden_trees_pass_shared_crd_validator() -> None:
 
 
 def test_layout_semantics() -> None:
-    files = render("flux-chart-slack")
+    files = render(BY_ID["flux/chart-slack"])
     for env in ("dev", "staging", "production"):
         infra = load_documents(files[f"clusters/{env}/infrastructure.yaml"])
         (apps,) = load_documents(files[f"clusters/{env}/apps.yaml"])
@@ -114,7 +99,7 @@ def test_layout_semantics() -> None:
         alert = load_documents(files[f"clusters/{env}/notifications.yaml"])[1]
         assert alert["spec"]["eventSeverity"] == ("error" if env == "dev" else "info")
     assert "../base" in files["apps/production/kustomization.yaml"]
-    argo = render("argocd-teams")
+    argo = render(BY_ID["argocd/teams"])
     for env, auto in (("dev", True), ("staging", True), ("production", False)):
         waves = []
         for name in ("infra-controllers", "infra-configs", "apps"):
@@ -125,7 +110,7 @@ def test_layout_semantics() -> None:
         assert waves == sorted(waves) == [-2, -1, 0]
         (root,) = load_documents(argo[f"clusters/{env}/root.yaml"])
         assert root["spec"]["source"]["path"] == f"clusters/{env}/applications"
-    ssh = render("flux-bootstrap-ssh")
+    ssh = render(BY_ID["flux/bootstrap-ssh"])
     assert not [p for p in ssh if "flux-system" in p]  # bootstrap writes flux-system itself
 
 
@@ -167,7 +152,7 @@ def test_writes_the_layout_and_reruns_change_nothing(app: Services, repo: Path) 
     assert r.auto_sync == ["dev"] and r.environments == ["dev", "staging", "production"]
     assert {f.status for f in r.files} == {"created"}
     assert r.commit is None and "written" in r.message
-    expected = render("flux-chart-slack")
+    expected = render(BY_ID["flux/chart-slack"])
     for rel, text in expected.items():
         if "notifications" not in rel:
             assert (repo / rel).read_text(encoding="utf-8") == text

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from conftest import FIXTURES, git, make_repo, need_shared
-from fake_forge import FakeForge
-from git_server import GitHttpServer, RecordingServer
+from doubles.forge import FakeForge
+from doubles.git_remote import GitHttpServer, RecordingServer
 from gitops_mcp.errors import (
     GitAuthError,
     GitOpsError,
@@ -34,16 +34,6 @@ FORGE_TOKEN = "ghp_" + "F" * 36
 REPO = "org/gitops"
 
 
-def header_env(token: str, base: str) -> dict[str, str]:
-    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
-    return {
-        **os.environ,
-        "GIT_CONFIG_COUNT": "1",
-        "GIT_CONFIG_KEY_0": f"http.{base}/.extraHeader",
-        "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
-    }
-
-
 def tgit(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
     return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout.strip()
 
@@ -53,7 +43,7 @@ def remote(tmp_path: Path) -> Iterator[GitHttpServer]:
     with GitHttpServer(tmp_path / "srv", users={"x-access-token": TOKEN}) as srv:
         srv.create_repo(f"{REPO}.git")
         seed = make_repo(tmp_path / "seed", need_shared(FIXTURES / "podinfo"))
-        tgit(seed, "push", "--quiet", srv.url(f"{REPO}.git"), "main", env=header_env(TOKEN, srv.base))
+        tgit(seed, "push", "--quiet", srv.url(f"{REPO}.git"), "main", env=srv.client_env())
         yield srv
 
 
@@ -98,7 +88,7 @@ def clone(remote: GitHttpServer, dest: Path) -> Path:
     subprocess.run(
         ["git", "clone", "--quiet", remote.url(f"{REPO}.git"), str(dest)],
         check=True,
-        env=header_env(TOKEN, remote.base),
+        env=remote.client_env(),
         capture_output=True,
     )
     return dest
@@ -443,7 +433,7 @@ def test_clone_cache_is_reused_and_clean(tmp_path: Path, remote: GitHttpServer) 
     write(seed, "apps/new/deploy.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: n\n")
     tgit(seed, "add", "-A")
     tgit(seed, "commit", "-qm", "new app")
-    tgit(seed, "push", "-q", "origin", "main", env=header_env(TOKEN, remote.base))
+    tgit(seed, "push", "-q", "origin", "main", env=remote.client_env())
     r2 = app.inspect.detect(url)
     assert marker.exists()  # fetched, not re-cloned
     assert any(p.path == "apps/new" for p in r2.packages)
@@ -563,7 +553,7 @@ def test_git_and_git_cmd_paths_avoid_options(tmp_path: Path) -> None:
 async def test_commit_tools_over_http_leak_nothing(tmp_path: Path, remote: GitHttpServer, forge: FakeForge) -> None:
     from mcp import Client
 
-    from servers import ServerProcess
+    from doubles.mcp_server import ServerProcess
 
     work = clone(remote, tmp_path / "work")
     write(work, "apps/cm.yaml", CM.format("mcp"))
@@ -604,7 +594,7 @@ def test_promote_as_pull_request(tmp_path: Path, remote: GitHttpServer, forge: F
         encoding="utf-8",
     )
     tgit(work, "commit", "-qam", "staging runs 6.7.1")
-    tgit(work, "push", "-q", "origin", "main", env=header_env(TOKEN, remote.base))
+    tgit(work, "push", "-q", "origin", "main", env=remote.client_env())
     app = Services(settings_for(tmp_path, remote, forge))
     r = app.promotion.promote(str(work), "frontend", "staging", "production")
     assert r.commit is not None and r.commit.pr_url
@@ -617,7 +607,7 @@ def test_promote_as_pull_request(tmp_path: Path, remote: GitHttpServer, forge: F
     assert app.promotion.promote(str(work), "frontend", "staging", "production").commit is None  # nothing left to move
     k.write_text(k.read_text(encoding="utf-8").replace("6.7.1", "6.7.2"), encoding="utf-8")
     tgit(work, "commit", "-qam", "staging runs 6.7.2")
-    tgit(work, "push", "-q", "origin", "main", env=header_env(TOKEN, remote.base))
+    tgit(work, "push", "-q", "origin", "main", env=remote.client_env())
     again = app.promotion.promote(str(work), "frontend", "staging", "production")
     assert again.commit is not None and again.commit.pr_number == r.commit.pr_number  # the same PR, updated
     assert "newTag: 6.7.2" in remote.show(
@@ -634,7 +624,7 @@ async def test_new_user_flux_pull_request_to_a_protected_branch(
     wrong token and a disallowed host fail clearly; no token in any artifact."""
     from mcp import Client
 
-    from servers import ServerProcess
+    from doubles.mcp_server import ServerProcess
 
     remote.protect(f"{REPO}.git", "main")
     work = clone(remote, tmp_path / "work")

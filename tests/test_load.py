@@ -11,8 +11,8 @@ from typing import Any
 import anyio
 import pytest
 
+from doubles.mcp_server import ServerProcess
 from loadgen import run_clients
-from servers import ServerProcess
 
 pytestmark = pytest.mark.slow
 TOKENS = {"alice": "tok-alice-0123456789abcdef", "bob": "tok-bob-0123456789abcdef01"}

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from conftest import CRDS, FIXTURES, git, make_repo, need_shared
-from fake_registry import FakeRegistry
-from git_server import RecordingServer
+from doubles.git_remote import RecordingServer
+from doubles.registry import FakeRegistry
 from gitops_mcp import oci
 from gitops_mcp.errors import GitOpsError, PathNotAllowedError, PolicyViolation, ReadOnlyError, UserInputError
 from gitops_mcp.services import Services
@@ -218,7 +218,7 @@ def test_generate_deploys_it(tmp_path: Path, repo: Path, registry: FakeRegistry)
 async def test_push_artifact_over_mcp_leaks_nothing(tmp_path: Path, repo: Path, registry: FakeRegistry) -> None:
     from mcp import Client
 
-    from servers import ServerProcess
+    from doubles.mcp_server import ServerProcess
 
     env = {
         "GITOPS_MCP_OCI_USERNAME": USER,

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from conftest import make_repo
+from doubles.mcp_server import server_env
 from gitops_mcp.errors import GitOpsError, PathNotAllowedError, PolicyViolation
 from gitops_mcp.paths import check_relative
 from gitops_mcp.services import Services
 from gitops_mcp.settings import Settings
-from servers import server_env
 
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n"
 

@@ -19,7 +19,7 @@ from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
 from conftest import PROJECT
-from servers import ServerProcess, server_env
+from doubles.mcp_server import ServerProcess, server_env
 
 pytestmark = pytest.mark.slow
 TOKEN = "tok-3f1c9a7e5d2b4c6a8e0f1a2b3c4d5e6f"

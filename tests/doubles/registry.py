@@ -17,9 +17,10 @@ import re
 import secrets
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from doubles.http import Exchange, HttpDouble
 
 MANIFEST_TYPES = {"application/vnd.oci.image.manifest.v1+json", "application/vnd.docker.distribution.manifest.v2+json"}
 _NAME = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*"
@@ -40,16 +41,18 @@ class Store:
     uploads: dict[str, str] = field(default_factory=dict)  # uuid -> repo
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
 def sha(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-class FakeRegistry:
+def _error(h: Exchange, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+    """An error in the distribution spec's format."""
+    h.send_json(status, {"errors": [{"code": code, "message": message}]}, headers or {})
+
+
+class FakeRegistry(HttpDouble):
+    methods = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
     def __init__(self, users: dict[str, str], anonymous_pull: bool = True, realm: str | None = None) -> None:
         self.users = users
         self.realm = realm  # where the challenge sends clients for a token (default: our own /token)
@@ -58,67 +61,34 @@ class FakeRegistry:
         self.log: list[Seen] = []
         self.tokens: dict[str, set[str]] = {}  # token -> scopes granted
         self._lock = threading.Lock()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-            def _reply(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
-                self.send_response(status)
-                for k, v in (headers or {}).items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(body)
-
-            def _error(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
-                body = json.dumps({"errors": [{"code": code, "message": message}]}).encode()
-                self._reply(status, body, {"Content-Type": "application/json", **(headers or {})})
-
-            def handle_one(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                parts = urlsplit(self.path)
-                outer.log.append(Seen(self.command, self.path, self.headers.get("Authorization")))
-                with outer._lock:
-                    try:
-                        outer.route(self, parts.path, parse_qs(parts.query), body)
-                    except Exception as exc:  # a bug in the fake shows up as a 500 the test will see
-                        self._error(500, "UNKNOWN", repr(exc))
-
-            do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = handle_one
-
-        self._httpd = _Server(("127.0.0.1", 0), Handler)
-        self.port = int(self._httpd.server_address[1])
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        super().__init__()
 
     @property
     def host(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def __enter__(self) -> FakeRegistry:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+    def handle(self, h: Exchange) -> None:
+        body = h.body()
+        parts = urlsplit(h.path)
+        self.log.append(Seen(h.command, h.path, h.headers.get("Authorization")))
+        with self._lock:
+            try:
+                self.route(h, parts.path, parse_qs(parts.query), body)
+            except Exception as exc:  # a bug in the fake shows up as a 500 the test will see
+                _error(h, 500, "UNKNOWN", repr(exc))
 
     # -- auth -------------------------------------------------------------------------------------------
-    def _challenge(self, h: Any, repo: str, action: str) -> None:
+    def _challenge(self, h: Exchange, repo: str, action: str) -> None:
         realm = self.realm or f"http://{self.host}/token"
-        h._error(
+        _error(
+            h,
             401,
             "UNAUTHORIZED",
             "authentication required",
             {"WWW-Authenticate": f'Bearer realm="{realm}",service="fake-registry",scope="repository:{repo}:{action}"'},
         )
 
-    def _allowed(self, h: Any, repo: str, action: str) -> bool:
+    def _allowed(self, h: Exchange, repo: str, action: str) -> bool:
         if action == "pull" and self.anonymous_pull:
             return True
         auth = h.headers.get("Authorization", "")
@@ -126,24 +96,24 @@ class FakeRegistry:
             return False
         return f"repository:{repo}:{action}" in self.tokens.get(auth[7:], set())
 
-    def _refused(self, h: Any, repo: str, action: str) -> bool:
+    def _refused(self, h: Exchange, repo: str, action: str) -> bool:
         """Answer the auth challenge (and say so) unless the caller may ``action`` on ``repo``."""
         if self._allowed(h, repo, action):
             return False
         self._challenge(h, repo, "push,pull" if action == "push" else action)
         return True
 
-    def _token(self, h: Any, query: dict[str, list[str]]) -> None:
+    def _token(self, h: Exchange, query: dict[str, list[str]]) -> None:
         auth = h.headers.get("Authorization", "")
         user = None
         if auth.startswith("Basic "):
             name, _, password = base64.b64decode(auth[6:]).decode().partition(":")
             user = name if self.users.get(name) == password and password else None
         if user is None:
-            h._error(401, "UNAUTHORIZED", "invalid username or password")
+            _error(h, 401, "UNAUTHORIZED", "invalid username or password")
             return
         if query.get("service") != ["fake-registry"]:
-            h._error(400, "DENIED", "unknown service")
+            _error(h, 400, "DENIED", "unknown service")
             return
         granted: set[str] = set()
         for scope in " ".join(query.get("scope", [])).split():
@@ -152,16 +122,16 @@ class FakeRegistry:
                 granted.update(f"repository:{m.group(1)}:{a}" for a in m.group(2).split(","))
         token = secrets.token_hex(16)
         self.tokens[token] = granted
-        h._reply(200, json.dumps({"token": token}).encode(), {"Content-Type": "application/json"})
+        h.send_json(200, {"token": token})
 
     # -- routes -----------------------------------------------------------------------------------------
-    def route(self, h: Any, path: str, query: dict[str, list[str]], body: bytes) -> None:
+    def route(self, h: Exchange, path: str, query: dict[str, list[str]], body: bytes) -> None:
         m = h.command
         if path == "/token" and m == "GET":
             self._token(h, query)
             return
         if path == "/v2/" and m == "GET":
-            h._reply(200, b"{}", {"Content-Type": "application/json"})
+            h.send_json(200, {})
             return
         blob = re.match(rf"^/v2/({_NAME})/blobs/(sha256:[0-9a-f]{{64}})$", path)
         uploads = re.match(rf"^/v2/({_NAME})/blobs/uploads/$", path)
@@ -175,30 +145,30 @@ class FakeRegistry:
                 pass
             elif digest in self.store.blobs:
                 data = self.store.blobs[digest]
-                h._reply(200, data, {"Docker-Content-Digest": digest, "Content-Type": "application/octet-stream"})
+                h.reply(200, data, {"Docker-Content-Digest": digest, "Content-Type": "application/octet-stream"})
             else:
-                h._error(404, "BLOB_UNKNOWN", f"blob {digest} unknown")
+                _error(h, 404, "BLOB_UNKNOWN", f"blob {digest} unknown")
         elif uploads and m == "POST":
             repo = uploads.group(1)
             if self._refused(h, repo, "push"):
                 return
             uid = secrets.token_hex(16)
             self.store.uploads[uid] = repo
-            h._reply(202, b"", {"Location": f"/v2/{repo}/blobs/uploads/{uid}", "Docker-Upload-UUID": uid})
+            h.reply(202, b"", {"Location": f"/v2/{repo}/blobs/uploads/{uid}", "Docker-Upload-UUID": uid})
         elif upload and m == "PUT":
             repo, uid = upload.groups()
             if self._refused(h, repo, "push"):
                 return
             if self.store.uploads.get(uid) != repo:
-                h._error(404, "BLOB_UPLOAD_UNKNOWN", "upload unknown")
+                _error(h, 404, "BLOB_UPLOAD_UNKNOWN", "upload unknown")
                 return
             digest = (query.get("digest") or [""])[0]
             if digest != sha(body):
-                h._error(400, "DIGEST_INVALID", f"provided digest {digest!r} does not match the content")
+                _error(h, 400, "DIGEST_INVALID", f"provided digest {digest!r} does not match the content")
                 return
             del self.store.uploads[uid]
             self.store.blobs[digest] = body
-            h._reply(201, b"", {"Location": f"/v2/{repo}/blobs/{digest}", "Docker-Content-Digest": digest})
+            h.reply(201, b"", {"Location": f"/v2/{repo}/blobs/{digest}", "Docker-Content-Digest": digest})
         elif manifest and m == "PUT":
             repo, ref = manifest.groups()
             if self._refused(h, repo, "push"):
@@ -207,36 +177,36 @@ class FakeRegistry:
             try:
                 doc = json.loads(body)
             except ValueError:
-                h._error(400, "MANIFEST_INVALID", "not JSON")
+                _error(h, 400, "MANIFEST_INVALID", "not JSON")
                 return
             if ctype not in MANIFEST_TYPES or doc.get("mediaType") != ctype or doc.get("schemaVersion") != 2:
-                h._error(400, "MANIFEST_INVALID", f"media type {ctype!r} does not match the manifest")
+                _error(h, 400, "MANIFEST_INVALID", f"media type {ctype!r} does not match the manifest")
                 return
             for d in [doc.get("config") or {}, *(doc.get("layers") or [])]:
                 if d.get("digest") not in self.store.blobs or len(self.store.blobs[d["digest"]]) != d.get("size"):
-                    h._error(400, "MANIFEST_BLOB_UNKNOWN", f"blob {d.get('digest')} unknown or of another size")
+                    _error(h, 400, "MANIFEST_BLOB_UNKNOWN", f"blob {d.get('digest')} unknown or of another size")
                     return
             digest = sha(body)
             self.store.manifests[digest] = (ctype, body)
             if not ref.startswith("sha256:"):
                 self.store.tags[(repo, ref)] = digest
-            h._reply(201, b"", {"Location": f"/v2/{repo}/manifests/{digest}", "Docker-Content-Digest": digest})
+            h.reply(201, b"", {"Location": f"/v2/{repo}/manifests/{digest}", "Docker-Content-Digest": digest})
         elif manifest and m in ("GET", "HEAD"):
             repo, ref = manifest.groups()
             if self._refused(h, repo, "pull"):
                 return
             digest = ref if ref.startswith("sha256:") else self.store.tags.get((repo, ref))
             if digest is None or digest not in self.store.manifests:
-                h._error(404, "MANIFEST_UNKNOWN", f"manifest {ref} unknown")
+                _error(h, 404, "MANIFEST_UNKNOWN", f"manifest {ref} unknown")
                 return
             ctype, data = self.store.manifests[digest]
             accept = h.headers.get("Accept", "")
             if accept and ctype not in accept and "*/*" not in accept:
-                h._error(404, "MANIFEST_UNKNOWN", f"no manifest of the accepted types {accept!r}")
+                _error(h, 404, "MANIFEST_UNKNOWN", f"no manifest of the accepted types {accept!r}")
                 return
-            h._reply(200, data, {"Content-Type": ctype, "Docker-Content-Digest": digest})
+            h.reply(200, data, {"Content-Type": ctype, "Docker-Content-Digest": digest})
         else:
-            h._error(405 if path.startswith("/v2/") else 404, "UNSUPPORTED", f"{m} {path} is not supported")
+            _error(h, 405 if path.startswith("/v2/") else 404, "UNSUPPORTED", f"{m} {path} is not supported")
 
     # -- helpers for tests ----------------------------------------------------------------------------------
     def manifest(self, repo: str, tag: str) -> tuple[str, dict[str, Any]]:

@@ -1,7 +1,7 @@
 """A stateful fake of the GitHub pulls and GitLab merge-request APIs.
 
 Strict on purpose: it checks the token, the request bodies (required fields and types) and
-that the branches exist in the real bare repositories served by :mod:`git_server`.
+that the branches exist in the real bare repositories served by :mod:`doubles.git_remote`.
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ import re
 import subprocess
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from doubles.http import Exchange, HttpDouble
 
 
 @dataclass
@@ -31,67 +32,39 @@ class Store:
     pulls: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
-class FakeForge:
+class FakeForge(HttpDouble):
+    methods = ("GET", "POST", "PATCH", "PUT")
+
     def __init__(self, repos_root: Path, token: str) -> None:
         self.repos_root = repos_root
         self.token = token
         self.requests: list[Request] = []
         self.store = Store()
         self.lock = threading.Lock()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-            def reply(self, status: int, payload: Any) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def handle_one(self) -> None:
-                parts = urlsplit(self.path)
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                try:
-                    body = json.loads(raw) if raw else None
-                except ValueError:
-                    self.reply(400, {"message": "Problems parsing JSON"})
-                    return
-                auth = self.headers.get("Authorization") or self.headers.get("PRIVATE-TOKEN")
-                req = Request(self.command, parts.path, parse_qs(parts.query), body, auth)
-                with outer.lock:
-                    outer.requests.append(req)
-                    status, payload = outer.route(req, self.headers)
-                self.reply(status, payload)
-
-            do_GET = do_POST = do_PATCH = do_PUT = handle_one
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self.port = int(self._httpd.server_address[1])
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        super().__init__()
 
     @property
     def github_api(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api/v3"
+        return f"{self.base}/api/v3"
 
     @property
     def gitlab_api(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api/v4"
+        return f"{self.base}/api/v4"
 
-    def __enter__(self) -> FakeForge:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+    def handle(self, h: Exchange) -> None:
+        parts = urlsplit(h.path)
+        raw = h.body()
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            h.send_json(400, {"message": "Problems parsing JSON"})
+            return
+        auth = h.headers.get("Authorization") or h.headers.get("PRIVATE-TOKEN")
+        req = Request(h.command, parts.path, parse_qs(parts.query), body, auth)
+        with self.lock:
+            self.requests.append(req)
+            status, payload = self.route(req, h.headers)
+        h.send_json(status, payload)
 
     # -- helpers -----------------------------------------------------------------------------------
     def branch_sha(self, repo: str, branch: str) -> str | None:

@@ -1,0 +1,84 @@
+"""What the controllers read from Git: files of a commit in a bare repository, and a kustomize build of them."""
+
+from __future__ import annotations
+
+import posixpath
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from doubles.kube.resources import Obj
+
+
+def git(bare: Path, *args: str) -> str | None:
+    p = subprocess.run(["git", "-C", str(bare), *args], capture_output=True, text=True)
+    return p.stdout if p.returncode == 0 else None
+
+
+def files_at(bare: Path, sha: str, path: str) -> dict[str, str] | None:
+    """Files under ``path`` at ``sha`` (None when the path does not exist)."""
+    prefix = path.strip("./") if path not in ("", ".", "./") else ""
+    listing = git(bare, "ls-tree", "-r", "--name-only", sha, "--", prefix or ".")
+    if listing is None:
+        return None
+    names = [n for n in listing.splitlines() if n]
+    if not names:
+        return None
+    out = {}
+    for n in names:
+        if n.endswith((".yaml", ".yml")) or n.rsplit("/", 1)[-1] == "Kustomization":
+            out[n] = git(bare, "show", f"{sha}:{n}") or ""
+    return out
+
+
+def build(files: dict[str, str], path: str, recurse: bool = True) -> list[Obj]:
+    """Objects of a directory: its kustomization's resources, else every YAML file."""
+    base = path.strip("./") if path not in ("", ".", "./") else ""
+    kfile = next(
+        (f for f in (posixpath.join(base, k) for k in ("kustomization.yaml", "kustomization.yml")) if f in files),
+        None,
+    )
+    docs: list[Obj] = []
+    if kfile is not None:
+        k = yaml.safe_load(files[kfile]) or {}
+        for res in k.get("resources") or []:
+            target = posixpath.normpath(posixpath.join(base, res))
+            if target in files:
+                docs += [d for d in yaml.safe_load_all(files[target]) if d]
+            else:
+                docs += build(files, target)
+        if k.get("namespace"):
+            for d in docs:
+                d.setdefault("metadata", {})["namespace"] = k["namespace"]
+        for r in k.get("replicas") or []:  # the replicas and images transformers
+            for d in docs:
+                if (d.get("metadata") or {}).get("name") == r.get("name") and "spec" in d:
+                    d["spec"]["replicas"] = r.get("count")
+        for img in k.get("images") or []:
+            for d in docs:
+                pod = ((d.get("spec") or {}).get("template") or {}).get("spec") or {}
+                for c in pod.get("containers") or []:
+                    repo, _, tag = str(c.get("image", "")).partition(":")
+                    if repo == img.get("name"):
+                        c["image"] = f"{img.get('newName', repo)}:{img.get('newTag', tag)}"
+        return docs
+    kust_dirs = sorted(
+        {posixpath.dirname(f) for f in files if posixpath.basename(f) in ("kustomization.yaml", "kustomization.yml")}
+    )
+    taken: list[str] = []
+    for d in kust_dirs:  # subdirectories with their own kustomization are built through it
+        below = d.startswith(base + "/") if base else d not in ("", ".")
+        if below and not any(d == t or d.startswith(t + "/") for t in taken):
+            taken.append(d)
+            docs += build(files, d)
+    for name, text in sorted(files.items()):
+        if base and not name.startswith(base + "/"):
+            continue
+        rel = name[len(base) + 1 :] if base else name
+        if not recurse and "/" in rel:
+            continue
+        if any(name.startswith(t + "/") for t in taken):
+            continue
+        docs += [d for d in yaml.safe_load_all(text) if d]
+    return docs

@@ -1,0 +1,314 @@
+"""The simulated Flux controllers: source-controller (GitRepository, OCIRepository), kustomize-controller
+(Kustomization) and helm-controller (HelmRelease, charts from a GitRepository)."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import io
+import json
+import posixpath
+import tarfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+from doubles.controllers.base import FLUX_KS, Controllers, Obj, cond, now
+from doubles.controllers.build import build, files_at, git
+from doubles.kube import ApiError
+
+
+class FluxControllers(Controllers):
+    def _gitrepo(self, obj: Obj) -> None:
+        gen, spec = obj["metadata"]["generation"], obj["spec"]
+        status = copy.deepcopy(obj.get("status") or {})
+        status["observedGeneration"] = gen
+        bare = self._bare(spec.get("url", ""))
+        ref = spec.get("ref") or {"branch": "master"}
+        if bare is None:
+            status["conditions"] = [
+                cond(
+                    "Ready",
+                    "False",
+                    "GitOperationFailed",
+                    f"failed to checkout and determine revision: unable to clone "
+                    f"'{spec.get('url')}': repository not found",
+                    gen,
+                )
+            ]
+            self._status(obj, status)
+            return
+        if "commit" in ref:
+            name, target = "", ref["commit"]
+        elif "tag" in ref:
+            name, target = ref["tag"], f"refs/tags/{ref['tag']}"
+        elif "name" in ref:
+            name, target = ref["name"], ref["name"]
+        else:
+            name, target = ref["branch"], f"refs/heads/{ref['branch']}"
+        sha = (git(bare, "rev-parse", "--verify", "--quiet", f"{target}^{{commit}}") or "").strip()
+        if not sha:
+            status["conditions"] = [
+                cond(
+                    "Ready",
+                    "False",
+                    "GitOperationFailed",
+                    f"failed to checkout and determine revision: reference not found: {target}",
+                    gen,
+                )
+            ]
+            self._status(obj, status)
+            return
+        revision = f"{name}@sha1:{sha}" if name else f"sha1:{sha}"
+        status["artifact"] = {
+            "revision": revision,
+            "digest": "sha256:" + sha[:16].ljust(64, "0"),
+            "path": "x",
+            "url": "http://source-controller/x",
+            "lastUpdateTime": now(),
+            "size": 1,
+        }
+        status["conditions"] = [
+            cond("Ready", "True", "Succeeded", f"stored artifact for revision '{revision}'", gen),
+            cond("ArtifactInStorage", "True", "Succeeded", f"stored artifact for '{revision}'", gen),
+        ]
+        self._status(obj, status)
+
+    def _ocirepo(self, obj: Obj) -> None:
+        """source-controller for OCI artifacts: pull the manifest and the first layer over the registry's
+        HTTP API (plain http only with ``insecure: true``), extract it, report ``<tag>@<digest>``."""
+        gen, spec = obj["metadata"]["generation"], obj["spec"]
+        status = copy.deepcopy(obj.get("status") or {})
+        status["observedGeneration"] = gen
+
+        def fail(message: str) -> None:
+            status["conditions"] = [cond("Ready", "False", "OCIArtifactPullFailed", message, gen)]
+            self._status(obj, status)
+
+        url = str(spec.get("url", ""))
+        ref = spec.get("ref") or {"tag": "latest"}
+        host, _, repo = url.removeprefix("oci://").partition("/")
+        if not spec.get("insecure"):
+            fail(f"failed to pull artifact from '{url}': http: server gave HTTP response to HTTPS client")
+            return
+        want = ref.get("digest") or ref.get("tag", "latest")
+        accept = {"Accept": "application/vnd.oci.image.manifest.v1+json"}
+        try:
+            with urllib.request.urlopen(
+                urllib.request.Request(f"http://{host}/v2/{repo}/manifests/{want}", headers=accept), timeout=10
+            ) as r:
+                body = r.read()
+                digest = r.headers.get("Docker-Content-Digest")
+            manifest = json.loads(body)
+            layer = manifest["layers"][0]["digest"]
+            with urllib.request.urlopen(f"http://{host}/v2/{repo}/blobs/{layer}", timeout=10) as r:
+                blob = r.read()
+        except (urllib.error.URLError, OSError, KeyError, IndexError, ValueError) as exc:
+            fail(f"failed to pull artifact from '{url}': {exc}")
+            return
+        if "sha256:" + hashlib.sha256(blob).hexdigest() != layer:
+            fail(f"failed to verify artifact from '{url}': layer digest mismatch")
+            return
+        files: dict[str, str] = {}
+        with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as tar:
+            for member in tar.getmembers():
+                if member.isfile() and member.name.endswith((".yaml", ".yml")):
+                    fh = tar.extractfile(member)
+                    files[member.name] = fh.read().decode("utf-8") if fh else ""
+        tag = ref.get("tag", "latest") if not ref.get("digest") else ""
+        revision = f"{tag}@{digest}" if tag else str(digest)
+        self._oci_artifacts[revision] = files
+        status["artifact"] = {
+            "revision": revision,
+            "digest": digest,
+            "path": "x",
+            "url": "http://source-controller/x",
+            "lastUpdateTime": now(),
+            "size": len(blob),
+            "metadata": manifest.get("annotations") or {},
+        }
+        status["conditions"] = [
+            cond("Ready", "True", "Succeeded", f"stored artifact for digest '{revision}'", gen),
+            cond("ArtifactInStorage", "True", "Succeeded", f"stored artifact for digest '{revision}'", gen),
+        ]
+        self._status(obj, status)
+
+    def _oci_source(self, ns: str, ref: Obj) -> tuple[str, dict[str, str], str | None] | None:
+        src = self.kube.find("source.toolkit.fluxcd.io/v1", "OCIRepository", ref.get("namespace") or ns, ref["name"])
+        artifact = ((src or {}).get("status") or {}).get("artifact") or {}
+        rev = artifact.get("revision")
+        if not rev or rev not in self._oci_artifacts:
+            return None
+        origin = (artifact.get("metadata") or {}).get("org.opencontainers.image.revision")
+        return rev, self._oci_artifacts[rev], origin
+
+    def _source_revision(self, ns: str, ref: Obj) -> tuple[str, Path] | None:
+        src = self.kube.find(
+            "source.toolkit.fluxcd.io/v1", ref.get("kind", "GitRepository"), ref.get("namespace") or ns, ref["name"]
+        )
+        if src is None:
+            return None
+        rev = ((src.get("status") or {}).get("artifact") or {}).get("revision")
+        bare = self._bare((src.get("spec") or {}).get("url", ""))
+        return (rev, bare) if rev and bare else None
+
+    def _kustomization(self, obj: Obj) -> None:
+        meta, spec, gen = obj["metadata"], obj["spec"], obj["metadata"]["generation"]
+        status = copy.deepcopy(obj.get("status") or {})
+        status["observedGeneration"] = gen
+
+        def fail(reason: str, message: str) -> None:
+            status["conditions"] = [cond("Ready", "False", reason, message, gen)]
+            self._status(obj, status)
+
+        for dep in spec.get("dependsOn") or []:  # like kustomize-controller: wait, requeue, no apply
+            dep_ns = dep.get("namespace") or meta["namespace"]
+            other = self.kube.find(obj["apiVersion"], "Kustomization", dep_ns, dep["name"])
+            if not self._ready(other):
+                self._requeue[("Kustomization", meta["namespace"], meta["name"])] = time.monotonic() + self.requeue
+                fail("DependencyNotReady", f"dependency '{dep_ns}/{dep['name']}' is not ready")
+                return
+        ref = spec.get("sourceRef") or {}
+        origin: str | None = None
+        files: dict[str, str] | None
+        if ref.get("kind") == "OCIRepository":
+            oci = self._oci_source(meta["namespace"], ref)
+            if oci is None:
+                fail("ArtifactFailed", f"Source artifact not found, retrying in {spec.get('retryInterval', '30s')}")
+                return
+            revision, everything, origin = oci
+            status["lastAttemptedRevision"] = revision
+            prefix = spec.get("path", "./").strip("./")
+            files = everything if not prefix or any(f.startswith(prefix + "/") for f in everything) else None
+        else:
+            source = self._source_revision(meta["namespace"], ref)
+            if source is None:
+                fail("ArtifactFailed", f"Source artifact not found, retrying in {spec.get('retryInterval', '30s')}")
+                return
+            revision, bare = source
+            status["lastAttemptedRevision"] = revision
+            sha = revision.rsplit(":", 1)[-1]
+            files = files_at(bare, sha, spec.get("path", "./"))
+            if files is not None:
+                files = files_at(bare, sha, ".") or files  # overlays reach outside their path (../base)
+        injected = self.failures.pop(("Kustomization", meta["name"]), None)
+        if injected:
+            fail("ReconciliationFailed", injected)
+            return
+        if files is None:
+            fail(
+                "ArtifactFailed",
+                f"kustomization path not found: stat /tmp/kustomization/{spec.get('path')}: no such file or directory",
+            )
+            return
+        try:
+            docs = build(files, spec.get("path", "./"))
+        except yaml.YAMLError as exc:
+            fail("BuildFailed", f"kustomize build failed: {str(exc).splitlines()[0]}")
+            return
+        applied, error = self._apply(
+            docs,
+            spec.get("targetNamespace"),
+            {f"{FLUX_KS}/name": meta["name"], f"{FLUX_KS}/namespace": meta["namespace"]},
+            {},
+        )
+        if error:
+            fail("ReconciliationFailed", error)
+            return
+        new_ids = {self._inv_id(o) for o in applied}
+        if spec.get("prune"):
+            for entry in (status.get("inventory") or {}).get("entries") or []:
+                if entry["id"] not in new_ids:
+                    self._delete_inv(entry)
+        status["inventory"] = {
+            "entries": [{"id": self._inv_id(o), "v": o["apiVersion"].rsplit("/", 1)[-1]} for o in applied]
+        }
+        unhealthy = [o for o in applied if o["kind"] == "Deployment" and "fail" in str(o.get("spec"))]
+        if spec.get("wait") and unhealthy:
+            fail(
+                "HealthCheckFailed",
+                f"health check failed after 5m0s: timeout waiting for: [Deployment/"
+                f"{unhealthy[0]['metadata'].get('namespace')}/{unhealthy[0]['metadata']['name']} status: 'Failed']",
+            )
+            return
+        status["lastAppliedRevision"] = revision
+        if origin:
+            status["lastAppliedOriginRevision"] = origin
+        status["conditions"] = [cond("Ready", "True", "ReconciliationSucceeded", f"Applied revision: {revision}", gen)]
+        self._status(obj, status)
+
+    @staticmethod
+    def _ready(obj: Obj | None) -> bool:
+        if obj is None:
+            return False
+        status = obj.get("status") or {}
+        if status.get("observedGeneration") != obj["metadata"].get("generation"):
+            return False
+        return any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+
+    def _inv_id(self, o: Obj) -> str:
+        group = o["apiVersion"].rsplit("/", 1)[0] if "/" in o["apiVersion"] else ""
+        return f"{o['metadata'].get('namespace', '')}_{o['metadata']['name']}_{group}_{o['kind']}"
+
+    def _delete_inv(self, entry: Obj) -> None:
+        ns, rest = entry["id"].split("_", 1)
+        rest, kind = rest.rsplit("_", 1)
+        name, group = rest.rsplit("_", 1)
+        api = f"{group}/{entry['v']}" if group else entry["v"]
+        try:
+            r = self.kube.resource_for(api, kind)
+            self.kube.delete(r, ns or None, name)
+        except ApiError:
+            pass
+
+    def _helmrelease(self, obj: Obj) -> None:
+        meta, spec, gen = obj["metadata"], obj["spec"], obj["metadata"]["generation"]
+        status = copy.deepcopy(obj.get("status") or {})
+        status["observedGeneration"] = gen
+        chart = (spec.get("chart") or {}).get("spec") or {}
+        version = chart.get("version") or "1.0.0"
+        ref = chart.get("sourceRef") or {}
+        if ref.get("kind") == "GitRepository":
+            source = self._source_revision(meta["namespace"], ref)
+            if source is None:
+                status["conditions"] = [cond("Ready", "False", "ArtifactFailed", "chart source not ready", gen)]
+                self._status(obj, status)
+                return
+            revision, bare = source
+            sha = revision.rsplit(":", 1)[-1]
+            chart_yaml = git(bare, "show", f"{sha}:{posixpath.join(chart.get('chart', '.').strip('./'), 'Chart.yaml')}")
+            if chart_yaml is None:
+                status["conditions"] = [
+                    cond("Ready", "False", "ArtifactFailed", f"chart path not found: {chart.get('chart')}", gen)
+                ]
+                self._status(obj, status)
+                return
+            version = str((yaml.safe_load(chart_yaml) or {}).get("version", "0.0.0")) + "+" + sha[:12]
+        status["lastAttemptedRevision"] = version
+        status["history"] = [
+            {
+                "name": spec.get("releaseName", meta["name"]),
+                "namespace": spec.get("targetNamespace", meta["namespace"]),
+                "version": len(status.get("history") or []) + 1,
+                "chartName": chart.get("chart", "chart"),
+                "chartVersion": version,
+                "status": "deployed",
+                "configDigest": "sha256:0",
+                "digest": "sha256:0",
+                "firstDeployed": now(),
+                "lastDeployed": now(),
+            }
+        ]
+        status["conditions"] = [
+            cond(
+                "Ready",
+                "True",
+                "UpgradeSucceeded",
+                f"Helm upgrade succeeded for release with chart {chart.get('chart')}@{version}",
+                gen,
+            )
+        ]
+        self._status(obj, status)

@@ -1,0 +1,277 @@
+"""The fake API server's storage: objects, resourceVersions, generations, events and watches.
+
+Writes keep the API server's rules: status writes (``status_only``) change only ``.status`` and
+other writes keep it; ``metadata.generation`` moves only when something outside metadata/status
+changes; a no-op write keeps the resourceVersion; a stale resourceVersion is 409. Every change
+is an event (kept for ``history`` events, for watches to resume from) and is passed to ``hooks``.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from doubles.kube.patch import PATCH_TYPES, json_patch, merge_patch
+from doubles.kube.resources import DEFAULT_RESOURCES, ApiError, Obj, Resource
+from doubles.kube.selectors import field_match, label_match
+
+
+@dataclass
+class Event:
+    rv: int
+    type: str
+    res: Resource
+    obj: Obj
+
+
+class Store:
+    """Objects by resource, namespace and name; thread-safe (one condition guards everything)."""
+
+    def __init__(self, resources: list[Resource] | None = None, history: int = 2000) -> None:
+        self.resources = list(resources or DEFAULT_RESOURCES)
+        self.objects: dict[tuple[str, str, str], Obj] = {}  # (plural.group, ns, name)
+        self.events: list[Event] = []
+        self.history = history
+        self.rv = 1
+        self.cond = threading.Condition()
+        self.hooks: list[Callable[[Event], None]] = []
+        self.closed = False
+        self.create(self.resource_for("v1", "Namespace"), None, {"metadata": {"name": "default"}})
+
+    def close(self) -> None:
+        """End every watch."""
+        with self.cond:
+            self.closed = True
+            self.cond.notify_all()
+
+    def resource_for(self, api_version: str, kind: str) -> Resource:
+        for r in self.resources:
+            if r.api_version == api_version and r.kind == kind:
+                return r
+        raise ApiError(404, "NotFound", f"the server could not find the requested resource ({api_version} {kind})")
+
+    def _key(self, r: Resource, ns: str | None, name: str) -> tuple[str, str, str]:
+        return (f"{r.plural}.{r.group}", ns or "", name)
+
+    # -- storage operations (also used directly by the simulator) ------------------------------------
+    def _emit(self, etype: str, r: Resource, obj: Obj) -> None:
+        ev = Event(int(obj["metadata"]["resourceVersion"]), etype, r, copy.deepcopy(obj))
+        self.events.append(ev)
+        if len(self.events) > self.history:
+            del self.events[: len(self.events) - self.history]
+        self.cond.notify_all()
+        for hook in list(self.hooks):
+            hook(ev)
+
+    def _next_rv(self) -> str:
+        self.rv += 1
+        return str(self.rv)
+
+    def get(self, r: Resource, ns: str | None, name: str) -> Obj:
+        with self.cond:
+            obj = self.objects.get(self._key(r, ns, name))
+            if obj is None:
+                raise ApiError(404, "NotFound", f'{r.plural}.{r.group or ""} "{name}" not found'.replace(". ", " "))
+            return copy.deepcopy(obj)
+
+    def create(self, r: Resource, ns: str | None, body: Obj) -> Obj:
+        with self.cond:
+            meta = body.setdefault("metadata", {})
+            if not meta.get("name") and meta.get("generateName"):
+                meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]
+            name = meta.get("name")
+            if not name:
+                raise ApiError(422, "Invalid", "metadata.name: Required value")
+            if r.namespaced:
+                ns = ns or meta.get("namespace")
+                if not ns:
+                    raise ApiError(422, "Invalid", "metadata.namespace: Required value")
+                if ("namespaces.", "", ns) not in self.objects:
+                    raise ApiError(404, "NotFound", f'namespaces "{ns}" not found')
+                if meta.get("namespace") not in (None, ns):
+                    raise ApiError(400, "BadRequest", "the namespace of the object does not match the request")
+                meta["namespace"] = ns
+            key = self._key(r, ns, name)
+            if key in self.objects:
+                raise ApiError(409, "AlreadyExists", f'{r.plural} "{name}" already exists')
+            obj = copy.deepcopy(body)
+            obj["apiVersion"], obj["kind"] = r.api_version, r.kind
+            obj["metadata"].update(
+                uid=str(uuid.uuid4()),
+                resourceVersion=self._next_rv(),
+                generation=1,
+                creationTimestamp=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            )
+            obj["metadata"].pop("generateName", None)
+            if r.status:
+                obj.pop("status", None)
+            self.objects[key] = obj
+            self._emit("ADDED", r, obj)
+            return copy.deepcopy(obj)
+
+    def _store_update(self, r: Resource, old: Obj, new: Obj, status_only: bool) -> Obj:
+        new["apiVersion"], new["kind"] = r.api_version, r.kind
+        meta = new.setdefault("metadata", {})
+        for k in ("uid", "creationTimestamp", "name", "namespace"):
+            if k in old["metadata"]:
+                meta[k] = old["metadata"][k]
+        meta["generation"] = old["metadata"].get("generation", 1)
+        if status_only:
+            stored = copy.deepcopy(old)
+            stored["status"] = new.get("status", {})
+        else:
+            stored = new
+            if r.status:
+                if "status" in old:
+                    stored["status"] = old["status"]
+                else:
+                    stored.pop("status", None)
+            changed = {k: v for k, v in stored.items() if k not in ("metadata", "status")} != {
+                k: v for k, v in old.items() if k not in ("metadata", "status")
+            }
+            if changed:
+                meta["generation"] = old["metadata"].get("generation", 1) + 1
+        if stored == old:
+            return copy.deepcopy(old)  # a no-op write keeps the resourceVersion
+        stored["metadata"]["resourceVersion"] = self._next_rv()
+        self.objects[self._key(r, old["metadata"].get("namespace"), old["metadata"]["name"])] = stored
+        self._emit("MODIFIED", r, stored)
+        return copy.deepcopy(stored)
+
+    def replace(self, r: Resource, ns: str | None, name: str, body: Obj, status_only: bool = False) -> Obj:
+        with self.cond:
+            old = self.get(r, ns, name)
+            rv = (body.get("metadata") or {}).get("resourceVersion")
+            if rv and rv != old["metadata"]["resourceVersion"]:
+                raise ApiError(
+                    409,
+                    "Conflict",
+                    f'Operation cannot be fulfilled on {r.plural} "{name}": the object '
+                    "has been modified; please apply your changes to the latest version and try again",
+                )
+            if (body.get("metadata") or {}).get("name") not in (None, name):
+                raise ApiError(400, "BadRequest", "the name of the object does not match the request")
+            return self._store_update(r, old, copy.deepcopy(body), status_only)
+
+    def patch(self, r: Resource, ns: str | None, name: str, patch: Any, ctype: str, status_only: bool = False) -> Obj:
+        if ctype not in PATCH_TYPES:
+            raise ApiError(
+                415,
+                "UnsupportedMediaType",
+                f"the body of the request was in an unknown format - accepted "
+                f"media types include: {', '.join(sorted(PATCH_TYPES))}",
+            )
+        with self.cond:
+            old = self.get(r, ns, name)
+            if ctype == "application/json-patch+json":
+                new = json_patch(old, patch)
+            else:
+                if not isinstance(patch, dict):
+                    raise ApiError(400, "BadRequest", "a merge patch must be a JSON object")
+                new = merge_patch(old, patch)
+            rv = (patch.get("metadata") or {}).get("resourceVersion") if isinstance(patch, dict) else None
+            if rv and rv != old["metadata"]["resourceVersion"]:
+                raise ApiError(409, "Conflict", "the object has been modified")
+            return self._store_update(r, old, new, status_only)
+
+    def delete(self, r: Resource, ns: str | None, name: str) -> Obj:
+        with self.cond:
+            obj = self.get(r, ns, name)
+            del self.objects[self._key(r, ns, name)]
+            obj["metadata"]["resourceVersion"] = self._next_rv()
+            self._emit("DELETED", r, obj)
+            return obj
+
+    def list(self, r: Resource, ns: str | None, labels: str = "", fields: str = "") -> list[Obj]:
+        with self.cond:
+            out = []
+            for (plural, ons, _), obj in sorted(self.objects.items()):
+                if plural != f"{r.plural}.{r.group}" or (ns is not None and ons != ns):
+                    continue
+                if labels and not label_match(obj["metadata"].get("labels") or {}, labels):
+                    continue
+                if fields and not field_match(obj, fields):
+                    continue
+                out.append(copy.deepcopy(obj))
+            return out
+
+    # -- convenience for tests and the simulator --------------------------------------------------------
+    def put(self, obj: Obj) -> Obj:
+        """Create or replace (ignoring resourceVersion) an object given as a full manifest."""
+        r = self.resource_for(obj["apiVersion"], obj["kind"])
+        ns = obj["metadata"].get("namespace") if r.namespaced else None
+        with self.cond:
+            if self._key(r, ns, obj["metadata"]["name"]) in self.objects:
+                body = copy.deepcopy(obj)
+                body["metadata"].pop("resourceVersion", None)
+                return self.replace(r, ns, obj["metadata"]["name"], body)
+            return self.create(r, ns, copy.deepcopy(obj))
+
+    def ensure_namespace(self, name: str) -> None:
+        r = self.resource_for("v1", "Namespace")
+        with self.cond:
+            if self._key(r, None, name) not in self.objects:
+                self.create(r, None, {"metadata": {"name": name}})
+
+    def patch_status(self, api_version: str, kind: str, ns: str | None, name: str, status: Obj) -> Obj:
+        r = self.resource_for(api_version, kind)
+        with self.cond:
+            old = self.get(r, ns, name)
+            return self._store_update(r, old, {**copy.deepcopy(old), "status": status}, status_only=True)
+
+    def find(self, api_version: str, kind: str, ns: str | None, name: str) -> Obj | None:
+        try:
+            return self.get(self.resource_for(api_version, kind), ns, name)
+        except ApiError:
+            return None
+
+    def watch(
+        self, r: Resource, ns: str | None, labels: str, fields: str, resource_version: str, timeout: float
+    ) -> Iterator[Obj]:
+        """Watch events of ``r`` (in ``ns`` when given) matching the selectors: the current objects as
+        ADDED when ``resource_version`` is empty or "0", else the changes after it (410 Expired when
+        it is older than the history); ends after ``timeout`` seconds or when the store closes."""
+        deadline = time.monotonic() + timeout
+
+        def matches(obj: Obj) -> bool:
+            if ns is not None and obj["metadata"].get("namespace") != ns:
+                return False
+            if labels and not label_match(obj["metadata"].get("labels") or {}, labels):
+                return False
+            return not (fields and not field_match(obj, fields))
+
+        with self.cond:
+            if resource_version in ("", "0"):
+                last = self.rv
+                initial = [o for o in self.list(r, ns) if matches(o)]
+            else:
+                last = int(resource_version)
+                oldest = self.events[0].rv if self.events else self.rv + 1
+                if last < oldest - 1 and last < self.rv:
+                    yield {
+                        "type": "ERROR",
+                        "object": ApiError(410, "Expired", f"too old resource version: {last} ({oldest - 1})").status(),
+                    }
+                    return
+                initial = []
+        for obj in initial:
+            yield {"type": "ADDED", "object": obj}
+        while True:
+            with self.cond:
+                pending = [e for e in self.events if e.rv > last and e.res == r and matches(e.obj)]
+                if pending:
+                    last = max(e.rv for e in self.events if e.rv > last)
+                else:
+                    last = max([last] + [e.rv for e in self.events if e.rv > last])
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0 or self.closed:
+                        return
+                    self.cond.wait(min(remaining, 1.0))
+                    continue
+            for e in pending:
+                yield {"type": e.type, "object": e.obj}
