@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
+from gitops_mcp.detection.kinds import GitOpsKinds
+from gitops_mcp.manifests.validation.schema import BuiltinRules
 from gitops_mcp.questions import QuestionDef
 from gitops_mcp.settings import PolicySettings
 
@@ -80,6 +82,27 @@ class QuestionContext:
     policy: PolicySettings = field(default_factory=PolicySettings)
 
 
+class _Located(Protocol):
+    @property
+    def path(self) -> str: ...
+
+
+class RepoFacts(Protocol):
+    """The GitOps structure a session found in the repository (``SessionContext`` is one).
+
+    It carries one part per engine; each provider reads only its own.
+    """
+
+    @property
+    def flux_bootstraps(self) -> Sequence[_Located]: ...
+
+    @property
+    def flux_dirs(self) -> Sequence[str]: ...
+
+    @property
+    def argocd_app_dirs(self) -> Sequence[str]: ...
+
+
 @runtime_checkable
 class Provider(Protocol):
     """A GitOps engine we generate for (Argo CD, Flux)."""
@@ -98,6 +121,24 @@ class Provider(Protocol):
 
     def generate(self, spec: DeploymentSpec, options: Mapping[str, Any]) -> Generated:
         """Pure: the objects for ``spec`` with the parsed answers to :meth:`questions`."""
+        ...
+
+    # -- what only the provider knows; the rest of the code asks (through the registry) ---------
+    keywords: tuple[str, ...]
+    """Lowercase words that name this provider in a user's intent ("deploy podinfo with flux")."""
+
+    def builtin_rules(self) -> BuiltinRules:
+        """Schema rules of the kinds this provider generates, by (apiVersion, kind), used to
+        validate when no CRD schema is at hand."""
+        ...
+
+    def gitops_kinds(self) -> GitOpsKinds:
+        """Which objects in a repository are this provider's, and what they say (detection)."""
+        ...
+
+    def output_dirs(self, repo: RepoFacts) -> list[str]:
+        """Directories of the repository that already hold this provider's manifests, best first
+        (a new manifest goes into the first); empty when there are none."""
         ...
 
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from gitops_mcp.detection.kinds import GitOpsKinds
+from gitops_mcp.manifests.validation.schema import BuiltinRules
+from gitops_mcp.providers.argocd import kinds, schemas
 from gitops_mcp.providers.base import (
     DeploymentSpec,
     Generated,
     PackageType,
     QuestionContext,
+    RepoFacts,
     SourceKind,
     summary_of,
 )
@@ -25,6 +29,17 @@ class ArgoCDProvider:
     name = "argocd"
     title = "Argo CD"
     description = "Argo CD Application (Helm, Kustomize, plain directories, Jsonnet, third-party charts)"
+    keywords: tuple[str, ...] = ("argo",)
+
+    # -- what the rest of the code asks the provider: rules (schemas.py), kinds (kinds.py), layout
+    def builtin_rules(self) -> BuiltinRules:
+        return schemas.RULES
+
+    def gitops_kinds(self) -> GitOpsKinds:
+        return kinds.GITOPS_KINDS
+
+    def output_dirs(self, repo: RepoFacts) -> list[str]:
+        return list(repo.argocd_app_dirs)
 
     def unsupported_reason(self, package_type: PackageType, source_kind: SourceKind) -> str | None:
         return None

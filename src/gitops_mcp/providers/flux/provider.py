@@ -5,17 +5,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from gitops_mcp.detection.kinds import GitOpsKinds
 from gitops_mcp.git.urls import repo_name, url_identity
+from gitops_mcp.manifests.validation.schema import BuiltinRules
 from gitops_mcp.providers.base import (
     DeploymentSpec,
     ExistingSource,
     Generated,
     PackageType,
     QuestionContext,
+    RepoFacts,
     SourceKind,
     summary_of,
 )
 from gitops_mcp.providers.common import helm_questions, interval_parser
+from gitops_mcp.providers.flux import kinds, schemas
 from gitops_mcp.questions import Question, QuestionDef, boolean, dns_label
 
 SOURCE_API = "source.toolkit.fluxcd.io/v1"
@@ -42,6 +46,17 @@ class FluxProvider:
     name = "flux"
     title = "Flux"
     description = "Flux GitRepository + Kustomization, or HelmRelease from Git, a Helm repository or OCI"
+    keywords: tuple[str, ...] = ("flux",)
+
+    # -- what the rest of the code asks the provider: rules (schemas.py), kinds (kinds.py), layout
+    def builtin_rules(self) -> BuiltinRules:
+        return schemas.RULES
+
+    def gitops_kinds(self) -> GitOpsKinds:
+        return kinds.GITOPS_KINDS
+
+    def output_dirs(self, repo: RepoFacts) -> list[str]:
+        return [b.path for b in repo.flux_bootstraps] + list(repo.flux_dirs)
 
     def unsupported_reason(self, package_type: PackageType, source_kind: SourceKind) -> str | None:
         if package_type == "jsonnet":
