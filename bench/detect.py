@@ -82,8 +82,10 @@ import json, resource, sys, time
 t0 = time.perf_counter()
 from pathlib import Path
 from gitops_mcp.detection import detect_packages
+from gitops_mcp.providers import default_registry
+kinds = default_registry().gitops_kinds()
 t1 = time.perf_counter()
-r = detect_packages(Path(sys.argv[1]))
+r = detect_packages(Path(sys.argv[1]), gitops_kinds=kinds)
 t2 = time.perf_counter()
 kinds = {}
 for p in r.packages:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from gitops_mcp.providers import default_registry
 from gitops_mcp.services import Services
 from gitops_mcp.settings import Settings
 
@@ -21,6 +22,9 @@ PROJECT = HERE.parent
 SHARED = Path(os.environ.get("GITOPS_MCP_SHARED", PROJECT.parent / "shared")).resolve()
 FIXTURES = SHARED / "fixtures"
 CRDS = SHARED / "crds"
+REGISTRY = default_registry()
+RULES = REGISTRY.builtin_rules()  # what the server validates with when no CRD schema is at hand
+KINDS = REGISTRY.gitops_kinds()  # what the server counts as GitOps structure
 GOLDENS = HERE / "goldens"
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import KINDS
 from gitops_mcp.detection import DetectionReport, detect_packages
 
 
@@ -16,7 +17,7 @@ def by_path(report: DetectionReport) -> dict[str, tuple[str, str, str]]:
 
 
 def test_podinfo(fixture_repo: Callable[..., Path]) -> None:
-    r = detect_packages(fixture_repo("podinfo"))
+    r = detect_packages(fixture_repo("podinfo"), gitops_kinds=KINDS)
     pk = by_path(r)
     assert pk["charts/podinfo"] == ("helm", "podinfo", "high")
     for env in ("dev", "staging", "production"):
@@ -39,7 +40,7 @@ def test_podinfo(fixture_repo: Callable[..., Path]) -> None:
 
 
 def test_argocd_example_apps(fixture_repo: Callable[..., Path]) -> None:
-    r = detect_packages(fixture_repo("argocd-example-apps"))
+    r = detect_packages(fixture_repo("argocd-example-apps"), gitops_kinds=KINDS)
     pk = by_path(r)
     assert pk["guestbook"] == ("manifests", "guestbook", "high")
     assert pk["helm-guestbook"] == ("helm", "helm-guestbook", "high")
@@ -58,7 +59,7 @@ def test_argocd_example_apps(fixture_repo: Callable[..., Path]) -> None:
 
 
 def test_flux2_kustomize_helm_example(fixture_repo: Callable[..., Path]) -> None:
-    r = detect_packages(fixture_repo("flux2-kustomize-helm-example"))
+    r = detect_packages(fixture_repo("flux2-kustomize-helm-example"), gitops_kinds=KINDS)
     pk = by_path(r)
     assert set(pk) == {
         "apps/base/podinfo",
@@ -132,7 +133,7 @@ def test_synthetic_tree(tmp_path: Path) -> None:
     os.symlink(root / "missing", root / "raw" / "dangling.yaml")
     os.mkfifo(root / "raw" / "fifo.yaml")  # must never be opened
 
-    r = detect_packages(root)
+    r = detect_packages(root, gitops_kinds=KINDS)
     pk = by_path(r)
     assert pk == {
         "apps/a": ("kustomize", "a", "high"),
@@ -156,7 +157,7 @@ def test_synthetic_tree(tmp_path: Path) -> None:
     assert "regular file" in reasons["raw/fifo.yaml"]
     assert "library" in reasons["charts/lib"]
     # deterministic
-    assert detect_packages(root).model_dump() == r.model_dump()
+    assert detect_packages(root, gitops_kinds=KINDS).model_dump() == r.model_dump()
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
@@ -164,7 +165,7 @@ def test_unreadable_file_is_reported(tmp_path: Path) -> None:
     p = write(tmp_path, "raw/secret.yaml", DEPLOY)
     p.chmod(0)
     try:
-        r = detect_packages(tmp_path)
+        r = detect_packages(tmp_path, gitops_kinds=KINDS)
     finally:
         p.chmod(0o644)
     assert any(s.path == "raw/secret.yaml" and "not readable" in s.reason for s in r.skipped)
@@ -172,11 +173,11 @@ def test_unreadable_file_is_reported(tmp_path: Path) -> None:
 
 def test_prefix_makes_paths_repo_relative(tmp_path: Path) -> None:
     write(tmp_path, "apps/web/deploy.yaml", DEPLOY)
-    r = detect_packages(tmp_path / "apps", prefix="apps")
+    r = detect_packages(tmp_path / "apps", prefix="apps", gitops_kinds=KINDS)
     assert [p.path for p in r.packages] == ["apps/web"]
 
 
 def test_large_file_skipped(tmp_path: Path) -> None:
     write(tmp_path, "big/huge.yaml", DEPLOY + "#" * (2 << 20))
-    r = detect_packages(tmp_path)
+    r = detect_packages(tmp_path, gitops_kinds=KINDS)
     assert r.packages == [] and "1 MiB" in r.skipped[0].reason

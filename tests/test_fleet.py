@@ -20,8 +20,11 @@ from gitops_mcp.errors import PathNotAllowedError, ReadOnlyError, UserInputError
 from gitops_mcp.fleet import FleetSpec, Notifications, plan_fleet
 from gitops_mcp.manifests.validation import validate_text
 from gitops_mcp.manifests.yaml import load_documents
+from gitops_mcp.providers import default_registry
 from gitops_mcp.services import Services
 from gitops_mcp.settings import PolicySettings, Settings
+
+REGISTRY = {"registry": default_registry()}
 
 URL = "https://github.com/example/fleet.git"
 INSTALL = """\
@@ -47,8 +50,8 @@ BY_ID = {str(c): c for c in CASES}
 
 
 def render(case: GoldenCase) -> dict[str, str]:
-    spec = FleetSpec(provider=case.provider, **case.inputs()["spec"])
-    plan = plan_fleet(spec, INSTALL if spec.flux_install == "manifests" else None)
+    spec = FleetSpec.model_validate({"provider": case.provider, **case.inputs()["spec"]}, context=REGISTRY)
+    plan = plan_fleet(spec, INSTALL if spec.flux_install == "manifests" else None, REGISTRY["registry"])
     return {f.path: f.content for f in plan.files}
 
 
@@ -130,7 +133,7 @@ def test_layout_semantics() -> None:
 )
 def test_bad_specs_are_refused(kw: dict[str, Any], match: str) -> None:
     with pytest.raises(ValidationError, match=match):
-        FleetSpec(**{"provider": "flux", "repo_url": URL, **kw})
+        FleetSpec.model_validate({"provider": "flux", "repo_url": URL, **kw}, context=REGISTRY)
     with pytest.raises(ValidationError, match=r"secret|name"):
         Notifications(type="slack", secret_name="Not OK")
 

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from gitops_mcp.fleet import FleetFile, FleetPlan, FleetSpec, Notifications, NotifyType, plan_fleet
 from gitops_mcp.providers import Provider, ProviderRegistry, default_registry
 from gitops_mcp.providers.argocd.fleet import NOTIFY_SERVICES
+from gitops_mcp.providers.defaults import ProviderDefaults
 
 URL = "https://github.com/example/fleet.git"
 
@@ -27,7 +28,7 @@ class OneFileFleet:
         return FleetPlan(files=files, notes=[f"one engine, {len(files)} clusters"])
 
 
-class OneFileProvider:
+class OneFileProvider(ProviderDefaults):
     name = "one"
     title = "One"
     description = "An engine with a one-file layout per cluster"
@@ -42,24 +43,6 @@ class OneFileProvider:
     def generate(self, spec: Any, options: Any) -> Any:
         raise AssertionError("the fleet does not use the wizard's generator entry")
 
-    # it manages no live kinds: the cluster side never asks it anything
-    kinds = ()
-
-    def manages_api_group(self, group: str) -> bool:
-        return False
-
-    def normalize_status(self, ref: Any, obj: Any) -> Any:
-        raise AssertionError("manages no kinds")
-
-    def reconcile_plan(self, ref: Any, obj: Any, token: str, *, with_source: bool, sync: bool) -> Any:
-        raise AssertionError("manages no kinds")
-
-    def owner_of(self, cluster: Any, obj: Any, stage: Any) -> Any:
-        return None
-
-    def git_location(self, cluster: Any, obj: Any, chain: Any) -> Any:
-        return None
-
 
 def test_the_fleet_asks_the_registered_provider() -> None:
     provider = OneFileProvider()
@@ -70,7 +53,7 @@ def test_the_fleet_asks_the_registered_provider() -> None:
         data = {"provider": "one", "repo_url": URL, "environments": ["dev", "prod"], **kw}
         return FleetSpec.model_validate(data, context={"registry": registry})
 
-    plan = plan_fleet(spec(), registry=registry)
+    plan = plan_fleet(spec(), None, registry)
     assert [f.path for f in plan.files] == [
         "apps/base/kustomization.yaml",
         "apps/dev/kustomization.yaml",
@@ -87,7 +70,9 @@ def test_the_fleet_asks_the_registered_provider() -> None:
         with pytest.raises(ValidationError, match="cannot be an environment"):
             spec(environments=[reserved])
     with pytest.raises(ValidationError, match="unknown provider 'one'"):  # not in the default registry
-        FleetSpec(provider="one", repo_url=URL)
+        FleetSpec.model_validate({"provider": "one", "repo_url": URL}, context={"registry": default_registry()})
+    with pytest.raises(ValidationError, match="validated against the provider registry"):
+        FleetSpec(provider="flux", repo_url=URL)
 
 
 def test_every_notification_type_has_an_argocd_service() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from conftest import CRDS, GOLDENS, GoldenCase, golden_cases, need_shared
+from conftest import CRDS, GOLDENS, RULES, GoldenCase, golden_cases, need_shared
 from gitops_mcp.manifests.validation import validate_documents
 from gitops_mcp.manifests.yaml import dump_documents, load_documents
 from gitops_mcp.providers import DeploymentSpec, GitRef, default_registry
@@ -43,7 +43,7 @@ def test_golden(case: GoldenCase, update_goldens: bool) -> None:
     assert golden.exists(), f"missing golden {golden}; run pytest --update-goldens"
     assert text == golden.read_text(encoding="utf-8"), f"{golden} differs; review and run --update-goldens"
     # our own validator agrees, and the output is deterministic
-    assert validate_documents(load_documents(text), PolicySettings()).valid
+    assert validate_documents(load_documents(text), PolicySettings(), rules=RULES).valid
     assert render(case.provider, spec, opts) == text
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CRDS, need_shared
+from conftest import CRDS, RULES, need_shared
 from gitops_mcp.manifests.validation import validate_text
 from gitops_mcp.services import Services
 from gitops_mcp.settings import PolicySettings, Settings
@@ -38,12 +38,12 @@ spec:
 
 
 def rules(text: str, **policy: object) -> set[str]:
-    result = validate_text(text, PolicySettings(**policy))  # type: ignore[arg-type]
+    result = validate_text(text, PolicySettings(**policy), rules=RULES)  # type: ignore[arg-type]
     return {f"{i.rule}:{i.path}" for i in result.issues if i.severity == "error"}
 
 
 def test_valid_documents() -> None:
-    assert validate_text(KS + "---\n" + GITREPO, PolicySettings()).valid
+    assert validate_text(KS + "---\n" + GITREPO, PolicySettings(), rules=RULES).valid
 
 
 @pytest.mark.parametrize(
@@ -79,7 +79,7 @@ def test_policies_can_be_turned_off() -> None:
 def test_secret_refused_and_unknown_field_warned() -> None:
     secret = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n"
     assert "policy:refuse_secrets:kind" in rules(secret)
-    result = validate_text(KS.replace("prune: true", "prune: true\n  prnue: true"), PolicySettings())
+    result = validate_text(KS.replace("prune: true", "prune: true\n  prnue: true"), PolicySettings(), rules=RULES)
     assert result.valid and any(i.severity == "warning" and i.path == "spec.prnue" for i in result.issues)
 
 

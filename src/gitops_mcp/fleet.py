@@ -17,13 +17,12 @@ engine shares (the spec, the plan, infrastructure/ and apps/); each provider lay
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 from gitops_mcp.errors import UnknownProviderError
-from gitops_mcp.providers.registry import ProviderRegistry, default_registry
 from gitops_mcp.questions import AnswerError, dns_label, ref_name
 
 KUSTOMIZE_CONFIG_API = "kustomize.config.k8s.io/v1beta1"
@@ -40,11 +39,22 @@ def _parsed(parse: Callable[[Any], str], value: Any) -> str:
         raise ValueError(str(exc)) from exc
 
 
-def _registry(info: ValidationInfo) -> ProviderRegistry:
-    """The registry passed as validation context (``{"registry": ...}``), else the default one."""
+class Layouts(Protocol):
+    """What the fleet asks of the provider registry (``ProviderRegistry`` is one): a provider by
+    name, and every provider, each with its ``fleet`` layout."""
+
+    def get(self, name: str) -> Any: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+def _registry(info: ValidationInfo) -> Layouts:
+    """The registry passed as validation context: ``FleetSpec.model_validate(data, context={"registry": r})``."""
     ctx = info.context
     given = ctx.get("registry") if isinstance(ctx, dict) else None
-    return given if isinstance(given, ProviderRegistry) else default_registry()
+    if given is None:
+        raise ValueError("a FleetSpec is validated against the provider registry: pass context={'registry': ...}")
+    return given  # type: ignore[no-any-return]
 
 
 class Notifications(BaseModel):
@@ -214,14 +224,12 @@ def _shared_files(spec: FleetSpec) -> list[FleetFile]:
     return files
 
 
-def plan_fleet(
-    spec: FleetSpec, install_manifests: str | None = None, registry: ProviderRegistry | None = None
-) -> FleetPlan:
+def plan_fleet(spec: FleetSpec, install_manifests: str | None, registry: Layouts) -> FleetPlan:
     """The files of the layout, in a stable order, and what the user does next.
 
     ``install_manifests``: the text of the user's install manifests (Flux: ``flux_install=manifests``).
-    ``registry``: where ``spec.provider`` is looked up (default: :func:`default_registry`).
+    ``registry``: where ``spec.provider`` is looked up (the one the spec was validated with).
     """
-    own = (registry or default_registry()).get(spec.provider).fleet.plan(spec, install_manifests)
+    own = registry.get(spec.provider).fleet.plan(spec, install_manifests)
     files = sorted([*own.files, *_shared_files(spec)], key=lambda f: f.path)
     return FleetPlan(files=files, notes=own.notes)

@@ -9,11 +9,13 @@ source environment (``podinfo.staging`` is staging's own), which are reported as
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from gitops_mcp.detection.kinds import GitOpsKinds
 from gitops_mcp.errors import NotFoundError, UserInputError
 from gitops_mcp.manifests.edit import YamlEditor
 from gitops_mcp.manifests.yaml import load_documents
@@ -56,7 +58,7 @@ def _mentions(root: Path, directory: str, app: str) -> bool:
     return False
 
 
-def env_dir(root: Path, env: str, app: str) -> str:
+def env_dir(root: Path, env: str, app: str, gitops_kinds: Sequence[GitOpsKinds] = ()) -> str:
     """The kustomization directory of ``app`` in environment ``env``.
 
     Raises:
@@ -65,7 +67,7 @@ def env_dir(root: Path, env: str, app: str) -> str:
     """
     from gitops_mcp.detection import detect_packages
 
-    kustomize = [p.path for p in detect_packages(root).packages if p.type == "kustomize"]
+    kustomize = [p.path for p in detect_packages(root, gitops_kinds=gitops_kinds).packages if p.type == "kustomize"]
     candidates = [d for d in kustomize if env in d.split("/")]
     if not candidates:
         raise NotFoundError(f"no Kustomize overlay for the environment {env!r} (a directory named {env})")
@@ -115,10 +117,12 @@ def _env_specific(value: Any, env: str) -> bool:
     return False
 
 
-def plan_promotion(root: Path, app: str, from_env: str, to_env: str) -> PromotionPlan:
+def plan_promotion(
+    root: Path, app: str, from_env: str, to_env: str, gitops_kinds: Sequence[GitOpsKinds] = ()
+) -> PromotionPlan:
     if from_env == to_env:
         raise UserInputError("from_env and to_env are the same")
-    fdir, tdir = env_dir(root, from_env, app), env_dir(root, to_env, app)
+    fdir, tdir = env_dir(root, from_env, app, gitops_kinds), env_dir(root, to_env, app, gitops_kinds)
     plan = PromotionPlan(app=app, from_env=from_env, to_env=to_env, from_dir=fdir, to_dir=tdir)
     editors: dict[str, YamlEditor] = {}
     roles: dict[str, str] = {}

@@ -15,6 +15,12 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
+from gitops_mcp.syntax import DNS1123_LABEL as DNS1123_LABEL  # re-exported: callers import these from here
+from gitops_mcp.syntax import DNS1123_SUBDOMAIN as DNS1123_SUBDOMAIN
+from gitops_mcp.syntax import DURATION as DURATION
+from gitops_mcp.syntax import duration_seconds as duration_seconds
+from gitops_mcp.syntax import is_ref_name, normalize_git_url
+
 QuestionType = Literal["text", "select", "boolean"]
 
 
@@ -48,14 +54,7 @@ class QuestionDef:
         return self.question.id
 
 
-# -- validators -----------------------------------------------------------------------------
-
-DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$")
-_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-_BAD_REF_CHARS = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+# -- validators (the syntax itself is checked in gitops_mcp.syntax) ----------------------------
 
 
 def as_text(value: Any) -> str:
@@ -84,10 +83,6 @@ def duration(value: Any) -> str:
     return v
 
 
-def duration_seconds(value: str) -> float:
-    return sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(value))
-
-
 def boolean(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -112,8 +107,6 @@ def select(options: Sequence[str]) -> Parser:
 def git_url(allow_insecure: bool) -> Parser:
     def parse(value: Any) -> str:
         v = as_text(value)
-        from gitops_mcp.git.urls import normalize_git_url
-
         try:
             url = normalize_git_url(v)
         except ValueError as exc:
@@ -173,17 +166,7 @@ def output_file(value: Any) -> str:
 
 def ref_name(value: str) -> str:
     """Check a branch or tag name the way ``git check-ref-format --branch`` would."""
-    if (
-        not value
-        or value.startswith(("-", "/", "."))
-        or value.endswith(("/", ".", ".lock"))
-        or ".." in value
-        or "@{" in value
-        or "//" in value
-        or value == "@"
-        or _BAD_REF_CHARS.search(value)
-        or any(p.startswith(".") or p.endswith(".lock") for p in value.split("/"))
-    ):
+    if not is_ref_name(value):
         raise AnswerError(f"{value!r} is not a valid branch or tag name")
     return value
 

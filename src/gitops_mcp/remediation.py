@@ -11,12 +11,14 @@ ambiguous container, a value rendered by a chart without a values route).
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from gitops_mcp.cluster.owner import OwnerResult
+from gitops_mcp.detection.kinds import GitOpsKinds
 from gitops_mcp.errors import UserInputError
 from gitops_mcp.manifests.edit import YamlEditor
 from gitops_mcp.manifests.yaml import load_documents
@@ -207,7 +209,7 @@ def _values_ops(change: Any) -> list[tuple[list[str | int], Any]]:
     )
 
 
-def plan(root: Path, owner: OwnerResult, change: Any) -> Plan:
+def plan(root: Path, owner: OwnerResult, change: Any, gitops_kinds: Sequence[GitOpsKinds] = ()) -> Plan:
     """Decide where ``change`` goes and make the edits in memory (nothing is written)."""
     if not owner.managed:
         raise Refused(owner.message + "; nothing was changed")
@@ -294,7 +296,7 @@ def plan(root: Path, owner: OwnerResult, change: Any) -> Plan:
             _object_edits(editor(file.file), file.document, doc, change)
             reasons[file.file] = f"{git.defining_kind} {git.defining_name} is defined in {file.file}"
             if in_base:
-                result.affects = _base_users(root, defining_dir, overlay_dir)
+                result.affects = _base_users(root, defining_dir, overlay_dir, gitops_kinds)
                 result.notes.append(f"{file.file} is a shared base: the change reaches every overlay that uses it")
     return _finish(root, texts, reasons, result, roles)
 
@@ -386,9 +388,9 @@ def _overlay_field(ed: YamlEditor, k: dict[str, Any], change: Any, name: str, do
     return False
 
 
-def _base_users(root: Path, base: str, overlay: str) -> list[str]:
+def _base_users(root: Path, base: str, overlay: str, gitops_kinds: Sequence[GitOpsKinds]) -> list[str]:
     from gitops_mcp.detection import detect_packages
 
-    report = detect_packages(root)
+    report = detect_packages(root, gitops_kinds=gitops_kinds)
     users = next((p.used_by for p in report.packages if p.path == base), [])
     return [u for u in users if u != overlay]

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from gitops_mcp.errors import GitAuthError, GitError, PushRefused, UserInputError
 from gitops_mcp.git.safety import git_argv, git_runner
-from gitops_mcp.questions import AnswerError, ref_name
 from gitops_mcp.scrub import scrub
+from gitops_mcp.syntax import is_ref_name
 
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 _AUTH_FAILED = (
@@ -56,10 +56,9 @@ def refusal_reason(push_output: str) -> str:
 
 def check_ref(name: str, what: str = "branch") -> str:
     """A branch/ref name as ``git check-ref-format --branch`` accepts, never an option."""
-    try:
-        return ref_name(name)
-    except AnswerError as exc:
-        raise UserInputError(f"{what} {name!r} is not a valid git ref name") from exc
+    if not is_ref_name(name):
+        raise UserInputError(f"{what} {name!r} is not a valid git ref name")
+    return name
 
 
 def check_sha(value: str) -> str:

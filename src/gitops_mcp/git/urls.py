@@ -1,44 +1,12 @@
-"""Git remote URLs: normalisation (scp-style to ssh://, credentials stripped) and identity."""
+"""Git remote URLs: identity and names (normalisation lives in :mod:`gitops_mcp.syntax`, re-exported)."""
 
 from __future__ import annotations
 
-import re
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-_SCP = re.compile(r"^(?:(?P<user>[^@/\s]+)@)?(?P<host>[A-Za-z0-9.-]+):(?!//)(?P<path>[^\s]+)$")
+from gitops_mcp.syntax import normalize_git_url
 
-
-def normalize_git_url(url: str) -> str:
-    """Return ``url`` in a form Flux and Argo CD accept, with any password removed.
-
-    ``git@github.com:org/repo.git`` becomes ``ssh://git@github.com/org/repo.git``;
-    ``https://user:token@host/x`` becomes ``https://host/x``.
-
-    Raises:
-        ValueError: not a URL a Git remote can have.
-    """
-    url = url.strip()
-    if not url:
-        raise ValueError("the repository URL is empty")
-    if any(c.isspace() for c in url) or "\x00" in url:
-        raise ValueError("a repository URL cannot contain spaces or control characters")
-    m = _SCP.match(url)
-    if m and "://" not in url:
-        user = m.group("user")
-        url = f"ssh://{user + '@' if user else ''}{m.group('host')}/{m.group('path').lstrip('/')}"
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if not scheme or not parts.hostname:
-        raise ValueError(f"{url!r} is not a repository URL such as https://github.com/org/repo.git")
-    if parts.query or parts.fragment:
-        raise ValueError("a repository URL has no query string or fragment")
-    host = parts.hostname.lower()
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = host + (f":{parts.port}" if parts.port else "")
-    if scheme == "ssh" and parts.username:
-        netloc = f"{parts.username}@{netloc}"
-    return urlunsplit((scheme, netloc, parts.path, "", ""))
+__all__ = ["normalize_git_url", "repo_name", "url_identity"]
 
 
 def url_identity(url: str) -> tuple[str, str]:

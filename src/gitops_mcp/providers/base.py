@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
+from gitops_mcp.detection.kinds import GitOpsKinds
+from gitops_mcp.manifests.validation.schema import BuiltinRules
 from gitops_mcp.providers.live import (
     ClusterReader,
     GitLocation,
@@ -95,6 +97,27 @@ class QuestionContext:
     policy: PolicySettings = field(default_factory=PolicySettings)
 
 
+class _Located(Protocol):
+    @property
+    def path(self) -> str: ...
+
+
+class RepoFacts(Protocol):
+    """The GitOps structure a session found in the repository (``SessionContext`` is one).
+
+    It carries one part per engine; each provider reads only its own.
+    """
+
+    @property
+    def flux_bootstraps(self) -> Sequence[_Located]: ...
+
+    @property
+    def flux_dirs(self) -> Sequence[str]: ...
+
+    @property
+    def argocd_app_dirs(self) -> Sequence[str]: ...
+
+
 @runtime_checkable
 class Provider(Protocol):
     """A GitOps engine we generate for (Argo CD, Flux)."""
@@ -145,6 +168,24 @@ class Provider(Protocol):
 
     fleet: FleetLayout
     """The engine's part of the multi-environment layout (``clusters/<env>``), see :mod:`gitops_mcp.fleet`."""
+
+    # -- what only the provider knows; the rest of the code asks (through the registry) ---------
+    keywords: tuple[str, ...]
+    """Lowercase words that name this provider in a user's intent ("deploy podinfo with flux")."""
+
+    def builtin_rules(self) -> BuiltinRules:
+        """Schema rules of the kinds this provider generates, by (apiVersion, kind), used to
+        validate when no CRD schema is at hand."""
+        ...
+
+    def gitops_kinds(self) -> GitOpsKinds:
+        """Which objects in a repository are this provider's, and what they say (detection)."""
+        ...
+
+    def output_dirs(self, repo: RepoFacts) -> list[str]:
+        """Directories of the repository that already hold this provider's manifests, best first
+        (a new manifest goes into the first); empty when there are none."""
+        ...
 
 
 def summary_of(obj: Mapping[str, Any], text: str) -> ObjectSummary:

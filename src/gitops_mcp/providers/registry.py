@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from gitops_mcp.detection.kinds import GitOpsKinds
 from gitops_mcp.errors import UnknownProviderError
+from gitops_mcp.manifests.validation.schema import BuiltinRules, KindRule
 from gitops_mcp.providers.base import Provider
 from gitops_mcp.providers.live import KindInfo, api_group
 
@@ -47,6 +49,20 @@ class ProviderRegistry:
         """The provider that manages ``kind`` in the group of ``api_version`` (any version), if one does."""
         group = api_group(api_version)
         return next(((p, k) for p, k in self.kinds() if k.kind == kind and k.group == group), None)
+
+    def builtin_rules(self) -> BuiltinRules:
+        """Every provider's built-in schema rules (for ``validate_documents(..., rules=...)``)."""
+        rules: dict[tuple[str, str], KindRule] = {}
+        for p in self:
+            for key, rule in p.builtin_rules().items():
+                if key in rules:
+                    raise ValueError(f"{key[1]} ({key[0]}) has built-in rules from two providers")
+                rules[key] = rule
+        return rules
+
+    def gitops_kinds(self) -> tuple[GitOpsKinds, ...]:
+        """Every provider's GitOps kinds (for ``detect_packages(..., gitops_kinds=...)``)."""
+        return tuple(p.gitops_kinds() for p in self)
 
 
 def default_registry() -> ProviderRegistry:

@@ -110,7 +110,9 @@ class Artifacts:
             objs = artifact_objects(obj_name, ns, ref.url, ref.tag, every, target, True, ref.scheme == "http")
             yaml_text = dump_documents(objs)
             schemas, origin = self.shared.schemas()
-            validation = validate_text(yaml_text, self.shared.settings.policy, schemas, "<artifact>", origin)
+            validation = validate_text(
+                yaml_text, self.shared.settings.policy, schemas, "<artifact>", origin, rules=self.shared.rules
+            )
             if not validation.valid:
                 raise PolicyViolation(f"the generated manifests are invalid: {validation.describe()}; nothing pushed")
         digest = oci.push(ref, self.shared.settings, layer, ann)

@@ -25,7 +25,12 @@ class Edits:
         out = []
         for e in edits:
             v = validate_text(
-                e.after, self.shared.settings.policy, schemas if e.role == "object" else None, e.file, origin
+                e.after,
+                self.shared.settings.policy,
+                schemas if e.role == "object" else None,
+                e.file,
+                origin,
+                rules=self.shared.rules,
             )
             if e.role != "object":
                 broken = [i for i in v.issues if "YAML" in i.message]

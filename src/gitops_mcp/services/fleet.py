@@ -92,32 +92,33 @@ class Fleet:
             raise UserInputError("install_manifests is only used with provider=flux and flux_install=manifests")
         envs = environments or ["dev", "staging", "production"]
         try:
-            spec = FleetSpec(
-                provider=provider,
-                environments=envs,
-                auto_sync=auto_sync,
-                repo_url=url,
-                branch=branch or info.branch or info.default_branch or "main",
-                flux_install=flux_install,
-                flux_chart_version=flux_chart_version,
-                notifications=notifications,
-                bootstrapped=[
+            fields: dict[str, Any] = {
+                "provider": provider,
+                "environments": envs,
+                "auto_sync": auto_sync,
+                "repo_url": url,
+                "branch": branch or info.branch or info.default_branch or "main",
+                "flux_install": flux_install,
+                "flux_chart_version": flux_chart_version,
+                "notifications": notifications,
+                "bootstrapped": [
                     e
                     for e in envs
                     if provider == "flux" and self.shared.delivery.dir_exists(root, f"clusters/{e}/flux-system")
                 ],
-            )
+            }
+            spec = FleetSpec.model_validate(fields, context={"registry": self.shared.registry})
         except ValidationError as exc:
             raise UserInputError(
                 "; ".join(f"{'.'.join(map(str, e['loc'])) or 'fleet'}: {e['msg']}" for e in exc.errors())
             ) from exc
-        plan = plan_fleet(spec, install_text)
+        plan = plan_fleet(spec, install_text, self.shared.registry)
         schemas, origin = self.shared.schemas()
         validation = []
         for f in plan.files:
             if f.path.endswith("kustomization.yaml") or f.path.endswith("gotk-components.yaml"):
                 continue
-            v = validate_text(f.content, self.shared.settings.policy, schemas, f.path, origin)
+            v = validate_text(f.content, self.shared.settings.policy, schemas, f.path, origin, rules=self.shared.rules)
             validation.append(v)
             if not v.valid:
                 raise PolicyViolation(f"the generated {f.path} is invalid: {v.describe()}; nothing was written")

@@ -91,4 +91,4 @@ class Inspect:
             source = str(target)
         assert yaml_text is not None
         schemas, origin = self.shared.schemas()
-        return validate_text(yaml_text, self.shared.settings.policy, schemas, source, origin)
+        return validate_text(yaml_text, self.shared.settings.policy, schemas, source, origin, rules=self.shared.rules)

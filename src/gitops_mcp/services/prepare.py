@@ -70,7 +70,9 @@ class Preparation:
         options = {q.id: a[q.id] for q in flow.questions_for("provider_options", a, ctx, self.env(ctx)) if q.id in a}
         gen = provider.generate(spec, options)
         text = dump_documents(gen.objects)
-        validation = validate_documents(gen.objects, self.shared.settings.policy, self.shared.crds())
+        validation = validate_documents(
+            gen.objects, self.shared.settings.policy, self.shared.crds(), rules=self.shared.rules
+        )
         out = str(a["output_path"])
         exists, diff = (False, "")
         if ctx.repo_root:

@@ -42,7 +42,7 @@ class Promotion:
         directory = self.shared.local_dir(repo_path)
         info = read_repo_info(directory)
         root = info.root if info else directory
-        p = plan_promotion(root, app, from_env, to_env)
+        p = plan_promotion(root, app, from_env, to_env, self.shared.gitops_kinds)
         diff = "".join(unified_diff(e.before, e.after, e.file) for e in p.edits)
         if not p.edits:
             return PromotionResult(plan=p, diff="", message=p.description.splitlines()[-1])

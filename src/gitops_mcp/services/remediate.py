@@ -97,7 +97,7 @@ class Remediation:
         self.shared.require_writable()
         owner = self.cluster.find_owner(api_version, kind, name, namespace, repo_path, context)
         root = Path(owner.repo_root) if owner.repo_root else Path(".")
-        p = plan(root, owner, change)
+        p = plan(root, owner, change, self.shared.gitops_kinds)
         diff = "".join(unified_diff(e.before, e.after, e.file) for e in p.edits)
         result = RemediationResult(owner=owner, plan=p, diff=diff, message="")
         if not p.edits:

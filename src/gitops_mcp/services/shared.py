@@ -39,6 +39,8 @@ class Shared:
         self.delivery = GitDelivery(settings)
         self._store: SessionStore | None = None
         self._detections: OrderedDict[tuple[str, str, str], DetectionReport] = OrderedDict()
+        self.rules = self.registry.builtin_rules()  # built-in schema rules of every provider
+        self.gitops_kinds = self.registry.gitops_kinds()  # what counts as GitOps structure in a repository
 
     @property
     def store(self) -> SessionStore:
@@ -103,7 +105,7 @@ class Shared:
         """Detection. A cached clone (sparse, no full checkout) is read from its git objects, and
         its result is remembered per tree SHA: the same commit tree gives the same report."""
         if not self.delivery.is_cached(root):
-            return detect_packages(directory, prefix)
+            return detect_packages(directory, prefix, gitops_kinds=self.gitops_kinds)
         from gitops_mcp.git.tree import GitTree
 
         key = (str(root), prefix, self.delivery.tree_sha(root))
@@ -112,7 +114,7 @@ class Shared:
             self._detections.move_to_end(key)
             return cached.model_copy(deep=True)
         with GitTree(root, subdir="" if prefix == "." else prefix) as tree:
-            report = detect_packages(directory, prefix, tree=tree)
+            report = detect_packages(directory, prefix, tree=tree, gitops_kinds=self.gitops_kinds)
         self._detections[key] = report
         while len(self._detections) > DETECTION_CACHE_SIZE:
             self._detections.popitem(last=False)

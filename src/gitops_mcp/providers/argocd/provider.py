@@ -5,15 +5,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from gitops_mcp.detection.kinds import GitOpsKinds
 from gitops_mcp.fleet import FleetLayout
+from gitops_mcp.manifests.validation.schema import BuiltinRules
 from gitops_mcp.providers.argocd.cluster import ArgoCDCluster
 from gitops_mcp.providers.argocd.fleet import ArgoCDFleet
+from gitops_mcp.providers.argocd.kinds import GITOPS_KINDS
 from gitops_mcp.providers.argocd.objects import SYNC_POLICIES, application, git_source, sync_policy
+from gitops_mcp.providers.argocd.schemas import RULES
 from gitops_mcp.providers.base import (
     DeploymentSpec,
     Generated,
     PackageType,
     QuestionContext,
+    RepoFacts,
     SourceKind,
     summary_of,
 )
@@ -26,6 +31,18 @@ class ArgoCDProvider(ArgoCDCluster):
     title = "Argo CD"
     description = "Argo CD Application (Helm, Kustomize, plain directories, Jsonnet, third-party charts)"
     fleet: FleetLayout = ArgoCDFleet()
+
+    keywords: tuple[str, ...] = ("argo",)
+
+    # -- what the rest of the code asks the provider: rules (schemas.py), kinds (kinds.py), layout
+    def builtin_rules(self) -> BuiltinRules:
+        return RULES
+
+    def gitops_kinds(self) -> GitOpsKinds:
+        return GITOPS_KINDS
+
+    def output_dirs(self, repo: RepoFacts) -> list[str]:
+        return list(repo.argocd_app_dirs)
 
     def unsupported_reason(self, package_type: PackageType, source_kind: SourceKind) -> str | None:
         return None

@@ -5,20 +5,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from gitops_mcp.detection.kinds import GitOpsKinds
 from gitops_mcp.fleet import FleetLayout
 from gitops_mcp.git.urls import repo_name, url_identity
+from gitops_mcp.manifests.validation.schema import BuiltinRules
 from gitops_mcp.providers.base import (
     DeploymentSpec,
     ExistingSource,
     Generated,
     PackageType,
     QuestionContext,
+    RepoFacts,
     SourceKind,
     summary_of,
 )
 from gitops_mcp.providers.common import helm_questions, interval_parser
 from gitops_mcp.providers.flux.cluster import FluxCluster
 from gitops_mcp.providers.flux.fleet import FluxFleet
+from gitops_mcp.providers.flux.kinds import GITOPS_KINDS
 from gitops_mcp.providers.flux.objects import (
     HelmChartTemplate,
     HelmChartTemplateSpec,
@@ -33,6 +37,7 @@ from gitops_mcp.providers.flux.objects import (
     object_ref,
     oci_repository,
 )
+from gitops_mcp.providers.flux.schemas import RULES
 from gitops_mcp.questions import Question, QuestionDef, boolean, dns_label
 
 HELM_CHART_LAYER = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
@@ -57,6 +62,18 @@ class FluxProvider(FluxCluster):
     title = "Flux"
     description = "Flux GitRepository + Kustomization, or HelmRelease from Git, a Helm repository or OCI"
     fleet: FleetLayout = FluxFleet()
+
+    keywords: tuple[str, ...] = ("flux",)
+
+    # -- what the rest of the code asks the provider: rules (schemas.py), kinds (kinds.py), layout
+    def builtin_rules(self) -> BuiltinRules:
+        return RULES
+
+    def gitops_kinds(self) -> GitOpsKinds:
+        return GITOPS_KINDS
+
+    def output_dirs(self, repo: RepoFacts) -> list[str]:
+        return [b.path for b in repo.flux_bootstraps] + list(repo.flux_dirs)
 
     def unsupported_reason(self, package_type: PackageType, source_kind: SourceKind) -> str | None:
         if package_type == "jsonnet":

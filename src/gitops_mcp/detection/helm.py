@@ -1,0 +1,68 @@
+"""Helm packages: every chart directory (library charts are not deployable on their own)."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Sequence
+
+from gitops_mcp.detection.gitops import app_of_apps
+from gitops_mcp.detection.kinds import GitOpsKinds, as_str
+from gitops_mcp.detection.models import Confidence, Package
+from gitops_mcp.detection.reader import CHART_FILE, VALUES_FILE, Scanner
+
+
+def helm_packages(sc: Scanner, engines: Sequence[GitOpsKinds]) -> tuple[list[Package], list[str]]:
+    """The chart packages, and the charts among them whose templates render GitOps objects."""
+    packages: list[Package] = []
+    apps_of_apps: list[str] = []
+    for rel, info in sc.dirs.items():
+        if not info.chart or info.kustomization is not None:
+            continue
+        crel = CHART_FILE if rel == "." else f"{rel}/{CHART_FILE}"
+        text = sc.read_text(info.files[CHART_FILE], crel)
+        docs = sc.parse(text, crel) if text is not None else None
+        chart = docs[0] if docs and isinstance(docs[0], dict) else {}
+        evidence = [crel]
+        confidence: Confidence = "high"
+        chart_name = as_str(chart.get("name"))
+        if not chart:
+            confidence = "low"
+            evidence.append("Chart.yaml could not be parsed")
+        if chart.get("type") == "library":
+            sc.skip(rel, "Helm library chart (not deployable on its own)")
+            continue
+        if chart_name:
+            evidence.append(
+                f"chart {chart_name} version {chart.get('version', '?')} (apiVersion {chart.get('apiVersion', '?')})"
+            )
+        else:
+            confidence = "low"
+            evidence.append("Chart.yaml has no name")
+        templates = sc.fs.child(info.abs, "templates") if "templates" in info.subdirs else None
+        has_templates = templates is not None
+        deps = [d.get("name") for d in chart.get("dependencies") or [] if isinstance(d, dict)]
+        if templates is not None:
+            evidence.append("templates/ present")
+            note = app_of_apps(sc, templates, f"{rel}/templates" if rel != "." else "templates", engines)
+            if note is not None:
+                apps_of_apps.append(rel)
+                evidence.append(note)
+        if deps:
+            evidence.append("dependencies: " + ", ".join(str(d) for d in deps))
+        if not has_templates and not deps and confidence == "high":
+            confidence = "medium"
+            evidence.append("no templates/ and no dependencies")
+        values = sorted((n for n in info.files if VALUES_FILE.match(n)), key=lambda n: (n != "values.yaml", n))
+        version = chart.get("version")
+        packages.append(
+            Package(
+                path=rel,
+                type="helm",
+                name=chart_name or posixpath.basename(rel) or "chart",
+                confidence=confidence,
+                evidence=evidence,
+                values_files=values,
+                chart_version=str(version) if version is not None else None,
+            )
+        )
+    return packages, apps_of_apps

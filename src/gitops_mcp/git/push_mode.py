@@ -1,0 +1,88 @@
+"""Push mode: commit on the checked-out branch and push it, rebasing and retrying when rejected.
+
+A conflicting rebase is aborted and the commit kept on a named local branch; a push the remote
+refuses outright takes the commit off the branch again.
+"""
+
+from __future__ import annotations
+
+from gitops_mcp.errors import GitError, PushConflict, PushRefused, UserInputError
+from gitops_mcp.git.publish import PRIVATE, Checkout
+from gitops_mcp.git.repo import GitRepo
+from gitops_mcp.git.results import CommitResult
+
+
+def push_mode(co: Checkout, files: list[str], message: str, branch: str | None) -> CommitResult:
+    """Commit ``files`` on the checked-out branch and push it; a rejected push is rebased and retried."""
+    repo, remote, env = co.repo, co.remote, co.env
+    current = repo.current_branch()
+    if current is None:
+        raise UserInputError("HEAD is detached; check out a branch, or use mode=pull_request")
+    target = branch or current
+    if target != current:
+        raise UserInputError(
+            f"mode=push commits on the checked-out branch ({current}), not {target}; check out {target} "
+            "or use mode=pull_request"
+        )
+    repo.ls_remote(remote.url, env, f"refs/heads/{target}")  # credentials checked before any change
+    sha = repo.commit_paths(files, message, co.who)
+    if sha is None:
+        return CommitResult(
+            status="no_changes",
+            branch=target,
+            remote=remote.url,
+            files=files,
+            message=f"no changes in {', '.join(files)}; nothing committed",
+        )
+    for attempt in range(1, co.settings.push_attempts + 1):
+        try:
+            pushed = repo.push(remote.url, f"HEAD:refs/heads/{target}", env)
+        except PushRefused as exc:
+            raise _undo_refused(repo, target, files, exc) from None
+        if pushed:
+            head = repo.rev("HEAD")
+            return CommitResult(
+                status="pushed",
+                commit_sha=head,
+                branch=target,
+                remote=remote.url,
+                attempts=attempt,
+                files=files,
+                message=f"committed {head and head[:12]} and pushed to {target}",
+            )
+        repo.fetch(remote.url, [f"+refs/heads/{target}:{PRIVATE}/remote/{target}"], env)
+        before = repo.rev("HEAD") or sha
+        if not repo.rebase(f"{PRIVATE}/remote/{target}"):
+            keep = f"gitops-mcp/unpushed-{before[:8]}"
+            repo.create_branch(keep, before)
+            raise PushConflict(
+                f"the remote branch {target} changed the same lines; rebasing conflicted and was aborted. "
+                f"Your commit {before[:12]} is still on {target} and also kept on the local branch {keep}. "
+                "Resolve it by hand (git pull --rebase) and push again",
+                keep,
+                before,
+            )
+    raise GitError(
+        f"the push to {target} was still rejected after {co.settings.push_attempts} rebase rounds; "
+        "the remote changes too fast, try again"
+    )
+
+
+def _undo_refused(repo: GitRepo, target: str, files: list[str], exc: PushRefused) -> PushRefused:
+    """The remote refused the update itself (a protected branch, a hook): retrying cannot help.
+    Take our commit off the branch again (kept on a named branch), so the branch does not
+    diverge from the remote; the files stay changed in the working tree."""
+    sha = repo.rev("HEAD") or ""
+    keep = f"gitops-mcp/unpushed-{sha[:8]}"
+    repo.create_branch(keep, sha)
+    where = (
+        f"Nothing was pushed; the commit was taken off {target} again and kept on the local branch {keep}, "
+        "and your changes are still in the working tree"
+        if repo.uncommit(files)
+        else f"Nothing was pushed; the commit {sha[:12]} stays on {target} and is kept on {keep}"
+    )
+    return PushRefused(
+        f"the remote refused the push to {target}: {exc.reason}. {where}. If {target} is protected, "
+        "propose the change instead: mode=pull_request (in the wizard: delivery=pull_request)",
+        exc.reason,
+    )

@@ -1,0 +1,338 @@
+"""The wizard's steps: which questions each step asks, given the answers so far.
+
+Questions are re-derived from the answers every time (see :mod:`gitops_mcp.sessions.flow`);
+nothing here does I/O except through the ``exists`` callback of :class:`FlowEnv`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitops_mcp.providers.base import PackageType, QuestionContext, SourceKind
+from gitops_mcp.providers.registry import ProviderRegistry
+from gitops_mcp.questions import (
+    AnswerError,
+    Question,
+    QuestionDef,
+    as_text,
+    boolean,
+    chart_url,
+    dns_label,
+    git_url,
+    output_file,
+    relative_dir,
+    select,
+)
+from gitops_mcp.sessions.defaults import default_output_path, intent_package, provider_default
+from gitops_mcp.sessions.models import SessionContext, Step
+from gitops_mcp.sessions.spec import CHART, package_kind, revision, selected_package
+from gitops_mcp.settings import PolicySettings
+from gitops_mcp.syntax import to_dns_label
+
+MAX_SELECT_OPTIONS = 60
+
+
+@dataclass(frozen=True)
+class FlowEnv:
+    registry: ProviderRegistry
+    policy: PolicySettings = field(default_factory=PolicySettings)
+    exists: Callable[[str], bool] | None = None  # does a repo-relative directory exist?
+
+
+def _question_context(answers: Mapping[str, Any], ctx: SessionContext, env: FlowEnv) -> QuestionContext | None:
+    kind = package_kind(answers, ctx)
+    if kind is None:
+        return None
+    pkg = selected_package(answers, ctx)
+    return QuestionContext(
+        package_type=kind[0],
+        source_kind=kind[1],
+        app_name=str(answers.get("app_name", "")),
+        values_files=tuple(pkg.values_files) if pkg else (),
+        policy=env.policy,
+    )
+
+
+def _package_questions(answers: Mapping[str, Any], ctx: SessionContext) -> list[QuestionDef]:
+    paths = [p.path for p in ctx.packages]
+    options = [*paths, CHART]
+    listing = "; ".join(f"{p.path} ({p.type} {p.name})" for p in ctx.packages[:MAX_SELECT_OPTIONS])
+
+    def parse(value: Any) -> str:
+        v = as_text(value).strip("/") or "."
+        v = v.removeprefix("./") or "."
+        if v not in options:
+            raise AnswerError(
+                f"{v!r} is not a detected package; choose one of: {', '.join(options[:MAX_SELECT_OPTIONS])}"
+                + (" ..." if len(options) > MAX_SELECT_OPTIONS else "")
+            )
+        return v
+
+    big = len(options) > MAX_SELECT_OPTIONS
+    qs = [
+        QuestionDef(
+            Question(
+                id="package",
+                prompt="Which package to deploy? (a detected path, or 'chart' for a chart from a Helm/OCI repository)",
+                type="text" if big else "select",
+                options=None if big else options,
+                default=intent_package(ctx),
+                help=("Detected: " + listing + (" ..." if big else "")) if ctx.packages else "No package detected.",
+            ),
+            parse,
+        )
+    ]
+    if answers.get("package") == CHART:
+        qs += [
+            QuestionDef(
+                Question(
+                    id="chart_url",
+                    type="text",
+                    prompt="Chart repository URL (https://... Helm repository, or oci://registry/path)",
+                ),
+                chart_url,
+            ),
+            QuestionDef(Question(id="chart", prompt="Chart name", type="text"), _chart_name),
+            QuestionDef(
+                Question(
+                    id="chart_version",
+                    prompt="Chart version or semver range (e.g. 6.7.0 or '>=6.0.0 <7.0.0')",
+                    type="text",
+                ),
+                _chart_version,
+            ),
+        ]
+    return qs
+
+
+def _chart_name(value: Any) -> str:
+    v = as_text(value)
+    if not re.match(r"^[a-z0-9]([-a-z0-9._]*[a-z0-9])?$", v, re.I) or len(v) > 250:
+        raise AnswerError(f"{v!r} is not a chart name (letters, digits, '-', '_', '.')")
+    return v
+
+
+def _chart_version(value: Any) -> str:
+    v = as_text(value)
+    if not v or len(v) > 100 or re.search(r"[^0-9A-Za-z.+\-<>=~^*|, ]", v):
+        raise AnswerError(f"{v!r} is not a chart version or semver range")
+    return v
+
+
+def _provider_questions_step(answers: Mapping[str, Any], ctx: SessionContext, env: FlowEnv) -> list[QuestionDef]:
+    kind = package_kind(answers, ctx)
+    names = env.registry.names()
+
+    def parse(value: Any) -> str:
+        v = str(select(names)(value))
+        if kind is not None:
+            reason = env.registry.get(v).unsupported_reason(*kind)
+            if reason:
+                raise AnswerError(reason)
+        return v
+
+    help_ = "; ".join(f"{p.name}: {p.description}" for p in env.registry)
+    return [
+        QuestionDef(
+            Question(
+                id="provider",
+                prompt="Deploy with which GitOps engine?",
+                type="select",
+                options=names,
+                default=provider_default(ctx, env.registry),
+                help=help_,
+            ),
+            parse,
+        )
+    ]
+
+
+def _common_questions(answers: Mapping[str, Any], ctx: SessionContext, env: FlowEnv) -> list[QuestionDef]:
+    kind = package_kind(answers, ctx)
+    pkg = selected_package(answers, ctx)
+    name_default = to_dns_label(pkg.name if pkg else str(answers.get("chart", "app")))
+    qs: list[QuestionDef] = []
+    if kind is not None and kind[1] == "git":
+
+        def path_parse(value: Any) -> str:
+            v = relative_dir(value)
+            if env.exists is not None and not env.exists(v):
+                raise AnswerError(f"{v!r} is not a directory in the repository")
+            return v
+
+        qs += [
+            QuestionDef(
+                Question(
+                    id="repo_url",
+                    prompt="Git URL the controller fetches from",
+                    type="text",
+                    default=ctx.origin_url,
+                    help="From the origin remote" if ctx.origin_url else "No origin remote found",
+                ),
+                git_url(allow_insecure=not env.policy.secure_git_urls),
+            ),
+            QuestionDef(
+                Question(
+                    id="path",
+                    prompt="Path of the package in the repository",
+                    type="text",
+                    default=pkg.path if pkg else None,
+                ),
+                path_parse,
+            ),
+            QuestionDef(
+                Question(
+                    id="revision",
+                    prompt="Branch, tag or commit to deploy (HEAD = the default branch)",
+                    type="text",
+                    default=ctx.branch or "HEAD",
+                    help="Prefix with tag:, branch:, semver: or commit: to be explicit",
+                ),
+                revision,
+            ),
+        ]
+    qs += [
+        QuestionDef(
+            Question(
+                id="namespace",
+                prompt="Namespace to deploy the workload into",
+                type="text",
+                default=(pkg.namespace if pkg and pkg.namespace else name_default),
+            ),
+            dns_label,
+        ),
+        QuestionDef(
+            Question(
+                id="app_name",
+                prompt="Name of the application (names the generated objects)",
+                type="text",
+                default=name_default,
+            ),
+            dns_label,
+        ),
+    ]
+    return qs
+
+
+def _output_questions(answers: Mapping[str, Any], ctx: SessionContext, env: FlowEnv) -> list[QuestionDef]:
+    provider = str(answers.get("provider", ""))
+    app = str(answers.get("app_name", "app"))
+    pkg = selected_package(answers, ctx)
+
+    def parse(value: Any) -> str:
+        v = output_file(value)
+        if pkg is not None and pkg.path != "." and (v + "/").startswith(pkg.path.rstrip("/") + "/"):
+            raise AnswerError(
+                f"{v!r} is inside the package directory {pkg.path}: the controller would deploy its own "
+                "definition; choose a path outside it"
+            )
+        if pkg is not None and pkg.path == "." and pkg.type in ("manifests", "jsonnet"):
+            raise AnswerError("the package is the whole repository; the output file would be deployed with it")
+        return v
+
+    return [
+        QuestionDef(
+            Question(
+                id="output_path",
+                prompt="File to write the manifests to (relative to the repository root)",
+                type="text",
+                default=default_output_path(provider, app, ctx, env.registry),
+            ),
+            parse,
+        )
+    ]
+
+
+def _preview_questions(ctx: SessionContext) -> list[QuestionDef]:
+    qs: list[QuestionDef] = []
+    if ctx.delivery_options:
+        qs.append(
+            QuestionDef(
+                Question(
+                    id="delivery",
+                    type="select",
+                    options=list(ctx.delivery_options),
+                    prompt="Review the preview. How should it be delivered?",
+                    help="write: write the file into the working tree; push: also commit it and push to the "
+                    "current branch; pull_request: commit it on a new branch and open a pull/merge request",
+                ),
+                select(ctx.delivery_options),
+            )
+        )
+    if ctx.can_wait and ctx.delivery_options:
+        qs.append(
+            QuestionDef(
+                Question(
+                    id="wait",
+                    prompt="Wait until the controller has applied it?",
+                    type="boolean",
+                    default=True,
+                    required=False,
+                ),
+                boolean,
+            )
+        )
+    return qs
+
+
+def questions_for(step: Step, answers: Mapping[str, Any], ctx: SessionContext, env: FlowEnv) -> list[QuestionDef]:
+    if step == "package":
+        return _package_questions(answers, ctx)
+    if step == "provider":
+        return _provider_questions_step(answers, ctx, env)
+    if step == "common":
+        return _common_questions(answers, ctx, env)
+    if step == "provider_options":
+        qctx = _question_context(answers, ctx, env)
+        provider = answers.get("provider")
+        if qctx is None or provider not in env.registry:
+            return []
+        qdefs = env.registry.get(str(provider)).questions(qctx)
+        return [_policy_wrapped(q, env.policy) for q in qdefs]
+    if step == "output":
+        return _output_questions(answers, ctx, env)
+    if step == "preview":
+        return _preview_questions(ctx)
+    return []
+
+
+def _policy_wrapped(q: QuestionDef, policy: PolicySettings) -> QuestionDef:
+    if q.id == "prune" and policy.require_prune:
+        inner = q.parse
+
+        def parse(value: Any) -> Any:
+            v = inner(value)
+            if v is False:
+                raise AnswerError("policy requires prune (GITOPS_MCP_POLICY__REQUIRE_PRUNE=false turns it off)")
+            return v
+
+        return QuestionDef(q.question, parse)
+    return q
+
+
+def all_question_ids(registry: ProviderRegistry) -> set[str]:
+    ids = {
+        "package",
+        "chart_url",
+        "chart",
+        "chart_version",
+        "provider",
+        "repo_url",
+        "path",
+        "revision",
+        "namespace",
+        "app_name",
+        "output_path",
+        "delivery",
+        "wait",
+    }
+    package_types: tuple[PackageType, ...] = ("helm", "kustomize", "manifests")
+    source_kinds: tuple[SourceKind, ...] = ("git", "helm_repository")
+    for provider in registry:
+        for pt in package_types:
+            for sk in source_kinds:
+                ids |= {q.id for q in provider.questions(QuestionContext(pt, sk, "x"))}
+    return ids
