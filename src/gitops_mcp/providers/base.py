@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from gitops_mcp.detection.kinds import GitOpsKinds
 from gitops_mcp.manifests.validation.schema import BuiltinRules
 from gitops_mcp.providers.live import (
+    Applier,
     ClusterReader,
     GitLocation,
     KindInfo,
@@ -164,6 +165,14 @@ class Provider(Protocol):
 
     def git_location(self, cluster: ClusterReader, obj: Obj, chain: Sequence[OwnerLink]) -> GitLocation | None:
         """Where in Git ``obj`` is defined, given the chain of owners this provider found (nearest first)."""
+        ...
+
+    verify_kinds: tuple[str, ...]
+    """Kinds among the generated objects whose sync of the pushed commit means "live"."""
+
+    def appliers(self, cluster: ClusterReader) -> list[Applier]:
+        """Its objects in the cluster that apply a directory of a Git repository (a parent that
+        will pick up a committed file)."""
         ...
 
     fleet: FleetLayout

@@ -16,6 +16,7 @@ from gitops_mcp.fleet import FleetPlan, FleetSpec
 from gitops_mcp.manifests.validation.schema import BuiltinRules
 from gitops_mcp.providers.base import PackageType, RepoFacts, SourceKind
 from gitops_mcp.providers.live import (
+    Applier,
     ClusterReader,
     GitLocation,
     KindInfo,
@@ -50,6 +51,7 @@ class ProviderDefaults:
 
     keywords: tuple[str, ...] = ()
     kinds: tuple[KindInfo, ...] = ()
+    verify_kinds: tuple[str, ...] = ()
     fleet = NoFleet()
 
     def unsupported_reason(self, package_type: PackageType, source_kind: SourceKind) -> str | None:
@@ -72,6 +74,9 @@ class ProviderDefaults:
 
     def reconcile_plan(self, ref: ObjectRef, obj: Obj, token: str, *, with_source: bool, sync: bool) -> ReconcilePlan:
         raise UserInputError(f"{ref.kind} cannot be asked to reconcile by this server")
+
+    def appliers(self, cluster: ClusterReader) -> list[Applier]:
+        return []
 
     def owner_of(self, cluster: ClusterReader, obj: Obj, stage: OwnerStage) -> OwnerStep | None:
         return None

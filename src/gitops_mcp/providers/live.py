@@ -151,6 +151,17 @@ class GitLocation(BaseModel):
     value_files: list[str] = Field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Applier:
+    """An object in the cluster that applies a directory of a Git repository (a Flux
+    Kustomization with a GitRepository source, an Argo CD Application): a file committed under
+    ``path`` of ``repo_url`` is applied when it reconciles."""
+
+    ref: ObjectRef
+    repo_url: str
+    path: str  # repository-relative directory, '' for the root
+
+
 class ClusterReader(Protocol):
     """Reads during an owner lookup (each one is counted)."""
 
@@ -161,3 +172,11 @@ class ClusterReader(Protocol):
     def list(self, api_version: str, kind: str) -> list[Obj] | None:
         """All objects of the kind, or None when the cluster does not serve it."""
         ...
+
+
+def repo_dir(path: object) -> str:
+    """A controller's ``path`` as a repository-relative directory: ``./clusters/dev/`` -> ``clusters/dev``."""
+    p = str(path or "").strip().strip("/")
+    while p.startswith("./"):
+        p = p[2:]
+    return "" if p in ("", ".") else p

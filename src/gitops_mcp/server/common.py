@@ -4,11 +4,12 @@ runner that turns our errors into tool errors, and the resource error mapping.""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import anyio
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
 from mcp.types import ToolAnnotations
+from pydantic import Field
 
 from gitops_mcp.errors import GitOpsError, NotFoundError
 
@@ -30,7 +31,10 @@ WRITE_FILE = _annotations(False, True, True, False)
 GIT_WRITE = _annotations(False, True, False, True)
 CLUSTER_ACTION = _annotations(False, False, False, True)
 
-SyncKind = Literal["GitRepository", "OCIRepository", "HelmRepository", "Kustomization", "HelmRelease", "Application"]
+# Provider-specific values are plain strings checked by the registry (a wrong one is answered
+# with the valid ones), so that a registered provider needs no change here.
+SyncKind = Annotated[str, Field(description="GitOps object kind, e.g. Kustomization, HelmRelease, Application")]
+ProviderName = Annotated[str, Field(description="GitOps engine: flux or argocd (list_providers names every one)")]
 
 
 async def run(fn: Callable[..., T], *args: Any) -> T:

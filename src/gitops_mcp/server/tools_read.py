@@ -14,7 +14,7 @@ from gitops_mcp.cluster.owner import OwnerResult
 from gitops_mcp.cluster.status import SyncStatus
 from gitops_mcp.detection import DetectionReport
 from gitops_mcp.manifests.validation import ValidationResult
-from gitops_mcp.server.common import READ, READ_CLUSTER, SyncKind, run
+from gitops_mcp.server.common import READ, READ_CLUSTER, ProviderName, SyncKind, run
 from gitops_mcp.services import Services
 from gitops_mcp.services.inspect import ProviderReport
 from gitops_mcp.services.manifests import GenerateResult
@@ -46,7 +46,7 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
 
     @mcp.tool(annotations=READ_CLUSTER)
     async def get_sync_status(
-        kind: Annotated[SyncKind, Field(description="Flux or Argo CD kind")],
+        kind: SyncKind,
         name: Annotated[str, Field(description="Object name")],
         namespace: Annotated[str, Field(description="Object namespace (Flux: usually flux-system; Argo: argocd)")],
         context: Annotated[str | None, Field(description="Kubeconfig context (default: the current one)")] = None,
@@ -82,7 +82,7 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
 
     @mcp.tool(annotations=READ_CLUSTER)
     async def wait_for_sync(
-        kind: Annotated[SyncKind, Field(description="Flux or Argo CD kind")],
+        kind: SyncKind,
         name: Annotated[str, Field(description="Object name")],
         namespace: Annotated[str, Field(description="Object namespace")],
         ctx: Context,
@@ -103,7 +103,7 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
 
     @mcp.tool(annotations=READ)
     async def generate_manifests(
-        provider: Annotated[Literal["argocd", "flux"], Field(description="GitOps engine")],
+        provider: ProviderName,
         app_name: Annotated[str, Field(description="Application name (DNS-1123 label, <= 63)")],
         namespace: Annotated[str, Field(description="Namespace the workload is deployed into")],
         package: Annotated[

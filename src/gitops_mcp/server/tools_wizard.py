@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
@@ -41,9 +41,7 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         intent: Annotated[
             str | None, Field(description="What the user asked for, e.g. 'deploy charts/podinfo with Flux'")
         ] = None,
-        provider: Annotated[
-            Literal["argocd", "flux"] | None, Field(description="GitOps engine, if the user said")
-        ] = None,
+        provider: Annotated[str | None, Field(description="GitOps engine (flux, argocd), if the user said")] = None,
     ) -> SessionView:
         """Open a deployment session: detects packages and returns the first questions.
 

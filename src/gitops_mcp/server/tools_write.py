@@ -14,7 +14,7 @@ from gitops_mcp.git.delivery import CommitResult, RollbackResult
 from gitops_mcp.manifests.write import WriteResult
 from gitops_mcp.remediation import Change
 from gitops_mcp.server.auth import current_owner
-from gitops_mcp.server.common import CLUSTER_ACTION, GIT_WRITE, WRITE_FILE, SyncKind, run
+from gitops_mcp.server.common import CLUSTER_ACTION, GIT_WRITE, WRITE_FILE, ProviderName, SyncKind, run
 from gitops_mcp.services import Services
 from gitops_mcp.services.artifact import ArtifactResult
 from gitops_mcp.services.fleet import FleetResult
@@ -79,7 +79,7 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
 
     @mcp.tool(annotations=CLUSTER_ACTION)
     async def reconcile(
-        kind: Annotated[SyncKind, Field(description="Flux or Argo CD kind")],
+        kind: SyncKind,
         name: Annotated[str, Field(description="Object name")],
         namespace: Annotated[str, Field(description="Object namespace")],
         with_source: Annotated[
@@ -146,7 +146,7 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
     @mcp.tool(annotations=GIT_WRITE)
     async def scaffold_fleet(
         repo_path: Annotated[str, Field(description="Absolute path of the local repository to lay out")],
-        provider: Annotated[Literal["flux", "argocd"], Field(description="GitOps engine of every cluster")],
+        provider: ProviderName,
         environments: Annotated[
             list[str] | None,
             Field(description="Environment names in promotion order (default dev, staging, production)"),

@@ -23,7 +23,7 @@ class ClusterService:
         from gitops_mcp.cluster.ops import get_status
 
         with self.shared.kube(context) as kube:
-            return get_status(kube, kind, name, namespace)
+            return get_status(kube, kind, name, namespace, registry=self.shared.registry)
 
     def reconcile(
         self,
@@ -38,7 +38,7 @@ class ClusterService:
 
         self.shared.require_writable()
         with self.shared.kube(context) as kube:
-            return reconcile(kube, kind, name, namespace, with_source, sync)
+            return reconcile(kube, kind, name, namespace, with_source, sync, registry=self.shared.registry)
 
     def wait(
         self,
@@ -55,7 +55,9 @@ class ClusterService:
         if not 1 <= timeout_s <= 3600:
             raise UserInputError("timeout_s must be between 1 and 3600 seconds")
         with self.shared.kube(context) as kube:
-            return wait_for_sync(kube, kind, name, namespace, revision, timeout_s, progress)
+            return wait_for_sync(
+                kube, kind, name, namespace, revision, timeout_s, progress, registry=self.shared.registry
+            )
 
     def find_owner(
         self,
@@ -73,7 +75,7 @@ class ClusterService:
         from gitops_mcp.manifests.locate import locate
 
         with self.shared.kube(context) as kube:
-            result = OwnerFinder(kube).find(api_version, kind, name, namespace)
+            result = OwnerFinder(kube, registry=self.shared.registry).find(api_version, kind, name, namespace)
         git = result.git
         if git is None:
             return result

@@ -51,7 +51,7 @@ class Inspect:
         try:
             with self.shared.kube(context, timeout=5.0) as kube:
                 report.cluster = kube.host
-                report.controllers = installed_controllers(kube)
+                report.controllers = installed_controllers(kube, registry=self.shared.registry)
         except ClusterError as exc:
             report.cluster_error = str(exc)
         return report

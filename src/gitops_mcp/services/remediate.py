@@ -124,6 +124,7 @@ class Remediation:
                 applier.namespace,
                 with_source=True,
                 sync=applier.kind == "Application",
+                registry=self.shared.registry,
             )
             result.verification = wait_for_sync(
                 kube,
@@ -132,6 +133,7 @@ class Remediation:
                 applier.namespace,
                 commit.commit_sha,
                 self.shared.settings.wizard_wait_seconds,
+                registry=self.shared.registry,
             )
             if result.verification.outcome != "synced":
                 result.live_ok = False

@@ -64,7 +64,7 @@ class Shared:
         settings = self.settings
         if timeout is not None:
             settings = settings.model_copy(update={"kube_timeout_seconds": timeout})
-        return KubeClient(settings, context)
+        return KubeClient(settings, context, registry=self.registry)
 
     def cluster_configured(self) -> bool:
         s = self.settings
@@ -135,7 +135,7 @@ class Shared:
 
             try:
                 with self.kube(timeout=5.0) as kube:
-                    schemas = crd_schemas(cluster_crd_documents(kube))
+                    schemas = crd_schemas(cluster_crd_documents(kube, registry=self.registry))
                 if schemas.schemas:
                     return schemas, "cluster"
             except ClusterError:

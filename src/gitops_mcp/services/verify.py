@@ -1,15 +1,41 @@
-"""After a push: make the controller apply the commit now, and wait until it is live."""
+"""After a push: make the controllers apply the commit now, and wait until it is live.
+
+Provider-neutral: each provider names the objects in the cluster that apply a directory of a
+Git repository (:meth:`Provider.appliers`) and which generated kinds mean "live"
+(:attr:`Provider.verify_kinds`). A parent that applies the output file's directory of this
+repository is reconciled and waited for first; then the generated object itself.
+"""
 
 from __future__ import annotations
 
 import posixpath
 import time
 from pathlib import Path
+from typing import Any
 
 from gitops_mcp.cluster.ops import WaitResult
 from gitops_mcp.git.info import read_repo_info
+from gitops_mcp.providers.live import Applier, ObjectRef
 from gitops_mcp.services.shared import Shared
 from gitops_mcp.sessions.models import SessionState
+
+
+def _covers(applier_path: str, directory: str) -> bool:
+    return applier_path == "" or directory == applier_path or directory.startswith(applier_path + "/")
+
+
+def parent_of(appliers: list[Applier], repo_url: str, output_path: str, own: set[tuple[str, str]]) -> Applier | None:
+    """The applier of ``repo_url`` whose path is the nearest ancestor of the output file's directory
+    (not one of the generated objects, ``own``: (kind, name))."""
+    from gitops_mcp.git.urls import url_identity
+
+    repo, directory = url_identity(repo_url), posixpath.dirname(output_path)
+    found = [
+        a
+        for a in appliers
+        if url_identity(a.repo_url) == repo and _covers(a.path, directory) and (a.ref.kind, a.ref.name) not in own
+    ]
+    return max(found, key=lambda a: len(a.path), default=None)
 
 
 class Verifier:
@@ -20,64 +46,48 @@ class Verifier:
         info = read_repo_info(root)
         return info.head_sha if info else None
 
+    def _apply(self, kube: Any, ref: ObjectRef, revision: str | None, deadline: float, sync: bool) -> WaitResult:
+        """Ask the controller to act now (``sync``: also start applying, e.g. an Argo CD sync), then wait."""
+        from gitops_mcp.cluster.ops import reconcile, wait_for_sync
+
+        registry = self.shared.registry
+        assert ref.namespace is not None
+        reconcile(kube, ref.kind, ref.name, ref.namespace, with_source=True, sync=sync, registry=registry)
+        left = max(1.0, deadline - time.monotonic())
+        return wait_for_sync(kube, ref.kind, ref.name, ref.namespace, revision, left, registry=registry)
+
     def verify(self, state: SessionState, sha: str) -> tuple[bool, str, list[WaitResult]]:
         """After a push: make the controller apply the commit now, and wait until it is live."""
-        from gitops_mcp.cluster.ops import get_status, reconcile, wait_for_sync
+        from gitops_mcp.cluster.ops import get_status
+        from gitops_mcp.cluster.owner import OwnerFinder
         from gitops_mcp.errors import ClusterError
         from gitops_mcp.git.urls import url_identity
 
         assert state.preview is not None
+        registry = self.shared.registry
+        provider = registry.get(state.preview.provider)
         deadline = time.monotonic() + self.shared.settings.wizard_wait_seconds
         waits: list[WaitResult] = []
-        objects = state.preview.objects
+        objects, out, origin = state.preview.objects, state.preview.output_path, state.context.origin_url
         try:
             with self.shared.kube() as kube:
-                out = state.preview.output_path
-                parent = next(
-                    (b for b in state.context.flux_bootstraps if out.startswith(b.path.rstrip("/") + "/")), None
-                )
-                if state.preview.provider == "flux" and parent is not None:
-                    # the bootstrap's Kustomization applies every file under the cluster directory
-                    reconcile(kube, "Kustomization", "flux-system", "flux-system", with_source=True)
-                    w = wait_for_sync(
-                        kube, "Kustomization", "flux-system", "flux-system", sha, max(1.0, deadline - time.monotonic())
-                    )
-                    waits.append(w)
-                    if w.outcome != "synced":
-                        return False, f"flux-system did not apply {sha[:12]}: {w.message}", waits
-                if state.preview.provider == "argocd" and state.context.origin_url:
-                    # an app of apps that deploys the directory of the output file
-                    apps, _ = kube.list("argoproj.io/v1alpha1", "Application")
-                    out_dir = posixpath.dirname(out)
-                    for app in apps:
-                        src = (app.get("spec") or {}).get("source") or {}
-                        path = str(src.get("path") or ".").strip("/").removeprefix("./")
-                        if (
-                            src.get("repoURL")
-                            and url_identity(str(src["repoURL"])) == url_identity(state.context.origin_url)
-                            and (out_dir == path or out_dir.startswith(path + "/") or path in ("", "."))
-                        ):
-                            meta = app["metadata"]
-                            if any(o.name == meta["name"] and o.kind == "Application" for o in objects):
-                                continue
-                            reconcile(kube, "Application", meta["name"], meta["namespace"], sync=True)
-                            w = wait_for_sync(
-                                kube,
-                                "Application",
-                                meta["name"],
-                                meta["namespace"],
-                                sha,
-                                max(1.0, deadline - time.monotonic()),
-                            )
-                            waits.append(w)
-                            if w.outcome != "synced":
-                                return False, f"{meta['name']} did not apply {sha[:12]}: {w.message}", waits
-                            break
-                kinds = ("Kustomization", "HelmRelease") if state.preview.provider == "flux" else ("Application",)
-                target = next((o for o in objects if o.kind in kinds), None)
+                if origin:
+                    reader = OwnerFinder(kube, registry)
+                    appliers = [a for p in registry for a in p.appliers(reader)]
+                    own = {(o.kind, o.name) for o in objects}
+                    parent = parent_of(appliers, origin, out, own)
+                    if parent is not None:
+                        w = self._apply(
+                            kube, parent.ref, sha, deadline, sync=True
+                        )  # the parent must apply the new file
+                        waits.append(w)
+                        if w.outcome != "synced":
+                            return False, f"{parent.ref.name} did not apply {sha[:12]}: {w.message}", waits
+                target = next((o for o in objects if o.kind in provider.verify_kinds), None)
                 if target is None or target.namespace is None:
                     return False, "nothing to wait for", waits
-                if get_status(kube, target.kind, target.name, target.namespace).state == "not_found":
+                status = get_status(kube, target.kind, target.name, target.namespace, registry=registry)
+                if status.state == "not_found":
                     return (
                         False,
                         (
@@ -86,20 +96,17 @@ class Verifier:
                         ),
                         waits,
                     )
-                reconcile(kube, target.kind, target.name, target.namespace, with_source=True)
                 same_repo = (
-                    state.context.origin_url
+                    origin
                     and state.answers.get("repo_url")
-                    and url_identity(str(state.answers["repo_url"])) == url_identity(state.context.origin_url)
+                    and url_identity(str(state.answers["repo_url"])) == url_identity(origin)
                 )
-                w = wait_for_sync(
-                    kube,
-                    target.kind,
-                    target.name,
-                    target.namespace,
-                    sha if same_repo else None,
-                    max(1.0, deadline - time.monotonic()),
+                ref = ObjectRef(
+                    api_version=target.api_version, kind=target.kind, name=target.name, namespace=target.namespace
                 )
+                w = self._apply(
+                    kube, ref, sha if same_repo else None, deadline, sync=False
+                )  # its own sync policy decides
                 waits.append(w)
                 if w.outcome == "synced":
                     return True, f"live: {w.message}", waits

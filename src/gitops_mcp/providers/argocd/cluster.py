@@ -8,7 +8,7 @@ a sync is refused while another operation runs.
 from __future__ import annotations
 
 from gitops_mcp.errors import UserInputError
-from gitops_mcp.providers.argocd import owner, status
+from gitops_mcp.providers.argocd import appliers, owner, status
 from gitops_mcp.providers.live import (
     KindInfo,
     Obj,
@@ -50,4 +50,6 @@ class ArgoCDCluster:
     normalize_status = staticmethod(status.normalize_status)
     reconcile_plan = staticmethod(reconcile_plan)
     owner_of = staticmethod(owner.owner_of)
+    verify_kinds: tuple[str, ...] = appliers.VERIFY_KINDS
+    appliers = staticmethod(appliers.appliers)
     git_location = staticmethod(owner.git_location)

@@ -8,7 +8,7 @@ and take ``status.lastHandledReconcileAt == token`` as the controller's confirma
 from __future__ import annotations
 
 from gitops_mcp.errors import UserInputError
-from gitops_mcp.providers.flux import owner, status
+from gitops_mcp.providers.flux import appliers, owner, status
 from gitops_mcp.providers.live import (
     KindInfo,
     Obj,
@@ -60,4 +60,6 @@ class FluxCluster:
     normalize_status = staticmethod(status.normalize_status)
     reconcile_plan = staticmethod(reconcile_plan)
     owner_of = staticmethod(owner.owner_of)
+    verify_kinds: tuple[str, ...] = appliers.VERIFY_KINDS
+    appliers = staticmethod(appliers.appliers)
     git_location = staticmethod(owner.git_location)
