@@ -70,6 +70,7 @@ async def run_clients(
         counted = False
         try:
             async with _http(token(i)) as http, Client(streamable_http_client(url, http_client=http)) as c:
+                await c.list_tools()  # as clients do on connecting (and the SDK client needs the output schemas)
                 counted = True
                 arrived()
                 await start.wait()

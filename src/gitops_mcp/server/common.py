@@ -3,17 +3,19 @@ runner that turns our errors into tool errors, and the resource error mapping.""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast
 
 import anyio
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
-from mcp.types import ToolAnnotations
-from pydantic import Field
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import BaseModel, Field
 
 from gitops_mcp.errors import GitOpsError, NotFoundError
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 
 def _annotations(read_only: bool, destructive: bool, idempotent: bool, open_world: bool) -> ToolAnnotations:
@@ -43,6 +45,21 @@ async def run(fn: Callable[..., T], *args: Any) -> T:
         return await anyio.to_thread.run_sync(fn, *args)
     except GitOpsError as exc:
         raise ToolError(str(exc)) from exc
+
+
+def compact(value: M) -> M:
+    """The result as the wire carries it: the structured content once, and its text copy as compact
+    JSON (not the SDK's indented dump of it). The SDK passes a CallToolResult through after
+    validating its structured content against the tool's declared output, so the declared
+    schema still holds; the cast keeps the tools' return annotations (their output schemas)."""
+    data = value.model_dump(mode="json", by_alias=True)
+    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    return cast(M, CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data))
+
+
+async def answer(fn: Callable[..., M], *args: Any) -> M:
+    """:func:`run`, answered as :func:`compact`."""
+    return compact(await run(fn, *args))
 
 
 def resource(fn: Callable[[], str]) -> str:

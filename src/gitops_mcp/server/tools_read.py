@@ -14,7 +14,7 @@ from gitops_mcp.cluster.owner import OwnerResult
 from gitops_mcp.cluster.status import SyncStatus
 from gitops_mcp.detection import DetectionReport
 from gitops_mcp.manifests.validation import ValidationResult
-from gitops_mcp.server.common import READ, READ_CLUSTER, ProviderName, SyncKind, run
+from gitops_mcp.server.common import READ, READ_CLUSTER, ProviderName, SyncKind, answer
 from gitops_mcp.services import Services
 from gitops_mcp.services.inspect import ProviderReport
 from gitops_mcp.services.manifests import GenerateResult
@@ -34,7 +34,7 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         Argo CD Applications). Paths in the result are relative to the repository root.
         Reads files only.
         """
-        return await run(svc.inspect.detect, path)
+        return await answer(svc.inspect.detect, path)
 
     @mcp.tool(annotations=READ_CLUSTER)
     async def list_providers(
@@ -42,7 +42,7 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
     ) -> ProviderReport:
         """List the GitOps providers (argocd, flux) with the questions each asks, and — when a
         cluster is configured — which controllers it has installed (their CRDs and served versions)."""
-        return await run(svc.inspect.provider_report, context)
+        return await answer(svc.inspect.provider_report, context)
 
     @mcp.tool(annotations=READ_CLUSTER)
     async def get_sync_status(
@@ -57,7 +57,7 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         and attempted; the controller's message and conditions; for Argo CD sync, health and
         the operation phase. Reads only.
         """
-        return await run(svc.cluster.sync_status, kind, name, namespace, context)
+        return await answer(svc.cluster.sync_status, kind, name, namespace, context)
 
     @mcp.tool(annotations=READ_CLUSTER)
     async def find_owner(
@@ -78,7 +78,7 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         path, and — from repo_path or the clone cache — the file and document index that define
         it (for Helm-rendered objects: the HelmRelease). A few API calls, no cluster-wide scan.
         """
-        return await run(svc.cluster.find_owner, api_version, kind, name, namespace, repo_path, context)
+        return await answer(svc.cluster.find_owner, api_version, kind, name, namespace, repo_path, context)
 
     @mcp.tool(annotations=READ_CLUSTER)
     async def wait_for_sync(
@@ -99,7 +99,7 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         def progress(elapsed: float, message: str) -> None:
             anyio.from_thread.run(ctx.report_progress, elapsed, timeout_s, message)
 
-        return await run(svc.cluster.wait, kind, name, namespace, revision, timeout_s, progress, context)
+        return await answer(svc.cluster.wait, kind, name, namespace, revision, timeout_s, progress, context)
 
     @mcp.tool(annotations=READ)
     async def generate_manifests(
@@ -154,7 +154,7 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         )
         if package is not None and "path" not in args:
             args["path"] = package
-        return await run(svc.manifests.generate, args, repo_path, package_type)
+        return await answer(svc.manifests.generate, args, repo_path, package_type)
 
     @mcp.tool(annotations=READ)
     async def validate_manifests(
@@ -167,4 +167,4 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         fields this server generates. Policies: https/ssh Git URLs, interval bounds, prune,
         a source for every Kustomization, no suspend, relative paths, no plain Secrets.
         """
-        return await run(svc.inspect.validate, path, yaml)
+        return await answer(svc.inspect.validate, path, yaml)

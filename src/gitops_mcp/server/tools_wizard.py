@@ -9,7 +9,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from gitops_mcp.server.auth import current_owner
-from gitops_mcp.server.common import ANSWER, CANCEL, READ, SESSION_WRITE, run
+from gitops_mcp.server.common import ANSWER, CANCEL, READ, SESSION_WRITE, answer, compact, run
 from gitops_mcp.server.elicit import elicit_rounds
 from gitops_mcp.services import Services
 from gitops_mcp.sessions.models import SessionSummary, SessionView
@@ -26,12 +26,12 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         session_id: Annotated[str, Field(description="Id returned by start_deployment")],
     ) -> SessionView:
         """Show a wizard session: step, open questions, answers, preview and result."""
-        return await run(svc.wizard.get, current_owner(), session_id)
+        return await answer(svc.wizard.get, current_owner(), session_id)
 
     @mcp.tool(annotations=READ)
     async def list_sessions() -> SessionList:
         """List this caller's wizard sessions, newest first."""
-        return SessionList(sessions=await run(svc.wizard.list_sessions, current_owner()))
+        return compact(SessionList(sessions=await run(svc.wizard.list_sessions, current_owner())))
 
     # -- sessions ---------------------------------------------------------------------------------
     @mcp.tool(annotations=SESSION_WRITE)
@@ -52,7 +52,9 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         """
         owner = current_owner()
         view = await run(svc.wizard.start, owner, path, intent, provider)
-        return await elicit_rounds(ctx, view, lambda a: run(svc.wizard.answer, owner, view.session_id, a, False))
+        return compact(
+            await elicit_rounds(ctx, view, lambda a: run(svc.wizard.answer, owner, view.session_id, a, False))
+        )
 
     @mcp.tool(annotations=SESSION_WRITE if settings.read_only else ANSWER)
     async def answer_questions(
@@ -77,11 +79,11 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         """
         owner = current_owner()
         view = await run(svc.wizard.answer, owner, session_id, answers, accept_defaults)
-        return await elicit_rounds(ctx, view, lambda a: run(svc.wizard.answer, owner, session_id, a, False))
+        return compact(await elicit_rounds(ctx, view, lambda a: run(svc.wizard.answer, owner, session_id, a, False)))
 
     @mcp.tool(annotations=CANCEL)
     async def cancel_session(
         session_id: Annotated[str, Field(description="Id returned by start_deployment")],
     ) -> SessionView:
         """End a wizard session without doing anything more. Files already written stay."""
-        return await run(svc.wizard.cancel, current_owner(), session_id)
+        return await answer(svc.wizard.cancel, current_owner(), session_id)

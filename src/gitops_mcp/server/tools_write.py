@@ -14,7 +14,7 @@ from gitops_mcp.git.delivery import CommitResult, RollbackResult
 from gitops_mcp.manifests.write import WriteResult
 from gitops_mcp.remediation import Change
 from gitops_mcp.server.auth import current_owner
-from gitops_mcp.server.common import CLUSTER_ACTION, GIT_WRITE, WRITE_FILE, ProviderName, SyncKind, run
+from gitops_mcp.server.common import CLUSTER_ACTION, GIT_WRITE, WRITE_FILE, ProviderName, SyncKind, answer
 from gitops_mcp.services import Services
 from gitops_mcp.services.artifact import ArtifactResult
 from gitops_mcp.services.fleet import FleetResult
@@ -42,7 +42,7 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         symlinks that leave the repository, and manifests that fail validation.
         Overwrites the target file if it exists.
         """
-        return await run(svc.manifests.write, current_owner(), repo_path, output_path, yaml, session_id)
+        return await answer(svc.manifests.write, current_owner(), repo_path, output_path, yaml, session_id)
 
     @mcp.tool(annotations=GIT_WRITE)
     async def commit_and_push(
@@ -75,7 +75,7 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         retried; a conflict stops with the commit kept on a named local branch. Re-running a
         pull request updates the same open pull request. Plain Secret manifests are refused.
         """
-        return await run(svc.git.commit, repo_path, paths, message, branch, mode, base, draft, labels)
+        return await answer(svc.git.commit, repo_path, paths, message, branch, mode, base, draft, labels)
 
     @mcp.tool(annotations=CLUSTER_ACTION)
     async def reconcile(
@@ -91,7 +91,7 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         """Ask the controller to act now: Flux reconcile.fluxcd.io/requestedAt (source first),
         confirmed through status.lastHandledReconcileAt; Argo CD refresh and, when asked, a sync
         operation (never while one is running). Refused for suspended objects."""
-        return await run(svc.cluster.reconcile, kind, name, namespace, with_source, sync, context)
+        return await answer(svc.cluster.reconcile, kind, name, namespace, with_source, sync, context)
 
     @mcp.tool(annotations=GIT_WRITE)
     async def remediate(
@@ -123,7 +123,7 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         live object. Helm-rendered objects change through their HelmRelease values; an object
         from a shared Kustomize base changes in the environment's overlay. Unmanaged objects and
         ApplicationSet-generated Applications are refused with the reason; nothing changes."""
-        return await run(
+        return await answer(
             svc.remediation.remediate, api_version, kind, name, namespace, change, mode, wait, repo_path, message
         )
 
@@ -141,7 +141,7 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         """Carry an app's version from one environment overlay to the next: kustomization image
         tags, the HelmRelease chart version and changed values, workload images in patches. Values
         that name the source environment stay. The pull request lists what moves and what stays."""
-        return await run(svc.promotion.promote, repo_path, app, from_env, to_env, mode, message)
+        return await answer(svc.promotion.promote, repo_path, app, from_env, to_env, mode, message)
 
     @mcp.tool(annotations=GIT_WRITE)
     async def scaffold_fleet(
@@ -192,7 +192,7 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         with sync waves and notification subscriptions. auto_sync environments sync automatically; the
         others move through promote pull requests (Argo CD: manual sync). Every file is validated; existing
         files that differ and existing Flux bootstraps are kept. Returns the files, diff and next steps."""
-        return await run(
+        return await answer(
             svc.fleet.scaffold,
             repo_path,
             provider,
@@ -246,7 +246,7 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         is given; plain Secrets are refused. Overwrites the tag. With generate=true, returns the
         validated OCIRepository + Kustomization (nothing written). Returns the digest and the revision
         Flux will report (<tag>@<digest>)."""
-        return await run(
+        return await answer(
             svc.artifacts.push,
             path,
             oci_url,
@@ -286,4 +286,4 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         The revert is built on the remote branch in a temporary worktree; the working tree is
         not touched. Verifying the rollback on the cluster is done with the sync tools.
         """
-        return await run(svc.git.rollback, repo_path, paths, shas, mode, base, message)
+        return await answer(svc.git.rollback, repo_path, paths, shas, mode, base, message)
