@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from conftest import FIXTURES, need_shared
 from gitops_mcp.cluster.owner import GitLocation, ObjectRef, OwnerLink, OwnerResult, SourceFile
@@ -339,3 +340,33 @@ def test_promote_images_and_nothing_to_move(repo: Callable[[str], Path]) -> None
     ]
     with pytest.raises(GitOpsError, match="no Kustomize overlay"):
         plan_promotion(root, "frontend", "staging", "qa")
+
+
+def test_set_image_takes_only_image_references() -> None:
+    """set_image is refused unless the image follows the distribution/reference grammar (as validation)."""
+    for bad in ("a/a/a/a/a/!", "org/App:1", "app:-x", "app@sha256:abc", "x" * 256):
+        with pytest.raises(ValidationError, match="image"):
+            SetImage(image=bad)
+    for good in ("localhost:5000/app:v1", "ghcr.io/org/app:1.2.3@sha256:" + "0" * 64):
+        assert SetImage(image=good).image == good
+
+
+def test_helm_image_values_split_by_the_reference_grammar(repo: Callable[[str], Path]) -> None:
+    """A registry port is not a tag, a digest is not part of the tag."""
+    root = repo("flux2-kustomize-helm-example")
+    o = owner(
+        root,
+        [("HelmRelease", "podinfo", "podinfo"), ("Kustomization", "apps", "flux-system")],
+        "./apps/staging",
+        "apps/base/podinfo/release.yaml",
+        0,
+        ("HelmRelease", "podinfo"),
+        ("apps/v1", "Deployment", "podinfo", "podinfo"),
+    )
+    cases = {
+        "localhost:5000/podinfo": {"repository": "localhost:5000/podinfo"},
+        "localhost:5000/podinfo:6.7.1@sha256:" + "0" * 64: {"repository": "localhost:5000/podinfo", "tag": "6.7.1"},
+    }
+    for image, values in cases.items():
+        p = plan(root, o, SetImage(image=image))
+        assert load_documents(p.edits[0].after)[0]["spec"]["values"]["image"] == values
