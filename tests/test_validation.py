@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -243,6 +244,15 @@ def test_kustomization_images_entries() -> None:
     assert set(errors_of(flux)) == {"spec.images[1].newName"}
 
 
+def flux_source(kind: str, url: str) -> dict[str, Any]:
+    """GITREPO as a Flux source of ``kind`` with ``url``."""
+    doc: dict[str, Any] = yaml.safe_load(GITREPO.replace("kind: GitRepository", f"kind: {kind}"))
+    doc["spec"]["url"] = url
+    if kind != "GitRepository":
+        del doc["spec"]["ref"]
+    return doc
+
+
 @pytest.mark.parametrize(
     ("kind", "url", "why"),
     [
@@ -263,10 +273,7 @@ def test_kustomization_images_entries() -> None:
     ],
 )
 def test_source_urls_are_parsed(kind: str, url: str, why: str) -> None:
-    doc = yaml.safe_load(GITREPO.replace("kind: GitRepository", f"kind: {kind}"))
-    doc["spec"]["url"] = url
-    doc["spec"].pop("ref") if kind != "GitRepository" else None
-    message = errors_of(doc)["spec.url"]
+    message = errors_of(flux_source(kind, url))["spec.url"]
     assert why in message and "expected" in message and "\n" not in message
 
 
@@ -284,16 +291,15 @@ def test_source_urls_are_parsed(kind: str, url: str, why: str) -> None:
     ],
 )
 def test_valid_source_urls(kind: str, url: str) -> None:
-    doc = yaml.safe_load(GITREPO.replace("kind: GitRepository", f"kind: {kind}"))
-    doc["spec"]["url"] = url
+    doc = flux_source(kind, url)
     assert "spec.url" not in errors_of(doc)
     result = validate_documents([doc], PolicySettings(secure_git_urls=False), rules=RULES)
     assert not [i for i in result.issues if i.path == "spec.url"]
 
 
 def test_helm_repository_of_type_oci_needs_oci_url() -> None:
-    doc = yaml.safe_load(GITREPO.replace("kind: GitRepository", "kind: HelmRepository"))
-    doc["spec"].update(type="oci", url="https://ghcr.io/org/charts")
+    doc = flux_source("HelmRepository", "https://ghcr.io/org/charts")
+    doc["spec"]["type"] = "oci"
     assert "https:// is not allowed" in errors_of(doc)["spec.url"]
 
 
@@ -318,9 +324,7 @@ def test_application_repo_urls() -> None:
 
 def test_references_are_checked_with_crd_schemas_too() -> None:
     crds = load_crd_dir(need_shared(CRDS / "flux"))
-    doc = yaml.safe_load(GITREPO)
-    doc["spec"]["url"] = "https://a.a.!"
-    assert "spec.url" in errors_of(doc, crds=crds)
+    assert "spec.url" in errors_of(flux_source("GitRepository", "https://a.a.!"), crds=crds)
     assert "spec.template.spec.containers[0].image" in errors_of(workload("apps/v1", "Deployment", "x/!"), crds=crds)
 
 

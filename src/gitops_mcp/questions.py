@@ -29,6 +29,7 @@ from gitops_mcp.syntax import (
     MAX_FREE_TEXT,
     MAX_REF,
     MAX_URL,
+    bounded,
     is_ref_name,
     normalize_git_url,
     shown,
@@ -84,10 +85,15 @@ def as_text(value: Any, limit: int = MAX_FREE_TEXT, what: str = "a text answer")
     """The answer as stripped text of at most ``limit`` characters (``what`` names it in the message)."""
     if isinstance(value, bool) or value is None or isinstance(value, dict | list):
         raise AnswerError("expected a text answer")
-    v = str(value).strip()
-    if len(v) > limit:
-        raise AnswerError(f"{what} has at most {limit} characters; this one has {len(v)}")
-    return v
+    return within(str(value).strip(), limit, what)
+
+
+def within(value: str, limit: int, what: str) -> str:
+    """``value`` when it has at most ``limit`` characters; else an AnswerError that says the limit."""
+    try:
+        return bounded(value, limit, what)
+    except ValueError as exc:
+        raise AnswerError(str(exc)) from None
 
 
 def dns_label(value: Any) -> str:
@@ -190,8 +196,7 @@ def output_file(value: Any) -> str:
 
 def ref_name(value: str) -> str:
     """Check a branch or tag name the way ``git check-ref-format --branch`` would (<= 255 characters)."""
-    if len(value) > MAX_REF:
-        raise AnswerError(f"a branch or tag name has at most {MAX_REF} characters; this one has {len(value)}")
+    within(value, MAX_REF, "a branch or tag name")
     if not is_ref_name(value):
         raise AnswerError(f"{shown(value)} is not a valid branch or tag name")
     return value

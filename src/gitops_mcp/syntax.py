@@ -191,7 +191,7 @@ def check_url(url: str, kind: UrlKind) -> SplitResult:
     if not url:
         raise bad("it is empty")
     if len(url) > MAX_URL:
-        raise bad(f"it is {len(url)} characters long, at most {MAX_URL}")
+        raise bad(f"it is {len(url)} characters long; at most {MAX_URL}")
     if _has_space_or_control(url):
         raise bad("it contains spaces or control characters")
     if "://" not in url:

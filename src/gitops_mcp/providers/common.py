@@ -18,6 +18,7 @@ from gitops_mcp.questions import (
     comma_list,
     duration,
     duration_seconds,
+    within,
 )
 from gitops_mcp.settings import PolicySettings
 from gitops_mcp.syntax import shown
@@ -55,8 +56,7 @@ def value_files_parser(available: tuple[str, ...]) -> Parser:
     def parse(value: Any) -> list[str]:
         files = comma_list(value)
         for f in files:
-            if len(f) > MAX_PATH:
-                raise AnswerError(f"a values file path has at most {MAX_PATH} characters; this one has {len(f)}")
+            within(f, MAX_PATH, "a values file path")
             if f.startswith("/") or ".." in f.split("/"):
                 raise AnswerError(f"{shown(f)} must be a path relative to the chart directory")
             if available and f not in available:
