@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from conftest import FIXTURES, need_shared
 from gitops_mcp.cluster.owner import GitLocation, ObjectRef, OwnerLink, OwnerResult, SourceFile
@@ -189,6 +190,13 @@ def test_flux_staging_values_only(repo: Callable[[str], Path]) -> None:
         "repository": "ghcr.io/stefanprodan/podinfo",
         "tag": "6.7.1",
     }
+    # split by the reference grammar: a registry port is not a tag, a digest is not part of the tag
+    for image, values in {
+        "localhost:5000/podinfo": {"repository": "localhost:5000/podinfo"},
+        "localhost:5000/podinfo:6.7.1@sha256:" + "0" * 64: {"repository": "localhost:5000/podinfo", "tag": "6.7.1"},
+    }.items():
+        p3 = plan(root, o, SetImage(image=image))
+        assert load_documents(p3.edits[0].after)[0]["spec"]["values"]["image"] == values
 
 
 def test_base_values_when_no_overlay_patch(repo: Callable[[str], Path]) -> None:
@@ -339,3 +347,12 @@ def test_promote_images_and_nothing_to_move(repo: Callable[[str], Path]) -> None
     ]
     with pytest.raises(GitOpsError, match="no Kustomize overlay"):
         plan_promotion(root, "frontend", "staging", "qa")
+
+
+def test_set_image_takes_only_image_references() -> None:
+    """set_image is refused unless the image follows the distribution/reference grammar (as validation)."""
+    for bad in ("a/a/a/a/a/!", "org/App:1", "app:-x", "app@sha256:abc", "x" * 256):
+        with pytest.raises(ValidationError, match="image"):
+            SetImage(image=bad)
+    for good in ("localhost:5000/app:v1", "ghcr.io/org/app:1.2.3@sha256:" + "0" * 64):
+        assert SetImage(image=good).image == good

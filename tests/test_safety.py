@@ -183,3 +183,69 @@ def test_wizard_output_path_through_a_symlink_is_asked_again(app: Services, tmp_
         assert "output_path" in v.errors and any(q.id == "output_path" for q in v.questions)
     ok = app.wizard.answer("local", view.session_id, {"output_path": "gitops/web.yaml"}, accept_defaults=True)
     assert not ok.errors and ok.preview is not None
+
+
+# -- a .git directory is never a package root, nor read through a symlink ----------------------------
+
+
+def _deploy(name: str) -> str:
+    return f"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec: {{}}\n"
+
+
+def test_detect_and_start_refuse_paths_through_symlinks_into_git(app: Services, tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    (repo / "apps").mkdir()
+    (repo / "apps/web.yaml").write_text(_deploy("web"), encoding="utf-8")
+    os.symlink(repo / ".git", repo / "dotgit")  # the .git directory under another name
+    os.symlink(repo / ".git" / "refs", repo / "refs")  # a directory inside .git
+    os.symlink(repo / "dotgit", repo / "chain")  # through another symlink
+    refused = [
+        repo / "dotgit",
+        repo / "refs",
+        repo / "chain",
+        repo / "dotgit" / "refs",
+        repo / "apps" / ".." / "dotgit",
+        repo / ".git",  # .git itself, without a symlink
+        repo / ".git" / "refs",
+    ]
+    for path in refused:
+        with pytest.raises(PathNotAllowedError, match=r"\.git"):
+            app.inspect.detect(str(path))
+        with pytest.raises(PathNotAllowedError, match=r"\.git"):
+            app.wizard.start("local", str(path))
+    with pytest.raises(PathNotAllowedError, match=r"\.git"):  # nor is a file in .git read as YAML
+        app.inspect.validate(path=str(repo / "dotgit" / "config"))
+    # the repository and plain directories in it are still fine, through an inside symlink too
+    os.symlink(repo / "apps", repo / "alias")
+    assert [p.path for p in app.inspect.detect(str(repo)).packages] == ["apps"]
+    assert app.inspect.detect(str(repo / "alias")).packages[0].path == "apps"
+
+
+def test_detect_refuses_a_symlink_leaving_the_repository(app: Services, tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    other = make_repo(tmp_path / "other")
+    (other / "apps").mkdir()
+    (other / "apps/web.yaml").write_text(_deploy("web"), encoding="utf-8")
+    os.symlink(other / "apps", repo / "borrowed")  # inside the allowed roots, but another repository
+    with pytest.raises(PathNotAllowedError, match="leaves the repository"):
+        app.inspect.detect(str(repo / "borrowed"))
+    with pytest.raises(PathNotAllowedError, match="leaves the repository"):
+        app.wizard.start("local", str(repo / "borrowed"))
+    assert app.inspect.detect(str(other / "apps")).packages  # the other repository itself is fine
+
+
+def test_scan_never_reads_git_through_a_symlink(tmp_path: Path) -> None:
+    from conftest import KINDS
+    from gitops_mcp.detection import detect_packages
+
+    repo = make_repo(tmp_path / "repo")
+    (repo / ".git" / "gitops.yaml").write_text(_deploy("leak"), encoding="utf-8")
+    (repo / "raw").mkdir()
+    os.symlink(repo / ".git" / "gitops.yaml", repo / "raw" / "leak.yaml")  # a file inside .git
+    os.symlink(repo / ".git", repo / "dotgit")  # the .git directory
+    (repo / "GIT~1").mkdir()  # the 8.3 short name of .git
+    (repo / "GIT~1" / "x.yaml").write_text(_deploy("short"), encoding="utf-8")
+    report = detect_packages(repo, gitops_kinds=KINDS)
+    assert report.packages == []
+    reasons = {s.path: s.reason for s in report.skipped}
+    assert ".git" in reasons["raw/leak.yaml"] and ".git" in reasons["dotgit"] and ".git" in reasons["GIT~1"]

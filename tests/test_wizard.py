@@ -141,6 +141,20 @@ BAD_ANSWERS: list[tuple[str, Any, str]] = [
     ("output_path", ".git/config.yaml", ".git"),
     ("output_path", "notes.txt", ".yaml"),
     ("output_path", "deploy/overlays/production/app.yaml", "inside the package"),
+    # every text answer is bounded by what it is, with the limit in the message (and not echoed whole)
+    ("package", "p" * 50_000, "at most 1024"),
+    ("provider", "f" * 50_000, "at most 4096"),
+    ("app_name", "a" * 50_000, "at most 4096"),
+    ("repo_url", "https://github.com/" + "x" * 2048, "at most 2048"),
+    ("repo_url", "https://a.a.!/x.git", "not a DNS name or an IP address"),
+    ("path", "a/" * 600, "at most 1024"),
+    ("revision", "r" * 256, "at most 255"),
+    ("revision", "r" * 50_000, "at most 255"),
+    ("revision", "branch:" + "r" * 255, "at most 255"),
+    ("interval", "1m" * 33, "at most 64"),
+    ("prune", "y" * 50_000, "at most 4096"),
+    ("app_name", "a" * 4000, "limit is 63"),
+    ("output_path", "a/" * 600 + "x.yaml", "at most 1024"),
 ]
 
 
@@ -170,6 +184,7 @@ def test_bad_answer_is_asked_again_with_reason(
     prior = app.wizard.get(OWNER, view.session_id)
     view = app.wizard.answer(OWNER, view.session_id, {qid: value})
     assert qid in view.errors and reason in view.errors[qid], view.errors
+    assert len(view.errors[qid]) < 600  # a huge answer is not repeated back
     asked = {q.id: q for q in view.questions}
     assert qid in asked and asked[qid].error == view.errors[qid]
     assert view.answers == prior.answers  # nothing changed
@@ -312,3 +327,36 @@ def test_outside_allowed_roots_and_urls(app: Services, tmp_path: Path) -> None:
         app.inspect.detect("relative/path")
     with pytest.raises(GitOpsError, match="does not exist"):
         app.inspect.detect(str(tmp_path / "missing"))
+
+
+def test_generation_bounds_strings_by_what_they_are(app: Services) -> None:
+    """A 50 KB revision, chart or chart_version is refused with its own limit (not just the MCP layer's)."""
+    chart = {"provider": "flux", "app_name": "podinfo", "namespace": "podinfo"}
+    chart |= {"chart_url": "oci://ghcr.io/stefanprodan/charts", "chart": "podinfo", "chart_version": "6.7.0"}
+    git = {"provider": "argocd", "app_name": "podinfo", "namespace": "podinfo", "package": "deploy"}
+    git |= {"repo_url": "https://github.com/x/y.git", "revision": "main"}
+    big = "x" * 50_000
+    for args, key, limit in [
+        (git, "revision", 255),
+        (chart, "chart", 253),
+        (chart, "chart_version", 128),
+        (chart, "chart_url", 2048),
+        (git, "repo_url", 2048),
+        (git, "package", 1024),
+        (chart, "values", 64 << 10),
+    ]:
+        value = "oci://" + big if key == "chart_url" else ("https://" + big if key == "repo_url" else big)
+        value = f"a: '{big * 2}'" if key == "values" else value
+        with pytest.raises(GitOpsError, match=f"at most {limit}") as err:
+            app.manifests.generate({**args, key: value}, package_type="kustomize" if args is git else None)
+        assert len(str(err.value)) < 600, key
+    # at the limit, accepted
+    assert app.manifests.generate({**git, "revision": "r" * 255}, package_type="kustomize").validation.valid
+    assert app.manifests.generate({**chart, "chart": "c" * 253, "chart_version": "1" * 128}).yaml
+
+
+def test_intent_is_bounded_free_text(app: Services, fixture_repo: Callable[..., Path]) -> None:
+    repo = fixture_repo("podinfo")
+    with pytest.raises(UserInputError, match="at most 4096"):
+        app.wizard.start(OWNER, str(repo), intent="deploy " + "x" * 4096)
+    assert app.wizard.start(OWNER, str(repo), intent="x" * 4096).step == "package"

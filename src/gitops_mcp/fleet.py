@@ -23,7 +23,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 from gitops_mcp.errors import UnknownProviderError
-from gitops_mcp.questions import AnswerError, dns_label, ref_name
+from gitops_mcp.questions import AnswerError, chart_version, dns_label, ref_name
 
 KUSTOMIZE_CONFIG_API = "kustomize.config.k8s.io/v1beta1"
 MAX_ENVIRONMENTS = 10
@@ -137,6 +137,11 @@ class FleetSpec(BaseModel):
     @classmethod
     def _branch(cls, v: str) -> str:
         return _parsed(ref_name, v)
+
+    @field_validator("flux_chart_version")
+    @classmethod
+    def _chart_version(cls, v: str) -> str:
+        return _parsed(chart_version, v)
 
     def is_auto(self, env: str) -> bool:
         return env in (self.auto_sync or [])

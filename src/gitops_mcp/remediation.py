@@ -15,19 +15,26 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from gitops_mcp.cluster.owner import OwnerResult
 from gitops_mcp.detection.kinds import GitOpsKinds
 from gitops_mcp.errors import UserInputError
 from gitops_mcp.manifests.edit import YamlEditor
 from gitops_mcp.manifests.yaml import load_documents
+from gitops_mcp.syntax import parse_image_reference
 
 
 class SetImage(BaseModel):
     type: Literal["set_image"] = "set_image"
     image: str = Field(min_length=1, description="Full image reference, e.g. ghcr.io/org/app:1.2.3")
     container: str | None = Field(None, description="Container name (default: the only container)")
+
+    @field_validator("image")
+    @classmethod
+    def _reference(cls, v: str) -> str:
+        parse_image_reference(v)  # ValueError: not an image reference (distribution/reference grammar)
+        return v
 
 
 class SetReplicas(BaseModel):
@@ -132,12 +139,12 @@ def _container_index(doc: dict[str, Any], name: str | None) -> tuple[list[str | 
 
 
 def _split_image(image: str) -> tuple[str, str | None]:
-    ref = image.split("@", 1)[0]
-    slash = ref.rfind("/")
-    colon = ref.rfind(":")
-    if colon > slash:
-        return ref[:colon], ref[colon + 1 :]
-    return ref, None
+    """(name, tag) of an image reference; a digest is not part of either."""
+    try:
+        ref = parse_image_reference(image)
+    except ValueError as exc:
+        raise Refused(f"{exc}; fix the image in Git first") from exc
+    return ref.name, ref.tag
 
 
 def _object_edits(editor: YamlEditor, doc_index: int, doc: dict[str, Any], change: Any) -> None:

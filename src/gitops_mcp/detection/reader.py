@@ -1,7 +1,8 @@
 """Reading a tree for detection: one walk over the directories, and a cheap line scan of YAML.
 
 The walk (over a :class:`~gitops_mcp.detection.tree.TreeSource`) skips hidden and vendor
-directories and does not descend into a Helm chart's own directories; a YAML file is only
+directories and every spelling of .git (``GIT~1``), and does not descend into a Helm chart's own
+directories; a YAML file is only
 scanned line by line for top-level ``apiVersion``/``kind`` (and ``metadata.namespace``), and
 parsed in full only when a caller needs its documents.
 """
@@ -17,6 +18,7 @@ from gitops_mcp.detection.models import Skipped
 from gitops_mcp.detection.tree import TreeSource
 from gitops_mcp.errors import UserInputError
 from gitops_mcp.manifests.yaml import load_documents
+from gitops_mcp.paths import is_git_name
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 CHART_FILE = "Chart.yaml"
@@ -113,6 +115,8 @@ class Scanner:
                 rel = name if rel_dir == "." else f"{rel_dir}/{name}"
                 if entry.kind == "skip":
                     self.skip(rel, entry.reason)
+                elif entry.kind == "dir" and is_git_name(name):
+                    self.skip(rel, "a .git directory by another name, not read")
                 elif entry.kind == "dir":
                     info.subdirs.add(name)
                     if name not in SKIP_DIRS:

@@ -2,15 +2,19 @@
 
 Detection only lists directories and reads files; :class:`TreeSource` is that interface.
 :class:`LocalTree` is the file system (symlinked directories are not followed, so loops are
-impossible; symlinks leaving the root are not read). The git seam provides a source that reads
-a commit's tree straight from the object database (no checkout needed).
+impossible; symlinks leaving the root or pointing into a .git directory are not read). The git
+seam provides a source that reads a commit's tree straight from the object database (no checkout
+needed).
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Literal, Protocol
+
+from gitops_mcp.paths import in_git_dir
 
 EntryKind = Literal["file", "dir", "skip"]
 
@@ -67,6 +71,8 @@ class LocalTree:
                     if target != self._real and not target.startswith(self._real + os.sep):
                         reason = "symlink pointing outside the repository, not followed"
                         out.append(Entry(e.name, "skip", e.path, reason))
+                    elif in_git_dir(PurePath(os.path.relpath(target, self._real))):
+                        out.append(Entry(e.name, "skip", e.path, "symlink into .git, not followed"))
                     elif os.path.isdir(target):
                         out.append(Entry(e.name, "skip", e.path, "symlinked directory, not followed"))
                     elif os.path.isfile(target):

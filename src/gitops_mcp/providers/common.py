@@ -6,17 +6,22 @@ from typing import Any
 
 from gitops_mcp.errors import UserInputError
 from gitops_mcp.manifests.yaml import load_mapping
+from gitops_mcp.paths import MAX_PATH
 from gitops_mcp.providers.base import QuestionContext
 from gitops_mcp.questions import (
+    MAX_VALUES_TEXT,
     AnswerError,
     Parser,
     Question,
     QuestionDef,
+    as_text,
     comma_list,
     duration,
     duration_seconds,
+    within,
 )
 from gitops_mcp.settings import PolicySettings
+from gitops_mcp.syntax import shown
 
 
 def interval_parser(policy: PolicySettings) -> Parser:
@@ -40,8 +45,9 @@ def values_parser(value: Any) -> dict[str, Any]:
         return {str(k): v for k, v in value.items()}
     if value is None:
         return {}
+    text = as_text(value, MAX_VALUES_TEXT, "Helm values text")
     try:
-        return load_mapping(str(value), "values")
+        return load_mapping(text, "values")
     except UserInputError as exc:
         raise AnswerError(str(exc)) from exc
 
@@ -50,10 +56,11 @@ def value_files_parser(available: tuple[str, ...]) -> Parser:
     def parse(value: Any) -> list[str]:
         files = comma_list(value)
         for f in files:
+            within(f, MAX_PATH, "a values file path")
             if f.startswith("/") or ".." in f.split("/"):
-                raise AnswerError(f"{f!r} must be a path relative to the chart directory")
+                raise AnswerError(f"{shown(f)} must be a path relative to the chart directory")
             if available and f not in available:
-                raise AnswerError(f"{f!r} is not in the chart; values files found: {', '.join(available)}")
+                raise AnswerError(f"{shown(f)} is not in the chart; values files found: {', '.join(available)}")
         return files
 
     return parse

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from gitops_mcp.cluster.ops import WaitResult
 from gitops_mcp.detection.models import FluxBootstrap, Package
+from gitops_mcp.errors import UserInputError
 from gitops_mcp.manifests.validation import ValidationResult
 from gitops_mcp.providers.base import ExistingSource, ObjectSummary
-from gitops_mcp.questions import Question
+from gitops_mcp.questions import AnswerError, Question, as_text
+from gitops_mcp.syntax import MAX_FREE_TEXT
 
 Step = Literal["package", "provider", "common", "provider_options", "output", "preview", "done"]
 STEPS: tuple[Step, ...] = ("package", "provider", "common", "provider_options", "output", "preview", "done")
@@ -35,6 +37,18 @@ class SessionContext(BaseModel):
     provider_hint: str | None = None
     delivery_options: list[str] = Field(default_factory=list, description="What delivery can do here")
     can_wait: bool = False
+
+    @field_validator("intent")
+    @classmethod
+    def _intent(cls, v: str | None) -> str | None:
+        """Free text of at most MAX_FREE_TEXT characters (a UserInputError, not a ValidationError)."""
+        if v is None:
+            return None
+        try:
+            as_text(v, MAX_FREE_TEXT, "the intent")
+        except AnswerError as exc:
+            raise UserInputError(str(exc)) from None
+        return v
 
 
 class Preview(BaseModel):

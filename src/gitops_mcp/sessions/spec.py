@@ -15,6 +15,7 @@ from gitops_mcp.errors import UserInputError
 from gitops_mcp.providers.base import DeploymentSpec, GitRef, PackageType, SourceKind
 from gitops_mcp.questions import AnswerError, as_text, ref_name
 from gitops_mcp.sessions.models import SessionContext
+from gitops_mcp.syntax import MAX_REF, shown
 
 CHART = "chart"  # the package answer for a chart from a Helm or OCI repository
 _SHA = re.compile(r"^[0-9a-f]{40}$")
@@ -22,15 +23,16 @@ _PREFIXED = re.compile(r"^(branch|tag|semver|commit):(.+)$")
 
 
 def revision(value: Any) -> str:
-    """Parse the revision answer: HEAD, a full SHA, a ref name, or ``branch:/tag:/semver:/commit:<x>``."""
-    v = as_text(value)
+    """Parse the revision answer: HEAD, a full SHA, a ref name, or ``branch:/tag:/semver:/commit:<x>``
+    (at most 255 characters)."""
+    v = as_text(value, MAX_REF, "a revision")
     if v == "HEAD" or _SHA.match(v):
         return v
     m = _PREFIXED.match(v)
     if m:
         kind, rest = m.groups()
         if kind == "commit" and not _SHA.match(rest):
-            raise AnswerError(f"{rest!r} is not a full 40-character commit SHA")
+            raise AnswerError(f"{shown(rest)} is not a full 40-character commit SHA")
         if kind in ("branch", "tag"):
             ref_name(rest)
         return v

@@ -6,11 +6,11 @@ nothing here does I/O except through the ``exists`` callback of :class:`FlowEnv`
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gitops_mcp.paths import MAX_PATH
 from gitops_mcp.providers.base import PackageType, QuestionContext, SourceKind
 from gitops_mcp.providers.registry import ProviderRegistry
 from gitops_mcp.questions import (
@@ -19,7 +19,9 @@ from gitops_mcp.questions import (
     QuestionDef,
     as_text,
     boolean,
+    chart_name,
     chart_url,
+    chart_version,
     dns_label,
     git_url,
     output_file,
@@ -30,7 +32,7 @@ from gitops_mcp.sessions.defaults import default_output_path, intent_package, pr
 from gitops_mcp.sessions.models import SessionContext, Step
 from gitops_mcp.sessions.spec import CHART, package_kind, revision, selected_package
 from gitops_mcp.settings import PolicySettings
-from gitops_mcp.syntax import to_dns_label
+from gitops_mcp.syntax import shown, to_dns_label
 
 MAX_SELECT_OPTIONS = 60
 
@@ -62,11 +64,11 @@ def _package_questions(answers: Mapping[str, Any], ctx: SessionContext) -> list[
     listing = "; ".join(f"{p.path} ({p.type} {p.name})" for p in ctx.packages[:MAX_SELECT_OPTIONS])
 
     def parse(value: Any) -> str:
-        v = as_text(value).strip("/") or "."
+        v = as_text(value, MAX_PATH, "a package path").strip("/") or "."
         v = v.removeprefix("./") or "."
         if v not in options:
             raise AnswerError(
-                f"{v!r} is not a detected package; choose one of: {', '.join(options[:MAX_SELECT_OPTIONS])}"
+                f"{shown(v)} is not a detected package; choose one of: {', '.join(options[:MAX_SELECT_OPTIONS])}"
                 + (" ..." if len(options) > MAX_SELECT_OPTIONS else "")
             )
         return v
@@ -95,31 +97,17 @@ def _package_questions(answers: Mapping[str, Any], ctx: SessionContext) -> list[
                 ),
                 chart_url,
             ),
-            QuestionDef(Question(id="chart", prompt="Chart name", type="text"), _chart_name),
+            QuestionDef(Question(id="chart", prompt="Chart name", type="text"), chart_name),
             QuestionDef(
                 Question(
                     id="chart_version",
                     prompt="Chart version or semver range (e.g. 6.7.0 or '>=6.0.0 <7.0.0')",
                     type="text",
                 ),
-                _chart_version,
+                chart_version,
             ),
         ]
     return qs
-
-
-def _chart_name(value: Any) -> str:
-    v = as_text(value)
-    if not re.match(r"^[a-z0-9]([-a-z0-9._]*[a-z0-9])?$", v, re.I) or len(v) > 250:
-        raise AnswerError(f"{v!r} is not a chart name (letters, digits, '-', '_', '.')")
-    return v
-
-
-def _chart_version(value: Any) -> str:
-    v = as_text(value)
-    if not v or len(v) > 100 or re.search(r"[^0-9A-Za-z.+\-<>=~^*|, ]", v):
-        raise AnswerError(f"{v!r} is not a chart version or semver range")
-    return v
 
 
 def _provider_questions_step(answers: Mapping[str, Any], ctx: SessionContext, env: FlowEnv) -> list[QuestionDef]:

@@ -3,6 +3,7 @@
 - :mod:`.result`: what validation reports (``Issue``, ``ValidationResult``);
 - :mod:`.schema`: the small schema language of built-in rules (``KindRule``) and its checker;
 - :mod:`.crd`: CRD schemas from files or a cluster, checked with JSON schema;
+- :mod:`.references`: image references and source URLs, checked against their grammars;
 - :mod:`.policy`: the site policy;
 - :mod:`.engine`: ``validate_documents`` / ``validate_text``, which combine them.
 """

@@ -1,9 +1,12 @@
-"""Validate Flux / Argo CD manifests: schema (CRDs or built-in rules) plus policy (SPEC §5).
+"""Validate Flux / Argo CD manifests: schema (CRDs or built-in rules), references, and policy (SPEC §5).
 
 Schema source, best first:
 1. CRD schemas handed in by the caller (from the cluster, when one is reachable);
 2. CRD files in ``GITOPS_MCP_CRD_DIR``;
 3. built-in rules covering every field this project generates (unknown fields are warnings).
+
+Whatever the schema source, image references and source URLs are checked against their grammars
+(:mod:`.references`).
 
 The built-in rules belong to the providers (``Provider.builtin_rules``); callers pass them in
 (``rules=registry.builtin_rules()``).
@@ -17,6 +20,7 @@ from typing import Any, Literal
 from gitops_mcp.errors import UserInputError
 from gitops_mcp.manifests.validation.crd import CrdSchemas, crd_issues
 from gitops_mcp.manifests.validation.policy import as_map, policy_issues
+from gitops_mcp.manifests.validation.references import reference_issues
 from gitops_mcp.manifests.validation.result import Issue, SchemaSource, Severity, ValidationResult
 from gitops_mcp.manifests.validation.schema import BuiltinRules, Found, api_domain, check
 from gitops_mcp.manifests.yaml import load_documents
@@ -102,6 +106,8 @@ def validate_documents(
         else:
             for sev, path, msg in _builtin_issues(doc, api, kind, rules):
                 add(sev, path, msg, "builtin")
+        for sev, path, msg in reference_issues(doc):
+            add(sev, path, msg, "builtin")
         for rule, path, msg in policy_issues(doc, policy):
             add("error", path, msg, f"policy:{rule}")
     if n == 0:
