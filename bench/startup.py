@@ -36,6 +36,7 @@ class Stdio:
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True, bufsize=1
         )
         self.next_id = 2
+        self.last_bytes = 0  # size of the last answer read, as it came over the pipe
 
     def send(self, msg: dict[str, Any]) -> None:
         assert self.p.stdin is not None
@@ -49,6 +50,7 @@ class Stdio:
             if not line:
                 raise RuntimeError("server exited")
             msg = json.loads(line)
+            self.last_bytes = len(line.rstrip("\n").encode())
             if msg.get("id") == want_id:
                 return msg  # type: ignore[no-any-return]
 

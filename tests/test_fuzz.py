@@ -88,16 +88,18 @@ def value_for(schema: dict[str, Any], paths: list[str]) -> st.SearchStrategy[Any
     """Mostly the right shape (to reach the code behind the checks), sometimes anything."""
     options = [s for s in schema.get("anyOf", []) if s.get("type") != "null"] or [schema]
     s = options[0]
+    kinds = s.get("type")  # a nullable argument is type [T, "null"]
+    kind = next((k for k in kinds if k != "null"), None) if isinstance(kinds, list) else kinds
     right: st.SearchStrategy[Any]
     if "enum" in s:
         right = st.sampled_from(s["enum"])
-    elif s.get("type") == "string":
+    elif kind == "string":
         right = st.one_of(st.sampled_from(paths), st.sampled_from(NASTY), st.text(max_size=30))
-    elif s.get("type") in ("integer", "number"):
+    elif kind in ("integer", "number"):
         right = st.one_of(st.integers(-5, 5000), st.floats(allow_nan=True))
-    elif s.get("type") == "boolean":
+    elif kind == "boolean":
         right = st.booleans()
-    elif s.get("type") == "array":
+    elif kind == "array":
         right = st.lists(st.one_of(st.sampled_from(paths), st.sampled_from(NASTY)), max_size=4)
     else:
         right = st.dictionaries(

@@ -25,6 +25,7 @@ from gitops_mcp.scrub import install_log_scrubbing, register_secrets
 from gitops_mcp.server import resources, tools_read, tools_wizard, tools_write
 from gitops_mcp.server.auth import make_auth
 from gitops_mcp.server.guard import check_arguments, describe_validation, unexpected, unparsable_request_id
+from gitops_mcp.server.lean import lean_tools
 from gitops_mcp.services import Services
 from gitops_mcp.settings import Settings
 
@@ -136,5 +137,6 @@ def build_server(settings: Settings, services: Services | None = None) -> MCPSer
     tools_wizard.register(mcp, svc, settings)
     if not settings.read_only:
         tools_write.register(mcp, svc, settings)
+    lean_tools(mcp)
     resources.register(mcp, svc, settings)
     return mcp

@@ -35,8 +35,15 @@ CLUSTER_ACTION = _annotations(False, False, False, True)
 
 # Provider-specific values are plain strings checked by the registry (a wrong one is answered
 # with the valid ones), so that a registered provider needs no change here.
-SyncKind = Annotated[str, Field(description="GitOps object kind, e.g. Kustomization, HelmRelease, Application")]
-ProviderName = Annotated[str, Field(description="GitOps engine: flux or argocd (list_providers names every one)")]
+SyncKind = Annotated[str, Field(description="Kind, e.g. Kustomization, HelmRelease, Application")]
+ProviderName = Annotated[str, Field(description="GitOps engine: flux or argocd (list_providers names all)")]
+
+# Arguments many tools share, described once.
+RepoPath = Annotated[str, Field(description="Absolute path of the local repository")]
+KubeContext = Annotated[str | None, Field(description="Kubeconfig context (default: current)")]
+ObjectName = Annotated[str, Field(description="Object name")]
+ObjectNamespace = Annotated[str, Field(description="Object namespace")]
+SessionId = Annotated[str, Field(description="Id returned by start_deployment")]
 
 
 async def run(fn: Callable[..., T], *args: Any) -> T:

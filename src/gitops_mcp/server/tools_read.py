@@ -14,7 +14,16 @@ from gitops_mcp.cluster.owner import OwnerResult
 from gitops_mcp.cluster.status import SyncStatus
 from gitops_mcp.detection import DetectionReport
 from gitops_mcp.manifests.validation import ValidationResult
-from gitops_mcp.server.common import READ, READ_CLUSTER, ProviderName, SyncKind, answer
+from gitops_mcp.server.common import (
+    READ,
+    READ_CLUSTER,
+    KubeContext,
+    ObjectName,
+    ObjectNamespace,
+    ProviderName,
+    SyncKind,
+    answer,
+)
 from gitops_mcp.services import Services
 from gitops_mcp.services.inspect import ProviderReport
 from gitops_mcp.services.manifests import GenerateResult
@@ -24,77 +33,61 @@ from gitops_mcp.settings import Settings
 def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
     @mcp.tool(annotations=READ)
     async def detect_packages(
-        path: Annotated[str, Field(description="Absolute path of a local directory (a repository or part of one)")],
+        path: Annotated[str, Field(description="Absolute path of a local directory, or a git URL")],
     ) -> DetectionReport:
-        """Find deployable packages under a local directory.
-
-        Reports Helm charts (with their values files), Kustomize directories, plain manifest
-        directories and Jsonnet, each with a confidence and the evidence, plus the GitOps
-        structure already in the repository (Flux bootstraps, GitRepository/Kustomization,
-        Argo CD Applications). Paths in the result are relative to the repository root.
-        Reads files only.
-        """
+        """Find deployable packages (Helm charts, Kustomize, plain manifests, Jsonnet) under a
+        directory, with the evidence, and the Flux / Argo CD objects already there. Paths are
+        relative to the repository root."""
         return await answer(svc.inspect.detect, path)
 
     @mcp.tool(annotations=READ_CLUSTER)
-    async def list_providers(
-        context: Annotated[str | None, Field(description="Kubeconfig context (default: the current one)")] = None,
-    ) -> ProviderReport:
-        """List the GitOps providers (argocd, flux) with the questions each asks, and — when a
-        cluster is configured — which controllers it has installed (their CRDs and served versions)."""
+    async def list_providers(context: KubeContext = None) -> ProviderReport:
+        """List the GitOps providers and the questions each asks; with a cluster, which of their
+        controllers are installed (CRDs and served versions)."""
         return await answer(svc.inspect.provider_report, context)
 
     @mcp.tool(annotations=READ_CLUSTER)
     async def get_sync_status(
         kind: SyncKind,
-        name: Annotated[str, Field(description="Object name")],
+        name: ObjectName,
         namespace: Annotated[str, Field(description="Object namespace (Flux: usually flux-system; Argo: argocd)")],
-        context: Annotated[str | None, Field(description="Kubeconfig context (default: the current one)")] = None,
+        context: KubeContext = None,
     ) -> SyncStatus:
-        """Normalised status of a Flux object or Argo CD Application.
-
-        state: ready, progressing, failed, suspended, not_found or unknown; the revision applied
-        and attempted; the controller's message and conditions; for Argo CD sync, health and
-        the operation phase. Reads only.
-        """
+        """Normalised status of a Flux object or Argo CD Application: state, revisions, the
+        controller's message and conditions (Argo CD: sync, health, operation phase)."""
         return await answer(svc.cluster.sync_status, kind, name, namespace, context)
 
     @mcp.tool(annotations=READ_CLUSTER)
     async def find_owner(
-        api_version: Annotated[str, Field(description="apiVersion of the live object, e.g. apps/v1 or v1")],
+        api_version: Annotated[str, Field(description="apiVersion of the live object, e.g. apps/v1")],
         kind: Annotated[str, Field(description="Kind of the live object, e.g. Deployment")],
         name: Annotated[str, Field(description="Name of the live object")],
         namespace: Annotated[str | None, Field(description="Namespace (omit for cluster-scoped objects)")] = None,
         repo_path: Annotated[
-            str | None, Field(description="Absolute path of a local clone of the source repository (names the file)")
+            str | None, Field(description="Local clone of the source repository (names the file)")
         ] = None,
-        context: Annotated[str | None, Field(description="Kubeconfig context (default: the current one)")] = None,
+        context: KubeContext = None,
     ) -> OwnerResult:
-        """Which GitOps objects manage a live object, and where in Git it is defined.
-
-        Follows Flux ownership labels and inventories, Argo CD tracking annotations / instance
-        labels and status.resources, up to the source: e.g. Deployment -> HelmRelease ->
-        Kustomization -> GitRepository, or -> Application. Returns the repository URL, ref and
-        path, and — from repo_path or the clone cache — the file and document index that define
-        it (for Helm-rendered objects: the HelmRelease). A few API calls, no cluster-wide scan.
-        """
+        """Which GitOps objects manage a live object (e.g. Deployment -> HelmRelease ->
+        Kustomization -> GitRepository, or -> Application) and where in Git it is defined: the
+        repository URL, ref and path and, with a local clone, the file and document."""
         return await answer(svc.cluster.find_owner, api_version, kind, name, namespace, repo_path, context)
 
     @mcp.tool(annotations=READ_CLUSTER)
     async def wait_for_sync(
         kind: SyncKind,
-        name: Annotated[str, Field(description="Object name")],
-        namespace: Annotated[str, Field(description="Object namespace")],
+        name: ObjectName,
+        namespace: ObjectNamespace,
         ctx: Context,
         revision: Annotated[
-            str | None, Field(description="Commit SHA (or revision) that must be applied; omit: just ready")
+            str | None, Field(description="Commit SHA that must be applied (omit: ready is enough)")
         ] = None,
         timeout_s: Annotated[float, Field(description="Give up after this many seconds (1..3600)")] = 300,
-        context: Annotated[str | None, Field(description="Kubeconfig context (default: the current one)")] = None,
+        context: KubeContext = None,
     ) -> WaitResult:
-        """Wait until the object has applied that revision and is healthy; or fail fast with the
-        controller's own message (Stalled, Ready=False on that revision, a failed sync, Degraded);
-        or time out with the last state. Uses watches; sends progress notifications meanwhile."""
+        """Wait until the object has applied the revision and is healthy; fails fast with the
+        controller's message (stalled, failed sync, degraded) or times out with the last state.
+        Sends progress notifications."""
 
         def progress(elapsed: float, message: str) -> None:
             anyio.from_thread.run(ctx.report_progress, elapsed, timeout_s, message)
@@ -107,16 +100,13 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         app_name: Annotated[str, Field(description="Application name (DNS-1123 label, <= 63)")],
         namespace: Annotated[str, Field(description="Namespace the workload is deployed into")],
         package: Annotated[
-            str | None, Field(description="Package directory relative to the repository root (omit for a chart)")
+            str | None, Field(description="Package directory in the repository (omit for a chart)")
         ] = None,
         package_type: Annotated[
             Literal["helm", "kustomize", "manifests", "jsonnet"] | None,
-            Field(description="Type of the package when repo_path is not given"),
+            Field(description="Package type when repo_path is not given"),
         ] = None,
-        repo_path: Annotated[
-            str | None,
-            Field(description="Absolute local path of the repository: enables detection, defaults and a diff"),
-        ] = None,
+        repo_path: Annotated[str | None, Field(description="Local repository: detection, defaults and a diff")] = None,
         repo_url: Annotated[
             str | None, Field(description="Git URL the controller fetches (https:// or ssh://)")
         ] = None,
@@ -127,18 +117,11 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         output_path: Annotated[str | None, Field(description="Target file, relative to the repository")] = None,
         options: Annotated[
             dict[str, Any] | None,
-            Field(
-                description="Provider answers by question id, e.g. {sync_policy: auto-prune} or "
-                "{interval: 10m, prune: true}; values: a mapping of Helm values"
-            ),
+            Field(description="Provider answers by question id, e.g. {interval: 10m}; values: Helm values"),
         ] = None,
     ) -> GenerateResult:
-        """Generate Argo CD or Flux manifests in one call, without writing anything.
-
-        Same engine and validation as the wizard; unanswered questions take their defaults.
-        Returns the YAML (one file, documents separated by ---), a per-object summary, notes
-        and the validation result.
-        """
+        """Generate Argo CD or Flux manifests in one call, writing nothing: the wizard's engine and
+        validation, unanswered questions at their defaults."""
         args: dict[str, Any] = dict(options or {})
         args.update(
             provider=provider,
@@ -161,10 +144,7 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         path: Annotated[str | None, Field(description="Absolute path of a local YAML file")] = None,
         yaml: Annotated[str | None, Field(description="YAML text (one or more documents)")] = None,
     ) -> ValidationResult:
-        """Validate Flux / Argo CD manifests against their CRD schemas and the policy rules.
-
-        Schemas come from GITOPS_MCP_CRD_DIR when set, else from built-in rules for the
-        fields this server generates. Policies: https/ssh Git URLs, interval bounds, prune,
-        a source for every Kustomization, no suspend, relative paths, no plain Secrets.
-        """
+        """Validate Flux / Argo CD manifests (a file or text) against their CRD schemas
+        (GITOPS_MCP_CRD_DIR, else built-in rules) and the policies: https/ssh Git URLs, interval
+        bounds, prune, sources, no suspend, relative paths, no plain Secrets."""
         return await answer(svc.inspect.validate, path, yaml)

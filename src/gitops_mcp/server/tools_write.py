@@ -14,7 +14,18 @@ from gitops_mcp.git.delivery import CommitResult, RollbackResult
 from gitops_mcp.manifests.write import WriteResult
 from gitops_mcp.remediation import Change
 from gitops_mcp.server.auth import current_owner
-from gitops_mcp.server.common import CLUSTER_ACTION, GIT_WRITE, WRITE_FILE, ProviderName, SyncKind, answer
+from gitops_mcp.server.common import (
+    CLUSTER_ACTION,
+    GIT_WRITE,
+    WRITE_FILE,
+    KubeContext,
+    ObjectName,
+    ObjectNamespace,
+    ProviderName,
+    RepoPath,
+    SyncKind,
+    answer,
+)
 from gitops_mcp.services import Services
 from gitops_mcp.services.artifact import ArtifactResult
 from gitops_mcp.services.fleet import FleetResult
@@ -30,168 +41,129 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
     async def write_manifests(
         repo_path: Annotated[str, Field(description="Absolute path of the repository working tree")],
         output_path: Annotated[
-            str | None,
-            Field(description="Target .yaml file relative to the repository (default: the session's output path)"),
+            str | None, Field(description="Target .yaml file in the repository (default: the session's)")
         ] = None,
-        yaml: Annotated[str | None, Field(description="Manifests to write (validated first)")] = None,
+        yaml: Annotated[str | None, Field(description="Manifests to write")] = None,
         session_id: Annotated[str | None, Field(description="Write this session's preview instead")] = None,
     ) -> WriteResult:
-        """Write manifests into the working tree, only inside the repository, and show the diff.
-
-        Refuses paths with '..', absolute paths, anything under .git (any spelling),
-        symlinks that leave the repository, and manifests that fail validation.
-        Overwrites the target file if it exists.
-        """
+        """Write manifests into a file inside the repository, overwriting it, and show the diff.
+        Refuses invalid manifests, '..', absolute paths, anything under .git and symlinks that
+        leave the repository."""
         return await answer(svc.manifests.write, current_owner(), repo_path, output_path, yaml, session_id)
 
     @mcp.tool(annotations=GIT_WRITE)
     async def commit_and_push(
-        repo_path: Annotated[str, Field(description="Absolute path of the local repository")],
+        repo_path: RepoPath,
         paths: Annotated[list[str], Field(description="Files to commit, relative to the repository root")],
-        message: Annotated[str, Field(description="Commit message (first line = pull request title)")],
+        message: Annotated[str, Field(description="Commit message (first line: the pull request title)")],
         mode: Annotated[
             Literal["push", "pull_request"],
-            Field(
-                description="push: commit on the checked-out branch and push; pull_request: commit on a "
-                "new branch (working tree untouched) and open a GitHub PR / GitLab MR"
-            ),
+            Field(description="push to the checked-out branch, or pull_request from a new branch (GitHub / GitLab)"),
         ] = "push",
         branch: Annotated[
-            str | None,
-            Field(
-                description="push: must be the checked-out branch; pull_request: the branch to "
-                "use (default gitops-mcp/<slug>-<id>, stable across re-runs)"
-            ),
+            str | None, Field(description="push: the checked-out branch; pull_request: its branch (default: generated)")
         ] = None,
         base: Annotated[str | None, Field(description="Pull request target (default: the remote's default)")] = None,
         draft: Annotated[bool, Field(description="Open the pull request as a draft")] = False,
         labels: Annotated[list[str] | None, Field(description="Labels for the pull request")] = None,
     ) -> CommitResult:
-        """Commit exactly the given files and push them, or propose them as a pull/merge request.
-
-        No empty commits ("no_changes" is a normal answer). Credentials come from the server's
-        environment (GITOPS_MCP_GIT_TOKEN, GITHUB_TOKEN, GITLAB_TOKEN, SSH agent), never from
-        arguments, and are checked before anything changes. A rejected push is rebased and
-        retried; a conflict stops with the commit kept on a named local branch. Re-running a
-        pull request updates the same open pull request. Plain Secret manifests are refused.
-        """
+        """Commit exactly the given files and push them, or propose them as a pull/merge request
+        (working tree untouched; a re-run updates the same one); nothing to commit is no_changes.
+        Credentials come from the server's environment. A rejected push is rebased and retried; a
+        conflict stops with the commit on a named local branch. Plain Secrets are refused."""
         return await answer(svc.git.commit, repo_path, paths, message, branch, mode, base, draft, labels)
 
     @mcp.tool(annotations=CLUSTER_ACTION)
     async def reconcile(
         kind: SyncKind,
-        name: Annotated[str, Field(description="Object name")],
-        namespace: Annotated[str, Field(description="Object namespace")],
+        name: ObjectName,
+        namespace: ObjectNamespace,
         with_source: Annotated[
             bool, Field(description="Flux: reconcile the source first (fetch the new commit)")
         ] = True,
         sync: Annotated[bool, Field(description="Argo CD: also start a sync operation")] = False,
-        context: Annotated[str | None, Field(description="Kubeconfig context (default: the current one)")] = None,
+        context: KubeContext = None,
     ) -> ReconcileResult:
-        """Ask the controller to act now: Flux reconcile.fluxcd.io/requestedAt (source first),
-        confirmed through status.lastHandledReconcileAt; Argo CD refresh and, when asked, a sync
-        operation (never while one is running). Refused for suspended objects."""
+        """Ask the controller to act now: Flux requestedAt annotation (source first), confirmed by
+        lastHandledReconcileAt; Argo CD refresh and, if asked, a sync (never while one runs).
+        Refused for suspended objects."""
         return await answer(svc.cluster.reconcile, kind, name, namespace, with_source, sync, context)
 
     @mcp.tool(annotations=GIT_WRITE)
     async def remediate(
-        api_version: Annotated[str, Field(description="apiVersion of the broken live object, e.g. apps/v1")],
+        api_version: Annotated[str, Field(description="apiVersion of the live object, e.g. apps/v1")],
         kind: Annotated[str, Field(description="Kind of the live object, e.g. Deployment")],
         name: Annotated[str, Field(description="Name of the live object")],
-        change: Annotated[
-            Change,
-            Field(
-                description="What to change: {type: set_image, image, container?} | {type: set_replicas, "
-                "replicas} | {type: set_resources, requests?, limits?, container?} | {type: set_env, "
-                "name, value, container?} | {type: set_helm_values, values: {dot.path: value}} | "
-                "{type: merge_patch, patch}"
-            ),
-        ],
+        change: Annotated[Change, Field(description="What to change; type picks the kind of edit")],
         namespace: Annotated[str | None, Field(description="Namespace of the live object")] = None,
         mode: Annotated[
-            Literal["push", "pull_request"], Field(description="Propose as a pull request (default) or push")
+            Literal["push", "pull_request"], Field(description="Propose as a pull request, or push")
         ] = "pull_request",
         wait: Annotated[bool, Field(description="push: reconcile, wait, and check the live object")] = True,
-        repo_path: Annotated[
-            str | None, Field(description="Absolute path of a local clone of the repository that defines it")
-        ] = None,
+        repo_path: Annotated[str | None, Field(description="Local clone of the repository that defines it")] = None,
         message: Annotated[str | None, Field(description="Commit message (default: describes the change)")] = None,
     ) -> RemediationResult:
-        """Fix a live object through Git: find its owner and the file that defines it, make a
-        minimal edit there (comments and formatting of every other line kept), validate, commit
-        or open a pull request, then (push + wait) reconcile, wait for the commit and check the
-        live object. Helm-rendered objects change through their HelmRelease values; an object
-        from a shared Kustomize base changes in the environment's overlay. Unmanaged objects and
-        ApplicationSet-generated Applications are refused with the reason; nothing changes."""
+        """Fix a live object through Git: find the file that defines it, make a minimal edit (other
+        lines kept), validate, open a pull request or push, then (push + wait) reconcile and check
+        the live object. Helm-rendered objects change in their HelmRelease values, objects from a
+        shared Kustomize base in the environment's overlay. Unmanaged and ApplicationSet-generated
+        objects are refused."""
         return await answer(
             svc.remediation.remediate, api_version, kind, name, namespace, change, mode, wait, repo_path, message
         )
 
     @mcp.tool(annotations=GIT_WRITE)
     async def promote(
-        repo_path: Annotated[str, Field(description="Absolute path of the local repository")],
+        repo_path: RepoPath,
         app: Annotated[str, Field(description="App name (as in the overlays' patches and directories)")],
         from_env: Annotated[str, Field(description="Environment to promote from, e.g. staging")],
         to_env: Annotated[str, Field(description="Environment to promote to, e.g. production")],
-        mode: Annotated[
-            Literal["push", "pull_request"], Field(description="A pull request (default) or a direct push")
-        ] = "pull_request",
+        mode: Annotated[Literal["push", "pull_request"], Field(description="A pull request, or a direct push")] = (
+            "pull_request"
+        ),
         message: Annotated[str | None, Field(description="Title (default: Promote <app> from A to B)")] = None,
     ) -> PromotionResult:
-        """Carry an app's version from one environment overlay to the next: kustomization image
-        tags, the HelmRelease chart version and changed values, workload images in patches. Values
-        that name the source environment stay. The pull request lists what moves and what stays."""
+        """Carry an app's version from one environment overlay to the next: image tags, the
+        HelmRelease chart version and changed values, workload images in patches. Values that name
+        the source environment stay."""
         return await answer(svc.promotion.promote, repo_path, app, from_env, to_env, mode, message)
 
     @mcp.tool(annotations=GIT_WRITE)
     async def scaffold_fleet(
-        repo_path: Annotated[str, Field(description="Absolute path of the local repository to lay out")],
+        repo_path: RepoPath,
         provider: ProviderName,
         environments: Annotated[
-            list[str] | None,
-            Field(description="Environment names in promotion order (default dev, staging, production)"),
+            list[str] | None, Field(description="Environments in promotion order (default dev, staging, production)")
         ] = None,
         auto_sync: Annotated[
-            list[str] | None,
-            Field(description="Environments that sync on their own (default: the first); the rest are promoted"),
+            list[str] | None, Field(description="Environments that sync on their own (default: the first)")
         ] = None,
-        repo_url: Annotated[
-            str | None, Field(description="Git URL the clusters fetch (default: the origin remote)")
-        ] = None,
+        repo_url: Annotated[str | None, Field(description="Git URL the clusters fetch (default: origin)")] = None,
         branch: Annotated[
             str | None, Field(description="Branch the clusters follow (default: the current one)")
         ] = None,
         flux_install: Annotated[
             Literal["bootstrap", "chart", "manifests"],
-            Field(
-                description="Flux: bootstrap = leave flux-system to `flux bootstrap`; chart = a HelmRelease of "
-                "the flux2 chart; manifests = your `flux install --export` file (install_manifests)"
-            ),
+            Field(description="Flux: leave it to `flux bootstrap`, the flux2 chart, or install_manifests"),
         ] = "bootstrap",
         install_manifests: Annotated[
-            str | None, Field(description="flux_install=manifests: that file, relative to the repository")
+            str | None, Field(description="Your `flux install --export` file, relative to the repository")
         ] = None,
         flux_chart_version: Annotated[str, Field(description="flux_install=chart: chart version or range")] = "2.x",
-        notifications: Annotated[
-            Notifications | None,
-            Field(description="Report sync failures: {type: slack|msteams|..., channel?, secret_name?}"),
-        ] = None,
+        notifications: Annotated[Notifications | None, Field(description="Where sync failures are reported")] = None,
         delivery: Annotated[
-            Literal["write", "push", "pull_request"],
-            Field(description="write (working tree only), push, or a pull request (default write)"),
+            Literal["write", "push", "pull_request"], Field(description="write (working tree only), push or a PR")
         ] = "write",
         message: Annotated[str | None, Field(description="Commit message / pull request title")] = None,
         overwrite: Annotated[
-            bool, Field(description="Replace existing files that differ (default: keep them and say so)")
+            bool, Field(description="Replace existing files that differ (default: keep them)")
         ] = False,
     ) -> FleetResult:
-        """Lay out a multi-environment GitOps repository: clusters/<env> (sync objects), infrastructure/
-        (controllers, then configs), apps/base and one overlay per environment under apps/. Flux:
-        Kustomizations with dependsOn (infrastructure before apps), the Flux install (bootstrap, the flux2
-        chart, or your manifests), notification Provider/Alert. Argo CD: an app of apps per environment
-        with sync waves and notification subscriptions. auto_sync environments sync automatically; the
-        others move through promote pull requests (Argo CD: manual sync). Every file is validated; existing
-        files that differ and existing Flux bootstraps are kept. Returns the files, diff and next steps."""
+        """Lay out a multi-environment GitOps repository: clusters/<env>, infrastructure/
+        (controllers, then configs), apps/base and an overlay per environment, with notifications;
+        Flux Kustomizations with dependsOn and the Flux install, or an Argo CD app of apps with
+        sync waves. Environments not in auto_sync move by promote. Every file is validated;
+        differing existing files and Flux bootstraps are kept."""
         return await answer(
             svc.fleet.scaffold,
             repo_path,
@@ -213,25 +185,16 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
     async def push_artifact(
         path: Annotated[str, Field(description="Absolute path of the manifest directory to pack")],
         oci_url: Annotated[str, Field(description="Where to push: oci://host/repository:tag")],
-        source: Annotated[
-            str | None, Field(description="Git URL it comes from (default: the directory's origin)")
-        ] = None,
+        source: Annotated[str | None, Field(description="Git URL it comes from (default: the origin)")] = None,
         revision: Annotated[
             str | None, Field(description="Git revision, e.g. main@sha1:<sha> (default: the checked-out commit)")
         ] = None,
-        annotations: Annotated[
-            dict[str, str] | None, Field(description="Extra manifest annotations, key -> value")
-        ] = None,
+        annotations: Annotated[dict[str, str] | None, Field(description="Extra manifest annotations")] = None,
         ignore_paths: Annotated[
-            list[str] | None,
-            Field(description="More patterns to leave out (.git/, images and archives already are)"),
+            list[str] | None, Field(description="More patterns to leave out (.git/, images and archives are)")
         ] = None,
-        reproducible: Annotated[
-            bool, Field(description="Fixed created time, so the same files give the same digest")
-        ] = False,
-        generate: Annotated[
-            bool, Field(description="Also return the OCIRepository + Kustomization that deploy it")
-        ] = False,
+        reproducible: Annotated[bool, Field(description="Fixed created time: same files, same digest")] = False,
+        generate: Annotated[bool, Field(description="Also return the OCIRepository + Kustomization for it")] = False,
         name: Annotated[str | None, Field(description="generate: object name (default: the repository's)")] = None,
         namespace: Annotated[str, Field(description="generate: namespace of the Flux objects")] = "flux-system",
         target_namespace: Annotated[
@@ -239,13 +202,10 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         ] = None,
         interval: Annotated[str, Field(description="generate: reconcile interval")] = "5m",
     ) -> ArtifactResult:
-        """Pack a manifest directory as a Flux OCI artifact (the media types and annotations of
-        `flux push artifact`: created, source, revision) and push it to an OCI registry. Credentials
-        come from GITOPS_MCP_OCI_USERNAME / GITOPS_MCP_OCI_PASSWORD and go only to registries on
-        GITOPS_MCP_ALLOWED_OCI_HOSTS. A directory with uncommitted changes is refused unless revision
-        is given; plain Secrets are refused. Overwrites the tag. With generate=true, returns the
-        validated OCIRepository + Kustomization (nothing written). Returns the digest and the revision
-        Flux will report (<tag>@<digest>)."""
+        """Pack a manifest directory as a Flux OCI artifact (as `flux push artifact`) and push it,
+        overwriting the tag; credentials come from the server's environment, for
+        GITOPS_MCP_ALLOWED_OCI_HOSTS only. Uncommitted changes are refused unless revision is
+        given; plain Secrets are refused."""
         return await answer(
             svc.artifacts.push,
             path,
@@ -264,7 +224,7 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
 
     @mcp.tool(annotations=GIT_WRITE)
     async def rollback(
-        repo_path: Annotated[str, Field(description="Absolute path of the local repository")],
+        repo_path: RepoPath,
         paths: Annotated[
             list[str] | None, Field(description="The app's files: the last commit that changed them is reverted")
         ] = None,
@@ -273,17 +233,11 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
             Literal["push", "pull_request"], Field(description="Push the revert, or propose it as a PR")
         ] = "pull_request",
         base: Annotated[
-            str | None,
-            Field(
-                description="Branch to revert on (default: checked-out branch for "
-                "push, the remote default for pull_request)"
-            ),
+            str | None, Field(description="Branch to revert on (default: checked-out for push, remote's for a PR)")
         ] = None,
         message: Annotated[str | None, Field(description='Commit message (default: Revert "...")')] = None,
     ) -> RollbackResult:
-        """Revert the commit(s) that last changed an app's files (or named SHAs), pushed or as a PR.
-
-        The revert is built on the remote branch in a temporary worktree; the working tree is
-        not touched. Verifying the rollback on the cluster is done with the sync tools.
-        """
+        """Revert the commit(s) that last changed an app's files (or given SHAs), pushed or as a PR.
+        Built on the remote branch in a temporary worktree; the working tree is untouched. Verify
+        on the cluster with the sync tools."""
         return await answer(svc.git.rollback, repo_path, paths, shas, mode, base, message)

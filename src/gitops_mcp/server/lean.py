@@ -1,0 +1,188 @@
+"""Lean tool definitions: an assistant pays for ``tools/list`` on every turn.
+
+:func:`lean_tools` rewrites every registered tool once, after registration, in the SDK's own
+records (``Tool.description``, ``Tool.parameters``, ``FuncMetadata.output_schema``), so what is
+published is what the SDK holds. The SDK checks arguments and results against the pydantic
+models, not these schemas; clients check results against the published output schema, so every
+rewrite of an output schema only drops annotations or assertions, or replaces a part by a
+superset of itself — whatever the model accepts, the lean schema accepts.
+
+- Descriptions: whitespace folded (docstrings arrive with their indentation).
+- Everywhere: no ``title`` (clients ignore it), no ``default: null`` (not required says it),
+  no ``additionalProperties: true`` (the default), no ``discriminator`` (an OpenAPI keyword
+  the ``const`` of each variant already says); ``anyOf [T, null]`` becomes ``type [T, "null"]``;
+  a definition used once is written in place.
+- No model docstrings (the field holding the model describes it).
+- Output schemas only: no ``required`` (every result carries every field), defaults or
+  constraints; field descriptions only where the name cannot say it (:data:`KEPT_DESCRIPTIONS`);
+  a nested model is a plain ``object`` (its fields are in the result itself) unless it is one
+  of the parts an assistant reads to act next (:data:`EXPANDED`).
+
+Arguments keep their descriptions, defaults and constraints: the lean input schema accepts
+exactly what pydantic's does. ``tests/test_tool_defs.py`` checks both claims on generated values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from mcp.server import MCPServer
+
+EXPANDED = frozenset(
+    {
+        "SessionView.questions",
+        "DetectionReport.packages",
+        "ValidationResult.issues",
+    }
+)
+"""Nested parts of a result (``Model.field``) described field by field: what an assistant reads
+to act next. Every other nested model is a plain ``object``; its fields are in the result."""
+
+KEPT_DESCRIPTIONS = frozenset(
+    {
+        "ArtifactResult.flux_revision",
+        "CommitResult.pr_created",
+        "Issue.document",
+        "Issue.rule",
+        "OwnerResult.chain",
+        "SessionView.ignored",
+        "SyncStatus.attempted_revision",
+        "SyncStatus.revision",
+    }
+)
+"""Output fields (``Model.field``) whose description says what the name cannot."""
+
+_SCHEMA_MAPS = ("properties", "patternProperties", "$defs")
+_SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+_SCHEMA_ONE = ("items", "additionalProperties", "not")
+_OUTPUT_DROPPED = frozenset(
+    {
+        "required",  # every field is in every result (None included): it would say nothing true
+        "default",
+        "description",
+        "examples",
+        "format",
+        "pattern",
+        "minLength",
+        "maxLength",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "minItems",
+        "maxItems",
+        "uniqueItems",
+        "minProperties",
+        "maxProperties",
+    }
+)
+_NOT_MERGEABLE = frozenset({"$ref", "const", "anyOf", "oneOf", "allOf", "not"})
+
+
+def lean_tools(mcp: MCPServer) -> None:
+    """Rewrite every registered tool's description and schemas (see the module docstring)."""
+    for tool in mcp._tool_manager.list_tools():
+        tool.description = fold(tool.description)
+        tool.parameters = lean_schema(tool.parameters, output=False)
+        meta = tool.fn_metadata
+        if meta.output_schema is not None:
+            meta.output_schema = lean_schema(meta.output_schema, output=True)
+            tool.__dict__.pop("output_schema", None)  # Tool caches it; read it anew
+
+
+def fold(text: str) -> str:
+    return " ".join(text.split())
+
+
+def lean_schema(schema: dict[str, Any], *, output: bool) -> dict[str, Any]:
+    """The lean form of a pydantic JSON schema (inputs: the same values; outputs: a superset)."""
+    defs: dict[str, Any] = schema.get("$defs", {})
+    built: dict[str, Any] = {}
+    uses: dict[str, int] = {}
+
+    def model(s: dict[str, Any], name: str | None) -> dict[str, Any]:
+        # The model's docstring is for developers: the field that holds it says what it is.
+        out = {k: v for k, v in s.items() if k not in ("description", "properties") and not _noise(k, v, s, output)}
+        out = _map_subschemas(out, lambda sub: node(sub, not output))
+        if "properties" in s:
+            fields = {f: field(sub, f"{name}.{f}") for f, sub in s["properties"].items()}
+            out = {"properties": fields, **out}
+        return _nullable(out)
+
+    def field(s: dict[str, Any], path: str) -> dict[str, Any]:
+        out = node(s, not output or path in EXPANDED)
+        if output and path in KEPT_DESCRIPTIONS and s.get("description"):
+            out["description"] = s["description"]
+        return out
+
+    def node(s: dict[str, Any], expand: bool) -> dict[str, Any]:
+        if "$ref" in s:
+            return ref(s, expand)
+        out = {k: v for k, v in s.items() if not _noise(k, v, s, output)}
+        return _nullable(_map_subschemas(out, lambda sub: node(sub, expand)))
+
+    def ref(s: dict[str, Any], expand: bool) -> dict[str, Any]:
+        if not expand:
+            return {"type": "object"}
+        name = s["$ref"].rsplit("/", 1)[-1]
+        if name not in built:
+            built[name] = {}  # a placeholder while a model that refers to itself is built
+            built[name] = model(defs[name], name)
+        uses[name] = uses.get(name, 0) + 1
+        return {
+            "$ref": f"#/$defs/{name}",
+            **{k: v for k, v in s.items() if k != "$ref" and not _noise(k, v, s, output)},
+        }
+
+    def inline(s: dict[str, Any]) -> dict[str, Any]:
+        name = s["$ref"].rsplit("/", 1)[-1] if "$ref" in s else None
+        if name is not None and uses[name] == 1:
+            return _nullable({**inline(built[name]), **{k: v for k, v in s.items() if k != "$ref"}})
+        return _nullable(_map_subschemas(s, inline))
+
+    top = inline(model({k: v for k, v in schema.items() if k != "$defs"}, schema.get("title")))
+    shared = {name: inline(body) for name, body in built.items() if uses[name] > 1}
+    return {**top, "$defs": shared} if shared else top
+
+
+def _noise(key: str, value: Any, s: dict[str, Any], output: bool) -> bool:
+    """Whether ``s[key]`` can go: it changes nothing a client checks or an assistant needs."""
+    if key in ("title", "discriminator") or (output and key in _OUTPUT_DROPPED):
+        return True
+    if key == "default":
+        return value is None or ("const" in s and s["const"] == value)
+    if key == "type" and "const" in s:
+        return True  # the constant says it
+    return key == "additionalProperties" and value is True
+
+
+def _map_subschemas(s: dict[str, Any], f: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+    """``s`` with ``f`` applied to each schema directly inside it."""
+    out: dict[str, Any] = {}
+    for key, value in s.items():
+        if key in _SCHEMA_MAPS and isinstance(value, dict):
+            out[key] = {k: f(v) for k, v in value.items()}
+        elif key in _SCHEMA_LISTS and isinstance(value, list):
+            out[key] = [f(v) for v in value]
+        elif key in _SCHEMA_ONE and isinstance(value, dict):
+            out[key] = f(value)
+        else:
+            out[key] = value
+    return out
+
+
+def _nullable(s: dict[str, Any]) -> dict[str, Any]:
+    """``anyOf [T, null]`` as ``type [T, "null"]`` where that means the same."""
+    options = s.get("anyOf")
+    if not isinstance(options, list) or len(options) != 2 or {"type": "null"} not in options:
+        return s
+    other = options[1] if options[0] == {"type": "null"} else options[0]
+    kind = other.get("type")
+    merged = {k: v for k, v in s.items() if k != "anyOf"}
+    if not isinstance(kind, str) or _NOT_MERGEABLE & other.keys() or set(merged) & set(other):
+        return s
+    merged.update(other, type=[kind, "null"])
+    if "enum" in other:
+        merged["enum"] = [*other["enum"], None]
+    return merged
