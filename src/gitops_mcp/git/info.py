@@ -48,8 +48,8 @@ def read_repo_info(path: Path) -> RepoInfo | None:
             branch = repo.active_branch.name
         except TypeError:  # detached HEAD
             branch = None
-        try:
-            head = repo.head.commit.hexsha
+        try:  # the SHA from the refs alone: no object lookup (GitPython would start `git cat-file`)
+            head = git.SymbolicReference.dereference_recursive(repo, "HEAD")
         except ValueError:  # no commits yet
             head = None
         tags = frozenset(t.name for t in repo.tags)
