@@ -19,7 +19,7 @@ from gitops_mcp.detection.kinds import GitOpsKinds
 from gitops_mcp.errors import NotFoundError, UserInputError
 from gitops_mcp.manifests.edit import YamlEditor
 from gitops_mcp.manifests.yaml import load_documents
-from gitops_mcp.remediation import FileEdit, _kustomization_file, _leaves, collect_edits
+from gitops_mcp.remediation import FileEdit, collect_edits, kustomization_file, leaves
 
 
 class Move(BaseModel):
@@ -80,7 +80,7 @@ def env_dir(root: Path, env: str, app: str, gitops_kinds: Sequence[GitOpsKinds] 
 
 
 def _patches(root: Path, directory: str) -> list[str]:
-    kfile = _kustomization_file(root, directory)
+    kfile = kustomization_file(root, directory)
     if kfile is None:
         return []
     k = load_documents((root / kfile).read_text(encoding="utf-8"), kfile)[0] or {}
@@ -134,7 +134,7 @@ def plan_promotion(
         return editors[rel]
 
     # 1. kustomization images
-    fk_rel, tk_rel = _kustomization_file(root, fdir), _kustomization_file(root, tdir)
+    fk_rel, tk_rel = kustomization_file(root, fdir), kustomization_file(root, tdir)
     if fk_rel and tk_rel:
         fk = load_documents((root / fk_rel).read_text(encoding="utf-8"), fk_rel)[0] or {}
         tk = load_documents((root / tk_rel).read_text(encoding="utf-8"), tk_rel)[0] or {}
@@ -173,13 +173,13 @@ def plan_promotion(
             )
             continue
         tfile, ti, tdoc = tdocs[(kind, name)]
-        leaves: list[tuple[list[str | int], Any]]
+        found: list[tuple[list[str | int], Any]]
         if kind == "HelmRelease":
-            leaves = [(["spec", "chart", "spec", "version"], _get(fdoc, ["spec", "chart", "spec", "version"]))]
-            leaves += [(["spec", "values", *p], v) for p, v in _leaves(_get(fdoc, ["spec", "values"]) or {})]
+            found = [(["spec", "chart", "spec", "version"], _get(fdoc, ["spec", "chart", "spec", "version"]))]
+            found += [(["spec", "values", *p], v) for p, v in leaves(_get(fdoc, ["spec", "values"]) or {})]
         else:
-            leaves = [(p, v) for p, v in _leaves(fdoc.get("spec") or {}, ["spec"]) if p[-1] == "image"]
-        for path, value in leaves:
+            found = [(p, v) for p, v in leaves(fdoc.get("spec") or {}, ["spec"]) if p[-1] == "image"]
+        for path, value in found:
             if value is None:
                 continue
             field = ".".join(map(str, path))

@@ -31,13 +31,13 @@ class RemediationResult(BaseModel):
 
 def live_check(live: dict[str, Any] | None, change: Any, via_helm_release: bool) -> tuple[bool, str]:
     """Does the live object carry ``change``?"""
-    from gitops_mcp.remediation import SetEnv, SetHelmValues, SetImage, SetReplicas, SetResources, _values_ops
+    from gitops_mcp.remediation import SetEnv, SetHelmValues, SetImage, SetReplicas, SetResources, values_ops
 
     if live is None:
         return False, "the object is gone from the cluster"
     if via_helm_release:
         values = (live.get("spec") or {}).get("values") or {}
-        for path, want in _values_ops(change):
+        for path, want in values_ops(change):
             node: Any = values
             for p in path:
                 node = node.get(p) if isinstance(node, dict) else None

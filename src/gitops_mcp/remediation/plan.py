@@ -13,62 +13,24 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
 from gitops_mcp.cluster.owner import OwnerResult
 from gitops_mcp.detection.kinds import GitOpsKinds
 from gitops_mcp.errors import UserInputError
 from gitops_mcp.manifests.edit import YamlEditor
 from gitops_mcp.manifests.yaml import load_documents
+from gitops_mcp.remediation.changes import (
+    MergePatch,
+    SetEnv,
+    SetHelmValues,
+    SetImage,
+    SetReplicas,
+    SetResources,
+)
 from gitops_mcp.syntax import parse_image_reference
-
-
-class SetImage(BaseModel):
-    type: Literal["set_image"] = "set_image"
-    image: str = Field(min_length=1, description="Full image reference, e.g. ghcr.io/org/app:1.2.3")
-    container: str | None = Field(None, description="Container name (default: the only container)")
-
-    @field_validator("image")
-    @classmethod
-    def _reference(cls, v: str) -> str:
-        parse_image_reference(v)  # ValueError: not an image reference (distribution/reference grammar)
-        return v
-
-
-class SetReplicas(BaseModel):
-    type: Literal["set_replicas"] = "set_replicas"
-    replicas: int = Field(ge=0, le=10000)
-
-
-class SetResources(BaseModel):
-    type: Literal["set_resources"] = "set_resources"
-    container: str | None = None
-    requests: dict[str, str] = Field(default_factory=dict, description="e.g. {cpu: 100m, memory: 128Mi}")
-    limits: dict[str, str] = Field(default_factory=dict)
-
-
-class SetEnv(BaseModel):
-    type: Literal["set_env"] = "set_env"
-    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$")
-    value: str
-    container: str | None = None
-
-
-class SetHelmValues(BaseModel):
-    type: Literal["set_helm_values"] = "set_helm_values"
-    values: dict[str, Any] = Field(description="Dot paths to values, e.g. {'replicaCount': 3, 'image.tag': '6.7.1'}")
-
-
-class MergePatch(BaseModel):
-    type: Literal["merge_patch"] = "merge_patch"
-    patch: dict[str, Any] = Field(description="JSON merge patch on the object (null deletes are not supported)")
-
-
-Change = Annotated[
-    SetImage | SetReplicas | SetResources | SetEnv | SetHelmValues | MergePatch, Field(discriminator="type")
-]
 
 
 class FileEdit(BaseModel):
@@ -105,7 +67,7 @@ def _docs(root: Path, rel: str) -> list[Any]:
     return load_documents(_read(root, rel), rel)
 
 
-def _kustomization_file(root: Path, directory: str) -> str | None:
+def kustomization_file(root: Path, directory: str) -> str | None:
     for name in ("kustomization.yaml", "kustomization.yml", "Kustomization"):
         rel = posixpath.join(directory, name) if directory not in ("", ".") else name
         if (root / rel).is_file():
@@ -174,7 +136,7 @@ def _object_edits(editor: YamlEditor, doc_index: int, doc: dict[str, Any], chang
             for k, v in getattr(change, section).items():
                 editor.set(doc_index, [*base, "containers", i, "resources", section, k], v)
     elif isinstance(change, MergePatch):
-        for path, value in _leaves(change.patch):
+        for path, value in leaves(change.patch):
             if value is None:
                 raise Refused("deleting fields (null in the merge patch) is not supported; edit the file by hand")
             editor.set(doc_index, path, value)
@@ -188,18 +150,18 @@ def _dig(node: Any, path: list[str | int]) -> Any:
     return node
 
 
-def _leaves(patch: dict[str, Any], prefix: list[str | int] | None = None) -> list[tuple[list[str | int], Any]]:
+def leaves(patch: dict[str, Any], prefix: list[str | int] | None = None) -> list[tuple[list[str | int], Any]]:
     out: list[tuple[list[str | int], Any]] = []
     for k, v in patch.items():
         path: list[str | int] = [*(prefix or []), k]
         if isinstance(v, dict) and v:
-            out += _leaves(v, path)
+            out += leaves(v, path)
         else:
             out.append((path, v))
     return out
 
 
-def _values_ops(change: Any) -> list[tuple[list[str | int], Any]]:
+def values_ops(change: Any) -> list[tuple[list[str | int], Any]]:
     if isinstance(change, SetHelmValues):
         return [(list(k.split(".")), v) for k, v in change.values.items()]
     if isinstance(change, SetReplicas):
@@ -249,7 +211,7 @@ def plan(root: Path, owner: OwnerResult, change: Any, gitops_kinds: Sequence[Git
             raise Refused(f"the values file {values_rel} of the Application's chart does not exist")
         ed = editor(values_rel)
         roles[values_rel] = "values"
-        for path, value in _values_ops(change):
+        for path, value in values_ops(change):
             ed.set(0, path, value)
         return _finish(
             root,
@@ -278,7 +240,7 @@ def plan(root: Path, owner: OwnerResult, change: Any, gitops_kinds: Sequence[Git
                 "changed there so only this environment changes"
             )
         ed = editor(target_rel)
-        for path, value in _values_ops(change):
+        for path, value in values_ops(change):
             ed.set(target_doc, ["spec", "values", *path], value)
         reasons[target_rel] = reason
         roles[target_rel] = "patch" if target_rel != file.file else "object"
@@ -290,7 +252,7 @@ def plan(root: Path, owner: OwnerResult, change: Any, gitops_kinds: Sequence[Git
     else:
         doc = _docs(root, file.file)[file.document]
         in_base = overlay_dir != "." and not (defining_dir + "/").startswith(overlay_dir.rstrip("/") + "/")
-        kfile = _kustomization_file(root, overlay_dir) if in_base else None
+        kfile = kustomization_file(root, overlay_dir) if in_base else None
         done = False
         if kfile is not None and isinstance(change, SetReplicas | SetImage):
             done = _overlay_field(editor(kfile), _docs(root, kfile)[0], change, git.defining_name, doc)
@@ -341,7 +303,7 @@ def _finish(
 
 
 def _overlay_patch(root: Path, overlay: str, kind: str, name: str) -> tuple[str, int] | None:
-    kfile = _kustomization_file(root, overlay)
+    kfile = kustomization_file(root, overlay)
     if kfile is None:
         return None
     k = _docs(root, kfile)[0] or {}

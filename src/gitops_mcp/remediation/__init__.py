@@ -1,0 +1,40 @@
+"""Remediation through Git: the structured changes (:mod:`.changes`) and where and how they are
+made (:mod:`.plan`)."""
+
+from gitops_mcp.remediation.changes import (
+    Change,
+    MergePatch,
+    SetEnv,
+    SetHelmValues,
+    SetImage,
+    SetReplicas,
+    SetResources,
+)
+from gitops_mcp.remediation.plan import (
+    FileEdit,
+    Plan,
+    Refused,
+    collect_edits,
+    kustomization_file,
+    leaves,
+    plan,
+    values_ops,
+)
+
+__all__ = [
+    "Change",
+    "FileEdit",
+    "MergePatch",
+    "Plan",
+    "Refused",
+    "SetEnv",
+    "SetHelmValues",
+    "SetImage",
+    "SetReplicas",
+    "SetResources",
+    "collect_edits",
+    "kustomization_file",
+    "leaves",
+    "plan",
+    "values_ops",
+]

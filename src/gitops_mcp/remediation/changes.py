@@ -1,0 +1,55 @@
+"""The structured changes ``remediate`` takes (one model each, discriminated by ``type``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from gitops_mcp.syntax import parse_image_reference
+
+
+class SetImage(BaseModel):
+    type: Literal["set_image"] = "set_image"
+    image: str = Field(min_length=1, description="Full image reference, e.g. ghcr.io/org/app:1.2.3")
+    container: str | None = Field(None, description="Container name (default: the only container)")
+
+    @field_validator("image")
+    @classmethod
+    def _reference(cls, v: str) -> str:
+        parse_image_reference(v)  # ValueError: not an image reference (distribution/reference grammar)
+        return v
+
+
+class SetReplicas(BaseModel):
+    type: Literal["set_replicas"] = "set_replicas"
+    replicas: int = Field(ge=0, le=10000)
+
+
+class SetResources(BaseModel):
+    type: Literal["set_resources"] = "set_resources"
+    container: str | None = None
+    requests: dict[str, str] = Field(default_factory=dict, description="e.g. {cpu: 100m, memory: 128Mi}")
+    limits: dict[str, str] = Field(default_factory=dict)
+
+
+class SetEnv(BaseModel):
+    type: Literal["set_env"] = "set_env"
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+    value: str
+    container: str | None = None
+
+
+class SetHelmValues(BaseModel):
+    type: Literal["set_helm_values"] = "set_helm_values"
+    values: dict[str, Any] = Field(description="Dot paths to values, e.g. {'replicaCount': 3, 'image.tag': '6.7.1'}")
+
+
+class MergePatch(BaseModel):
+    type: Literal["merge_patch"] = "merge_patch"
+    patch: dict[str, Any] = Field(description="JSON merge patch on the object (null deletes are not supported)")
+
+
+Change = Annotated[
+    SetImage | SetReplicas | SetResources | SetEnv | SetHelmValues | MergePatch, Field(discriminator="type")
+]
