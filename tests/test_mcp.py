@@ -247,3 +247,50 @@ async def test_elicitation_without_back_channel_falls_back(
     async with Client(build_server(settings), mode="auto", elicitation_callback=accept) as c:
         v = await call(c, "start_deployment", {"path": str(repo)})
     assert v["status"] == "open" and v["questions"]
+
+
+@pytest.mark.anyio
+async def test_pre_answered_deploy_is_two_calls_and_shows_the_preview_first(
+    settings: Settings, fixture_repo: Callable[..., Path]
+) -> None:
+    """Answers given ahead and accept_defaults carry through every step: start_deployment reaches
+    the preview, nothing is written yet, and one answer_questions (delivery) finishes."""
+    repo = fixture_repo("podinfo")
+    async with Client(build_server(settings)) as c:
+        answers = {"package": "charts/podinfo", "interval": "10m", "output_path": "clusters/dev/podinfo.yaml"}
+        v = await call(
+            c, "start_deployment", {"path": str(repo), "provider": "flux", "answers": answers, "accept_defaults": True}
+        )
+        assert v["step"] == "preview" and v["preview"]["validation"]["valid"], v
+        assert [q["id"] for q in v["questions"]] == ["delivery"]
+        assert not (repo / "clusters/dev/podinfo.yaml").exists()
+        done = await call(c, "answer_questions", {"session_id": v["session_id"], "answers": {"delivery": "write"}})
+        assert done["status"] == "done"
+        hr = load_documents((repo / "clusters/dev/podinfo.yaml").read_text(encoding="utf-8"))[1]
+        assert hr["kind"] == "HelmRelease" and hr["spec"]["interval"] == "10m"
+        early = await c.call_tool(
+            "start_deployment", {"path": str(repo), "provider": "flux", "answers": {"delivery": "write"}}
+        )
+        assert early.is_error and "after the preview" in early.content[0].text
+        unknown = await c.call_tool("start_deployment", {"path": str(repo), "answers": {"intervall": "1m"}})
+        assert unknown.is_error and "intervall" in unknown.content[0].text
+
+
+@pytest.mark.anyio
+async def test_generate_defaults_like_the_wizard_from_repo_path(
+    settings: Settings, fixture_repo: Callable[..., Path]
+) -> None:
+    repo = fixture_repo("podinfo", origin="https://github.com/stefanprodan/podinfo.git")
+    async with Client(build_server(settings)) as c:
+        r = await call(
+            c, "generate_manifests", {"provider": "flux", "package": "kustomize", "repo_path": str(repo), "options": {}}
+        )
+        source, ks = load_documents(r["yaml"])
+        assert source["spec"]["url"] == "https://github.com/stefanprodan/podinfo.git"  # origin
+        assert source["spec"]["ref"] == {"branch": "main"}  # the checked-out branch
+        assert ks["metadata"]["name"] == ks["spec"]["targetNamespace"]  # app name and namespace defaulted
+        assert r["output_path"] and r["validation"]["valid"]
+        no_repo = await c.call_tool(
+            "generate_manifests", {"provider": "flux", "package": "x", "package_type": "kustomize"}
+        )
+        assert no_repo.is_error and "repo_url" in no_repo.content[0].text  # said by name, not a crash

@@ -46,8 +46,9 @@ def test_flux_chart_wizard_writes_valid_file(app: Services, fixture_repo: Callab
         "namespace": "podinfo",
         "app_name": "podinfo",
     }
+    # step by step: the shown defaults, one changed (accept_defaults would carry on to the preview)
     view = app.wizard.answer(
-        OWNER, view.session_id, {"repo_url": "https://github.com/stefanprodan/podinfo.git"}, accept_defaults=True
+        OWNER, view.session_id, {**defaults, "repo_url": "https://github.com/stefanprodan/podinfo.git"}
     )
     assert view.step == "provider_options"
     assert {q.id for q in view.questions} == {
@@ -58,11 +59,11 @@ def test_flux_chart_wizard_writes_valid_file(app: Services, fixture_repo: Callab
         "value_files",
         "values",
     }
+    shown = {q.id: q.default for q in view.questions if q.default is not None}
     view = app.wizard.answer(
         OWNER,
         view.session_id,
-        {"interval": "10m", "values": "replicaCount: 2", "value_files": "values-prod.yaml"},
-        accept_defaults=True,
+        {**shown, "interval": "10m", "values": "replicaCount: 2", "value_files": "values-prod.yaml"},
     )
     assert view.step == "output" and view.questions[0].default == "gitops/flux/podinfo.yaml"
     view = app.wizard.answer(OWNER, view.session_id, {"output_path": "clusters/dev/podinfo.yaml"})

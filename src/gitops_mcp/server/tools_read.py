@@ -97,8 +97,8 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
     @mcp.tool(annotations=READ)
     async def generate_manifests(
         provider: ProviderName,
-        app_name: Annotated[str, Field(description="Application name (DNS-1123 label, <= 63)")],
-        namespace: Annotated[str, Field(description="Namespace the workload is deployed into")],
+        app_name: Annotated[str | None, Field(description="Application name (default: the package's)")] = None,
+        namespace: Annotated[str | None, Field(description="Workload namespace (default: the app name)")] = None,
         package: Annotated[
             str | None, Field(description="Package directory in the repository (omit for a chart)")
         ] = None,
@@ -121,7 +121,8 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         ] = None,
     ) -> GenerateResult:
         """Generate Argo CD or Flux manifests in one call, writing nothing: the wizard's engine and
-        validation, unanswered questions at their defaults."""
+        validation; what is not given takes the wizard's defaults (from repo_path: the package,
+        origin and branch)."""
         args: dict[str, Any] = dict(options or {})
         args.update(
             provider=provider,

@@ -42,13 +42,17 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
             str | None, Field(description="What the user asked, e.g. 'deploy charts/podinfo with Flux'")
         ] = None,
         provider: Annotated[str | None, Field(description="GitOps engine (flux, argocd), if the user said")] = None,
+        answers: Annotated[
+            dict[str, Any] | None, Field(description="Answers known ahead, by question id (not delivery)")
+        ] = None,
+        accept_defaults: Annotated[bool, Field(description="Take every default up to the preview")] = False,
     ) -> SessionView:
         """Open a deployment session: detects packages and returns the first questions, to answer
         with answer_questions. Stable ids, answerable ahead: package, provider, repo_url, path,
         revision, namespace, app_name, output_path, delivery; Argo CD argocd_namespace, project,
         sync_policy; Flux flux_namespace, interval, prune. Clients with elicitation are asked inline."""
         owner = current_owner()
-        view = await run(svc.wizard.start, owner, path, intent, provider)
+        view = await run(svc.wizard.start, owner, path, intent, provider, answers, accept_defaults)
         return compact(
             await elicit_rounds(ctx, view, lambda a: run(svc.wizard.answer, owner, view.session_id, a, False))
         )
@@ -61,7 +65,7 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         ],
         ctx: Context,
         accept_defaults: Annotated[
-            bool, Field(description="Take the default of every open question not answered")
+            bool, Field(description="Take every default not answered, up to the preview")
         ] = False,
     ) -> SessionView:
         """Answer wizard questions; returns the next ones or, at the end, the preview (YAML, target

@@ -72,10 +72,6 @@ class Manifests:
             raise UserInputError("give package (a path in the repository) or chart_url/chart/chart_version")
         ctx = self.prep.context(directory, None, answers.get("provider"), packages)
         ctx.delivery_options = []
-        if "output_path" not in answers:
-            answers["output_path"] = flow.default_output_path(
-                str(answers.get("provider", "app")), str(answers.get("app_name", "app")), ctx
-            )
         state = SessionState(id="oneshot", owner="", created_at=0, updated_at=0, expires_at=0, context=ctx)
         adv = flow.advance(state, answers, self.prep.env(ctx), defaults_for=None)
         if adv.errors:

@@ -25,16 +25,45 @@ class Wizard:
         self.prep = Preparation(shared)
         self.verifier = Verifier(shared)
 
-    def start(self, owner: str, path: str, intent: str | None = None, provider: str | None = None) -> SessionView:
+    def start(
+        self,
+        owner: str,
+        path: str,
+        intent: str | None = None,
+        provider: str | None = None,
+        answers: Mapping[str, Any] | None = None,
+        accept_defaults: bool = False,
+    ) -> SessionView:
+        """Open a session; answers given ahead (and ``accept_defaults``) carry it as far as they
+        reach, up to the preview: delivery is answered only after the preview was shown."""
         if provider is not None:
             self.shared.registry.get(provider)
+        given = dict(answers or {})
+        self._check_ids(given)
+        if "delivery" in given:
+            raise UserInputError("answer delivery after the preview (answer_questions), not with start_deployment")
         directory = self.shared.local_dir(path)
         ctx = self.prep.context(directory, intent, provider)
         state = SessionState(id=new_session_id(), owner=owner, created_at=0, updated_at=0, expires_at=0, context=ctx)
-        pending = {"provider": provider} if provider else {}
-        adv = flow.advance(state, pending, self.prep.env(ctx))
-        state = self.shared.store.create(adv.state)
-        return self._view(state, adv.errors, adv.ignored, include_packages=True)
+        pending = {**({"provider": provider} if provider else {}), **given}
+        env = self.prep.env(ctx)
+        adv = flow.advance(state, pending, env, defaults_for=self._defaults(state, env) if accept_defaults else ())
+        errors = dict(adv.errors)
+        new = self._settle(adv.state, errors, env)
+        state = self.shared.store.create(new)
+        return self._view(state, errors, adv.ignored, include_packages=True)
+
+    def _defaults(self, state: SessionState, env: flow.FlowEnv) -> set[str]:
+        """What accept_defaults takes: every question up to the preview; the preview's own
+        questions (delivery, wait) are the user's to answer once they have seen it."""
+        held = {q.id for q in flow.questions_for("preview", state.answers, state.context, env)}
+        return flow.all_question_ids(self.shared.registry) - held
+
+    def _check_ids(self, answers: Mapping[str, Any]) -> None:
+        known = flow.all_question_ids(self.shared.registry)
+        unknown = sorted(k for k in answers if k not in known)
+        if unknown:
+            raise UserInputError(f"unknown question id(s): {', '.join(unknown)}; valid ids: {', '.join(sorted(known))}")
 
     def answer(
         self, owner: str, session_id: str, answers: Mapping[str, Any], accept_defaults: bool = False
@@ -42,13 +71,9 @@ class Wizard:
         state = self.shared.store.get(session_id, owner)
         if state.status != "open":
             raise UserInputError(f"session {session_id} is {state.status}; start a new one with start_deployment")
-        known = flow.all_question_ids(self.shared.registry)
-        unknown = sorted(k for k in answers if k not in known)
-        if unknown:
-            raise UserInputError(f"unknown question id(s): {', '.join(unknown)}; valid ids: {', '.join(sorted(known))}")
+        self._check_ids(answers)
         env = self.prep.env(state.context)
-        shown = {q.id for q in flow.open_questions(state, env)} if accept_defaults else set()
-        adv = flow.advance(state, answers, env, defaults_for=shown)
+        adv = flow.advance(state, answers, env, defaults_for=self._defaults(state, env) if accept_defaults else ())
         new, errors = adv.state, dict(adv.errors)
         new = self._settle(new, errors, env)
         saved = self.shared.store.save(new)
