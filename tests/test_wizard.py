@@ -69,7 +69,7 @@ def test_flux_chart_wizard_writes_valid_file(app: Services, fixture_repo: Callab
     view = app.wizard.answer(OWNER, view.session_id, {"output_path": "clusters/dev/podinfo.yaml"})
     assert view.step == "preview" and view.preview is not None
     assert view.preview.validation.valid and not view.preview.file_exists
-    assert view.preview.diff.startswith("--- /dev/null")
+    assert view.preview.diff == ""  # a new file: the yaml is the whole change, said once
     assert [q.id for q in view.questions] == ["delivery"]
     assert not (repo / "clusters/dev/podinfo.yaml").exists()  # nothing written before delivery
     view = app.wizard.answer(OWNER, view.session_id, {"delivery": "write"})

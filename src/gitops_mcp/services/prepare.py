@@ -78,6 +78,7 @@ class Preparation:
         if ctx.repo_root:
             self.shared.delivery.prepare_write(Path(ctx.repo_root), [out])
             exists, diff = diff_against(Path(ctx.repo_root), out, text)
+            diff = diff if exists else ""  # a new file: its diff would be the whole yaml again
         return Preview(
             provider=provider.name,
             output_path=out,

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from gitops_mcp.detection.models import Package
 from gitops_mcp.errors import GitOpsError, ReadOnlyError, UserInputError
 from gitops_mcp.manifests.write import WriteResult, write_manifest_file
 from gitops_mcp.questions import Question
@@ -121,6 +122,13 @@ class Wizard:
         state.preview = None
         return state
 
+    @staticmethod
+    def _news(state: SessionState, res: WriteResult) -> str:
+        """The written diff, when it says more than the preview did (the file changed since)."""
+        assert state.preview is not None
+        same = res.diff == state.preview.diff or (res.created and not state.preview.file_exists)
+        return "" if same else res.diff
+
     def _write_preview(self, state: SessionState) -> WriteResult:
         assert state.preview is not None
         if self.shared.settings.read_only:
@@ -139,7 +147,9 @@ class Wizard:
             else f"{res.path} already had exactly this content"
         )
         if choice == "write":
-            return DeliveryResult(action="write", file=res.path, changed=res.changed, diff=res.diff, message=msg)
+            return DeliveryResult(
+                action="write", file=res.path, changed=res.changed, diff=self._news(state, res), message=msg
+            )
         if choice not in ("push", "pull_request"):
             raise UserInputError(f"delivery {choice!r} is not available on this server")
         app, provider = state.answers.get("app_name", "app"), state.preview.provider
@@ -154,7 +164,7 @@ class Wizard:
             action=choice,
             file=res.path,
             changed=commit.commit_sha is not None,
-            diff=res.diff,
+            diff=self._news(state, res),
             message=f"{msg}; {commit.message}",
             commit_sha=commit.commit_sha,
             branch=commit.branch,
@@ -199,7 +209,7 @@ class Wizard:
             ignored=ignored,
             preview=state.preview,
             result=state.result,
-            packages=state.context.packages if include_packages else None,
+            packages=[_brief(p) for p in state.context.packages] if include_packages else None,
             next=self._next(state, questions),
             expires_at=state.expires_at,
         )
@@ -231,3 +241,8 @@ class Wizard:
             f"Ask the user, then call answer_questions with {{id: value}} for: {ids}. "
             "Answers for later steps may be given ahead; accept_defaults=true takes the defaults shown."
         )
+
+
+def _brief(p: Package) -> Package:
+    """A detected package as the session shows it: what to choose by; the evidence is detect_packages'."""
+    return p.model_copy(update={"evidence": [], "kinds": [], "used_by": []})

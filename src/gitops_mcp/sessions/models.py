@@ -57,7 +57,7 @@ class Preview(BaseModel):
     yaml: str
     objects: list[ObjectSummary]
     notes: list[str] = Field(default_factory=list)
-    diff: str = Field(description="Unified diff against the file in the working tree ('' when identical)")
+    diff: str = Field(description="Diff against the existing file ('' when identical, or new: all of yaml)")
     file_exists: bool
     validation: ValidationResult
 
@@ -66,7 +66,7 @@ class DeliveryResult(BaseModel):
     action: Literal["write", "push", "pull_request"]
     file: str
     changed: bool
-    diff: str
+    diff: str = Field(description="What was written beyond the preview ('' when it is the preview)")
     message: str
     commit_sha: str | None = None
     branch: str | None = None

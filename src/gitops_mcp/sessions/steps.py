@@ -82,7 +82,8 @@ def _package_questions(answers: Mapping[str, Any], ctx: SessionContext) -> list[
                 type="text" if big else "select",
                 options=None if big else options,
                 default=intent_package(ctx),
-                help=("Detected: " + listing + (" ..." if big else "")) if ctx.packages else "No package detected.",
+                # the options (and the view's packages) already name what was detected
+                help=("Detected: " + listing + " ...") if big else (None if ctx.packages else "No package detected."),
             ),
             parse,
         )
