@@ -181,3 +181,17 @@ def test_large_file_skipped(tmp_path: Path) -> None:
     write(tmp_path, "big/huge.yaml", DEPLOY + "#" * (2 << 20))
     r = detect_packages(tmp_path, gitops_kinds=KINDS)
     assert r.packages == [] and "1 MiB" in r.skipped[0].reason
+
+
+def test_a_changed_file_is_read_anew(tmp_path: Path) -> None:
+    """Parsed documents are shared between scans of the same text, never across a change."""
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "kustomization.yaml").write_text("resources: []\nnamespace: one\n", encoding="utf-8")
+    first = detect_packages(tmp_path, gitops_kinds=KINDS)
+    assert [p.namespace for p in first.packages] == ["one"]
+    (app / "kustomization.yaml").write_text("resources: []\nnamespace: two\n", encoding="utf-8")
+    assert [p.namespace for p in detect_packages(tmp_path, gitops_kinds=KINDS).packages] == ["two"]
+    (app / "kustomization.yaml").write_text("resources: [\n", encoding="utf-8")
+    broken = detect_packages(tmp_path, gitops_kinds=KINDS)
+    assert broken.packages[0].confidence == "low"

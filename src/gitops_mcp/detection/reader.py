@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from gitops_mcp.detection.kinds import NON_OBJECT_GROUPS, api_group
@@ -174,8 +175,19 @@ class Scanner:
         return result
 
     def parse(self, text: str, rel: str) -> list[Any] | None:
+        """The documents of a file; read-only (they are shared between scans of the same text)."""
         try:
-            return load_documents(text, rel)
+            return list(_parsed(text, rel) if len(text) <= CACHED_TEXT else load_documents(text, rel))
         except UserInputError as exc:
             self.skip(rel, str(exc))
             return None
+
+
+CACHED_TEXT = 16 << 10  # kustomization.yaml, Chart.yaml, GitOps objects: small files, bounded memory
+
+
+@lru_cache(maxsize=1024)
+def _parsed(text: str, rel: str) -> tuple[Any, ...]:
+    """Parsing is most of a scan's time, and a repository is scanned again at every session start:
+    the same text (and name, for the error message) parses to the same documents."""
+    return tuple(load_documents(text, rel))

@@ -32,16 +32,16 @@ def read_repo_info(path: Path) -> RepoInfo | None:
         root = Path(repo.working_tree_dir).resolve()
         origin: str | None = None
         default_branch: str | None = None
-        if "origin" in [r.name for r in repo.remotes]:
-            raw = repo.remotes.origin.url  # credentials, if any, are stripped below
+        raw = repo.config_reader("repository").get_value('remote "origin"', "url", default="")
+        if raw:  # credentials, if any, are stripped below
             try:
-                origin = normalize_git_url(raw)
+                origin = normalize_git_url(str(raw))
             except ValueError:
                 origin = None
-            try:
-                ref = repo.remotes.origin.refs.HEAD.reference
-                default_branch = ref.remote_head
-            except (IndexError, AttributeError, TypeError, ValueError):
+            try:  # refs/remotes/origin/HEAD -> refs/remotes/origin/<default>, read from the refs alone
+                target = git.SymbolicReference(repo, "refs/remotes/origin/HEAD").reference.path
+                default_branch = target.removeprefix("refs/remotes/origin/") or None
+            except (IndexError, AttributeError, TypeError, ValueError, OSError):
                 default_branch = None
         branch: str | None
         try:
