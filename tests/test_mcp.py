@@ -294,3 +294,16 @@ async def test_generate_defaults_like_the_wizard_from_repo_path(
             "generate_manifests", {"provider": "flux", "package": "x", "package_type": "kustomize"}
         )
         assert no_repo.is_error and "repo_url" in no_repo.content[0].text  # said by name, not a crash
+
+
+@pytest.mark.anyio
+async def test_list_sessions_pages_newest_first(settings: Settings, fixture_repo: Callable[..., Path]) -> None:
+    repo = fixture_repo("podinfo")
+    async with Client(build_server(settings)) as c:
+        ids = [(await call(c, "start_deployment", {"path": str(repo)}))["session_id"] for _ in range(3)]
+        two = await call(c, "list_sessions", {"limit": 2})
+        assert [s["session_id"] for s in two["sessions"]] == ids[::-1][:2] and two["more"] is True
+        every = await call(c, "list_sessions", {})
+        assert len(every["sessions"]) == 3 and every["more"] is False
+        bad = await c.call_tool("list_sessions", {"limit": 0})
+        assert bad.is_error and "limit" in bad.content[0].text

@@ -112,7 +112,7 @@ async def test_two_tokens_two_principals(tmp_path: Path, fixture_repo: Callable[
             sid = r.structured_content["session_id"]  # type: ignore[index]
         async with http_client(tokens["bob"]) as http, Client(streamable_http_client(srv.url, http_client=http)) as c:
             listed = await c.call_tool("list_sessions", {})
-            assert listed.structured_content == {"sessions": []}
+            assert listed.structured_content == {"sessions": [], "more": False}
             r = await c.call_tool("get_session", {"session_id": sid})
             assert r.is_error
 

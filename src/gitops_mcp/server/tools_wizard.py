@@ -18,6 +18,7 @@ from gitops_mcp.settings import Settings
 
 class SessionList(BaseModel):
     sessions: list[SessionSummary]
+    more: bool = False  # older sessions exist beyond the limit
 
 
 def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
@@ -29,9 +30,12 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         return await answer(svc.wizard.get, current_owner(), session_id)
 
     @mcp.tool(annotations=READ)
-    async def list_sessions() -> SessionList:
+    async def list_sessions(
+        limit: Annotated[int, Field(ge=1, le=100, description="At most this many")] = 20,
+    ) -> SessionList:
         """List this caller's wizard sessions, newest first."""
-        return compact(SessionList(sessions=await run(svc.wizard.list_sessions, current_owner())))
+        found = await run(svc.wizard.list_sessions, current_owner(), limit + 1)
+        return compact(SessionList(sessions=found[:limit], more=len(found) > limit))
 
     # -- sessions ---------------------------------------------------------------------------------
     @mcp.tool(annotations=SESSION_WRITE)

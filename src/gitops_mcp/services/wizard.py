@@ -181,8 +181,8 @@ class Wizard:
     def get(self, owner: str, session_id: str) -> SessionView:
         return self._view(self.shared.store.get(session_id, owner), {}, [])
 
-    def list_sessions(self, owner: str) -> list[SessionSummary]:
-        return self.shared.store.summaries(owner)
+    def list_sessions(self, owner: str, limit: int = 50) -> list[SessionSummary]:
+        return self.shared.store.summaries(owner, limit)
 
     def cancel(self, owner: str, session_id: str) -> SessionView:
         state = self.shared.store.get(session_id, owner)
