@@ -13,7 +13,7 @@ from gitops_mcp.manifests.yaml import dump_documents
 from gitops_mcp.providers.base import ExistingSource
 from gitops_mcp.services.shared import Shared
 from gitops_mcp.sessions import flow
-from gitops_mcp.sessions.models import Preview, SessionContext, SessionState
+from gitops_mcp.sessions.models import ClusterApplier, Preview, SessionContext, SessionState
 
 MAX_TAGS = 500
 
@@ -52,7 +52,23 @@ class Preparation:
         if not self.shared.settings.read_only:
             ctx.delivery_options = ["write", "push", "pull_request"] if ctx.origin_url else ["write"]
             ctx.can_wait = bool(ctx.origin_url) and self.shared.cluster_configured()
+        if ctx.can_wait:
+            ctx.cluster_appliers = self.cluster_appliers()
         return ctx
+
+    def cluster_appliers(self) -> list[ClusterApplier] | None:
+        """What in the cluster applies a directory of a Git repository (every provider's
+        :meth:`~gitops_mcp.providers.base.Provider.appliers`); None when the cluster cannot be read."""
+        from gitops_mcp.cluster.owner import OwnerFinder
+        from gitops_mcp.errors import ClusterError
+
+        try:
+            with self.shared.kube(timeout=10.0) as kube:
+                reader = OwnerFinder(kube, self.shared.registry)
+                found = [a for p in self.shared.registry for a in p.appliers(reader)]
+        except ClusterError:
+            return None
+        return [ClusterApplier(ref=a.ref, repo_url=a.repo_url, path=a.path) for a in found]
 
     def env(self, ctx: SessionContext) -> flow.FlowEnv:
         root = Path(ctx.repo_root) if ctx.repo_root else None

@@ -10,6 +10,7 @@ from gitops_mcp.errors import GitOpsError, ReadOnlyError, UserInputError
 from gitops_mcp.manifests.write import WriteResult, write_manifest_file
 from gitops_mcp.questions import Question
 from gitops_mcp.services.prepare import Preparation
+from gitops_mcp.services.register import Registrar
 from gitops_mcp.services.shared import Shared
 from gitops_mcp.services.verify import Verifier
 from gitops_mcp.sessions import flow
@@ -24,6 +25,7 @@ class Wizard:
         self.shared = shared
         self.prep = Preparation(shared)
         self.verifier = Verifier(shared)
+        self.registrar = Registrar(shared)
 
     def start(self, owner: str, path: str, intent: str | None = None, provider: str | None = None) -> SessionView:
         if provider is not None:
@@ -138,6 +140,14 @@ class Wizard:
         sha = commit.commit_sha or (
             self.verifier.head(Path(state.context.repo_root)) if commit.status == "no_changes" else None
         )
+        if choice == "push" and state.answers.get("register") is True:
+            pushed = commit.commit_sha if commit.status == "pushed" else None
+            reg = self.registrar.after_push(Path(state.context.repo_root), res.path, state.preview.provider, pushed)
+            result.registered = reg
+            result.message += f"; register: {reg.message}"
+            if not reg.ok:
+                result.live = False
+                return result  # the commit stays as it is; nothing else to wait for
         if choice == "push" and state.answers.get("wait") and state.context.can_wait and sha:
             result.live, note, result.verification = self.verifier.verify(state, sha)
             result.message += f"; {note}"

@@ -7,14 +7,30 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from gitops_mcp.cluster.ops import WaitResult
+from gitops_mcp.cluster.register import RegisterResult
 from gitops_mcp.detection.models import FluxBootstrap, Package
 from gitops_mcp.manifests.validation import ValidationResult
 from gitops_mcp.providers.base import ExistingSource, ObjectSummary
+from gitops_mcp.providers.live import Applier, ObjectRef
 from gitops_mcp.questions import Question
 
 Step = Literal["package", "provider", "common", "provider_options", "output", "preview", "done"]
 STEPS: tuple[Step, ...] = ("package", "provider", "common", "provider_options", "output", "preview", "done")
 Status = Literal["open", "done", "cancelled"]
+
+
+class ClusterApplier(BaseModel):
+    """An object in the cluster that applies a directory of a Git repository (see :class:`Applier`)."""
+
+    ref: ObjectRef
+    repo_url: str
+    path: str = Field(description="Repository-relative directory, '' for the root")
+
+    def applier(self) -> Applier:
+        return Applier(ref=self.ref, repo_url=self.repo_url, path=self.path)
+
+    def describe(self) -> str:
+        return f"{self.ref.kind} {self.ref.namespace}/{self.ref.name} (applies ./{self.path})"
 
 
 class SessionContext(BaseModel):
@@ -35,6 +51,9 @@ class SessionContext(BaseModel):
     provider_hint: str | None = None
     delivery_options: list[str] = Field(default_factory=list, description="What delivery can do here")
     can_wait: bool = False
+    cluster_appliers: list[ClusterApplier] | None = Field(
+        None, description="What in the cluster applies a directory of a Git repository (None: not known)"
+    )
 
 
 class Preview(BaseModel):
@@ -59,6 +78,7 @@ class DeliveryResult(BaseModel):
     pr_url: str | None = None
     live: bool | None = Field(None, description="The controller applied the commit and the workload is healthy")
     verification: list[WaitResult] = Field(default_factory=list, description="The waits behind 'live'")
+    registered: RegisterResult | None = Field(None, description="register: the root objects applied after the push")
 
 
 class SessionState(BaseModel):
