@@ -65,6 +65,10 @@ class Wizard:
             state.preview = self.prep.preview(state)
         except GitOpsError as exc:  # the target cannot be written (e.g. a symlink leaving the repository)
             return self._ask_again(state, errors, "output_path", str(exc))
+        if state.step == "done" and "register" in errors:  # not delivered without the register asked for
+            state.answers.pop("delivery", None)
+            state.answers.pop("register", None)
+            state.step = "preview"
         if state.step != "done":
             if not state.context.delivery_options:
                 state.status = "done"
