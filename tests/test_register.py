@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from conftest import FIXTURES, make_repo, need_shared
+from conftest import FIXTURES, make_repo, need_shared, wizard_to_preview
 from doubles import world as shared
 from doubles.kube import FakeKube
 from gitops_mcp.errors import UserInputError
@@ -56,17 +56,6 @@ def env(tmp_path: Path) -> Iterator[Env]:
         yield Env(w, w.kube, url, work)
 
 
-def to_preview(app: Services, repo: Path, answers: dict[str, Any]) -> Any:
-    v = app.wizard.start("local", str(repo))
-    for _ in range(8):
-        v = app.wizard.answer("local", v.session_id, answers, accept_defaults=True)
-        answers = {}
-        if v.step == "preview":
-            break
-    assert v.step == "preview" and v.preview is not None and v.preview.validation.valid, v
-    return v
-
-
 def applies(kube: FakeKube) -> list[tuple[str, bool]]:
     """(path, dry run) of every server-side apply request, in order."""
     return [(r.path, r.query.get("dryRun") == ["All"]) for r in kube.requests if r.content_type == APPLY]
@@ -83,7 +72,7 @@ def managers(obj: dict[str, Any] | None) -> list[str]:
 def test_flux_without_bootstrap_registers_and_goes_live(env: Env) -> None:
     app = env.app()
     with env.w.controllers():
-        v = to_preview(app, env.work, {**PODINFO, "provider": "flux"})
+        v = wizard_to_preview(app, env.work, {**PODINFO, "provider": "flux"})
         out = next(q for q in v.questions if q.id == "register")
         assert {q.id for q in v.questions} == {"delivery", "wait", "register"}
         assert out.default is False and out.help and v.preview.output_path == "gitops/flux/podinfo.yaml"
@@ -114,7 +103,7 @@ def test_flux_without_bootstrap_registers_and_goes_live(env: Env) -> None:
 def test_argocd_without_bootstrap_registers_and_goes_live(env: Env) -> None:
     app = env.app()
     with env.w.controllers():
-        v = to_preview(app, env.work, {**PODINFO, "provider": "argocd"})
+        v = wizard_to_preview(app, env.work, {**PODINFO, "provider": "argocd"})
         assert {q.id for q in v.questions} == {"delivery", "wait", "register"}
         v = app.wizard.answer("local", v.session_id, {"delivery": "push", "register": True})
     r = v.result
@@ -157,7 +146,7 @@ def test_register_refused_by_rbac_keeps_the_commit_and_applies_nothing(env: Env)
     env.kube.forbid("patch", "kustomizations", "kustomize.toolkit.fluxcd.io")
     app = env.app()
     with env.w.controllers():
-        v = to_preview(app, env.work, {**PODINFO, "provider": "flux"})
+        v = wizard_to_preview(app, env.work, {**PODINFO, "provider": "flux"})
         v = app.wizard.answer("local", v.session_id, {"delivery": "push", "register": True})
     r = v.result
     assert r is not None and r.registered is not None and not r.registered.ok
@@ -173,7 +162,7 @@ def test_register_refused_by_rbac_keeps_the_commit_and_applies_nothing(env: Env)
 def test_register_with_a_pull_request_is_refused_and_nothing_is_delivered(env: Env) -> None:
     app = env.app()
     head = env.w.remote.head("org/podinfo.git")
-    v = to_preview(app, env.work, {**PODINFO, "provider": "flux"})
+    v = wizard_to_preview(app, env.work, {**PODINFO, "provider": "flux"})
     v = app.wizard.answer("local", v.session_id, {"delivery": "pull_request", "register": True})
     assert v.step == "preview" and v.result is None
     assert "merge it first" in v.errors["register"] and "register_gitops_objects" in v.errors["register"]

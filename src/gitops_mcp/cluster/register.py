@@ -98,24 +98,23 @@ def register_roots(
             ok=False, skipped=skipped, commit_sha=commit, message=f"nothing applied: the dry run was refused: {exc}"
         )
     applied: list[ObjectRef] = []
+    refused: ClusterError | None = None
     for obj, ref in zip(roots, refs, strict=True):
         try:
             kube.apply(obj, dry_run=False)
         except ClusterError as exc:  # only when the cluster changed since the dry run a moment ago
-            done = ", ".join(f"{r.kind} {r.namespace}/{r.name}" for r in applied) or "nothing"
-            return RegisterResult(
-                ok=False,
-                applied=applied,
-                skipped=skipped,
-                commit_sha=commit,
-                message=f"applied {done}, then refused: {exc}",
-            )
+            refused = exc
+            break
         applied.append(ref)
-    names = ", ".join(f"{r.kind} {r.namespace}/{r.name}" for r in applied)
+    names = ", ".join(f"{r.kind} {r.namespace}/{r.name}" for r in applied) or "nothing"
     return RegisterResult(
-        ok=True,
+        ok=refused is None,
         applied=applied,
         skipped=skipped,
         commit_sha=commit,
-        message=f"applied {names} (server-side apply, field manager gitops-mcp)",
+        message=(
+            f"applied {names} (server-side apply, field manager gitops-mcp)"
+            if refused is None
+            else f"applied {names}, then refused: {refused}"
+        ),
     )

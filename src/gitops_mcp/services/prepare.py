@@ -63,7 +63,7 @@ class Preparation:
         from gitops_mcp.errors import ClusterError
 
         try:
-            with self.shared.kube(timeout=10.0) as kube:
+            with self.shared.kube(timeout=5.0) as kube:
                 reader = OwnerFinder(kube, self.shared.registry)
                 found = [a for p in self.shared.registry for a in p.appliers(reader)]
         except ClusterError:
