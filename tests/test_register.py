@@ -312,3 +312,14 @@ def test_tool_reports_an_admission_rejection_and_applies_nothing(env: Env) -> No
     r = env.app().registrar.register(str(env.work), "deploy/podinfo.yaml")
     assert not r.ok and r.applied == [] and "422" in r.message and "\n" not in r.message, r.message
     assert env.kube.find("source.toolkit.fluxcd.io/v1", "GitRepository", "flux-system", "podinfo") is None
+
+
+def test_a_package_that_does_not_build_is_pushed_only_when_the_user_goes_on(env: Env) -> None:
+    app = env.app()
+    staging = {"package": "deploy/overlays/staging", "provider": "flux", "namespace": "staging", "app_name": "staging"}
+    v = wizard_to_preview(app, env.work, staging)
+    assert v.preview.package_check is not None and not v.preview.package_check.ok
+    v = app.wizard.answer("local", v.session_id, {"delivery": "push", "wait": False})
+    assert v.result is None and "does not build" in v.errors["delivery"]
+    v = app.wizard.answer("local", v.session_id, {"deliver_anyway": True, "delivery": "push", "wait": False})
+    assert v.result is not None and v.result.commit_sha == env.w.remote.head("org/podinfo.git"), v.errors

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from gitops_mcp.cluster.ops import WaitResult
 from gitops_mcp.cluster.register import RegisterResult
 from gitops_mcp.detection.models import FluxBootstrap, Package
+from gitops_mcp.manifests.preflight import PackageCheck
 from gitops_mcp.manifests.validation import ValidationResult
 from gitops_mcp.providers.base import ExistingSource, ObjectSummary
 from gitops_mcp.providers.live import Applier, ObjectRef
@@ -65,6 +66,9 @@ class Preview(BaseModel):
     diff: str = Field(description="Unified diff against the file in the working tree ('' when identical)")
     file_exists: bool
     validation: ValidationResult
+    package_check: PackageCheck | None = Field(
+        None, description="Whether the package itself builds (kustomize build / helm template); None: not checked"
+    )
 
 
 class DeliveryResult(BaseModel):

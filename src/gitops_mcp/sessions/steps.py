@@ -47,6 +47,8 @@ class FlowEnv:
     registry: ProviderRegistry
     policy: PolicySettings = field(default_factory=PolicySettings)
     exists: Callable[[str], bool] | None = None  # does a repo-relative directory exist?
+    package_problem: Callable[[Mapping[str, Any]], str | None] | None = None
+    """Why the chosen package does not build (kustomize build / helm template), or None."""
 
 
 def _question_context(answers: Mapping[str, Any], ctx: SessionContext, env: FlowEnv) -> QuestionContext | None:
@@ -283,6 +285,21 @@ def _register_refusal(delivery: Any) -> str | None:
 def _preview_questions(answers: Mapping[str, Any], ctx: SessionContext, env: FlowEnv) -> list[QuestionDef]:
     qs: list[QuestionDef] = []
     register = asks_register(answers, ctx, env)
+    problem = env.package_problem(answers) if env.package_problem is not None and ctx.delivery_options else None
+    if problem:
+        qs.append(
+            QuestionDef(
+                Question(
+                    id="deliver_anyway",
+                    prompt=f"The package does not build: {problem}. Push or open the pull request anyway?",
+                    type="boolean",
+                    default=False,
+                    required=False,
+                    help="The controller would fail the same way after the push; write is always allowed",
+                ),
+                boolean,
+            )
+        )
     if ctx.delivery_options:
         choose = select(ctx.delivery_options)
 
@@ -291,6 +308,8 @@ def _preview_questions(answers: Mapping[str, Any], ctx: SessionContext, env: Flo
             reason = _register_refusal(v) if register and answers.get("register") is True else None
             if reason:
                 raise AnswerError(reason + " (or answer register=false)")
+            if problem and v != "write" and answers.get("deliver_anyway") is not True:
+                raise AnswerError(f"the package does not build: {problem}; fix it, or answer deliver_anyway=true")
             return v
 
         qs.append(
@@ -399,6 +418,7 @@ def all_question_ids(registry: ProviderRegistry) -> set[str]:
         "delivery",
         "wait",
         "register",
+        "deliver_anyway",
     }
     package_types: tuple[PackageType, ...] = ("helm", "kustomize", "manifests")
     source_kinds: tuple[SourceKind, ...] = ("git", "helm_repository")
