@@ -323,3 +323,35 @@ def test_a_package_that_does_not_build_is_pushed_only_when_the_user_goes_on(env:
     assert v.result is None and "does not build" in v.errors["delivery"]
     v = app.wizard.answer("local", v.session_id, {"deliver_anyway": True, "delivery": "push", "wait": False})
     assert v.result is not None and v.result.commit_sha == env.w.remote.head("org/podinfo.git"), v.errors
+
+
+def crd(group: str, kind: str, plural: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{group}"},
+        "spec": {
+            "group": group,
+            "names": {"kind": kind, "plural": plural},
+            "scope": "Namespaced",
+            "versions": [{"name": "v1", "served": True, "storage": True}],
+        },
+    }
+
+
+def test_list_providers_says_what_already_syncs_the_repository(env: Env) -> None:
+    env.kube.put(crd("kustomize.toolkit.fluxcd.io", "Kustomization", "kustomizations"))
+    env.kube.put(crd("argoproj.io", "Application", "applications"))
+    app = env.app()
+    before = app.inspect.provider_report(repo_path=str(env.work))
+    assert before.repository == env.url
+    assert {c.provider: c.syncs_repository for c in before.controllers or []} == {"argocd": [], "flux": []}
+    env.w.flux("flux-system", env.url.removesuffix(".git") + "/", "./clusters/dev")
+    env.kube.put(shared.application("other", "https://example.com/other.git", "x", "podinfo"))
+    after = {c.provider: c for c in app.inspect.provider_report(repo_path=str(env.work)).controllers or []}
+    flux = after["flux"].syncs_repository
+    assert flux is not None and [(s.kind, s.name, s.path) for s in flux] == [
+        ("Kustomization", "flux-system", "clusters/dev")
+    ]
+    assert after["argocd"].syncs_repository == []  # the other Application syncs another repository
+    assert app.inspect.provider_report().controllers is not None  # without repo_path: nothing asked

@@ -39,10 +39,13 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
     @mcp.tool(annotations=READ_CLUSTER)
     async def list_providers(
         context: Annotated[str | None, Field(description="Kubeconfig context (default: the current one)")] = None,
+        repo_path: Annotated[
+            str | None, Field(description="A local repository: also say what in the cluster already syncs it")
+        ] = None,
     ) -> ProviderReport:
         """List the GitOps providers (argocd, flux) with the questions each asks, and — when a
         cluster is configured — which controllers it has installed (their CRDs and served versions)."""
-        return await answer(svc.inspect.provider_report, context)
+        return await answer(svc.inspect.provider_report, context, repo_path)
 
     @mcp.tool(annotations=READ_CLUSTER)
     async def get_sync_status(
