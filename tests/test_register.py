@@ -20,6 +20,7 @@ from doubles import world as shared
 from doubles.kube import FakeKube
 from gitops_mcp.errors import UserInputError
 from gitops_mcp.services import Services
+from gitops_mcp.sessions import flow
 
 TOKEN = "register-token-0123456789"
 APPLY = "application/apply-patch+yaml"
@@ -123,17 +124,14 @@ def test_parent_in_the_cluster_gives_the_default_path_and_no_register(env: Env) 
     env.w.flux("flux-system", spelled, "./clusters/dev")
     app = env.app()
     with env.w.controllers():
-        v = app.wizard.start("local", str(env.work))
-        v = app.wizard.answer("local", v.session_id, {**PODINFO, "provider": "flux"}, accept_defaults=True)
-        for _ in range(6):
-            if any(q.id == "output_path" for q in v.questions) or v.step == "preview":
-                break
-            v = app.wizard.answer("local", v.session_id, {}, accept_defaults=True)
-        q = next(q for q in v.questions if q.id == "output_path")
+        v = wizard_to_preview(app, env.work, {**PODINFO, "provider": "flux"})
+        assert v.preview.output_path == "clusters/dev/podinfo.yaml"
+        assert {q.id for q in v.questions} == {"delivery", "wait"}  # no register question
+        state = app.shared.store.get(v.session_id, "local")
+        env_ = app.wizard.prep.env(state.context)
+        (q,) = [q.question for q in flow.questions_for("output", state.answers, state.context, env_)]
         assert q.default == "clusters/dev/podinfo.yaml"
-        assert q.help and "Kustomization flux-system/flux-system" in q.help
-        v = app.wizard.answer("local", v.session_id, {}, accept_defaults=True)
-        assert v.step == "preview" and {q.id for q in v.questions} == {"delivery", "wait"}
+        assert q.help and "Kustomization flux-system/flux-system" in q.help and "clusters/dev" in q.help
         v = app.wizard.answer("local", v.session_id, {"delivery": "push", "wait": True})
     r = v.result
     assert r is not None and r.registered is None and r.live is True, r.message if r else v.errors

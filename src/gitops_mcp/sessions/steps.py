@@ -40,6 +40,9 @@ from gitops_mcp.settings import PolicySettings
 from gitops_mcp.syntax import to_dns_label
 
 MAX_SELECT_OPTIONS = 60
+PREVIEW_QUESTION_IDS = ("delivery", "wait", "register", "deliver_anyway")
+"""Every question the preview step can ask: the user answers them after seeing the preview (some
+are asked only for some answers, e.g. register only when nothing in the cluster applies the file)."""
 
 
 @dataclass(frozen=True)
@@ -415,10 +418,7 @@ def all_question_ids(registry: ProviderRegistry) -> set[str]:
         "namespace",
         "app_name",
         "output_path",
-        "delivery",
-        "wait",
-        "register",
-        "deliver_anyway",
+        *PREVIEW_QUESTION_IDS,
     }
     package_types: tuple[PackageType, ...] = ("helm", "kustomize", "manifests")
     source_kinds: tuple[SourceKind, ...] = ("git", "helm_repository")
