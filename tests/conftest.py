@@ -143,3 +143,15 @@ def app(settings: Settings) -> Iterator[Services]:
     a = Services(settings)
     yield a
     a.close()
+
+
+def wizard_to_preview(app: Any, repo: Path, answers: dict[str, Any]) -> Any:
+    """Start the wizard on ``repo`` and answer (``answers``, then the defaults) up to a valid preview."""
+    v = app.wizard.start("local", str(repo))
+    for _ in range(8):
+        v = app.wizard.answer("local", v.session_id, answers, accept_defaults=True)
+        answers = {}
+        if v.step == "preview":
+            break
+    assert v.step == "preview" and v.preview is not None and v.preview.validation.valid, v
+    return v

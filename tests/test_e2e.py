@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from conftest import FIXTURES, make_repo, need_shared
+from conftest import FIXTURES, make_repo, need_shared, wizard_to_preview
 from doubles import world as shared
 from doubles.controllers import GitOpsSimulator
 from doubles.forge import FakeForge
@@ -74,13 +74,7 @@ def world(tmp_path: Path) -> Iterator[World]:
 
 
 def run_wizard(app: Services, repo: Path, answers: dict[str, Any], final: dict[str, Any]) -> Any:
-    v = app.wizard.start("local", str(repo))
-    for _ in range(8):
-        v = app.wizard.answer("local", v.session_id, answers, accept_defaults=True)
-        answers = {}
-        if v.step == "preview":
-            break
-    assert v.step == "preview" and v.preview is not None and v.preview.validation.valid, v
+    v = wizard_to_preview(app, repo, answers)
     assert {q.id for q in v.questions} == {"delivery", "wait"}
     return app.wizard.answer("local", v.session_id, final)
 

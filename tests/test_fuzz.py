@@ -146,7 +146,7 @@ def test_every_tool_answers_every_input(tmp_path: Path, fixture_repo: Callable[.
     started, calls = time.monotonic(), 0
     with start_blocking_portal() as portal, portal.wrap_async_context_manager(Client(build_server(settings))) as c:
         tools = portal.call(c.list_tools).tools
-        assert len(tools) == 20
+        assert len(tools) == 21
 
         def fuzz(tool: Any) -> None:
             @seed(20261202)

@@ -24,6 +24,7 @@ WRITE_TOOLS = {
     "promote",
     "scaffold_fleet",
     "push_artifact",
+    "register_gitops_objects",
 }
 
 
@@ -60,6 +61,7 @@ async def test_tools_are_described_and_annotated(settings: Settings, mode: str) 
         "promote",
         "scaffold_fleet",
         "push_artifact",
+        "register_gitops_objects",
     }
     for t in tools.values():
         assert t.description and len(t.description) > 40, t.name
@@ -70,6 +72,7 @@ async def test_tools_are_described_and_annotated(settings: Settings, mode: str) 
     assert tools["detect_packages"].annotations.read_only_hint is True
     assert tools["write_manifests"].annotations.destructive_hint is True
     assert tools["answer_questions"].annotations.destructive_hint is True
+    assert tools["register_gitops_objects"].annotations.destructive_hint is True
 
 
 @pytest.mark.anyio

@@ -6,6 +6,10 @@ GITOPS_MCP_E2E_OWNED=<apiVersion>/<Kind>/<namespace>/<name> (a workload the cont
 The push scenario additionally needs GITOPS_MCP_E2E_REPO (a local clone the controller's source
 reads, with push access configured for this server) and GITOPS_MCP_E2E_FILE (a file in it that
 the object applies): it commits a harmless change to that file, reconciles and waits.
+The register scenario needs GITOPS_MCP_E2E_REPO and GITOPS_MCP_E2E_REGISTER_FILE (a committed and
+pushed file in it holding root GitOps objects, e.g. a GitRepository + Kustomization or an
+Application, that nothing in the cluster applies yet): it applies them (dry run first, then
+server-side apply as gitops-mcp) and waits until the controller has applied the pushed commit.
 """
 
 from __future__ import annotations
@@ -77,4 +81,20 @@ def test_real_push_reconcile_wait(tmp_path: Path) -> None:
     kind, ns, name = target()
     app.cluster.reconcile(kind, name, ns, with_source=True)
     w = app.cluster.wait(kind, name, ns, commit.commit_sha, 300)
+    assert w.outcome == "synced", w.message
+
+
+def test_real_register_then_live(tmp_path: Path) -> None:
+    repo, file = os.environ.get("GITOPS_MCP_E2E_REPO"), os.environ.get("GITOPS_MCP_E2E_REGISTER_FILE")
+    if not repo or not file:
+        pytest.skip("set GITOPS_MCP_E2E_REPO and GITOPS_MCP_E2E_REGISTER_FILE for the register scenario")
+    app = real_app(tmp_path)
+    r = app.registrar.register(repo, file)
+    assert r.ok and r.applied, r.message
+    assert not any(s.reason.startswith("it has no") for s in r.skipped), r.skipped
+    verify = {k for p in app.shared.registry for k in p.verify_kinds}
+    target_ = next(o for o in r.applied if o.kind in verify and o.namespace)
+    assert target_.namespace is not None
+    app.cluster.reconcile(target_.kind, target_.name, target_.namespace, with_source=True)
+    w = app.cluster.wait(target_.kind, target_.name, target_.namespace, r.commit_sha, 300)
     assert w.outcome == "synced", w.message

@@ -37,7 +37,7 @@ def server(tmp_path: Path, read_only: bool = False) -> Any:
 @pytest.mark.parametrize("read_only", [False, True], ids=["full", "read-only"])
 async def test_tools_list_fits_the_budget(tmp_path: Path, read_only: bool) -> None:
     tools = await server(tmp_path, read_only).list_tools()
-    assert len(tools) == (12 if read_only else 20)
+    assert len(tools) == (12 if read_only else 21)
     sizes = {t.name: len(t.model_dump_json(by_alias=True, exclude_none=True).encode()) for t in tools}
     over = {name: n for name, n in sizes.items() if n > TOOL_MAX}
     assert not over, f"tool definitions over {TOOL_MAX} bytes: {over}"

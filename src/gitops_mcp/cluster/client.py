@@ -22,7 +22,8 @@ from gitops_mcp.providers.registry import ProviderRegistry, default_registry
 from gitops_mcp.scrub import scrub
 from gitops_mcp.settings import Settings
 
-__all__ = ["KubeClient", "Obj", "ResourceInfo"]
+__all__ = ["FIELD_MANAGER", "KubeClient", "Obj", "ResourceInfo"]
+FIELD_MANAGER = "gitops-mcp"
 RETRIES = 3
 _TRANSIENT = {429, 500, 502, 503, 504}
 
@@ -216,6 +217,35 @@ class KubeClient:
             body=patch,
             content_type="application/merge-patch+json",
             what=f"patch {kind} {namespace}/{name}",
+        )
+
+    def apply(self, obj: Obj, dry_run: bool) -> Obj:
+        """Server-side apply of ``obj`` (field manager ``gitops-mcp``, never forcing ownership of
+        fields another manager owns); ``dry_run``: the API server checks everything (RBAC, schema,
+        admission) and stores nothing. The object as the server has (or would have) it.
+
+        Raises:
+            ClusterError: with the API server's own reason (403, 404 for a kind it does not serve,
+                409 for a field conflict, 422/400 for a rejected object).
+        """
+        meta = obj.get("metadata") or {}
+        kind, name, namespace = str(obj.get("kind")), str(meta.get("name") or ""), meta.get("namespace")
+        r = self.resource(str(obj.get("apiVersion")), kind)
+        if not name or (r.namespaced and not namespace):
+            raise ClusterError(
+                f"apply {kind} {name or '?'}: the object needs a name" + (" and a namespace" if r.namespaced else "")
+            )
+        query = {"fieldManager": FIELD_MANAGER, "force": "false"}
+        if dry_run:
+            query["dryRun"] = "All"
+        where = f"{namespace}/{name}" if r.namespaced else name
+        return self.request(
+            "PATCH",
+            r.path(namespace if r.namespaced else None, name),
+            query,
+            body=obj,
+            content_type="application/apply-patch+yaml",
+            what=f"{'dry-run apply' if dry_run else 'apply'} {kind} {where}",
         )
 
     def watch(

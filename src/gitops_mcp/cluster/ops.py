@@ -259,10 +259,23 @@ class InstalledCRD(BaseModel):
     served_versions: list[str]
 
 
+class RepoSync(BaseModel):
+    """An object in the cluster that applies a directory of the repository asked about."""
+
+    kind: str
+    name: str
+    namespace: str | None
+    path: str = Field(description="Repository-relative directory it applies ('' = the root)")
+    repo_url: str = Field(description="The URL as the object spells it")
+
+
 class ControllerInfo(BaseModel):
     provider: str = Field(description="The provider whose controllers these are (e.g. argocd, flux)")
     installed: bool
     crds: list[InstalledCRD] = Field(default_factory=list)
+    syncs_repository: list[RepoSync] | None = Field(
+        None, description="With repo_path: what of this provider already applies that repository, from which path"
+    )
 
 
 def _crds(kube: KubeClient) -> list[Obj]:

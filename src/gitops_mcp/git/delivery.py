@@ -18,6 +18,7 @@ from pathlib import Path
 
 from gitops_mcp.errors import UserInputError
 from gitops_mcp.git.cache import CloneCache
+from gitops_mcp.git.committed import committed_file
 from gitops_mcp.git.pr_mode import pr_mode
 from gitops_mcp.git.publish import PRIVATE, Checkout, check_message, checked_paths
 from gitops_mcp.git.push_mode import push_mode
@@ -81,6 +82,20 @@ class GitDelivery:
             check_ref(base, "base")
         with GitRepo(repo_root, self.settings.git_timeout_seconds) as repo:
             return revert(Checkout.of(repo, self.settings), paths, shas, mode, base, message, draft, labels)
+
+    def committed_file(self, repo_root: Path, file: str) -> tuple[str, str]:
+        """(text, HEAD commit) of ``file`` as committed and pushed; refuses uncommitted or unpushed
+        changes (see :func:`gitops_mcp.git.committed.committed_file`)."""
+        with GitRepo(repo_root, self.settings.git_timeout_seconds) as repo:
+            return committed_file(Checkout.of(repo, self.settings), file)
+
+    def show(self, repo_root: Path, sha: str, file: str) -> str:
+        """The text of ``file`` in the commit ``sha``."""
+        from gitops_mcp.git.repo import check_sha
+        from gitops_mcp.paths import check_relative
+
+        with GitRepo(repo_root, self.settings.git_timeout_seconds) as repo:
+            return repo.run("show", f"{check_sha(sha)}:{check_relative(file, 'file')}")
 
     # -- clone cache (see gitops_mcp.git.cache) ---------------------------------------------------------
     def cached_clone(self, url: str) -> Path:

@@ -175,6 +175,11 @@ class Provider(Protocol):
         will pick up a committed file)."""
         ...
 
+    root_kinds: tuple[str, ...]
+    """Kinds of :attr:`kinds` that connect a repository to its controller (sources, appliers):
+    the only objects of a committed file that ``register`` applies to the cluster itself, once,
+    when no parent applies the file. Never a workload kind."""
+
     fleet: FleetLayout
     """The engine's part of the multi-environment layout (``clusters/<env>``), see :mod:`gitops_mcp.fleet`."""
 

@@ -52,6 +52,7 @@ class ProviderDefaults:
     keywords: tuple[str, ...] = ()
     kinds: tuple[KindInfo, ...] = ()
     verify_kinds: tuple[str, ...] = ()
+    root_kinds: tuple[str, ...] = ()
     fleet = NoFleet()
 
     def unsupported_reason(self, package_type: PackageType, source_kind: SourceKind) -> str | None:

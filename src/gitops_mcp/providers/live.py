@@ -10,7 +10,8 @@ This module imports nothing of ``cluster/`` (nor of any provider).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import posixpath
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -180,3 +181,23 @@ def repo_dir(path: object) -> str:
     while p.startswith("./"):
         p = p[2:]
     return "" if p in ("", ".") else p
+
+
+def _covers(applier_path: str, directory: str) -> bool:
+    return applier_path == "" or directory == applier_path or directory.startswith(applier_path + "/")
+
+
+def parent_of(
+    appliers: Iterable[Applier], repo_url: str, output_path: str, own: set[tuple[str, str]]
+) -> Applier | None:
+    """The applier of ``repo_url`` whose path is the nearest ancestor of the output file's directory
+    (not one of the generated objects, ``own``: (kind, name))."""
+    from gitops_mcp.git.urls import url_identity
+
+    repo, directory = url_identity(repo_url), posixpath.dirname(output_path)
+    found = [
+        a
+        for a in appliers
+        if url_identity(a.repo_url) == repo and _covers(a.path, directory) and (a.ref.kind, a.ref.name) not in own
+    ]
+    return max(found, key=lambda a: len(a.path), default=None)

@@ -32,6 +32,7 @@ CANCEL = _annotations(False, False, True, False)
 WRITE_FILE = _annotations(False, True, True, False)
 GIT_WRITE = _annotations(False, True, False, True)
 CLUSTER_ACTION = _annotations(False, False, False, True)
+CLUSTER_WRITE = _annotations(False, True, True, True)
 
 # Provider-specific values are plain strings checked by the registry (a wrong one is answered
 # with the valid ones), so that a registered provider needs no change here.

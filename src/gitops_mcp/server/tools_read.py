@@ -41,10 +41,13 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         return await answer(svc.inspect.detect, path)
 
     @mcp.tool(annotations=READ_CLUSTER)
-    async def list_providers(context: KubeContext = None) -> ProviderReport:
+    async def list_providers(
+        context: KubeContext = None,
+        repo_path: Annotated[str | None, Field(description="A local repository: say what already syncs it")] = None,
+    ) -> ProviderReport:
         """List the GitOps providers and the questions each asks; with a cluster, which of their
-        controllers are installed (CRDs and served versions)."""
-        return await answer(svc.inspect.provider_report, context)
+        controllers are installed and (with repo_path) what already syncs that repository."""
+        return await answer(svc.inspect.provider_report, context, repo_path)
 
     @mcp.tool(annotations=READ_CLUSTER)
     async def get_sync_status(

@@ -9,6 +9,7 @@ from mcp.server import MCPServer
 from pydantic import Field
 
 from gitops_mcp.cluster.ops import ReconcileResult
+from gitops_mcp.cluster.register import RegisterResult
 from gitops_mcp.fleet import Notifications
 from gitops_mcp.git.delivery import CommitResult, RollbackResult
 from gitops_mcp.manifests.write import WriteResult
@@ -16,6 +17,7 @@ from gitops_mcp.remediation import Change
 from gitops_mcp.server.auth import current_owner
 from gitops_mcp.server.common import (
     CLUSTER_ACTION,
+    CLUSTER_WRITE,
     GIT_WRITE,
     WRITE_FILE,
     KubeContext,
@@ -241,3 +243,13 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         Built on the remote branch in a temporary worktree; the working tree is untouched. Verify
         on the cluster with the sync tools."""
         return await answer(svc.git.rollback, repo_path, paths, shas, mode, base, message)
+
+    @mcp.tool(annotations=CLUSTER_WRITE)
+    async def register_gitops_objects(
+        repo_path: Annotated[str, Field(description="Absolute path of the local repository")],
+        file: Annotated[str, Field(description="Committed and pushed file, relative to the repository root")],
+        context: Annotated[str | None, Field(description="Kubeconfig context (default: the current one)")] = None,
+    ) -> RegisterResult:
+        """Apply only the GitOps source/sync objects of a pushed file to the cluster, once (dry run
+        first), so the controller takes over; never workloads. Returns what was applied and skipped."""
+        return await answer(svc.registrar.register, repo_path, file, context)

@@ -14,6 +14,7 @@ from gitops_mcp.services.gitops import GitService
 from gitops_mcp.services.inspect import Inspect
 from gitops_mcp.services.manifests import Manifests
 from gitops_mcp.services.promote import Promotion
+from gitops_mcp.services.register import Registrar
 from gitops_mcp.services.remediate import Remediation
 from gitops_mcp.services.shared import Shared
 from gitops_mcp.services.wizard import Wizard
@@ -34,6 +35,7 @@ class Services:
         self.artifacts = Artifacts(self.shared)
         self.remediation = Remediation(self.shared, self.cluster)
         self.promotion = Promotion(self.shared)
+        self.registrar = Registrar(self.shared)
 
     @property
     def settings(self) -> Settings:

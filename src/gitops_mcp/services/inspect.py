@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 from gitops_mcp.cluster.ops import ControllerInfo
@@ -26,6 +28,7 @@ class ProviderReport(BaseModel):
     cluster: str | None = Field(None, description="API server the controller check used")
     controllers: list[ControllerInfo] | None = Field(None, description="Installed controllers (None: no cluster)")
     cluster_error: str | None = Field(None, description="Why the cluster could not be asked")
+    repository: str | None = Field(None, description="With repo_path: its origin, matched against the cluster")
 
 
 class Inspect:
@@ -40,8 +43,16 @@ class Inspect:
         report = self.shared.scan(directory, root, prefix)
         return report.model_copy(update={"root": str(root)})
 
-    def provider_report(self, context: str | None = None) -> ProviderReport:
-        report = ProviderReport(providers=self.providers())
+    def provider_report(self, context: str | None = None, repo_path: str | None = None) -> ProviderReport:
+        repo_url: str | None = None
+        if repo_path is not None:
+            from gitops_mcp.git.info import read_repo_info
+
+            info = read_repo_info(self.shared.local_dir(repo_path))
+            if info is None or not info.origin_url:
+                raise UserInputError(f"{repo_path} is not a git repository with an origin remote")
+            repo_url = info.origin_url
+        report = ProviderReport(providers=self.providers(), repository=repo_url)
         if not self.shared.cluster_configured() and context is None:
             report.cluster_error = "no cluster configured (GITOPS_MCP_KUBECONFIG / KUBECONFIG)"
             return report
@@ -52,9 +63,27 @@ class Inspect:
             with self.shared.kube(context, timeout=5.0) as kube:
                 report.cluster = kube.host
                 report.controllers = installed_controllers(kube, registry=self.shared.registry)
+                if repo_url is not None:
+                    self._syncs(kube, repo_url, report.controllers)
         except ClusterError as exc:
             report.cluster_error = str(exc)
         return report
+
+    def _syncs(self, kube: Any, repo_url: str, controllers: list[ControllerInfo]) -> None:
+        """Per installed controller, what of its provider already applies ``repo_url`` (normalised)."""
+        from gitops_mcp.cluster.ops import RepoSync
+        from gitops_mcp.cluster.owner import OwnerFinder
+        from gitops_mcp.git.urls import url_identity
+
+        reader, repo = OwnerFinder(kube, self.shared.registry), url_identity(repo_url)
+        for c in controllers:
+            if not c.installed:
+                continue
+            c.syncs_repository = [
+                RepoSync(kind=a.ref.kind, name=a.ref.name, namespace=a.ref.namespace, path=a.path, repo_url=a.repo_url)
+                for a in self.shared.registry.get(c.provider).appliers(reader)
+                if url_identity(a.repo_url) == repo
+            ]
 
     def providers(self) -> list[ProviderInfo]:
         from gitops_mcp.providers.base import QuestionContext

@@ -4,16 +4,19 @@ flow environment, and the preview (generated YAML, validation, diff)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from gitops_mcp.detection.models import Package
+from gitops_mcp.manifests.preflight import PackageCheck
 from gitops_mcp.manifests.validation import validate_documents
 from gitops_mcp.manifests.write import diff_against
 from gitops_mcp.manifests.yaml import dump_documents
 from gitops_mcp.providers.base import ExistingSource
 from gitops_mcp.services.shared import Shared
 from gitops_mcp.sessions import flow
-from gitops_mcp.sessions.models import Preview, SessionContext, SessionState
+from gitops_mcp.sessions.models import ClusterApplier, Preview, SessionContext, SessionState
 
 MAX_TAGS = 500
 
@@ -21,6 +24,7 @@ MAX_TAGS = 500
 class Preparation:
     def __init__(self, shared: Shared) -> None:
         self.shared = shared
+        self._checks: dict[tuple[str, str, str, tuple[str, ...]], PackageCheck | None] = {}
 
     def context(
         self, directory: Path | None, intent: str | None, provider: str | None, packages: list[Package] | None = None
@@ -52,16 +56,66 @@ class Preparation:
         if not self.shared.settings.read_only:
             ctx.delivery_options = ["write", "push", "pull_request"] if ctx.origin_url else ["write"]
             ctx.can_wait = bool(ctx.origin_url) and self.shared.cluster_configured()
+        if ctx.can_wait:
+            ctx.cluster_appliers = self.cluster_appliers()
         return ctx
+
+    def cluster_appliers(self) -> list[ClusterApplier] | None:
+        """What in the cluster applies a directory of a Git repository (every provider's
+        :meth:`~gitops_mcp.providers.base.Provider.appliers`); None when the cluster cannot be read."""
+        from gitops_mcp.cluster.owner import OwnerFinder
+        from gitops_mcp.errors import ClusterError
+
+        try:
+            with self.shared.kube(timeout=5.0) as kube:
+                reader = OwnerFinder(kube, self.shared.registry)
+                found = [a for p in self.shared.registry for a in p.appliers(reader)]
+        except ClusterError:
+            return None
+        return [ClusterApplier(ref=a.ref, repo_url=a.repo_url, path=a.path) for a in found]
 
     def env(self, ctx: SessionContext) -> flow.FlowEnv:
         root = Path(ctx.repo_root) if ctx.repo_root else None
         delivery = self.shared.delivery
+        self._checks.clear()  # one env per request: files may have changed since the last one
 
         def exists(rel: str) -> bool:
             return root is not None and delivery.dir_exists(root, rel)
 
-        return flow.FlowEnv(self.shared.registry, self.shared.settings.policy, exists if root is not None else None)
+        def problem(answers: Mapping[str, Any]) -> str | None:
+            check = self.package_check(answers, ctx)
+            return None if check is None or check.ok else check.message
+
+        return flow.FlowEnv(
+            self.shared.registry,
+            self.shared.settings.policy,
+            exists if root is not None else None,
+            problem if root is not None else None,
+        )
+
+    def package_check(self, answers: Mapping[str, Any], ctx: SessionContext) -> PackageCheck | None:
+        """Preflight of the chosen package in the working tree (None: not checkable here: no local
+        repository, a cached clone, a chart from a Helm/OCI repository, or another repository)."""
+        from gitops_mcp.git.urls import url_identity
+        from gitops_mcp.manifests.preflight import check_helm, check_kustomize
+
+        kind = flow.package_kind(answers, ctx)
+        path, repo_url = answers.get("path"), answers.get("repo_url")
+        if kind is None or kind[1] != "git" or not ctx.repo_root or not path or not ctx.origin_url or not repo_url:
+            return None
+        root = Path(ctx.repo_root)
+        if self.shared.delivery.is_cached(root) or url_identity(str(repo_url)) != url_identity(ctx.origin_url):
+            return None
+        files = tuple(str(f) for f in answers.get("value_files") or [])
+        key = (str(root), str(path), kind[0], files)
+        if key not in self._checks:
+            if kind[0] == "kustomize":
+                self._checks[key] = check_kustomize(root, str(path))
+            elif kind[0] == "helm":
+                self._checks[key] = check_helm(root, str(path), list(files))
+            else:
+                self._checks[key] = None
+        return self._checks[key]
 
     def preview(self, state: SessionState) -> Preview:
         a, ctx = state.answers, state.context
@@ -88,4 +142,5 @@ class Preparation:
             diff=diff,
             file_exists=exists,
             validation=validation,
+            package_check=self.package_check(a, ctx),
         )

@@ -8,34 +8,17 @@ repository is reconciled and waited for first; then the generated object itself.
 
 from __future__ import annotations
 
-import posixpath
 import time
 from pathlib import Path
 from typing import Any
 
 from gitops_mcp.cluster.ops import WaitResult
 from gitops_mcp.git.info import read_repo_info
-from gitops_mcp.providers.live import Applier, ObjectRef
+from gitops_mcp.providers.live import ObjectRef, parent_of
 from gitops_mcp.services.shared import Shared
 from gitops_mcp.sessions.models import SessionState
 
-
-def _covers(applier_path: str, directory: str) -> bool:
-    return applier_path == "" or directory == applier_path or directory.startswith(applier_path + "/")
-
-
-def parent_of(appliers: list[Applier], repo_url: str, output_path: str, own: set[tuple[str, str]]) -> Applier | None:
-    """The applier of ``repo_url`` whose path is the nearest ancestor of the output file's directory
-    (not one of the generated objects, ``own``: (kind, name))."""
-    from gitops_mcp.git.urls import url_identity
-
-    repo, directory = url_identity(repo_url), posixpath.dirname(output_path)
-    found = [
-        a
-        for a in appliers
-        if url_identity(a.repo_url) == repo and _covers(a.path, directory) and (a.ref.kind, a.ref.name) not in own
-    ]
-    return max(found, key=lambda a: len(a.path), default=None)
+__all__ = ["Verifier", "parent_of"]
 
 
 class Verifier:

@@ -11,6 +11,7 @@ from gitops_mcp.errors import GitOpsError, ReadOnlyError, UserInputError
 from gitops_mcp.manifests.write import WriteResult, write_manifest_file
 from gitops_mcp.questions import Question
 from gitops_mcp.services.prepare import Preparation
+from gitops_mcp.services.register import Registrar
 from gitops_mcp.services.shared import Shared
 from gitops_mcp.services.verify import Verifier
 from gitops_mcp.sessions import flow
@@ -25,6 +26,7 @@ class Wizard:
         self.shared = shared
         self.prep = Preparation(shared)
         self.verifier = Verifier(shared)
+        self.registrar = Registrar(shared)
 
     def start(
         self,
@@ -56,9 +58,9 @@ class Wizard:
 
     def _defaults(self, state: SessionState, env: flow.FlowEnv) -> set[str]:
         """What accept_defaults takes: every question up to the preview; the preview's own
-        questions (delivery, wait) are the user's to answer once they have seen it."""
+        questions (delivery, wait, register, ...) are the user's to answer once they have seen it."""
         held = {q.id for q in flow.questions_for("preview", state.answers, state.context, env)}
-        return flow.all_question_ids(self.shared.registry) - held
+        return flow.all_question_ids(self.shared.registry) - held - set(flow.PREVIEW_QUESTION_IDS)
 
     def _check_ids(self, answers: Mapping[str, Any]) -> None:
         known = flow.all_question_ids(self.shared.registry)
@@ -89,6 +91,10 @@ class Wizard:
             state.preview = self.prep.preview(state)
         except GitOpsError as exc:  # the target cannot be written (e.g. a symlink leaving the repository)
             return self._ask_again(state, errors, "output_path", str(exc))
+        if state.step == "done" and "register" in errors:  # not delivered without the register asked for
+            state.answers.pop("delivery", None)
+            state.answers.pop("register", None)
+            state.step = "preview"
         if state.step != "done":
             if not state.context.delivery_options:
                 state.status = "done"
@@ -173,6 +179,14 @@ class Wizard:
         sha = commit.commit_sha or (
             self.verifier.head(Path(state.context.repo_root)) if commit.status == "no_changes" else None
         )
+        if choice == "push" and state.answers.get("register") is True:
+            pushed = commit.commit_sha if commit.status == "pushed" else None
+            reg = self.registrar.after_push(Path(state.context.repo_root), res.path, state.preview.provider, pushed)
+            result.registered = reg
+            result.message += f"; register: {reg.message}"
+            if not reg.ok:
+                result.live = False
+                return result  # the commit stays as it is; nothing else to wait for
         if choice == "push" and state.answers.get("wait") and state.context.can_wait and sha:
             result.live, note, result.verification = self.verifier.verify(state, sha)
             result.message += f"; {note}"

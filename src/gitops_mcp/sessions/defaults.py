@@ -6,10 +6,12 @@ Which provider a repository already uses, and where its manifests live, the prov
 
 from __future__ import annotations
 
+import posixpath
 import re
 
+from gitops_mcp.providers.live import parent_of
 from gitops_mcp.providers.registry import ProviderRegistry, default_registry
-from gitops_mcp.sessions.models import SessionContext
+from gitops_mcp.sessions.models import ClusterApplier, SessionContext
 
 
 def intent_package(ctx: SessionContext) -> str | None:
@@ -42,11 +44,74 @@ def provider_default(ctx: SessionContext, registry: ProviderRegistry) -> str | N
     return next((p.name for p in candidates if p.output_dirs(ctx)), None)
 
 
+def _in(directory: str, app: str) -> str:
+    return f"{directory}/{app}.yaml" if directory not in ("", ".") else f"{app}.yaml"
+
+
+def own_objects(provider: str, app: str, registry: ProviderRegistry) -> set[tuple[str, str]]:
+    """(kind, name) of the root objects the wizard generates for ``app``: in the cluster they are
+    the app itself (from an earlier deploy), not a parent."""
+    kinds = registry.get(provider).root_kinds if provider in registry else ()
+    return {(k, app) for k in kinds}
+
+
+def cluster_parents(ctx: SessionContext, own: set[tuple[str, str]]) -> list[ClusterApplier]:
+    """What in the cluster applies a directory of this repository (its origin), nearest path first."""
+    from gitops_mcp.git.urls import url_identity
+
+    if not ctx.origin_url or not ctx.cluster_appliers:
+        return []
+    repo = url_identity(ctx.origin_url)
+    found = [
+        a for a in ctx.cluster_appliers if url_identity(a.repo_url) == repo and (a.ref.kind, a.ref.name) not in own
+    ]
+    return sorted(found, key=lambda a: (-len(a.path), a.ref.kind, a.ref.name))
+
+
+def parent_for(ctx: SessionContext, output_path: str, own: set[tuple[str, str]]) -> ClusterApplier | None:
+    """The object in the cluster that will apply ``output_path`` of this repository, or None."""
+    if not ctx.origin_url or not ctx.cluster_appliers:
+        return None
+    found = parent_of([a.applier() for a in ctx.cluster_appliers], ctx.origin_url, output_path, own)
+    if found is None:
+        return None
+    return next(a for a in ctx.cluster_appliers if a.ref == found.ref and a.path == found.path)
+
+
 def default_output_path(provider: str, app: str, ctx: SessionContext, registry: ProviderRegistry | None = None) -> str:
     """Where the manifests of ``app`` go: into the first directory already holding the provider's
-    manifests, else ``gitops/<provider>/``. ``registry``: default, the default providers."""
+    manifests that something in the cluster applies, else into the directory such a parent
+    applies, else into the first directory holding the provider's manifests, else
+    ``gitops/<provider>/``. ``registry``: default, the default providers."""
     registry = default_registry() if registry is None else registry
     dirs = registry.get(provider).output_dirs(ctx) if provider in registry else []
-    if dirs:
-        return f"{dirs[0]}/{app}.yaml" if dirs[0] != "." else f"{app}.yaml"
-    return f"gitops/{provider}/{app}.yaml"
+    candidates = [_in(d, app) for d in dirs] + [f"gitops/{provider}/{app}.yaml"]
+    own = own_objects(provider, app, registry)
+    parents = cluster_parents(ctx, own)
+    if parents:
+        covered = next((c for c in candidates if parent_for(ctx, c, own) is not None), None)
+        return covered or _in(parents[0].path, app)
+    return candidates[0]
+
+
+def output_help(
+    path: str | None, provider: str, app: str, ctx: SessionContext, registry: ProviderRegistry
+) -> str | None:
+    """Which object in the cluster will apply ``path`` (and the other parents), or that none will."""
+    if ctx.cluster_appliers is None or not ctx.origin_url:
+        return None
+    own = own_objects(provider, app, registry)
+    parents = cluster_parents(ctx, own)
+    if not parents:
+        return (
+            "Nothing in the cluster applies a directory of this repository: after the push, the "
+            "delivery step can register the objects once (question register)"
+        )
+    parent = parent_for(ctx, path, own) if path else None
+    others = [p.describe() for p in parents if parent is None or p.ref != parent.ref]
+    head = (
+        f"{parent.describe()} picks up a file written in {posixpath.dirname(path or '') or '.'}"
+        if parent is not None
+        else "Nothing in the cluster applies that directory"
+    )
+    return head + (f"; also syncing this repository: {'; '.join(others)}" if others else "")

@@ -27,11 +27,18 @@ from gitops_mcp.sessions.spec import (
     revision,
     selected_package,
 )
-from gitops_mcp.sessions.steps import MAX_SELECT_OPTIONS, FlowEnv, all_question_ids, questions_for
+from gitops_mcp.sessions.steps import (
+    MAX_SELECT_OPTIONS,
+    PREVIEW_QUESTION_IDS,
+    FlowEnv,
+    all_question_ids,
+    questions_for,
+)
 
 __all__ = [
     "CHART",
     "MAX_SELECT_OPTIONS",
+    "PREVIEW_QUESTION_IDS",
     "Advance",
     "FlowEnv",
     "advance",

@@ -7,16 +7,33 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from gitops_mcp.cluster.ops import WaitResult
+from gitops_mcp.cluster.register import RegisterResult
 from gitops_mcp.detection.models import FluxBootstrap, Package
 from gitops_mcp.errors import UserInputError
+from gitops_mcp.manifests.preflight import PackageCheck
 from gitops_mcp.manifests.validation import ValidationResult
 from gitops_mcp.providers.base import ExistingSource, ObjectSummary
+from gitops_mcp.providers.live import Applier, ObjectRef
 from gitops_mcp.questions import AnswerError, Question, as_text
 from gitops_mcp.syntax import MAX_FREE_TEXT
 
 Step = Literal["package", "provider", "common", "provider_options", "output", "preview", "done"]
 STEPS: tuple[Step, ...] = ("package", "provider", "common", "provider_options", "output", "preview", "done")
 Status = Literal["open", "done", "cancelled"]
+
+
+class ClusterApplier(BaseModel):
+    """An object in the cluster that applies a directory of a Git repository (see :class:`Applier`)."""
+
+    ref: ObjectRef
+    repo_url: str
+    path: str = Field(description="Repository-relative directory, '' for the root")
+
+    def applier(self) -> Applier:
+        return Applier(ref=self.ref, repo_url=self.repo_url, path=self.path)
+
+    def describe(self) -> str:
+        return f"{self.ref.kind} {self.ref.namespace}/{self.ref.name} (applies ./{self.path})"
 
 
 class SessionContext(BaseModel):
@@ -37,6 +54,9 @@ class SessionContext(BaseModel):
     provider_hint: str | None = None
     delivery_options: list[str] = Field(default_factory=list, description="What delivery can do here")
     can_wait: bool = False
+    cluster_appliers: list[ClusterApplier] | None = Field(
+        None, description="What in the cluster applies a directory of a Git repository (None: not known)"
+    )
 
     @field_validator("intent")
     @classmethod
@@ -60,6 +80,9 @@ class Preview(BaseModel):
     diff: str = Field(description="Diff against the existing file ('' when identical, or new: all of yaml)")
     file_exists: bool
     validation: ValidationResult
+    package_check: PackageCheck | None = Field(
+        None, description="Whether the package itself builds (kustomize build / helm template); None: not checked"
+    )
 
 
 class DeliveryResult(BaseModel):
@@ -73,6 +96,7 @@ class DeliveryResult(BaseModel):
     pr_url: str | None = None
     live: bool | None = Field(None, description="The controller applied the commit and the workload is healthy")
     verification: list[WaitResult] = Field(default_factory=list, description="The waits behind 'live'")
+    registered: RegisterResult | None = Field(None, description="register: the root objects applied after the push")
 
 
 class SessionState(BaseModel):

@@ -28,13 +28,23 @@ from gitops_mcp.questions import (
     relative_dir,
     select,
 )
-from gitops_mcp.sessions.defaults import default_output_path, intent_package, provider_default
+from gitops_mcp.sessions.defaults import (
+    default_output_path,
+    intent_package,
+    output_help,
+    own_objects,
+    parent_for,
+    provider_default,
+)
 from gitops_mcp.sessions.models import SessionContext, Step
 from gitops_mcp.sessions.spec import CHART, package_kind, revision, selected_package
 from gitops_mcp.settings import PolicySettings
 from gitops_mcp.syntax import shown, to_dns_label
 
 MAX_SELECT_OPTIONS = 60
+PREVIEW_QUESTION_IDS = ("delivery", "wait", "register", "deliver_anyway")
+"""Every question the preview step can ask: the user answers them after seeing the preview (some
+are asked only for some answers, e.g. register only when nothing in the cluster applies the file)."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +52,8 @@ class FlowEnv:
     registry: ProviderRegistry
     policy: PolicySettings = field(default_factory=PolicySettings)
     exists: Callable[[str], bool] | None = None  # does a repo-relative directory exist?
+    package_problem: Callable[[Mapping[str, Any]], str | None] | None = None
+    """Why the chosen package does not build (kustomize build / helm template), or None."""
 
 
 def _question_context(answers: Mapping[str, Any], ctx: SessionContext, env: FlowEnv) -> QuestionContext | None:
@@ -222,22 +234,76 @@ def _output_questions(answers: Mapping[str, Any], ctx: SessionContext, env: Flow
             raise AnswerError("the package is the whole repository; the output file would be deployed with it")
         return v
 
+    default = default_output_path(provider, app, ctx, env.registry)
     return [
         QuestionDef(
             Question(
                 id="output_path",
                 prompt="File to write the manifests to (relative to the repository root)",
                 type="text",
-                default=default_output_path(provider, app, ctx, env.registry),
+                default=default,
+                help=output_help(str(answers.get("output_path", default)), provider, app, ctx, env.registry),
             ),
             parse,
         )
     ]
 
 
-def _preview_questions(ctx: SessionContext) -> list[QuestionDef]:
+def asks_register(answers: Mapping[str, Any], ctx: SessionContext, env: FlowEnv) -> bool:
+    """The register question: a cluster to verify on, push possible, and nothing in the cluster that
+    will apply the output file."""
+    provider, out = str(answers.get("provider", "")), answers.get("output_path")
+    if not (ctx.can_wait and "push" in ctx.delivery_options and ctx.cluster_appliers is not None and out):
+        return False
+    if provider not in env.registry or not env.registry.get(provider).root_kinds:
+        return False
+    return parent_for(ctx, str(out), own_objects(provider, str(answers.get("app_name", "")), env.registry)) is None
+
+
+def _register_refusal(delivery: Any) -> str | None:
+    if delivery == "pull_request":
+        return (
+            "register applies the pushed file; with a pull request, merge it first, then apply it with "
+            "the register_gitops_objects tool"
+        )
+    if delivery == "write":
+        return (
+            "register applies the pushed file; with delivery=write, commit and push it, then use "
+            "register_gitops_objects"
+        )
+    return None
+
+
+def _preview_questions(answers: Mapping[str, Any], ctx: SessionContext, env: FlowEnv) -> list[QuestionDef]:
     qs: list[QuestionDef] = []
+    register = asks_register(answers, ctx, env)
+    problem = env.package_problem(answers) if env.package_problem is not None and ctx.delivery_options else None
+    if problem:
+        qs.append(
+            QuestionDef(
+                Question(
+                    id="deliver_anyway",
+                    prompt=f"The package does not build: {problem}. Push or open the pull request anyway?",
+                    type="boolean",
+                    default=False,
+                    required=False,
+                    help="The controller would fail the same way after the push; write is always allowed",
+                ),
+                boolean,
+            )
+        )
     if ctx.delivery_options:
+        choose = select(ctx.delivery_options)
+
+        def delivery(value: Any) -> Any:
+            v = choose(value)
+            reason = _register_refusal(v) if register and answers.get("register") is True else None
+            if reason:
+                raise AnswerError(reason + " (or answer register=false)")
+            if problem and v != "write" and answers.get("deliver_anyway") is not True:
+                raise AnswerError(f"the package does not build: {problem}; fix it, or answer deliver_anyway=true")
+            return v
+
         qs.append(
             QuestionDef(
                 Question(
@@ -248,7 +314,7 @@ def _preview_questions(ctx: SessionContext) -> list[QuestionDef]:
                     help="write: write the file into the working tree; push: also commit it and push to the "
                     "current branch; pull_request: commit it on a new branch and open a pull/merge request",
                 ),
-                select(ctx.delivery_options),
+                delivery,
             )
         )
     if ctx.can_wait and ctx.delivery_options:
@@ -262,6 +328,32 @@ def _preview_questions(ctx: SessionContext) -> list[QuestionDef]:
                     required=False,
                 ),
                 boolean,
+            )
+        )
+    if register:
+
+        def register_parse(value: Any) -> bool:
+            v = boolean(value)
+            reason = _register_refusal(answers.get("delivery")) if v else None
+            if reason:
+                raise AnswerError(reason)
+            return v
+
+        qs.append(
+            QuestionDef(
+                Question(
+                    id="register",
+                    prompt=(
+                        f"Nothing in the cluster applies {answers.get('output_path')}: after the push, apply its "
+                        "GitOps objects to the cluster once, so the controller takes over?"
+                    ),
+                    type="boolean",
+                    default=False,
+                    required=False,
+                    help="Server-side apply (dry run first) of only the committed source/sync objects, never "
+                    "the workload; push only",
+                ),
+                register_parse,
             )
         )
     return qs
@@ -284,7 +376,7 @@ def questions_for(step: Step, answers: Mapping[str, Any], ctx: SessionContext, e
     if step == "output":
         return _output_questions(answers, ctx, env)
     if step == "preview":
-        return _preview_questions(ctx)
+        return _preview_questions(answers, ctx, env)
     return []
 
 
@@ -315,8 +407,7 @@ def all_question_ids(registry: ProviderRegistry) -> set[str]:
         "namespace",
         "app_name",
         "output_path",
-        "delivery",
-        "wait",
+        *PREVIEW_QUESTION_IDS,
     }
     package_types: tuple[PackageType, ...] = ("helm", "kustomize", "manifests")
     source_kinds: tuple[SourceKind, ...] = ("git", "helm_repository")

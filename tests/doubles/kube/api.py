@@ -1,7 +1,10 @@
 """A strict fake Kubernetes API server for tests, speaking the real HTTP API.
 
 Enough of the API for the official ``kubernetes`` client: discovery, get/list/create/replace/
-patch (merge, JSON, strategic-as-merge, apply-as-merge; wrong content types are 415)/delete,
+patch (merge, JSON, strategic-as-merge; wrong content types are 415)/delete, server-side apply
+(``application/apply-patch+yaml``: ``fieldManager`` required, ``force`` only there, creates the
+object when absent; see :meth:`Store.apply`), ``dryRun=All`` on every write (nothing stored),
+RBAC denials per verb and resource (:meth:`FakeKube.forbid`, 403 with the API server's wording),
 the ``/status`` subresource (status writes change only ``.status``; other writes keep it;
 ``metadata.generation`` moves only when something outside metadata/status changes), label and
 field selectors, ``resourceVersion`` (409 on a stale replace), watch (initial ADDED events,
@@ -19,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+import yaml
 
 from doubles.http import Exchange, HttpDouble
 from doubles.kube.resources import ApiError, Obj, Resource, discovery
@@ -52,6 +57,33 @@ class FakeKube(Store, HttpDouble):
         self.token = token
         self.faults: list[Fault] = []
         self.requests: list[Request] = []
+        self.denied: set[tuple[str, str, str | None]] = set()  # (verb, plural.group, namespace or None = all)
+        self.user = "system:serviceaccount:gitops:gitops-mcp"
+
+    def forbid(self, verb: str, plural: str, group: str = "", namespace: str | None = None) -> None:
+        """RBAC: answer 403 to ``verb`` (get, list, watch, create, update, patch, delete) on the resource
+        ``plural`` of ``group`` (in ``namespace``, or in every namespace), as the API server does."""
+        self.denied.add((verb, f"{plural}.{group}", namespace))
+
+    def _authorize(self, method: str, path: str, query: dict[str, list[str]]) -> None:
+        if not self.denied or discovery(self.resources, path.rstrip("/") or "/") is not None:
+            return
+        r, ns, name, sub = self._parse(path.rstrip("/") or "/")
+        watching = query.get("watch", [""])[0].lower() in ("true", "1")
+        verbs = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+        verb = "watch" if watching else ("get" if name else "list") if method == "GET" else verbs.get(method, "")
+        key = f"{r.plural}.{r.group}"
+        if (verb, key, None) not in self.denied and (verb, key, ns) not in self.denied:
+            return
+        what = f'{key.rstrip(".")} "{name}"' if name else key.rstrip(".")
+        resource = r.plural + (f"/{sub}" if sub else "")
+        where = f' in the namespace "{ns}"' if ns else " at the cluster scope"
+        raise ApiError(
+            403,
+            "Forbidden",
+            f'{what} is forbidden: User "{self.user}" cannot {verb} resource "{resource}" '
+            f'in API group "{r.group}"{where}',
+        )
 
     def stop(self) -> None:
         self.close()
@@ -82,6 +114,7 @@ class FakeKube(Store, HttpDouble):
             if self.token is not None and h.headers.get("Authorization") != f"Bearer {self.token}":
                 raise ApiError(401, "Unauthorized", "Unauthorized")
             self._fault(h.command, parts.path)
+            self._authorize(h.command, parts.path, query)
             if h.command == "GET" and query.get("watch", [""])[0].lower() in ("true", "1"):
                 self._stream(h, parts.path, query)
                 return
@@ -142,6 +175,8 @@ class FakeKube(Store, HttpDouble):
                     429: "TooManyRequests",
                     409: "Conflict",
                     404: "NotFound",
+                    400: "BadRequest",
+                    422: "Invalid",
                 }
                 raise ApiError(f.code, reasons.get(f.code, "InternalError"), f"injected fault {f.code}")
 
@@ -177,6 +212,18 @@ class FakeKube(Store, HttpDouble):
 
     # -- HTTP dispatch ----------------------------------------------------------------------------------
     def dispatch(
+        self, method: str, path: str, query: dict[str, list[str]], body: bytes, ctype: str | None
+    ) -> tuple[int, Obj]:
+        if method in ("POST", "PUT", "PATCH", "DELETE"):
+            dry = query.get("dryRun", [])
+            if any(v != "All" for v in dry):
+                raise ApiError(400, "BadRequest", f"Invalid dryRun value {dry!r}: only All is supported")
+            if dry:
+                with self.dry_run():
+                    return self._dispatch(method, path, query, body, ctype)
+        return self._dispatch(method, path, query, body, ctype)
+
+    def _dispatch(
         self, method: str, path: str, query: dict[str, list[str]], body: bytes, ctype: str | None
     ) -> tuple[int, Obj]:
         if method == "GET":
@@ -225,6 +272,32 @@ class FakeKube(Store, HttpDouble):
                 raise ApiError(400, "BadRequest", "the body must be an object")
             return 200, self.replace(r, ns, name, obj, status_only)
         if method == "PATCH":
+            force = query.get("force", [])
+            if ctype == "application/apply-patch+yaml":
+                manager = query.get("fieldManager", [""])[0]
+                if not manager:
+                    raise ApiError(
+                        400,
+                        "BadRequest",
+                        'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: '
+                        "is required for apply patch",
+                    )
+                if any(v not in ("true", "false") for v in force):
+                    raise ApiError(400, "BadRequest", f"invalid force value {force!r}")
+                if status_only:
+                    raise ApiError(400, "BadRequest", "this fake does not apply to the status subresource")
+                try:
+                    doc = yaml.safe_load(body.decode() or "null")
+                except (yaml.YAMLError, UnicodeDecodeError):
+                    raise ApiError(400, "BadRequest", "the apply patch is not valid YAML") from None
+                return self.apply(r, ns, name, doc, manager)
+            if force:
+                raise ApiError(
+                    400,
+                    "BadRequest",
+                    'PatchOptions.meta.k8s.io "" is invalid: force: Forbidden: '
+                    "may not be specified for non-apply patch",
+                )
             return 200, self.patch(r, ns, name, parsed(), ctype or "", status_only)
         if method == "DELETE":
             return 200, self.delete(r, ns, name)

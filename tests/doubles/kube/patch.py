@@ -1,4 +1,5 @@
-"""The patch formats of the API server: JSON merge patch (RFC 7386) and JSON patch (RFC 6902)."""
+"""The patch formats of the API server: JSON merge patch (RFC 7386) and JSON patch (RFC 6902);
+server-side apply (``application/apply-patch+yaml``) is :meth:`doubles.kube.store.Store.apply`."""
 
 from __future__ import annotations
 

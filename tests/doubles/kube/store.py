@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,16 @@ class Event:
     obj: Obj
 
 
+def _apply_merge(live: Any, applied: Any) -> Any:
+    """The applied configuration over the live object: maps merge, anything else is replaced."""
+    if not isinstance(applied, dict) or not isinstance(live, dict):
+        return copy.deepcopy(applied)
+    out = copy.deepcopy(live)
+    for k, v in applied.items():
+        out[k] = _apply_merge(out.get(k), v)
+    return out
+
+
 class Store:
     """Objects by resource, namespace and name; thread-safe (one condition guards everything)."""
 
@@ -41,6 +52,7 @@ class Store:
         self.cond = threading.Condition()
         self.hooks: list[Callable[[Event], None]] = []
         self.closed = False
+        self._dry = False
         self.create(self.resource_for("v1", "Namespace"), None, {"metadata": {"name": "default"}})
 
     def close(self) -> None:
@@ -59,7 +71,21 @@ class Store:
         return (f"{r.plural}.{r.group}", ns or "", name)
 
     # -- storage operations (also used directly by the simulator) ------------------------------------
+    @contextmanager
+    def dry_run(self) -> Iterator[None]:
+        """``dryRun=All``: the writes inside run every check and answer as usual, but nothing is
+        stored, no resourceVersion is used up and no event is emitted."""
+        with self.cond:
+            saved, rv = dict(self.objects), self.rv
+            self._dry = True
+            try:
+                yield
+            finally:
+                self.objects, self.rv, self._dry = saved, rv, False
+
     def _emit(self, etype: str, r: Resource, obj: Obj) -> None:
+        if self._dry:
+            return
         ev = Event(int(obj["metadata"]["resourceVersion"]), etype, r, copy.deepcopy(obj))
         self.events.append(ev)
         if len(self.events) > self.history:
@@ -178,6 +204,39 @@ class Store:
             if rv and rv != old["metadata"]["resourceVersion"]:
                 raise ApiError(409, "Conflict", "the object has been modified")
             return self._store_update(r, old, new, status_only)
+
+    def apply(self, r: Resource, ns: str | None, name: str, body: Any, manager: str) -> tuple[int, Obj]:
+        """Server-side apply of ``body`` by the field manager ``manager``: creates the object when it
+        is absent (201), else merges the applied configuration into it (200). Approximations: lists
+        are replaced whole, fields other managers own never conflict, and fields this manager
+        stops applying are not removed."""
+        if not isinstance(body, dict):
+            raise ApiError(400, "BadRequest", "an apply patch must be an object")
+        if body.get("apiVersion") != r.api_version or body.get("kind") != r.kind:
+            raise ApiError(
+                400,
+                "BadRequest",
+                f"the apiVersion and kind of an apply patch must be {r.api_version} {r.kind}, "
+                f"not {body.get('apiVersion')} {body.get('kind')}",
+            )
+        meta = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+        if meta.get("name") != name:
+            raise ApiError(
+                400, "BadRequest", f"the name of the object ({meta.get('name')}) does not match the name on the URL"
+            )
+        if r.namespaced and meta.get("namespace") not in (None, ns):
+            raise ApiError(400, "BadRequest", "the namespace of the object does not match the namespace on the URL")
+        entry = {"manager": manager, "operation": "Apply", "apiVersion": r.api_version, "fieldsType": "FieldsV1"}
+        with self.cond:
+            if self._key(r, ns, name) not in self.objects:
+                new = copy.deepcopy(body)
+                new["metadata"]["managedFields"] = [entry]
+                return 201, self.create(r, ns, new)
+            old = self.get(r, ns, name)
+            new = _apply_merge(old, {k: v for k, v in body.items() if k != "status" or not r.status})
+            fields = [m for m in old["metadata"].get("managedFields") or [] if m.get("manager") != manager]
+            new["metadata"]["managedFields"] = [*fields, entry]
+            return 200, self._store_update(r, old, new, status_only=False)
 
     def delete(self, r: Resource, ns: str | None, name: str) -> Obj:
         with self.cond:

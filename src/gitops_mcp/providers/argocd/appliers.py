@@ -5,6 +5,8 @@ from __future__ import annotations
 from gitops_mcp.providers.argocd.objects import API_VERSION
 from gitops_mcp.providers.live import Applier, ClusterReader, ObjectRef, repo_dir
 
+ROOT_KINDS = ("Application",)
+"""What register applies from a committed file (see Provider.root_kinds)."""
 VERIFY_KINDS = ("Application",)
 
 

@@ -51,5 +51,6 @@ class ArgoCDCluster:
     reconcile_plan = staticmethod(reconcile_plan)
     owner_of = staticmethod(owner.owner_of)
     verify_kinds: tuple[str, ...] = appliers.VERIFY_KINDS
+    root_kinds: tuple[str, ...] = appliers.ROOT_KINDS
     appliers = staticmethod(appliers.appliers)
     git_location = staticmethod(owner.git_location)

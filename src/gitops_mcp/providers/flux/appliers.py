@@ -5,6 +5,8 @@ from __future__ import annotations
 from gitops_mcp.providers.flux.objects import KUSTOMIZE_API, SOURCE_API
 from gitops_mcp.providers.live import Applier, ClusterReader, ObjectRef, repo_dir
 
+ROOT_KINDS = ("GitRepository", "OCIRepository", "HelmRepository", "Kustomization", "HelmRelease")
+"""What register applies from a committed file (see Provider.root_kinds)."""
 VERIFY_KINDS = ("Kustomization", "HelmRelease")
 
 

@@ -1,0 +1,355 @@
+"""The first deploy on a cluster with Flux or Argo CD but no bootstrap of the repository (issue 11):
+register the committed root GitOps objects once (dry run, then server-side apply), or find the
+parent in the cluster that will apply the file; on the fake API server, the simulated controllers
+and the authenticated git remote."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import FIXTURES, make_repo, need_shared, wizard_to_preview
+from doubles import world as shared
+from doubles.kube import FakeKube
+from gitops_mcp.errors import UserInputError
+from gitops_mcp.services import Services
+from gitops_mcp.sessions import flow
+
+TOKEN = "register-token-0123456789"
+APPLY = "application/apply-patch+yaml"
+PODINFO = {"package": "kustomize", "namespace": "podinfo", "app_name": "podinfo"}
+
+
+@dataclass
+class Env:
+    w: shared.World
+    kube: FakeKube
+    url: str
+    work: Path
+
+    def app(self, **overrides: Any) -> Services:
+        return Services(self.w.settings(wizard_wait_seconds=30, **overrides))
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[Env]:
+    """podinfo on the remote, no bootstrap in it; Flux and Argo CD installed (their namespaces), nothing
+    in the cluster syncs the repository."""
+    with shared.World(tmp_path, TOKEN) as w:
+        url = w.create_repo("org/podinfo.git")
+        seed = make_repo(tmp_path / "seed", need_shared(FIXTURES / "podinfo"))
+        (seed / "clusters/dev").mkdir(parents=True)
+        (seed / "clusters/dev/README.md").write_text("The dev cluster syncs this directory.\n", encoding="utf-8")
+        w.git(seed, "add", "-A")
+        w.git(seed, "commit", "-qm", "clusters/dev")
+        w.git(seed, "push", "-q", url, "main")
+        work = tmp_path / "work"
+        w.git(tmp_path, "clone", "-q", url, str(work))
+        for ns in ("flux-system", "argocd", "podinfo"):
+            w.kube.ensure_namespace(ns)
+        yield Env(w, w.kube, url, work)
+
+
+def applies(kube: FakeKube) -> list[tuple[str, bool]]:
+    """(path, dry run) of every server-side apply request, in order."""
+    return [(r.path, r.query.get("dryRun") == ["All"]) for r in kube.requests if r.content_type == APPLY]
+
+
+def managers(obj: dict[str, Any] | None) -> list[str]:
+    assert obj is not None
+    return [m["manager"] for m in obj["metadata"].get("managedFields") or []]
+
+
+# -- the wizard ---------------------------------------------------------------------------------------
+
+
+def test_flux_without_bootstrap_registers_and_goes_live(env: Env) -> None:
+    app = env.app()
+    with env.w.controllers():
+        v = wizard_to_preview(app, env.work, {**PODINFO, "provider": "flux"})
+        out = next(q for q in v.questions if q.id == "register")
+        assert {q.id for q in v.questions} == {"delivery", "wait", "register"}
+        assert out.default is False and out.help and v.preview.output_path == "gitops/flux/podinfo.yaml"
+        v = app.wizard.answer("local", v.session_id, {"delivery": "push", "wait": True, "register": True})
+    r = v.result
+    assert v.status == "done" and r is not None, v.errors
+    assert r.commit_sha == env.w.remote.head("org/podinfo.git")
+    assert r.registered is not None and r.registered.ok, r.message
+    assert [o.kind for o in r.registered.applied] == ["GitRepository", "Kustomization"]
+    assert r.live is True, r.message
+    assert r.verification[-1].status.name == "podinfo"
+    assert r.verification[-1].status.revision == f"main@sha1:{r.commit_sha}"
+    dep = env.kube.find("apps/v1", "Deployment", "podinfo", "podinfo")
+    assert dep is not None and dep["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/name"] == "podinfo"
+    ks = env.kube.find("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "flux-system", "podinfo")
+    assert managers(ks) == ["gitops-mcp"]
+    # every root is dry-run first, then applied; nothing else is ever applied by us
+    calls = applies(env.kube)
+    assert [dry for _, dry in calls] == [True, True, False, False], calls
+    assert all("gitrepositories" in p or "kustomizations" in p for p, _ in calls)
+    assert all(
+        r.query["fieldManager"] == ["gitops-mcp"] and r.query["force"] == ["false"]
+        for r in env.kube.requests
+        if r.content_type == APPLY
+    )
+
+
+def test_argocd_without_bootstrap_registers_and_goes_live(env: Env) -> None:
+    app = env.app()
+    with env.w.controllers():
+        v = wizard_to_preview(app, env.work, {**PODINFO, "provider": "argocd"})
+        assert {q.id for q in v.questions} == {"delivery", "wait", "register"}
+        v = app.wizard.answer("local", v.session_id, {"delivery": "push", "register": True})
+    r = v.result
+    assert r is not None and r.registered is not None and r.registered.ok, r.message if r else v.errors
+    assert [(o.kind, o.name) for o in r.registered.applied] == [("Application", "podinfo")]
+    assert r.live is True, r.message
+    assert r.verification[-1].status.revision == r.commit_sha == env.w.remote.head("org/podinfo.git")
+    dep = env.kube.find("apps/v1", "Deployment", "podinfo", "podinfo")
+    assert dep is not None and "argocd.argoproj.io/tracking-id" in dep["metadata"]["annotations"]
+    assert managers(env.kube.find("argoproj.io/v1alpha1", "Application", "argocd", "podinfo")) == ["gitops-mcp"]
+
+
+def test_parent_in_the_cluster_gives_the_default_path_and_no_register(env: Env) -> None:
+    spelled = env.url.removesuffix(".git")  # the same repository, spelled without .git
+    assert spelled != env.url
+    env.w.repos[spelled] = env.w.repos[env.url]  # the controllers fetch it under that spelling
+    env.w.flux("flux-system", spelled, "./clusters/dev")
+    app = env.app()
+    with env.w.controllers():
+        v = wizard_to_preview(app, env.work, {**PODINFO, "provider": "flux"})
+        assert v.preview.output_path == "clusters/dev/podinfo.yaml"
+        assert {q.id for q in v.questions} == {"delivery", "wait"}  # no register question
+        state = app.shared.store.get(v.session_id, "local")
+        env_ = app.wizard.prep.env(state.context)
+        (q,) = [q.question for q in flow.questions_for("output", state.answers, state.context, env_)]
+        assert q.default == "clusters/dev/podinfo.yaml"
+        assert q.help and "Kustomization flux-system/flux-system" in q.help and "clusters/dev" in q.help
+        v = app.wizard.answer("local", v.session_id, {"delivery": "push", "wait": True})
+    r = v.result
+    assert r is not None and r.registered is None and r.live is True, r.message if r else v.errors
+    assert [w.status.name for w in r.verification] == ["flux-system", "podinfo"]
+    assert applies(env.kube) == []  # the parent applied it; gitops-mcp applied nothing
+    assert env.kube.find("apps/v1", "Deployment", "podinfo", "podinfo") is not None
+
+
+def test_register_refused_by_rbac_keeps_the_commit_and_applies_nothing(env: Env) -> None:
+    env.kube.forbid("patch", "kustomizations", "kustomize.toolkit.fluxcd.io")
+    app = env.app()
+    with env.w.controllers():
+        v = wizard_to_preview(app, env.work, {**PODINFO, "provider": "flux"})
+        v = app.wizard.answer("local", v.session_id, {"delivery": "push", "register": True})
+    r = v.result
+    assert r is not None and r.registered is not None and not r.registered.ok
+    assert r.live is False and r.commit_sha == env.w.remote.head("org/podinfo.git")  # the commit is pushed
+    msg = r.registered.message
+    assert "\n" not in msg and "nothing applied" in msg and 'cannot patch resource "kustomizations"' in msg, msg
+    assert r.registered.applied == []
+    assert env.kube.find("source.toolkit.fluxcd.io/v1", "GitRepository", "flux-system", "podinfo") is None
+    assert env.kube.find("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "flux-system", "podinfo") is None
+    assert all(dry for _, dry in applies(env.kube))  # only dry runs reached the server
+
+
+def test_register_with_a_pull_request_is_refused_and_nothing_is_delivered(env: Env) -> None:
+    app = env.app()
+    head = env.w.remote.head("org/podinfo.git")
+    v = wizard_to_preview(app, env.work, {**PODINFO, "provider": "flux"})
+    v = app.wizard.answer("local", v.session_id, {"delivery": "pull_request", "register": True})
+    assert v.step == "preview" and v.result is None
+    assert "merge it first" in v.errors["register"] and "register_gitops_objects" in v.errors["register"]
+    assert env.w.remote.head("org/podinfo.git") == head
+
+
+# -- the tool ----------------------------------------------------------------------------------------
+
+ROOTS_AND_A_DEPLOYMENT = """\
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {{name: podinfo, namespace: flux-system}}
+spec: {{interval: 1m, url: {url}, ref: {{branch: main}}}}
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {{name: podinfo, namespace: flux-system}}
+spec: {{interval: 5m, path: ./kustomize, prune: true, targetNamespace: podinfo,
+  sourceRef: {{kind: GitRepository, name: podinfo}}}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: sneaky, namespace: podinfo}}
+spec: {{replicas: 1}}
+"""
+
+
+def commit_file(env: Env, rel: str, text: str, push: bool = True) -> None:
+    (env.work / rel).parent.mkdir(parents=True, exist_ok=True)
+    (env.work / rel).write_text(text, encoding="utf-8")
+    env.w.git(env.work, "add", rel)
+    env.w.git(env.work, "-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-qm", f"add {rel}")
+    if push:
+        env.w.git(env.work, "push", "-q", "origin", "main")
+
+
+def test_tool_applies_only_the_root_objects_of_a_pushed_file(env: Env) -> None:
+    commit_file(env, "deploy/podinfo.yaml", ROOTS_AND_A_DEPLOYMENT.format(url=env.url))
+    app = env.app()
+    r = app.registrar.register(str(env.work), "deploy/podinfo.yaml")
+    assert r.ok, r.message
+    assert [(o.kind, o.name) for o in r.applied] == [("GitRepository", "podinfo"), ("Kustomization", "podinfo")]
+    assert [(s.kind, s.name) for s in r.skipped] == [("Deployment", "sneaky")] and "not a root" in r.skipped[0].reason
+    assert r.commit_sha == env.w.remote.head("org/podinfo.git")
+    assert env.kube.find("apps/v1", "Deployment", "podinfo", "sneaky") is None  # no controller runs here
+    assert all("deployments" not in p for p, _ in applies(env.kube))
+    again = app.registrar.register(str(env.work), "deploy/podinfo.yaml")  # idempotent
+    assert again.ok and len(again.applied) == 2
+
+
+def test_tool_refuses_uncommitted_and_unpushed_files(env: Env) -> None:
+    text = ROOTS_AND_A_DEPLOYMENT.format(url=env.url)
+    commit_file(env, "deploy/podinfo.yaml", text, push=False)
+    app = env.app()
+    with pytest.raises(UserInputError, match="not pushed"):
+        app.registrar.register(str(env.work), "deploy/podinfo.yaml")
+    env.w.git(env.work, "push", "-q", "origin", "main")
+    (env.work / "deploy/podinfo.yaml").write_text(text + "# edited\n", encoding="utf-8")
+    with pytest.raises(UserInputError, match="uncommitted changes"):
+        app.registrar.register(str(env.work), "deploy/podinfo.yaml")
+    with pytest.raises(UserInputError, match="not committed"):
+        app.registrar.register(str(env.work), "deploy/none.yaml")
+    assert applies(env.kube) == []
+
+
+def test_tool_reports_a_missing_crd_in_the_api_servers_words(env: Env) -> None:
+    text = (
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: podinfo, namespace: argocd}\n"
+        "spec: {project: default, source: {repoURL: x, path: kustomize}, destination: {namespace: podinfo}}\n"
+    )
+    commit_file(env, "deploy/app.yaml", text)
+    env.kube.resources = [r for r in env.kube.resources if r.group != "argoproj.io"]  # Argo CD not installed
+    r = env.app().registrar.register(str(env.work), "deploy/app.yaml")
+    assert not r.ok and r.applied == [] and "nothing applied" in r.message and "404" in r.message, r.message
+
+
+def test_tool_is_refused_in_read_only_mode(env: Env) -> None:
+    from gitops_mcp.errors import ReadOnlyError
+
+    with pytest.raises(ReadOnlyError):
+        env.app(read_only=True).registrar.register(str(env.work), "kustomize/kustomization.yaml")
+
+
+@pytest.mark.anyio
+async def test_read_only_server_has_no_register_tool(tmp_path: Path) -> None:
+    from mcp import Client
+
+    from gitops_mcp.server import build_server
+    from gitops_mcp.settings import Settings
+
+    for read_only in (True, False):
+        s = Settings(allowed_roots=[tmp_path], state_dir=tmp_path / "s", read_only=read_only)
+        async with Client(build_server(s)) as c:
+            tools = {t.name: t for t in (await c.list_tools()).tools}
+        assert ("register_gitops_objects" in tools) is not read_only
+        if not read_only:
+            ann = tools["register_gitops_objects"].annotations
+            assert ann is not None and ann.destructive_hint is True and ann.read_only_hint is False
+
+
+# -- the fake API server is as strict as the real one ----------------------------------------------------
+
+
+def http(kube: FakeKube, method: str, path: str, body: Any = None, ctype: str | None = None) -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(kube.base + path, data=data, method=method)
+    if ctype:
+        req.add_header("Content-Type", ctype)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+def test_fake_server_side_apply_dry_run_and_rbac(env: Env) -> None:
+    kube = env.kube
+    base = "/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/flux-system/kustomizations"
+    ks = shared.kustomization("web", "./web", "web")
+    code, out = http(kube, "PATCH", f"{base}/web", ks, APPLY)
+    assert code == 400 and "fieldManager" in out["message"]
+    code, out = http(
+        kube, "PATCH", f"{base}/web?fieldManager=t&force=true", {"spec": {}}, "application/merge-patch+json"
+    )
+    assert code == 400 and "non-apply" in out["message"]
+    code, out = http(kube, "PATCH", f"{base}/other?fieldManager=t", ks, APPLY)
+    assert code == 400 and "name" in out["message"]
+    code, out = http(kube, "PATCH", f"{base}/web?fieldManager=t&dryRun=All", ks, APPLY)
+    assert code == 201 and out["metadata"]["name"] == "web"
+    assert kube.find("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "flux-system", "web") is None
+    rv = kube.rv
+    code, out = http(kube, "PATCH", f"{base}/web?fieldManager=t&force=false", ks, APPLY)
+    assert code == 201 and kube.rv == rv + 1
+    code, out = http(kube, "PATCH", f"{base}/web?fieldManager=t", {**ks, "spec": {**ks["spec"], "path": "./x"}}, APPLY)
+    assert code == 200 and out["spec"]["path"] == "./x" and out["metadata"]["generation"] == 2
+    code, _ = http(kube, "DELETE", f"{base}/web?dryRun=All")
+    assert code == 200 and kube.find("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "flux-system", "web")
+    kube.forbid("patch", "kustomizations", "kustomize.toolkit.fluxcd.io", namespace="flux-system")
+    code, out = http(kube, "PATCH", f"{base}/web?fieldManager=t&dryRun=All", ks, APPLY)
+    assert code == 403 and out["reason"] == "Forbidden" and 'cannot patch resource "kustomizations"' in out["message"]
+    assert http(kube, "GET", f"{base}/web")[0] == 200  # other verbs stay allowed
+
+
+def test_tool_reports_an_admission_rejection_and_applies_nothing(env: Env) -> None:
+    commit_file(env, "deploy/podinfo.yaml", ROOTS_AND_A_DEPLOYMENT.format(url=env.url))
+    env.kube.fail_next("PATCH", "kustomizations/podinfo$", 422)  # e.g. a validating webhook on the dry run
+    r = env.app().registrar.register(str(env.work), "deploy/podinfo.yaml")
+    assert not r.ok and r.applied == [] and "422" in r.message and "\n" not in r.message, r.message
+    assert env.kube.find("source.toolkit.fluxcd.io/v1", "GitRepository", "flux-system", "podinfo") is None
+
+
+def test_a_package_that_does_not_build_is_pushed_only_when_the_user_goes_on(env: Env) -> None:
+    app = env.app()
+    staging = {"package": "deploy/overlays/staging", "provider": "flux", "namespace": "staging", "app_name": "staging"}
+    v = wizard_to_preview(app, env.work, staging)
+    assert v.preview.package_check is not None and not v.preview.package_check.ok
+    v = app.wizard.answer("local", v.session_id, {"delivery": "push", "wait": False})
+    assert v.result is None and "does not build" in v.errors["delivery"]
+    v = app.wizard.answer("local", v.session_id, {"deliver_anyway": True, "delivery": "push", "wait": False})
+    assert v.result is not None and v.result.commit_sha == env.w.remote.head("org/podinfo.git"), v.errors
+
+
+def crd(group: str, kind: str, plural: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{group}"},
+        "spec": {
+            "group": group,
+            "names": {"kind": kind, "plural": plural},
+            "scope": "Namespaced",
+            "versions": [{"name": "v1", "served": True, "storage": True}],
+        },
+    }
+
+
+def test_list_providers_says_what_already_syncs_the_repository(env: Env) -> None:
+    env.kube.put(crd("kustomize.toolkit.fluxcd.io", "Kustomization", "kustomizations"))
+    env.kube.put(crd("argoproj.io", "Application", "applications"))
+    app = env.app()
+    before = app.inspect.provider_report(repo_path=str(env.work))
+    assert before.repository == env.url
+    assert {c.provider: c.syncs_repository for c in before.controllers or []} == {"argocd": [], "flux": []}
+    env.w.flux("flux-system", env.url.removesuffix(".git") + "/", "./clusters/dev")
+    env.kube.put(shared.application("other", "https://example.com/other.git", "x", "podinfo"))
+    after = {c.provider: c for c in app.inspect.provider_report(repo_path=str(env.work)).controllers or []}
+    flux = after["flux"].syncs_repository
+    assert flux is not None and [(s.kind, s.name, s.path) for s in flux] == [
+        ("Kustomization", "flux-system", "clusters/dev")
+    ]
+    assert after["argocd"].syncs_repository == []  # the other Application syncs another repository
+    assert app.inspect.provider_report().controllers is not None  # without repo_path: nothing asked
