@@ -17,6 +17,7 @@ from typing import Any
 
 from gitops_mcp.questions import AnswerError, Question
 from gitops_mcp.sessions.defaults import default_output_path
+from gitops_mcp.sessions.env import MAX_SELECT_OPTIONS, PREVIEW_QUESTION_IDS, FlowEnv
 from gitops_mcp.sessions.models import STEPS, SessionContext, SessionState, Step
 from gitops_mcp.sessions.spec import (
     CHART,
@@ -28,9 +29,6 @@ from gitops_mcp.sessions.spec import (
     selected_package,
 )
 from gitops_mcp.sessions.steps import (
-    MAX_SELECT_OPTIONS,
-    PREVIEW_QUESTION_IDS,
-    FlowEnv,
     all_question_ids,
     questions_for,
 )

@@ -1,0 +1,24 @@
+"""What the wizard's steps are computed with (the registry, policy and the repository's callbacks)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitops_mcp.providers.registry import ProviderRegistry
+from gitops_mcp.settings import PolicySettings
+
+MAX_SELECT_OPTIONS = 60
+PREVIEW_QUESTION_IDS = ("delivery", "wait", "register", "deliver_anyway")
+"""Every question the preview step can ask: the user answers them after seeing the preview (some
+are asked only for some answers, e.g. register only when nothing in the cluster applies the file)."""
+
+
+@dataclass(frozen=True)
+class FlowEnv:
+    registry: ProviderRegistry
+    policy: PolicySettings = field(default_factory=PolicySettings)
+    exists: Callable[[str], bool] | None = None  # does a repo-relative directory exist?
+    package_problem: Callable[[Mapping[str, Any]], str | None] | None = None
+    """Why the chosen package does not build (kustomize build / helm template), or None."""
