@@ -353,3 +353,43 @@ def test_list_providers_says_what_already_syncs_the_repository(env: Env) -> None
     ]
     assert after["argocd"].syncs_repository == []  # the other Application syncs another repository
     assert app.inspect.provider_report().controllers is not None  # without repo_path: nothing asked
+
+
+@pytest.mark.parametrize("provider", ["flux", "argocd"])
+def test_a_new_users_first_deploy_through_an_mcp_client(env: Env, provider: str) -> None:
+    """The issue's "done when": through a real MCP client (the SDK's, in memory), "deploy
+    kustomize/ of podinfo" on a cluster with the controller and no bootstrap ends live at the
+    pushed SHA: start_deployment with answers ahead, the preview, then one answer — no kubectl."""
+    from anyio.from_thread import start_blocking_portal
+    from mcp import Client
+
+    from gitops_mcp.server import build_server
+
+    app = env.app()
+    with (
+        env.w.controllers(),
+        start_blocking_portal() as portal,
+        portal.wrap_async_context_manager(Client(build_server(app.settings, app))) as c,
+    ):
+        start = {
+            "path": str(env.work),
+            "intent": "deploy kustomize/ of podinfo",
+            "provider": provider,
+            "answers": PODINFO,
+            "accept_defaults": True,
+        }
+        r = portal.call(c.call_tool, "start_deployment", start)
+        assert not r.is_error, r.content
+        view = r.structured_content
+        assert view is not None and view["step"] == "preview", view
+        assert {q["id"] for q in view["questions"]} >= {"delivery", "register"}
+        final = {"delivery": "push", "wait": True, "register": True}
+        r = portal.call(c.call_tool, "answer_questions", {"session_id": view["session_id"], "answers": final})
+        assert not r.is_error, r.content
+        done = r.structured_content
+    assert done is not None and done["status"] == "done", done
+    result = done["result"]
+    head = env.w.remote.head("org/podinfo.git")
+    assert result["commit_sha"] == head and result["live"] is True, result["message"]
+    assert head[:12] in json.dumps(result["verification"])
+    assert env.kube.find("apps/v1", "Deployment", "podinfo", "podinfo") is not None
