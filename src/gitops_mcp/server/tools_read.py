@@ -27,6 +27,7 @@ from gitops_mcp.server.common import (
 from gitops_mcp.services import Services
 from gitops_mcp.services.inspect import ProviderReport
 from gitops_mcp.services.manifests import GenerateResult
+from gitops_mcp.services.shared import looks_like_url
 from gitops_mcp.settings import Settings
 
 
@@ -38,7 +39,7 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         """Find deployable packages (Helm charts, Kustomize, plain manifests, Jsonnet) under a
         directory, with the evidence, and the Flux / Argo CD objects already there. Paths are
         relative to the repository root."""
-        return await answer(svc.inspect.detect, path)
+        return await answer(svc.inspect.detect, path, local=not looks_like_url(path))
 
     @mcp.tool(annotations=READ_CLUSTER)
     async def list_providers(
@@ -141,7 +142,8 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         )
         if package is not None and "path" not in args:
             args["path"] = package
-        return await answer(svc.manifests.generate, args, repo_path, package_type)
+        local = not (repo_path and looks_like_url(repo_path)) and not svc.shared.cluster_configured()
+        return await answer(svc.manifests.generate, args, repo_path, package_type, local=local)
 
     @mcp.tool(annotations=READ)
     async def validate_manifests(

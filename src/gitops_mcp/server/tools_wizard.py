@@ -6,12 +6,15 @@ from typing import Annotated, Any
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
+from gitops_mcp.errors import GitOpsError
 from gitops_mcp.server.auth import current_owner
 from gitops_mcp.server.common import ANSWER, CANCEL, READ, SESSION_WRITE, SessionId, answer, compact, run
 from gitops_mcp.server.elicit import elicit_rounds
 from gitops_mcp.services import Services
+from gitops_mcp.services.shared import looks_like_url
 from gitops_mcp.sessions.models import SessionSummary, SessionView
 from gitops_mcp.settings import Settings
 
@@ -27,14 +30,18 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         session_id: SessionId,
     ) -> SessionView:
         """Show a wizard session: step, open questions, answers, preview and result."""
-        return await answer(svc.wizard.get, current_owner(), session_id)
+        return await answer(svc.wizard.get, current_owner(), session_id, local=True)
 
     @mcp.tool(annotations=READ)
     async def list_sessions(
         limit: Annotated[int, Field(ge=1, le=100, description="At most this many")] = 20,
     ) -> SessionList:
         """List this caller's wizard sessions, newest first."""
-        found = await run(svc.wizard.list_sessions, current_owner(), limit + 1)
+        # one indexed SQLite read of summary columns: cheaper on the event loop than a thread handoff
+        try:
+            found = svc.wizard.list_sessions(current_owner(), limit + 1)
+        except GitOpsError as exc:
+            raise ToolError(str(exc)) from exc
         return compact(SessionList(sessions=found[:limit], more=len(found) > limit))
 
     # -- sessions ---------------------------------------------------------------------------------
@@ -56,7 +63,8 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         revision, namespace, app_name, output_path, delivery; Argo CD argocd_namespace, project,
         sync_policy; Flux flux_namespace, interval, prune. Clients with elicitation are asked inline."""
         owner = current_owner()
-        view = await run(svc.wizard.start, owner, path, intent, provider, answers, accept_defaults)
+        local = not looks_like_url(path) and not svc.shared.cluster_configured()  # else it clones or asks the cluster
+        view = await run(svc.wizard.start, owner, path, intent, provider, answers, accept_defaults, local=local)
         return compact(
             await elicit_rounds(ctx, view, lambda a: run(svc.wizard.answer, owner, view.session_id, a, False))
         )
@@ -85,4 +93,4 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         session_id: SessionId,
     ) -> SessionView:
         """End a wizard session without doing anything more. Files already written stay."""
-        return await answer(svc.wizard.cancel, current_owner(), session_id)
+        return await answer(svc.wizard.cancel, current_owner(), session_id, local=True)
