@@ -63,8 +63,14 @@ def _local_limiter() -> anyio.CapacityLimiter:
 async def run(fn: Callable[..., T], *args: Any, local: bool = False) -> T:
     """Run use-case work in a worker thread; our errors become tool errors the model can read.
     ``local``: the work only computes and reads local files (see :func:`_local_limiter`)."""
+    return await anyio.to_thread.run_sync(inline, fn, *args, limiter=_local_limiter() if local else None)
+
+
+def inline(fn: Callable[..., T], *args: Any) -> T:
+    """Call use-case work where it stands (for what is cheaper than a thread handoff); our errors
+    become tool errors."""
     try:
-        return await anyio.to_thread.run_sync(fn, *args, limiter=_local_limiter() if local else None)
+        return fn(*args)
     except GitOpsError as exc:
         raise ToolError(str(exc)) from exc
 

@@ -27,7 +27,6 @@ from gitops_mcp.server.common import (
 from gitops_mcp.services import Services
 from gitops_mcp.services.inspect import ProviderReport
 from gitops_mcp.services.manifests import GenerateResult
-from gitops_mcp.services.shared import looks_like_url
 from gitops_mcp.settings import Settings
 
 
@@ -39,7 +38,7 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         """Find deployable packages (Helm charts, Kustomize, plain manifests, Jsonnet) under a
         directory, with the evidence, and the Flux / Argo CD objects already there. Paths are
         relative to the repository root."""
-        return await answer(svc.inspect.detect, path, local=not looks_like_url(path))
+        return await answer(svc.inspect.detect, path, local=svc.shared.computes_only(path, asks_cluster=False))
 
     @mcp.tool(annotations=READ_CLUSTER)
     async def list_providers(
@@ -142,7 +141,7 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         )
         if package is not None and "path" not in args:
             args["path"] = package
-        local = not (repo_path and looks_like_url(repo_path)) and not svc.shared.cluster_configured()
+        local = svc.shared.computes_only(repo_path, asks_cluster=True)
         return await answer(svc.manifests.generate, args, repo_path, package_type, local=local)
 
     @mcp.tool(annotations=READ)

@@ -6,15 +6,12 @@ from typing import Annotated, Any
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
-from gitops_mcp.errors import GitOpsError
 from gitops_mcp.server.auth import current_owner
-from gitops_mcp.server.common import ANSWER, CANCEL, READ, SESSION_WRITE, SessionId, answer, compact, run
+from gitops_mcp.server.common import ANSWER, CANCEL, READ, SESSION_WRITE, SessionId, answer, compact, inline, run
 from gitops_mcp.server.elicit import elicit_rounds
 from gitops_mcp.services import Services
-from gitops_mcp.services.shared import looks_like_url
 from gitops_mcp.sessions.models import SessionSummary, SessionView
 from gitops_mcp.settings import Settings
 
@@ -38,10 +35,7 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
     ) -> SessionList:
         """List this caller's wizard sessions, newest first."""
         # one indexed SQLite read of summary columns: cheaper on the event loop than a thread handoff
-        try:
-            found = svc.wizard.list_sessions(current_owner(), limit + 1)
-        except GitOpsError as exc:
-            raise ToolError(str(exc)) from exc
+        found = inline(svc.wizard.list_sessions, current_owner(), limit + 1)
         return compact(SessionList(sessions=found[:limit], more=len(found) > limit))
 
     # -- sessions ---------------------------------------------------------------------------------
@@ -63,7 +57,7 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         revision, namespace, app_name, output_path, delivery; Argo CD argocd_namespace, project,
         sync_policy; Flux flux_namespace, interval, prune. Clients with elicitation are asked inline."""
         owner = current_owner()
-        local = not looks_like_url(path) and not svc.shared.cluster_configured()  # else it clones or asks the cluster
+        local = svc.shared.computes_only(path, asks_cluster=True)
         view = await run(svc.wizard.start, owner, path, intent, provider, answers, accept_defaults, local=local)
         return compact(
             await elicit_rounds(ctx, view, lambda a: run(svc.wizard.answer, owner, view.session_id, a, False))

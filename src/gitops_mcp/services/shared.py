@@ -75,6 +75,14 @@ class Shared:
             or os.environ.get("KUBERNETES_SERVICE_HOST")
         )
 
+    def computes_only(self, path: str | None, asks_cluster: bool) -> bool:
+        """Whether work on ``path`` only computes and reads local files: not a git URL (that clones)
+        and, for work that would ask the cluster, no cluster configured. The MCP layer runs such
+        work on a few threads (see ``server.common.run``)."""
+        if path is not None and looks_like_url(path):
+            return False
+        return not (asks_cluster and self.cluster_configured())
+
     # -- local directories and repositories ---------------------------------------------------------
     @property
     def roots(self) -> list[Path]:
