@@ -51,7 +51,7 @@ async def measure(url: str, repo: Path, clients: int, calls: int) -> None:
         return "list_sessions", {}
 
     def start(i: int, n: int) -> tuple[str, dict[str, object]]:
-        return "start_deployment", {"path": str(repo), "provider": "flux"}
+        return "start_deployment", {"repo_path": str(repo), "provider": "flux"}
 
     tok = lambda i: TOKEN  # noqa: E731
     one_start = await run_clients(url, 1, calls, start, tok)

@@ -576,7 +576,7 @@ async def test_commit_tools_over_http_leak_nothing(tmp_path: Path, remote: GitHt
             r = await c.call_tool("rollback", {"repo_path": str(work), "shas": ["deadbeef"], "mode": "push"})
             assert r.is_error
             outputs.append(r.model_dump_json())
-            r = await c.call_tool("detect_packages", {"path": remote.url(f"{REPO}.git")})
+            r = await c.call_tool("detect_packages", {"repo_path": remote.url(f"{REPO}.git")})
             assert not r.is_error, r.content
             outputs.append(r.model_dump_json())
     texts = [*outputs, "".join(srv.stderr)]
@@ -640,7 +640,7 @@ async def test_new_user_flux_pull_request_to_a_protected_branch(
         return r.structured_content
 
     async def to_preview(c: Client, answers: dict[str, Any]) -> str:
-        v = await call(c, "start_deployment", {"path": str(work), "intent": "deploy podinfo", "provider": "flux"})
+        v = await call(c, "start_deployment", {"repo_path": str(work), "intent": "deploy podinfo", "provider": "flux"})
         sid = str(v["session_id"])
         for _ in range(8):
             v = await call(c, "answer_questions", {"session_id": sid, "answers": answers, "accept_defaults": True})

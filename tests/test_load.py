@@ -27,7 +27,7 @@ def test_fifty_clients_two_principals(tmp_path: Path, fixture_repo: Callable[...
 
     def call(i: int, n: int) -> tuple[str, dict[str, Any]]:
         if n == 0:
-            return "start_deployment", {"path": str(repo), "provider": "flux"}
+            return "start_deployment", {"repo_path": str(repo), "provider": "flux"}
         return "list_sessions", {}
 
     def check(i: int, result: dict[str, Any]) -> str | None:

@@ -90,10 +90,12 @@ async def test_read_only_registers_no_write_tool(tmp_path: Path) -> None:
 async def test_wizard_through_tools(settings: Settings, fixture_repo: Callable[..., Path], mode: str) -> None:
     repo = fixture_repo("podinfo")
     async with Client(build_server(settings), mode=mode) as c:  # type: ignore[arg-type]
-        det = await call(c, "detect_packages", {"path": str(repo)})
+        det = await call(c, "detect_packages", {"repo_path": str(repo)})
         assert any(p["path"] == "charts/podinfo" and p["type"] == "helm" for p in det["packages"])
         v = await call(
-            c, "start_deployment", {"path": str(repo), "intent": "deploy charts/podinfo with Flux", "provider": "flux"}
+            c,
+            "start_deployment",
+            {"repo_path": str(repo), "intent": "deploy charts/podinfo with Flux", "provider": "flux"},
         )
         sid = v["session_id"]
         assert v["step"] == "package"
@@ -118,7 +120,7 @@ async def test_errors_are_tool_errors_the_model_can_read(settings: Settings) -> 
     async with Client(build_server(settings)) as c:
         r = await c.call_tool("get_session", {"session_id": "s_nope"})
         assert r.is_error and "start_deployment" in r.content[0].text  # type: ignore[union-attr]
-        r = await c.call_tool("detect_packages", {"path": "/etc"})
+        r = await c.call_tool("detect_packages", {"repo_path": "/etc"})
         assert r.is_error and "GITOPS_MCP_ALLOWED_ROOTS" in r.content[0].text  # type: ignore[union-attr]
         r = await c.call_tool(
             "generate_manifests",
@@ -163,7 +165,7 @@ async def test_generate_and_validate_tools(settings: Settings) -> None:
 async def test_resources_and_prompt(settings: Settings, fixture_repo: Callable[..., Path]) -> None:
     repo = fixture_repo("podinfo")
     async with Client(build_server(settings)) as c:
-        v = await call(c, "start_deployment", {"path": str(repo)})
+        v = await call(c, "start_deployment", {"repo_path": str(repo)})
         uris = {str(r.uri) for r in (await c.list_resources()).resources}
         assert {"gitops://providers", "gitops://sessions"} <= uris
         templates = {t.uri_template for t in (await c.list_resource_templates()).resource_templates}
@@ -196,7 +198,7 @@ async def test_elicitation_drives_the_wizard_inline(settings: Settings, fixture_
         return ElicitResult(action="accept", content=content)
 
     async with Client(build_server(settings), mode="legacy", elicitation_callback=on_elicit) as c:
-        v = await call(c, "start_deployment", {"path": str(repo), "provider": "argocd"})
+        v = await call(c, "start_deployment", {"repo_path": str(repo), "provider": "argocd"})
     assert v["status"] == "done", v
     assert asked[0] == ["package"] and ["delivery"] in asked
     assert (repo / v["result"]["file"]).exists()
@@ -211,7 +213,7 @@ async def test_declined_elicitation_falls_back_to_questions(
 
     repo = fixture_repo("podinfo")
     async with Client(build_server(settings), mode="legacy", elicitation_callback=decline) as c:
-        v = await call(c, "start_deployment", {"path": str(repo)})
+        v = await call(c, "start_deployment", {"repo_path": str(repo)})
     assert v["status"] == "open" and v["questions"][0]["id"] == "package"
 
 
@@ -248,7 +250,7 @@ async def test_elicitation_without_back_channel_falls_back(
 
     repo = fixture_repo("podinfo")
     async with Client(build_server(settings), mode="auto", elicitation_callback=accept) as c:
-        v = await call(c, "start_deployment", {"path": str(repo)})
+        v = await call(c, "start_deployment", {"repo_path": str(repo)})
     assert v["status"] == "open" and v["questions"]
 
 
@@ -262,7 +264,9 @@ async def test_pre_answered_deploy_is_two_calls_and_shows_the_preview_first(
     async with Client(build_server(settings)) as c:
         answers = {"package": "charts/podinfo", "interval": "10m", "output_path": "clusters/dev/podinfo.yaml"}
         v = await call(
-            c, "start_deployment", {"path": str(repo), "provider": "flux", "answers": answers, "accept_defaults": True}
+            c,
+            "start_deployment",
+            {"repo_path": str(repo), "provider": "flux", "answers": answers, "accept_defaults": True},
         )
         assert v["step"] == "preview" and v["preview"]["validation"]["valid"], v
         assert [q["id"] for q in v["questions"]] == ["delivery"]
@@ -272,11 +276,31 @@ async def test_pre_answered_deploy_is_two_calls_and_shows_the_preview_first(
         hr = load_documents((repo / "clusters/dev/podinfo.yaml").read_text(encoding="utf-8"))[1]
         assert hr["kind"] == "HelmRelease" and hr["spec"]["interval"] == "10m"
         early = await c.call_tool(
-            "start_deployment", {"path": str(repo), "provider": "flux", "answers": {"delivery": "write"}}
+            "start_deployment", {"repo_path": str(repo), "provider": "flux", "answers": {"delivery": "write"}}
         )
         assert early.is_error and "after the preview" in early.content[0].text
-        unknown = await c.call_tool("start_deployment", {"path": str(repo), "answers": {"intervall": "1m"}})
+        unknown = await c.call_tool("start_deployment", {"repo_path": str(repo), "answers": {"intervall": "1m"}})
         assert unknown.is_error and "intervall" in unknown.content[0].text
+
+
+@pytest.mark.anyio
+async def test_repo_path_everywhere_and_the_old_name_still_understood(
+    settings: Settings, fixture_repo: Callable[..., Path]
+) -> None:
+    repo = fixture_repo("podinfo")
+    async with Client(build_server(settings)) as c:
+        tools = {t.name: t for t in (await c.list_tools()).tools}
+        for name, tool in tools.items():
+            props = tool.input_schema.get("properties", {})
+            if name not in ("validate_manifests", "push_artifact"):  # a file / a directory to pack
+                assert "path" not in props, name
+        old = await call(c, "detect_packages", {"path": str(repo)})
+        new = await call(c, "detect_packages", {"repo_path": str(repo)})
+        assert old == new and new["packages"]
+        v = await call(c, "start_deployment", {"path": str(repo), "provider": "flux"})
+        assert v["session_id"]
+        both = await c.call_tool("detect_packages", {"path": str(repo), "repo_path": str(repo)})
+        assert both.is_error and "give 'repo_path' only" in both.content[0].text
 
 
 @pytest.mark.anyio
@@ -303,7 +327,7 @@ async def test_generate_defaults_like_the_wizard_from_repo_path(
 async def test_list_sessions_pages_newest_first(settings: Settings, fixture_repo: Callable[..., Path]) -> None:
     repo = fixture_repo("podinfo")
     async with Client(build_server(settings)) as c:
-        ids = [(await call(c, "start_deployment", {"path": str(repo)}))["session_id"] for _ in range(3)]
+        ids = [(await call(c, "start_deployment", {"repo_path": str(repo)}))["session_id"] for _ in range(3)]
         two = await call(c, "list_sessions", {"limit": 2})
         assert [s["session_id"] for s in two["sessions"]] == ids[::-1][:2] and two["more"] is True
         every = await call(c, "list_sessions", {})

@@ -126,8 +126,8 @@ from gitops_mcp.settings import Settings
 async def main():
     out = []
     async with Client(build_server(Settings())) as c:
-        for tool, args in [("detect_packages", {{"path": {str(repo)!r}}}),
-                           ("start_deployment", {{"path": {str(repo)!r}, "provider": "flux"}})]:
+        for tool, args in [("detect_packages", {{"repo_path": {str(repo)!r}}}),
+                           ("start_deployment", {{"repo_path": {str(repo)!r}, "provider": "flux"}})]:
             r = await c.call_tool(tool, args)
             out.append(r.model_dump_json(by_alias=True))
         sid = json.loads(out[-1])["structuredContent"]["session_id"]

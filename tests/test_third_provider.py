@@ -62,7 +62,7 @@ def test_a_third_provider_through_the_tools(call: Any, fixture_repo: Callable[..
 
     repo = fixture_repo("podinfo", origin="https://github.com/example/podinfo.git")
     view = ok(
-        tool("start_deployment", {"path": str(repo), "provider": "kapp", "intent": "deploy kustomize/ with kapp"})
+        tool("start_deployment", {"repo_path": str(repo), "provider": "kapp", "intent": "deploy kustomize/ with kapp"})
     )
     answers = {"package": "kustomize", "namespace": "web", "kapp_mode": "warp"}
     view = ok(tool("answer_questions", {"session_id": view["session_id"], "answers": answers, "accept_defaults": True}))

@@ -26,7 +26,7 @@ TOKEN = "tok-3f1c9a7e5d2b4c6a8e0f1a2b3c4d5e6f"
 
 
 async def wizard(c: Client, repo: Path, provider: str) -> dict[str, Any]:
-    r = await c.call_tool("start_deployment", {"path": str(repo), "provider": provider})
+    r = await c.call_tool("start_deployment", {"repo_path": str(repo), "provider": provider})
     assert not r.is_error, r.content
     v = r.structured_content
     assert v is not None
@@ -98,7 +98,7 @@ async def test_streamable_http_without_token_on_loopback(tmp_path: Path, fixture
         async with Client(srv.url) as c:
             tools = {t.name for t in (await c.list_tools()).tools}
             assert "detect_packages" in tools
-            r = await c.call_tool("detect_packages", {"path": str(repo)})
+            r = await c.call_tool("detect_packages", {"repo_path": str(repo)})
             assert not r.is_error
 
 
@@ -108,7 +108,7 @@ async def test_two_tokens_two_principals(tmp_path: Path, fixture_repo: Callable[
     tokens = {"alice": "alice-token-0123456789", "bob": "bob-token-0123456789"}
     with ServerProcess(tmp_path, env={"GITOPS_MCP_AUTH_TOKENS": json.dumps(tokens)}) as srv:
         async with http_client(tokens["alice"]) as http, Client(streamable_http_client(srv.url, http_client=http)) as c:
-            r = await c.call_tool("start_deployment", {"path": str(repo)})
+            r = await c.call_tool("start_deployment", {"repo_path": str(repo)})
             sid = r.structured_content["session_id"]  # type: ignore[index]
         async with http_client(tokens["bob"]) as http, Client(streamable_http_client(srv.url, http_client=http)) as c:
             listed = await c.call_tool("list_sessions", {})
@@ -122,7 +122,7 @@ async def test_sse_transport(tmp_path: Path, fixture_repo: Callable[..., Path]) 
     repo = fixture_repo("podinfo")
     with ServerProcess(tmp_path, transport="sse") as srv:
         async with Client(sse_client(srv.url), mode="legacy") as c:
-            r = await c.call_tool("detect_packages", {"path": str(repo)})
+            r = await c.call_tool("detect_packages", {"repo_path": str(repo)})
             assert not r.is_error
 
 
@@ -155,7 +155,7 @@ async def test_session_survives_a_killed_server(tmp_path: Path, fixture_repo: Ca
     srv = ServerProcess(tmp_path).start()
     try:
         async with Client(srv.url) as c:
-            r = await c.call_tool("start_deployment", {"path": str(repo), "provider": "flux"})
+            r = await c.call_tool("start_deployment", {"repo_path": str(repo), "provider": "flux"})
             sid = r.structured_content["session_id"]  # type: ignore[index]
             r = await c.call_tool("answer_questions", {"session_id": sid, "answers": {"package": "kustomize"}})
             assert r.structured_content["step"] == "common"  # type: ignore[index]
@@ -223,7 +223,7 @@ def test_inspector_cli_stdio(tmp_path: Path, fixture_repo: Callable[..., Path]) 
     names = {t["name"] for t in listed["tools"]}
     assert {"detect_packages", "start_deployment", "answer_questions"} <= names
     called = run_inspector(
-        ["--method", "tools/call", "--tool-name", "detect_packages", "--tool-arg", f"path={repo}"], server, env
+        ["--method", "tools/call", "--tool-name", "detect_packages", "--tool-arg", f"repo_path={repo}"], server, env
     )
     paths = [p["path"] for p in called["structuredContent"]["packages"]]
     assert "charts/podinfo" in paths

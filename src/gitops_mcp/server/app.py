@@ -24,7 +24,13 @@ from gitops_mcp import __version__
 from gitops_mcp.scrub import install_log_scrubbing, register_secrets
 from gitops_mcp.server import resources, tools_read, tools_wizard, tools_write
 from gitops_mcp.server.auth import make_auth
-from gitops_mcp.server.guard import check_arguments, describe_validation, unexpected, unparsable_request_id
+from gitops_mcp.server.guard import (
+    check_arguments,
+    describe_validation,
+    resolve_aliases,
+    unexpected,
+    unparsable_request_id,
+)
 from gitops_mcp.server.lean import lean_tools
 from gitops_mcp.services import Services
 from gitops_mcp.settings import Settings
@@ -38,8 +44,8 @@ pull_request) and wait. Question ids are stable and can be answered ahead; gener
 the same in one call without writing. Verify: get_sync_status, reconcile, wait_for_sync(revision=SHA). \
 Repair: find_owner names the GitOps objects and the Git file behind a live object; remediate changes \
 that file (pull request by default) and verifies it live; promote and rollback move versions \
-between environments and back. Paths are absolute local paths (or git URLs for detect_packages and \
-start_deployment)."""
+between environments and back. repo_path is an absolute local path (or, for detect_packages and \
+start_deployment, a git URL)."""
 
 
 log = logging.getLogger("gitops_mcp")
@@ -53,7 +59,8 @@ class GitOpsServer(MCPServer):
     ) -> CallToolResult | InputRequiredResult:
         tool = self._tool_manager.get_tool(name)
         if tool is not None:
-            problem = check_arguments(tool.parameters, arguments)
+            arguments, problem = resolve_aliases(name, arguments)
+            problem = problem or check_arguments(tool.parameters, arguments)
             if problem:
                 raise ToolError(f"Error executing tool {name}: {problem}")
         try:

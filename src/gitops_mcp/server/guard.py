@@ -31,6 +31,25 @@ MAX_DEPTH = 32
 MAX_TEXT = 4096  # a top-level string argument: a path, name, URL, revision, chart, intent
 MAX_NESTED_TEXT = 64 << 10  # a string inside answers/options/values/patch
 LONG_TEXT = {"yaml": 5 << 20, "message": 64 << 10}
+# Old argument names still understood (not published): the repository is ``repo_path`` on every tool.
+ALIASES: dict[str, dict[str, str]] = {
+    "detect_packages": {"path": "repo_path"},
+    "start_deployment": {"path": "repo_path"},
+}
+
+
+def resolve_aliases(tool: str, arguments: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """``arguments`` with old names replaced by the current ones, or why they cannot be."""
+    aliases = ALIASES.get(tool)
+    if not aliases or not any(old in arguments for old in aliases):
+        return arguments, None
+    out = dict(arguments)
+    for old, new in aliases.items():
+        if old in out:
+            if new in out:
+                return arguments, f"give '{new}' only ('{old}' is its old name)"
+            out[new] = out.pop(old)
+    return out, None
 
 
 def check_arguments(schema: Mapping[str, Any], arguments: Mapping[str, Any]) -> str | None:

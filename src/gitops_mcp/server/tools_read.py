@@ -33,12 +33,14 @@ from gitops_mcp.settings import Settings
 def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
     @mcp.tool(annotations=READ)
     async def detect_packages(
-        path: Annotated[str, Field(description="Absolute path of a local directory, or a git URL")],
+        repo_path: Annotated[str, Field(description="Local repository (or a directory in it), or a git URL")],
     ) -> DetectionReport:
         """Find deployable packages (Helm charts, Kustomize, plain manifests, Jsonnet) under a
         directory, with the evidence, and the Flux / Argo CD objects already there. Paths are
         relative to the repository root."""
-        return await answer(svc.inspect.detect, path, local=svc.shared.computes_only(path, asks_cluster=False))
+        return await answer(
+            svc.inspect.detect, repo_path, local=svc.shared.computes_only(repo_path, asks_cluster=False)
+        )
 
     @mcp.tool(annotations=READ_CLUSTER)
     async def list_providers(

@@ -41,7 +41,7 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
     # -- sessions ---------------------------------------------------------------------------------
     @mcp.tool(annotations=SESSION_WRITE)
     async def start_deployment(
-        path: Annotated[str, Field(description="Local repository (or a directory in it), or a git URL")],
+        repo_path: Annotated[str, Field(description="Local repository (or a directory in it), or a git URL")],
         ctx: Context,
         intent: Annotated[
             str | None, Field(description="What the user asked, e.g. 'deploy charts/podinfo with Flux'")
@@ -57,8 +57,8 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         revision, namespace, app_name, output_path, delivery; Argo CD argocd_namespace, project,
         sync_policy; Flux flux_namespace, interval, prune. Clients with elicitation are asked inline."""
         owner = current_owner()
-        local = svc.shared.computes_only(path, asks_cluster=True)
-        view = await run(svc.wizard.start, owner, path, intent, provider, answers, accept_defaults, local=local)
+        local = svc.shared.computes_only(repo_path, asks_cluster=True)
+        view = await run(svc.wizard.start, owner, repo_path, intent, provider, answers, accept_defaults, local=local)
         return compact(
             await elicit_rounds(ctx, view, lambda a: run(svc.wizard.answer, owner, view.session_id, a, False))
         )
