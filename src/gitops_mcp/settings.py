@@ -11,8 +11,10 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from gitops_mcp.model import Model
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -31,7 +33,7 @@ def _default_roots() -> list[Path]:
     return roots
 
 
-class PolicySettings(BaseModel):
+class PolicySettings(Model):
     """Policy rules applied to generated and edited manifests (SPEC §5). Each can be turned off."""
 
     secure_git_urls: bool = Field(True, description="Git URLs must use https:// or ssh://")

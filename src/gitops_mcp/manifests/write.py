@@ -5,13 +5,14 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from gitops_mcp.errors import UserInputError
+from gitops_mcp.model import Model
 from gitops_mcp.paths import safe_repo_file, write_text_atomic
 
 
-class WriteResult(BaseModel):
+class WriteResult(Model):
     repo_root: str
     path: str = Field(description="File written, relative to the repository root")
     created: bool

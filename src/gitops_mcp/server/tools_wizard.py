@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from gitops_mcp.server.auth import current_owner
 from gitops_mcp.server.common import ANSWER, CANCEL, READ, SESSION_WRITE, SessionId, answer, compact, inline, run
 from gitops_mcp.server.elicit import elicit_rounds
-from gitops_mcp.services import Services
-from gitops_mcp.sessions.models import SessionSummary, SessionView
 from gitops_mcp.settings import Settings
 
-
-class SessionList(BaseModel):
-    sessions: list[SessionSummary]
-    more: bool = False  # older sessions exist beyond the limit
+if TYPE_CHECKING:
+    from gitops_mcp.services import Services
+    from gitops_mcp.sessions.models import SessionList, SessionView
 
 
 def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
@@ -35,6 +32,8 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
     ) -> SessionList:
         """List this caller's wizard sessions, newest first."""
         # one indexed SQLite read of summary columns: cheaper on the event loop than a thread handoff
+        from gitops_mcp.sessions.models import SessionList
+
         found = inline(svc.wizard.list_sessions, current_owner(), limit + 1)
         return compact(SessionList(sessions=found[:limit], more=len(found) > limit))
 

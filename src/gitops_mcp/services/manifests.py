@@ -7,12 +7,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from gitops_mcp.detection.models import Package
 from gitops_mcp.errors import PolicyViolation, UserInputError
 from gitops_mcp.manifests.validation import ValidationResult
 from gitops_mcp.manifests.write import WriteResult, write_manifest_file
+from gitops_mcp.model import Model
 from gitops_mcp.providers.base import ObjectSummary
 from gitops_mcp.questions import comma_list, relative_dir
 from gitops_mcp.services.inspect import Inspect
@@ -22,7 +23,7 @@ from gitops_mcp.sessions import flow
 from gitops_mcp.sessions.models import SessionState
 
 
-class GenerateResult(BaseModel):
+class GenerateResult(Model):
     provider: str
     yaml: str
     objects: list[ObjectSummary]

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from gitops_mcp.detection.models import Package
+from gitops_mcp.detection.models import PAGE_SIZE, Package
 from gitops_mcp.errors import GitOpsError, ReadOnlyError, UserInputError
 from gitops_mcp.manifests.write import WriteResult, write_manifest_file
 from gitops_mcp.questions import Question
@@ -213,6 +213,10 @@ class Wizard:
     ) -> SessionView:
         env = self.prep.env(state.context)
         questions = flow.open_questions(state, env, errors) if state.status == "open" else []
+        found = state.context.packages
+        nxt = self._next(state, questions)
+        if include_packages and len(found) > PAGE_SIZE:
+            nxt += f" {PAGE_SIZE} of {len(found)} packages shown; detect_packages pages through all."
         return SessionView(
             session_id=state.id,
             status=state.status,
@@ -223,8 +227,8 @@ class Wizard:
             ignored=ignored,
             preview=state.preview,
             result=state.result,
-            packages=[_brief(p) for p in state.context.packages] if include_packages else None,
-            next=self._next(state, questions),
+            packages=[_brief(p) for p in found[:PAGE_SIZE]] if include_packages else None,
+            next=nxt,
             expires_at=state.expires_at,
         )
 
