@@ -99,3 +99,25 @@ async def test_a_scaffolded_fleet_is_a_summary_with_the_diff_in_budget(
     assert sorted(shown + r["diff_omitted"]) == sorted(written)  # each file's diff whole, or named
     assert all((repo / p).is_file() for p in r["diff_omitted"]) and "diff_omitted" in r["message"]
     assert r["validated"] >= len(r["environments"]) and not r["validation"]
+
+
+@pytest.mark.anyio
+async def test_what_is_known_already_is_not_sent_again(settings: Settings, fixture_repo: Callable[..., Path]) -> None:
+    repo = fixture_repo("podinfo")
+    async with Client(build_server(settings)) as c:
+        chosen, _ = await sized(
+            c,
+            "start_deployment",
+            {
+                "repo_path": str(repo),
+                "provider": "flux",
+                "answers": {"package": "charts/podinfo"},
+                "accept_defaults": True,
+            },
+        )
+        assert chosen["step"] == "preview" and chosen["packages"] is None  # the package is chosen
+        bad, _ = await sized(c, "start_deployment", {"repo_path": str(repo), "answers": {"package": "charts/podinf"}})
+        error = bad["errors"]["package"]
+        assert "did you mean 'charts/podinfo'?" in error and "deploy/bases" not in error  # options list them once
+        cancelled, size = await sized(c, "cancel_session", {"session_id": chosen["session_id"]})
+        assert cancelled["status"] == "cancelled" and cancelled["preview"] is None and size < 1_000

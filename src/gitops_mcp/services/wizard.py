@@ -214,6 +214,7 @@ class Wizard:
         env = self.prep.env(state.context)
         questions = flow.open_questions(state, env, errors) if state.status == "open" else []
         found = state.context.packages
+        include_packages = include_packages and "package" not in state.answers  # else: chosen already
         nxt = self._next(state, questions)
         if include_packages and len(found) > PAGE_SIZE:
             nxt += f" {PAGE_SIZE} of {len(found)} packages shown; detect_packages pages through all."
@@ -225,7 +226,7 @@ class Wizard:
             answers=dict(state.answers),
             errors=dict(errors),
             ignored=ignored,
-            preview=state.preview,
+            preview=state.preview if state.status != "cancelled" else None,
             result=state.result,
             packages=[_brief(p) for p in found[:PAGE_SIZE]] if include_packages else None,
             next=nxt,
@@ -238,8 +239,8 @@ class Wizard:
         if state.status == "done" and state.result is not None:
             if state.result.action == "write":
                 return (
-                    f"{state.result.message}. Review the diff, then commit it with commit_and_push "
-                    "(mode push or pull_request)."
+                    f"{state.result.message} as previewed (result.diff shows only what differs from the preview). "
+                    "Commit it with commit_and_push (mode push or pull_request)."
                 )
             return f"{state.result.message}."
         if state.status == "done":
@@ -250,7 +251,7 @@ class Wizard:
         if state.step == "preview":
             valid = state.preview is not None and state.preview.validation.valid
             return (
-                "Show the user preview.yaml and preview.diff, then answer 'delivery'."
+                "Show the user preview.yaml (and preview.diff when it replaces a file), then answer 'delivery'."
                 if valid
                 else "The preview is not valid (see preview.validation); change the answers named."
             )
