@@ -121,3 +121,18 @@ async def test_what_is_known_already_is_not_sent_again(settings: Settings, fixtu
         assert "did you mean 'charts/podinfo'?" in error and "deploy/bases" not in error  # options list them once
         cancelled, size = await sized(c, "cancel_session", {"session_id": chosen["session_id"]})
         assert cancelled["status"] == "cancelled" and cancelled["preview"] is None and size < 1_000
+
+
+def test_a_long_diff_is_whole_hunks_then_a_count() -> None:
+    from gitops_mcp.manifests.write import DIFF_MAX, bounded_diff, unified_diff
+
+    old = "".join(f"key{i}: {i}\n" for i in range(3000))
+    new = "".join(f"key{i}: {i + (i % 50 == 0)}\n" for i in range(3000))
+    full = unified_diff(old, new, "big.yaml")
+    short = bounded_diff(full)
+    assert len(full) > DIFF_MAX >= len(short) - 100
+    body, last = short.rstrip("\n").rsplit("\n", 1)
+    assert full.startswith(body) and full[len(body) + 1 :].startswith("@@")  # cut before a hunk
+    hidden = full[len(body) + 1 :]
+    assert last == f"# ... {hidden.count(chr(10))} more diff line(s) in {hidden.count('@@ -')} hunk(s) not shown"
+    assert bounded_diff("small\n") == "small\n"
