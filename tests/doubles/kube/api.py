@@ -58,6 +58,7 @@ class FakeKube(Store, HttpDouble):
         self.faults: list[Fault] = []
         self.requests: list[Request] = []
         self.denied: set[tuple[str, str, str | None]] = set()  # (verb, plural.group, namespace or None = all)
+        self.rules: list[Obj] | None = None  # RBAC rules granted to the user; None = everything
         self.user = "system:serviceaccount:gitops:gitops-mcp"
 
     def forbid(self, verb: str, plural: str, group: str = "", namespace: str | None = None) -> None:
@@ -65,18 +66,46 @@ class FakeKube(Store, HttpDouble):
         ``plural`` of ``group`` (in ``namespace``, or in every namespace), as the API server does."""
         self.denied.add((verb, f"{plural}.{group}", namespace))
 
-    def _authorize(self, method: str, path: str, query: dict[str, list[str]]) -> None:
-        if not self.denied or discovery(self.resources, path.rstrip("/") or "/") is not None:
+    def allow(self, rules: list[Obj]) -> None:
+        """RBAC as the API server authorizes with a ClusterRole's ``rules`` (apiGroups, resources
+        with ``plural/subresource``, verbs, resourceNames; ``*`` wildcards): from now on a request
+        no rule allows is answered 403. Server-side apply of an absent object needs ``create``
+        besides ``patch``. Discovery stays open (system:discovery); :meth:`forbid` still applies."""
+        self.rules = [dict(r) for r in rules]
+
+    def _allowed(self, verb: str, group: str, resource: str, name: str | None) -> bool:
+        if self.rules is None:
+            return True
+        for rule in self.rules:
+            names = rule.get("resourceNames") or []
+            if (
+                any(g in ("*", group) for g in rule.get("apiGroups") or [])
+                and any(x in ("*", resource) for x in rule.get("resources") or [])
+                and any(v in ("*", verb) for v in rule.get("verbs") or [])
+                and (not names or name in names)
+            ):
+                return True
+        return False
+
+    def _authorize(self, method: str, path: str, query: dict[str, list[str]], ctype: str | None = None) -> None:
+        if (not self.denied and self.rules is None) or discovery(self.resources, path.rstrip("/") or "/") is not None:
             return
         r, ns, name, sub = self._parse(path.rstrip("/") or "/")
         watching = query.get("watch", [""])[0].lower() in ("true", "1")
         verbs = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
         verb = "watch" if watching else ("get" if name else "list") if method == "GET" else verbs.get(method, "")
         key = f"{r.plural}.{r.group}"
-        if (verb, key, None) not in self.denied and (verb, key, ns) not in self.denied:
+        resource = r.plural + (f"/{sub}" if sub else "")
+        denied = (verb, key, None) in self.denied or (verb, key, ns) in self.denied
+        denied = denied or not self._allowed(verb, r.group, resource, name)
+        creates = (
+            ctype == "application/apply-patch+yaml" and name and self.find(r.api_version, r.kind, ns, name) is None
+        )
+        if not denied and creates and not self._allowed("create", r.group, resource, name):
+            denied, verb = True, "create"
+        if not denied:
             return
         what = f'{key.rstrip(".")} "{name}"' if name else key.rstrip(".")
-        resource = r.plural + (f"/{sub}" if sub else "")
         where = f' in the namespace "{ns}"' if ns else " at the cluster scope"
         raise ApiError(
             403,
@@ -114,7 +143,7 @@ class FakeKube(Store, HttpDouble):
             if self.token is not None and h.headers.get("Authorization") != f"Bearer {self.token}":
                 raise ApiError(401, "Unauthorized", "Unauthorized")
             self._fault(h.command, parts.path)
-            self._authorize(h.command, parts.path, query)
+            self._authorize(h.command, parts.path, query, ctype)
             if h.command == "GET" and query.get("watch", [""])[0].lower() in ("true", "1"):
                 self._stream(h, parts.path, query)
                 return
