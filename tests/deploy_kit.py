@@ -1,7 +1,8 @@
 """The deploy base under test (``deploy/kubernetes``): rendered by a real ``kubectl kustomize``.
 
 ``GITOPS_MCP_KUBECTL`` names the kubectl to use (e.g. Debian's 1.20 with its embedded kustomize
-v2.0.3, to check the base still builds there); else ``kubectl`` on PATH; tests skip without one.
+v2.0.3, to check the base still builds there); else ``kubectl`` on PATH; tests skip without one
+(fail with ``GITOPS_MCP_REQUIRE_KUBECTL=1``, as in CI).
 """
 
 from __future__ import annotations
@@ -23,11 +24,19 @@ NAMESPACE = "gitops-mcp"
 Obj = dict[str, Any]
 
 
+# read at import: the tests' autouse fixture clears GITOPS_MCP_* from the environment
+KUBECTL = os.environ.get("GITOPS_MCP_KUBECTL") or shutil.which("kubectl")
+REQUIRE_KUBECTL = os.environ.get("GITOPS_MCP_REQUIRE_KUBECTL") == "1"
+
+
 def kubectl() -> str:
     """The kubectl binary, or skip the test with the reason."""
-    chosen = os.environ.get("GITOPS_MCP_KUBECTL") or shutil.which("kubectl")
+    chosen = KUBECTL
     if not chosen or not Path(chosen).is_file():
-        pytest.skip("no kubectl on PATH (CI installs Debian's kubernetes-client); set GITOPS_MCP_KUBECTL to choose one")
+        reason = "no kubectl on PATH (CI installs Debian's kubernetes-client); set GITOPS_MCP_KUBECTL to choose one"
+        if REQUIRE_KUBECTL:
+            pytest.fail(reason)
+        pytest.skip(reason)
     return chosen
 
 
