@@ -6,6 +6,7 @@ registration/ rules are added; Secrets and patches beyond the reconcile kinds st
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +16,10 @@ import yaml
 
 from deploy_kit import DEPLOY, NAMESPACE, REGISTRATION, Obj, pick, render
 from doubles import world as shared
+from doubles.kube import FakeKube
 from gitops_mcp.errors import ClusterError
 from gitops_mcp.services import Services
+from gitops_mcp.settings import Settings
 
 WEB = """apiVersion: apps/v1
 kind: Deployment
@@ -123,3 +126,39 @@ def test_what_the_base_does_not_grant_is_refused(env: Env) -> None:
     env.w.kube.allow([r for r in env.rules if "patch" not in r["verbs"]])
     with pytest.raises(ClusterError, match="cannot patch resource"):
         env.app.cluster.reconcile("Kustomization", "apps", "flux-system")
+
+
+def test_in_a_pod_the_server_reads_the_cluster_with_its_service_account(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No kubeconfig, KUBERNETES_SERVICE_HOST set: the in-cluster config, the mounted token and CA,
+    over HTTPS to an API server that checks the token and the ClusterRole's rules."""
+    from kubernetes.config import incluster_config
+
+    token = "sa-token-0123456789abcdef"
+    rules = bound_rules(render(DEPLOY), "gitops-mcp")
+    kube = FakeKube(token=token)
+    sa = tmp_path / "serviceaccount"
+    sa.mkdir()
+    shutil.copy(kube.use_tls(tmp_path / "pki"), sa / "ca.crt")
+    (sa / "token").write_text(token, encoding="utf-8")
+    monkeypatch.setattr(incluster_config, "SERVICE_TOKEN_FILENAME", str(sa / "token"))
+    monkeypatch.setattr(incluster_config, "SERVICE_CERT_FILENAME", str(sa / "ca.crt"))
+    with kube:
+        monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+        monkeypatch.setenv("KUBERNETES_SERVICE_PORT", str(kube.port))
+        kube.user = f"system:serviceaccount:{NAMESPACE}:gitops-mcp"
+        kube.ensure_namespace("flux-system")
+        kube.put(shared.kustomization("apps", "./apps", "apps"))
+        kube.allow(rules)
+        app = Services(Settings(allowed_roots=[tmp_path], state_dir=tmp_path / "state", cache_dir=tmp_path / "c"))
+        try:
+            report = app.inspect.provider_report()
+            assert report.cluster == f"https://127.0.0.1:{kube.port}" and report.cluster_error is None
+            st = app.cluster.sync_status("Kustomization", "apps", "flux-system")
+            assert (st.name, st.state) == ("apps", "progressing"), st.message  # no controller has seen it yet
+            (sa / "token").write_text("not-the-token", encoding="utf-8")
+            with pytest.raises(ClusterError, match=r"401 .*refused the credentials"):
+                app.cluster.sync_status("Kustomization", "apps", "flux-system")
+        finally:
+            app.close()

@@ -4,7 +4,8 @@ Enough of the API for the official ``kubernetes`` client: discovery, get/list/cr
 patch (merge, JSON, strategic-as-merge; wrong content types are 415)/delete, server-side apply
 (``application/apply-patch+yaml``: ``fieldManager`` required, ``force`` only there, creates the
 object when absent; see :meth:`Store.apply`), ``dryRun=All`` on every write (nothing stored),
-RBAC denials per verb and resource (:meth:`FakeKube.forbid`, 403 with the API server's wording),
+RBAC denials per verb and resource (:meth:`FakeKube.forbid`, 403 with the API server's wording)
+or only what a ClusterRole's rules grant (:meth:`FakeKube.allow`), HTTPS (:meth:`FakeKube.use_tls`),
 the ``/status`` subresource (status writes change only ``.status``; other writes keep it;
 ``metadata.generation`` moves only when something outside metadata/status changes), label and
 field selectors, ``resourceVersion`` (409 on a stale replace), watch (initial ADDED events,
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +62,7 @@ class FakeKube(Store, HttpDouble):
         self.denied: set[tuple[str, str, str | None]] = set()  # (verb, plural.group, namespace or None = all)
         self.rules: list[Obj] | None = None  # RBAC rules granted to the user; None = everything
         self.user = "system:serviceaccount:gitops:gitops-mcp"
+        self.ca: Path | None = None  # the certificate served with use_tls()
 
     def forbid(self, verb: str, plural: str, group: str = "", namespace: str | None = None) -> None:
         """RBAC: answer 403 to ``verb`` (get, list, watch, create, update, patch, delete) on the resource
@@ -140,7 +143,8 @@ class FakeKube(Store, HttpDouble):
             self.requests.append(Request(h.command, parts.path, query, ctype))
             self.cond.notify_all()
         try:
-            if self.token is not None and h.headers.get("Authorization") != f"Bearer {self.token}":
+            scheme, _, given = (h.headers.get("Authorization") or "").partition(" ")
+            if self.token is not None and (scheme.lower() != "bearer" or given != self.token):  # scheme: any case
                 raise ApiError(401, "Unauthorized", "Unauthorized")
             self._fault(h.command, parts.path)
             self._authorize(h.command, parts.path, query, ctype)
@@ -176,14 +180,34 @@ class FakeKube(Store, HttpDouble):
             pass
         h.close_connection = True
 
+    def use_tls(self, directory: Path) -> Path:
+        """Serve HTTPS (before ``start``) with a new self-signed certificate for 127.0.0.1, as a cluster's
+        API server does; the certificate, which is its own CA (the pods' ``ca.crt``)."""
+        directory.mkdir(parents=True, exist_ok=True)
+        cert, key = directory / "apiserver.crt", directory / "apiserver.key"
+        ext = "subjectAltName=IP:127.0.0.1,DNS:localhost"
+        args = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-addext", ext]
+        subprocess.run(
+            ["openssl", "req", "-x509", *args, "-subj", "/CN=fake-kube", "-keyout", str(key), "-out", str(cert)],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+        self.serve_tls(cert, key)
+        self.ca = cert
+        return cert
+
     def kubeconfig(self, path: Path, context: str = "fake", token: str | None = None) -> Path:
         token = token or self.token
         user: dict[str, Any] = {"token": token} if token else {}
+        cluster: dict[str, Any] = {"server": self.base}
+        if self.ca is not None:
+            cluster["certificate-authority"] = str(self.ca)
         cfg = {
             "apiVersion": "v1",
             "kind": "Config",
             "current-context": context,
-            "clusters": [{"name": context, "cluster": {"server": self.base}}],
+            "clusters": [{"name": context, "cluster": cluster}],
             "users": [{"name": context, "user": user}],
             "contexts": [{"name": context, "context": {"cluster": context, "user": context}}],
         }
