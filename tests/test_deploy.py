@@ -101,6 +101,11 @@ def pods(docs: list[Obj]) -> list[tuple[str, Obj]]:
 def test_every_pod_meets_the_restricted_pod_security_profile(docs: list[Obj]) -> None:
     ns = pick(docs, "Namespace", NAMESPACE)
     assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    # it holds the user's Secret: neither controller prunes it
+    assert ns["metadata"]["annotations"] == {
+        "kustomize.toolkit.fluxcd.io/prune": "disabled",
+        "argocd.argoproj.io/sync-options": "Prune=false",
+    }
     assert len(pods(docs)) == 2
     for name, pod in pods(docs):
         psc = pod.get("securityContext") or {}
