@@ -10,9 +10,11 @@ Connections get TCP_NODELAY, handler threads are daemons, and the server is a co
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from collections.abc import Iterable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Self
 
 Headers = Mapping[str, str] | Iterable[tuple[str, str]]
@@ -78,6 +80,14 @@ class HttpDouble:
         self._httpd = _Server(("127.0.0.1", 0), handler)
         self._httpd.double = self
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self.scheme = "http"
+
+    def serve_tls(self, certfile: Path, keyfile: Path) -> None:
+        """Serve HTTPS with this certificate and key instead of plain HTTP (before ``start``)."""
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(certfile, keyfile)
+        self._httpd.socket = ctx.wrap_socket(self._httpd.socket, server_side=True)
+        self.scheme = "https"
 
     @property
     def port(self) -> int:
@@ -85,7 +95,7 @@ class HttpDouble:
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def handle(self, exchange: Exchange) -> None:
         raise NotImplementedError

@@ -38,6 +38,12 @@ def cond(ctype: str, status: str, reason: str, message: str, gen: int) -> Obj:
     }
 
 
+def failing(obj: Obj) -> bool:
+    """A workload that never becomes ready: one of its images has ``fail`` in its name."""
+    pod = ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
+    return any("fail" in str(c.get("image", "")) for c in pod.get("containers") or [])
+
+
 class Controllers:
     def __init__(self, kube: FakeKube, repos: dict[str, Path]) -> None:
         self.kube = kube
@@ -106,7 +112,7 @@ class Controllers:
                     if merged:
                         meta[field] = merged
             stored = self.kube.put(d)
-            if d["kind"] in ("Deployment", "StatefulSet") and "fail" not in str(d.get("spec")):
+            if d["kind"] in ("Deployment", "StatefulSet") and not failing(d):
                 replicas = (d.get("spec") or {}).get("replicas", 1)
                 self.kube.patch_status(
                     d["apiVersion"],

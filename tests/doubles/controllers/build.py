@@ -10,6 +10,24 @@ import yaml
 
 from doubles.kube.resources import Obj
 
+# The kinds kustomize's namespace transformer leaves alone (cluster-scoped).
+CLUSTER_SCOPED = frozenset(
+    {
+        "Namespace",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "CustomResourceDefinition",
+        "PersistentVolume",
+        "StorageClass",
+        "PriorityClass",
+        "IngressClass",
+        "RuntimeClass",
+        "ValidatingWebhookConfiguration",
+        "MutatingWebhookConfiguration",
+        "APIService",
+    }
+)
+
 
 def git(bare: Path, *args: str) -> str | None:
     p = subprocess.run(["git", "-C", str(bare), *args], capture_output=True, text=True)
@@ -50,18 +68,13 @@ def build(files: dict[str, str], path: str, recurse: bool = True) -> list[Obj]:
                 docs += build(files, target)
         if k.get("namespace"):
             for d in docs:
-                d.setdefault("metadata", {})["namespace"] = k["namespace"]
+                if d.get("kind") not in CLUSTER_SCOPED:
+                    d.setdefault("metadata", {})["namespace"] = k["namespace"]
         for r in k.get("replicas") or []:  # the replicas and images transformers
             for d in docs:
                 if (d.get("metadata") or {}).get("name") == r.get("name") and "spec" in d:
                     d["spec"]["replicas"] = r.get("count")
-        for img in k.get("images") or []:
-            for d in docs:
-                pod = ((d.get("spec") or {}).get("template") or {}).get("spec") or {}
-                for c in pod.get("containers") or []:
-                    repo, _, tag = str(c.get("image", "")).partition(":")
-                    if repo == img.get("name"):
-                        c["image"] = f"{img.get('newName', repo)}:{img.get('newTag', tag)}"
+        set_images(docs, k.get("images") or [])
         return docs
     kust_dirs = sorted(
         {posixpath.dirname(f) for f in files if posixpath.basename(f) in ("kustomization.yaml", "kustomization.yml")}
@@ -82,3 +95,16 @@ def build(files: dict[str, str], path: str, recurse: bool = True) -> list[Obj]:
             continue
         docs += [d for d in yaml.safe_load_all(text) if d]
     return docs
+
+
+def set_images(docs: list[Obj], images: list[Obj]) -> None:
+    """The images transformer (a kustomization's ``images``, a Flux Kustomization's ``spec.images``):
+    containers whose image is ``name`` (with any tag) get ``newName`` and ``newTag``."""
+    for img in images:
+        for d in docs:
+            pod = ((d.get("spec") or {}).get("template") or {}).get("spec") or {}
+            for c in (pod.get("initContainers") or []) + (pod.get("containers") or []):
+                repo, _, tag = str(c.get("image", "")).partition(":")
+                if repo == img.get("name"):
+                    new_tag = img.get("newTag", tag)
+                    c["image"] = img.get("newName", repo) + (f":{new_tag}" if new_tag else "")

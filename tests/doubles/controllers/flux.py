@@ -16,8 +16,8 @@ from pathlib import Path
 
 import yaml
 
-from doubles.controllers.base import FLUX_KS, Controllers, Obj, cond, now
-from doubles.controllers.build import build, files_at, git
+from doubles.controllers.base import FLUX_KS, Controllers, Obj, cond, failing, now
+from doubles.controllers.build import build, files_at, git, set_images
 from doubles.kube import ApiError
 
 
@@ -206,6 +206,7 @@ class FluxControllers(Controllers):
             return
         try:
             docs = build(files, spec.get("path", "./"))
+            set_images(docs, spec.get("images") or [])
         except yaml.YAMLError as exc:
             fail("BuildFailed", f"kustomize build failed: {str(exc).splitlines()[0]}")
             return
@@ -226,7 +227,7 @@ class FluxControllers(Controllers):
         status["inventory"] = {
             "entries": [{"id": self._inv_id(o), "v": o["apiVersion"].rsplit("/", 1)[-1]} for o in applied]
         }
-        unhealthy = [o for o in applied if o["kind"] == "Deployment" and "fail" in str(o.get("spec"))]
+        unhealthy = [o for o in applied if o["kind"] == "Deployment" and failing(o)]
         if spec.get("wait") and unhealthy:
             fail(
                 "HealthCheckFailed",

@@ -4,7 +4,8 @@ Enough of the API for the official ``kubernetes`` client: discovery, get/list/cr
 patch (merge, JSON, strategic-as-merge; wrong content types are 415)/delete, server-side apply
 (``application/apply-patch+yaml``: ``fieldManager`` required, ``force`` only there, creates the
 object when absent; see :meth:`Store.apply`), ``dryRun=All`` on every write (nothing stored),
-RBAC denials per verb and resource (:meth:`FakeKube.forbid`, 403 with the API server's wording),
+RBAC denials per verb and resource (:meth:`FakeKube.forbid`, 403 with the API server's wording)
+or only what a ClusterRole's rules grant (:meth:`FakeKube.allow`), HTTPS (:meth:`FakeKube.use_tls`),
 the ``/status`` subresource (status writes change only ``.status``; other writes keep it;
 ``metadata.generation`` moves only when something outside metadata/status changes), label and
 field selectors, ``resourceVersion`` (409 on a stale replace), watch (initial ADDED events,
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,25 +60,55 @@ class FakeKube(Store, HttpDouble):
         self.faults: list[Fault] = []
         self.requests: list[Request] = []
         self.denied: set[tuple[str, str, str | None]] = set()  # (verb, plural.group, namespace or None = all)
+        self.rules: list[Obj] | None = None  # RBAC rules granted to the user; None = everything
         self.user = "system:serviceaccount:gitops:gitops-mcp"
+        self.ca: Path | None = None  # the certificate served with use_tls()
 
     def forbid(self, verb: str, plural: str, group: str = "", namespace: str | None = None) -> None:
         """RBAC: answer 403 to ``verb`` (get, list, watch, create, update, patch, delete) on the resource
         ``plural`` of ``group`` (in ``namespace``, or in every namespace), as the API server does."""
         self.denied.add((verb, f"{plural}.{group}", namespace))
 
-    def _authorize(self, method: str, path: str, query: dict[str, list[str]]) -> None:
-        if not self.denied or discovery(self.resources, path.rstrip("/") or "/") is not None:
+    def allow(self, rules: list[Obj]) -> None:
+        """RBAC as the API server authorizes with a ClusterRole's ``rules`` (apiGroups, resources
+        with ``plural/subresource``, verbs, resourceNames; ``*`` wildcards): from now on a request
+        no rule allows is answered 403. Server-side apply of an absent object needs ``create``
+        besides ``patch``. Discovery stays open (system:discovery); :meth:`forbid` still applies."""
+        self.rules = [dict(r) for r in rules]
+
+    def _allowed(self, verb: str, group: str, resource: str, name: str | None) -> bool:
+        if self.rules is None:
+            return True
+        for rule in self.rules:
+            names = rule.get("resourceNames") or []
+            if (
+                any(g in ("*", group) for g in rule.get("apiGroups") or [])
+                and any(x in ("*", resource) for x in rule.get("resources") or [])
+                and any(v in ("*", verb) for v in rule.get("verbs") or [])
+                and (not names or name in names)
+            ):
+                return True
+        return False
+
+    def _authorize(self, method: str, path: str, query: dict[str, list[str]], ctype: str | None = None) -> None:
+        if (not self.denied and self.rules is None) or discovery(self.resources, path.rstrip("/") or "/") is not None:
             return
         r, ns, name, sub = self._parse(path.rstrip("/") or "/")
         watching = query.get("watch", [""])[0].lower() in ("true", "1")
         verbs = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
         verb = "watch" if watching else ("get" if name else "list") if method == "GET" else verbs.get(method, "")
         key = f"{r.plural}.{r.group}"
-        if (verb, key, None) not in self.denied and (verb, key, ns) not in self.denied:
+        resource = r.plural + (f"/{sub}" if sub else "")
+        denied = (verb, key, None) in self.denied or (verb, key, ns) in self.denied
+        denied = denied or not self._allowed(verb, r.group, resource, name)
+        creates = (
+            ctype == "application/apply-patch+yaml" and name and self.find(r.api_version, r.kind, ns, name) is None
+        )
+        if not denied and creates and not self._allowed("create", r.group, resource, name):
+            denied, verb = True, "create"
+        if not denied:
             return
         what = f'{key.rstrip(".")} "{name}"' if name else key.rstrip(".")
-        resource = r.plural + (f"/{sub}" if sub else "")
         where = f' in the namespace "{ns}"' if ns else " at the cluster scope"
         raise ApiError(
             403,
@@ -111,10 +143,11 @@ class FakeKube(Store, HttpDouble):
             self.requests.append(Request(h.command, parts.path, query, ctype))
             self.cond.notify_all()
         try:
-            if self.token is not None and h.headers.get("Authorization") != f"Bearer {self.token}":
+            scheme, _, given = (h.headers.get("Authorization") or "").partition(" ")
+            if self.token is not None and (scheme.lower() != "bearer" or given != self.token):  # scheme: any case
                 raise ApiError(401, "Unauthorized", "Unauthorized")
             self._fault(h.command, parts.path)
-            self._authorize(h.command, parts.path, query)
+            self._authorize(h.command, parts.path, query, ctype)
             if h.command == "GET" and query.get("watch", [""])[0].lower() in ("true", "1"):
                 self._stream(h, parts.path, query)
                 return
@@ -147,14 +180,34 @@ class FakeKube(Store, HttpDouble):
             pass
         h.close_connection = True
 
+    def use_tls(self, directory: Path) -> Path:
+        """Serve HTTPS (before ``start``) with a new self-signed certificate for 127.0.0.1, as a cluster's
+        API server does; the certificate, which is its own CA (the pods' ``ca.crt``)."""
+        directory.mkdir(parents=True, exist_ok=True)
+        cert, key = directory / "apiserver.crt", directory / "apiserver.key"
+        ext = "subjectAltName=IP:127.0.0.1,DNS:localhost"
+        args = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-addext", ext]
+        subprocess.run(
+            ["openssl", "req", "-x509", *args, "-subj", "/CN=fake-kube", "-keyout", str(key), "-out", str(cert)],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+        self.serve_tls(cert, key)
+        self.ca = cert
+        return cert
+
     def kubeconfig(self, path: Path, context: str = "fake", token: str | None = None) -> Path:
         token = token or self.token
         user: dict[str, Any] = {"token": token} if token else {}
+        cluster: dict[str, Any] = {"server": self.base}
+        if self.ca is not None:
+            cluster["certificate-authority"] = str(self.ca)
         cfg = {
             "apiVersion": "v1",
             "kind": "Config",
             "current-context": context,
-            "clusters": [{"name": context, "cluster": {"server": self.base}}],
+            "clusters": [{"name": context, "cluster": cluster}],
             "users": [{"name": context, "user": user}],
             "contexts": [{"name": context, "context": {"cluster": context, "user": context}}],
         }

@@ -39,6 +39,15 @@ DEFAULT_RESOURCES = [
     Resource("batch", "v1", "cronjobs", "CronJob", short=("cj",)),
     Resource("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", short=("pvc",)),
     Resource("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", short=("hpa",)),
+    Resource("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", short=("pdb",)),
+    Resource("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", status=False, short=("netpol",)),
+    Resource("networking.k8s.io", "v1", "ingresses", "Ingress", short=("ing",)),
+    Resource("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", namespaced=False, status=False),
+    Resource(
+        "rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", namespaced=False, status=False
+    ),
+    Resource("rbac.authorization.k8s.io", "v1", "roles", "Role", status=False),
+    Resource("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", status=False),
     Resource(
         "apiextensions.k8s.io",
         "v1",

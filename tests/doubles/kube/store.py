@@ -122,6 +122,8 @@ class Store:
                 if meta.get("namespace") not in (None, ns):
                     raise ApiError(400, "BadRequest", "the namespace of the object does not match the request")
                 meta["namespace"] = ns
+            else:  # as the API server does: a cluster-scoped object has no namespace
+                meta.pop("namespace", None)
             key = self._key(r, ns, name)
             if key in self.objects:
                 raise ApiError(409, "AlreadyExists", f'{r.plural} "{name}" already exists')
@@ -182,7 +184,10 @@ class Store:
                 )
             if (body.get("metadata") or {}).get("name") not in (None, name):
                 raise ApiError(400, "BadRequest", "the name of the object does not match the request")
-            return self._store_update(r, old, copy.deepcopy(body), status_only)
+            new = copy.deepcopy(body)
+            if not r.namespaced and isinstance(new.get("metadata"), dict):
+                new["metadata"].pop("namespace", None)
+            return self._store_update(r, old, new, status_only)
 
     def patch(self, r: Resource, ns: str | None, name: str, patch: Any, ctype: str, status_only: bool = False) -> Obj:
         if ctype not in PATCH_TYPES:

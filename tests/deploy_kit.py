@@ -1,0 +1,63 @@
+"""The deploy base under test (``deploy/kubernetes``): rendered by a real ``kubectl kustomize``.
+
+``GITOPS_MCP_KUBECTL`` names the kubectl to use (e.g. Debian's 1.20 with its embedded kustomize
+v2.0.3, to check the base still builds there); else ``kubectl`` on PATH; tests skip without one
+(fail with ``GITOPS_MCP_REQUIRE_KUBECTL=1``, as in CI).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from conftest import PROJECT
+
+DEPLOY = PROJECT / "deploy" / "kubernetes"
+REGISTRATION = DEPLOY / "registration"
+NAMESPACE = "gitops-mcp"
+Obj = dict[str, Any]
+
+
+# read at import: the tests' autouse fixture clears GITOPS_MCP_* from the environment
+KUBECTL = os.environ.get("GITOPS_MCP_KUBECTL") or shutil.which("kubectl")
+REQUIRE_KUBECTL = os.environ.get("GITOPS_MCP_REQUIRE_KUBECTL") == "1"
+
+
+def kubectl() -> str:
+    """The kubectl binary, or skip the test with the reason."""
+    chosen = KUBECTL
+    if not chosen or not Path(chosen).is_file():
+        reason = "no kubectl on PATH (CI installs Debian's kubernetes-client); set GITOPS_MCP_KUBECTL to choose one"
+        if REQUIRE_KUBECTL:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return chosen
+
+
+def run_kubectl(*args: str, kubeconfig: Path | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig) if kubeconfig else os.devnull}
+    return subprocess.run([kubectl(), *args], capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def render(directory: Path = DEPLOY) -> list[Obj]:
+    """``kubectl kustomize directory``: the objects, in kustomize's order."""
+    p = run_kubectl("kustomize", str(directory))
+    assert p.returncode == 0, p.stderr
+    return [d for d in yaml.safe_load_all(p.stdout) if d]
+
+
+def key(obj: Obj) -> tuple[str, str, str | None, str]:
+    meta = obj.get("metadata") or {}
+    return (str(obj["apiVersion"]), str(obj["kind"]), meta.get("namespace"), str(meta["name"]))
+
+
+def pick(docs: list[Obj], kind: str, name: str) -> Obj:
+    found = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
+    assert len(found) == 1, f"{kind} {name}: {len(found)} in the render"
+    return found[0]
