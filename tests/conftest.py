@@ -93,7 +93,8 @@ def clean_git_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Temp
     }.items():
         monkeypatch.setenv(k, v)
     for k in list(os.environ):
-        if (k.startswith("GITOPS_MCP_") and k != "GITOPS_MCP_SHARED") or k in ("GITHUB_TOKEN", "GITLAB_TOKEN"):
+        harness = k == "GITOPS_MCP_SHARED" or k.startswith("GITOPS_MCP_REQUIRE_")  # the tests' own switches
+        if (k.startswith("GITOPS_MCP_") and not harness) or k in ("GITHUB_TOKEN", "GITLAB_TOKEN"):
             monkeypatch.delenv(k)
 
 
