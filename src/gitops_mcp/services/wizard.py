@@ -16,7 +16,9 @@ from gitops_mcp.services.shared import Shared
 from gitops_mcp.services.verify import Verifier
 from gitops_mcp.sessions import flow
 from gitops_mcp.sessions.models import DeliveryResult, SessionState, SessionSummary, SessionView
-from gitops_mcp.sessions.store import new_session_id
+from gitops_mcp.sessions.store import ConcurrentUpdateError, new_session_id
+
+SAVE_ATTEMPTS = 5  # reads again after another call (another replica) stored a transition first
 
 
 class Wizard:
@@ -71,16 +73,25 @@ class Wizard:
     def answer(
         self, owner: str, session_id: str, answers: Mapping[str, Any], accept_defaults: bool = False
     ) -> SessionView:
-        state = self.shared.store.get(session_id, owner)
-        if state.status != "open":
-            raise UserInputError(f"session {session_id} is {state.status}; start a new one with start_deployment")
-        self._check_ids(answers)
-        env = self.prep.env(state.context)
-        adv = flow.advance(state, answers, env, defaults_for=self._defaults(state, env) if accept_defaults else ())
-        new, errors = adv.state, dict(adv.errors)
-        new = self._settle(new, errors, env)
-        saved = self.shared.store.save(new)
-        return self._view(saved, errors, adv.ignored)
+        """One transition. When another call stored one first (optimistic locking), the answers are
+        applied again to what it stored: of two concurrent answers neither is lost."""
+        for attempt in range(SAVE_ATTEMPTS):
+            state = self.shared.store.get(session_id, owner)
+            if state.status != "open":
+                raise UserInputError(f"session {session_id} is {state.status}; start a new one with start_deployment")
+            self._check_ids(answers)
+            env = self.prep.env(state.context)
+            adv = flow.advance(state, answers, env, defaults_for=self._defaults(state, env) if accept_defaults else ())
+            new, errors = adv.state, dict(adv.errors)
+            new = self._settle(new, errors, env)
+            try:
+                saved = self.shared.store.save(new)
+            except ConcurrentUpdateError:
+                if attempt == SAVE_ATTEMPTS - 1:
+                    raise
+                continue
+            return self._view(saved, errors, adv.ignored)
+        raise AssertionError("unreachable")
 
     def _settle(self, state: SessionState, errors: dict[str, str], env: flow.FlowEnv) -> SessionState:
         """Build the preview once everything is answered, and deliver when delivery was chosen."""
@@ -199,11 +210,18 @@ class Wizard:
         return self.shared.store.summaries(owner, limit)
 
     def cancel(self, owner: str, session_id: str) -> SessionView:
-        state = self.shared.store.get(session_id, owner)
-        if state.status == "open":
-            state.status = "cancelled"
-            state = self.shared.store.save(state)
-        return self._view(state, {}, [])
+        for attempt in range(SAVE_ATTEMPTS):
+            state = self.shared.store.get(session_id, owner)
+            if state.status == "open":
+                state.status = "cancelled"
+                try:
+                    state = self.shared.store.save(state)
+                except ConcurrentUpdateError:
+                    if attempt == SAVE_ATTEMPTS - 1:
+                        raise
+                    continue
+            return self._view(state, {}, [])
+        raise AssertionError("unreachable")
 
     def open_questions(self, view: SessionView) -> list[Question]:
         return view.questions
