@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from gitops_mcp.sessions.models import DeliveryResult, SessionState, SessionSumm
 from gitops_mcp.sessions.store import ConcurrentUpdateError, new_session_id
 
 SAVE_ATTEMPTS = 5  # reads again after another call (another replica) stored a transition first
+log = logging.getLogger("gitops_mcp.wizard")
 
 
 class Wizard:
@@ -89,6 +91,7 @@ class Wizard:
             except ConcurrentUpdateError:
                 if attempt == SAVE_ATTEMPTS - 1:
                     raise
+                log.info("session %s: another call stored an answer first; applying these again on top", session_id)
                 continue
             return self._view(saved, errors, adv.ignored)
         raise AssertionError("unreachable")
