@@ -14,7 +14,7 @@ import pytest
 from pydantic import ValidationError
 
 from doubles.mcp_server import free_port
-from doubles.redis_server import RedisServer
+from doubles.redis_server import RedisServer, make_tls
 from gitops_mcp.errors import NotFoundError, StoreUnavailable
 from gitops_mcp.services import Services
 from gitops_mcp.sessions.backends import open_store
@@ -51,7 +51,7 @@ def test_store_is_chosen_by_settings(tmp_path: Path, redis_server: RedisServer) 
 
 def test_key_ttl_is_the_session_ttl_and_every_save_restarts_it(redis_server: RedisServer) -> None:
     store = RedisSessionStore(parse_redis_url(redis_server.url), 600, prefix="ttl:")
-    r: Any = redis_server.client()
+    r: Any = redis_server.client(decode_responses=True)
     s = store.create(state())
     (key,) = r.keys(f"ttl:*:s:{s.id}")
     index = key.replace(f":s:{s.id}", ":index")
@@ -65,7 +65,7 @@ def test_key_ttl_is_the_session_ttl_and_every_save_restarts_it(redis_server: Red
 
 def test_redis_itself_expires_idle_sessions(redis_server: RedisServer) -> None:
     store = RedisSessionStore(parse_redis_url(redis_server.url), 1, prefix="exp:")
-    r: Any = redis_server.client()
+    r: Any = redis_server.client(decode_responses=True)
     s = store.create(state())
     keep = RedisSessionStore(parse_redis_url(redis_server.url), 3600, prefix="exp:").create(state())
     (key,) = r.keys(f"exp:*:s:{s.id}")
@@ -109,6 +109,23 @@ def test_password_from_the_url_or_the_environment_and_never_shown(
         Settings(session_store=f"http://:{PASSWORD}@127.0.0.1:1/0")
     for text in [*shown, *errors, str(bad.value), caplog.text]:
         assert PASSWORD not in text and PASSWORD[:10] not in text, text
+
+
+def test_rediss_speaks_tls_and_verifies_the_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tls = make_tls(tmp_path / "tls")
+    with RedisServer(tmp_path / "redis", password=PASSWORD, tls=tls) as srv:
+        url = f"rediss://:{PASSWORD}@127.0.0.1:{srv.port}/0"
+        with pytest.raises(StoreUnavailable) as untrusted:  # a certificate of a CA nobody trusts: refused
+            RedisSessionStore(parse_redis_url(url), 60).get("s_x", "me")
+        assert f"cannot reach Redis at 127.0.0.1:{srv.port}" in str(untrusted.value)
+        assert "certificate verify failed" in str(untrusted.value) and PASSWORD not in str(untrusted.value)
+        monkeypatch.setenv("SSL_CERT_FILE", str(tls[2]))  # the private CA trusted, as in a cluster
+        store = open_store(settings_for(tmp_path, session_store=url))
+        assert store.describe() == f"Redis rediss://127.0.0.1:{srv.port}/0"
+        s = store.create(state())
+        assert store.get(s.id, "me").id == s.id
+        with pytest.raises(StoreUnavailable, match="cannot reach Redis"):  # plain text on the TLS port
+            RedisSessionStore(parse_redis_url(url.replace("rediss", "redis")), 60, timeout=2).get("s_x", "me")
 
 
 @pytest.mark.parametrize(

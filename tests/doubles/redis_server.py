@@ -27,25 +27,54 @@ def need_redis() -> str:
     return REDIS_SERVER
 
 
+def make_tls(directory: Path) -> tuple[Path, Path, Path]:
+    """A private CA and a server certificate for 127.0.0.1 (openssl CLI): (cert, key, ca)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed: no certificate for the TLS redis-server")
+    directory.mkdir(parents=True, exist_ok=True)
+    ca, ca_key, cert, key, csr = (directory / n for n in ("ca.pem", "ca.key", "cert.pem", "key.pem", "req.csr"))
+    ext = directory / "ext.cnf"
+    ext.write_text("subjectAltName=IP:127.0.0.1\n", encoding="utf-8")
+    for args in (
+        ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca, "-days", "2"],
+        ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1"],
+        ["x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", cert, "-days", "2"],
+    ):
+        extra = ["-subj", "/CN=test CA"] if args[1] == "-x509" else (["-extfile", ext] if args[0] == "x509" else [])
+        subprocess.run(["openssl", *map(str, args), *map(str, extra)], check=True, capture_output=True, timeout=60)
+    return cert, key, ca
+
+
 class RedisServer:
-    def __init__(self, directory: Path, password: str | None = None, persist: bool = False) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        password: str | None = None,
+        persist: bool = False,
+        tls: tuple[Path, Path, Path] | None = None,
+    ) -> None:
         self.binary = need_redis()
         self.dir = directory
         self.password = password
         self.persist = persist
+        self.tls = tls  # (cert, key, ca): TLS only, no plain port
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"{'rediss' if self.tls else 'redis'}://127.0.0.1:{self.port}/0"
 
     def start(self, timeout: float = 15.0) -> RedisServer:
         self.dir.mkdir(parents=True, exist_ok=True)
+        ports = ["--port", str(self.port)]
+        if self.tls:
+            cert, key, ca = self.tls
+            ports = ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", str(cert)]
+            ports += ["--tls-key-file", str(key), "--tls-ca-cert-file", str(ca), "--tls-auth-clients", "no"]
         args = [
             self.binary,
-            "--port",
-            str(self.port),
+            *ports,
             "--bind",
             "127.0.0.1",
             "--dir",
@@ -76,16 +105,17 @@ class RedisServer:
         path = self.dir / "redis.log"
         return path.read_text(errors="replace")[-2000:] if path.exists() else ""
 
-    def client(self) -> object:
+    def client(self, **kw: object) -> object:
         import redis
 
-        return redis.Redis(host="127.0.0.1", port=self.port, password=self.password, decode_responses=True)
+        tls: dict[str, object] = {"ssl": True, "ssl_ca_certs": str(self.tls[2])} if self.tls else {}
+        return redis.Redis(host="127.0.0.1", port=self.port, password=self.password, **tls, **kw)  # type: ignore[arg-type]
 
     def ping(self) -> bool:
         import redis
 
         try:
-            c = redis.Redis(host="127.0.0.1", port=self.port, password=self.password, socket_timeout=1)
+            c: redis.Redis = self.client(socket_timeout=1)  # type: ignore[assignment]
             try:
                 return bool(c.ping())
             finally:
