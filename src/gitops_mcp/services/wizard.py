@@ -13,7 +13,7 @@ from gitops_mcp.manifests.write import WriteResult, write_manifest_file
 from gitops_mcp.questions import Question
 from gitops_mcp.services.prepare import Preparation
 from gitops_mcp.services.register import Registrar
-from gitops_mcp.services.shared import Shared
+from gitops_mcp.services.shared import Shared, looks_like_url
 from gitops_mcp.services.verify import Verifier
 from gitops_mcp.sessions import flow
 from gitops_mcp.sessions.models import DeliveryResult, SessionState, SessionSummary, SessionView
@@ -51,6 +51,8 @@ class Wizard:
             raise UserInputError("answer delivery after the preview (answer_questions), not with start_deployment")
         directory = self.shared.local_dir(path)
         ctx = self.prep.context(directory, intent, provider)
+        if looks_like_url(path):
+            ctx.source_url = path.strip()
         state = SessionState(id=new_session_id(), owner=owner, created_at=0, updated_at=0, expires_at=0, context=ctx)
         pending = {**({"provider": provider} if provider else {}), **given}
         env = self.prep.env(ctx)
@@ -78,7 +80,7 @@ class Wizard:
         """One transition. When another call stored one first (optimistic locking), the answers are
         applied again to what it stored: of two concurrent answers neither is lost."""
         for attempt in range(SAVE_ATTEMPTS):
-            state = self.shared.store.get(session_id, owner)
+            state = self._read(session_id, owner)
             if state.status != "open":
                 raise UserInputError(f"session {session_id} is {state.status}; start a new one with start_deployment")
             self._check_ids(answers)
@@ -207,7 +209,18 @@ class Wizard:
         return result
 
     def get(self, owner: str, session_id: str) -> SessionView:
-        return self._view(self.shared.store.get(session_id, owner), {}, [])
+        return self._view(self._read(session_id, owner), {}, [])
+
+    def _read(self, session_id: str, owner: str) -> SessionState:
+        """The session, its repository here: a session started on a git URL works in this server's
+        own clone of it (another replica may have started it; the clone is made when missing)."""
+        state = self.shared.store.get(session_id, owner)
+        ctx = state.context
+        if ctx.source_url and state.status == "open":
+            root = str(self.shared.delivery.clone_here(ctx.source_url).resolve())
+            if ctx.repo_root != root:
+                ctx.repo_root = ctx.scan_path = root
+        return state
 
     def list_sessions(self, owner: str, limit: int = 50) -> list[SessionSummary]:
         return self.shared.store.summaries(owner, limit)
