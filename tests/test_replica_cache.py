@@ -4,6 +4,7 @@ the first replica's cache is gone."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -70,6 +71,10 @@ def test_a_session_on_a_git_url_moves_to_a_replica_with_a_cold_cache(
         check = tmp_path / "check"
         subprocess.run(["git", "clone", "-q", url, str(check)], env=remote.client_env(), check=True, timeout=60)
         assert (check / "clusters/dev/podinfo.yaml").read_text(encoding="utf-8").startswith("apiVersion: source")
+        r: Any = redis_server.client(decode_responses=True)
+        stored = [json.dumps(r.hgetall(k)) for k in r.scan_iter("gitops-mcp:*:s:*")]
+        assert any(v.session_id in text and url in text for text in stored)  # the session, with its URL ...
+        assert not any(TOKEN in text for text in stored)  # ... and never the git token
     finally:
         a.close()
         b.close()
