@@ -5,9 +5,11 @@ redis-server started here, stateless HTTP as replicas run), and SQLite in statel
 tell the store's share from the HTTP mode's). Each answer_questions call is one read and one
 versioned write of the session; the calls are interleaved round by round over the servers, so
 drift on the shared machine falls on all of them alike. One client, then several at once (each on
-its own session). Target: Redis p50 and p95 within 1.5x SQLite's.
+its own session). Redis keeps an append-only file with its default ``appendfsync everysec``, the
+durability SQLite's WAL with ``synchronous=NORMAL`` has (``--fsync always``: every write on disk
+first). Target: Redis p50 and p95 within 1.5x SQLite's.
 
-    .venv/bin/python bench/sessions.py [--answers 200] [--clients 8]
+    .venv/bin/python bench/sessions.py [--answers 300] [--clients 8] [--rounds 60] [--fsync always]
 """
 
 from __future__ import annotations
@@ -61,7 +63,9 @@ async def answer(c: Any, sid: str, n: int) -> float:
     return took
 
 
-async def measure(urls: dict[str, str], repo: Path, answers: int, clients: int) -> dict[str, dict[str, list[float]]]:
+async def measure(
+    urls: dict[str, str], repo: Path, answers: int, clients: int, rounds: int
+) -> dict[str, dict[str, list[float]]]:
     out: dict[str, dict[str, list[float]]] = {name: {"one": [], "many": []} for name in urls}
     async with AsyncExitStack() as stack:
         conns = {name: [await connect(stack, url) for _ in range(clients)] for name, url in urls.items()}
@@ -79,7 +83,7 @@ async def measure(urls: dict[str, str], repo: Path, answers: int, clients: int) 
         for n in range(answers):  # one client at a time, interleaved over the servers
             for name, cs in conns.items():
                 out[name]["one"].append(await answer(cs[0], sids[name][0], n))
-        for n in range(max(1, answers // clients)):  # `clients` at once, each on its own session
+        for n in range(rounds):  # `clients` at once, each on its own session
             for name, cs in conns.items():
                 async with anyio.create_task_group() as tg:
 
@@ -93,12 +97,16 @@ async def measure(urls: dict[str, str], repo: Path, answers: int, clients: int) 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--answers", type=int, default=200, help="answers per server, one client")
+    ap.add_argument("--answers", type=int, default=300, help="answers per server, one client")
     ap.add_argument("--clients", type=int, default=8, help="clients at once in the second part")
+    ap.add_argument("--rounds", type=int, default=60, help="rounds of the clients at once")
+    ap.add_argument(
+        "--fsync", choices=["everysec", "always"], default="everysec", help="Redis appendfsync (default: Redis')"
+    )
     a = ap.parse_args()
     if REDIS_SERVER is None:
         sys.exit("redis-server is not installed (Debian package redis-server)")
-    with tempfile.TemporaryDirectory() as d, RedisServer(Path(d) / "redis", persist=True) as redis:
+    with tempfile.TemporaryDirectory() as d, RedisServer(Path(d) / "redis", persist=True, fsync=a.fsync) as redis:
         tmp = Path(d)
         repo = podinfo_repo(tmp)
         base = {"GITOPS_MCP_AUTH_TOKEN": TOKEN}
@@ -112,11 +120,14 @@ def main() -> None:
             for s in servers:
                 s.start()
             urls = {name: s.url for name, s in zip(configs, servers, strict=True)}
-            res = anyio.run(measure, urls, repo, a.answers, a.clients)
+            res = anyio.run(measure, urls, repo, a.answers, a.clients, a.rounds)
         finally:
             for s in servers:
                 s.stop()
-    print("answer_questions round trip over streamable HTTP (redis-server on 127.0.0.1, AOF fsync always)")
+    print(
+        f"answer_questions round trip over streamable HTTP (redis-server on 127.0.0.1, AOF, appendfsync {a.fsync}; "
+        "SQLite WAL, synchronous=NORMAL)"
+    )
     sqlite = res["SQLite (stateful HTTP)"]
     ok = True
     for part, label in (("one", "1 client"), ("many", f"{a.clients} clients at once")):

@@ -1,8 +1,8 @@
 """A real ``redis-server`` (the Debian package) on a free 127.0.0.1 port, started by the tests.
 
 Without persistence by default (``--save '' --appendonly no``); ``persist=True`` keeps an
-append-only file (fsync on every write) in the server's directory, so a server killed and
-started again on the same directory has every write from before.
+append-only file (by default fsync on every write) in the server's directory, so a server killed
+and started again on the same directory has every write from before.
 """
 
 from __future__ import annotations
@@ -52,11 +52,13 @@ class RedisServer:
         password: str | None = None,
         persist: bool = False,
         tls: tuple[Path, Path, Path] | None = None,
+        fsync: str = "always",
     ) -> None:
         self.binary = need_redis()
         self.dir = directory
         self.password = password
         self.persist = persist
+        self.fsync = fsync  # appendfsync with persist: always (every write on disk), everysec (Redis' default)
         self.tls = tls  # (cert, key, ca): TLS only, no plain port
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
@@ -86,7 +88,7 @@ class RedisServer:
             "--logfile",
             str(self.dir / "redis.log"),
         ]
-        args += ["--appendonly", "yes", "--appendfsync", "always"] if self.persist else ["--appendonly", "no"]
+        args += ["--appendonly", "yes", "--appendfsync", self.fsync] if self.persist else ["--appendonly", "no"]
         if self.password:
             args += ["--requirepass", self.password]
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
