@@ -1,7 +1,7 @@
 """Start-up (spawn -> initialize answered) and trivial tool round trip over stdio.
 
 gitops-mcp against a bare MCPServer with one tool, measured in the same run, interleaved.
-Targets: start-up <= 1.25x the bare server, round trip <= 1.3x.
+Targets: start-up <= 1.15x the bare server, round trip <= 1.3x.
 
 Both sides run from bytecode, as installed packages do: the ``mcp`` package in site-packages is
 compiled at install time, so the editable source of gitops-mcp is compiled here first (this
@@ -90,10 +90,12 @@ def main() -> None:
         bare = [sys.executable, str(HERE / "bare_server.py")]
         start: dict[str, list[float]] = {"bare": [], "gitops-mcp": []}
         trip: dict[str, list[float]] = {"bare": [], "gitops-mcp": []}
+        first: dict[str, list[float]] = {"bare": [], "gitops-mcp": []}
         for i in range(runs):
             for name, cmd, tool in (("bare", bare, "ping"), ("gitops-mcp", ours, "list_sessions")):
                 s = Stdio(cmd, env)
                 start[name].append(s.initialize())
+                first[name].append(s.call(tool, {}))  # ours: imports the use case, makes the models
                 if i < 3:
                     for _ in range(20):  # warm up
                         s.call(tool, {})
@@ -103,7 +105,11 @@ def main() -> None:
     tb, to = statistics.median(trip["bare"]), statistics.median(trip["gitops-mcp"])
     print(f"start-up (spawn -> initialize answered), median of {runs}:")
     print(f"  bare MCPServer   {sb * 1000:8.1f} ms")
-    print(f"  gitops-mcp       {so * 1000:8.1f} ms   ratio {so / sb:.2f}x (target <= 1.25x)")
+    print(f"  gitops-mcp       {so * 1000:8.1f} ms   ratio {so / sb:.2f}x (target <= 1.15x)")
+    fb, fo = statistics.median(first["bare"]), statistics.median(first["gitops-mcp"])
+    print(f"first call after start-up, median of {runs}:")
+    print(f"  bare ping        {fb * 1000:8.1f} ms")
+    print(f"  list_sessions    {fo * 1000:8.1f} ms   (imports and models made on first use)")
     print(f"trivial tool round trip, median of {len(trip['bare'])} calls:")
     print(f"  bare ping        {tb * 1000:8.3f} ms")
     print(f"  list_sessions    {to * 1000:8.3f} ms   ratio {to / tb:.2f}x (target <= 1.3x)")

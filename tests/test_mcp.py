@@ -334,3 +334,18 @@ async def test_list_sessions_pages_newest_first(settings: Settings, fixture_repo
         assert len(every["sessions"]) == 3 and every["more"] is False
         bad = await c.call_tool("list_sessions", {"limit": 0})
         assert bad.is_error and "limit" in bad.content[0].text
+
+
+@pytest.mark.anyio
+async def test_generate_refuses_options_it_does_not_understand(
+    settings: Settings, fixture_repo: Callable[..., Path]
+) -> None:
+    repo = fixture_repo("podinfo")
+    base = {"provider": "flux", "package": "charts/podinfo", "repo_path": str(repo)}
+    async with Client(build_server(settings)) as c:
+        typo = await c.call_tool("generate_manifests", {**base, "options": {"intervall": "10m"}})
+        assert typo.is_error and "unknown option(s): intervall; valid question ids:" in typo.content[0].text
+        other = await c.call_tool("generate_manifests", {**base, "options": {"project": "default"}})
+        assert other.is_error and "not asked for this deployment: project" in other.content[0].text
+        ok = await call(c, "generate_manifests", {**base, "options": {"interval": "10m"}})
+        assert "interval: 10m" in ok["yaml"]

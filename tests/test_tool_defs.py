@@ -19,18 +19,49 @@ from hypothesis import HealthCheck, given, seed
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
+from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel
 
 from gitops_mcp.server import build_server
+from gitops_mcp.server.app import tool_definitions
 from gitops_mcp.server.lean import EXPANDED, KEPT_DESCRIPTIONS
+from gitops_mcp.server.prebuilt import DEFS_FILE, PrebuiltTool, load_defs, prebuilt_tool
 from gitops_mcp.settings import Settings
 
 TOTAL_MAX, TOOL_MAX = 35_000, 4_000
 EXAMPLES = 40
 
 
-def server(tmp_path: Path, read_only: bool = False) -> Any:
-    return build_server(Settings(allowed_roots=[tmp_path], state_dir=tmp_path / "s", read_only=read_only))
+def server(tmp_path: Path, read_only: bool = False, prebuilt: bool = True) -> Any:
+    settings = Settings(allowed_roots=[tmp_path], state_dir=tmp_path / "s", read_only=read_only)
+    return build_server(settings, prebuilt=prebuilt)
+
+
+def test_prebuilt_definitions_are_what_the_code_builds() -> None:
+    """tool_defs.json (published at start-up without building a model) is current."""
+    assert load_defs.__wrapped__(DEFS_FILE) == tool_definitions(), "tool_defs.json is stale: run scripts/tool-defs"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("read_only", [False, True], ids=["full", "read-only"])
+async def test_prebuilt_tools_publish_and_call_as_built_ones(tmp_path: Path, read_only: bool) -> None:
+    fast, slow = server(tmp_path, read_only), server(tmp_path, read_only, prebuilt=False)
+    assert all(isinstance(t, PrebuiltTool) for t in fast._tool_manager.list_tools())
+    assert [t.model_dump() for t in await fast.list_tools()] == [t.model_dump() for t in await slow.list_tools()]
+    for s in (fast, slow):  # arguments checked by the models made on first call
+        ok = await s.call_tool("list_sessions", {"limit": 3})
+        assert not ok.is_error and ok.structured_content == {"sessions": [], "more": False}
+        with pytest.raises(ToolError, match="argument 'limit' should be greater than or equal to 1"):
+            await s.call_tool("list_sessions", {"limit": 0})
+        with pytest.raises(ToolError, match="argument 'yaml' should be a valid string"):
+            await s.call_tool("validate_manifests", {"yaml": 1})
+
+
+def test_a_changed_signature_is_built_not_published_stale() -> None:
+    async def list_sessions(limit: int = 20, extra: str = "") -> dict[str, Any]:
+        return {}
+
+    assert prebuilt_tool(list_sessions, None, None, None) is None
 
 
 @pytest.mark.anyio
@@ -59,7 +90,7 @@ def test_every_kept_description_and_expanded_part_is_published(tmp_path: Path) -
     """No stale names in the lean lists: each names a field that some tool's published result
     schema describes (the result's own fields, or those of an expanded part)."""
     published: set[str] = set()
-    for tool in server(tmp_path)._tool_manager.list_tools():
+    for tool in server(tmp_path, prebuilt=False)._tool_manager.list_tools():
         schema = original_output(tool)
         models = {schema.get("title"): schema, **schema.get("$defs", {})}
         todo = [schema.get("title")]
@@ -79,7 +110,7 @@ def test_every_kept_description_and_expanded_part_is_published(tmp_path: Path) -
 def test_lean_schemas_are_true_to_the_models(tmp_path: Path) -> None:
     """Inputs: a value is valid under the lean schema exactly when under pydantic's. Outputs:
     whatever pydantic's schema accepts, the lean one accepts."""
-    for tool in server(tmp_path)._tool_manager.list_tools():
+    for tool in server(tmp_path, prebuilt=False)._tool_manager.list_tools():
         full_in = tool.fn_metadata.arg_model.model_json_schema(by_alias=True)
         assert_accepts(tool.name + " input", full_in, tool.parameters)
         assert_accepts(tool.name + " input (reverse)", tool.parameters, full_in)

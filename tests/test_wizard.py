@@ -361,3 +361,18 @@ def test_intent_is_bounded_free_text(app: Services, fixture_repo: Callable[..., 
     with pytest.raises(UserInputError, match="at most 4096"):
         app.wizard.start(OWNER, str(repo), intent="deploy " + "x" * 4096)
     assert app.wizard.start(OWNER, str(repo), intent="x" * 4096).step == "package"
+
+
+def test_a_rerun_over_its_own_file_keeps_the_source(app: Services, fixture_repo: Callable[..., Path]) -> None:
+    """The GitRepository in the file being replaced is not "reused": it would go with the file."""
+    repo = fixture_repo("podinfo")
+    first = run_to_preview(app, repo, {"package": "charts/podinfo", "provider": "flux"})
+    done = app.wizard.answer(OWNER, first.session_id, {"delivery": "write"})
+    written = repo / done.result.file
+    assert [d["kind"] for d in load_documents(written.read_text(encoding="utf-8"))] == ["GitRepository", "HelmRelease"]
+    again = run_to_preview(app, repo, {"package": "charts/podinfo", "provider": "flux"})
+    assert again.answers["output_path"] == done.result.file
+    assert [o.kind for o in again.preview.objects] == ["GitRepository", "HelmRelease"]
+    assert not any("Reusing" in n for n in again.preview.notes) and not again.preview.diff
+    gen = app.manifests.generate({"provider": "flux", "package": "charts/podinfo"}, str(repo), None)
+    assert [d["kind"] for d in load_documents(gen.yaml)] == ["GitRepository", "HelmRelease"]

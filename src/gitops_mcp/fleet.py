@@ -20,9 +20,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from gitops_mcp.errors import UnknownProviderError
+from gitops_mcp.model import Model
 from gitops_mcp.questions import AnswerError, chart_version, dns_label, ref_name
 
 KUSTOMIZE_CONFIG_API = "kustomize.config.k8s.io/v1beta1"
@@ -57,7 +58,7 @@ def _registry(info: ValidationInfo) -> Layouts:
     return given  # type: ignore[no-any-return]
 
 
-class Notifications(BaseModel):
+class Notifications(Model):
     """Where sync failures are reported. The webhook address is a secret: it is never an argument;
     it lives in a Kubernetes Secret the user creates (Flux) or in argocd-notifications-secret."""
 
@@ -78,7 +79,7 @@ class Notifications(BaseModel):
         return v.strip() if v else None
 
 
-class FleetSpec(BaseModel):
+class FleetSpec(Model):
     """Everything the layout depends on, validated; the provider checks its own part.
 
     ``FleetSpec.model_validate(data, context={"registry": registry})`` validates against that
@@ -162,13 +163,13 @@ class FleetSpec(BaseModel):
         return self
 
 
-class FleetFile(BaseModel):
+class FleetFile(Model):
     path: str = Field(description="Relative to the repository root")
     content: str
     purpose: str
 
 
-class FleetPlan(BaseModel):
+class FleetPlan(Model):
     files: list[FleetFile]
     notes: list[str]
 

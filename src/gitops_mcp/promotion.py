@@ -13,29 +13,30 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from gitops_mcp.detection.kinds import GitOpsKinds
 from gitops_mcp.errors import NotFoundError, UserInputError
 from gitops_mcp.manifests.edit import YamlEditor
 from gitops_mcp.manifests.yaml import load_documents
+from gitops_mcp.model import Model
 from gitops_mcp.remediation import FileEdit, collect_edits, kustomization_file, leaves
 
 
-class Move(BaseModel):
+class Move(Model):
     file: str
     field: str
     value: Any
     previous: Any = None
 
 
-class Kept(BaseModel):
+class Kept(Model):
     field: str
     value: Any
     reason: str
 
 
-class PromotionPlan(BaseModel):
+class PromotionPlan(Model):
     app: str
     from_env: str
     to_env: str

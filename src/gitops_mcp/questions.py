@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from gitops_mcp.errors import GitOpsError, UserInputError
+from gitops_mcp.model import Model
 from gitops_mcp.paths import MAX_PATH, check_relative
 from gitops_mcp.syntax import DNS1123_LABEL as DNS1123_LABEL  # re-exported: callers import these from here
 from gitops_mcp.syntax import DNS1123_SUBDOMAIN as DNS1123_SUBDOMAIN
@@ -44,7 +45,7 @@ _CHART_VERSION_BAD = re.compile(r"[^0-9A-Za-z.+\-<>=~^*|, ]")
 QuestionType = Literal["text", "select", "boolean"]
 
 
-class Question(BaseModel):
+class Question(Model):
     """One question of the wizard, as a client sees it."""
 
     id: str = Field(description="Stable id; answer with {id: value}")

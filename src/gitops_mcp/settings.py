@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from gitops_mcp.model import Model
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -78,7 +80,7 @@ def parse_redis_url(url: str, password: str | None = None) -> RedisTarget:
     )
 
 
-class PolicySettings(BaseModel):
+class PolicySettings(Model):
     """Policy rules applied to generated and edited manifests (SPEC §5). Each can be turned off."""
 
     secure_git_urls: bool = Field(True, description="Git URLs must use https:// or ssh://")

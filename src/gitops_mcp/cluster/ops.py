@@ -11,11 +11,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from gitops_mcp.cluster.client import KubeClient, Obj
 from gitops_mcp.cluster.status import SyncStatus, revision_matches, status_kind, status_of
 from gitops_mcp.errors import ClusterError, UserInputError
+from gitops_mcp.model import Model
 from gitops_mcp.providers.base import Provider
 from gitops_mcp.providers.live import ObjectRef, ReconcilePlan, gave_up
 from gitops_mcp.providers.registry import ProviderRegistry, default_registry
@@ -45,7 +46,7 @@ def get_status(
     return status_of(provider, ref, kube.get(ref.api_version, kind, name, namespace))
 
 
-class ReconcileResult(BaseModel):
+class ReconcileResult(Model):
     requested: list[str] = Field(description="Objects asked to reconcile, in order (Kind/namespace/name)")
     token: str = Field(description="Value written to the request annotation")
     handled: bool = Field(description="The controller confirmed it handled the request")
@@ -145,7 +146,7 @@ def _wait_for(
                 raise
 
 
-class WaitResult(BaseModel):
+class WaitResult(Model):
     outcome: Literal["synced", "failed", "timeout", "not_found"]
     status: SyncStatus
     revision: str | None = Field(None, description="The revision waited for")
@@ -253,13 +254,13 @@ def wait_for_sync(
     return done
 
 
-class InstalledCRD(BaseModel):
+class InstalledCRD(Model):
     name: str
     kind: str
     served_versions: list[str]
 
 
-class RepoSync(BaseModel):
+class RepoSync(Model):
     """An object in the cluster that applies a directory of the repository asked about."""
 
     kind: str
@@ -269,7 +270,7 @@ class RepoSync(BaseModel):
     repo_url: str = Field(description="The URL as the object spells it")
 
 
-class ControllerInfo(BaseModel):
+class ControllerInfo(Model):
     provider: str = Field(description="The provider whose controllers these are (e.g. argocd, flux)")
     installed: bool
     crds: list[InstalledCRD] = Field(default_factory=list)

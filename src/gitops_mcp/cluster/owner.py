@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from typing import get_args
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from gitops_mcp.cluster.client import KubeClient, Obj
 from gitops_mcp.errors import ClusterError, NotFoundError
+from gitops_mcp.model import Model
 from gitops_mcp.providers.base import Provider
 from gitops_mcp.providers.live import GitLocation, ObjectRef, OwnerLink, OwnerStage, OwnerStep
 from gitops_mcp.providers.registry import ProviderRegistry, default_registry
@@ -25,7 +26,7 @@ MAX_DEPTH = 8
 STAGES: tuple[OwnerStage, ...] = get_args(OwnerStage)
 
 
-class SourceFile(BaseModel):
+class SourceFile(Model):
     repo_root: str
     file: str = Field(description="Relative to the repository root")
     document: int
@@ -33,7 +34,7 @@ class SourceFile(BaseModel):
     name: str
 
 
-class OwnerResult(BaseModel):
+class OwnerResult(Model):
     object: ObjectRef
     managed: bool
     manager: str | None = Field(None, description="The provider whose objects manage it (e.g. argocd, flux)")

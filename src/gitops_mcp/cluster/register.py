@@ -12,15 +12,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from gitops_mcp.errors import ClusterError
+from gitops_mcp.model import Model
 from gitops_mcp.providers.base import Provider
 from gitops_mcp.providers.live import Obj, ObjectRef, api_group
 from gitops_mcp.providers.registry import ProviderRegistry
 
 
-class SkippedObject(BaseModel):
+class SkippedObject(Model):
     api_version: str
     kind: str
     name: str
@@ -28,7 +29,7 @@ class SkippedObject(BaseModel):
     reason: str
 
 
-class RegisterResult(BaseModel):
+class RegisterResult(Model):
     ok: bool = Field(description="Every root object was applied")
     applied: list[ObjectRef] = Field(default_factory=list, description="Root objects applied (server-side apply)")
     skipped: list[SkippedObject] = Field(default_factory=list, description="Objects of the file not applied, and why")

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from gitops_mcp.model import Model
 
 PackageType = Literal["helm", "kustomize", "manifests", "jsonnet"]
 Confidence = Literal["high", "medium", "low"]
 
 
-class Package(BaseModel):
+PAGE_SIZE = 20
+"""Packages (and GitOps objects) per page of a detection: about 7 KB at most."""
+
+
+class Package(Model):
     """One deployable unit found in a repository."""
 
     path: str = Field(description="Directory relative to the repository root, POSIX; '.' for the root")
@@ -25,7 +31,7 @@ class Package(BaseModel):
     used_by: list[str] = Field(default_factory=list, description="Kustomizations that use this one as a base")
 
 
-class GitOpsObject(BaseModel):
+class GitOpsObject(Model):
     """An Argo CD or Flux object already committed in the repository."""
 
     api_version: str
@@ -43,7 +49,7 @@ class GitOpsObject(BaseModel):
     target_revision: str | None = None
 
 
-class FluxBootstrap(BaseModel):
+class FluxBootstrap(Model):
     """A ``clusters/<name>/flux-system`` layout made by ``flux bootstrap``."""
 
     cluster: str
@@ -51,7 +57,7 @@ class FluxBootstrap(BaseModel):
     flux_system_path: str
 
 
-class GitOpsStructure(BaseModel):
+class GitOpsStructure(Model):
     flux_bootstraps: list[FluxBootstrap] = Field(default_factory=list)
     objects: list[GitOpsObject] = Field(default_factory=list)
     directories: list[str] = Field(
@@ -62,12 +68,12 @@ class GitOpsStructure(BaseModel):
     )
 
 
-class Skipped(BaseModel):
+class Skipped(Model):
     path: str
     reason: str
 
 
-class DetectionReport(BaseModel):
+class DetectionReport(Model):
     """Result of :func:`gitops_mcp.detection.detect_packages`."""
 
     root: str
@@ -77,3 +83,28 @@ class DetectionReport(BaseModel):
     skipped_total: int = 0
     files_scanned: int = 0
     directories_scanned: int = 0
+    page: int = 1
+    pages: int = 1
+    packages_total: int | None = Field(None, description="All packages found, on every page")
+    objects_total: int | None = Field(None, description="All GitOps objects found, on every page")
+
+    def paged(self, page: int, size: int = PAGE_SIZE) -> DetectionReport:
+        """Page ``page`` (1-based) of at most ``size`` packages and ``size`` GitOps objects."""
+        objects = self.gitops.objects
+        pages = max(1, -(-len(self.packages) // size), -(-len(objects) // size))
+        if page > pages:
+            from gitops_mcp.errors import UserInputError
+
+            raise UserInputError(f"page {page} does not exist: this detection has {pages} page(s)")
+        window = slice((page - 1) * size, page * size)
+        gitops = self.gitops.model_copy(update={"objects": objects[window]})
+        return self.model_copy(
+            update={
+                "packages": self.packages[window],
+                "gitops": gitops,
+                "page": page,
+                "pages": pages,
+                "packages_total": len(self.packages),
+                "objects_total": len(objects),
+            }
+        )

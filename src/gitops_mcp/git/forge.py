@@ -11,17 +11,16 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote
 
-from pydantic import BaseModel
-
 from gitops_mcp.errors import ForgeError, UserInputError
 from gitops_mcp.git.remote import Remote
+from gitops_mcp.model import Model
 from gitops_mcp.scrub import scrub
 from gitops_mcp.settings import Settings
 
 ForgeKind = Literal["github", "gitlab"]
 
 
-class PullRequest(BaseModel):
+class PullRequest(Model):
     number: int
     url: str
     head: str

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from gitops_mcp.model import Model
 
 Mode = Literal["push", "pull_request"]
 
 
-class CommitResult(BaseModel):
+class CommitResult(Model):
     status: Literal["pushed", "pull_request", "no_changes"]
     commit_sha: str | None = Field(None, description="The new commit (None when nothing changed)")
     branch: str = Field(description="Branch the commit was pushed to")

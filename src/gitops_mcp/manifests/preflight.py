@@ -15,8 +15,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from gitops_mcp.model import Model
 from gitops_mcp.scrub import scrub
 
 TIMEOUT = 60.0
@@ -24,7 +25,7 @@ KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization
 _REMOTE = ("://", "git@", "github.com/", "gitlab.com/", "bitbucket.org/")
 
 
-class PackageCheck(BaseModel):
+class PackageCheck(Model):
     ok: bool
     checked: list[str] = Field(default_factory=list, description="What was checked (references, kustomize build, ...)")
     message: str = Field(description="Why it does not build, in the tool's own words; or what passed")

@@ -5,13 +5,14 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from gitops_mcp.errors import UserInputError
+from gitops_mcp.model import Model
 from gitops_mcp.paths import safe_repo_file, write_text_atomic
 
 
-class WriteResult(BaseModel):
+class WriteResult(Model):
     repo_root: str
     path: str = Field(description="File written, relative to the repository root")
     created: bool
@@ -28,6 +29,10 @@ def _read_existing(target: Path, rel: str) -> str | None:
         raise UserInputError(f"{rel} exists and is not UTF-8 text; refusing to overwrite it") from exc
 
 
+DIFF_MAX = 6000
+"""Characters of one file's diff a result carries; the rest is summarised in a last line."""
+
+
 def unified_diff(old: str | None, new: str, rel: str) -> str:
     lines = difflib.unified_diff(
         (old or "").splitlines(keepends=True),
@@ -38,18 +43,30 @@ def unified_diff(old: str | None, new: str, rel: str) -> str:
     return "".join(lines)
 
 
+def bounded_diff(diff: str, limit: int = DIFF_MAX) -> str:
+    """``diff`` as a result carries it: whole hunks up to ``limit`` characters, then one line
+    saying how much is left out (the new file is whole in the result's YAML or on disk)."""
+    if len(diff) <= limit:
+        return diff
+    cut = diff.rfind("\n@@", 0, limit)
+    cut = cut + 1 if cut > 0 else diff.rfind("\n", 0, limit) + 1
+    rest = diff[cut:]
+    hunks = rest.count("\n@@") + rest.startswith("@@")
+    return diff[:cut] + f"# ... {rest.count(chr(10))} more diff line(s) in {hunks} hunk(s) not shown\n"
+
+
 def diff_against(repo_root: Path, rel: str, new: str) -> tuple[bool, str]:
     """(file exists, unified diff) for writing ``new`` to ``rel``; nothing is written."""
     target = safe_repo_file(repo_root, rel)
     old = _read_existing(target, rel)
-    return old is not None, unified_diff(old, new, rel)
+    return old is not None, bounded_diff(unified_diff(old, new, rel))
 
 
 def write_manifest_file(repo_root: Path, rel: str, text: str) -> WriteResult:
     """Write ``text`` to ``rel`` inside ``repo_root`` (guards in :func:`safe_repo_file`)."""
     target = safe_repo_file(repo_root, rel)
     old = _read_existing(target, rel)
-    diff = unified_diff(old, text, rel)
+    diff = bounded_diff(unified_diff(old, text, rel))
     if old != text:
         write_text_atomic(target, text)
     return WriteResult(repo_root=str(repo_root), path=rel, created=old is None, changed=old != text, diff=diff)

@@ -16,9 +16,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from gitops_mcp.errors import GitOpsError, PolicyViolation, UserInputError
+from gitops_mcp.model import Model
 from gitops_mcp.settings import Settings
 
 MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
@@ -108,7 +109,7 @@ def parse_oci_url(url: str, settings: Settings) -> OciRef:
 # -- packing ------------------------------------------------------------------------------------------------
 
 
-class Packed(BaseModel):
+class Packed(Model):
     layer_digest: str
     layer_size: int
     files: list[str] = Field(description="Files in the artifact, relative to the directory")

@@ -6,10 +6,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from gitops_mcp.detection.kinds import GitOpsKinds
 from gitops_mcp.manifests.validation.schema import BuiltinRules
+from gitops_mcp.model import Model
 from gitops_mcp.providers.live import (
     Applier,
     ClusterReader,
@@ -34,14 +35,14 @@ SourceKind = Literal["git", "helm_repository", "oci"]
 RefKind = Literal["branch", "tag", "semver", "commit", "name"]
 
 
-class GitRef(BaseModel):
+class GitRef(Model):
     """A resolved Git reference (Flux ``spec.ref``)."""
 
     kind: RefKind
     value: str
 
 
-class ExistingSource(BaseModel):
+class ExistingSource(Model):
     """A source object already committed in the repository that may be reused."""
 
     kind: str
@@ -52,7 +53,7 @@ class ExistingSource(BaseModel):
     file: str
 
 
-class DeploymentSpec(BaseModel):
+class DeploymentSpec(Model):
     """Everything a generator needs, validated and provider-neutral."""
 
     app_name: str
@@ -71,7 +72,7 @@ class DeploymentSpec(BaseModel):
     existing_sources: list[ExistingSource] = Field(default_factory=list)
 
 
-class ObjectSummary(BaseModel):
+class ObjectSummary(Model):
     api_version: str
     kind: str
     name: str
@@ -79,7 +80,7 @@ class ObjectSummary(BaseModel):
     summary: str
 
 
-class Generated(BaseModel):
+class Generated(Model):
     """Output of a generator: the objects in file order, a summary, and notes for the user."""
 
     objects: list[dict[str, Any]]

@@ -15,7 +15,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from gitops_mcp.model import Model
 
 Obj = dict[str, Any]
 State = Literal["ready", "progressing", "failed", "suspended", "not_found", "unknown"]
@@ -49,21 +51,21 @@ class KindInfo:
         return api_group(self.api_version)
 
 
-class Condition(BaseModel):
+class Condition(Model):
     type: str
     status: str
     reason: str | None = None
     message: str | None = None
 
 
-class ObjectRef(BaseModel):
+class ObjectRef(Model):
     api_version: str
     kind: str
     name: str
     namespace: str | None = None
 
 
-class SyncStatus(BaseModel):
+class SyncStatus(Model):
     api_version: str
     kind: str
     name: str
@@ -141,7 +143,7 @@ OwnerStep = tuple[OwnerLink, Obj]
 """The owner's link and its live object (``{}`` when the link names an object that is missing)."""
 
 
-class GitLocation(BaseModel):
+class GitLocation(Model):
     url: str
     ref: dict[str, str] = Field(default_factory=dict, description="Flux spec.ref, or {'targetRevision': ...}")
     path: str = Field(description="Path in the repository the controller applies")

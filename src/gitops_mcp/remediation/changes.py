@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
+from gitops_mcp.model import Model
 from gitops_mcp.syntax import parse_image_reference
 
 
-class SetImage(BaseModel):
+class SetImage(Model):
     type: Literal["set_image"] = "set_image"
     image: str = Field(min_length=1, description="Full image reference, e.g. ghcr.io/org/app:1.2.3")
     container: str | None = Field(None, description="Container name (default: the only container)")
@@ -21,31 +22,31 @@ class SetImage(BaseModel):
         return v
 
 
-class SetReplicas(BaseModel):
+class SetReplicas(Model):
     type: Literal["set_replicas"] = "set_replicas"
     replicas: int = Field(ge=0, le=10000)
 
 
-class SetResources(BaseModel):
+class SetResources(Model):
     type: Literal["set_resources"] = "set_resources"
     container: str | None = None
     requests: dict[str, str] = Field(default_factory=dict, description="e.g. {cpu: 100m, memory: 128Mi}")
     limits: dict[str, str] = Field(default_factory=dict)
 
 
-class SetEnv(BaseModel):
+class SetEnv(Model):
     type: Literal["set_env"] = "set_env"
     name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$")
     value: str
     container: str | None = None
 
 
-class SetHelmValues(BaseModel):
+class SetHelmValues(Model):
     type: Literal["set_helm_values"] = "set_helm_values"
     values: dict[str, Any] = Field(description="Dot paths to values, e.g. {'replicaCount': 3, 'image.tag': '6.7.1'}")
 
 
-class MergePatch(BaseModel):
+class MergePatch(Model):
     type: Literal["merge_patch"] = "merge_patch"
     patch: dict[str, Any] = Field(description="JSON merge patch on the object (null deletes are not supported)")
 

@@ -15,13 +15,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from gitops_mcp.cluster.owner import OwnerResult
 from gitops_mcp.detection.kinds import GitOpsKinds
 from gitops_mcp.errors import UserInputError
 from gitops_mcp.manifests.edit import YamlEditor
 from gitops_mcp.manifests.yaml import load_documents
+from gitops_mcp.model import Model
 from gitops_mcp.remediation.changes import (
     MergePatch,
     SetEnv,
@@ -33,7 +34,7 @@ from gitops_mcp.remediation.changes import (
 from gitops_mcp.syntax import parse_image_reference
 
 
-class FileEdit(BaseModel):
+class FileEdit(Model):
     file: str
     role: Literal["object", "patch", "kustomization", "values"] = Field(
         "object",
@@ -46,7 +47,7 @@ class FileEdit(BaseModel):
     after: str
 
 
-class Plan(BaseModel):
+class Plan(Model):
     edits: list[FileEdit]
     affects: list[str] = Field(default_factory=list, description="Other environments the change reaches")
     notes: list[str] = Field(default_factory=list)

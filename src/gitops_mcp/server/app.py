@@ -7,8 +7,11 @@ pydantic result. Domain errors become ``is_error`` results whose text says what 
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -17,7 +20,15 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.stdio import stdio_server
 from mcp.shared.message import SessionMessage
-from mcp.types import INVALID_PARAMS, CallToolResult, ErrorData, InputRequiredResult, JSONRPCError
+from mcp.types import (
+    INVALID_PARAMS,
+    CallToolResult,
+    ErrorData,
+    Icon,
+    InputRequiredResult,
+    JSONRPCError,
+    ToolAnnotations,
+)
 from pydantic import ValidationError
 
 from gitops_mcp import __version__
@@ -32,6 +43,7 @@ from gitops_mcp.server.guard import (
     unparsable_request_id,
 )
 from gitops_mcp.server.lean import lean_tools
+from gitops_mcp.server.prebuilt import DEFS_FILE, definitions, import_annotation_names, prebuilt_tool
 from gitops_mcp.services import Services
 from gitops_mcp.settings import Settings
 
@@ -52,7 +64,29 @@ log = logging.getLogger("gitops_mcp")
 
 
 class GitOpsServer(MCPServer):
-    """The SDK's server, with every call answered in one readable line (see :mod:`.guard`)."""
+    """The SDK's server, with every call answered in one readable line (see :mod:`.guard`), and
+    tools published from their prebuilt definitions when those match (see :mod:`.prebuilt`)."""
+
+    prebuilt = True
+
+    def add_tool(
+        self,
+        fn: Callable[..., Any],
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        annotations: ToolAnnotations | None = None,
+        icons: list[Icon] | None = None,
+        meta: dict[str, Any] | None = None,
+        structured_output: bool | None = None,
+    ) -> None:
+        plain = title is None and icons is None and meta is None and structured_output is None
+        tool = prebuilt_tool(fn, name, description, annotations) if self.prebuilt and plain else None
+        if tool is None:
+            import_annotation_names(fn)
+            super().add_tool(fn, name, title, description, annotations, icons, meta, structured_output)
+        else:
+            self._tool_manager._tools[tool.name] = tool
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
@@ -125,8 +159,9 @@ class _AnswerUnparsable:
         return bool(await self._inner.__aexit__(*exc))
 
 
-def build_server(settings: Settings, services: Services | None = None) -> MCPServer:
-    """Build the MCP server. Write tools are not registered when ``settings.read_only``."""
+def build_server(settings: Settings, services: Services | None = None, *, prebuilt: bool = True) -> MCPServer:
+    """Build the MCP server. Write tools are not registered when ``settings.read_only``;
+    ``prebuilt=False`` builds every tool definition from its signature (as scripts/tool-defs does)."""
     svc = services or Services(settings)
     token_verifier, auth = make_auth(settings)
     register_secrets(settings.secret_values())
@@ -139,6 +174,7 @@ def build_server(settings: Settings, services: Services | None = None) -> MCPSer
         token_verifier=token_verifier,
         auth=auth,
     )
+    mcp.prebuilt = prebuilt
     install_log_scrubbing()
     tools_read.register(mcp, svc, settings)
     tools_wizard.register(mcp, svc, settings)
@@ -147,3 +183,24 @@ def build_server(settings: Settings, services: Services | None = None) -> MCPSer
     lean_tools(mcp)
     resources.register(mcp, svc, settings)
     return mcp
+
+
+def tool_definitions() -> dict[str, dict[str, Any]]:
+    """What ``tool_defs.json`` should hold: every tool, full and read-only, built the SDK's way."""
+    import tempfile
+
+    out: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for read_only in (False, True):
+            settings = Settings(allowed_roots=[Path(tmp)], state_dir=Path(tmp) / f"s{read_only}", read_only=read_only)
+            built = definitions(build_server(settings, prebuilt=False)._tool_manager.list_tools())
+            for name, spec in built.items():
+                if out.setdefault(name, spec) != spec:
+                    raise RuntimeError(f"tool {name} differs between full and read-only mode")
+    return dict(sorted(out.items()))
+
+
+def write_tool_definitions() -> Path:
+    """Write ``tool_defs.json`` (scripts/tool-defs)."""
+    DEFS_FILE.write_text(json.dumps(tool_definitions(), indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return DEFS_FILE

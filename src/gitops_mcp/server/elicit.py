@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field, create_model
 
-from gitops_mcp.questions import Question
-from gitops_mcp.sessions.models import SessionView
+if TYPE_CHECKING:
+    from gitops_mcp.questions import Question
+    from gitops_mcp.sessions.models import SessionView
 
 log = logging.getLogger("gitops_mcp.elicit")
 MAX_ROUNDS = 12

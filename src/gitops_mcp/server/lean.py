@@ -29,6 +29,8 @@ from typing import Any
 
 from mcp.server import MCPServer
 
+from gitops_mcp.server.prebuilt import PrebuiltTool
+
 EXPANDED = frozenset(
     {
         "SessionView.questions",
@@ -83,6 +85,8 @@ _NOT_MERGEABLE = frozenset({"$ref", "const", "anyOf", "oneOf", "allOf", "not"})
 def lean_tools(mcp: MCPServer) -> None:
     """Rewrite every registered tool's description and schemas (see the module docstring)."""
     for tool in mcp._tool_manager.list_tools():
+        if isinstance(tool, PrebuiltTool):
+            continue  # made lean when tool_defs.json was written
         tool.description = fold(tool.description)
         tool.parameters = lean_schema(tool.parameters, output=False)
         meta = tool.fn_metadata

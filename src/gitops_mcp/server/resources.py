@@ -2,33 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcp.server import MCPServer
-from pydantic import BaseModel
 
 from gitops_mcp.prompts import deploy_with_gitops_text, prompt_text
 from gitops_mcp.server.auth import current_owner
 from gitops_mcp.server.common import resource
-from gitops_mcp.server.tools_wizard import SessionList
-from gitops_mcp.services import Services
-from gitops_mcp.services.inspect import ProviderInfo
 from gitops_mcp.settings import Settings
 
-
-class ProviderList(BaseModel):
-    providers: list[ProviderInfo]
+if TYPE_CHECKING:
+    from gitops_mcp.services import Services
 
 
 def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
     @mcp.resource("gitops://providers", mime_type="application/json", title="GitOps providers")
     def providersresource() -> str:
         """The registered providers and their questions."""
+        from gitops_mcp.services.inspect import ProviderList
+
         return resource(lambda: ProviderList(providers=svc.inspect.providers()).model_dump_json(indent=2))
 
     @mcp.resource("gitops://sessions", mime_type="application/json", title="Wizard sessions")
     def sessionsresource() -> str:
         """This caller's wizard sessions."""
+        from gitops_mcp.sessions.models import SessionList
+
         owner = current_owner()
         return resource(lambda: SessionList(sessions=svc.wizard.list_sessions(owner)).model_dump_json(indent=2))
 

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import anyio
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
-from gitops_mcp.cluster.ops import WaitResult
-from gitops_mcp.cluster.owner import OwnerResult
-from gitops_mcp.cluster.status import SyncStatus
-from gitops_mcp.detection import DetectionReport
-from gitops_mcp.manifests.validation import ValidationResult
 from gitops_mcp.server.common import (
     READ,
     READ_CLUSTER,
@@ -24,23 +19,30 @@ from gitops_mcp.server.common import (
     SyncKind,
     answer,
 )
-from gitops_mcp.services import Services
-from gitops_mcp.services.inspect import ProviderReport
-from gitops_mcp.services.manifests import GenerateResult
 from gitops_mcp.settings import Settings
+
+if TYPE_CHECKING:
+    from gitops_mcp.cluster.ops import WaitResult
+    from gitops_mcp.cluster.owner import OwnerResult
+    from gitops_mcp.cluster.status import SyncStatus
+    from gitops_mcp.detection import DetectionReport
+    from gitops_mcp.manifests.validation import ValidationResult
+    from gitops_mcp.services import Services
+    from gitops_mcp.services.inspect import ProviderReport
+    from gitops_mcp.services.manifests import GenerateResult
 
 
 def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
     @mcp.tool(annotations=READ)
     async def detect_packages(
         repo_path: Annotated[str, Field(description="Local repository (or a directory in it), or a git URL")],
+        page: Annotated[int, Field(ge=1, le=10_000, description="Page: 20 packages and 20 GitOps objects each")] = 1,
     ) -> DetectionReport:
         """Find deployable packages (Helm charts, Kustomize, plain manifests, Jsonnet) under a
         directory, with the evidence, and the Flux / Argo CD objects already there. Paths are
         relative to the repository root."""
-        return await answer(
-            svc.inspect.detect, repo_path, local=svc.shared.computes_only(repo_path, asks_cluster=False)
-        )
+        local = svc.shared.computes_only(repo_path, asks_cluster=False)
+        return await answer(svc.inspect.detect, repo_path, page, local=local)
 
     @mcp.tool(annotations=READ_CLUSTER)
     async def list_providers(

@@ -2,30 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from gitops_mcp.server.auth import current_owner
 from gitops_mcp.server.common import ANSWER, CANCEL, READ, SESSION_WRITE, SessionId, answer, compact, inline, run
 from gitops_mcp.server.elicit import elicit_rounds
-from gitops_mcp.services import Services
-from gitops_mcp.sessions.models import SessionSummary, SessionView
 from gitops_mcp.settings import Settings
 
-
-class SessionList(BaseModel):
-    sessions: list[SessionSummary]
-    more: bool = False  # older sessions exist beyond the limit
+if TYPE_CHECKING:
+    from gitops_mcp.services import Services
+    from gitops_mcp.sessions.models import SessionList, SessionView
 
 
 def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
     # Stateless HTTP (replicas): no request can go back to the client, so questions come back in
     # the result and the assistant answers them with answer_questions (the session round trip).
     ask_inline = not (settings.transport == "http" and settings.http_stateless)
-    local = svc.shared.store_local
+    local = settings.redis_target is None  # SQLite: reads are local file reads (see Shared.store_local)
 
     @mcp.tool(annotations=READ)
     async def get_session(
@@ -41,6 +38,8 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         """List this caller's wizard sessions, newest first."""
         # one indexed SQLite read of summary columns: cheaper on the event loop than a thread handoff;
         # Redis is a network call, which waits in a thread
+        from gitops_mcp.sessions.models import SessionList
+
         owner = current_owner()
         if local:
             found = inline(svc.wizard.list_sessions, owner, limit + 1)

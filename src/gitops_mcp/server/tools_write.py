@@ -3,17 +3,11 @@ fleet, artifacts, rollback."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from mcp.server import MCPServer
 from pydantic import Field
 
-from gitops_mcp.cluster.ops import ReconcileResult
-from gitops_mcp.cluster.register import RegisterResult
-from gitops_mcp.fleet import Notifications
-from gitops_mcp.git.delivery import CommitResult, RollbackResult
-from gitops_mcp.manifests.write import WriteResult
-from gitops_mcp.remediation import Change
 from gitops_mcp.server.auth import current_owner
 from gitops_mcp.server.common import (
     CLUSTER_ACTION,
@@ -28,12 +22,20 @@ from gitops_mcp.server.common import (
     SyncKind,
     answer,
 )
-from gitops_mcp.services import Services
-from gitops_mcp.services.artifact import ArtifactResult
-from gitops_mcp.services.fleet import FleetResult
-from gitops_mcp.services.promote import PromotionResult
-from gitops_mcp.services.remediate import RemediationResult
 from gitops_mcp.settings import Settings
+
+if TYPE_CHECKING:
+    from gitops_mcp.cluster.ops import ReconcileResult
+    from gitops_mcp.cluster.register import RegisterResult
+    from gitops_mcp.fleet import Notifications
+    from gitops_mcp.git.delivery import CommitResult, RollbackResult
+    from gitops_mcp.manifests.write import WriteResult
+    from gitops_mcp.remediation import Change
+    from gitops_mcp.services import Services
+    from gitops_mcp.services.artifact import ArtifactResult
+    from gitops_mcp.services.fleet import FleetResult
+    from gitops_mcp.services.promote import PromotionResult
+    from gitops_mcp.services.remediate import RemediationResult
 
 
 def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:

@@ -1,48 +1,113 @@
 """Use cases, one per module, over :class:`Shared` (the parts built once at start-up).
 
 :class:`Services` is what the MCP layer (and the tests) hold: one attribute per capability.
+Each capability (and :class:`Shared` itself) is made, and its module imported, on first use:
+a server start imports none of them.
 Callers are identified by an ``owner`` string (the authenticated principal, or ``local`` on stdio).
 """
 
 from __future__ import annotations
 
-from gitops_mcp.providers.registry import ProviderRegistry
-from gitops_mcp.services.artifact import Artifacts
-from gitops_mcp.services.cluster import ClusterService
-from gitops_mcp.services.fleet import Fleet
-from gitops_mcp.services.gitops import GitService
-from gitops_mcp.services.inspect import Inspect
-from gitops_mcp.services.manifests import Manifests
-from gitops_mcp.services.promote import Promotion
-from gitops_mcp.services.register import Registrar
-from gitops_mcp.services.remediate import Remediation
-from gitops_mcp.services.shared import Shared
-from gitops_mcp.services.wizard import Wizard
+from functools import cached_property
+from typing import TYPE_CHECKING
+
 from gitops_mcp.settings import Settings
+
+if TYPE_CHECKING:
+    from gitops_mcp.providers.registry import ProviderRegistry
+    from gitops_mcp.services.artifact import Artifacts
+    from gitops_mcp.services.cluster import ClusterService
+    from gitops_mcp.services.fleet import Fleet
+    from gitops_mcp.services.gitops import GitService
+    from gitops_mcp.services.inspect import Inspect
+    from gitops_mcp.services.manifests import Manifests
+    from gitops_mcp.services.promote import Promotion
+    from gitops_mcp.services.register import Registrar
+    from gitops_mcp.services.remediate import Remediation
+    from gitops_mcp.services.shared import Shared
+    from gitops_mcp.services.wizard import Wizard
 
 
 class Services:
     """Every capability of one server, sharing one :class:`Shared`."""
 
     def __init__(self, settings: Settings, registry: ProviderRegistry | None = None) -> None:
-        self.shared = Shared(settings, registry)
-        self.inspect = Inspect(self.shared)
-        self.cluster = ClusterService(self.shared)
-        self.wizard = Wizard(self.shared)
-        self.manifests = Manifests(self.shared, self.inspect)
-        self.git = GitService(self.shared)
-        self.fleet = Fleet(self.shared)
-        self.artifacts = Artifacts(self.shared)
-        self.remediation = Remediation(self.shared, self.cluster)
-        self.promotion = Promotion(self.shared)
-        self.registrar = Registrar(self.shared)
+        self._settings = settings
+        self._registry = registry
+
+    @cached_property
+    def shared(self) -> Shared:
+        from gitops_mcp.services.shared import Shared
+
+        return Shared(self._settings, self._registry)
+
+    @cached_property
+    def inspect(self) -> Inspect:
+        from gitops_mcp.services.inspect import Inspect
+
+        return Inspect(self.shared)
+
+    @cached_property
+    def cluster(self) -> ClusterService:
+        from gitops_mcp.services.cluster import ClusterService
+
+        return ClusterService(self.shared)
+
+    @cached_property
+    def wizard(self) -> Wizard:
+        from gitops_mcp.services.wizard import Wizard
+
+        return Wizard(self.shared)
+
+    @cached_property
+    def manifests(self) -> Manifests:
+        from gitops_mcp.services.manifests import Manifests
+
+        return Manifests(self.shared, self.inspect)
+
+    @cached_property
+    def git(self) -> GitService:
+        from gitops_mcp.services.gitops import GitService
+
+        return GitService(self.shared)
+
+    @cached_property
+    def fleet(self) -> Fleet:
+        from gitops_mcp.services.fleet import Fleet
+
+        return Fleet(self.shared)
+
+    @cached_property
+    def artifacts(self) -> Artifacts:
+        from gitops_mcp.services.artifact import Artifacts
+
+        return Artifacts(self.shared)
+
+    @cached_property
+    def remediation(self) -> Remediation:
+        from gitops_mcp.services.remediate import Remediation
+
+        return Remediation(self.shared, self.cluster)
+
+    @cached_property
+    def promotion(self) -> Promotion:
+        from gitops_mcp.services.promote import Promotion
+
+        return Promotion(self.shared)
+
+    @cached_property
+    def registrar(self) -> Registrar:
+        from gitops_mcp.services.register import Registrar
+
+        return Registrar(self.shared)
 
     @property
     def settings(self) -> Settings:
-        return self.shared.settings
+        return self._settings
 
     def close(self) -> None:
-        self.shared.close()
+        if "shared" in self.__dict__:
+            self.shared.close()
 
 
-__all__ = ["Services", "Shared"]
+__all__ = ["Services"]

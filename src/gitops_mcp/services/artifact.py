@@ -5,16 +5,17 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from gitops_mcp.errors import PolicyViolation, UserInputError
 from gitops_mcp.git.info import read_repo_info
 from gitops_mcp.manifests.validation import ValidationResult, validate_text
 from gitops_mcp.manifests.yaml import dump_documents
+from gitops_mcp.model import Model
 from gitops_mcp.services.shared import Shared
 
 
-class ArtifactResult(BaseModel):
+class ArtifactResult(Model):
     url: str = Field(description="oci:// URL with the tag")
     digest: str = Field(description="Manifest digest the registry stored")
     flux_revision: str = Field(description="What an OCIRepository reports for it: <tag>@<digest>")

@@ -6,16 +6,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from gitops_mcp.errors import NotFoundError, PolicyViolation, UserInputError
 from gitops_mcp.git.delivery import CommitResult
 from gitops_mcp.git.info import read_repo_info
 from gitops_mcp.manifests.validation import ValidationResult, validate_text
+from gitops_mcp.model import Model
 from gitops_mcp.services.shared import Shared
 
 
-class FleetFileResult(BaseModel):
+class FleetFileResult(Model):
     path: str
     status: Literal["created", "updated", "unchanged", "kept"] = Field(
         description="kept: an existing file that differs and was left alone (overwrite=false)"
@@ -23,13 +24,30 @@ class FleetFileResult(BaseModel):
     purpose: str
 
 
-class FleetResult(BaseModel):
+DIFF_BUDGET = 4000
+"""Characters of diff a fleet result carries: updated files' diffs first, then created ones."""
+
+
+def within_budget(diffs: list[tuple[str, str, bool]], budget: int = DIFF_BUDGET) -> tuple[str, list[str]]:
+    """The (path, diff, updated) that fit in ``budget`` characters, whole, updated files chosen
+    first, in their order; and the paths of the others."""
+    left, fits = budget, set()
+    for path, text, _ in sorted(diffs, key=lambda d: not d[2]):
+        if len(text) <= left:
+            fits.add(path)
+            left -= len(text)
+    return "".join(t for p, t, _ in diffs if p in fits), [p for p, _, _ in diffs if p not in fits]
+
+
+class FleetResult(Model):
     provider: str
     environments: list[str]
     auto_sync: list[str]
     files: list[FleetFileResult]
     diff: str
-    validation: list[ValidationResult] = Field(default_factory=list)
+    diff_omitted: list[str] = Field(default_factory=list, description="Written files whose diff is not in diff")
+    validated: int = 0
+    validation: list[ValidationResult] = Field(default_factory=list, description="Files with warnings")
     notes: list[str] = Field(default_factory=list, description="What to do next on each cluster")
     commit: CommitResult | None = None
     message: str
@@ -123,7 +141,7 @@ class Fleet:
             if not v.valid:
                 raise PolicyViolation(f"the generated {f.path} is invalid: {v.describe()}; nothing was written")
         files: list[FleetFileResult] = []
-        diffs: list[str] = []
+        diffs: list[tuple[str, str, bool]] = []  # path, diff, updated
         to_write: list[tuple[Path, str, str]] = []
         self.shared.delivery.prepare_write(root, [f.path for f in plan.files])
         for f in plan.files:
@@ -138,7 +156,7 @@ class Fleet:
             else:
                 status: Literal["created", "updated"] = "created" if old is None else "updated"
                 files.append(FleetFileResult(path=f.path, status=status, purpose=f.purpose))
-                diffs.append(unified_diff(old, f.content, f.path))
+                diffs.append((f.path, unified_diff(old, f.content, f.path), old is not None))
                 to_write.append((target, f.path, f.content))
         for target, _, text in to_write:
             write_text_atomic(target, text)
@@ -149,13 +167,18 @@ class Fleet:
             if kept
             else ""
         )
+        diff, omitted = within_budget(diffs)
+        if omitted:
+            summary += f"; diffs of {len(omitted)} file(s) not shown (diff_omitted; see them in Git)"
         result = FleetResult(
             provider=provider,
             environments=spec.environments,
             auto_sync=spec.auto_sync or [],
             files=files,
-            diff="".join(diffs),
-            validation=validation,
+            diff=diff,
+            diff_omitted=omitted,
+            validated=len(validation),
+            validation=[v for v in validation if v.issues],
             notes=plan.notes,
             message=summary,
         )

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from gitops_mcp.cluster.ops import ControllerInfo
 from gitops_mcp.detection import DetectionReport
 from gitops_mcp.errors import UserInputError
 from gitops_mcp.manifests.validation import ValidationResult, validate_text
+from gitops_mcp.model import Model
 from gitops_mcp.paths import resolve_allowed
 from gitops_mcp.questions import Question
 from gitops_mcp.services.shared import Shared, looks_like_url
 
 
-class ProviderInfo(BaseModel):
+class ProviderInfo(Model):
     name: str
     title: str
     description: str
@@ -23,7 +24,11 @@ class ProviderInfo(BaseModel):
     helm_questions: list[Question] = Field(description="Extra questions for Helm packages")
 
 
-class ProviderReport(BaseModel):
+class ProviderList(Model):
+    providers: list[ProviderInfo]
+
+
+class ProviderReport(Model):
     providers: list[ProviderInfo]
     cluster: str | None = Field(None, description="API server the controller check used")
     controllers: list[ControllerInfo] | None = Field(None, description="Installed controllers (None: no cluster)")
@@ -37,11 +42,11 @@ class Inspect:
     def __init__(self, shared: Shared) -> None:
         self.shared = shared
 
-    def detect(self, path: str) -> DetectionReport:
+    def detect(self, path: str, page: int = 1) -> DetectionReport:
         directory = self.shared.local_dir(path)
         root, prefix, _ = self.shared.repo(directory)
         report = self.shared.scan(directory, root, prefix)
-        return report.model_copy(update={"root": str(root)})
+        return report.model_copy(update={"root": str(root)}).paged(page)
 
     def provider_report(self, context: str | None = None, repo_path: str | None = None) -> ProviderReport:
         repo_url: str | None = None

@@ -7,12 +7,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from gitops_mcp.detection.models import Package
 from gitops_mcp.errors import PolicyViolation, UserInputError
 from gitops_mcp.manifests.validation import ValidationResult
 from gitops_mcp.manifests.write import WriteResult, write_manifest_file
+from gitops_mcp.model import Model
 from gitops_mcp.providers.base import ObjectSummary
 from gitops_mcp.questions import comma_list, relative_dir
 from gitops_mcp.services.inspect import Inspect
@@ -22,7 +23,7 @@ from gitops_mcp.sessions import flow
 from gitops_mcp.sessions.models import SessionState
 
 
-class GenerateResult(BaseModel):
+class GenerateResult(Model):
     provider: str
     yaml: str
     objects: list[ObjectSummary]
@@ -43,6 +44,12 @@ class Manifests:
     ) -> GenerateResult:
         """Non-interactive generation through the same flow as the wizard; writes nothing."""
         answers = {k: v for k, v in args.items() if v is not None}
+        known = flow.all_question_ids(self.shared.registry)
+        unknown = sorted(k for k in answers if k not in known)
+        if unknown:
+            raise UserInputError(
+                f"unknown option(s): {', '.join(unknown)}; valid question ids: {', '.join(sorted(known))}"
+            )
         directory = self.shared.local_dir(repo_path) if repo_path else None
         packages: list[Package] | None = None
         pkg_answer = answers.get("package")
@@ -76,6 +83,11 @@ class Manifests:
         adv = flow.advance(state, answers, self.prep.env(ctx), defaults_for=None)
         if adv.errors:
             raise UserInputError("; ".join(f"{k}: {v}" for k, v in adv.errors.items()))
+        if adv.ignored:
+            raise UserInputError(
+                f"not asked for this deployment: {', '.join(adv.ignored)} (another provider's or package "
+                "type's question); leave them out"
+            )
         if adv.state.step != "preview":
             missing = [q.id for q in flow.open_questions(adv.state, self.prep.env(ctx))]
             raise UserInputError(f"missing answers: {', '.join(missing)}")

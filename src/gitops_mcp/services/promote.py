@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from gitops_mcp.git.delivery import CommitResult, Mode
 from gitops_mcp.git.info import read_repo_info
 from gitops_mcp.manifests.validation import ValidationResult
+from gitops_mcp.model import Model
 from gitops_mcp.promotion import PromotionPlan
 from gitops_mcp.services.edits import Edits
 from gitops_mcp.services.shared import Shared
 
 
-class PromotionResult(BaseModel):
+class PromotionResult(Model):
     plan: PromotionPlan
     diff: str
     validation: list[ValidationResult] = Field(default_factory=list)

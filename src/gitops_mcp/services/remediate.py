@@ -5,19 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from gitops_mcp.cluster.ops import WaitResult
 from gitops_mcp.cluster.owner import OwnerResult
 from gitops_mcp.git.delivery import CommitResult, Mode
 from gitops_mcp.manifests.validation import ValidationResult
+from gitops_mcp.model import Model
 from gitops_mcp.remediation import Plan
 from gitops_mcp.services.cluster import ClusterService
 from gitops_mcp.services.edits import Edits
 from gitops_mcp.services.shared import Shared
 
 
-class RemediationResult(BaseModel):
+class RemediationResult(Model):
     owner: OwnerResult
     plan: Plan | None = None
     diff: str = ""

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from gitops_mcp.detection.models import Package
+from gitops_mcp.detection.models import PAGE_SIZE, Package
 from gitops_mcp.errors import GitOpsError, ReadOnlyError, UserInputError
 from gitops_mcp.manifests.write import WriteResult, write_manifest_file
 from gitops_mcp.questions import Question
@@ -247,6 +247,11 @@ class Wizard:
     ) -> SessionView:
         env = self.prep.env(state.context)
         questions = flow.open_questions(state, env, errors) if state.status == "open" else []
+        found = state.context.packages
+        include_packages = include_packages and "package" not in state.answers  # else: chosen already
+        nxt = self._next(state, questions)
+        if include_packages and len(found) > PAGE_SIZE:
+            nxt += f" {PAGE_SIZE} of {len(found)} packages shown; detect_packages pages through all."
         return SessionView(
             session_id=state.id,
             status=state.status,
@@ -255,10 +260,10 @@ class Wizard:
             answers=dict(state.answers),
             errors=dict(errors),
             ignored=ignored,
-            preview=state.preview,
+            preview=state.preview if state.status != "cancelled" else None,
             result=state.result,
-            packages=[_brief(p) for p in state.context.packages] if include_packages else None,
-            next=self._next(state, questions),
+            packages=[_brief(p) for p in found[:PAGE_SIZE]] if include_packages else None,
+            next=nxt,
             expires_at=state.expires_at,
         )
 
@@ -268,8 +273,8 @@ class Wizard:
         if state.status == "done" and state.result is not None:
             if state.result.action == "write":
                 return (
-                    f"{state.result.message}. Review the diff, then commit it with commit_and_push "
-                    "(mode push or pull_request)."
+                    f"{state.result.message} as previewed (result.diff shows only what differs from the preview). "
+                    "Commit it with commit_and_push (mode push or pull_request)."
                 )
             return f"{state.result.message}."
         if state.status == "done":
@@ -280,7 +285,7 @@ class Wizard:
         if state.step == "preview":
             valid = state.preview is not None and state.preview.validation.valid
             return (
-                "Show the user preview.yaml and preview.diff, then answer 'delivery'."
+                "Show the user preview.yaml (and preview.diff when it replaces a file), then answer 'delivery'."
                 if valid
                 else "The preview is not valid (see preview.validation); change the answers named."
             )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
 from gitops_mcp.cluster.ops import WaitResult
 from gitops_mcp.cluster.register import RegisterResult
@@ -12,6 +12,7 @@ from gitops_mcp.detection.models import FluxBootstrap, Package
 from gitops_mcp.errors import UserInputError
 from gitops_mcp.manifests.preflight import PackageCheck
 from gitops_mcp.manifests.validation import ValidationResult
+from gitops_mcp.model import Model
 from gitops_mcp.providers.base import ExistingSource, ObjectSummary
 from gitops_mcp.providers.live import Applier, ObjectRef
 from gitops_mcp.questions import AnswerError, Question, as_text
@@ -22,7 +23,7 @@ STEPS: tuple[Step, ...] = ("package", "provider", "common", "provider_options", 
 Status = Literal["open", "done", "cancelled"]
 
 
-class ClusterApplier(BaseModel):
+class ClusterApplier(Model):
     """An object in the cluster that applies a directory of a Git repository (see :class:`Applier`)."""
 
     ref: ObjectRef
@@ -36,7 +37,7 @@ class ClusterApplier(BaseModel):
         return f"{self.ref.kind} {self.ref.namespace}/{self.ref.name} (applies ./{self.path})"
 
 
-class SessionContext(BaseModel):
+class SessionContext(Model):
     """What the session knows about the repository (captured when it starts)."""
 
     repo_root: str | None = Field(None, description="Absolute path of the local repository, if any")
@@ -74,7 +75,7 @@ class SessionContext(BaseModel):
         return v
 
 
-class Preview(BaseModel):
+class Preview(Model):
     provider: str
     output_path: str
     yaml: str
@@ -88,7 +89,7 @@ class Preview(BaseModel):
     )
 
 
-class DeliveryResult(BaseModel):
+class DeliveryResult(Model):
     action: Literal["write", "push", "pull_request"]
     file: str
     changed: bool
@@ -102,7 +103,7 @@ class DeliveryResult(BaseModel):
     registered: RegisterResult | None = Field(None, description="register: the root objects applied after the push")
 
 
-class SessionState(BaseModel):
+class SessionState(Model):
     """Everything persisted for one session; JSON-serialisable."""
 
     id: str
@@ -121,7 +122,7 @@ class SessionState(BaseModel):
     version: int = 0
 
 
-class SessionView(BaseModel):
+class SessionView(Model):
     """What ``start_deployment`` / ``answer_questions`` / ``get_session`` return."""
 
     session_id: str
@@ -138,7 +139,7 @@ class SessionView(BaseModel):
     expires_at: float
 
 
-class SessionSummary(BaseModel):
+class SessionSummary(Model):
     session_id: str
     status: Status
     step: Step
@@ -147,3 +148,8 @@ class SessionSummary(BaseModel):
     package: str | None
     updated_at: float
     expires_at: float
+
+
+class SessionList(Model):
+    sessions: list[SessionSummary]
+    more: bool = False  # older sessions exist beyond the limit

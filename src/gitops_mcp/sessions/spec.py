@@ -87,6 +87,9 @@ def build_spec(answers: Mapping[str, Any], ctx: SessionContext) -> DeploymentSpe
     if kind is None:
         raise UserInputError("no package has been chosen yet")
     package_type, source_kind = kind
+    out = answers.get("output_path")
+    # a source defined in the file this output replaces goes with it: it cannot be reused
+    reusable = [s for s in ctx.existing_sources if out is None or s.file != out]
     common: dict[str, Any] = {
         "app_name": answers["app_name"],
         "namespace": answers["namespace"],
@@ -94,7 +97,7 @@ def build_spec(answers: Mapping[str, Any], ctx: SessionContext) -> DeploymentSpe
         "source_kind": source_kind,
         "values": answers.get("values") or {},
         "value_files": answers.get("value_files") or [],
-        "existing_sources": ctx.existing_sources,
+        "existing_sources": reusable,
     }
     if source_kind == "git":
         rev = str(answers["revision"])

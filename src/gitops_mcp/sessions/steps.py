@@ -6,6 +6,7 @@ nothing here does I/O except through the ``exists`` callback of :class:`FlowEnv`
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from typing import Any
 
@@ -60,10 +61,10 @@ def _package_questions(answers: Mapping[str, Any], ctx: SessionContext) -> list[
         v = as_text(value, MAX_PATH, "a package path").strip("/") or "."
         v = v.removeprefix("./") or "."
         if v not in options:
-            raise AnswerError(
-                f"{shown(v)} is not a detected package; choose one of: {', '.join(options[:MAX_SELECT_OPTIONS])}"
-                + (" ..." if len(options) > MAX_SELECT_OPTIONS else "")
-            )
+            close = difflib.get_close_matches(v, options, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            listed = "the options" if len(options) <= MAX_SELECT_OPTIONS else "detect_packages' paths"
+            raise AnswerError(f"{shown(v)} is not a detected package{hint}; choose one of {listed}, or 'chart'")
         return v
 
     big = len(options) > MAX_SELECT_OPTIONS

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from gitops_mcp.model import Model
 
 Severity = Literal["error", "warning"]
 SchemaSource = Literal["cluster", "crd_dir", "builtin"]
 
 
-class Issue(BaseModel):
+class Issue(Model):
     severity: Severity
     document: int = Field(description="0-based index of the YAML document")
     kind: str | None = None
@@ -20,7 +22,7 @@ class Issue(BaseModel):
     rule: str = Field(description="schema, builtin, or policy:<name>")
 
 
-class ValidationResult(BaseModel):
+class ValidationResult(Model):
     valid: bool
     documents: int
     schema_source: SchemaSource
