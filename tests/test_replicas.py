@@ -35,13 +35,16 @@ class Cluster:
     balancer: Balancer
     env: dict[str, str]
     tmp: Path
+    made: list[ServerProcess]
 
     def replica(self, i: int) -> ServerProcess:
-        """Replica ``i`` (its own clone cache, as on its own machine)."""
-        return ServerProcess(self.tmp, env={**self.env, "GITOPS_MCP_CACHE_DIR": str(self.tmp / f"cache-{i}")})
+        """Replica ``i`` (its own clone cache, as on its own machine); stopped with the cluster."""
+        r = ServerProcess(self.tmp, env={**self.env, "GITOPS_MCP_CACHE_DIR": str(self.tmp / f"cache-{i}")})
+        self.made.append(r)
+        return r
 
     def logs(self) -> str:
-        return "".join(line for r in self.replicas for line in r.stderr)
+        return "".join(line for r in self.made for line in r.stderr)
 
 
 @pytest.fixture
@@ -53,11 +56,9 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
             "GITOPS_MCP_SESSION_STORE": f"redis://:{REDIS_PASSWORD}@127.0.0.1:{redis.port}/0",
             "GITOPS_MCP_AUTH_TOKENS": json.dumps(TOKENS),
         }
-        c = Cluster(redis, [], None, env, tmp_path)  # type: ignore[arg-type]
-        c.replicas = [c.replica(0), c.replica(1)]
-        for r in c.replicas:
-            stack.callback(r.stop)
-            r.start()
+        c = Cluster(redis, [], None, env, tmp_path, [])  # type: ignore[arg-type]
+        stack.callback(lambda: [r.stop() for r in c.made])  # every replica made, restarts too
+        c.replicas = [c.replica(0).start(), c.replica(1).start()]
         c.balancer = stack.enter_context(Balancer([f"http://127.0.0.1:{r.port}" for r in c.replicas]))
         yield c
         assert REDIS_PASSWORD not in c.logs()
