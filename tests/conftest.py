@@ -132,6 +132,16 @@ def fixture_repo(tmp_path: Path) -> Callable[..., Path]:
     return make
 
 
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One real redis-server for the run (no persistence); skipped, with the reason, when absent.
+    Tests keep apart by key prefix or flush; a test that kills Redis starts its own."""
+    from doubles.redis_server import RedisServer
+
+    with RedisServer(tmp_path_factory.mktemp("redis")) as srv:
+        yield srv
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(

@@ -53,9 +53,12 @@ async def run_clients(
     token: Callable[[int], str | None] = lambda i: None,
     check: Callable[[int, dict[str, Any]], str | None] | None = None,
     deadline_s: float = 300.0,
+    legacy: Callable[[int], bool] = lambda i: False,
 ) -> LoadResult:
     """``clients`` concurrent clients, each connecting and then making ``calls`` calls given by
-    ``call(client, n) -> (tool, arguments)``; ``check`` may name what is wrong with a result."""
+    ``call(client, n) -> (tool, arguments)``; ``check`` may name what is wrong with a result.
+    ``legacy(client)``: that client speaks the 2025 initialize handshake (as hosts do today)
+    instead of the SDK's default 2026 per-request protocol."""
     result = LoadResult()
     start, all_ready = anyio.Event(), anyio.Event()
     ready = 0
@@ -69,22 +72,24 @@ async def run_clients(
     async def one(i: int) -> None:
         counted = False
         try:
-            async with _http(token(i)) as http, Client(streamable_http_client(url, http_client=http)) as c:
-                await c.list_tools()  # as clients do on connecting (and the SDK client needs the output schemas)
-                counted = True
-                arrived()
-                await start.wait()
-                for n in range(calls):
-                    tool, args = call(i, n)
-                    t0 = time.perf_counter()
-                    r = await c.call_tool(tool, args)
-                    result.latencies_ms.append((time.perf_counter() - t0) * 1000)
-                    if r.is_error:
-                        result.failures.append(f"client {i} {tool}: {r.content}")
-                    elif check is not None:
-                        problem = check(i, r.structured_content or {})
-                        if problem:
-                            result.failures.append(f"client {i} {tool}: {problem}")
+            async with _http(token(i)) as http:
+                transport = streamable_http_client(url, http_client=http)
+                async with Client(transport, mode="legacy" if legacy(i) else "auto") as c:
+                    await c.list_tools()  # as clients do on connecting (and the SDK client needs the output schemas)
+                    counted = True
+                    arrived()
+                    await start.wait()
+                    for n in range(calls):
+                        tool, args = call(i, n)
+                        t0 = time.perf_counter()
+                        r = await c.call_tool(tool, args)
+                        result.latencies_ms.append((time.perf_counter() - t0) * 1000)
+                        if r.is_error:
+                            result.failures.append(f"client {i} {tool}: {r.content}")
+                        elif check is not None:
+                            problem = check(i, r.structured_content or {})
+                            if problem:
+                                result.failures.append(f"client {i} {tool}: {problem}")
         except Exception as exc:  # a connection that fails is a failed call, not a crash of the run
             result.failures.append(f"client {i}: {type(exc).__name__}: {exc}")
         finally:

@@ -30,9 +30,6 @@ RESTRICTED_VOLUMES = {
     "secret",
 }
 # Settings of the Redis session store (issue 12's other half, merged separately): names agreed on.
-PENDING_SETTINGS = {"session_store", "stateless_http", "redis_password"}
-
-
 @pytest.fixture(scope="module")
 def docs() -> list[Obj]:
     return render(DEPLOY)
@@ -135,7 +132,7 @@ def test_the_server_accepts_the_deployments_settings(
     c = container(server(docs))
     env = {e["name"]: e["value"] for e in c["env"] if "value" in e}
     assert [s["secretRef"]["name"] for s in c["envFrom"]] == ["gitops-mcp"]
-    known = {n.upper() for n in Settings.model_fields} | {n.upper() for n in PENDING_SETTINGS}
+    known = {n.upper() for n in Settings.model_fields}
     for name in env:
         assert name in ("HOME", "TMPDIR") or name.removeprefix("GITOPS_MCP_") in known, name
     for name, value in {**env, "GITOPS_MCP_AUTH_TOKEN": "t" * 32, "GITOPS_MCP_REDIS_PASSWORD": "p" * 32}.items():

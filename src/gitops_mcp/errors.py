@@ -14,6 +14,7 @@ GitOpsError
 │   └── ForgeError             the GitHub/GitLab API refused a pull/merge request
 ├── ClusterError           the Kubernetes API refused or failed a request (message says which and why)
 │   └── ClusterUnavailable     no cluster configured or reachable
+├── StoreUnavailable       the session store (SQLite file, Redis) cannot be reached; other tools still work
 └── ConfigError            the server's own configuration is wrong (start-up)
 
 The ``str()`` of every error is what an assistant reads, so messages say what was wrong
@@ -97,6 +98,10 @@ class ClusterError(GitOpsError):
 
 class ClusterUnavailable(ClusterError):
     """No cluster is configured, or it cannot be reached."""
+
+
+class StoreUnavailable(GitOpsError):
+    """The session store cannot be reached or refused the request (the message says where and why)."""
 
 
 class ConfigError(GitOpsError):

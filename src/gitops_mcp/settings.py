@@ -8,8 +8,10 @@ receive a :class:`Settings` instance and never look at ``os.environ`` themselves
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import unquote, urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -31,6 +33,51 @@ def _default_roots() -> list[Path]:
     if cwd not in roots:
         roots.append(cwd)
     return roots
+
+
+REDIS_URL_FORM = "redis://[:password@]host[:port][/db] or rediss://... (TLS)"
+
+
+@dataclass(frozen=True)
+class RedisTarget:
+    """Where the Redis session store is. The password never shows in a repr, a log or an error."""
+
+    host: str
+    port: int
+    db: int
+    tls: bool
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    def describe(self) -> str:
+        return f"{'rediss' if self.tls else 'redis'}://{self.host}:{self.port}/{self.db}"
+
+
+def parse_redis_url(url: str, password: str | None = None) -> RedisTarget:
+    """Parse a ``redis://`` / ``rediss://`` URL; ``password`` is used when the URL has none.
+    Errors name what is wrong, never the URL (it may hold a password)."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port or 6379
+    except ValueError:
+        raise ValueError(f"GITOPS_MCP_SESSION_STORE is not a valid URL; expected {REDIS_URL_FORM}") from None
+    if parts.scheme not in ("redis", "rediss"):
+        raise ValueError(f"GITOPS_MCP_SESSION_STORE must be 'sqlite' or {REDIS_URL_FORM}")
+    if not parts.hostname:
+        raise ValueError(f"GITOPS_MCP_SESSION_STORE names no host; expected {REDIS_URL_FORM}")
+    path = parts.path.strip("/")
+    if path and not (path.isdigit() and int(path) < 16384):
+        raise ValueError(f"GITOPS_MCP_SESSION_STORE: the database after the host must be a number; {REDIS_URL_FORM}")
+    if parts.query or parts.fragment:
+        raise ValueError(f"GITOPS_MCP_SESSION_STORE takes no query or fragment; expected {REDIS_URL_FORM}")
+    return RedisTarget(
+        host=parts.hostname,
+        port=port,
+        db=int(path or 0),
+        tls=parts.scheme == "rediss",
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else (password or None),
+    )
 
 
 class PolicySettings(Model):
@@ -56,6 +103,7 @@ class Settings(BaseSettings):
         extra="ignore",
         validate_default=True,
         populate_by_name=True,
+        hide_input_in_errors=True,  # a refused value may be a token or a URL with a password
     )
 
     allowed_roots: Annotated[list[Path], NoDecode] = Field(
@@ -66,6 +114,18 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(default_factory=lambda: _xdg_dir("XDG_CACHE_HOME", ".cache"))
     session_db: Path | None = Field(None, description="SQLite file for sessions (default: <state_dir>/sessions.db)")
     session_ttl_seconds: int = Field(7 * 24 * 3600, ge=60, description="Idle sessions expire after this long")
+    session_store: SecretStr | None = Field(
+        None,
+        description="Where sessions live: unset or 'sqlite' = the SQLite file (session_db); "
+        "redis://[:password@]host:port/db or rediss:// = Redis, shared by replicas",
+    )
+    redis_password: SecretStr | None = Field(None, description="Password of the Redis session store, if not in the URL")
+    redis_timeout_seconds: float = Field(5.0, gt=0, le=60, description="Connect and reply timeout of Redis")
+    stateless_http: bool | None = Field(
+        None,
+        description="Streamable HTTP without MCP sessions (replicas behind a load balancer, no sticky sessions); "
+        "default: on when the session store is Redis",
+    )
     read_only: bool = False
     crd_dir: Path | None = Field(None, description="Directory of CRD YAML files used for schema validation")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
@@ -152,11 +212,34 @@ class Settings(BaseSettings):
                 resolved.append(r)
         return resolved
 
+    @field_validator("session_store")
+    @classmethod
+    def _check_store(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or value.get_secret_value().strip().lower() in ("", "sqlite"):
+            return None
+        parse_redis_url(value.get_secret_value())
+        return value
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.policy.min_interval_seconds > self.policy.max_interval_seconds:
             raise ValueError("policy.min_interval_seconds must not exceed policy.max_interval_seconds")
         return self
+
+    @property
+    def redis_target(self) -> RedisTarget | None:
+        """The Redis session store, or None for the embedded SQLite one."""
+        if self.session_store is None:
+            return None
+        password = self.redis_password.get_secret_value() if self.redis_password else None
+        return parse_redis_url(self.session_store.get_secret_value(), password)
+
+    @property
+    def http_stateless(self) -> bool:
+        """Whether streamable HTTP runs without MCP sessions (any replica answers any request)."""
+        if self.stateless_http is not None:
+            return self.stateless_http
+        return self.session_store is not None
 
     @property
     def session_db_path(self) -> Path:
@@ -168,7 +251,13 @@ class Settings(BaseSettings):
             t for t in (self.git_token, self.github_token, self.gitlab_token, self.auth_token, self.oci_password) if t
         ]
         values += list(self.auth_tokens.values())
-        return [v.get_secret_value() for v in values]
+        out = [v.get_secret_value() for v in values]
+        redis = self.redis_target
+        if redis is not None and redis.password:
+            out.append(redis.password)
+        if self.redis_password is not None:
+            out.append(self.redis_password.get_secret_value())
+        return out
 
     def bearer_tokens(self) -> dict[str, str]:
         """Principal -> token for every configured bearer token."""

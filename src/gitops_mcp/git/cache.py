@@ -106,6 +106,15 @@ class CloneCache:
             self._clone_into(dest, remote)
         return dest
 
+    def present(self, url: str) -> Path:
+        """The clone of ``url`` as it is (no fetch) when the cache has one, else a new clone: what a
+        session started elsewhere (another replica, a cache since emptied) works in here."""
+        dest = self.destination(parse_remote(url, self.settings))
+        with self._locked(dest):
+            if self._marked(dest):
+                return dest
+        return self.clone(url)
+
     def _refresh(self, dest: Path, remote: Remote) -> None:
         env = git_env(remote, self.settings)
         with self._repo(dest) as repo:

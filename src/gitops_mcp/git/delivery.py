@@ -101,6 +101,10 @@ class GitDelivery:
     def cached_clone(self, url: str) -> Path:
         return self.cache.clone(url)
 
+    def clone_here(self, url: str) -> Path:
+        """This server's clone of ``url`` as it is, made when the cache has none (a cold cache)."""
+        return self.cache.present(url)
+
     def prepare_write(self, repo_root: Path, paths: Sequence[str]) -> None:
         self.cache.prepare_write(repo_root, paths)
 

@@ -11,6 +11,12 @@ from gitops_mcp.server.app import build_server
 from gitops_mcp.settings import Settings
 
 
+def session_place(settings: Settings) -> str:
+    """Where sessions live, for the start-up line (no credential)."""
+    target = settings.redis_target
+    return f"Redis {target.describe()}" if target else f"SQLite {settings.session_db_path}"
+
+
 def serve(settings: Settings) -> None:
 
     mcp = build_server(settings)
@@ -28,11 +34,19 @@ def serve(settings: Settings) -> None:
     print(
         f"gitops-mcp {__version__}: {'streamable HTTP' if settings.transport == 'http' else 'SSE'} on "
         f"http://{settings.host}:{settings.port}{'/mcp' if settings.transport == 'http' else '/sse'}"
-        f"{' (bearer token required)' if settings.bearer_tokens() else ''}",
+        f"{' (bearer token required)' if settings.bearer_tokens() else ''}"
+        f"{'; stateless (replicas)' if settings.transport == 'http' and settings.http_stateless else ''}"
+        f"; sessions in {session_place(settings)}",
         file=sys.stderr,
         flush=True,
     )
     if settings.transport == "http":
-        mcp.run(transport="streamable-http", host=settings.host, port=settings.port, transport_security=security)
+        mcp.run(
+            transport="streamable-http",
+            host=settings.host,
+            port=settings.port,
+            transport_security=security,
+            stateless_http=settings.http_stateless,
+        )
     else:
         mcp.run(transport="sse", host=settings.host, port=settings.port, transport_security=security)

@@ -19,22 +19,32 @@ if TYPE_CHECKING:
 
 
 def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
+    # Stateless HTTP (replicas): no request can go back to the client, so questions come back in
+    # the result and the assistant answers them with answer_questions (the session round trip).
+    ask_inline = not (settings.transport == "http" and settings.http_stateless)
+    local = settings.redis_target is None  # SQLite: reads are local file reads (see Shared.store_local)
+
     @mcp.tool(annotations=READ)
     async def get_session(
         session_id: SessionId,
     ) -> SessionView:
         """Show a wizard session: step, open questions, answers, preview and result."""
-        return await answer(svc.wizard.get, current_owner(), session_id, local=True)
+        return await answer(svc.wizard.get, current_owner(), session_id, local=local)
 
     @mcp.tool(annotations=READ)
     async def list_sessions(
         limit: Annotated[int, Field(ge=1, le=100, description="At most this many")] = 20,
     ) -> SessionList:
         """List this caller's wizard sessions, newest first."""
-        # one indexed SQLite read of summary columns: cheaper on the event loop than a thread handoff
+        # one indexed SQLite read of summary columns: cheaper on the event loop than a thread handoff;
+        # Redis is a network call, which waits in a thread
         from gitops_mcp.sessions.models import SessionList
 
-        found = inline(svc.wizard.list_sessions, current_owner(), limit + 1)
+        owner = current_owner()
+        if local:
+            found = inline(svc.wizard.list_sessions, owner, limit + 1)
+        else:
+            found = await run(svc.wizard.list_sessions, owner, limit + 1)
         return compact(SessionList(sessions=found[:limit], more=len(found) > limit))
 
     # -- sessions ---------------------------------------------------------------------------------
@@ -56,8 +66,10 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         revision, namespace, app_name, output_path, delivery; Argo CD argocd_namespace, project,
         sync_policy; Flux flux_namespace, interval, prune. Clients with elicitation are asked inline."""
         owner = current_owner()
-        local = svc.shared.computes_only(repo_path, asks_cluster=True)
-        view = await run(svc.wizard.start, owner, repo_path, intent, provider, answers, accept_defaults, local=local)
+        computes = local and svc.shared.computes_only(repo_path, asks_cluster=True)
+        view = await run(svc.wizard.start, owner, repo_path, intent, provider, answers, accept_defaults, local=computes)
+        if not ask_inline:
+            return compact(view)
         return compact(
             await elicit_rounds(ctx, view, lambda a: run(svc.wizard.answer, owner, view.session_id, a, False))
         )
@@ -79,6 +91,8 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         pull_request also commits."""
         owner = current_owner()
         view = await run(svc.wizard.answer, owner, session_id, answers, accept_defaults)
+        if not ask_inline:
+            return compact(view)
         return compact(await elicit_rounds(ctx, view, lambda a: run(svc.wizard.answer, owner, session_id, a, False)))
 
     @mcp.tool(annotations=CANCEL)
@@ -86,4 +100,4 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         session_id: SessionId,
     ) -> SessionView:
         """End a wizard session without doing anything more. Files already written stay."""
-        return await answer(svc.wizard.cancel, current_owner(), session_id, local=True)
+        return await answer(svc.wizard.cancel, current_owner(), session_id, local=local)

@@ -7,6 +7,7 @@ Plain Python: nothing here (or anywhere in ``services``) knows about MCP.
 from __future__ import annotations
 
 import os
+import threading
 from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -17,6 +18,7 @@ from gitops_mcp.git.delivery import GitDelivery
 from gitops_mcp.git.info import RepoInfo, read_repo_info
 from gitops_mcp.paths import resolve_allowed
 from gitops_mcp.providers.registry import ProviderRegistry, default_registry
+from gitops_mcp.sessions.backends import open_store
 from gitops_mcp.sessions.store import SessionStore
 from gitops_mcp.settings import Settings
 
@@ -38,6 +40,7 @@ class Shared:
         self.registry = registry or default_registry()
         self.delivery = GitDelivery(settings)
         self._store: SessionStore | None = None
+        self._store_lock = threading.Lock()
         self._detections: OrderedDict[tuple[str, str, str], DetectionReport] = OrderedDict()
         self.rules = self.registry.builtin_rules()  # built-in schema rules of every provider
         self.gitops_kinds = self.registry.gitops_kinds()  # what counts as GitOps structure in a repository
@@ -45,8 +48,16 @@ class Shared:
     @property
     def store(self) -> SessionStore:
         if self._store is None:
-            self._store = SessionStore(self.settings.session_db_path, self.settings.session_ttl_seconds)
+            with self._store_lock:
+                if self._store is None:
+                    self._store = open_store(self.settings)
         return self._store
+
+    @property
+    def store_local(self) -> bool:
+        """Whether session reads are local file reads (SQLite), cheap enough for the event loop and
+        the few compute threads; Redis is a network call, which may wait (Redis down: a timeout)."""
+        return self.settings.redis_target is None
 
     def close(self) -> None:
         if self._store is not None:

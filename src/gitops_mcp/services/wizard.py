@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -12,11 +13,14 @@ from gitops_mcp.manifests.write import WriteResult, write_manifest_file
 from gitops_mcp.questions import Question
 from gitops_mcp.services.prepare import Preparation
 from gitops_mcp.services.register import Registrar
-from gitops_mcp.services.shared import Shared
+from gitops_mcp.services.shared import Shared, looks_like_url
 from gitops_mcp.services.verify import Verifier
 from gitops_mcp.sessions import flow
 from gitops_mcp.sessions.models import DeliveryResult, SessionState, SessionSummary, SessionView
-from gitops_mcp.sessions.store import new_session_id
+from gitops_mcp.sessions.store import ConcurrentUpdateError, new_session_id
+
+SAVE_ATTEMPTS = 5  # reads again after another call (another replica) stored a transition first
+log = logging.getLogger("gitops_mcp.wizard")
 
 
 class Wizard:
@@ -47,6 +51,8 @@ class Wizard:
             raise UserInputError("answer delivery after the preview (answer_questions), not with start_deployment")
         directory = self.shared.local_dir(path)
         ctx = self.prep.context(directory, intent, provider)
+        if looks_like_url(path):
+            ctx.source_url = path.strip()
         state = SessionState(id=new_session_id(), owner=owner, created_at=0, updated_at=0, expires_at=0, context=ctx)
         pending = {**({"provider": provider} if provider else {}), **given}
         env = self.prep.env(ctx)
@@ -71,16 +77,26 @@ class Wizard:
     def answer(
         self, owner: str, session_id: str, answers: Mapping[str, Any], accept_defaults: bool = False
     ) -> SessionView:
-        state = self.shared.store.get(session_id, owner)
-        if state.status != "open":
-            raise UserInputError(f"session {session_id} is {state.status}; start a new one with start_deployment")
-        self._check_ids(answers)
-        env = self.prep.env(state.context)
-        adv = flow.advance(state, answers, env, defaults_for=self._defaults(state, env) if accept_defaults else ())
-        new, errors = adv.state, dict(adv.errors)
-        new = self._settle(new, errors, env)
-        saved = self.shared.store.save(new)
-        return self._view(saved, errors, adv.ignored)
+        """One transition. When another call stored one first (optimistic locking), the answers are
+        applied again to what it stored: of two concurrent answers neither is lost."""
+        for attempt in range(SAVE_ATTEMPTS):
+            state = self._read(session_id, owner)
+            if state.status != "open":
+                raise UserInputError(f"session {session_id} is {state.status}; start a new one with start_deployment")
+            self._check_ids(answers)
+            env = self.prep.env(state.context)
+            adv = flow.advance(state, answers, env, defaults_for=self._defaults(state, env) if accept_defaults else ())
+            new, errors = adv.state, dict(adv.errors)
+            new = self._settle(new, errors, env)
+            try:
+                saved = self.shared.store.save(new)
+            except ConcurrentUpdateError:
+                if attempt == SAVE_ATTEMPTS - 1:
+                    raise
+                log.info("session %s: another call stored an answer first; applying these again on top", session_id)
+                continue
+            return self._view(saved, errors, adv.ignored)
+        raise AssertionError("unreachable")
 
     def _settle(self, state: SessionState, errors: dict[str, str], env: flow.FlowEnv) -> SessionState:
         """Build the preview once everything is answered, and deliver when delivery was chosen."""
@@ -193,17 +209,35 @@ class Wizard:
         return result
 
     def get(self, owner: str, session_id: str) -> SessionView:
-        return self._view(self.shared.store.get(session_id, owner), {}, [])
+        return self._view(self._read(session_id, owner), {}, [])
+
+    def _read(self, session_id: str, owner: str) -> SessionState:
+        """The session, its repository here: a session started on a git URL works in this server's
+        own clone of it (another replica may have started it; the clone is made when missing)."""
+        state = self.shared.store.get(session_id, owner)
+        ctx = state.context
+        if ctx.source_url and state.status == "open":
+            root = str(self.shared.delivery.clone_here(ctx.source_url).resolve())
+            if ctx.repo_root != root:
+                ctx.repo_root = ctx.scan_path = root
+        return state
 
     def list_sessions(self, owner: str, limit: int = 50) -> list[SessionSummary]:
         return self.shared.store.summaries(owner, limit)
 
     def cancel(self, owner: str, session_id: str) -> SessionView:
-        state = self.shared.store.get(session_id, owner)
-        if state.status == "open":
-            state.status = "cancelled"
-            state = self.shared.store.save(state)
-        return self._view(state, {}, [])
+        for attempt in range(SAVE_ATTEMPTS):
+            state = self.shared.store.get(session_id, owner)
+            if state.status == "open":
+                state.status = "cancelled"
+                try:
+                    state = self.shared.store.save(state)
+                except ConcurrentUpdateError:
+                    if attempt == SAVE_ATTEMPTS - 1:
+                        raise
+                    continue
+            return self._view(state, {}, [])
+        raise AssertionError("unreachable")
 
     def open_questions(self, view: SessionView) -> list[Question]:
         return view.questions

@@ -1,1 +1,1 @@
-"""Wizard sessions: the pure state machine (flow), models and the SQLite store."""
+"""Wizard sessions: the pure state machine (flow), models and the stores (SQLite, Redis)."""
