@@ -29,6 +29,8 @@ RESTRICTED_VOLUMES = {
     "projected",
     "secret",
 }
+
+
 # Settings of the Redis session store (issue 12's other half, merged separately): names agreed on.
 @pytest.fixture(scope="module")
 def docs() -> list[Obj]:
