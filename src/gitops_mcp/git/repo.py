@@ -77,12 +77,15 @@ class Identity:
 class GitRepo:
     """A local working tree. Use as a context manager, or call :meth:`close`."""
 
-    def __init__(self, path: Path, timeout: float = 300.0, extra_config: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, path: Path, timeout: float = 300.0, extra_config: tuple[str, ...] = (), scratch: Path | None = None
+    ) -> None:
         import git  # GitPython, imported lazily
 
         self._git_mod = git
         self.timeout = timeout
         self._config = extra_config
+        self.scratch = scratch  # where temporary files go (default: the system's temporary directory)
         probe = git_runner(str(path), extra_config)
         try:
             top = probe.execute(self._argv("rev-parse", "--show-toplevel"), kill_after_timeout=timeout)
@@ -185,6 +188,18 @@ class GitRepo:
             except git.GitCommandError as exc:
                 raise GitError(f"git sparse-checkout failed: {scrub(str(exc.stderr))[-1000:]}") from None
 
+    def blob(self, rev: str, rel: str) -> bytes | None:
+        """The exact bytes of ``rel`` in ``rev`` (None: not there)."""
+        code, out, _ = self._git.execute(
+            self._argv("cat-file", "blob", f"{rev}:{rel}"),
+            with_extended_output=True,
+            with_exceptions=False,
+            strip_newline_in_stdout=False,
+            stdout_as_string=False,
+            kill_after_timeout=self.timeout,
+        )
+        return bytes(out) if code == 0 else None
+
     def tree_of(self, rev: str) -> str:
         return self.run("rev-parse", "--verify", "--end-of-options", rev + "^{tree}").strip()
 
@@ -255,7 +270,7 @@ class GitRepo:
     ) -> str | None:
         """Create a commit on ``parent`` with ``files`` set (None = deleted) without touching the
         working tree, index or HEAD. None when the tree would not change."""
-        fd, index = tempfile.mkstemp(prefix="gitops-mcp-index-")
+        fd, index = tempfile.mkstemp(prefix="gitops-mcp-index-", dir=self.scratch)
         os.close(fd)
         os.unlink(index)
         env = {"GIT_INDEX_FILE": index}
@@ -276,7 +291,7 @@ class GitRepo:
         return self.run("commit-tree", tree, "-p", parent, "-m", message, env=self._commit_env(who)).strip()
 
     def _hash_object(self, content: bytes) -> str:
-        fd, tmp = tempfile.mkstemp(prefix="gitops-mcp-blob-")
+        fd, tmp = tempfile.mkstemp(prefix="gitops-mcp-blob-", dir=self.scratch)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(content)
@@ -306,7 +321,7 @@ class GitRepo:
 
     def revert_on(self, parent: str, shas: Sequence[str], message: str, who: Identity) -> str:
         """Revert ``shas`` (newest first) on top of ``parent`` in a temporary worktree; returns the new commit."""
-        with tempfile.TemporaryDirectory(prefix="gitops-mcp-wt-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="gitops-mcp-wt-", dir=self.scratch) as tmp:
             wt = Path(tmp) / "wt"
             self.run("worktree", "add", "--quiet", "--detach", str(wt), parent)
             try:
