@@ -146,6 +146,15 @@ class CloneCache:
         cache_lru.touch(dest)
         return dest
 
+    def present(self, url: str) -> Path:
+        """The cached clone of ``url`` as it is, made if it is not there (no refresh)."""
+        remote = self.remote(url)
+        dest = self.destination(remote)
+        if not self._marked(dest):
+            with self.locked(dest):
+                self._ensure(dest, remote)
+        return dest
+
     def _ensure(self, dest: Path, remote: Remote) -> bool:
         """Clone into ``dest`` unless the cache made it already (call under the lock); True when cloned."""
         if self._marked(dest):

@@ -40,6 +40,9 @@ class SessionContext(BaseModel):
     """What the session knows about the repository (captured when it starts)."""
 
     repo_root: str | None = Field(None, description="Absolute path of the local repository, if any")
+    source_url: str | None = Field(
+        None, description="The git URL the session started from: delivery works in a fresh working tree of it"
+    )
     scan_path: str | None = None
     origin_url: str | None = None
     branch: str | None = None
