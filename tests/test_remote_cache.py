@@ -20,7 +20,7 @@ import pytest
 from conftest import wizard_to_preview
 from doubles.forge import FakeForge
 from doubles.world import World, git_repository, kustomization
-from gitops_mcp.errors import GitOpsError, NotFoundError, PushRefused
+from gitops_mcp.errors import GitOpsError, NotFoundError, PathNotAllowedError, PushRefused
 from gitops_mcp.git.delivery import GitDelivery
 from gitops_mcp.git.workspace import _me
 from gitops_mcp.remediation import SetImage
@@ -148,6 +148,8 @@ def test_a_working_tree_is_gone_after_a_failure_and_bad_urls_touch_nothing(env: 
         app.git.rollback("https://example.com/org/x.git", paths=["a.yaml"])
     with pytest.raises(NotFoundError, match="branch nope does not exist"):
         app.git.rollback(env.url, paths=["apps/web/deploy.yaml"], base="nope", mode="push")
+    with app.shared.delivery.workspace(env.url) as ws, pytest.raises(PathNotAllowedError, match="private"):
+        app.git.commit(str(ws.root), ["apps/web/deploy.yaml"], "another operation's working tree")
     assert not any(work.iterdir())
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from gitops_mcp.detection import DetectionReport, detect_packages
-from gitops_mcp.errors import ReadOnlyError, UserInputError
+from gitops_mcp.errors import PathNotAllowedError, ReadOnlyError, UserInputError
 from gitops_mcp.git.delivery import GitDelivery
 from gitops_mcp.git.info import RepoInfo, read_repo_info
 from gitops_mcp.paths import resolve_allowed
@@ -107,7 +107,11 @@ class Shared:
         """A local directory for ``path``; a git URL is cloned into (or refreshed in) the cache."""
         if looks_like_url(path):
             return self.delivery.cached_clone(path).resolve()
-        return resolve_allowed(path, self.roots)
+        found = resolve_allowed(path, self.roots)
+        work = self.delivery.workspaces.root.resolve()
+        if found == work or work in found.parents:
+            raise PathNotAllowedError(f"{path} is a working tree of the clone cache, private to one operation")
+        return found
 
     @contextlib.contextmanager
     def reading(self, path: str) -> Iterator[Path]:
