@@ -67,7 +67,7 @@ def main() -> None:
                 remediate(app, None)  # warms the clone cache
                 for i in range(runs):
                     env = world.remote.client_env(USER)
-                    subprocess.run(["git", "pull", "-q", "--ff-only"], cwd=work, env=env, check=True)
+                    subprocess.run(["git", "pull", "-q", "--ff-only", "origin", "main"], cwd=work, env=env, check=True)
                     times["local"].append(remediate(app, str(work)))
                     times["warm"].append(remediate(app, None))
                     cold = Services(settings.model_copy(update={"cache_dir": tmp / f"cold-{i}"}))

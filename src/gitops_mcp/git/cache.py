@@ -169,7 +169,7 @@ class CloneCache:
         from, the remote's default), fetched into the cached clone, made first if need be. Call
         under the lock."""
         cloned = self._ensure(dest, remote)
-        with self._repo(dest) as repo:
+        with GitRepo(dest, self.settings.git_timeout_seconds, CACHE_CONFIG, toplevel=True) as repo:
             current = repo.current_branch() or "main"
             branch = branch or current
             if not (cloned and branch == current):

@@ -144,13 +144,16 @@ class KeptStore:
         """Drop what ``owner`` kept for ``files`` with the contents the working tree now has (it was
         just delivered); the ones dropped."""
         wanted = sorted(set(files))
+        candidates = [k for k in self.entries(dest) if k.owner == owner and k.files == wanted]
+        if not candidates:
+            return []
         blobs: dict[str, str] = {}
         for rel in wanted:
             p = repo.root / rel
             blobs[rel] = repo.run("hash-object", "--no-filters", "--", str(p)).strip() if p.is_file() else ""
         dropped = []
-        for k in self.entries(dest):
-            if k.owner != owner or k.files != wanted or not repo.rev(k.sha):
+        for k in candidates:
+            if not repo.rev(k.sha):
                 continue
             if all(_blob(repo, k.sha, rel) == blobs[rel] for rel in wanted):
                 self._drop(repo, dest, k)

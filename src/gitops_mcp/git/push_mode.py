@@ -39,7 +39,8 @@ def push_mode(co: Checkout, files: list[str], message: str, branch: str | None) 
     """Commit ``files`` on the checked-out branch and push it; a rejected push is rebased and retried."""
     repo, remote, env = co.repo, co.remote, co.env
     target = _target(co, branch)
-    repo.ls_remote(remote.url, env, f"refs/heads/{target}")  # credentials checked before any change
+    if co.target is None:  # a private working tree was just fetched with them
+        repo.ls_remote(remote.url, env, f"refs/heads/{target}")  # credentials checked before any change
     sha = repo.commit_paths(files, message, co.who)
     if sha is None:
         return CommitResult(

@@ -78,20 +78,33 @@ class GitRepo:
     """A local working tree. Use as a context manager, or call :meth:`close`."""
 
     def __init__(
-        self, path: Path, timeout: float = 300.0, extra_config: tuple[str, ...] = (), scratch: Path | None = None
+        self,
+        path: Path,
+        timeout: float = 300.0,
+        extra_config: tuple[str, ...] = (),
+        scratch: Path | None = None,
+        *,
+        toplevel: bool = False,
+        sparse: bool | None = None,
     ) -> None:
+        """``toplevel``: ``path`` is known to be the top of a working tree (not asked of git);
+        ``sparse``: whether it is a sparse checkout, when known (None: asked when it matters)."""
         import git  # GitPython, imported lazily
 
         self._git_mod = git
         self.timeout = timeout
         self._config = extra_config
         self.scratch = scratch  # where temporary files go (default: the system's temporary directory)
-        probe = git_runner(str(path), extra_config)
-        try:
-            top = probe.execute(self._argv("rev-parse", "--show-toplevel"), kill_after_timeout=timeout)
-        except git.GitCommandError as exc:
-            raise UserInputError(f"{path} is not inside a git working tree") from exc
-        self.root = Path(str(top)).resolve()
+        self._sparse = sparse
+        if toplevel:
+            self.root = path.resolve()
+        else:
+            probe = git_runner(str(path), extra_config)
+            try:
+                top = probe.execute(self._argv("rev-parse", "--show-toplevel"), kill_after_timeout=timeout)
+            except git.GitCommandError as exc:
+                raise UserInputError(f"{path} is not inside a git working tree") from exc
+            self.root = Path(str(top)).resolve()
         self._git = git_runner(str(self.root), extra_config)
 
     def _argv(self, *args: str) -> list[str]:
@@ -168,7 +181,9 @@ class GitRepo:
         return self.run("rev-parse", "--is-shallow-repository").strip() == "true"
 
     def is_sparse(self) -> bool:
-        return self.run_full("config", "--bool", "--get", "core.sparseCheckout")[1].strip() == "true"
+        if self._sparse is None:
+            self._sparse = self.run_full("config", "--bool", "--get", "core.sparseCheckout")[1].strip() == "true"
+        return self._sparse
 
     def materialize(self, paths: Sequence[str]) -> None:
         """In a sparse checkout (the clone cache), check out the directories of ``paths`` first."""

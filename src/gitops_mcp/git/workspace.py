@@ -52,7 +52,14 @@ class Workspace:
     settings: Settings
 
     def repo(self) -> GitRepo:
-        return GitRepo(self.root, self.settings.git_timeout_seconds, WORKTREE_CONFIG, scratch=self.scratch)
+        return GitRepo(
+            self.root,
+            self.settings.git_timeout_seconds,
+            WORKTREE_CONFIG,
+            scratch=self.scratch,
+            toplevel=True,
+            sparse=False,
+        )
 
     def checkout(self, repo: GitRepo, cache: CloneCache) -> Checkout:
         return Checkout(
@@ -64,9 +71,6 @@ class Workspace:
             private=PRIVATE_REFS,
             lock=lambda: cache.locked(self.dest),
         )
-
-    def cache_repo(self) -> GitRepo:
-        return GitRepo(self.dest, self.settings.git_timeout_seconds, WORKTREE_CONFIG)
 
 
 class Workspaces:
@@ -110,8 +114,8 @@ class Workspaces:
                         repo.run("worktree", "add", "--quiet", "--detach", str(tree), tip)
                 scratch.mkdir()
                 ws = Workspace(tree.resolve(), remote, branch, tip, dest, scratch, owner, self.settings)
-                with ws.repo() as repo:  # the cache is sparse; this tree has every file (its own config)
-                    repo.run("sparse-checkout", "disable")
+                with GitRepo(tree, self.settings.git_timeout_seconds, WORKTREE_CONFIG, toplevel=True) as repo:
+                    repo.run("sparse-checkout", "disable")  # the cache is sparse; this tree has every file
                 with self._guard:
                     self._live[ws.root] = ws
                 try:
@@ -126,7 +130,7 @@ class Workspaces:
                     marker.unlink()
 
     def _cache_repo(self, dest: Path) -> GitRepo:
-        return GitRepo(dest, self.settings.git_timeout_seconds, WORKTREE_CONFIG)
+        return GitRepo(dest, self.settings.git_timeout_seconds, WORKTREE_CONFIG, toplevel=True)
 
     def _remove(self, dest: Path, tree: Path) -> None:
         if not tree.exists() and not tree.is_symlink():
