@@ -207,3 +207,36 @@ def test_the_wizard_on_a_url_writes_nothing_into_the_cache_and_keeps_a_write(env
     pushed = app.git.commit(env.url, [done.result.file], "Deploy web", owner="local")
     assert pushed.status == "pushed" and env.kept_branches() == []
     assert "kind: Kustomization" in env.world.remote.show(env.name, "main", done.result.file)
+
+
+def test_wizard_on_a_url_refused_push_is_kept_and_another_replica_proposes_it(env: Env, tmp_path: Path) -> None:
+    """The session is started on one server and answered on another with a clone cache of its own
+    (the session store shared, as stateless replicas have it): the push is refused, the change
+    kept; the pull request picks it up."""
+    app = env.app
+    v = wizard_to_preview(app, env.url, {"package": "apps/web", "provider": "flux", "repo_url": env.url})  # type: ignore[arg-type]
+    other = Services(app.settings.model_copy(update={"cache_dir": tmp_path / "replica-cache"}))
+    try:
+        env.world.remote.protect(env.name, "main")
+        refused = other.wizard.answer("local", v.session_id, {"delivery": "push"})
+        assert refused.status == "open" and refused.step == "preview"
+        text = refused.errors["delivery"]
+        assert "GH006" in text and "Nothing is lost" in text and "gitops-mcp/kept/" in text and "again" in text
+        replica = other.shared.delivery.cache.find(env.url)
+        assert replica is not None and replica.is_relative_to(tmp_path / "replica-cache")
+        assert len(env.kept_branches(replica)) == 1
+        done = other.wizard.answer("local", v.session_id, {"delivery": "pull_request"})
+        assert done.status == "done" and done.result is not None and done.result.pr_url
+        assert env.kept_branches(replica) == []  # the same change, delivered: picked up
+    finally:
+        other.close()
+
+
+def test_scaffold_fleet_on_a_url(env: Env) -> None:
+    app = env.app
+    r = app.fleet.scaffold(env.url, "flux", ["dev", "prod"], delivery="pull_request", owner="alice")
+    assert r.commit is not None and r.commit.status == "pull_request" and r.commit.base == "main"
+    assert "kind: Kustomization" in env.world.remote.show(env.name, r.commit.branch, "clusters/dev/apps.yaml")
+    kept = app.fleet.scaffold(env.url, "flux", ["dev", "prod"], owner="alice")  # delivery=write: kept
+    assert kept.commit is None and "gitops-mcp/kept/" in kept.message and len(env.kept_branches()) == 1
+    assert not any((env.world.root / "cache" / "work").iterdir())
