@@ -461,11 +461,9 @@ def test_wizard_on_a_url_writes_pushes_and_rolls_back(tmp_path: Path, remote: Gi
     v = app.wizard.answer("local", v.session_id, {"delivery": "push"})
     assert v.status == "done", v.errors
     assert remote.show(f"{REPO}.git", "main", "apps/argocd/podinfo.yaml").startswith("apiVersion: argoproj.io")
-    # delivered from a working tree of its own: the cached clone is untouched, no working tree is left
-    cached = Path(app.inspect.detect(url).root)
+    cached = Path(app.inspect.detect(url).root)  # delivered from a working tree of its own, removed since
     assert not (cached / "apps").exists() and tgit(cached, "status", "--porcelain") == ""
-    assert not any((tmp_path / "cache" / "work").iterdir())
-    assert tgit(cached, "worktree", "list", "--porcelain").count("worktree ") == 1
+    assert not any((tmp_path / "cache/work").iterdir()) and tgit(cached, "worktree", "list").count("\n") == 0
     r = app.git.rollback(url, paths=["apps/argocd/podinfo.yaml"], mode="push")  # needs history: unshallowed
     assert r.reverted and "apps/argocd/podinfo.yaml" not in tgit(
         remote.root / f"{REPO}.git", "ls-tree", "-r", "--name-only", "main"

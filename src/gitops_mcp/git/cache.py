@@ -101,8 +101,6 @@ class CloneCache:
                 _clear_stale_locks(dest / ".git", self.settings.git_timeout_seconds + 5)
             yield
 
-    _locked = locked
-
     @contextlib.contextmanager
     def in_use(self, dest: Path) -> Iterator[None]:
         """``dest`` is in use while the block runs (never evicted); afterwards its size is recorded
@@ -187,7 +185,7 @@ class CloneCache:
                 if code != 0:
                     if "couldn't find remote ref" in err:
                         raise NotFoundError(f"the branch {branch} does not exist on {remote.url}")
-                    raise repo._error(("fetch",), err)
+                    raise repo.error(("fetch",), err)
             sha = repo.rev(f"refs/remotes/origin/{branch}")
         if sha is None:
             raise NotFoundError(f"the branch {branch} does not exist on {remote.url}")

@@ -123,7 +123,7 @@ class GitRepo:
     def run(self, *args: str, env: Mapping[str, str] | None = None, check: bool = True) -> str:
         code, out, err = self.run_full(*args, env=env)
         if check and code != 0:
-            raise self._error(args, err or out)
+            raise self.error(args, err or out)
         return out
 
     def run_full(self, *args: str, env: Mapping[str, str] | None = None) -> tuple[int, str, str]:
@@ -140,7 +140,7 @@ class GitRepo:
             raise GitError(f"git {args[0]} failed: {scrub(str(exc.stderr or exc))}") from None
         return int(code), str(out), str(err)
 
-    def _error(self, args: Sequence[str], stderr: str) -> GitError:
+    def error(self, args: Sequence[str], stderr: str) -> GitError:
         text = scrub(stderr.strip())[-2000:]
         if any(s in stderr for s in _AUTH_FAILED):
             last = text.splitlines()[-1] if text else "no detail"
@@ -256,12 +256,12 @@ class GitRepo:
             return True
         text = out + "\n" + err
         if any(s in text for s in _AUTH_FAILED):
-            raise self._error(("push",), text)
+            raise self.error(("push",), text)
         if any(s in text for s in _REJECTED):
             return False
         if "[remote rejected]" in text:
             raise PushRefused(f"the remote refused the push: {refusal_reason(text)}", refusal_reason(text))
-        raise self._error(("push",), text)
+        raise self.error(("push",), text)
 
     # -- writing ------------------------------------------------------------------------------------
     def _commit_env(self, who: Identity) -> dict[str, str]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -35,7 +36,10 @@ from gitops_mcp.settings import Settings
 
 WORKTREE_CONFIG = (*CACHE_CONFIG, "gc.auto=0", "maintenance.auto=false")
 PRIVATE_REFS = "refs/worktree/gitops-mcp"  # per working tree: two operations never share fetched refs
-FOREIGN_GRACE = 24 * 3600.0  # a working tree of another host is left alone this long
+FOREIGN_GRACE = 24 * 3600.0
+_CACHE_NAME = re.compile(
+    r"^[0-9a-f]{20}-[a-z0-9][a-z0-9._-]*$"
+)  # what cache.cache_name makes  # a working tree of another host is left alone this long
 
 
 @dataclass(frozen=True)
@@ -180,8 +184,7 @@ class Workspaces:
             elif not p.name.endswith(".json") and time.time() - p.lstat().st_mtime > 60:
                 p.unlink()  # a marker being written when its owner was killed
         for name in sorted(repos):
-            dest = self.cache.root / name
-            if dest.parent == self.cache.root and not dest.is_symlink() and "/" not in name:
+            if _CACHE_NAME.match(name) and not (dest := self.cache.root / name).is_symlink():
                 self._prune(dest)
         return removed
 
