@@ -114,6 +114,20 @@ async def test_remediate_image_and_helm_value_pushed_and_proposed_live(rw: Remot
         hr = rw.kube.find("helm.toolkit.fluxcd.io/v2", "HelmRelease", "podinfo", "podinfo")
         assert hr is not None and hr["spec"]["values"]["replicaCount"] == 3
         assert hr["spec"]["values"]["ui"]["message"] == "fixed"  # the earlier change is still there
+        # main protected: the push is refused, nothing is lost; commit_and_push with the URL proposes it
+        rw.remote.protect(FLEET, "main")
+        values = {"type": "set_helm_values", "values": {"ui.message": "kept"}}
+        text = await rw.call(c, "remediate", {**helm, "change": values}, ok=False)
+        assert "GH006" in text and "Nothing is lost" in text and "gitops-mcp/kept/" in text and "7 days" in text
+        release = "apps/helm/release.yaml"
+        args = {"repo_path": rw.remote.url(FLEET), "paths": [release], "message": "UI message", "mode": "pull_request"}
+        pr = await rw.call(c, "commit_and_push", args)
+        assert pr["status"] == "pull_request" and "message: kept" in rw.remote.show(FLEET, pr["branch"], release)
+        cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n  namespace: podinfo\n"
+        w = await rw.call(
+            c, "write_manifests", {"repo_path": rw.remote.url(FLEET), "output_path": "apps/x.yaml", "yaml": cm}
+        )
+        assert w["kept"] and "gitops-mcp/kept/" in w["kept"]  # stays kept: searched for the token below
         # an object nobody manages: refused, clearly, nothing changed
         rw.kube.put(
             {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "hand", "namespace": "podinfo"}}
