@@ -461,9 +461,9 @@ def test_wizard_on_a_url_writes_pushes_and_rolls_back(tmp_path: Path, remote: Gi
     v = app.wizard.answer("local", v.session_id, {"delivery": "push"})
     assert v.status == "done", v.errors
     assert remote.show(f"{REPO}.git", "main", "apps/argocd/podinfo.yaml").startswith("apiVersion: argoproj.io")
-    # an existing file outside the sparse checkout is diffed against its real content, never clobbered blindly
-    cached = Path(app.inspect.detect(url).root)
-    assert (cached / "apps/argocd/podinfo.yaml").exists()
+    cached = Path(app.inspect.detect(url).root)  # delivered from a working tree of its own, removed since
+    assert not (cached / "apps").exists() and tgit(cached, "status", "--porcelain") == ""
+    assert not any((tmp_path / "cache/work").iterdir()) and tgit(cached, "worktree", "list").count("\n") == 0
     r = app.git.rollback(url, paths=["apps/argocd/podinfo.yaml"], mode="push")  # needs history: unshallowed
     assert r.reverted and "apps/argocd/podinfo.yaml" not in tgit(
         remote.root / f"{REPO}.git", "ls-tree", "-r", "--name-only", "main"

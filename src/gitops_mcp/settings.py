@@ -171,6 +171,14 @@ class Settings(BaseSettings):
     git_author_email: str | None = None
     push_attempts: int = Field(3, ge=1, le=10, description="Fetch-rebase-retry rounds on a rejected push")
 
+    # -- remote-first: the clone cache's working trees and kept changes ---------------------------------
+    cache_max_mb: int = Field(
+        2048, ge=1, description="Size bound of the clone cache; least recently used repositories go first"
+    )
+    kept_hours: float = Field(
+        168.0, gt=0, le=24 * 366, description="How long a change whose push was refused stays on its kept branch"
+    )
+
     # -- OCI artifacts -------------------------------------------------------------------------------
     oci_username: str | None = Field(None, description="User for the OCI registry (push_artifact)")
     oci_password: SecretStr | None = Field(None, description="Password or token for the OCI registry")

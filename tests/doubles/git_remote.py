@@ -7,9 +7,11 @@ credential is ever sent to a host it does not belong to) and can redirect.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import subprocess
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -24,6 +26,39 @@ class Logged:
     authorization: str | None
 
 
+@dataclass
+class PushGate:
+    """Holds the next ``count`` pushes (receive-pack requests) to one repository until released:
+    operations caught mid-way, at the moment they push."""
+
+    path: str
+    count: int
+    held: int = 0
+    refuse: bool = False
+    changed: threading.Condition = field(default_factory=threading.Condition)
+    released: threading.Event = field(default_factory=threading.Event)
+
+    def wait_held(self, n: int, timeout: float = 60.0) -> None:
+        """Until ``n`` pushes are held (AssertionError after ``timeout`` seconds)."""
+        with self.changed:
+            assert self.changed.wait_for(lambda: self.held >= n, timeout), f"{self.held} of {n} pushes arrived"
+
+    def release(self, refuse: bool = False) -> None:
+        """Let the held pushes through (``refuse``: answer them 503, as a remote that went away)."""
+        self.refuse = refuse
+        self.released.set()
+
+    def take(self, path: str) -> bool:
+        """Hold this request if it is one of the gated pushes (until released); True when it must be refused."""
+        with self.changed:
+            if not path.startswith(self.path) or self.held >= self.count:
+                return False
+            self.held += 1
+            self.changed.notify_all()
+        self.released.wait(120)
+        return self.refuse
+
+
 class GitHttpServer(HttpDouble):
     methods = ("GET", "POST")
 
@@ -32,8 +67,15 @@ class GitHttpServer(HttpDouble):
         self.users = users
         self.anonymous_read = anonymous_read
         self.log: list[Logged] = []
+        self.gates: list[PushGate] = []
         root.mkdir(parents=True, exist_ok=True)
         super().__init__()
+
+    def hold(self, name: str, count: int = 1) -> PushGate:
+        """A :class:`PushGate` for the next ``count`` pushes to the repository ``name``."""
+        gate = PushGate(f"/{name}/", count)
+        self.gates.append(gate)
+        return gate
 
     def url(self, name: str) -> str:
         return f"{self.base}/{name}"
@@ -68,6 +110,12 @@ class GitHttpServer(HttpDouble):
         if user is None and (is_push or not self.anonymous_read):
             h.reply(401, headers={"WWW-Authenticate": 'Basic realm="git"'})
             return
+        if h.command == "POST" and parts.path.endswith("/git-receive-pack"):
+            for gate in list(self.gates):
+                if gate.take(parts.path):
+                    with contextlib.suppress(OSError):  # the client may have gone away meanwhile
+                        h.reply(503)
+                    return
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "GIT_PROJECT_ROOT": str(self.root),

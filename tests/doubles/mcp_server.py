@@ -48,7 +48,9 @@ class ServerProcess:
         env: Mapping[str, str] | None = None,
         args: list[str] | None = None,
         port: int | None = None,
+        own_group: bool = False,
     ) -> None:
+        self.own_group = own_group  # a process group of its own: kill_group() takes its git children too
         self.port = port or free_port()
         self.transport = transport
         self.env = server_env(tmp_path, env)
@@ -84,7 +86,13 @@ class ServerProcess:
             *self.args,
         ]
         self.proc = subprocess.Popen(
-            cmd, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+            cmd,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=self.own_group,
         )
         threading.Thread(target=self._read, daemon=True).start()
         if not self._ready.wait(timeout) or self._exited.is_set():
@@ -96,6 +104,14 @@ class ServerProcess:
         """SIGKILL: no shutdown handlers run (a crash)."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        self._exited.wait(10)
+
+    def kill_group(self) -> None:
+        """SIGKILL to the server and every process it started (a container killed mid-operation)."""
+        assert self.own_group and self.proc is not None
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
         self._exited.wait(10)
 

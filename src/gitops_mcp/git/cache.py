@@ -7,22 +7,31 @@ child of the cache, not a symlink, and marked as made by the cache (a marker wri
 ``.git`` before the clone is moved into place): git never runs in a directory the cache did not
 create. A clone is made in a temporary directory and renamed into place, so a killed clone
 leaves nothing that looks finished. Cached repositories never run hooks.
+
+Every git command that writes the shared parts of a cached repository (its refs, shallow file,
+object store bookkeeping, main index) runs under the repository's lock, so a git lock file found
+there while the lock is held was left by a killed process and is removed. The disk bound (least
+recently used repositories go first, never one in use) lives in :mod:`.cache_lru`; the private
+working tree per operation in :mod:`.workspace`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
 import re
 import shutil
+import stat
 import tempfile
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from gitops_mcp.errors import GitAuthError, GitError, PathNotAllowedError, UserInputError
+from gitops_mcp.errors import GitAuthError, GitError, NotFoundError, PathNotAllowedError, UserInputError
+from gitops_mcp.git import cache_lru
+from gitops_mcp.git.cache_lru import MARKER, flocked
 from gitops_mcp.git.remote import Remote, git_env, parse_remote
 from gitops_mcp.git.repo import GitRepo
 from gitops_mcp.git.safety import CACHE_CONFIG, git_argv, git_runner
@@ -31,8 +40,11 @@ from gitops_mcp.paths import check_relative
 from gitops_mcp.scrub import scrub
 from gitops_mcp.settings import Settings
 
-MARKER = "gitops-mcp-cache.json"
+__all__ = ["MARKER", "CloneCache", "cache_key", "cache_name"]
 _UNSAFE = re.compile(r"[^a-z0-9._-]+")
+_STARTED = time.time()
+# git's own lock files in the shared part of a repository (only ever held under the cache's lock)
+_GIT_LOCKS = ("shallow", "index", "HEAD", "config", "packed-refs", "FETCH_HEAD", "ORIG_HEAD", "info/sparse-checkout")
 
 
 def cache_key(remote: Remote) -> str:
@@ -54,10 +66,17 @@ class CloneCache:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.keep: Callable[[Path], bool] = lambda dest: False  # never evicted (e.g. holds kept changes)
 
     @property
     def root(self) -> Path:
         return self.settings.cache_dir / "repos"
+
+    def remote(self, url: str) -> Remote:
+        remote = parse_remote(url, self.settings)
+        if remote.scheme == "file":
+            raise UserInputError("pass a local path instead of a file:// URL")
+        return remote
 
     def _repo(self, path: Path) -> GitRepo:
         return GitRepo(path, self.settings.git_timeout_seconds, CACHE_CONFIG)
@@ -75,15 +94,37 @@ class CloneCache:
         return not (dest / ".git").is_symlink() and marker.is_file() and not marker.is_symlink()
 
     @contextlib.contextmanager
-    def _locked(self, dest: Path) -> Iterator[None]:
-        """One clone or refresh of a repository at a time, across threads and processes."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(str(dest) + ".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+    def locked(self, dest: Path) -> Iterator[None]:
+        """One writer of a repository's shared parts at a time, across threads and processes."""
+        with flocked(dest.with_name(dest.name + ".lock")):
+            if self._marked(dest):
+                _clear_stale_locks(dest / ".git", self.settings.git_timeout_seconds + 5)
             yield
-        finally:
-            os.close(fd)
+
+    @contextlib.contextmanager
+    def in_use(self, dest: Path) -> Iterator[None]:
+        """``dest`` is in use while the block runs (never evicted); afterwards its size is recorded
+        and the cache is brought back within GITOPS_MCP_CACHE_MAX_MB."""
+        with flocked(cache_lru.use_file(dest), shared=True):
+            cache_lru.touch(dest)
+            try:
+                yield
+            finally:
+                with contextlib.suppress(OSError):
+                    if self._marked(dest):
+                        cache_lru.measure(dest)
+        self.evict()
+
+    def evict(self) -> list[str]:
+        """Least recently used repositories out until the cache is within its bound (the names)."""
+        return cache_lru.evict(self.root, self.settings.cache_max_mb * 1024 * 1024, self.keep)
+
+    @contextlib.contextmanager
+    def using(self, url: str) -> Iterator[Path]:
+        """The cached clone of ``url``, made or refreshed (see :meth:`clone`), in use while the block runs."""
+        dest = self.destination(self.remote(url))
+        with self.in_use(dest):
+            yield self.clone(url)
 
     def clone(self, url: str) -> Path:
         """A local clone of ``url`` in the cache, made or refreshed.
@@ -93,27 +134,62 @@ class CloneCache:
         when something is written there). Later: a shallow fetch and ``reset --keep``, which
         keeps local changes (files written by the wizard) unless they conflict.
         """
-        remote = parse_remote(url, self.settings)
-        if remote.scheme == "file":
-            raise UserInputError("pass a local path instead of a file:// URL")
+        remote = self.remote(url)
         dest = self.destination(remote)
-        with self._locked(dest):
+        with self.locked(dest):
             if self._marked(dest):
                 self._refresh(dest, remote)
-                return dest
-            if dest.exists() or dest.is_symlink():  # not made by the cache, or a clone that was cut off
-                _remove(dest)
-            self._clone_into(dest, remote)
+            else:
+                self._ensure(dest, remote)
+        cache_lru.touch(dest)
         return dest
 
     def present(self, url: str) -> Path:
-        """The clone of ``url`` as it is (no fetch) when the cache has one, else a new clone: what a
-        session started elsewhere (another replica, a cache since emptied) works in here."""
-        dest = self.destination(parse_remote(url, self.settings))
-        with self._locked(dest):
-            if self._marked(dest):
-                return dest
-        return self.clone(url)
+        """The cached clone of ``url`` as it is, made if it is not there (no refresh)."""
+        remote = self.remote(url)
+        dest = self.destination(remote)
+        if not self._marked(dest):
+            with self.locked(dest):
+                self._ensure(dest, remote)
+        return dest
+
+    def _ensure(self, dest: Path, remote: Remote) -> bool:
+        """Clone into ``dest`` unless the cache made it already (call under the lock); True when cloned."""
+        if self._marked(dest):
+            return False
+        if dest.exists() or dest.is_symlink():  # not made by the cache, or a clone that was cut off
+            _remove(dest)
+        self._clone_into(dest, remote)
+        return True
+
+    def tip(self, dest: Path, remote: Remote, branch: str | None) -> tuple[str, str]:
+        """(branch, commit) of the remote's tip of ``branch`` (default: the branch the clone was made
+        from, the remote's default), fetched into the cached clone, made first if need be. Call
+        under the lock."""
+        cloned = self._ensure(dest, remote)
+        with GitRepo(dest, self.settings.git_timeout_seconds, CACHE_CONFIG, toplevel=True) as repo:
+            current = repo.current_branch() or "main"
+            branch = branch or current
+            if not (cloned and branch == current):
+                code, _, err = repo.run_full(
+                    "fetch",
+                    "--quiet",
+                    "--depth",
+                    "1",
+                    "--no-tags",
+                    "--",
+                    remote.url,
+                    f"+refs/heads/{branch}:refs/remotes/origin/{branch}",
+                    env=git_env(remote, self.settings),
+                )
+                if code != 0:
+                    if "couldn't find remote ref" in err:
+                        raise NotFoundError(f"the branch {branch} does not exist on {remote.url}")
+                    raise repo.error(("fetch",), err)
+            sha = repo.rev(f"refs/remotes/origin/{branch}")
+        if sha is None:
+            raise NotFoundError(f"the branch {branch} does not exist on {remote.url}")
+        return branch, sha
 
     def _refresh(self, dest: Path, remote: Remote) -> None:
         env = git_env(remote, self.settings)
@@ -197,8 +273,9 @@ class CloneCache:
     def prepare_write(self, repo_root: Path, paths: Sequence[str]) -> None:
         """Before writing into a cached (sparse) clone, check out the target directories."""
         if self.contains(repo_root):
-            with self._repo(repo_root) as repo:
-                repo.materialize([str(check_relative(p, "path")) for p in paths])
+            rels = [str(check_relative(p, "path")) for p in paths]
+            with self._repo(repo_root) as repo, self.locked(repo.root):
+                repo.materialize(rels)
 
     def dir_exists(self, repo_root: Path, rel: str) -> bool:
         """Is ``rel`` a directory of the repository (in HEAD, for the sparse clone cache)?"""
@@ -212,6 +289,22 @@ class CloneCache:
     def tree_sha(self, repo_root: Path) -> str:
         with self._repo(repo_root) as repo:
             return repo.tree_of("HEAD")
+
+
+def _clear_stale_locks(git_dir: Path, max_age: float) -> None:
+    """git lock files in the shared part of a cached repository, left by a git command that was
+    killed (with the server, or at its timeout). They are taken only under the cache's lock, which
+    is held now: one made before this process started, or older than any git command may run, is
+    stale."""
+    found = [git_dir / f"{name}.lock" for name in _GIT_LOCKS]
+    if (git_dir / "refs").is_dir():
+        found += list((git_dir / "refs").rglob("*.lock"))
+    now = time.time()
+    for lock in found:
+        with contextlib.suppress(OSError):
+            st = lock.lstat()
+            if stat.S_ISREG(st.st_mode) and (st.st_mtime < _STARTED or now - st.st_mtime > max_age):
+                lock.unlink()
 
 
 def _remove(path: Path) -> None:

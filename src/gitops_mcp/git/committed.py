@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gitops_mcp.errors import UserInputError
-from gitops_mcp.git.publish import PRIVATE, Checkout
+from gitops_mcp.git.publish import Checkout
 from gitops_mcp.paths import check_relative
 
 
@@ -22,7 +22,7 @@ def committed_file(co: Checkout, file: str) -> tuple[str, str]:
     blob = repo.run_full("rev-parse", "--verify", "--quiet", "--end-of-options", f"HEAD:{rel}")[1].strip()
     if head is None or not blob:
         raise UserInputError(f"{rel} is not committed; commit and push it first (commit_and_push)")
-    branch = repo.current_branch()
+    branch = co.target or repo.current_branch()
     if branch is None:
         raise UserInputError("HEAD is detached; check out the branch the file is pushed to")
     ref = f"refs/heads/{branch}"
@@ -30,7 +30,7 @@ def committed_file(co: Checkout, file: str) -> tuple[str, str]:
     if remote_head is None:
         raise UserInputError(f"the branch {branch} is not on the remote; push it first (commit_and_push)")
     if repo.rev(remote_head) is None:
-        repo.fetch(co.remote.url, [f"+{ref}:{PRIVATE}/remote/{branch}"], co.env)
+        co.fetch([f"+{ref}:{co.private}/remote/{branch}"])
     pushed = repo.run_full("rev-parse", "--verify", "--quiet", "--end-of-options", f"{remote_head}:{rel}")[1].strip()
     if pushed != blob:
         state = "is not pushed" if not pushed else "differs on the remote"

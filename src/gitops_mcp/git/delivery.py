@@ -8,27 +8,34 @@ Guarantees:
 - pull request mode never touches the working tree, index or checked-out branch: the commit
   is built with plumbing on the remote base (or the existing PR branch) and pushed to
   ``gitops-mcp/<slug>-<id>``, a name that is the same for the same files and base, so a
-  re-run updates the open pull request instead of opening another.
+  re-run updates the open pull request instead of opening another;
+- for a git URL, every write flow works in a private working tree of the clone cache
+  (:mod:`.workspace`): delivering from one of them goes through :mod:`.remote_delivery`, which
+  keeps the change on a named branch when the push is refused.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from gitops_mcp.errors import UserInputError
+from gitops_mcp.git import remote_delivery
 from gitops_mcp.git.cache import CloneCache
 from gitops_mcp.git.committed import committed_file
+from gitops_mcp.git.kept import Kept
 from gitops_mcp.git.pr_mode import pr_mode
 from gitops_mcp.git.publish import PRIVATE, Checkout, check_message, checked_paths
 from gitops_mcp.git.push_mode import push_mode
 from gitops_mcp.git.repo import GitRepo, check_ref
 from gitops_mcp.git.results import CommitResult, Mode, RollbackResult
 from gitops_mcp.git.rollback import revert
+from gitops_mcp.git.workspace import Workspace, Workspaces
 from gitops_mcp.scrub import register_secrets
 from gitops_mcp.settings import Settings
 
-__all__ = ["PRIVATE", "CommitResult", "GitDelivery", "Mode", "RollbackResult"]
+__all__ = ["PRIVATE", "CommitResult", "GitDelivery", "Kept", "Mode", "RollbackResult", "Workspace"]
 
 
 class GitDelivery:
@@ -40,7 +47,9 @@ class GitDelivery:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.cache = CloneCache(settings)
+        self.workspaces = Workspaces(settings, self.cache)
         register_secrets(settings.secret_values())
+        self.workspaces.clean_stale()  # start-up: the working trees of processes that were killed
 
     def commit_and_push(
         self,
@@ -58,6 +67,9 @@ class GitDelivery:
             check_ref(branch)
         if base is not None:
             check_ref(base, "base")
+        ws = self.workspaces.of(repo_root)
+        if ws is not None:
+            return remote_delivery.commit_in(self.workspaces, ws, paths, message, branch, mode, base, draft, labels)
         with GitRepo(repo_root, self.settings.git_timeout_seconds) as repo:
             files = checked_paths(repo, paths, self.settings)
             co = Checkout.of(repo, self.settings)
@@ -80,8 +92,62 @@ class GitDelivery:
             raise UserInputError("name the app's files (paths) or the commits (shas) to revert")
         if base is not None:
             check_ref(base, "base")
+        ws = self.workspaces.of(repo_root)
+        if ws is not None:
+            return remote_delivery.rollback_in(self.workspaces, ws, paths, shas, mode, base, message, draft, labels)
         with GitRepo(repo_root, self.settings.git_timeout_seconds) as repo:
             return revert(Checkout.of(repo, self.settings), paths, shas, mode, base, message, draft, labels)
+
+    # -- git URLs: a private working tree per operation (see gitops_mcp.git.workspace) ----------------------
+    @contextlib.contextmanager
+    def workspace(self, url: str, branch: str | None = None, owner: str = "local") -> Iterator[Workspace]:
+        """A fresh working tree of ``url`` at the remote's tip of ``branch`` (default: its default
+        branch), private to the block and removed afterwards; deliveries from it go to that branch."""
+        with self.workspaces.open(url, branch, owner) as ws:
+            yield ws
+
+    def keep_written(self, repo_root: Path, paths: Sequence[str], message: str) -> Kept | None:
+        """Files written into a working tree of :meth:`workspace`, kept on a named branch (the caller
+        has no working tree to leave them in); None when the remote tip already has them."""
+        ws = self.workspaces.of(repo_root)
+        if ws is None:
+            raise UserInputError(f"{repo_root} is not a working tree of the clone cache")
+        return remote_delivery.keep_written(self.workspaces, ws, paths, check_message(message))
+
+    def deliver_kept(
+        self,
+        url: str,
+        owner: str,
+        paths: Sequence[str],
+        message: str,
+        branch: str | None = None,
+        mode: Mode = "push",
+        base: str | None = None,
+        draft: bool = False,
+        labels: Sequence[str] = (),
+    ) -> CommitResult:
+        """commit_and_push given a git URL: the change ``owner`` kept for ``paths`` (see :mod:`.kept`)."""
+        message = check_message(message)
+        for name, what in ((branch, "branch"), (base, "base")):
+            if name is not None:
+                check_ref(name, what)
+        return remote_delivery.deliver_kept(
+            self.workspaces, url, owner, paths, message, branch, mode, base, draft, labels
+        )
+
+    def tip_file(self, url: str, branch: str | None, file: str) -> tuple[str | None, str, str]:
+        """(text of ``file`` or None when absent, branch, commit) at the remote's current tip."""
+        from gitops_mcp.paths import check_relative
+
+        rel = str(check_relative(file, "file"))
+        remote = self.cache.remote(url)
+        dest = self.cache.destination(remote)
+        with self.cache.in_use(dest):
+            with self.cache.locked(dest):
+                branch, tip = self.cache.tip(dest, remote, branch)
+            with GitRepo(dest, self.settings.git_timeout_seconds) as repo:
+                data = repo.blob(tip, rel)
+        return (data.decode("utf-8", "replace") if data is not None else None), branch, tip
 
     def committed_file(self, repo_root: Path, file: str) -> tuple[str, str]:
         """(text, HEAD commit) of ``file`` as committed and pushed; refuses uncommitted or unpushed
@@ -100,10 +166,6 @@ class GitDelivery:
     # -- clone cache (see gitops_mcp.git.cache) ---------------------------------------------------------
     def cached_clone(self, url: str) -> Path:
         return self.cache.clone(url)
-
-    def clone_here(self, url: str) -> Path:
-        """This server's clone of ``url`` as it is, made when the cache has none (a cold cache)."""
-        return self.cache.present(url)
 
     def prepare_write(self, repo_root: Path, paths: Sequence[str]) -> None:
         self.cache.prepare_write(repo_root, paths)

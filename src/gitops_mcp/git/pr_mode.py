@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from gitops_mcp.errors import GitError, NotFoundError, UserInputError
 from gitops_mcp.git.forge import PullRequestSpec
-from gitops_mcp.git.publish import PRIVATE, Checkout, default_branch, slug, title_body
+from gitops_mcp.git.publish import Checkout, default_branch, slug, title_body
 from gitops_mcp.git.repo import check_ref
 from gitops_mcp.git.results import CommitResult
 
@@ -30,7 +30,7 @@ def pr_mode(
     branch, without touching the working tree; push it and open or update the pull request."""
     repo, remote = co.repo, co.remote
     refs = co.heads()
-    base = base or default_branch(refs)
+    base = base or co.target or default_branch(refs)
     digest = hashlib.sha256(("\0".join([base, *sorted(files)])).encode()).hexdigest()[:8]
     head = branch or f"gitops-mcp/{slug(message.splitlines()[0])}-{digest}"
     check_ref(head)
@@ -47,9 +47,9 @@ def pr_mode(
     proposal = PullRequestSpec(remote.repo_path, head, base, title, body, draft, tuple(labels))
     for attempt in range(1, co.settings.push_attempts + 1):
         existing = refs.get(f"refs/heads/{head}")
-        specs = [f"+refs/heads/{base}:{PRIVATE}/base"]
+        specs = [f"+refs/heads/{base}:{co.private}/base"]
         if existing:
-            specs.append(f"+refs/heads/{head}:{PRIVATE}/head")
+            specs.append(f"+refs/heads/{head}:{co.private}/head")
         co.fetch(specs)
         parent = existing or base_sha
         sha = repo.commit_files_on(parent, contents, message, co.who)

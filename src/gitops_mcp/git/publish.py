@@ -7,9 +7,11 @@ work on it.
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -91,12 +93,19 @@ def _refuse_secrets(target: Path, rel: str) -> None:
 
 @dataclass(frozen=True)
 class Checkout:
-    """A local repository, its origin remote, and the git environment (credentials) for it."""
+    """A local repository, its origin remote, and the git environment (credentials) for it.
+
+    ``target`` is set for a private working tree of the clone cache (detached at the tip of that
+    remote branch): push mode pushes there and nothing needs undoing locally. Fetched refs go under
+    ``private``; ``lock`` is held around every fetch (the cached object store is shared)."""
 
     repo: GitRepo
     remote: Remote
     env: dict[str, str]
     settings: Settings
+    target: str | None = None
+    private: str = PRIVATE
+    lock: Callable[[], AbstractContextManager[object]] = field(default=contextlib.nullcontext)
 
     @classmethod
     def of(cls, repo: GitRepo, settings: Settings) -> Checkout:
@@ -118,8 +127,15 @@ class Checkout:
         """The remote's branches (``refs/heads/...`` -> sha) and ``symref:HEAD``."""
         return self.repo.ls_remote(self.remote.url, self.env, "HEAD", "refs/heads/*")
 
-    def fetch(self, specs: list[str]) -> None:
-        self.repo.fetch(self.remote.url, specs, self.env)
+    def fetch(self, specs: list[str], unshallow: bool = False) -> None:
+        """Fetch ``specs`` (all of their history with ``unshallow``, in a shallow repository)."""
+        with self.lock():
+            if unshallow and self.repo.is_shallow():
+                self.repo.run(
+                    "fetch", "--quiet", "--unshallow", "--no-tags", "--", self.remote.url, *specs, env=self.env
+                )
+            else:
+                self.repo.fetch(self.remote.url, specs, self.env)
 
     def push_new_commit(self, sha: str, branch: str, hint: str) -> bool:
         """Push a commit built with plumbing (the working tree never had it, so nothing to undo).

@@ -77,18 +77,34 @@ class Identity:
 class GitRepo:
     """A local working tree. Use as a context manager, or call :meth:`close`."""
 
-    def __init__(self, path: Path, timeout: float = 300.0, extra_config: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        path: Path,
+        timeout: float = 300.0,
+        extra_config: tuple[str, ...] = (),
+        scratch: Path | None = None,
+        *,
+        toplevel: bool = False,
+        sparse: bool | None = None,
+    ) -> None:
+        """``toplevel``: ``path`` is known to be the top of a working tree (not asked of git);
+        ``sparse``: whether it is a sparse checkout, when known (None: asked when it matters)."""
         import git  # GitPython, imported lazily
 
         self._git_mod = git
         self.timeout = timeout
         self._config = extra_config
-        probe = git_runner(str(path), extra_config)
-        try:
-            top = probe.execute(self._argv("rev-parse", "--show-toplevel"), kill_after_timeout=timeout)
-        except git.GitCommandError as exc:
-            raise UserInputError(f"{path} is not inside a git working tree") from exc
-        self.root = Path(str(top)).resolve()
+        self.scratch = scratch  # where temporary files go (default: the system's temporary directory)
+        self._sparse = sparse
+        if toplevel:
+            self.root = path.resolve()
+        else:
+            probe = git_runner(str(path), extra_config)
+            try:
+                top = probe.execute(self._argv("rev-parse", "--show-toplevel"), kill_after_timeout=timeout)
+            except git.GitCommandError as exc:
+                raise UserInputError(f"{path} is not inside a git working tree") from exc
+            self.root = Path(str(top)).resolve()
         self._git = git_runner(str(self.root), extra_config)
 
     def _argv(self, *args: str) -> list[str]:
@@ -107,7 +123,7 @@ class GitRepo:
     def run(self, *args: str, env: Mapping[str, str] | None = None, check: bool = True) -> str:
         code, out, err = self.run_full(*args, env=env)
         if check and code != 0:
-            raise self._error(args, err or out)
+            raise self.error(args, err or out)
         return out
 
     def run_full(self, *args: str, env: Mapping[str, str] | None = None) -> tuple[int, str, str]:
@@ -124,7 +140,7 @@ class GitRepo:
             raise GitError(f"git {args[0]} failed: {scrub(str(exc.stderr or exc))}") from None
         return int(code), str(out), str(err)
 
-    def _error(self, args: Sequence[str], stderr: str) -> GitError:
+    def error(self, args: Sequence[str], stderr: str) -> GitError:
         text = scrub(stderr.strip())[-2000:]
         if any(s in stderr for s in _AUTH_FAILED):
             last = text.splitlines()[-1] if text else "no detail"
@@ -165,7 +181,9 @@ class GitRepo:
         return self.run("rev-parse", "--is-shallow-repository").strip() == "true"
 
     def is_sparse(self) -> bool:
-        return self.run_full("config", "--bool", "--get", "core.sparseCheckout")[1].strip() == "true"
+        if self._sparse is None:
+            self._sparse = self.run_full("config", "--bool", "--get", "core.sparseCheckout")[1].strip() == "true"
+        return self._sparse
 
     def materialize(self, paths: Sequence[str]) -> None:
         """In a sparse checkout (the clone cache), check out the directories of ``paths`` first."""
@@ -184,6 +202,18 @@ class GitRepo:
                 )
             except git.GitCommandError as exc:
                 raise GitError(f"git sparse-checkout failed: {scrub(str(exc.stderr))[-1000:]}") from None
+
+    def blob(self, rev: str, rel: str) -> bytes | None:
+        """The exact bytes of ``rel`` in ``rev`` (None: not there)."""
+        code, out, _ = self._git.execute(
+            self._argv("cat-file", "blob", f"{rev}:{rel}"),
+            with_extended_output=True,
+            with_exceptions=False,
+            strip_newline_in_stdout=False,
+            stdout_as_string=False,
+            kill_after_timeout=self.timeout,
+        )
+        return bytes(out) if code == 0 else None
 
     def tree_of(self, rev: str) -> str:
         return self.run("rev-parse", "--verify", "--end-of-options", rev + "^{tree}").strip()
@@ -226,12 +256,12 @@ class GitRepo:
             return True
         text = out + "\n" + err
         if any(s in text for s in _AUTH_FAILED):
-            raise self._error(("push",), text)
+            raise self.error(("push",), text)
         if any(s in text for s in _REJECTED):
             return False
         if "[remote rejected]" in text:
             raise PushRefused(f"the remote refused the push: {refusal_reason(text)}", refusal_reason(text))
-        raise self._error(("push",), text)
+        raise self.error(("push",), text)
 
     # -- writing ------------------------------------------------------------------------------------
     def _commit_env(self, who: Identity) -> dict[str, str]:
@@ -255,7 +285,7 @@ class GitRepo:
     ) -> str | None:
         """Create a commit on ``parent`` with ``files`` set (None = deleted) without touching the
         working tree, index or HEAD. None when the tree would not change."""
-        fd, index = tempfile.mkstemp(prefix="gitops-mcp-index-")
+        fd, index = tempfile.mkstemp(prefix="gitops-mcp-index-", dir=self.scratch)
         os.close(fd)
         os.unlink(index)
         env = {"GIT_INDEX_FILE": index}
@@ -276,7 +306,7 @@ class GitRepo:
         return self.run("commit-tree", tree, "-p", parent, "-m", message, env=self._commit_env(who)).strip()
 
     def _hash_object(self, content: bytes) -> str:
-        fd, tmp = tempfile.mkstemp(prefix="gitops-mcp-blob-")
+        fd, tmp = tempfile.mkstemp(prefix="gitops-mcp-blob-", dir=self.scratch)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(content)
@@ -306,7 +336,7 @@ class GitRepo:
 
     def revert_on(self, parent: str, shas: Sequence[str], message: str, who: Identity) -> str:
         """Revert ``shas`` (newest first) on top of ``parent`` in a temporary worktree; returns the new commit."""
-        with tempfile.TemporaryDirectory(prefix="gitops-mcp-wt-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="gitops-mcp-wt-", dir=self.scratch) as tmp:
             wt = Path(tmp) / "wt"
             self.run("worktree", "add", "--quiet", "--detach", str(wt), parent)
             try:

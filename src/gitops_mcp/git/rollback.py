@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from gitops_mcp.errors import GitError, NotFoundError, UserInputError
 from gitops_mcp.git.forge import PullRequestSpec
-from gitops_mcp.git.publish import PRIVATE, Checkout, check_message, default_branch, title_body
+from gitops_mcp.git.publish import Checkout, check_message, default_branch, title_body
 from gitops_mcp.git.repo import GitRepo, check_sha
 from gitops_mcp.git.results import Mode, RollbackResult
 from gitops_mcp.paths import check_relative
@@ -27,31 +27,20 @@ def revert(
     labels: Sequence[str],
 ) -> RollbackResult:
     """Revert ``shas`` (or the last commit that changed ``paths``) on ``base``."""
-    repo, remote, env = co.repo, co.remote, co.env
+    repo, remote = co.repo, co.remote
     refs = co.heads()
     if mode == "push":
-        current = repo.current_branch()
+        current = co.target or repo.current_branch()
         target = base or current
         if target is None:
             raise UserInputError("HEAD is detached; pass base (the branch to revert on)")
     else:
-        target = base or default_branch(refs)
+        target = base or co.target or default_branch(refs)
     tip = refs.get(f"refs/heads/{target}")
     if tip is None:
         raise NotFoundError(f"the branch {target} does not exist on the remote")
-    if repo.is_shallow():  # the clone cache is shallow; a revert needs the history
-        repo.run(
-            "fetch",
-            "--quiet",
-            "--unshallow",
-            "--no-tags",
-            "--",
-            remote.url,
-            f"+refs/heads/{target}:{PRIVATE}/base",
-            env=env,
-        )
-    else:
-        co.fetch([f"+refs/heads/{target}:{PRIVATE}/base"])
+    base_ref = f"{co.private}/base"
+    co.fetch([f"+refs/heads/{target}:{base_ref}"], unshallow=True)  # the clone cache is shallow; a revert needs history
     files = [str(check_relative(p, "path")) for p in paths]
     reverted = _to_revert(repo, tip, target, files, shas)
     subjects = [repo.subject(s) for s in reverted]
@@ -64,7 +53,7 @@ def revert(
         new = repo.revert_on(tip, reverted, msg, who)
         if mode == "push":
             if co.push_new_commit(new, target, f"if {target} is protected, use mode=pull_request"):
-                if repo.current_branch() == target and repo.rev("HEAD") == tip:
+                if co.target is None and repo.current_branch() == target and repo.rev("HEAD") == tip:
                     repo.run_full("merge", "--ff-only", "--quiet", new)
                 return RollbackResult(
                     status="pushed",
@@ -99,7 +88,7 @@ def revert(
                 )
         refs = co.heads()
         tip = refs.get(f"refs/heads/{target}", tip)
-        co.fetch([f"+refs/heads/{target}:{PRIVATE}/base"])
+        co.fetch([f"+refs/heads/{target}:{base_ref}"])
     raise GitError(f"the revert push was still rejected after {co.settings.push_attempts} attempts")
 
 

@@ -18,6 +18,7 @@ class WriteResult(Model):
     created: bool
     changed: bool
     diff: str
+    kept: str | None = Field(None, description="Given a git URL: where the change is kept, how to deliver it")
 
 
 def _read_existing(target: Path, rel: str) -> str | None:

@@ -18,7 +18,6 @@ from gitops_mcp.server.common import (
     ObjectName,
     ObjectNamespace,
     ProviderName,
-    RepoPath,
     SyncKind,
     answer,
 )
@@ -37,27 +36,30 @@ if TYPE_CHECKING:
     from gitops_mcp.services.promote import PromotionResult
     from gitops_mcp.services.remediate import RemediationResult
 
+# Every write tool works from a local clone or, with a git URL, in a working tree of the server's clone cache.
+RepoRef = Annotated[str, Field(description="Local path or git URL of the repository")]
+
 
 def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
     """Register the write tools; call only when the server is not read-only."""
 
     @mcp.tool(annotations=WRITE_FILE)
     async def write_manifests(
-        repo_path: Annotated[str, Field(description="Absolute path of the repository working tree")],
+        repo_path: RepoRef,
         output_path: Annotated[
             str | None, Field(description="Target .yaml file in the repository (default: the session's)")
         ] = None,
         yaml: Annotated[str | None, Field(description="Manifests to write")] = None,
         session_id: Annotated[str | None, Field(description="Write this session's preview instead")] = None,
     ) -> WriteResult:
-        """Write manifests into a file inside the repository, overwriting it, and show the diff.
-        Refuses invalid manifests, '..', absolute paths, anything under .git and symlinks that
-        leave the repository."""
+        """Write manifests into a file inside the repository, overwriting it, and show the diff
+        (a git URL: kept on a branch for commit_and_push). Refuses invalid manifests, '..',
+        absolute paths, anything under .git and symlinks that leave the repository."""
         return await answer(svc.manifests.write, current_owner(), repo_path, output_path, yaml, session_id)
 
     @mcp.tool(annotations=GIT_WRITE)
     async def commit_and_push(
-        repo_path: RepoPath,
+        repo_path: Annotated[str, Field(description="Local path, or git URL: delivers the change kept for paths")],
         paths: Annotated[list[str], Field(description="Files to commit, relative to the repository root")],
         message: Annotated[str, Field(description="Commit message (first line: the pull request title)")],
         mode: Annotated[
@@ -75,7 +77,9 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         (working tree untouched; a re-run updates the same one); nothing to commit is no_changes.
         Credentials come from the server's environment. A rejected push is rebased and retried; a
         conflict stops with the commit on a named local branch. Plain Secrets are refused."""
-        return await answer(svc.git.commit, repo_path, paths, message, branch, mode, base, draft, labels)
+        return await answer(
+            svc.git.commit, repo_path, paths, message, branch, mode, base, draft, labels, current_owner()
+        )
 
     @mcp.tool(annotations=CLUSTER_ACTION)
     async def reconcile(
@@ -104,7 +108,9 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
             Literal["push", "pull_request"], Field(description="Propose as a pull request, or push")
         ] = "pull_request",
         wait: Annotated[bool, Field(description="push: reconcile, wait, and check the live object")] = True,
-        repo_path: Annotated[str | None, Field(description="Local clone of the repository that defines it")] = None,
+        repo_path: Annotated[
+            str | None, Field(description="Local path or git URL (default: the owner chain's)")
+        ] = None,
         message: Annotated[str | None, Field(description="Commit message (default: describes the change)")] = None,
     ) -> RemediationResult:
         """Fix a live object through Git: find the file that defines it, make a minimal edit (other
@@ -113,12 +119,23 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         shared Kustomize base in the environment's overlay. Unmanaged and ApplicationSet-generated
         objects are refused."""
         return await answer(
-            svc.remediation.remediate, api_version, kind, name, namespace, change, mode, wait, repo_path, message
+            svc.remediation.remediate,
+            api_version,
+            kind,
+            name,
+            namespace,
+            change,
+            mode,
+            wait,
+            repo_path,
+            message,
+            None,
+            current_owner(),
         )
 
     @mcp.tool(annotations=GIT_WRITE)
     async def promote(
-        repo_path: RepoPath,
+        repo_path: RepoRef,
         app: Annotated[str, Field(description="App name (as in the overlays' patches and directories)")],
         from_env: Annotated[str, Field(description="Environment to promote from, e.g. staging")],
         to_env: Annotated[str, Field(description="Environment to promote to, e.g. production")],
@@ -130,11 +147,11 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         """Carry an app's version from one environment overlay to the next: image tags, the
         HelmRelease chart version and changed values, workload images in patches. Values that name
         the source environment stay."""
-        return await answer(svc.promotion.promote, repo_path, app, from_env, to_env, mode, message)
+        return await answer(svc.promotion.promote, repo_path, app, from_env, to_env, mode, message, current_owner())
 
     @mcp.tool(annotations=GIT_WRITE)
     async def scaffold_fleet(
-        repo_path: RepoPath,
+        repo_path: RepoRef,
         provider: ProviderName,
         environments: Annotated[
             list[str] | None, Field(description="Environments in promotion order (default dev, staging, production)")
@@ -183,6 +200,7 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
             delivery,
             message,
             overwrite,
+            current_owner(),
         )
 
     @mcp.tool(annotations=GIT_WRITE)
@@ -228,7 +246,7 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
 
     @mcp.tool(annotations=GIT_WRITE)
     async def rollback(
-        repo_path: RepoPath,
+        repo_path: RepoRef,
         paths: Annotated[
             list[str] | None, Field(description="The app's files: the last commit that changed them is reverted")
         ] = None,
@@ -244,11 +262,11 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         """Revert the commit(s) that last changed an app's files (or given SHAs), pushed or as a PR.
         Built on the remote branch in a temporary worktree; the working tree is untouched. Verify
         on the cluster with the sync tools."""
-        return await answer(svc.git.rollback, repo_path, paths, shas, mode, base, message)
+        return await answer(svc.git.rollback, repo_path, paths, shas, mode, base, message, False, None, current_owner())
 
     @mcp.tool(annotations=CLUSTER_WRITE)
     async def register_gitops_objects(
-        repo_path: Annotated[str, Field(description="Absolute path of the local repository")],
+        repo_path: RepoRef,
         file: Annotated[str, Field(description="Committed and pushed file, relative to the repository root")],
         context: Annotated[str | None, Field(description="Kubeconfig context (default: the current one)")] = None,
     ) -> RegisterResult:

@@ -70,12 +70,9 @@ class ClusterService:
     ) -> OwnerResult:
         """The GitOps chain managing a live object, its Git location, and (from a local clone or the
         clone cache) the file and document that define it."""
-        from gitops_mcp.cluster.owner import OwnerFinder, SourceFile
         from gitops_mcp.git.urls import url_identity
-        from gitops_mcp.manifests.locate import locate
 
-        with self.shared.kube(context) as kube:
-            result = OwnerFinder(kube, registry=self.shared.registry).find(api_version, kind, name, namespace)
+        result = self.owner_chain(api_version, kind, name, namespace, context)
         git = result.git
         if git is None:
             return result
@@ -89,9 +86,29 @@ class ClusterService:
         else:
             root = self.shared.delivery.cache.find(git.url)
         if root is None:
-            result.message += "; pass repo_path (a local clone) to find the file"
+            result.message += "; pass repo_path (a local clone or the git URL) to find the file"
             return result
-        result.repo_root = str(root)
+        return self.locate(result, root)
+
+    def owner_chain(
+        self, api_version: str, kind: str, name: str, namespace: str | None, context: str | None = None
+    ) -> OwnerResult:
+        """The GitOps chain managing a live object and its Git location (no file lookup)."""
+        from gitops_mcp.cluster.owner import OwnerFinder
+
+        with self.shared.kube(context) as kube:
+            return OwnerFinder(kube, registry=self.shared.registry).find(api_version, kind, name, namespace)
+
+    def locate(self, result: OwnerResult, root: Path, shown: str | None = None) -> OwnerResult:
+        """``result`` with the file and document that define the object in the repository at ``root``
+        (named ``shown`` in what it says: a git URL for a working tree of the clone cache)."""
+        from gitops_mcp.cluster.owner import SourceFile
+        from gitops_mcp.manifests.locate import locate
+
+        git = result.git
+        if git is None:
+            return result
+        result.repo_root = shown or str(root)
         ensure = None
         if self.shared.delivery.is_cached(root):
             cached_root = root
@@ -101,10 +118,14 @@ class ClusterService:
 
         found = locate(root, git.path, git.defining_kind, git.defining_name, git.defining_namespace, ensure)
         if found is None:
-            result.message += f"; no {git.defining_kind} {git.defining_name} found under {git.path} in {root}"
+            result.message += f"; no {git.defining_kind} {git.defining_name} found under {git.path} in {shown or root}"
         else:
             result.file = SourceFile(
-                repo_root=str(root), file=found[0], document=found[1], kind=git.defining_kind, name=git.defining_name
+                repo_root=shown or str(root),
+                file=found[0],
+                document=found[1],
+                kind=git.defining_kind,
+                name=git.defining_name,
             )
             result.message += f"; file {found[0]} (document {found[1]})"
         return result

@@ -13,7 +13,7 @@ from gitops_mcp.git.delivery import CommitResult
 from gitops_mcp.git.info import read_repo_info
 from gitops_mcp.manifests.validation import ValidationResult, validate_text
 from gitops_mcp.model import Model
-from gitops_mcp.services.shared import Shared
+from gitops_mcp.services.shared import Shared, Tree
 
 
 class FleetFileResult(Model):
@@ -72,12 +72,49 @@ class Fleet:
         delivery: Literal["write", "push", "pull_request"] = "write",
         message: str | None = None,
         overwrite: bool = False,
+        owner: str = "local",
     ) -> FleetResult:
         """Write the multi-environment layout of :mod:`gitops_mcp.fleet`, validated, and deliver it.
 
         Existing files that differ are kept (and named) unless ``overwrite``; an existing Flux
-        bootstrap (``clusters/<env>/flux-system``) is always kept.
+        bootstrap (``clusters/<env>/flux-system``) is always kept. Given a git URL, the layout is
+        made in a working tree of its own at the remote's tip of ``branch``; with delivery=write the
+        files are kept on a named branch of the clone cache for commit_and_push.
         """
+        self.shared.require_writable()
+        with self.shared.working_tree(repo_path, owner, branch) as tree:
+            return self._scaffold(
+                tree,
+                provider,
+                environments,
+                auto_sync,
+                repo_url,
+                branch,
+                flux_install,
+                install_manifests,
+                flux_chart_version,
+                notifications,
+                delivery,
+                message,
+                overwrite,
+            )
+
+    def _scaffold(
+        self,
+        tree: Tree,
+        provider: str,
+        environments: list[str] | None,
+        auto_sync: list[str] | None,
+        repo_url: str | None,
+        branch: str | None,
+        flux_install: str,
+        install_manifests: str | None,
+        flux_chart_version: str,
+        notifications: Mapping[str, Any] | None,
+        delivery: Literal["write", "push", "pull_request"],
+        message: str | None,
+        overwrite: bool,
+    ) -> FleetResult:
         from pydantic import ValidationError
 
         from gitops_mcp.fleet import FleetSpec, plan_fleet
@@ -85,11 +122,9 @@ class Fleet:
         from gitops_mcp.paths import safe_repo_file, write_text_atomic
         from gitops_mcp.questions import AnswerError, git_url
 
-        self.shared.require_writable()
-        directory = self.shared.local_dir(repo_path)
-        info = read_repo_info(directory)
+        info = read_repo_info(tree.root)
         if info is None:
-            raise UserInputError(f"{directory} is not a git repository; scaffold_fleet writes into one")
+            raise UserInputError(f"{tree.root} is not a git repository; scaffold_fleet writes into one")
         root = info.root
         url = repo_url or info.origin_url
         if not url:
@@ -115,7 +150,7 @@ class Fleet:
                 "environments": envs,
                 "auto_sync": auto_sync,
                 "repo_url": url,
-                "branch": branch or info.branch or info.default_branch or "main",
+                "branch": branch or tree.branch or info.branch or info.default_branch or "main",
                 "flux_install": flux_install,
                 "flux_chart_version": flux_chart_version,
                 "notifications": notifications,
@@ -182,10 +217,13 @@ class Fleet:
             notes=plan.notes,
             message=summary,
         )
+        title = message or f"Scaffold a {provider} fleet: {', '.join(spec.environments)}"
         if delivery != "write" and written:
-            title = message or f"Scaffold a {provider} fleet: {', '.join(spec.environments)}"
             result.commit = self.shared.delivery.commit_and_push(root, written, title, mode=delivery)
             result.message += "; " + result.commit.message
+        elif tree.url and written:  # no working tree of the caller's: the files are kept for commit_and_push
+            staged = self.shared.delivery.keep_written(root, written, title)
+            result.message += f"; {staged.sentence() if staged else 'the remote already has them'}"
         return result
 
     def install_manifests(self, root: Path, rel: str) -> str:

@@ -8,7 +8,7 @@ from gitops_mcp.errors import UserInputError
 from gitops_mcp.git.delivery import CommitResult, Mode, RollbackResult
 from gitops_mcp.git.repo import check_ref, check_sha
 from gitops_mcp.paths import check_relative
-from gitops_mcp.services.shared import Shared
+from gitops_mcp.services.shared import Shared, looks_like_url
 
 MAX_ITEMS = 100
 
@@ -58,9 +58,16 @@ class GitService:
         base: str | None = None,
         draft: bool = False,
         labels: list[str] | None = None,
+        owner: str = "local",
     ) -> CommitResult:
+        """Commit and push (or propose) files of a local repository; given a git URL, the change
+        kept for exactly those paths in the clone cache (see :mod:`gitops_mcp.git.kept`)."""
         self.shared.require_writable()
         check_delivery_arguments(mode, paths, (), branch, base, labels or ())
+        if looks_like_url(repo_path):
+            return self.shared.delivery.deliver_kept(
+                repo_path.strip(), owner, paths, message, branch, mode, base, draft, labels or []
+            )
         root = self.shared.local_dir(repo_path)
         return self.shared.delivery.commit_and_push(
             root,
@@ -83,17 +90,18 @@ class GitService:
         message: str | None = None,
         draft: bool = False,
         labels: list[str] | None = None,
+        owner: str = "local",
     ) -> RollbackResult:
         self.shared.require_writable()
         check_delivery_arguments(mode, paths or (), shas or (), None, base, labels or ())
-        root = self.shared.local_dir(repo_path)
-        return self.shared.delivery.rollback(
-            root,
-            paths or [],
-            shas or [],
-            mode,
-            base,
-            message,
-            draft,
-            labels or [],
-        )
+        with self.shared.working_tree(repo_path, owner, base) as tree:
+            return self.shared.delivery.rollback(
+                tree.root,
+                paths or [],
+                shas or [],
+                mode,
+                base,
+                message,
+                draft,
+                labels or [],
+            )

@@ -43,9 +43,9 @@ class Inspect:
         self.shared = shared
 
     def detect(self, path: str, page: int = 1) -> DetectionReport:
-        directory = self.shared.local_dir(path)
-        root, prefix, _ = self.shared.repo(directory)
-        report = self.shared.scan(directory, root, prefix)
+        with self.shared.reading(path) as directory:
+            root, prefix, _ = self.shared.repo(directory)
+            report = self.shared.scan(directory, root, prefix)
         return report.model_copy(update={"root": str(root)}).paged(page)
 
     def provider_report(self, context: str | None = None, repo_path: str | None = None) -> ProviderReport:

@@ -11,8 +11,9 @@ from typing import Any
 from gitops_mcp.detection.models import Package
 from gitops_mcp.manifests.preflight import PackageCheck
 from gitops_mcp.manifests.validation import validate_documents
-from gitops_mcp.manifests.write import diff_against
+from gitops_mcp.manifests.write import diff_against, unified_diff
 from gitops_mcp.manifests.yaml import dump_documents
+from gitops_mcp.paths import check_relative
 from gitops_mcp.providers.base import ExistingSource
 from gitops_mcp.services.shared import Shared
 from gitops_mcp.sessions import flow
@@ -129,10 +130,14 @@ class Preparation:
         )
         out = str(a["output_path"])
         exists, diff = (False, "")
-        if ctx.repo_root:
+        if ctx.source_url:  # against the remote's current tip of the branch, where it will be delivered
+            check_relative(out, "output_path")
+            old, _, _ = self.shared.delivery.tip_file(ctx.source_url, ctx.branch, out)
+            exists, diff = old is not None, unified_diff(old, text, out)
+        elif ctx.repo_root:
             self.shared.delivery.prepare_write(Path(ctx.repo_root), [out])
             exists, diff = diff_against(Path(ctx.repo_root), out, text)
-            diff = diff if exists else ""  # a new file: its diff would be the whole yaml again
+        diff = diff if exists else ""  # a new file: its diff would be the whole yaml again
         return Preview(
             provider=provider.name,
             output_path=out,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pydantic import Field
 
 from gitops_mcp.git.delivery import CommitResult, Mode
-from gitops_mcp.git.info import read_repo_info
 from gitops_mcp.manifests.validation import ValidationResult
 from gitops_mcp.model import Model
 from gitops_mcp.promotion import PromotionPlan
@@ -34,20 +33,21 @@ class Promotion:
         to_env: str,
         mode: Mode = "pull_request",
         message: str | None = None,
+        owner: str = "local",
     ) -> PromotionResult:
-        """Carry an app's image tags, chart version and changed values from one overlay to the next."""
+        """Carry an app's image tags, chart version and changed values from one overlay to the next
+        (``repo_path`` a local path or a git URL: then in a working tree of its own at the remote tip)."""
         from gitops_mcp.manifests.write import unified_diff
         from gitops_mcp.promotion import plan_promotion
 
         self.shared.require_writable()
-        directory = self.shared.local_dir(repo_path)
-        info = read_repo_info(directory)
-        root = info.root if info else directory
-        p = plan_promotion(root, app, from_env, to_env, self.shared.gitops_kinds)
-        diff = "".join(unified_diff(e.before, e.after, e.file) for e in p.edits)
-        if not p.edits:
-            return PromotionResult(plan=p, diff="", message=p.description.splitlines()[-1])
-        validation = self.edits.validate(p.edits)
-        title = message or f"Promote {app} from {from_env} to {to_env}"
-        commit = self.edits.write_and_commit(root, p.edits, f"{title}\n\n{p.description}", mode)
+        with self.shared.working_tree(repo_path, owner) as tree:
+            root = tree.root
+            p = plan_promotion(root, app, from_env, to_env, self.shared.gitops_kinds)
+            diff = "".join(unified_diff(e.before, e.after, e.file) for e in p.edits)
+            if not p.edits:
+                return PromotionResult(plan=p, diff="", message=p.description.splitlines()[-1])
+            validation = self.edits.validate(p.edits)
+            title = message or f"Promote {app} from {from_env} to {to_env}"
+            commit = self.edits.write_and_commit(root, p.edits, f"{title}\n\n{p.description}", mode)
         return PromotionResult(plan=p, diff=diff, validation=validation, commit=commit, message=commit.message)

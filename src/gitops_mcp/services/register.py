@@ -10,7 +10,7 @@ from gitops_mcp.cluster.register import RegisterResult, register_roots, split_ro
 from gitops_mcp.errors import ClusterError, UserInputError
 from gitops_mcp.git.info import read_repo_info
 from gitops_mcp.manifests.yaml import load_documents
-from gitops_mcp.services.shared import Shared
+from gitops_mcp.services.shared import Shared, looks_like_url
 
 
 class Registrar:
@@ -28,6 +28,11 @@ class Registrar:
     def register(self, repo_path: str, file: str, context: str | None = None) -> RegisterResult:
         """Apply the root GitOps objects of ``file`` as committed and pushed (refused otherwise)."""
         self.shared.require_writable()
+        if looks_like_url(repo_path):  # pushed by definition: as on the remote's default branch now
+            found, branch, sha = self.shared.delivery.tip_file(repo_path.strip(), None, file)
+            if found is None:
+                raise UserInputError(f"{file} is not on {branch} of {repo_path.strip()}; commit and push it first")
+            return self._apply(found, file, sha, None, context)
         directory = self.shared.local_dir(repo_path)
         info = read_repo_info(directory)
         root = info.root if info else directory

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field
 
 from gitops_mcp.cluster.ops import WaitResult
-from gitops_mcp.cluster.owner import OwnerResult
+from gitops_mcp.cluster.owner import GitLocation, OwnerResult
 from gitops_mcp.git.delivery import CommitResult, Mode
+from gitops_mcp.git.urls import url_identity
 from gitops_mcp.manifests.validation import ValidationResult
 from gitops_mcp.model import Model
 from gitops_mcp.remediation import Plan
 from gitops_mcp.services.cluster import ClusterService
 from gitops_mcp.services.edits import Edits
-from gitops_mcp.services.shared import Shared
+from gitops_mcp.services.shared import Shared, looks_like_url
 
 
 class RemediationResult(Model):
@@ -71,6 +73,29 @@ def live_check(live: dict[str, Any] | None, change: Any, via_helm_release: bool)
     return True, "applied (merge patch: not compared field by field)"
 
 
+def source_branch(git: GitLocation) -> str | None:
+    """The branch a commit must land on for the source to apply it (None: the remote's default).
+
+    Raises:
+        Refused: the source follows a tag, a version range or a commit: no commit changes what it applies.
+    """
+    from gitops_mcp.remediation import Refused
+
+    if git.ref.get("branch"):
+        return git.ref["branch"]
+    revision = git.ref.get("targetRevision")
+    if revision is not None and not re.fullmatch(r"[0-9a-f]{40}", revision):
+        return None if revision in ("", "HEAD") else revision
+    pinned = {k: v for k, v in git.ref.items() if v and k != "branch"}
+    if pinned:
+        what = ", ".join(f"{k} {v}" for k, v in pinned.items())
+        raise Refused(
+            f"the source follows {what}, not a branch: no commit changes what it applies; make it follow a "
+            "branch, or pass repo_path to change a branch anyway"
+        )
+    return None
+
+
 class Remediation:
     def __init__(self, shared: Shared, cluster: ClusterService) -> None:
         self.shared = shared
@@ -89,15 +114,45 @@ class Remediation:
         repo_path: str | None = None,
         message: str | None = None,
         context: str | None = None,
+        caller: str = "local",
     ) -> RemediationResult:
-        """find_owner -> the file -> the edit -> validate -> commit or PR -> reconcile -> wait -> live check."""
-        from gitops_mcp.cluster.ops import reconcile, wait_for_sync
+        """find_owner -> the file -> the edit -> validate -> commit or PR -> reconcile -> wait -> live check.
+
+        The repository is ``repo_path`` (a local clone, or a git URL), by default the Git location of
+        the owner chain; a git URL is worked on in a working tree of its own at the remote's tip of
+        the branch the source follows.
+        """
+        from gitops_mcp.remediation import check_owner
+
+        self.shared.require_writable()
+        what = change.type.replace("_", " ")
+        msg = message or f"Remediate {kind} {namespace}/{name}: {what}"
+        if repo_path and not looks_like_url(repo_path):
+            owner = self.cluster.find_owner(api_version, kind, name, namespace, repo_path, context)
+            root = Path(owner.repo_root) if owner.repo_root else Path(".")
+            result = self._change(owner, root, change, msg, mode)
+        else:
+            chain = self.cluster.owner_chain(api_version, kind, name, namespace, context)
+            check_owner(chain)
+            assert chain.git is not None
+            url = repo_path or chain.git.url
+            same = url_identity(url) == url_identity(chain.git.url)
+            with self.shared.working_tree(url, caller, source_branch(chain.git) if same else None) as tree:
+                owner = self.cluster.locate(chain, tree.root, tree.url)
+                result = self._change(owner, tree.root, change, msg, mode)
+        if result.commit is None:
+            return result
+        if not (wait and mode == "push" and result.commit.commit_sha):
+            if mode == "pull_request":
+                result.message += "; after the merge, verify it with wait_for_sync"
+            return result
+        return self._verify(result, change, result.commit.commit_sha, context)
+
+    def _change(self, owner: OwnerResult, root: Path, change: Any, msg: str, mode: Mode) -> RemediationResult:
+        """Plan, validate, write and deliver the edit in the repository at ``root``."""
         from gitops_mcp.manifests.write import unified_diff
         from gitops_mcp.remediation import plan
 
-        self.shared.require_writable()
-        owner = self.cluster.find_owner(api_version, kind, name, namespace, repo_path, context)
-        root = Path(owner.repo_root) if owner.repo_root else Path(".")
         p = plan(root, owner, change, self.shared.gitops_kinds)
         diff = "".join(unified_diff(e.before, e.after, e.file) for e in p.edits)
         result = RemediationResult(owner=owner, plan=p, diff=diff, message="")
@@ -105,15 +160,16 @@ class Remediation:
             result.message = "; ".join(p.notes)
             return result
         result.validation = self.edits.validate(p.edits)
-        what = change.type.replace("_", " ")
-        msg = message or f"Remediate {kind} {namespace}/{name}: {what}"
         commit = self.edits.write_and_commit(root, p.edits, msg, mode)
         result.commit = commit
         result.message = commit.message
-        if not (wait and mode == "push" and commit.commit_sha):
-            if mode == "pull_request":
-                result.message += "; after the merge, verify it with wait_for_sync"
-            return result
+        return result
+
+    def _verify(self, result: RemediationResult, change: Any, sha: str, context: str | None) -> RemediationResult:
+        """After the push: reconcile the applier, wait for the commit, and check the live object."""
+        from gitops_mcp.cluster.ops import reconcile, wait_for_sync
+
+        owner = result.owner
         applier = next((c for c in owner.chain if c.kind in ("Kustomization", "Application")), None)
         if applier is None or applier.namespace is None:
             return result
@@ -132,7 +188,7 @@ class Remediation:
                 applier.kind,
                 applier.name,
                 applier.namespace,
-                commit.commit_sha,
+                sha,
                 self.shared.settings.wizard_wait_seconds,
                 registry=self.shared.registry,
             )

@@ -6,14 +6,17 @@ Plain Python: nothing here (or anywhere in ``services``) knows about MCP.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from gitops_mcp.detection import DetectionReport, detect_packages
-from gitops_mcp.errors import ReadOnlyError, UserInputError
+from gitops_mcp.errors import PathNotAllowedError, ReadOnlyError, UserInputError
 from gitops_mcp.git.delivery import GitDelivery
 from gitops_mcp.git.info import RepoInfo, read_repo_info
 from gitops_mcp.paths import resolve_allowed
@@ -30,6 +33,17 @@ DETECTION_CACHE_SIZE = 16
 
 def looks_like_url(path: str) -> bool:
     return "://" in path or path.startswith("git@")
+
+
+@dataclass(frozen=True)
+class Tree:
+    """Where a write flow works: a local repository, or a private working tree of the clone cache
+    for a git URL (``url`` set, at commit ``tip`` of the remote ``branch``)."""
+
+    root: Path
+    url: str | None = None
+    branch: str | None = None
+    tip: str | None = None
 
 
 class Shared:
@@ -104,7 +118,33 @@ class Shared:
         """A local directory for ``path``; a git URL is cloned into (or refreshed in) the cache."""
         if looks_like_url(path):
             return self.delivery.cached_clone(path).resolve()
-        return resolve_allowed(path, self.roots)
+        found = resolve_allowed(path, self.roots)
+        work = self.delivery.workspaces.root.resolve()
+        if found == work or work in found.parents:
+            raise PathNotAllowedError(f"{path} is a working tree of the clone cache, private to one operation")
+        return found
+
+    @contextlib.contextmanager
+    def reading(self, path: str) -> Iterator[Path]:
+        """:meth:`local_dir`; a git URL's cached clone is in use (never evicted) while the block runs."""
+        if not looks_like_url(path):
+            yield self.local_dir(path)
+            return
+        with self.delivery.cache.using(path) as dest:
+            yield dest.resolve()
+
+    @contextlib.contextmanager
+    def working_tree(self, repo_path: str, owner: str = "local", branch: str | None = None) -> Iterator[Tree]:
+        """The repository a write flow works in: a local path's repository as it is; for a git URL,
+        a fresh working tree of the clone cache at the remote's tip of ``branch`` (default: its
+        default branch), private to this call and removed afterwards."""
+        if not looks_like_url(repo_path):
+            directory = self.local_dir(repo_path)
+            info = read_repo_info(directory)
+            yield Tree(info.root if info else directory)
+            return
+        with self.delivery.workspace(repo_path.strip(), branch, owner) as ws:
+            yield Tree(ws.root, ws.remote.url, ws.branch, ws.tip)
 
     def repo(self, directory: Path) -> tuple[Path, str, RepoInfo | None]:
         """(repository root, prefix of ``directory`` in it, git facts)."""

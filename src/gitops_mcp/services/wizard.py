@@ -49,18 +49,29 @@ class Wizard:
         self._check_ids(given)
         if "delivery" in given:
             raise UserInputError("answer delivery after the preview (answer_questions), not with start_deployment")
-        directory = self.shared.local_dir(path)
-        ctx = self.prep.context(directory, intent, provider)
-        if looks_like_url(path):
-            ctx.source_url = path.strip()
-        state = SessionState(id=new_session_id(), owner=owner, created_at=0, updated_at=0, expires_at=0, context=ctx)
-        pending = {**({"provider": provider} if provider else {}), **given}
-        env = self.prep.env(ctx)
-        adv = flow.advance(state, pending, env, defaults_for=self._defaults(state, env) if accept_defaults else ())
-        errors = dict(adv.errors)
-        new = self._settle(adv.state, errors, env)
+        with self.shared.reading(path) as directory:
+            ctx = self.prep.context(directory, intent, provider)
+            ctx.source_url = path.strip() if looks_like_url(path) else None
+            state = SessionState(
+                id=new_session_id(), owner=owner, created_at=0, updated_at=0, expires_at=0, context=ctx
+            )
+            pending = {**({"provider": provider} if provider else {}), **given}
+            env = self.prep.env(ctx)
+            adv = flow.advance(state, pending, env, defaults_for=self._defaults(state, env) if accept_defaults else ())
+            errors = dict(adv.errors)
+            new = self._settle(adv.state, errors, env)
         state = self.shared.store.create(new)
         return self._view(state, errors, adv.ignored, include_packages=True)
+
+    def _here(self, state: SessionState) -> SessionState:
+        """A session started from a git URL reads this server's cached clone of it (made again if
+        evicted, or if another replica started the session)."""
+        url, ctx = state.context.source_url, state.context
+        if url and state.status == "open":
+            root = str(self.shared.delivery.cache.present(url).resolve())
+            if ctx.repo_root != root:
+                ctx.repo_root = ctx.scan_path = root
+        return state
 
     def _defaults(self, state: SessionState, env: flow.FlowEnv) -> set[str]:
         """What accept_defaults takes: every question up to the preview; the preview's own
@@ -80,7 +91,7 @@ class Wizard:
         """One transition. When another call stored one first (optimistic locking), the answers are
         applied again to what it stored: of two concurrent answers neither is lost."""
         for attempt in range(SAVE_ATTEMPTS):
-            state = self._read(session_id, owner)
+            state = self._here(self.shared.store.get(session_id, owner))
             if state.status != "open":
                 raise UserInputError(f"session {session_id} is {state.status}; start a new one with start_deployment")
             self._check_ids(answers)
@@ -120,14 +131,36 @@ class Wizard:
             state.answers.pop("delivery", None)
             state.step = "preview"
             return state
+        if state.context.source_url:
+            return self._settle_remote(state, errors, state.context.source_url)
         try:
             written = self._write_preview(state)
         except GitOpsError as exc:
             return self._ask_again(state, errors, "output_path", str(exc))
         try:
-            state.result = self._deliver(state, written)
+            state.result = self._deliver(state, written, Path(state.context.repo_root or "."))
         except GitOpsError as exc:
             errors["delivery"] = f"{exc} (the file is written in the working tree; answer delivery again to retry)"
+            state.answers.pop("delivery", None)
+            state.step = "preview"
+            return state
+        state.status = "done"
+        return state
+
+    def _settle_remote(self, state: SessionState, errors: dict[str, str], url: str) -> SessionState:
+        """Write and deliver in a fresh working tree of ``url`` at the remote's tip (the session's branch)."""
+        assert state.preview is not None
+        if self.shared.settings.read_only:
+            raise ReadOnlyError("the server is read-only; nothing can be written")
+        try:
+            with self.shared.delivery.workspace(url, state.context.branch, state.owner) as ws:
+                try:
+                    written = write_manifest_file(ws.root, state.preview.output_path, state.preview.yaml)
+                except GitOpsError as exc:
+                    return self._ask_again(state, errors, "output_path", str(exc))
+                state.result = self._deliver(state, written, ws.root, ws.tip)
+        except GitOpsError as exc:
+            errors["delivery"] = f"{exc} (answer delivery again to retry)"
             state.answers.pop("delivery", None)
             state.step = "preview"
             return state
@@ -160,28 +193,30 @@ class Wizard:
         self.shared.delivery.prepare_write(Path(state.context.repo_root), [state.preview.output_path])
         return write_manifest_file(Path(state.context.repo_root), state.preview.output_path, state.preview.yaml)
 
-    def _deliver(self, state: SessionState, res: WriteResult) -> DeliveryResult:
-        assert state.preview is not None and state.context.repo_root
+    def _deliver(self, state: SessionState, res: WriteResult, root: Path, tip: str | None = None) -> DeliveryResult:
+        """Deliver the file written in ``root`` (``tip``: a working tree of the clone cache at that commit)."""
+        assert state.preview is not None
         choice = state.answers.get("delivery")
         msg = (
             f"{'Created' if res.created else 'Updated'} {res.path}"
             if res.changed
             else f"{res.path} already had exactly this content"
         )
+        app, provider = state.answers.get("app_name", "app"), state.preview.provider
+        title = (
+            f"Deploy {app} with {provider}\n\nGenerated by gitops-mcp: "
+            f"{', '.join(o.kind for o in state.preview.objects)} in {res.path}."
+        )
         if choice == "write":
+            if tip is not None and res.changed:  # no working tree of the caller's: kept for commit_and_push
+                kept = self.shared.delivery.keep_written(root, [res.path], title)
+                msg += f"; {kept.sentence()}" if kept else ""
             return DeliveryResult(
                 action="write", file=res.path, changed=res.changed, diff=self._news(state, res), message=msg
             )
         if choice not in ("push", "pull_request"):
             raise UserInputError(f"delivery {choice!r} is not available on this server")
-        app, provider = state.answers.get("app_name", "app"), state.preview.provider
-        commit = self.shared.delivery.commit_and_push(
-            Path(state.context.repo_root),
-            [res.path],
-            f"Deploy {app} with {provider}\n\nGenerated by gitops-mcp: "
-            f"{', '.join(o.kind for o in state.preview.objects)} in {res.path}.",
-            mode=choice,
-        )
+        commit = self.shared.delivery.commit_and_push(root, [res.path], title, mode=choice)
         result = DeliveryResult(
             action=choice,
             file=res.path,
@@ -192,12 +227,10 @@ class Wizard:
             branch=commit.branch,
             pr_url=commit.pr_url,
         )
-        sha = commit.commit_sha or (
-            self.verifier.head(Path(state.context.repo_root)) if commit.status == "no_changes" else None
-        )
+        sha = commit.commit_sha or ((tip or self.verifier.head(root)) if commit.status == "no_changes" else None)
         if choice == "push" and state.answers.get("register") is True:
             pushed = commit.commit_sha if commit.status == "pushed" else None
-            reg = self.registrar.after_push(Path(state.context.repo_root), res.path, state.preview.provider, pushed)
+            reg = self.registrar.after_push(root, res.path, state.preview.provider, pushed)
             result.registered = reg
             result.message += f"; register: {reg.message}"
             if not reg.ok:
@@ -209,18 +242,7 @@ class Wizard:
         return result
 
     def get(self, owner: str, session_id: str) -> SessionView:
-        return self._view(self._read(session_id, owner), {}, [])
-
-    def _read(self, session_id: str, owner: str) -> SessionState:
-        """The session, its repository here: a session started on a git URL works in this server's
-        own clone of it (another replica may have started it; the clone is made when missing)."""
-        state = self.shared.store.get(session_id, owner)
-        ctx = state.context
-        if ctx.source_url and state.status == "open":
-            root = str(self.shared.delivery.clone_here(ctx.source_url).resolve())
-            if ctx.repo_root != root:
-                ctx.repo_root = ctx.scan_path = root
-        return state
+        return self._view(self._here(self.shared.store.get(session_id, owner)), {}, [])
 
     def list_sessions(self, owner: str, limit: int = 50) -> list[SessionSummary]:
         return self.shared.store.summaries(owner, limit)

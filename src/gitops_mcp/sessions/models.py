@@ -42,7 +42,8 @@ class SessionContext(Model):
 
     repo_root: str | None = Field(None, description="Absolute path of the local repository, if any")
     source_url: str | None = Field(
-        None, description="The git URL the session was started on: each server works in its own clone of it"
+        None,
+        description="The git URL the session started from (each server reads its own clone; delivery: a worktree)",
     )
     scan_path: str | None = None
     origin_url: str | None = None
