@@ -66,8 +66,11 @@ def test_a_session_on_a_git_url_moves_to_a_replica_with_a_cold_cache(
         assert v.step == "preview" and v.preview is not None and v.preview.validation.valid, v
         v = b.wizard.answer("me", v.session_id, {"delivery": "push"})
         assert v.status == "done" and v.result is not None and v.result.commit_sha, v
-        assert not (tmp_path / "cache-a").exists()  # b worked in its own clone
-        assert list((tmp_path / "cache-b" / "repos").glob("*/clusters/dev/podinfo.yaml"))
+        assert not (tmp_path / "cache-a").exists()  # b worked in its own clone ...
+        assert list((tmp_path / "cache-b" / "repos").glob("*/.git"))  # ... made here when its cache was cold
+        assert not list(
+            (tmp_path / "cache-b" / "repos").glob("*/clusters/dev/podinfo.yaml")
+        )  # delivered from a worktree
         check = tmp_path / "check"
         subprocess.run(["git", "clone", "-q", url, str(check)], env=remote.client_env(), check=True, timeout=60)
         assert (check / "clusters/dev/podinfo.yaml").read_text(encoding="utf-8").startswith("apiVersion: source")

@@ -46,7 +46,8 @@ def test_heavy_imports_are_lazy() -> None:
     code = (
         "import sys\nfrom gitops_mcp.server import build_server\nfrom gitops_mcp.settings import Settings\n"
         "build_server(Settings())\n"
-        "print(sorted(m for m in ('git', 'kubernetes', 'httpx', 'redis') if m in sys.modules))"
+        "print(sorted(m for m in ('git', 'kubernetes', 'httpx', 'redis', 'ruamel', 'gitops_mcp.services.shared',"
+        " 'gitops_mcp.git', 'gitops_mcp.detection', 'gitops_mcp.providers') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]"

@@ -163,6 +163,7 @@ def build_server(settings: Settings, services: Services | None = None, *, prebui
     """Build the MCP server. Write tools are not registered when ``settings.read_only``;
     ``prebuilt=False`` builds every tool definition from its signature (as scripts/tool-defs does)."""
     svc = services or Services(settings)
+    svc.start()
     token_verifier, auth = make_auth(settings)
     register_secrets(settings.secret_values())
     mcp = GitOpsServer(

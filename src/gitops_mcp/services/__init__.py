@@ -101,6 +101,15 @@ class Services:
 
         return Registrar(self.shared)
 
+    def start(self) -> None:
+        """What start-up must do at once: remove what killed operations left in the clone cache
+        (their working trees, half-made clones). Only then is the git layer built at start."""
+        work, repos = self._settings.cache_dir / "work", self._settings.cache_dir / "repos"
+        left = work.is_dir() and any(work.iterdir())
+        left = left or (repos.is_dir() and any(p.name.startswith((".clone-", ".evict-")) for p in repos.iterdir()))
+        if left:
+            _ = self.shared.delivery  # GitDelivery cleans up when it is made
+
     @property
     def settings(self) -> Settings:
         return self._settings
