@@ -240,3 +240,19 @@ def test_scaffold_fleet_on_a_url(env: Env) -> None:
     kept = app.fleet.scaffold(env.url, "flux", ["dev", "prod"], owner="alice")  # delivery=write: kept
     assert kept.commit is None and "gitops-mcp/kept/" in kept.message and len(env.kept_branches()) == 1
     assert not any((env.world.root / "cache" / "work").iterdir())
+
+
+def test_an_answer_holds_the_sessions_clone_in_use(env: Env) -> None:
+    """No eviction removes the clone a wizard answer on a URL session is reading."""
+    from gitops_mcp.git import cache_lru
+
+    app = env.app
+    v = app.wizard.start("local", env.url, provider="flux", answers={"package": "apps/web"})
+    state = app.shared.store.get(v.session_id, "local")
+    use = cache_lru.use_file(env.cached())
+    with app.wizard._here(state) as here:
+        assert here.context.repo_root == str(env.cached().resolve())
+        assert cache_lru.try_flock(use) is None  # held: an eviction skips it
+    fd = cache_lru.try_flock(use)
+    assert fd is not None  # released afterwards
+    os.close(fd)

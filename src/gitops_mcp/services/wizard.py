@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -63,15 +64,21 @@ class Wizard:
         state = self.shared.store.create(new)
         return self._view(state, errors, adv.ignored, include_packages=True)
 
-    def _here(self, state: SessionState) -> SessionState:
+    @contextlib.contextmanager
+    def _here(self, state: SessionState) -> Iterator[SessionState]:
         """A session started from a git URL reads this server's cached clone of it (made again if
-        evicted, or if another replica started the session)."""
+        evicted, or if another replica started the session), held in use (never evicted) while
+        the block runs."""
         url, ctx = state.context.source_url, state.context
-        if url and state.status == "open":
-            root = str(self.shared.delivery.cache.present(url).resolve())
+        if not (url and state.status == "open"):
+            yield state
+            return
+        cache = self.shared.delivery.cache
+        with cache.in_use(cache.destination(cache.remote(url))):
+            root = str(cache.present(url).resolve())
             if ctx.repo_root != root:
                 ctx.repo_root = ctx.scan_path = root
-        return state
+            yield state
 
     def _defaults(self, state: SessionState, env: flow.FlowEnv) -> set[str]:
         """What accept_defaults takes: every question up to the preview; the preview's own
@@ -91,22 +98,26 @@ class Wizard:
         """One transition. When another call stored one first (optimistic locking), the answers are
         applied again to what it stored: of two concurrent answers neither is lost."""
         for attempt in range(SAVE_ATTEMPTS):
-            state = self._here(self.shared.store.get(session_id, owner))
-            if state.status != "open":
-                raise UserInputError(f"session {session_id} is {state.status}; start a new one with start_deployment")
-            self._check_ids(answers)
-            env = self.prep.env(state.context)
-            adv = flow.advance(state, answers, env, defaults_for=self._defaults(state, env) if accept_defaults else ())
-            new, errors = adv.state, dict(adv.errors)
-            new = self._settle(new, errors, env)
-            try:
-                saved = self.shared.store.save(new)
-            except ConcurrentUpdateError:
-                if attempt == SAVE_ATTEMPTS - 1:
-                    raise
-                log.info("session %s: another call stored an answer first; applying these again on top", session_id)
-                continue
-            return self._view(saved, errors, adv.ignored)
+            with self._here(self.shared.store.get(session_id, owner)) as state:
+                if state.status != "open":
+                    raise UserInputError(
+                        f"session {session_id} is {state.status}; start a new one with start_deployment"
+                    )
+                self._check_ids(answers)
+                env = self.prep.env(state.context)
+                adv = flow.advance(
+                    state, answers, env, defaults_for=self._defaults(state, env) if accept_defaults else ()
+                )
+                new, errors = adv.state, dict(adv.errors)
+                new = self._settle(new, errors, env)
+                try:
+                    saved = self.shared.store.save(new)
+                except ConcurrentUpdateError:
+                    if attempt == SAVE_ATTEMPTS - 1:
+                        raise
+                    log.info("session %s: another call stored an answer first; applying these again on top", session_id)
+                    continue
+                return self._view(saved, errors, adv.ignored)
         raise AssertionError("unreachable")
 
     def _settle(self, state: SessionState, errors: dict[str, str], env: flow.FlowEnv) -> SessionState:
@@ -242,7 +253,8 @@ class Wizard:
         return result
 
     def get(self, owner: str, session_id: str) -> SessionView:
-        return self._view(self._here(self.shared.store.get(session_id, owner)), {}, [])
+        with self._here(self.shared.store.get(session_id, owner)) as state:
+            return self._view(state, {}, [])
 
     def list_sessions(self, owner: str, limit: int = 50) -> list[SessionSummary]:
         return self.shared.store.summaries(owner, limit)
