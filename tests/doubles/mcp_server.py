@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
+from doubles.procs import terminate
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -116,13 +118,7 @@ class ServerProcess:
         self._exited.wait(10)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        terminate(self.proc)
         self._exited.wait(10)
 
     def __enter__(self) -> ServerProcess:

@@ -18,6 +18,7 @@ from types import TracebackType
 import pytest
 
 from doubles.mcp_server import free_port
+from doubles.procs import terminate
 
 REDIS_SERVER = shutil.which("redis-server")
 
@@ -135,13 +136,7 @@ class RedisServer:
             self.proc.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        terminate(self.proc)
         if self.proc is not None and self.proc.stderr is not None:
             self.proc.stderr.close()
 

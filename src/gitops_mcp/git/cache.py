@@ -171,17 +171,7 @@ class CloneCache:
             current = repo.current_branch() or "main"
             branch = branch or current
             if not (cloned and branch == current):
-                code, _, err = repo.run_full(
-                    "fetch",
-                    "--quiet",
-                    "--depth",
-                    "1",
-                    "--no-tags",
-                    "--",
-                    remote.url,
-                    f"+refs/heads/{branch}:refs/remotes/origin/{branch}",
-                    env=git_env(remote, self.settings),
-                )
+                code, _, err = repo.run_full(*_fetch_branch(remote, branch), env=git_env(remote, self.settings))
                 if code != 0:
                     if "couldn't find remote ref" in err:
                         raise NotFoundError(f"the branch {branch} does not exist on {remote.url}")
@@ -199,17 +189,7 @@ class CloneCache:
             branch = repo.current_branch()
             if not branch:
                 return
-            repo.run(
-                "fetch",
-                "--quiet",
-                "--depth",
-                "1",
-                "--no-tags",
-                "--",
-                remote.url,
-                f"+refs/heads/{branch}:refs/remotes/origin/{branch}",
-                env=env,
-            )
+            repo.run(*_fetch_branch(remote, branch), env=env)
             code, _, err = repo.run_full("reset", "--quiet", "--keep", f"refs/remotes/origin/{branch}")
             if code != 0:
                 raise GitError(
@@ -305,6 +285,20 @@ def _clear_stale_locks(git_dir: Path, max_age: float) -> None:
             st = lock.lstat()
             if stat.S_ISREG(st.st_mode) and (st.st_mtime < _STARTED or now - st.st_mtime > max_age):
                 lock.unlink()
+
+
+def _fetch_branch(remote: Remote, branch: str) -> tuple[str, ...]:
+    """git arguments: a shallow fetch of ``branch`` into ``refs/remotes/origin/<branch>``."""
+    return (
+        "fetch",
+        "--quiet",
+        "--depth",
+        "1",
+        "--no-tags",
+        "--",
+        remote.url,
+        f"+refs/heads/{branch}:refs/remotes/origin/{branch}",
+    )
 
 
 def _remove(path: Path) -> None:

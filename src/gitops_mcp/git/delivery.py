@@ -63,10 +63,7 @@ class GitDelivery:
         labels: Sequence[str] = (),
     ) -> CommitResult:
         message = check_message(message)
-        if branch is not None:
-            check_ref(branch)
-        if base is not None:
-            check_ref(base, "base")
+        _check_refs(branch, base)
         ws = self.workspaces.of(repo_root)
         if ws is not None:
             return remote_delivery.commit_in(self.workspaces, ws, paths, message, branch, mode, base, draft, labels)
@@ -128,9 +125,7 @@ class GitDelivery:
     ) -> CommitResult:
         """commit_and_push given a git URL: the change ``owner`` kept for ``paths`` (see :mod:`.kept`)."""
         message = check_message(message)
-        for name, what in ((branch, "branch"), (base, "base")):
-            if name is not None:
-                check_ref(name, what)
+        _check_refs(branch, base)
         return remote_delivery.deliver_kept(
             self.workspaces, url, owner, paths, message, branch, mode, base, draft, labels
         )
@@ -178,3 +173,10 @@ class GitDelivery:
 
     def is_cached(self, path: Path) -> bool:
         return self.cache.contains(path)
+
+
+def _check_refs(branch: str | None, base: str | None) -> None:
+    """The branch to push to and the pull request's base, when given, are safe ref names."""
+    for name, what in ((branch, "branch"), (base, "base")):
+        if name is not None:
+            check_ref(name, what)

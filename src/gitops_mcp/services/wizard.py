@@ -138,10 +138,9 @@ class Wizard:
                 state.status = "done"
             return state
         if not state.preview.validation.valid:
-            errors["delivery"] = "the manifests are not valid: " + state.preview.validation.describe()
-            state.answers.pop("delivery", None)
-            state.step = "preview"
-            return state
+            return self._back_to_preview(
+                state, errors, "the manifests are not valid: " + state.preview.validation.describe()
+            )
         if state.context.source_url:
             return self._settle_remote(state, errors, state.context.source_url)
         try:
@@ -151,10 +150,9 @@ class Wizard:
         try:
             state.result = self._deliver(state, written, Path(state.context.repo_root or "."))
         except GitOpsError as exc:
-            errors["delivery"] = f"{exc} (the file is written in the working tree; answer delivery again to retry)"
-            state.answers.pop("delivery", None)
-            state.step = "preview"
-            return state
+            return self._back_to_preview(
+                state, errors, f"{exc} (the file is written in the working tree; answer delivery again to retry)"
+            )
         state.status = "done"
         return state
 
@@ -171,11 +169,16 @@ class Wizard:
                     return self._ask_again(state, errors, "output_path", str(exc))
                 state.result = self._deliver(state, written, ws.root, ws.tip)
         except GitOpsError as exc:
-            errors["delivery"] = f"{exc} (answer delivery again to retry)"
-            state.answers.pop("delivery", None)
-            state.step = "preview"
-            return state
+            return self._back_to_preview(state, errors, f"{exc} (answer delivery again to retry)")
         state.status = "done"
+        return state
+
+    @staticmethod
+    def _back_to_preview(state: SessionState, errors: dict[str, str], reason: str) -> SessionState:
+        """Not delivered: the preview again, with delivery asked again for ``reason``."""
+        errors["delivery"] = reason
+        state.answers.pop("delivery", None)
+        state.step = "preview"
         return state
 
     @staticmethod
