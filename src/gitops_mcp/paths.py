@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import re
+import secrets
+import stat
 from collections.abc import Sequence
 from pathlib import Path, PurePath, PurePosixPath
 
@@ -150,10 +154,120 @@ def safe_repo_file(repo_root: Path, rel: str, what: str = "output_path") -> Path
     return real
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same directory."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.gitops-mcp.tmp")
-    with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+
+
+def _open_dir(name: str, dir_fd: int | None, shown: str) -> int:
+    """Open one directory without following a symlink at ``name``."""
+    try:
+        return os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise PathNotAllowedError(f"{shown} is a symlink or not a directory; nothing was written") from exc
+        raise
+
+
+def _walk_to_parent(root: Path, rel: PurePosixPath, *, create: bool) -> int | None:
+    """A descriptor of the directory that holds ``rel`` below ``root``, reached one component at a
+    time with O_NOFOLLOW, so no symlink is followed on the way (also one swapped in meanwhile).
+    Missing directories are made when ``create``; else None is returned where one is missing."""
+    fd = _open_dir(str(root), None, "the repository root")
+    try:
+        walked = PurePosixPath()
+        for part in rel.parts[:-1]:
+            walked /= part
+            try:
+                nxt = _open_dir(part, fd, str(walked))
+            except FileNotFoundError:
+                if not create:
+                    os.close(fd)
+                    return None
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(part, 0o777, dir_fd=fd)
+                nxt = _open_dir(part, fd, str(walked))
+            os.close(fd)
+            fd = nxt
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def check_writable(root: Path, path: Path) -> None:
+    """Refuse, before anything is written, a target whose directory or file is a symlink or not
+    what a file write needs. ``path`` is absolute below ``root`` (see :func:`safe_repo_file`)."""
+    root = root.resolve()
+    rel = _relative_below(root, path)
+    fd = _walk_to_parent(root, rel, create=False)
+    if fd is None:
+        return
+    try:
+        _check_target(fd, rel)
+    finally:
+        os.close(fd)
+
+
+def _relative_below(root: Path, path: Path) -> PurePosixPath:
+    try:
+        rel = PurePosixPath(path.relative_to(root).as_posix())
+    except ValueError as exc:
+        raise PathNotAllowedError(f"{path} is outside the repository {root}; nothing was written") from exc
+    check_relative(str(rel))
+    return rel
+
+
+def _check_target(dir_fd: int, rel: PurePosixPath) -> os.stat_result | None:
+    try:
+        st = os.stat(rel.name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+    if stat.S_ISLNK(st.st_mode):
+        raise PathNotAllowedError(f"{rel} is a symlink; write to the file it names instead; nothing was written")
+    if not stat.S_ISREG(st.st_mode):
+        raise UserInputError(f"{rel} exists and is not a regular file; move it away first; nothing was written")
+    return st
+
+
+def _create_temporary(dir_fd: int, rel: PurePosixPath) -> tuple[str, int]:
+    """A new file with a random name beside ``rel``: never an existing name, never through a link."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(8):
+        tmp = f".{rel.name[:200]}.{secrets.token_hex(8)}.gitops-mcp.tmp"
+        try:
+            return tmp, os.open(tmp, flags, 0o666, dir_fd=dir_fd)
+        except FileExistsError:
+            continue
+    raise PathNotAllowedError(
+        f"cannot create a temporary file beside {rel}: every name tried exists; nothing was written"
+    )
+
+
+def write_text_atomic(root: Path, path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` (absolute, below the repository ``root``) atomically.
+
+    Every directory from ``root`` down is opened without following symlinks (missing ones are
+    made), the temporary file gets a fresh random name created with O_EXCL|O_NOFOLLOW in that
+    directory, and is renamed over the target inside the same directory. A symlink anywhere on the
+    way, at the target, or swapped in meanwhile makes it refuse; nothing outside ``root`` is ever
+    opened for writing. An existing file keeps its permission bits.
+    """
+    root = root.resolve()
+    rel = _relative_below(root, path)
+    fd = _walk_to_parent(root, rel, create=True)
+    assert fd is not None
+    try:
+        old = _check_target(fd, rel)
+        tmp, out = _create_temporary(fd, rel)
+        try:
+            with os.fdopen(out, "w", encoding="utf-8", newline="\n") as fh:
+                if old is not None:
+                    os.fchmod(fh.fileno(), stat.S_IMODE(old.st_mode))
+                fh.write(text)
+            _check_target(fd, rel)
+            os.replace(tmp, rel.name, src_dir_fd=fd, dst_dir_fd=fd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=fd)
+            raise
+    finally:
+        os.close(fd)

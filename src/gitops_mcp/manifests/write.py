@@ -9,7 +9,7 @@ from pydantic import Field
 
 from gitops_mcp.errors import UserInputError
 from gitops_mcp.model import Model
-from gitops_mcp.paths import safe_repo_file, write_text_atomic
+from gitops_mcp.paths import check_writable, safe_repo_file, write_text_atomic
 
 
 class WriteResult(Model):
@@ -66,8 +66,9 @@ def diff_against(repo_root: Path, rel: str, new: str) -> tuple[bool, str]:
 def write_manifest_file(repo_root: Path, rel: str, text: str) -> WriteResult:
     """Write ``text`` to ``rel`` inside ``repo_root`` (guards in :func:`safe_repo_file`)."""
     target = safe_repo_file(repo_root, rel)
+    check_writable(repo_root, target)
     old = _read_existing(target, rel)
     diff = bounded_diff(unified_diff(old, text, rel))
     if old != text:
-        write_text_atomic(target, text)
+        write_text_atomic(repo_root, target, text)
     return WriteResult(repo_root=str(repo_root), path=rel, created=old is None, changed=old != text, diff=diff)

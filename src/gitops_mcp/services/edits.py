@@ -41,9 +41,12 @@ class Edits:
         return out
 
     def write_and_commit(self, root: Path, edits: list[Any], message: str, mode: Mode) -> CommitResult:
-        from gitops_mcp.paths import safe_repo_file, write_text_atomic
+        from gitops_mcp.paths import check_writable, safe_repo_file, write_text_atomic
 
-        for e in edits:
-            self.shared.delivery.prepare_write(root, [e.file])
-            write_text_atomic(safe_repo_file(root, e.file, "path"), e.after)
+        self.shared.delivery.prepare_write(root, [e.file for e in edits])
+        targets = [safe_repo_file(root, e.file, "path") for e in edits]
+        for target in targets:  # every target checked before anything is written
+            check_writable(root, target)
+        for e, target in zip(edits, targets, strict=True):
+            write_text_atomic(root, target, e.after)
         return self.shared.delivery.commit_and_push(root, [e.file for e in edits], message, mode=mode)

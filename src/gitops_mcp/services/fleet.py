@@ -119,7 +119,7 @@ class Fleet:
 
         from gitops_mcp.fleet import FleetSpec, plan_fleet
         from gitops_mcp.manifests.write import unified_diff
-        from gitops_mcp.paths import safe_repo_file, write_text_atomic
+        from gitops_mcp.paths import check_writable, safe_repo_file, write_text_atomic
         from gitops_mcp.questions import AnswerError, git_url
 
         info = read_repo_info(tree.root)
@@ -181,6 +181,7 @@ class Fleet:
         self.shared.delivery.prepare_write(root, [f.path for f in plan.files])
         for f in plan.files:
             target = safe_repo_file(root, f.path, "path")
+            check_writable(root, target)
             old = target.read_bytes().decode("utf-8", "replace") if target.is_file() else None
             if target.exists() and not target.is_file():
                 raise UserInputError(f"{f.path} exists and is not a regular file; move it away first")
@@ -194,7 +195,7 @@ class Fleet:
                 diffs.append((f.path, unified_diff(old, f.content, f.path), old is not None))
                 to_write.append((target, f.path, f.content))
         for target, _, text in to_write:
-            write_text_atomic(target, text)
+            write_text_atomic(root, target, text)
         kept = [f.path for f in files if f.status == "kept"]
         written = [rel for _, rel, _ in to_write]
         summary = f"{len(written)} file(s) written" + (
