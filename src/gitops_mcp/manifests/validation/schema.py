@@ -56,6 +56,25 @@ class KindRule:
 
 
 BuiltinRules = Mapping[tuple[str, str], KindRule]  # (apiVersion, kind) -> rule
+ReferenceCheck = Callable[[Mapping[str, Any]], Found]
+"""An engine's check of the references in a document (source URLs): (severity, field path, message)."""
+PolicyCheck = Callable[[Mapping[str, Any], Any], list[tuple[str, str, str]]]
+"""An engine's site-policy check of a document, given the ``PolicySettings``: (rule, field path, message)."""
+
+
+class Rules(dict[tuple[str, str], KindRule]):
+    """The built-in rules by (apiVersion, kind) (:data:`BuiltinRules`), and the engines' checks
+    that run on every document whatever the schema source (``ProviderRegistry.builtin_rules()``)."""
+
+    def __init__(
+        self,
+        kinds: Mapping[tuple[str, str], KindRule] | None = None,
+        references: Sequence[ReferenceCheck] = (),
+        policies: Sequence[PolicyCheck] = (),
+    ) -> None:
+        super().__init__(kinds or {})
+        self.references = tuple(references)
+        self.policies = tuple(policies)
 
 
 def api_domain(api_version: str) -> str:
