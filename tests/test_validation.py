@@ -358,3 +358,19 @@ def test_fixture_references_still_validate() -> None:
 def _group_kind(doc: dict[str, object]) -> tuple[str, str]:
     api = str(doc.get("apiVersion", ""))
     return (api.rsplit("/", 1)[0] if "/" in api else "", str(doc.get("kind", "")))
+
+
+def test_builtin_rules_are_json_schema() -> None:
+    """Every provider's built-in rule is a valid JSON Schema (draft 2020-12), checked by jsonschema;
+    a broken one fails when it is first used, not silently."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    from gitops_mcp.manifests.validation import KindRule
+
+    assert len(RULES) >= 8
+    for rule in RULES.values():
+        Draft202012Validator.check_schema(rule.spec)
+        assert rule.validator.is_valid({}) in (True, False)
+    with pytest.raises(SchemaError):
+        _ = KindRule({"type": "strng"}).validator

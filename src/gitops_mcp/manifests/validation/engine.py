@@ -38,7 +38,7 @@ def _builtin_issues(doc: dict[str, Any], api: str, kind: str, rules: BuiltinRule
         if not isinstance(spec, dict):
             return [("error", "spec", "is required and must be a mapping")]
         found: Found = []
-        check(spec, rule.spec, "spec", found)
+        check(spec, rule, "spec", found)
         return found
     group = api.rsplit("/", 1)[0] if "/" in api else ""
     known = sorted(a for a, k in rules if k == kind)
