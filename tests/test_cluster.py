@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from conftest import REGISTRY
 from doubles.controllers import GitOpsSimulator
 from doubles.kube import FakeKube
 from doubles.world import application, git_repository, kustomization
@@ -83,37 +84,40 @@ def flux_app(kube: FakeKube, interval: str = "10m", path: str = "./apps/web") ->
 def test_flux_push_reconcile_wait(env: Env) -> None:
     sha1 = sh(env.work, "rev-parse", "HEAD")
     flux_app(env.kube)
-    r = wait_for_sync(env.client, "Kustomization", "web", "flux-system", sha1, 20)
+    r = wait_for_sync(env.client, "Kustomization", "web", "flux-system", sha1, 20, registry=REGISTRY)
     assert r.outcome == "synced", r
     assert r.status.revision == f"main@sha1:{sha1}" and commit_of(r.status.revision) == sha1
     dep = env.kube.find("apps/v1", "Deployment", "web", "web")
     assert dep is not None and dep["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/name"] == "web"
     # a new commit is not picked up before the 10m interval ... unless reconcile asks for it
     sha2 = env.commit({"apps/web/deploy.yaml": DEPLOY.format(n=3, image="nginx:2")})
-    early = wait_for_sync(env.client, "Kustomization", "web", "flux-system", sha2, 1)
+    early = wait_for_sync(env.client, "Kustomization", "web", "flux-system", sha2, 1, registry=REGISTRY)
     assert early.outcome == "timeout" and "waiting for" in early.message
-    rec = reconcile(env.client, "Kustomization", "web", "flux-system", with_source=True)
+    rec = reconcile(env.client, "Kustomization", "web", "flux-system", with_source=True, registry=REGISTRY)
     assert rec.handled and rec.requested == ["GitRepository/flux-system/apps", "Kustomization/flux-system/web"]
-    done = wait_for_sync(env.client, "Kustomization", "web", "flux-system", sha2, 20)
+    done = wait_for_sync(env.client, "Kustomization", "web", "flux-system", sha2, 20, registry=REGISTRY)
     assert done.outcome == "synced"
     assert env.kube.find("apps/v1", "Deployment", "web", "web")["spec"]["replicas"] == 3  # type: ignore[index]
 
 
 def test_flux_failure_reports_the_controller_message(env: Env) -> None:
     flux_app(env.kube)
-    assert wait_for_sync(env.client, "Kustomization", "web", "flux-system", None, 20).outcome == "synced"
+    assert (
+        wait_for_sync(env.client, "Kustomization", "web", "flux-system", None, 20, registry=REGISTRY).outcome
+        == "synced"
+    )
     bad = env.commit({"apps/web/deploy.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata: [broken\n"})
-    reconcile(env.client, "Kustomization", "web", "flux-system")
-    r = wait_for_sync(env.client, "Kustomization", "web", "flux-system", bad, 20)
+    reconcile(env.client, "Kustomization", "web", "flux-system", registry=REGISTRY)
+    r = wait_for_sync(env.client, "Kustomization", "web", "flux-system", bad, 20, registry=REGISTRY)
     assert r.outcome == "failed" and "kustomize build failed" in r.message
     assert r.status.attempted_revision == f"main@sha1:{bad}" and r.status.revision != r.status.attempted_revision
-    st = get_status(env.client, "Kustomization", "web", "flux-system")
+    st = get_status(env.client, "Kustomization", "web", "flux-system", registry=REGISTRY)
     assert st.state == "failed" and st.conditions[0].reason == "BuildFailed"
 
 
 def test_missing_path_and_suspend(env: Env) -> None:
     flux_app(env.kube, path="./does/not/exist")
-    r = wait_for_sync(env.client, "Kustomization", "web", "flux-system", None, 20)
+    r = wait_for_sync(env.client, "Kustomization", "web", "flux-system", None, 20, registry=REGISTRY)
     assert r.outcome == "failed" and "path not found" in r.message
     env.kube.patch(
         env.kube.resource_for(KS_API, "Kustomization"),
@@ -123,19 +127,19 @@ def test_missing_path_and_suspend(env: Env) -> None:
         "application/merge-patch+json",
     )
     with pytest.raises(UserInputError, match="suspended"):
-        reconcile(env.client, "Kustomization", "web", "flux-system")
-    assert get_status(env.client, "Kustomization", "web", "flux-system").state == "suspended"
+        reconcile(env.client, "Kustomization", "web", "flux-system", registry=REGISTRY)
+    assert get_status(env.client, "Kustomization", "web", "flux-system", registry=REGISTRY).state == "suspended"
 
 
 def test_argocd_auto_and_manual_sync(env: Env) -> None:
     sha = sh(env.work, "rev-parse", "HEAD")
     app = application("web", URL, "apps/web", "web", create_namespace=True)
     env.kube.put(app)
-    r = wait_for_sync(env.client, "Application", "web", "argocd", sha, 2)
+    r = wait_for_sync(env.client, "Application", "web", "argocd", sha, 2, registry=REGISTRY)
     assert r.outcome == "timeout" and r.status.sync_status == "OutOfSync"  # manual: nothing applied
-    rec = reconcile(env.client, "Application", "web", "argocd", sync=True)
+    rec = reconcile(env.client, "Application", "web", "argocd", sync=True, registry=REGISTRY)
     assert rec.sync_started and rec.handled
-    done = wait_for_sync(env.client, "Application", "web", "argocd", sha, 20)
+    done = wait_for_sync(env.client, "Application", "web", "argocd", sha, 20, registry=REGISTRY)
     assert done.outcome == "synced" and done.status.health_status == "Healthy"
     dep = env.kube.find("apps/v1", "Deployment", "web", "web")
     assert dep is not None
@@ -148,7 +152,7 @@ def test_argocd_auto_and_manual_sync(env: Env) -> None:
         {"operation": {"sync": {}}},
         "application/merge-patch+json",
     )
-    failed = wait_for_sync(env.client, "Application", "web", "argocd", None, 20)
+    failed = wait_for_sync(env.client, "Application", "web", "argocd", None, 20, registry=REGISTRY)
     assert failed.outcome == "failed" and "admission webhook" in failed.message
 
 
@@ -156,7 +160,14 @@ def test_wait_reports_progress_at_least_every_few_seconds(env: Env) -> None:
     flux_app(env.kube)
     seen: list[tuple[float, str]] = []
     r = wait_for_sync(
-        env.client, "Kustomization", "web", "flux-system", "f" * 40, 6, progress=lambda t, m: seen.append((t, m))
+        env.client,
+        "Kustomization",
+        "web",
+        "flux-system",
+        "f" * 40,
+        6,
+        progress=lambda t, m: seen.append((t, m)),
+        registry=REGISTRY,
     )
     assert r.outcome == "timeout"
     times = [t for t, _ in seen]
@@ -164,15 +175,18 @@ def test_wait_reports_progress_at_least_every_few_seconds(env: Env) -> None:
 
 
 def test_not_found_and_errors(env: Env, tmp_path: Path) -> None:
-    assert get_status(env.client, "Kustomization", "nope", "flux-system").state == "not_found"
-    assert wait_for_sync(env.client, "Kustomization", "nope", "flux-system", None, 1).outcome == "not_found"
+    assert get_status(env.client, "Kustomization", "nope", "flux-system", registry=REGISTRY).state == "not_found"
+    assert (
+        wait_for_sync(env.client, "Kustomization", "nope", "flux-system", None, 1, registry=REGISTRY).outcome
+        == "not_found"
+    )
     with pytest.raises(UserInputError, match="kind must be one of"):
-        get_status(env.client, "Deployment", "web", "web")
+        get_status(env.client, "Deployment", "web", "web", registry=REGISTRY)
     env.kube.fail_next("GET", "kustomizations/web$", 403, times=1)
     with pytest.raises(ClusterError, match="RBAC"):
-        get_status(env.client, "Kustomization", "web", "flux-system")
+        get_status(env.client, "Kustomization", "web", "flux-system", registry=REGISTRY)
     env.kube.fail_next("GET", "kustomizations/web$", 503, times=1)  # transient: retried
-    assert get_status(env.client, "Kustomization", "web", "flux-system").state == "not_found"
+    assert get_status(env.client, "Kustomization", "web", "flux-system", registry=REGISTRY).state == "not_found"
     with pytest.raises(ClusterUnavailable, match="KUBECONFIG"):
         KubeClient(Settings(kubeconfig=None), None) if not (Path.home() / ".kube/config").exists() else (
             _raise_unavailable()
@@ -262,7 +276,7 @@ def test_unreachable_cluster(tmp_path: Path) -> None:
     ],
 )
 def test_flux_normalisation(obj: dict[str, Any] | None, state: str) -> None:
-    assert normalize(KS_API, "Kustomization", "x", "ns", obj).state == state
+    assert normalize(KS_API, "Kustomization", "x", "ns", obj, registry=REGISTRY).state == state
 
 
 @pytest.mark.parametrize(
@@ -278,7 +292,9 @@ def test_flux_normalisation(obj: dict[str, Any] | None, state: str) -> None:
     ],
 )
 def test_argo_normalisation(status: dict[str, Any], state: str) -> None:
-    st = normalize("argoproj.io/v1alpha1", "Application", "a", "argocd", {"metadata": {}, "status": status})
+    st = normalize(
+        "argoproj.io/v1alpha1", "Application", "a", "argocd", {"metadata": {}, "status": status}, registry=REGISTRY
+    )
     assert st.state == state
 
 
@@ -301,7 +317,10 @@ def test_revision_matching() -> None:
 def test_watch_wakes_on_status_change(env: Env) -> None:
     """No polling: the status written by the controller ends the wait right away."""
     flux_app(env.kube)
-    assert wait_for_sync(env.client, "Kustomization", "web", "flux-system", None, 20).outcome == "synced"
+    assert (
+        wait_for_sync(env.client, "Kustomization", "web", "flux-system", None, 20, registry=REGISTRY).outcome
+        == "synced"
+    )
     target = "e" * 40
     t = threading.Timer(
         0.3,
@@ -317,7 +336,7 @@ def test_watch_wakes_on_status_change(env: Env) -> None:
         ),
     )
     t.start()
-    r = wait_for_sync(env.client, "Kustomization", "web", "flux-system", target, 20)
+    r = wait_for_sync(env.client, "Kustomization", "web", "flux-system", target, 20, registry=REGISTRY)
     assert r.outcome == "synced" and r.waited_s < 5
 
 
@@ -403,7 +422,10 @@ def _app(settings_path: Path, tmp_path: Path) -> Any:
 
 def test_find_owner_flux_kustomization_and_file(env: Env, tmp_path: Path) -> None:
     flux_app(env.kube)
-    assert wait_for_sync(env.client, "Kustomization", "web", "flux-system", None, 20).outcome == "synced"
+    assert (
+        wait_for_sync(env.client, "Kustomization", "web", "flux-system", None, 20, registry=REGISTRY).outcome
+        == "synced"
+    )
     app = _app(tmp_path / "kubeconfig", tmp_path)
     r = app.cluster.find_owner("apps/v1", "Deployment", "web", "web", repo_path=str(env.work))
     assert r.managed and r.manager == "flux"
@@ -439,7 +461,10 @@ def test_find_owner_helm_release_chain(env: Env, tmp_path: Path) -> None:
         {"spec": {"targetNamespace": "podinfo"}},
         "application/merge-patch+json",
     )
-    assert wait_for_sync(env.client, "Kustomization", "web", "flux-system", None, 20).outcome == "synced"
+    assert (
+        wait_for_sync(env.client, "Kustomization", "web", "flux-system", None, 20, registry=REGISTRY).outcome
+        == "synced"
+    )
     # what helm-controller would render, with its origin labels
     env.kube.put(
         {
@@ -467,7 +492,7 @@ def test_find_owner_helm_release_chain(env: Env, tmp_path: Path) -> None:
 
 def test_find_owner_argocd_and_unmanaged(env: Env, tmp_path: Path) -> None:
     env.kube.put(application("web", URL, "apps/web", "web", automated=True, create_namespace=True))
-    assert wait_for_sync(env.client, "Application", "web", "argocd", None, 20).outcome == "synced"
+    assert wait_for_sync(env.client, "Application", "web", "argocd", None, 20, registry=REGISTRY).outcome == "synced"
     app = _app(tmp_path / "kubeconfig", tmp_path)
     r = app.cluster.find_owner("apps/v1", "Deployment", "web", "web", repo_path=str(env.work))
     assert r.manager == "argocd" and [c.kind for c in r.chain] == ["Application"]
@@ -506,10 +531,13 @@ def test_health_check_failure_and_running_sync_refused(env: Env) -> None:
         {"spec": {"wait": True}},
         "application/merge-patch+json",
     )
-    assert wait_for_sync(env.client, "Kustomization", "web", "flux-system", None, 20).outcome == "synced"
+    assert (
+        wait_for_sync(env.client, "Kustomization", "web", "flux-system", None, 20, registry=REGISTRY).outcome
+        == "synced"
+    )
     sha = env.commit({"apps/web/deploy.yaml": DEPLOY.format(n=1, image="registry/fail:latest")})
-    reconcile(env.client, "Kustomization", "web", "flux-system")
-    r = wait_for_sync(env.client, "Kustomization", "web", "flux-system", sha, 20)
+    reconcile(env.client, "Kustomization", "web", "flux-system", registry=REGISTRY)
+    r = wait_for_sync(env.client, "Kustomization", "web", "flux-system", sha, 20, registry=REGISTRY)
     assert r.outcome == "failed" and "health check failed" in r.message
     env.kube.put(
         {
@@ -527,4 +555,4 @@ def test_health_check_failure_and_running_sync_refused(env: Env) -> None:
         "argoproj.io/v1alpha1", "Application", "argocd", "busy", {"operationState": {"phase": "Running"}}
     )
     with pytest.raises(UserInputError, match="already has a sync operation running"):
-        reconcile(env.client, "Application", "busy", "argocd", sync=True)
+        reconcile(env.client, "Application", "busy", "argocd", sync=True, registry=REGISTRY)

@@ -36,7 +36,7 @@ def test_podinfo(fixture_repo: Callable[..., Path]) -> None:
     backend = next(p for p in r.packages if p.path == "deploy/bases/backend")
     assert backend.used_by == ["deploy/overlays/dev", "deploy/overlays/production", "deploy/overlays/staging"]
     assert [p.path for p in r.packages] == sorted(p.path for p in r.packages)
-    assert r.gitops.flux_bootstraps == [] and r.gitops.objects == []
+    assert r.gitops.bootstraps == [] and r.gitops.objects == []
 
 
 def test_argocd_example_apps(fixture_repo: Callable[..., Path]) -> None:
@@ -69,7 +69,7 @@ def test_flux2_kustomize_helm_example(fixture_repo: Callable[..., Path]) -> None
         "infrastructure/controllers",
     }
     assert all(t == "kustomize" for t, _, _ in pk.values())
-    assert [(b.cluster, b.path) for b in r.gitops.flux_bootstraps] == [
+    assert [(b.cluster, b.path) for b in r.gitops.bootstraps] == [
         ("production", "clusters/production"),
         ("staging", "clusters/staging"),
     ]

@@ -51,7 +51,8 @@ BY_ID = {str(c): c for c in CASES}
 
 def render(case: GoldenCase) -> dict[str, str]:
     spec = FleetSpec.model_validate({"provider": case.provider, **case.inputs()["spec"]}, context=REGISTRY)
-    plan = plan_fleet(spec, INSTALL if spec.flux_install == "manifests" else None, REGISTRY["registry"])
+    install = INSTALL if (spec.model_extra or {}).get("flux_install") == "manifests" else None
+    plan = plan_fleet(spec, install, REGISTRY["registry"])
     return {f.path: f.content for f in plan.files}
 
 
@@ -177,7 +178,7 @@ def test_writes_the_layout_and_reruns_change_nothing(app: Services, repo: Path) 
     # the layout is what detection and promotion see: one overlay per environment
     report = app.inspect.detect(str(repo))
     assert {p.path for p in report.packages if p.type == "kustomize"} >= {f"apps/{e}" for e in r.environments}
-    assert {b.cluster for b in report.gitops.flux_bootstraps} == {"dev", "staging", "production"}
+    assert {b.cluster for b in report.gitops.bootstraps} == {"dev", "staging", "production"}
 
 
 def test_existing_files_are_kept_unless_overwrite(app: Services, repo: Path) -> None:

@@ -11,12 +11,12 @@ from pydantic import ValidationError
 from gitops_mcp.fleet import FleetFile, FleetPlan, FleetSpec, Notifications, NotifyType, plan_fleet
 from gitops_mcp.providers import Provider, ProviderRegistry, default_registry
 from gitops_mcp.providers.argocd.fleet import NOTIFY_SERVICES
-from gitops_mcp.providers.defaults import ProviderDefaults
+from gitops_mcp.providers.defaults import LayoutDefaults, ProviderDefaults
 
 URL = "https://github.com/example/fleet.git"
 
 
-class OneFileFleet:
+class OneFileFleet(LayoutDefaults):
     reserved = frozenset({"one-system"})
 
     def check(self, spec: FleetSpec) -> None:

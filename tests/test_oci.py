@@ -21,8 +21,11 @@ from doubles.git_remote import RecordingServer
 from doubles.registry import FakeRegistry
 from gitops_mcp import oci
 from gitops_mcp.errors import GitOpsError, PathNotAllowedError, PolicyViolation, ReadOnlyError, UserInputError
+from gitops_mcp.providers.flux.oci import FluxArtifacts
 from gitops_mcp.services import Services
 from gitops_mcp.settings import Settings
+
+FLUX_OCI = FluxArtifacts()
 
 USER, PASSWORD = "robot", "oci-pass-0123456789-SECRET"
 ORIGIN = "https://github.com/stefanprodan/podinfo.git"
@@ -131,8 +134,8 @@ def test_push_artifact_with_token_auth(tmp_path: Path, repo: Path, registry: Fak
     r = app.artifacts.push(str(repo / "kustomize"), f"oci://{registry.host}/apps/podinfo:v1")
     digest, manifest = registry.manifest("apps/podinfo", "v1")
     assert r.digest == digest and r.flux_revision == f"v1@{digest}"
-    assert manifest["mediaType"] == oci.MANIFEST_TYPE and manifest["config"]["mediaType"] == oci.CONFIG_TYPE
-    assert [la["mediaType"] for la in manifest["layers"]] == [oci.CONTENT_TYPE]
+    assert manifest["mediaType"] == oci.MANIFEST_TYPE and manifest["config"]["mediaType"] == FLUX_OCI.config_type
+    assert [la["mediaType"] for la in manifest["layers"]] == [FLUX_OCI.content_type]
     ann = manifest["annotations"]
     assert ann[oci.ANN_SOURCE] == ORIGIN and ann[oci.ANN_REVISION] == f"main@sha1:{head}"
     assert ann[oci.ANN_CREATED].endswith("Z") and r.annotations == ann

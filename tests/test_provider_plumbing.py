@@ -13,13 +13,14 @@ from typing import Any
 
 import pytest
 
+from conftest import REGISTRY
 from gitops_mcp.detection import detect_packages, is_gitops_kind
 from gitops_mcp.detection.kinds import GitOpsKinds
-from gitops_mcp.detection.models import GitOpsObject
+from gitops_mcp.detection.models import GitOpsObject, GitOpsStructure
 from gitops_mcp.manifests.validation import KindRule, validate_documents, validate_text
 from gitops_mcp.manifests.validation.schema import enum, obj
 from gitops_mcp.providers import Provider, ProviderRegistry, default_registry
-from gitops_mcp.providers.base import DeploymentSpec, Generated, PackageType, QuestionContext, RepoFacts, SourceKind
+from gitops_mcp.providers.base import DeploymentSpec, Generated, PackageType, QuestionContext, SourceKind
 from gitops_mcp.providers.defaults import ProviderDefaults
 from gitops_mcp.questions import QuestionDef
 from gitops_mcp.sessions.flow import FlowEnv, default_output_path, questions_for
@@ -54,8 +55,8 @@ class AcmeProvider(ProviderDefaults):
     def gitops_kinds(self) -> GitOpsKinds:
         return GitOpsKinds(kinds={"widgets.example.com": frozenset({"Widget"})}, readers={"Widget": _read_widget})
 
-    def output_dirs(self, repo: RepoFacts) -> list[str]:
-        return ["acme-apps"]
+    def output_dirs(self, found: GitOpsStructure) -> list[str]:
+        return ["acme-apps"] if any(o.kind == "Widget" for o in found.objects) else []
 
     def unsupported_reason(self, package_type: PackageType, source_kind: SourceKind) -> str | None:
         return None
@@ -126,7 +127,9 @@ def test_detection_takes_the_providers_kinds(tmp_path: Path) -> None:
 
 def test_wizard_defaults_come_from_the_providers() -> None:
     registry = acme_registry()
-    ctx = SessionContext(intent="deploy the widget with acme")
+    widget = GitOpsObject(api_version=WIDGET_API, kind="Widget", name="w", file="acme-apps/w.yaml", document=0)
+    found = GitOpsStructure(objects=[widget])
+    ctx = SessionContext(intent="deploy the widget with acme", output_dirs={"acme": AcmeProvider().output_dirs(found)})
     env = FlowEnv(registry)
     (provider_q,) = questions_for("provider", {"package": "chart"}, ctx, env)
     assert provider_q.question.default == "acme" and "acme" in (provider_q.question.options or [])
@@ -134,7 +137,7 @@ def test_wizard_defaults_come_from_the_providers() -> None:
     (output_q,) = questions_for("output", {"provider": "acme", "app_name": "web"}, ctx, env)
     assert output_q.question.default == "acme-apps/web.yaml"
     # unknown to the registry: the neutral default
-    assert default_output_path("acme", "web", ctx) == "gitops/acme/web.yaml"
+    assert default_output_path("acme", "web", ctx, REGISTRY) == "gitops/acme/web.yaml"
 
 
 def _imports(path: Path, *, module_level_only: bool = False) -> set[str]:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from conftest import FIXTURES, need_shared
+from conftest import FIXTURES, KINDS, REGISTRY, need_shared
 from gitops_mcp.cluster.owner import GitLocation, ObjectRef, OwnerLink, OwnerResult, SourceFile
 from gitops_mcp.manifests.edit import EditError, YamlEditor
 from gitops_mcp.manifests.yaml import load_documents
@@ -93,7 +93,7 @@ def test_podinfo_production_replicas_go_to_the_overlay(repo: Callable[[str], Pat
         ("Deployment", "frontend"),
         ("apps/v1", "Deployment", "frontend", "production"),
     )
-    p = plan(root, o, SetReplicas(replicas=3))
+    p = plan(root, o, SetReplicas(replicas=3), REGISTRY)
     assert [e.file for e in p.edits] == ["deploy/overlays/production/kustomization.yaml"]
     removed, added = changed_lines(p.edits[0].before, p.edits[0].after)
     assert removed == [] and added == ["replicas:", "  - name: frontend", "    count: 3"]
@@ -117,7 +117,7 @@ def test_base_edit_names_the_other_environments(repo: Callable[[str], Path]) -> 
         ("Deployment", "backend"),
         ("apps/v1", "Deployment", "backend", "production"),
     )
-    p = plan(root, o, SetEnv(name="PODINFO_UI_COLOR", value="#ff0000"))
+    p = plan(root, o, SetEnv(name="PODINFO_UI_COLOR", value="#ff0000"), REGISTRY)
     assert [e.file for e in p.edits] == ["deploy/bases/backend/deployment.yaml"]
     assert p.affects == ["deploy/overlays/dev", "deploy/overlays/staging"]
     removed, added = changed_lines(p.edits[0].before, p.edits[0].after)
@@ -136,7 +136,7 @@ def test_argocd_guestbook_image_is_one_line(repo: Callable[[str], Path]) -> None
         ("apps/v1", "Deployment", "guestbook-ui", "default"),
         manager="argocd",
     )
-    p = plan(root, o, SetImage(image="gcr.io/google-samples/gb-frontend:v6"))
+    p = plan(root, o, SetImage(image="gcr.io/google-samples/gb-frontend:v6"), REGISTRY)
     removed, added = changed_lines(p.edits[0].before, p.edits[0].after)
     assert removed == ["        - image: gcr.io/google-samples/gb-frontend:v5"]
     assert added == ["        - image: gcr.io/google-samples/gb-frontend:v6"]
@@ -155,7 +155,7 @@ def test_argocd_helm_guestbook_value_goes_to_its_values_file(repo: Callable[[str
         value_files=["values-production.yaml"],
         manager="argocd",
     )
-    p = plan(root, o, SetHelmValues(values={"replicaCount": 3}))
+    p = plan(root, o, SetHelmValues(values={"replicaCount": 3}), REGISTRY)
     assert [e.file for e in p.edits] == ["helm-guestbook/values-production.yaml"]
     assert load_documents(p.edits[0].after)[0]["replicaCount"] == 3
 
@@ -172,7 +172,7 @@ def test_flux_staging_values_only(repo: Callable[[str], Path]) -> None:
         ("HelmRelease", "podinfo"),
         ("apps/v1", "Deployment", "podinfo", "podinfo"),
     )
-    p = plan(root, o, SetHelmValues(values={"replicaCount": 2, "resources.limits.memory": "256Mi"}))
+    p = plan(root, o, SetHelmValues(values={"replicaCount": 2, "resources.limits.memory": "256Mi"}), REGISTRY)
     assert [e.file for e in p.edits] == ["apps/staging/podinfo-values.yaml"]
     removed, added = changed_lines(p.edits[0].before, p.edits[0].after)
     assert removed == [] and added == [
@@ -185,7 +185,7 @@ def test_flux_staging_values_only(repo: Callable[[str], Path]) -> None:
     assert doc["spec"]["values"]["httpRoute"] == {"hostnames": ["podinfo.staging"]}  # untouched
     assert p.edits[0].role == "patch"
     # an image change of a Helm-rendered object becomes values too
-    p2 = plan(root, o, SetImage(image="ghcr.io/stefanprodan/podinfo:6.7.1"))
+    p2 = plan(root, o, SetImage(image="ghcr.io/stefanprodan/podinfo:6.7.1"), REGISTRY)
     assert load_documents(p2.edits[0].after)[0]["spec"]["values"]["image"] == {
         "repository": "ghcr.io/stefanprodan/podinfo",
         "tag": "6.7.1",
@@ -195,7 +195,7 @@ def test_flux_staging_values_only(repo: Callable[[str], Path]) -> None:
         "localhost:5000/podinfo": {"repository": "localhost:5000/podinfo"},
         "localhost:5000/podinfo:6.7.1@sha256:" + "0" * 64: {"repository": "localhost:5000/podinfo", "tag": "6.7.1"},
     }.items():
-        p3 = plan(root, o, SetImage(image=image))
+        p3 = plan(root, o, SetImage(image=image), REGISTRY)
         assert load_documents(p3.edits[0].after)[0]["spec"]["values"]["image"] == values
 
 
@@ -210,7 +210,7 @@ def test_base_values_when_no_overlay_patch(repo: Callable[[str], Path]) -> None:
         ("HelmRelease", "podinfo"),
         ("apps/v1", "Deployment", "podinfo", "podinfo"),
     )
-    p = plan(root, o, SetHelmValues(values={"redis.tag": "8.6.3"}))
+    p = plan(root, o, SetHelmValues(values={"redis.tag": "8.6.3"}), REGISTRY)
     removed, added = changed_lines(p.edits[0].before, p.edits[0].after)
     assert removed == ["      tag: 8.6.2"] and added == ["      tag: 8.6.3"]
     assert "# Default values" in p.edits[0].after  # comments kept
@@ -236,7 +236,7 @@ def test_refusals(repo: Callable[[str], Path], change: Any, match: str) -> None:
         manager="argocd",
     )
     with pytest.raises(Refused, match=match):
-        plan(root, o, change)
+        plan(root, o, change, REGISTRY)
 
 
 def test_refuse_unmanaged_appset_ambiguous_and_chart_templates(repo: Callable[[str], Path]) -> None:
@@ -247,7 +247,7 @@ def test_refuse_unmanaged_appset_ambiguous_and_chart_templates(repo: Callable[[s
         message="ConfigMap x is not managed by Flux or Argo CD",
     )
     with pytest.raises(Refused, match=r"not managed.*nothing was changed"):
-        plan(root, unmanaged, SetReplicas(replicas=1))
+        plan(root, unmanaged, SetReplicas(replicas=1), REGISTRY)
     appset = owner(
         root,
         [("Application", "g", "argocd"), ("ApplicationSet", "all", "argocd")],
@@ -259,7 +259,7 @@ def test_refuse_unmanaged_appset_ambiguous_and_chart_templates(repo: Callable[[s
         manager="argocd",
     )
     with pytest.raises(Refused, match="ApplicationSet argocd/all"):
-        plan(root, appset, SetReplicas(replicas=1))
+        plan(root, appset, SetReplicas(replicas=1), REGISTRY)
     (root / "guestbook/guestbook-ui-deployment.yaml").write_text(
         (root / "guestbook/guestbook-ui-deployment.yaml")
         .read_text()
@@ -280,8 +280,8 @@ def test_refuse_unmanaged_appset_ambiguous_and_chart_templates(repo: Callable[[s
         manager="argocd",
     )
     with pytest.raises(Refused, match="several containers"):
-        plan(root, multi, SetImage(image="x:1"))
-    assert plan(root, multi, SetImage(image="busybox:2", container="sidecar")).edits
+        plan(root, multi, SetImage(image="x:1"), REGISTRY)
+    assert plan(root, multi, SetImage(image="busybox:2", container="sidecar"), REGISTRY).edits
     helm = owner(
         root,
         [("HelmRelease", "p", "ns"), ("Kustomization", "apps", "flux-system")],
@@ -292,7 +292,7 @@ def test_refuse_unmanaged_appset_ambiguous_and_chart_templates(repo: Callable[[s
         ("apps/v1", "Deployment", "p", "ns"),
     )
     with pytest.raises(Refused, match="no document"):
-        plan(root, helm, SetResources(limits={"cpu": "1"}))
+        plan(root, helm, SetResources(limits={"cpu": "1"}), REGISTRY)
 
 
 def test_editor_keeps_everything_else(repo: Callable[[str], Path]) -> None:
@@ -318,7 +318,7 @@ def test_promote_flux_staging_to_production(repo: Callable[[str], Path]) -> None
     from gitops_mcp.promotion import plan_promotion
 
     root = repo("flux2-kustomize-helm-example")
-    p = plan_promotion(root, "podinfo", "staging", "production")
+    p = plan_promotion(root, "podinfo", "staging", "production", KINDS, REGISTRY.chart_releases())
     assert (p.from_dir, p.to_dir) == ("apps/staging", "apps/production")
     assert [(m.field, m.previous, m.value) for m in p.moves] == [
         ("HelmRelease podinfo: spec.chart.spec.version", ">=1.0.0", ">=1.0.0-alpha")
@@ -334,19 +334,19 @@ def test_promote_images_and_nothing_to_move(repo: Callable[[str], Path]) -> None
     from gitops_mcp.promotion import plan_promotion
 
     root = repo("podinfo")
-    p = plan_promotion(root, "frontend", "staging", "production")
+    p = plan_promotion(root, "frontend", "staging", "production", KINDS, REGISTRY.chart_releases())
     assert p.moves == [] and p.edits == [] and "Nothing to move" in p.description
     (root / "deploy/overlays/staging/kustomization.yaml").write_text(
         (root / "deploy/overlays/staging/kustomization.yaml").read_text()
         + "images:\n  - name: ghcr.io/stefanprodan/podinfo\n    newTag: 6.7.1\n"
     )
-    p = plan_promotion(root, "frontend", "staging", "production")
+    p = plan_promotion(root, "frontend", "staging", "production", KINDS, REGISTRY.chart_releases())
     assert [m.field for m in p.moves] == ["images[ghcr.io/stefanprodan/podinfo]"]
     assert load_documents(p.edits[0].after)[0]["images"] == [
         {"name": "ghcr.io/stefanprodan/podinfo", "newTag": "6.7.1"}
     ]
     with pytest.raises(GitOpsError, match="no Kustomize overlay"):
-        plan_promotion(root, "frontend", "staging", "qa")
+        plan_promotion(root, "frontend", "staging", "qa", KINDS, REGISTRY.chart_releases())
 
 
 def test_set_image_takes_only_image_references() -> None:

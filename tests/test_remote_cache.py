@@ -234,10 +234,10 @@ def test_wizard_on_a_url_refused_push_is_kept_and_another_replica_proposes_it(en
 
 def test_scaffold_fleet_on_a_url(env: Env) -> None:
     app = env.app
-    r = app.fleet.scaffold(env.url, "flux", ["dev", "prod"], delivery="pull_request", owner="alice")
+    r = app.fleet.scaffold(env.url, "flux", ["dev", "prod"], delivery="pull_request", principal="alice")
     assert r.commit is not None and r.commit.status == "pull_request" and r.commit.base == "main"
     assert "kind: Kustomization" in env.world.remote.show(env.name, r.commit.branch, "clusters/dev/apps.yaml")
-    kept = app.fleet.scaffold(env.url, "flux", ["dev", "prod"], owner="alice")  # delivery=write: kept
+    kept = app.fleet.scaffold(env.url, "flux", ["dev", "prod"], principal="alice")  # delivery=write: kept
     assert kept.commit is None and "gitops-mcp/kept/" in kept.message and len(env.kept_branches()) == 1
     assert not any((env.world.root / "cache" / "work").iterdir())
 

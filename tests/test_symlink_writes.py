@@ -211,7 +211,7 @@ def test_scaffold_fleet(case: Case, monkeypatch: pytest.MonkeyPatch, where: str,
     }[attack]
     plant(case, resolve(links, case.victim), monkeypatch)
     with pytest.raises(GitOpsError, match="every name tried exists" if attack == "temp" else "symlink"):
-        case.app.fleet.scaffold(case.repo(where), "flux", ["dev"], repo_url=case.url, overwrite=True, owner="local")
+        case.app.fleet.scaffold(case.repo(where), "flux", ["dev"], repo_url=case.url, overwrite=True, principal="local")
     case.untouched()
     if where == "local":
         assert not (case.local / "clusters/dev/infrastructure.yaml").exists()  # refused before any write

@@ -1,7 +1,8 @@
 """A third provider, registered from a test-only sub-package (tests/third_provider), works
 through the MCP tools with no change to any module of gitops_mcp: it is listed with its
 questions, the wizard runs to a preview of its kind, validation uses its rule, and its status is
-read from the fake cluster through its normaliser."""
+read from the fake cluster through its normaliser. With its simulated controller it runs through
+reconcile-and-wait, a repair (owner, file, push, reconcile, live check) and the fleet layout."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ from anyio.from_thread import start_blocking_portal
 from mcp import Client
 
 from doubles.kube import DEFAULT_RESOURCES, FakeKube, Resource
-from gitops_mcp.manifests.yaml import load_documents
-from gitops_mcp.providers import ProviderRegistry, default_registry
+from gitops_mcp.errors import UserInputError
+from gitops_mcp.manifests.yaml import dump_documents, load_documents
+from gitops_mcp.providers import Provider, ProviderRegistry, default_registry
 from gitops_mcp.server import build_server
 from gitops_mcp.services import Services
 from gitops_mcp.settings import Settings
-from third_provider import API, GROUP, KappProvider
+from third_provider import API, GROUP, OWNER_LABEL, KappController, KappProvider
 
 APP = Resource(GROUP, "v1", "apps", "App")
 
@@ -107,3 +109,109 @@ def test_a_third_provider_through_the_tools(call: Any, fixture_repo: Callable[..
     assert (live["state"], live["api_version"], live["revision"]) == ("ready", API, "main@sha1:" + "a" * 40)
     wrong = tool("get_sync_status", {"kind": "Gadget", "name": name, "namespace": ns})
     assert wrong.is_error and "App" in wrong.content[0].text  # the valid kinds include the new one
+
+
+DEPLOY = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+        - name: web
+          image: nginx:1.27
+"""
+
+
+def test_a_third_provider_through_reconcile_repair_and_fleet(tmp_path: Path) -> None:
+    import time
+
+    from doubles.world import World
+    from gitops_mcp.cluster.ops import reconcile_and_wait
+    from gitops_mcp.providers.live import ObjectRef
+    from gitops_mcp.remediation import SetReplicas
+
+    assert isinstance(KappProvider(), Provider)
+    registry = ProviderRegistry([*default_registry(), KappProvider()])
+    work = tmp_path / "work"
+    with World(tmp_path) as w:
+        w.kube.resources.append(APP)
+        url = w.seed("org/kapp.git", work, {"apps/web/deploy.yaml": DEPLOY})
+        for ns in ("kapp", "web"):
+            w.kube.ensure_namespace(ns)
+        spec = {"git": {"url": url, "ref": "main", "path": "./apps/web"}, "targetNamespace": "web", "mode": "deploy"}
+        w.kube.put({"apiVersion": API, "kind": "App", "metadata": {"name": "web", "namespace": "kapp"}, "spec": spec})
+        services = Services(w.settings(wizard_wait_seconds=30), registry)
+        try:
+            with KappController(w.kube, w.repos) as controller:
+                # reconcile-and-wait, the one way a commit is made live: the App applies the branch tip
+                head = w.git(work, "rev-parse", "HEAD")
+                ref = ObjectRef(api_version=API, kind="App", name="web", namespace="kapp")
+                with services.shared.kube() as kube:
+                    done = reconcile_and_wait(kube, ref, head, time.monotonic() + 30, registry=registry, sync=True)
+                assert done.outcome == "synced", done.message
+                live = w.kube.find("apps/v1", "Deployment", "web", "web")
+                assert live is not None and live["metadata"]["labels"][OWNER_LABEL] == "kapp.web"
+
+                # a repair: its owner marker, its Git location, the push, its applier reconciled, the live check
+                r = services.remediation.remediate(
+                    "apps/v1", "Deployment", "web", "web", SetReplicas(replicas=3), mode="push", repo_path=str(work)
+                )
+                assert r.owner.manager == "kapp" and [c.kind for c in r.owner.chain] == ["App"], r.owner
+                assert r.plan is not None and [e.file for e in r.plan.edits] == ["apps/web/deploy.yaml"]
+                assert r.verification is not None and r.verification.outcome == "synced", r.message
+                assert r.live_ok and "replicas = 3" in r.live_detail, r.message
+                assert controller.reconciled.count("web") >= 2
+            assert controller.errors == []
+
+            # its fleet layout, with its own option (refused by name when unknown)
+            fleet = services.fleet.scaffold(str(work), "kapp", environments=["dev", "prod"], kapp_mode="dry-run")
+            assert sorted(f.path for f in fleet.files if f.path.startswith("clusters/")) == [
+                "clusters/dev/app.yaml",
+                "clusters/prod/app.yaml",
+            ]
+            (dev,) = load_documents((work / "clusters/dev/app.yaml").read_text(encoding="utf-8"))
+            assert (dev["kind"], dev["spec"]["mode"], dev["spec"]["git"]["path"]) == ("App", "dry-run", "apps/dev")
+            assert fleet.validated == 2 and fleet.notes == ["kapp applies 2 environment(s)"]
+            with pytest.raises(UserInputError, match="kapp_mode must be one of"):
+                services.fleet.scaffold(str(work), "kapp", kapp_mode="warp")
+            with pytest.raises(UserInputError, match="unknown option"):
+                services.fleet.scaffold(str(work), "kapp", kapp_speed="fast")
+        finally:
+            services.close()
+
+
+def test_the_third_providers_own_checks_and_repository_facts(tmp_path: Path) -> None:
+    """Its reference and policy checks run whatever the schema source; detection and the session
+    context see its objects; its OCI format is what push_artifact would use."""
+    from gitops_mcp.detection import detect_packages
+    from gitops_mcp.manifests.validation import validate_documents
+    from gitops_mcp.settings import PolicySettings
+
+    registry = ProviderRegistry([*default_registry(), KappProvider()])
+    app = {
+        "apiVersion": API,
+        "kind": "App",
+        "metadata": {"name": "a", "namespace": "kapp"},
+        "spec": {"git": {"url": "not a url", "path": "../x"}, "mode": "deploy"},
+    }
+    result = validate_documents([app], PolicySettings(), rules=registry.builtin_rules())
+    assert {(i.rule, i.path) for i in result.errors()} == {
+        ("builtin", "spec.git.url"),
+        ("policy:relative_paths", "spec.git.path"),
+    }
+    (tmp_path / "deploy").mkdir()
+    app["spec"]["git"] = {"url": "https://example.com/r.git", "path": "apps"}
+    (tmp_path / "deploy" / "app.yaml").write_text(dump_documents([app]), encoding="utf-8")
+    found = detect_packages(tmp_path, gitops_kinds=registry.gitops_kinds())
+    assert [(o.kind, o.url, o.path) for o in found.gitops.objects] == [("App", "https://example.com/r.git", "apps")]
+    assert KappProvider().output_dirs(found.gitops) == ["deploy"]
+    oci = KappProvider().oci
+    assert oci is not None and oci.objects("a", "kapp", "oci://r/x", "v1", "5m", None, False)[0]["kind"] == "App"

@@ -343,10 +343,12 @@ def _fixture_documents() -> list[tuple[str, dict[str, object]]]:
 
 def test_fixture_references_still_validate() -> None:
     """The real repositories in shared/fixtures: no image or URL there is refused."""
-    from gitops_mcp.manifests.validation.references import POD_SPECS, SOURCE_URLS, reference_issues
+    from gitops_mcp.manifests.validation.references import POD_SPECS, reference_issues
+    from gitops_mcp.providers.flux.checks import SOURCE_URLS
 
     docs = _fixture_documents()
-    refused = [(f, path, msg) for f, d in docs for sev, path, msg in reference_issues(d) if sev == "error"]
+    checks = (reference_issues, *RULES.references)  # the images, and each engine's own sources
+    refused = [(f, path, msg) for f, d in docs for check in checks for sev, path, msg in check(d) if sev == "error"]
     assert refused == []
     images = sum(1 for _, d in docs if (_group_kind(d)) in POD_SPECS)
     urls = sum(1 for _, d in docs if _group_kind(d) in SOURCE_URLS or d.get("kind") == "Application")
@@ -356,3 +358,19 @@ def test_fixture_references_still_validate() -> None:
 def _group_kind(doc: dict[str, object]) -> tuple[str, str]:
     api = str(doc.get("apiVersion", ""))
     return (api.rsplit("/", 1)[0] if "/" in api else "", str(doc.get("kind", "")))
+
+
+def test_builtin_rules_are_json_schema() -> None:
+    """Every provider's built-in rule is a valid JSON Schema (draft 2020-12), checked by jsonschema;
+    a broken one fails when it is first used, not silently."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    from gitops_mcp.manifests.validation import KindRule
+
+    assert len(RULES) >= 8
+    for rule in RULES.values():
+        Draft202012Validator.check_schema(rule.spec)
+        assert rule.validator.is_valid({}) in (True, False)
+    with pytest.raises(SchemaError):
+        _ = KindRule({"type": "strng"}).validator

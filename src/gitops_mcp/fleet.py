@@ -17,14 +17,14 @@ engine shares (the spec, the plan, infrastructure/ and apps/); each provider lay
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal, Protocol
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from gitops_mcp.errors import UnknownProviderError
 from gitops_mcp.model import Model
-from gitops_mcp.questions import AnswerError, chart_version, dns_label, ref_name
+from gitops_mcp.questions import AnswerError, dns_label, ref_name
 
 KUSTOMIZE_CONFIG_API = "kustomize.config.k8s.io/v1beta1"
 MAX_ENVIRONMENTS = 10
@@ -83,24 +83,21 @@ class FleetSpec(Model):
     """Everything the layout depends on, validated; the provider checks its own part.
 
     ``FleetSpec.model_validate(data, context={"registry": registry})`` validates against that
-    registry's providers (default: :func:`default_registry`).
+    registry's providers. The engines' own options (e.g. how the engine itself is installed) are
+    extra fields, flat as ``scaffold_fleet`` takes them: each layout declares its own
+    (:attr:`FleetLayout.options`) and parses them; a name no registered layout declares is refused.
     """
+
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     provider: str = Field(description="The registered provider (GitOps engine) of every cluster")
     environments: list[str] = Field(default_factory=lambda: ["dev", "staging", "production"])
     auto_sync: list[str] | None = Field(None, description="Environments that sync on their own (default: the first)")
     repo_url: str = Field(description="Git URL the controllers fetch (https:// or ssh://)")
     branch: str = "main"
-    # Flux's options, flat because scaffold_fleet takes them so; only the Flux layout reads them.
-    flux_install: Literal["bootstrap", "chart", "manifests"] = Field(
-        "bootstrap",
-        description="bootstrap: leave flux-system to `flux bootstrap`; chart: a HelmRelease of the flux2 chart "
-        "manages Flux; manifests: the user's `flux install --export` file becomes gotk-components.yaml",
-    )
-    flux_chart_version: str = "2.x"
     notifications: Notifications | None = None
     bootstrapped: list[str] = Field(
-        default_factory=list, description="Environments whose clusters/<env>/flux-system already exists (kept)"
+        default_factory=list, description="Environments whose bootstrap directory (FleetLayout.kept_dir) exists: kept"
     )
 
     @field_validator("provider")
@@ -139,10 +136,9 @@ class FleetSpec(Model):
     def _branch(cls, v: str) -> str:
         return _parsed(ref_name, v)
 
-    @field_validator("flux_chart_version")
-    @classmethod
-    def _chart_version(cls, v: str) -> str:
-        return _parsed(chart_version, v)
+    def option(self, name: str) -> Any:
+        """An engine option (its layout's default when not given)."""
+        return (self.model_extra or {})[name]
 
     def is_auto(self, env: str) -> bool:
         return env in (self.auto_sync or [])
@@ -159,7 +155,15 @@ class FleetSpec(Model):
         unknown = [e for e in self.auto_sync if e not in self.environments]
         if unknown:
             raise ValueError(f"auto_sync names environments that are not in environments: {', '.join(unknown)}")
-        _registry(info).get(self.provider).fleet.check(self)
+        registry = _registry(info)
+        given = dict(self.model_extra or {})
+        known = set().union(*(p.fleet.options for p in registry))
+        if unknown := sorted(set(given) - known):
+            raise ValueError(f"unknown option(s) {', '.join(unknown)}; the layouts take {', '.join(sorted(known))}")
+        layout = registry.get(self.provider).fleet
+        mine = {k: given.get(k, default) for k, default in layout.options.items()}
+        self.__pydantic_extra__ = {**given, **layout.parse_options(mine)}
+        layout.check(self)
         return self
 
 
@@ -167,6 +171,11 @@ class FleetFile(Model):
     path: str = Field(description="Relative to the repository root")
     content: str
     purpose: str
+    validated: bool = Field(
+        True,
+        description="False for what is not a cluster object (kustomize's config) or "
+        "not ours (the engine's own install manifests)",
+    )
 
 
 class FleetPlan(Model):
@@ -179,6 +188,30 @@ class FleetLayout(Protocol):
 
     reserved: frozenset[str]
     """Directory names of the engine's layout that no environment may take."""
+
+    options: Mapping[str, Any]
+    """The engine's own options (``scaffold_fleet``'s flat arguments) and their defaults."""
+
+    install_manifests_use: str | None
+    """When the user's install manifests are used (named in the refusal of an unused file), or None."""
+
+    def parse_options(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        """Its options (every one, defaults filled in) checked; raise ValueError naming a bad one."""
+        ...
+
+    def kept_dir(self, env: str) -> str | None:
+        """The directory of ``env``'s cluster that the engine's own bootstrap writes: kept as it is
+        when it exists (see :attr:`FleetSpec.bootstrapped`); None when there is none."""
+        ...
+
+    def wants_install_manifests(self, spec: FleetSpec) -> str | None:
+        """When the spec asks for the user's install manifests: what to pass (a refusal when
+        ``install_manifests`` is missing); else None."""
+        ...
+
+    def check_install_manifests(self, rel: str, docs: list[Any]) -> None:
+        """Raise UserInputError when the documents of ``rel`` are not the engine's install manifests."""
+        ...
 
     def check(self, spec: FleetSpec) -> None:
         """Raise ValueError for what the engine cannot lay out (runs while the spec is validated)."""
@@ -200,6 +233,7 @@ def kustomize_config(comment: str, resources: list[str]) -> str:
 def _shared_files(spec: FleetSpec) -> list[FleetFile]:
     files = [
         FleetFile(
+            validated=False,
             path="infrastructure/controllers/kustomization.yaml",
             content=kustomize_config(
                 "Cluster add-ons every environment runs (controllers, their CRDs); applied first.", []
@@ -207,11 +241,13 @@ def _shared_files(spec: FleetSpec) -> list[FleetFile]:
             purpose="shared infrastructure controllers",
         ),
         FleetFile(
+            validated=False,
             path="infrastructure/configs/kustomization.yaml",
             content=kustomize_config("Configuration of the add-ons (issuers, gateways); applied after them.", []),
             purpose="shared infrastructure configuration",
         ),
         FleetFile(
+            validated=False,
             path="apps/base/kustomization.yaml",
             content=kustomize_config("Shared app bases: one directory per app, listed here.", []),
             purpose="app bases shared by every environment",
@@ -219,6 +255,7 @@ def _shared_files(spec: FleetSpec) -> list[FleetFile]:
     ]
     files.extend(
         FleetFile(
+            validated=False,
             path=f"apps/{env}/kustomization.yaml",
             content=kustomize_config(
                 f"The {env} overlay: what {env} runs, and its own versions and values.", ["../base"]
@@ -233,7 +270,7 @@ def _shared_files(spec: FleetSpec) -> list[FleetFile]:
 def plan_fleet(spec: FleetSpec, install_manifests: str | None, registry: Layouts) -> FleetPlan:
     """The files of the layout, in a stable order, and what the user does next.
 
-    ``install_manifests``: the text of the user's install manifests (Flux: ``flux_install=manifests``).
+    ``install_manifests``: the text of the user's install manifests (when the layout wants them).
     ``registry``: where ``spec.provider`` is looked up (the one the spec was validated with).
     """
     own = registry.get(spec.provider).fleet.plan(spec, install_manifests)

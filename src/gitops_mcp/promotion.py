@@ -1,7 +1,8 @@
 """Promote an app from one environment overlay to the next (plain Python, edits in memory).
 
 What moves: the overlay's kustomization ``images`` entries (newTag / newName / digest); in the
-overlay's patches of the app's HelmRelease, the chart version and the values that differ; image
+overlay's patches of the app's chart release (an engine's object that installs a chart, as
+``Provider.chart_releases`` says), the chart version and the values that differ; image
 references in the overlay's patches of the app's workloads. What stays: values that name the
 source environment (``podinfo.staging`` is staging's own), which are reported as kept.
 """
@@ -9,7 +10,7 @@ source environment (``podinfo.staging`` is staging's own), which are reported as
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from gitops_mcp.errors import NotFoundError, UserInputError
 from gitops_mcp.manifests.edit import YamlEditor
 from gitops_mcp.manifests.yaml import load_documents
 from gitops_mcp.model import Model
+from gitops_mcp.providers.live import ChartRelease
 from gitops_mcp.remediation import FileEdit, collect_edits, kustomization_file, leaves
 
 
@@ -119,8 +121,15 @@ def _env_specific(value: Any, env: str) -> bool:
 
 
 def plan_promotion(
-    root: Path, app: str, from_env: str, to_env: str, gitops_kinds: Sequence[GitOpsKinds] = ()
+    root: Path,
+    app: str,
+    from_env: str,
+    to_env: str,
+    gitops_kinds: Sequence[GitOpsKinds],
+    releases: Mapping[str, ChartRelease],
 ) -> PromotionPlan:
+    """What moves from ``from_env``'s overlay to ``to_env``'s (``gitops_kinds`` and ``releases``: the
+    registry's, ``ProviderRegistry.gitops_kinds()`` and ``.chart_releases()``)."""
     if from_env == to_env:
         raise UserInputError("from_env and to_env are the same")
     fdir, tdir = env_dir(root, from_env, app, gitops_kinds), env_dir(root, to_env, app, gitops_kinds)
@@ -162,7 +171,7 @@ def plan_promotion(
     # 2./3. patches of the app's HelmRelease and workloads
     fdocs, tdocs = _docs_by_name(root, _patches(root, fdir)), _docs_by_name(root, _patches(root, tdir))
     for (kind, name), (_ffile, _fi, fdoc) in sorted(fdocs.items()):
-        if name != app and not (kind == "HelmRelease" and len(fdocs) == 1):
+        if name != app and not (kind in releases and len(fdocs) == 1):
             continue
         if (kind, name) not in tdocs:
             plan.kept.append(
@@ -175,9 +184,10 @@ def plan_promotion(
             continue
         tfile, ti, tdoc = tdocs[(kind, name)]
         found: list[tuple[list[str | int], Any]]
-        if kind == "HelmRelease":
-            found = [(["spec", "chart", "spec", "version"], _get(fdoc, ["spec", "chart", "spec", "version"]))]
-            found += [(["spec", "values", *p], v) for p, v in leaves(_get(fdoc, ["spec", "values"]) or {})]
+        release = releases.get(kind)
+        if release is not None:
+            found = [(list(release.version), _get(fdoc, list(release.version)))]
+            found += [([*release.values, *p], v) for p, v in leaves(_get(fdoc, list(release.values)) or {})]
         else:
             found = [(p, v) for p, v in leaves(fdoc.get("spec") or {}, ["spec"]) if p[-1] == "image"]
         for path, value in found:

@@ -171,7 +171,7 @@ GIT_URL = UrlKind("Git URL", ("https", "ssh", "http"), "https://github.com/org/r
 GIT_URL_OR_SCP = UrlKind("Git URL", ("https", "ssh", "http"), "https://github.com/org/repo.git", scp=True)
 HELM_URL = UrlKind("Helm repository URL", ("https", "http", "oci"), "https://charts.example.com")
 OCI_URL = UrlKind("OCI repository URL", ("oci",), "oci://ghcr.io/org/manifests")
-ARGO_HELM_URL = UrlKind(
+CHART_REPO_URL = UrlKind(
     "Helm repository URL", ("https", "http", "oci"), "https://charts.example.com", bare_host_path=True
 )
 

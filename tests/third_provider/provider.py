@@ -1,29 +1,137 @@
-"""The kapp provider: questions, the pure generator, the schema rule and the status normaliser."""
+"""The kapp provider: every capability of :class:`~gitops_mcp.providers.base.Provider`, none inherited.
+
+One kind, ``App`` in ``kapp.example.test/v1``, applies a Git path (``spec.git``): it is the source,
+the applier and the owner of what it applies (its objects carry the label ``kapp.example.test/app``).
+A reconcile request is the annotation ``kapp.example.test/requested-at``, handled when
+``status.handledAt`` says the token. Its fleet layout is one App per environment; its OCI artifacts
+are an ``App`` whose ``spec.oci`` names the artifact.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import posixpath
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gitops_mcp.manifests.validation.schema import BuiltinRules, KindRule, enum, obj
-from gitops_mcp.providers.base import DeploymentSpec, Generated, PackageType, QuestionContext, SourceKind, summary_of
-from gitops_mcp.providers.defaults import ProviderDefaults
-from gitops_mcp.providers.live import KindInfo, Obj, ObjectRef, SyncStatus
+from gitops_mcp.detection.kinds import GitOpsKinds, as_map, as_str
+from gitops_mcp.detection.models import GitOpsObject, GitOpsStructure
+from gitops_mcp.errors import UserInputError
+from gitops_mcp.fleet import FleetFile, FleetPlan, FleetSpec
+from gitops_mcp.manifests.validation.references import url_issue
+from gitops_mcp.manifests.validation.schema import BuiltinRules, Found, KindRule, enum, obj
+from gitops_mcp.manifests.yaml import dump_documents
+from gitops_mcp.providers.base import (
+    DeploymentSpec,
+    ExistingSource,
+    Generated,
+    OciArtifacts,
+    PackageType,
+    QuestionContext,
+    SourceKind,
+    summary_of,
+)
+from gitops_mcp.providers.live import (
+    Applier,
+    ChartRelease,
+    ClusterReader,
+    GitLocation,
+    KindInfo,
+    Obj,
+    ObjectRef,
+    OwnerLink,
+    OwnerStage,
+    OwnerStep,
+    ReconcilePlan,
+    ReconcileStep,
+    RemediationRoute,
+    SyncStatus,
+    repo_dir,
+)
 from gitops_mcp.questions import Question, QuestionDef, dns_label, select
+from gitops_mcp.settings import PolicySettings
+from gitops_mcp.syntax import GIT_URL
 
 GROUP = "kapp.example.test"
 API = f"{GROUP}/v1"
 MODES = ("deploy", "dry-run")
+OWNER_LABEL = f"{GROUP}/app"  # "<namespace>.<name>" of the App that applied the object
+REQUESTED_AT = f"{GROUP}/requested-at"
 
 
-class KappProvider(ProviderDefaults):
+class KappFleet:
+    """clusters/<env>/app.yaml: one App per environment applying apps/<env>."""
+
+    reserved = frozenset({"kapp-system"})
+    options: Mapping[str, Any] = {"kapp_mode": "deploy"}
+    install_manifests_use: str | None = None
+
+    def parse_options(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        if given["kapp_mode"] not in MODES:
+            raise ValueError(f"kapp_mode must be one of {', '.join(MODES)}")
+        return {"kapp_mode": given["kapp_mode"]}
+
+    def kept_dir(self, env: str) -> str | None:
+        return f"clusters/{env}/kapp-system"
+
+    def wants_install_manifests(self, spec: FleetSpec) -> str | None:
+        return None
+
+    def check_install_manifests(self, rel: str, docs: list[Any]) -> None:
+        raise UserInputError("kapp takes no install manifests")
+
+    def check(self, spec: FleetSpec) -> None:
+        if spec.notifications is not None:
+            raise ValueError("kapp sends no notifications")
+
+    def plan(self, spec: FleetSpec, install_manifests: str | None) -> FleetPlan:
+        files = []
+        for env in spec.environments:
+            if env in spec.bootstrapped:
+                continue
+            app = _app(f"{env}-apps", "kapp", spec.repo_url, spec.branch, f"apps/{env}", env, spec.option("kapp_mode"))
+            files.append(FleetFile(path=f"clusters/{env}/app.yaml", content=dump_documents([app]), purpose=env))
+        return FleetPlan(files=files, notes=[f"kapp applies {len(files)} environment(s)"])
+
+
+class KappArtifacts:
+    config_type = "application/vnd.kapp.config.v1+json"
+    content_type = "application/vnd.kapp.content.v1.tar+gzip"
+    namespace = "kapp"
+
+    def objects(
+        self, name: str, namespace: str, url: str, tag: str, interval: str, target_namespace: str | None, insecure: bool
+    ) -> list[dict[str, Any]]:
+        spec = {"oci": {"url": url, "tag": tag}, "targetNamespace": target_namespace or namespace, "mode": "deploy"}
+        return [{"apiVersion": API, "kind": "App", "metadata": {"name": name, "namespace": namespace}, "spec": spec}]
+
+    def revision(self, tag: str, digest: str) -> str:
+        return f"{tag}/{digest}"
+
+
+def _app(name: str, ns: str, url: str | None, ref: str, path: str | None, target: str, mode: str) -> Obj:
+    git = {"url": url, "ref": ref, "path": path}
+    spec = {"git": git, "targetNamespace": target, "mode": mode}
+    return {"apiVersion": API, "kind": "App", "metadata": {"name": name, "namespace": ns}, "spec": spec}
+
+
+def _read_app(found: GitOpsObject, spec: Mapping[str, Any]) -> None:
+    git = as_map(spec.get("git"))
+    found.url, found.path = as_str(git.get("url")), as_str(git.get("path"))
+
+
+class KappProvider:
     name = "kapp"
     title = "Kapp GitOps"
     description = "A test-only engine: one App object that deploys a Kustomize path"
-    keywords = ("kapp",)
-    kinds = (KindInfo("App", API, "apps"),)
-    verify_kinds = ("App",)
+    keywords: tuple[str, ...] = ("kapp",)
+    kinds: tuple[KindInfo, ...] = (KindInfo("App", API, "apps", owner_root=True),)
+    verify_kinds: tuple[str, ...] = ("App",)
+    root_kinds: tuple[str, ...] = ("App",)
+    fleet = KappFleet()
+    oci: OciArtifacts | None = KappArtifacts()
+    chart_releases: Mapping[str, ChartRelease] = {}  # kapp renders no charts
 
+    # -- the wizard -------------------------------------------------------------------------------------
     def unsupported_reason(self, package_type: PackageType, source_kind: SourceKind) -> str | None:
         return None if package_type == "kustomize" and source_kind == "git" else "kapp deploys Kustomize paths only"
 
@@ -40,25 +148,46 @@ class KappProvider(ProviderDefaults):
         ]
 
     def generate(self, spec: DeploymentSpec, options: Mapping[str, Any]) -> Generated:
-        app = {
-            "apiVersion": API,
-            "kind": "App",
-            "metadata": {"name": spec.app_name, "namespace": options.get("kapp_namespace", "kapp")},
-            "spec": {
-                "git": {"url": spec.repo_url, "ref": spec.revision or "HEAD", "path": spec.path},
-                "targetNamespace": spec.namespace,
-                "mode": options.get("kapp_mode", "deploy"),
-            },
-        }
+        ns = options.get("kapp_namespace", "kapp")
+        app = _app(spec.app_name, ns, spec.repo_url, spec.revision or "HEAD", spec.path, spec.namespace, "deploy")
+        app["spec"]["mode"] = options.get("kapp_mode", "deploy")
         return Generated(objects=[app], summary=[summary_of(app, f"deploys ./{spec.path} into {spec.namespace}")])
 
+    # -- validation and detection ----------------------------------------------------------------------------
     def builtin_rules(self) -> BuiltinRules:
         git = obj({"url": {"type": "string"}, "ref": {"type": "string"}, "path": {"type": "string"}}, ["url", "path"])
-        spec = obj({"git": git, "targetNamespace": {"type": "string"}, "mode": enum(*MODES)}, ["git", "mode"])
+        oci = obj({"url": {"type": "string"}, "tag": {"type": "string"}}, ["url", "tag"])
+        spec = obj({"git": git, "oci": oci, "targetNamespace": {"type": "string"}, "mode": enum(*MODES)}, ["mode"])
         return {(API, "App"): KindRule(spec)}
 
-    def normalize_status(self, ref: ObjectRef, obj: Obj) -> SyncStatus:
-        status = obj.get("status") or {}
+    def reference_issues(self, doc: Mapping[str, Any]) -> Found:
+        out: Found = []
+        if doc.get("apiVersion") == API and doc.get("kind") == "App":
+            url_issue(as_map(as_map(doc.get("spec")).get("git")).get("url"), "spec.git.url", GIT_URL, out)
+        return out
+
+    def policy_issues(self, doc: Mapping[str, Any], policy: PolicySettings) -> list[tuple[str, str, str]]:
+        git = as_map(as_map(doc.get("spec")).get("git"))
+        path = git.get("path")
+        if doc.get("apiVersion") == API and policy.relative_paths and isinstance(path, str) and ".." in path:
+            return [("relative_paths", "spec.git.path", f"{path!r} must stay inside the repository")]
+        return []
+
+    def gitops_kinds(self) -> GitOpsKinds:
+        return GitOpsKinds(kinds={GROUP: frozenset({"App"})}, readers={"App": _read_app})
+
+    def output_dirs(self, found: GitOpsStructure) -> list[str]:
+        return sorted({posixpath.dirname(o.file) or "." for o in found.objects if o.api_version == API})
+
+    def existing_sources(self, found: GitOpsStructure) -> list[ExistingSource]:
+        return []  # an App names its repository itself
+
+    # -- the live side -------------------------------------------------------------------------------------
+    def manages_api_group(self, group: str) -> bool:
+        return group == GROUP
+
+    def normalize_status(self, ref: ObjectRef, live: Obj) -> SyncStatus:
+        status = live.get("status") or {}
         state = {"Reconciled": "ready", "Failed": "failed"}.get(str(status.get("phase")), "progressing")
         return SyncStatus(
             **ref.model_dump(),
@@ -66,3 +195,51 @@ class KappProvider(ProviderDefaults):
             message=str(status.get("message") or f"phase {status.get('phase') or 'pending'}"),
             revision=status.get("deployedRevision"),
         )
+
+    def reconcile_plan(self, ref: ObjectRef, live: Obj, token: str, *, with_source: bool, sync: bool) -> ReconcilePlan:
+        def handled(o: Obj) -> bool:
+            return (o.get("status") or {}).get("handledAt") == token
+
+        patch = {"metadata": {"annotations": {REQUESTED_AT: token}}}
+        return ReconcilePlan(steps=(ReconcileStep(target=ref, patch=patch, handled=handled),), controller="kapp")
+
+    def owner_of(self, cluster: ClusterReader, live: Obj, stage: OwnerStage) -> OwnerStep | None:
+        owner = ((live.get("metadata") or {}).get("labels") or {}).get(OWNER_LABEL)
+        if stage != "markers" or not owner or "." not in owner:
+            return None
+        ns, name = owner.split(".", 1)
+        app = cluster.get(API, "App", name, ns) or {}
+        return OwnerLink(api_version=API, kind="App", name=name, namespace=ns, via=f"label {OWNER_LABEL}"), app
+
+    def git_location(self, cluster: ClusterReader, live: Obj, chain: Sequence[OwnerLink]) -> GitLocation | None:
+        app = next((c for c in chain if c.kind == "App"), None)
+        found = cluster.get(API, "App", app.name, app.namespace) if app else None
+        git = as_map(as_map((found or {}).get("spec")).get("git"))
+        if not git.get("url") or app is None:
+            return None
+        meta = live.get("metadata") or {}
+        return GitLocation(
+            url=str(git["url"]),
+            ref={"branch": str(git.get("ref") or "main")},
+            path=repo_dir(git.get("path")),
+            defining_kind=str(live.get("kind")),
+            defining_name=str(meta.get("name")),
+            defining_namespace=None,  # the App sets it (targetNamespace)
+        )
+
+    def appliers(self, cluster: ClusterReader) -> list[Applier]:
+        out = []
+        for app in cluster.list(API, "App") or []:
+            git, meta = as_map(as_map(app.get("spec")).get("git")), app.get("metadata") or {}
+            if git.get("url"):
+                ref = ObjectRef(api_version=API, kind="App", name=meta["name"], namespace=meta.get("namespace"))
+                out.append(Applier(ref=ref, repo_url=str(git["url"]), path=repo_dir(git.get("path"))))
+        return out
+
+    def applier_in(self, chain: Sequence[OwnerLink]) -> OwnerLink | None:
+        return next((c for c in chain if c.kind == "App"), None)
+
+    def remediation_route(self, chain: Sequence[OwnerLink], git: GitLocation | None) -> RemediationRoute:
+        if any(c.kind == "App" and c.name.endswith("-generated") for c in chain):
+            return RemediationRoute(refusal="the App is generated; change its generator")
+        return RemediationRoute()

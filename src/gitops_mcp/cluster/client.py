@@ -18,7 +18,7 @@ from typing import Any
 
 from gitops_mcp.errors import ClusterError, ClusterUnavailable
 from gitops_mcp.providers.live import Obj, api_group
-from gitops_mcp.providers.registry import ProviderRegistry, default_registry
+from gitops_mcp.providers.registry import ProviderRegistry
 from gitops_mcp.scrub import scrub
 from gitops_mcp.settings import Settings
 
@@ -71,7 +71,8 @@ class KubeClient:
     """One API client for one kubeconfig context.
 
     The plural and scope of the kinds the registry's providers manage are known without
-    discovery (in any version of their group); other kinds are discovered once.
+    discovery (in any version of their group); other kinds (every kind, without a registry) are
+    discovered once.
     """
 
     def __init__(
@@ -102,8 +103,7 @@ class KubeClient:
         self._api = client.ApiClient(cfg)
         self._resources: dict[tuple[str, str], ResourceInfo] = {}
         self._known = {
-            (k.group, k.kind): (k.plural, k.namespaced)
-            for _, k in (registry if registry is not None else default_registry()).kinds()
+            (k.group, k.kind): (k.plural, k.namespaced) for _, k in (registry.kinds() if registry is not None else ())
         }
 
     def close(self) -> None:

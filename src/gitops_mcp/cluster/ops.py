@@ -19,29 +19,23 @@ from gitops_mcp.errors import ClusterError, UserInputError
 from gitops_mcp.model import Model
 from gitops_mcp.providers.base import Provider
 from gitops_mcp.providers.live import ObjectRef, ReconcilePlan, gave_up
-from gitops_mcp.providers.registry import ProviderRegistry, default_registry
+from gitops_mcp.providers.registry import ProviderRegistry
 
 Progress = Callable[[float, str], None]  # (elapsed seconds, message)
 HEARTBEAT_S = 5.0
 
 
-def _registry(registry: ProviderRegistry | None) -> ProviderRegistry:
-    return registry if registry is not None else default_registry()
-
-
-def api_version_for(kind: str, *, registry: ProviderRegistry | None = None) -> str:
+def api_version_for(kind: str, *, registry: ProviderRegistry) -> str:
     """The apiVersion read for ``kind``. Raises UserInputError when no provider reports its status."""
-    return status_kind(_registry(registry), kind)[1].api_version
+    return status_kind(registry, kind)[1].api_version
 
 
-def _target(registry: ProviderRegistry | None, kind: str, name: str, namespace: str) -> tuple[Provider, ObjectRef]:
-    provider, info = status_kind(_registry(registry), kind)
+def _target(registry: ProviderRegistry, kind: str, name: str, namespace: str) -> tuple[Provider, ObjectRef]:
+    provider, info = status_kind(registry, kind)
     return provider, ObjectRef(api_version=info.api_version, kind=kind, name=name, namespace=namespace)
 
 
-def get_status(
-    kube: KubeClient, kind: str, name: str, namespace: str, *, registry: ProviderRegistry | None = None
-) -> SyncStatus:
+def get_status(kube: KubeClient, kind: str, name: str, namespace: str, *, registry: ProviderRegistry) -> SyncStatus:
     provider, ref = _target(registry, kind, name, namespace)
     return status_of(provider, ref, kube.get(ref.api_version, kind, name, namespace))
 
@@ -68,7 +62,7 @@ def reconcile(
     sync: bool = False,
     confirm_timeout_s: float = 30.0,
     *,
-    registry: ProviderRegistry | None = None,
+    registry: ProviderRegistry,
 ) -> ReconcileResult:
     """Ask the controller to act now, as the kind's provider describes it (e.g. the source first),
     and wait (each step at most ``confirm_timeout_s``) until the controller confirms it."""
@@ -186,7 +180,7 @@ def wait_for_sync(
     timeout_s: float,
     progress: Progress | None = None,
     *,
-    registry: ProviderRegistry | None = None,
+    registry: ProviderRegistry,
 ) -> WaitResult:
     """Return when the object applied ``revision`` and is healthy, failed, or the timeout passed.
 
@@ -254,6 +248,20 @@ def wait_for_sync(
     return done
 
 
+def reconcile_and_wait(
+    kube: KubeClient, ref: ObjectRef, revision: str | None, deadline: float, *, registry: ProviderRegistry, sync: bool
+) -> WaitResult:
+    """Ask the controller of ``ref`` to act now (its source first; ``sync``: also apply, where the
+    provider tells comparing from applying), then wait until it applied ``revision`` and is ready,
+    failed, or ``deadline`` (``time.monotonic()``; at least one second of waiting) passed.
+
+    The one way a pushed commit is made live: after a deployment and after a repair."""
+    assert ref.namespace is not None
+    reconcile(kube, ref.kind, ref.name, ref.namespace, with_source=True, sync=sync, registry=registry)
+    left = max(1.0, deadline - time.monotonic())
+    return wait_for_sync(kube, ref.kind, ref.name, ref.namespace, revision, left, registry=registry)
+
+
 class InstalledCRD(Model):
     name: str
     kind: str
@@ -288,9 +296,9 @@ def _group(crd: Obj) -> str:
     return str((crd.get("spec") or {}).get("group", ""))
 
 
-def installed_controllers(kube: KubeClient, *, registry: ProviderRegistry | None = None) -> list[ControllerInfo]:
+def installed_controllers(kube: KubeClient, *, registry: ProviderRegistry) -> list[ControllerInfo]:
     """Which GitOps controllers the cluster has (one entry per provider), by their CRDs and served versions."""
-    providers = list(_registry(registry))
+    providers = list(registry)
     found: dict[str, list[InstalledCRD]] = {p.name: [] for p in providers}
     for crd in _crds(kube):
         spec = crd.get("spec") or {}
@@ -309,7 +317,7 @@ def installed_controllers(kube: KubeClient, *, registry: ProviderRegistry | None
     ]
 
 
-def cluster_crd_documents(kube: KubeClient, *, registry: ProviderRegistry | None = None) -> list[Obj]:
+def cluster_crd_documents(kube: KubeClient, *, registry: ProviderRegistry) -> list[Obj]:
     """The cluster's CRDs of the registered providers' API groups (for schema validation)."""
-    providers = list(_registry(registry))
+    providers = list(registry)
     return [c for c in _crds(kube) if any(p.manages_api_group(_group(c)) for p in providers)]

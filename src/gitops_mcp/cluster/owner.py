@@ -19,7 +19,7 @@ from gitops_mcp.errors import ClusterError, NotFoundError
 from gitops_mcp.model import Model
 from gitops_mcp.providers.base import Provider
 from gitops_mcp.providers.live import GitLocation, ObjectRef, OwnerLink, OwnerStage, OwnerStep
-from gitops_mcp.providers.registry import ProviderRegistry, default_registry
+from gitops_mcp.providers.registry import ProviderRegistry
 
 __all__ = ["GitLocation", "ObjectRef", "OwnerFinder", "OwnerLink", "OwnerResult", "SourceFile"]
 MAX_DEPTH = 8
@@ -49,9 +49,9 @@ class OwnerResult(Model):
 class OwnerFinder:
     """Walks up the owners of one object; also the (counting) reader the providers use."""
 
-    def __init__(self, kube: KubeClient, registry: ProviderRegistry | None = None) -> None:
+    def __init__(self, kube: KubeClient, registry: ProviderRegistry) -> None:
         self.kube = kube
-        self.registry = registry if registry is not None else default_registry()
+        self.registry = registry
         self.calls = 0
 
     # -- the reader the providers get ------------------------------------------------------------------------

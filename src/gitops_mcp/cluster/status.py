@@ -10,7 +10,7 @@ import re
 from gitops_mcp.errors import UserInputError
 from gitops_mcp.providers.base import Provider
 from gitops_mcp.providers.live import Condition, KindInfo, Obj, ObjectRef, State, SyncStatus
-from gitops_mcp.providers.registry import ProviderRegistry, default_registry
+from gitops_mcp.providers.registry import ProviderRegistry
 
 __all__ = [
     "Condition",
@@ -89,10 +89,10 @@ def normalize(
     name: str,
     namespace: str | None,
     obj: Obj | None,
-    registry: ProviderRegistry | None = None,
+    registry: ProviderRegistry,
 ) -> SyncStatus:
     """The status of ``obj`` (None: it does not exist), normalised by the provider that manages ``kind``."""
-    found = (registry if registry is not None else default_registry()).kind_of(api_version, kind)
+    found = registry.kind_of(api_version, kind)
     if found is None:
         raise UserInputError(f"no registered provider manages {kind} in {api_version}")
     return status_of(found[0], ObjectRef(api_version=api_version, kind=kind, name=name, namespace=namespace), obj)

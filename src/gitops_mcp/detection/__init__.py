@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from gitops_mcp.detection.models import DetectionReport, FluxBootstrap, GitOpsObject, GitOpsStructure, Package
+from gitops_mcp.detection.models import BootstrapDir, DetectionReport, GitOpsObject, GitOpsStructure, Package
 
 if TYPE_CHECKING:
     from gitops_mcp.detection.scan import detect_packages, dns_label, is_gitops_kind, is_kube_object
@@ -25,8 +25,8 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "BootstrapDir",
     "DetectionReport",
-    "FluxBootstrap",
     "GitOpsObject",
     "GitOpsStructure",
     "Package",

@@ -9,22 +9,22 @@ import posixpath
 from collections.abc import Sequence
 
 from gitops_mcp.detection.kinds import GitOpsKinds, as_map, as_str, gitops_kinds_of
-from gitops_mcp.detection.models import FluxBootstrap, GitOpsObject
+from gitops_mcp.detection.models import BootstrapDir, GitOpsObject
 from gitops_mcp.detection.reader import FileScan, Scanner, is_yaml
 
 
 def find_bootstraps(
     sc: Scanner, engines: Sequence[GitOpsKinds]
-) -> tuple[list[FluxBootstrap], dict[str, frozenset[str]]]:
+) -> tuple[list[BootstrapDir], dict[str, frozenset[str]]]:
     """The bootstrap directories of the walked tree, and for each the files not to read."""
-    found: list[FluxBootstrap] = []
+    found: list[BootstrapDir] = []
     generated: dict[str, frozenset[str]] = {}
     for rel, info in sc.dirs.items():
         for boot in (e.bootstrap for e in engines if e.bootstrap is not None):
             if rel.rsplit("/", 1)[-1] == boot.directory and any(m in info.files for m in boot.markers):
                 parent = posixpath.dirname(rel) or "."
                 found.append(
-                    FluxBootstrap(cluster=posixpath.basename(parent) or "default", path=parent, flux_system_path=rel)
+                    BootstrapDir(cluster=posixpath.basename(parent) or "default", path=parent, system_path=rel)
                 )
                 generated[rel] = boot.generated
                 break

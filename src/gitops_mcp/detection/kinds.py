@@ -28,7 +28,6 @@ NON_OBJECT_GROUPS = frozenset(
         "apiserver.config.k8s.io",
         "audit.k8s.io",
         "client.authentication.k8s.io",
-        "schema.plugin.fluxcd.io",
         "k3d.io",
         "ctlptl.dev",
         "skaffold",
@@ -75,6 +74,7 @@ class GitOpsKinds:
     readers: Mapping[str, ObjectReader] = field(default_factory=dict)  # kind -> reads its details
     bootstrap: Bootstrap | None = None
     app_of_apps: AppOfApps | None = None
+    config_groups: frozenset[str] = frozenset()  # API groups of the engine's configuration files (not objects)
 
     def matches(self, api_version: str, kind: str) -> bool:
         group = api_group(api_version)
@@ -83,7 +83,9 @@ class GitOpsKinds:
 
 def gitops_kinds_of(api_version: str, kind: str, engines: Iterable[GitOpsKinds]) -> GitOpsKinds | None:
     """The engine whose GitOps object this is, or None."""
-    if api_group(api_version) in NON_OBJECT_GROUPS:
+    engines = tuple(engines)
+    group = api_group(api_version)
+    if group in NON_OBJECT_GROUPS or any(group in e.config_groups for e in engines):
         return None
     return next((e for e in engines if e.matches(api_version, kind)), None)
 

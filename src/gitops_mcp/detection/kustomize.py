@@ -122,7 +122,7 @@ def kustomize_packages(sc: Scanner, skip_dirs: Collection[str], claims: Claims) 
             evidence.append("a Kustomize Component (used by other kustomizations)")
             confidence = "medium"
         if info.chart:
-            evidence.append("also has Chart.yaml: treated as Kustomize, as Argo CD does")
+            evidence.append("also has Chart.yaml: treated as Kustomize, as GitOps engines do")
             confidence = "medium" if confidence == "high" else confidence
         evidence.extend(refs.evidence)
         ns = kdoc.get("namespace") if isinstance(kdoc.get("namespace"), str) else None

@@ -49,16 +49,16 @@ class GitOpsObject(Model):
     target_revision: str | None = None
 
 
-class FluxBootstrap(Model):
-    """A ``clusters/<name>/flux-system`` layout made by ``flux bootstrap``."""
+class BootstrapDir(Model):
+    """A directory an engine's bootstrap committed (Flux: ``clusters/<name>/flux-system``)."""
 
     cluster: str
     path: str = Field(description="The cluster directory; new app manifests belong here")
-    flux_system_path: str
+    system_path: str = Field(description="The bootstrap's own directory")
 
 
 class GitOpsStructure(Model):
-    flux_bootstraps: list[FluxBootstrap] = Field(default_factory=list)
+    bootstraps: list[BootstrapDir] = Field(default_factory=list)
     objects: list[GitOpsObject] = Field(default_factory=list)
     directories: list[str] = Field(
         default_factory=list, description="Directories that hold only Argo CD / Flux objects"

@@ -42,12 +42,13 @@ _API_VERSION = re.compile(
 )
 
 
-def is_kube_object(api_version: str, kind: str) -> bool:
-    """True when apiVersion/kind name an object one would apply to a cluster."""
+def is_kube_object(api_version: str, kind: str, config_groups: frozenset[str] = frozenset()) -> bool:
+    """True when apiVersion/kind name an object one would apply to a cluster (``config_groups``:
+    the engines' configuration file groups, see ``GitOpsKinds.config_groups``)."""
     if not _API_VERSION.match(api_version) or not kind[:1].isupper():
         return False
     group = api_group(api_version)
-    if group in NON_OBJECT_GROUPS:
+    if group in NON_OBJECT_GROUPS or group in config_groups:
         return False
     return not (api_version == "v1" and kind == "Config")
 
@@ -84,8 +85,9 @@ class DirInfo:
 class Scanner:
     """One walk over a tree: its directories, what was skipped and why, and cached line scans."""
 
-    def __init__(self, tree: TreeSource) -> None:
+    def __init__(self, tree: TreeSource, config_groups: frozenset[str] = frozenset()) -> None:
         self.fs = tree
+        self.config_groups = config_groups
         self.dirs: dict[str, DirInfo] = {}
         self.skipped: list[Skipped] = []
         self.skipped_total = 0
@@ -165,7 +167,7 @@ class Scanner:
             for part in _DOC_SPLIT.split(text) if "---" in text else (text,):
                 api = _API_LINE.search(part)
                 kind = _KIND_LINE.search(part) if api else None
-                if api and kind and is_kube_object(api.group(1), kind.group(1)):
+                if api and kind and is_kube_object(api.group(1), kind.group(1), self.config_groups):
                     ns = _META_NS.search(part)
                     objects.append(Doc(api.group(1), kind.group(1), ns.group(1) if ns else None))
                 elif any(ln.strip() and not ln.lstrip().startswith("#") for ln in part.splitlines()):

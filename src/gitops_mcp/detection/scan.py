@@ -60,7 +60,7 @@ def detect_packages(
     the engines whose objects count as GitOps structure (``ProviderRegistry.gitops_kinds()``).
     """
     engines = tuple(gitops_kinds)
-    sc = Scanner(tree or LocalTree(str(root)))
+    sc = Scanner(tree or LocalTree(str(root)), frozenset().union(*(e.config_groups for e in engines)))
     sc.walk(prefix)
     bootstraps, generated = find_bootstraps(sc, engines)
     claims = Claims()
@@ -78,7 +78,7 @@ def detect_packages(
         root=str(root),
         packages=packages,
         gitops=GitOpsStructure(
-            flux_bootstraps=bootstraps,
+            bootstraps=bootstraps,
             objects=found.objects,
             directories=sorted(found.directories),
             app_of_apps_charts=sorted(app_of_apps),

@@ -23,8 +23,6 @@ from gitops_mcp.model import Model
 from gitops_mcp.settings import Settings
 
 MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
-CONFIG_TYPE = "application/vnd.cncf.flux.config.v1+json"
-CONTENT_TYPE = "application/vnd.cncf.flux.content.v1.tar+gzip"
 ANN_CREATED = "org.opencontainers.image.created"
 ANN_SOURCE = "org.opencontainers.image.source"
 ANN_REVISION = "org.opencontainers.image.revision"
@@ -206,12 +204,20 @@ def digest_of(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def manifest_for(layer: bytes, config: bytes, annotations: Mapping[str, str]) -> bytes:
+@dataclass(frozen=True)
+class MediaTypes:
+    """The engine's media types of an artifact's config and layer (``Provider.oci``)."""
+
+    config: str
+    content: str
+
+
+def manifest_for(layer: bytes, config: bytes, annotations: Mapping[str, str], types: MediaTypes) -> bytes:
     doc = {
         "schemaVersion": 2,
         "mediaType": MANIFEST_TYPE,
-        "config": {"mediaType": CONFIG_TYPE, "digest": digest_of(config), "size": len(config)},
-        "layers": [{"mediaType": CONTENT_TYPE, "digest": digest_of(layer), "size": len(layer)}],
+        "config": {"mediaType": types.config, "digest": digest_of(config), "size": len(config)},
+        "layers": [{"mediaType": types.content, "digest": digest_of(layer), "size": len(layer)}],
         "annotations": dict(sorted(annotations.items())),
     }
     return json.dumps(doc, separators=(",", ":")).encode()

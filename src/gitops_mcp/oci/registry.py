@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from gitops_mcp.oci.artifact import MANIFEST_TYPE, OciError, OciRef, digest_of, manifest_for
+from gitops_mcp.oci.artifact import MANIFEST_TYPE, MediaTypes, OciError, OciRef, digest_of, manifest_for
 from gitops_mcp.scrub import scrub
 from gitops_mcp.settings import Settings
 
@@ -172,10 +172,10 @@ class Registry:
         return digest
 
 
-def push(ref: OciRef, settings: Settings, layer: bytes, annotations: Mapping[str, str]) -> str:
-    """Push layer, config and manifest; the manifest digest."""
+def push(ref: OciRef, settings: Settings, layer: bytes, annotations: Mapping[str, str], types: MediaTypes) -> str:
+    """Push layer, config and manifest (of the engine's media ``types``); the manifest digest."""
     config = b"{}"
-    manifest = manifest_for(layer, config, annotations)
+    manifest = manifest_for(layer, config, annotations, types)
     with Registry(ref, settings) as reg:
         reg.push_blob(config)
         reg.push_blob(layer)

@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 from pydantic import Field
 
 from gitops_mcp.detection.kinds import GitOpsKinds
-from gitops_mcp.manifests.validation.schema import BuiltinRules
+from gitops_mcp.detection.models import GitOpsStructure
+from gitops_mcp.manifests.validation.schema import BuiltinRules, Found
 from gitops_mcp.model import Model
 from gitops_mcp.providers.live import (
     Applier,
+    ChartRelease,
     ClusterReader,
     GitLocation,
     KindInfo,
@@ -22,6 +24,7 @@ from gitops_mcp.providers.live import (
     OwnerStage,
     OwnerStep,
     ReconcilePlan,
+    RemediationRoute,
     SyncStatus,
 )
 from gitops_mcp.questions import QuestionDef
@@ -99,25 +102,25 @@ class QuestionContext:
     policy: PolicySettings = field(default_factory=PolicySettings)
 
 
-class _Located(Protocol):
-    @property
-    def path(self) -> str: ...
+class OciArtifacts(Protocol):
+    """How an engine deploys a manifest directory packed as an OCI artifact (``push_artifact``)."""
 
+    config_type: str
+    """Media type of the artifact's config blob."""
+    content_type: str
+    """Media type of its one layer (a gzipped tar of the directory)."""
+    namespace: str
+    """Where the engine's objects for an artifact go unless the caller says otherwise."""
 
-class RepoFacts(Protocol):
-    """The GitOps structure a session found in the repository (``SessionContext`` is one).
+    def objects(
+        self, name: str, namespace: str, url: str, tag: str, interval: str, target_namespace: str | None, insecure: bool
+    ) -> list[dict[str, Any]]:
+        """Pure: the engine's objects that fetch ``url:tag`` and apply what it holds."""
+        ...
 
-    It carries one part per engine; each provider reads only its own.
-    """
-
-    @property
-    def flux_bootstraps(self) -> Sequence[_Located]: ...
-
-    @property
-    def flux_dirs(self) -> Sequence[str]: ...
-
-    @property
-    def argocd_app_dirs(self) -> Sequence[str]: ...
+    def revision(self, tag: str, digest: str) -> str:
+        """What the engine's source object reports once it fetched the pushed artifact."""
+        ...
 
 
 @runtime_checkable
@@ -193,14 +196,45 @@ class Provider(Protocol):
         validate when no CRD schema is at hand."""
         ...
 
+    def reference_issues(self, doc: Mapping[str, Any]) -> Found:
+        """Its checks of the references in a document (the URLs of its sources), whatever the
+        schema source: (severity, field path, message); empty for documents not its own."""
+        ...
+
+    def policy_issues(self, doc: Mapping[str, Any], policy: PolicySettings) -> list[tuple[str, str, str]]:
+        """The site policy of its kinds (SPEC §5): (rule, field path, message); empty for documents
+        not its own."""
+        ...
+
     def gitops_kinds(self) -> GitOpsKinds:
         """Which objects in a repository are this provider's, and what they say (detection)."""
         ...
 
-    def output_dirs(self, repo: RepoFacts) -> list[str]:
-        """Directories of the repository that already hold this provider's manifests, best first
-        (a new manifest goes into the first); empty when there are none."""
+    def output_dirs(self, found: GitOpsStructure) -> list[str]:
+        """Directories of the repository (``found`` by detection) that already hold this provider's
+        manifests, best first (a new manifest goes into the first); empty when there are none."""
         ...
+
+    def existing_sources(self, found: GitOpsStructure) -> list[ExistingSource]:
+        """Source objects committed in the repository that its generator may reuse."""
+        ...
+
+    # -- repairs and the pushed commit ---------------------------------------------------------------
+    def applier_in(self, chain: Sequence[OwnerLink]) -> OwnerLink | None:
+        """The object of an owner chain (nearest first) that applies the Git location: reconciled
+        and waited for after a fix is pushed; None when there is none."""
+        ...
+
+    def remediation_route(self, chain: Sequence[OwnerLink], git: GitLocation | None) -> RemediationRoute:
+        """Where a change to an object its chain manages is made in Git, or why it must not be."""
+        ...
+
+    chart_releases: Mapping[str, ChartRelease]
+    """Its kinds that install a Helm chart release (in a repository), with where the chart version
+    and values are."""
+
+    oci: OciArtifacts | None
+    """Its OCI artifact format and the objects that deploy one; None when it deploys none."""
 
 
 def summary_of(obj: Mapping[str, Any], text: str) -> ObjectSummary:

@@ -3,20 +3,25 @@ implement only part of :class:`~gitops_mcp.providers.base.Provider` (a new engin
 with its questions, a generator and a status normaliser, for example).
 
 Every default says "not mine": no built-in rules, no GitOps kinds in repositories, no live
-kinds, no owners, no fleet layout. Argo CD and Flux implement everything themselves.
+kinds, no owners, no applier to reconcile after a repair, no fleet layout, no OCI artifacts.
+The built-in providers implement everything themselves.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+from typing import Any
 
 from gitops_mcp.detection.kinds import GitOpsKinds
+from gitops_mcp.detection.models import GitOpsStructure
 from gitops_mcp.errors import UserInputError
 from gitops_mcp.fleet import FleetPlan, FleetSpec
-from gitops_mcp.manifests.validation.schema import BuiltinRules
-from gitops_mcp.providers.base import PackageType, RepoFacts, SourceKind
+from gitops_mcp.manifests.validation.schema import BuiltinRules, Found
+from gitops_mcp.providers.base import ExistingSource, OciArtifacts, PackageType, SourceKind
 from gitops_mcp.providers.live import (
     Applier,
+    ChartRelease,
     ClusterReader,
     GitLocation,
     KindInfo,
@@ -26,14 +31,35 @@ from gitops_mcp.providers.live import (
     OwnerStage,
     OwnerStep,
     ReconcilePlan,
+    RemediationRoute,
     SyncStatus,
 )
+from gitops_mcp.settings import PolicySettings
 
 
-class NoFleet:
-    """The fleet layout of a provider that has none: scaffold_fleet refuses it by name."""
+class LayoutDefaults:
+    """Defaults of a fleet layout (``Provider.fleet``) for an engine that has no options of its own,
+    no bootstrap directory to keep and no install manifests of the user's."""
 
     reserved: frozenset[str] = frozenset()
+    options: Mapping[str, Any] = MappingProxyType({})
+    install_manifests_use: str | None = None
+
+    def parse_options(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        return {}
+
+    def kept_dir(self, env: str) -> str | None:
+        return None
+
+    def wants_install_manifests(self, spec: FleetSpec) -> str | None:
+        return None
+
+    def check_install_manifests(self, rel: str, docs: list[Any]) -> None:
+        raise UserInputError(f"{rel}: this layout takes no install manifests")
+
+
+class NoFleet(LayoutDefaults):
+    """The fleet layout of a provider that has none: scaffold_fleet refuses it by name."""
 
     def __init__(self, provider: str = "this provider") -> None:
         self.provider = provider
@@ -54,6 +80,8 @@ class ProviderDefaults:
     verify_kinds: tuple[str, ...] = ()
     root_kinds: tuple[str, ...] = ()
     fleet = NoFleet()
+    oci: OciArtifacts | None = None
+    chart_releases: Mapping[str, ChartRelease] = MappingProxyType({})
 
     def unsupported_reason(self, package_type: PackageType, source_kind: SourceKind) -> str | None:
         return None
@@ -61,11 +89,26 @@ class ProviderDefaults:
     def builtin_rules(self) -> BuiltinRules:
         return {}
 
+    def reference_issues(self, doc: Mapping[str, Any]) -> Found:
+        return []
+
+    def policy_issues(self, doc: Mapping[str, Any], policy: PolicySettings) -> list[tuple[str, str, str]]:
+        return []
+
     def gitops_kinds(self) -> GitOpsKinds:
         return GitOpsKinds()
 
-    def output_dirs(self, repo: RepoFacts) -> list[str]:
+    def output_dirs(self, found: GitOpsStructure) -> list[str]:
         return []
+
+    def existing_sources(self, found: GitOpsStructure) -> list[ExistingSource]:
+        return []
+
+    def applier_in(self, chain: Sequence[OwnerLink]) -> OwnerLink | None:
+        return None
+
+    def remediation_route(self, chain: Sequence[OwnerLink], git: GitLocation | None) -> RemediationRoute:
+        return RemediationRoute()
 
     def manages_api_group(self, group: str) -> bool:
         return any(k.group == group for k in self.kinds)

@@ -155,6 +155,29 @@ class GitLocation(Model):
 
 
 @dataclass(frozen=True)
+class ChartRelease:
+    """Where an engine's object that installs a Helm chart release keeps its chart version and values
+    (``Provider.chart_releases``): what ``promote`` carries between environments."""
+
+    version: tuple[str, ...]
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RemediationRoute:
+    """Where a change to a managed object is made in Git (``Provider.remediation_route``)."""
+
+    refusal: str | None = None
+    """Why no change may be made through Git (the object's file would be overwritten), or None."""
+    chart_values: bool = False
+    """The owner renders a Helm chart found at its Git path: values go into the chart's values file."""
+    values_kind: str | None = None
+    """Kind of the owner's document whose :attr:`values_path` holds the chart values (a change
+    there, not in the rendered object); None when the object's own document is changed."""
+    values_path: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Applier:
     """An object in the cluster that applies a directory of a Git repository (a Flux
     Kustomization with a GitRepository source, an Argo CD Application): a file committed under

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 from gitops_mcp.detection.kinds import GitOpsKinds
 from gitops_mcp.errors import UnknownProviderError
-from gitops_mcp.manifests.validation.schema import BuiltinRules, KindRule
+from gitops_mcp.manifests.validation.schema import KindRule, Rules
 from gitops_mcp.providers.base import Provider
-from gitops_mcp.providers.live import KindInfo, api_group
+from gitops_mcp.providers.live import ChartRelease, KindInfo, api_group
 
 
 class ProviderRegistry:
@@ -50,15 +50,21 @@ class ProviderRegistry:
         group = api_group(api_version)
         return next(((p, k) for p, k in self.kinds() if k.kind == kind and k.group == group), None)
 
-    def builtin_rules(self) -> BuiltinRules:
-        """Every provider's built-in schema rules (for ``validate_documents(..., rules=...)``)."""
+    def builtin_rules(self) -> Rules:
+        """Every provider's built-in schema rules, reference and policy checks (for
+        ``validate_documents(..., rules=...)``)."""
         rules: dict[tuple[str, str], KindRule] = {}
         for p in self:
             for key, rule in p.builtin_rules().items():
                 if key in rules:
                     raise ValueError(f"{key[1]} ({key[0]}) has built-in rules from two providers")
                 rules[key] = rule
-        return rules
+        providers = list(self)
+        return Rules(rules, [p.reference_issues for p in providers], [p.policy_issues for p in providers])
+
+    def chart_releases(self) -> dict[str, ChartRelease]:
+        """Every provider's kinds that install a chart release (for ``plan_promotion``)."""
+        return {kind: r for p in self for kind, r in p.chart_releases.items()}
 
     def gitops_kinds(self) -> tuple[GitOpsKinds, ...]:
         """Every provider's GitOps kinds (for ``detect_packages(..., gitops_kinds=...)``)."""

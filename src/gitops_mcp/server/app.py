@@ -48,7 +48,7 @@ from gitops_mcp.services import Services
 from gitops_mcp.settings import Settings
 
 INSTRUCTIONS = """\
-gitops-mcp deploys and repairs Kubernetes workloads the GitOps way (Argo CD or Flux): every change \
+gitops-mcp deploys and repairs Kubernetes workloads the GitOps way (list_providers names the engines): every change \
 goes through Git, and nothing is applied to the cluster directly. Deploy: detect_packages(path); \
 start_deployment(path, intent, provider); answer_questions(session_id, answers) until the preview \
 (YAML, target file, diff, validation); show it to the user; then answer delivery (write, push or \

@@ -3,6 +3,7 @@ fleet, artifacts, rollback."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from mcp.server import MCPServer
@@ -186,16 +187,14 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         sync waves. Environments not in auto_sync move by promote. Every file is validated;
         differing existing files and Flux bootstraps are kept."""
         return await answer(
-            svc.fleet.scaffold,
+            partial(svc.fleet.scaffold, flux_install=flux_install, flux_chart_version=flux_chart_version),
             repo_path,
             provider,
             environments,
             auto_sync,
             repo_url,
             branch,
-            flux_install,
             install_manifests,
-            flux_chart_version,
             notifications.model_dump() if notifications else None,
             delivery,
             message,

@@ -29,17 +29,29 @@ if TYPE_CHECKING:
 
 
 class Services:
-    """Every capability of one server, sharing one :class:`Shared`."""
+    """Every capability of one server, sharing one :class:`Shared`.
+
+    ``registry``: the providers (GitOps engines) this server knows; without one, the built-in
+    providers (:func:`~gitops_mcp.providers.default_registry`). This is the edge where the
+    registry is chosen: everything below is handed it."""
 
     def __init__(self, settings: Settings, registry: ProviderRegistry | None = None) -> None:
         self._settings = settings
         self._registry = registry
 
     @cached_property
+    def registry(self) -> ProviderRegistry:
+        if self._registry is None:
+            from gitops_mcp.providers.registry import default_registry
+
+            self._registry = default_registry()
+        return self._registry
+
+    @cached_property
     def shared(self) -> Shared:
         from gitops_mcp.services.shared import Shared
 
-        return Shared(self._settings, self._registry)
+        return Shared(self._settings, self.registry)
 
     @cached_property
     def inspect(self) -> Inspect:

@@ -1,4 +1,6 @@
-"""Flux OCI artifacts: pack a manifest directory, push it, and optionally generate its source."""
+"""OCI artifacts of manifests: pack a manifest directory, push it, and optionally generate the
+objects that deploy it, in the format of the registered provider that deploys artifacts
+(``Provider.oci``)."""
 
 from __future__ import annotations
 
@@ -45,12 +47,12 @@ class Artifacts:
         reproducible: bool = False,
         generate: bool = False,
         name: str | None = None,
-        namespace: str = "flux-system",
+        namespace: str | None = None,
         target_namespace: str | None = None,
         interval: str = "5m",
     ) -> ArtifactResult:
-        """Pack a manifest directory as a Flux OCI artifact, push it, and optionally generate the
-        OCIRepository + Kustomization that deploy it.
+        """Pack a manifest directory as the engine's OCI artifact, push it, and optionally generate
+        the objects that deploy it (in ``namespace``, default: the engine's).
 
         The source and revision annotations default to the directory's Git origin and
         ``<branch>@sha1:<HEAD>``; a directory with uncommitted changes is then refused, because the
@@ -61,10 +63,12 @@ class Artifacts:
         from gitops_mcp.git.repo import GitRepo
         from gitops_mcp.git.urls import normalize_git_url
         from gitops_mcp.providers.common import interval_parser
-        from gitops_mcp.providers.flux.provider import artifact_objects
         from gitops_mcp.questions import AnswerError, dns_label
 
         self.shared.require_writable()
+        engine = next((p.oci for p in self.shared.registry if p.oci is not None), None)
+        if engine is None:
+            raise UserInputError("no registered provider deploys OCI artifacts")
         directory = self.shared.local_dir(path)
         ref = oci.parse_oci_url(oci_url, self.shared.settings)
         info = read_repo_info(directory)
@@ -103,12 +107,12 @@ class Artifacts:
         if generate:
             try:
                 obj_name = dns_label(name or to_label(ref.repository.rsplit("/", 1)[-1]))
-                ns = dns_label(namespace)
+                ns = dns_label(namespace or engine.namespace)
                 target = dns_label(target_namespace) if target_namespace else None
                 every = interval_parser(self.shared.settings.policy)(interval)
             except AnswerError as exc:
                 raise UserInputError(str(exc)) from exc
-            objs = artifact_objects(obj_name, ns, ref.url, ref.tag, every, target, True, ref.scheme == "http")
+            objs = engine.objects(obj_name, ns, ref.url, ref.tag, every, target, ref.scheme == "http")
             yaml_text = dump_documents(objs)
             schemas, origin = self.shared.schemas()
             validation = validate_text(
@@ -116,11 +120,12 @@ class Artifacts:
             )
             if not validation.valid:
                 raise PolicyViolation(f"the generated manifests are invalid: {validation.describe()}; nothing pushed")
-        digest = oci.push(ref, self.shared.settings, layer, ann)
+        types = oci.MediaTypes(engine.config_type, engine.content_type)
+        digest = oci.push(ref, self.shared.settings, layer, ann, types)
         return ArtifactResult(
             url=f"{ref.url}:{ref.tag}",
             digest=digest,
-            flux_revision=f"{ref.tag}@{digest}",
+            flux_revision=engine.revision(ref.tag, digest),
             source=source,
             revision=ann.get(oci.ANN_REVISION),
             annotations=ann,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
@@ -14,6 +14,9 @@ from gitops_mcp.git.info import read_repo_info
 from gitops_mcp.manifests.validation import ValidationResult, validate_text
 from gitops_mcp.model import Model
 from gitops_mcp.services.shared import Shared, Tree
+
+if TYPE_CHECKING:
+    from gitops_mcp.fleet import FleetSpec
 
 
 class FleetFileResult(Model):
@@ -65,41 +68,29 @@ class Fleet:
         auto_sync: list[str] | None = None,
         repo_url: str | None = None,
         branch: str | None = None,
-        flux_install: str = "bootstrap",
         install_manifests: str | None = None,
-        flux_chart_version: str = "2.x",
         notifications: Mapping[str, Any] | None = None,
         delivery: Literal["write", "push", "pull_request"] = "write",
         message: str | None = None,
         overwrite: bool = False,
-        owner: str = "local",
+        principal: str = "local",
+        **options: Any,
     ) -> FleetResult:
         """Write the multi-environment layout of :mod:`gitops_mcp.fleet`, validated, and deliver it.
 
-        Existing files that differ are kept (and named) unless ``overwrite``; an existing Flux
-        bootstrap (``clusters/<env>/flux-system``) is always kept. Given a git URL, the layout is
-        made in a working tree of its own at the remote's tip of ``branch``; with delivery=write the
-        files are kept on a named branch of the clone cache for commit_and_push.
+        ``options``: the engines' own options (``FleetLayout.options``). Existing files that differ
+        are kept (and named) unless ``overwrite``; an existing bootstrap of the engine
+        (``FleetLayout.kept_dir``) is always kept. Given a git URL, the layout is made in a working
+        tree of its own at the remote's tip of ``branch``; with delivery=write the files are kept on
+        a named branch of the clone cache for commit_and_push.
         """
         self.shared.require_writable()
-        with self.shared.working_tree(repo_path, owner, branch) as tree:
-            return self._scaffold(
-                tree,
-                provider,
-                environments,
-                auto_sync,
-                repo_url,
-                branch,
-                flux_install,
-                install_manifests,
-                flux_chart_version,
-                notifications,
-                delivery,
-                message,
-                overwrite,
-            )
+        with self.shared.working_tree(repo_path, principal, branch) as tree:
+            spec = self._spec(tree, provider, environments, auto_sync, repo_url, branch, notifications, options)
+            install_text = self._install_text(tree.root, spec, install_manifests)
+            return self._scaffold(tree, spec, install_text, delivery, message, overwrite)
 
-    def _scaffold(
+    def _spec(
         self,
         tree: Tree,
         provider: str,
@@ -107,25 +98,17 @@ class Fleet:
         auto_sync: list[str] | None,
         repo_url: str | None,
         branch: str | None,
-        flux_install: str,
-        install_manifests: str | None,
-        flux_chart_version: str,
         notifications: Mapping[str, Any] | None,
-        delivery: Literal["write", "push", "pull_request"],
-        message: str | None,
-        overwrite: bool,
-    ) -> FleetResult:
+        options: Mapping[str, Any],
+    ) -> FleetSpec:
         from pydantic import ValidationError
 
-        from gitops_mcp.fleet import FleetSpec, plan_fleet
-        from gitops_mcp.manifests.write import unified_diff
-        from gitops_mcp.paths import check_writable, safe_repo_file, write_text_atomic
+        from gitops_mcp.fleet import FleetSpec
         from gitops_mcp.questions import AnswerError, git_url
 
         info = read_repo_info(tree.root)
         if info is None:
             raise UserInputError(f"{tree.root} is not a git repository; scaffold_fleet writes into one")
-        root = info.root
         url = repo_url or info.origin_url
         if not url:
             raise UserInputError("the repository has no origin remote: pass repo_url (https:// or ssh://)")
@@ -133,43 +116,60 @@ class Fleet:
             url = git_url(not self.shared.settings.policy.secure_git_urls)(url)
         except AnswerError as exc:
             raise UserInputError(f"repo_url: {exc}") from exc
-        install_text: str | None = None
-        if flux_install == "manifests":
-            if provider != "flux" or not install_manifests:
-                raise UserInputError(
-                    "flux_install=manifests needs install_manifests: the path (in the repository) of the output "
-                    "of `flux install --export`"
-                )
-            install_text = self.install_manifests(root, install_manifests)
-        elif install_manifests:
-            raise UserInputError("install_manifests is only used with provider=flux and flux_install=manifests")
         envs = environments or ["dev", "staging", "production"]
+        layout = self.shared.registry.get(provider).fleet if provider in self.shared.registry else None
+        kept = [(e, layout.kept_dir(e)) for e in envs] if layout is not None else []
         try:
             fields: dict[str, Any] = {
+                **options,
                 "provider": provider,
                 "environments": envs,
                 "auto_sync": auto_sync,
                 "repo_url": url,
                 "branch": branch or tree.branch or info.branch or info.default_branch or "main",
-                "flux_install": flux_install,
-                "flux_chart_version": flux_chart_version,
                 "notifications": notifications,
-                "bootstrapped": [
-                    e
-                    for e in envs
-                    if provider == "flux" and self.shared.delivery.dir_exists(root, f"clusters/{e}/flux-system")
-                ],
+                "bootstrapped": [e for e, d in kept if d and self.shared.delivery.dir_exists(info.root, d)],
             }
-            spec = FleetSpec.model_validate(fields, context={"registry": self.shared.registry})
+            return FleetSpec.model_validate(fields, context={"registry": self.shared.registry})
         except ValidationError as exc:
             raise UserInputError(
                 "; ".join(f"{'.'.join(map(str, e['loc'])) or 'fleet'}: {e['msg']}" for e in exc.errors())
             ) from exc
+
+    def _install_text(self, root: Path, spec: FleetSpec, install_manifests: str | None) -> str | None:
+        """The user's install manifests when the layout wants them (refused when it does not)."""
+        layout = self.shared.registry.get(spec.provider).fleet
+        needs = layout.wants_install_manifests(spec)
+        if needs is not None:
+            if not install_manifests:
+                raise UserInputError(needs)
+            return self.install_manifests(root, spec.provider, install_manifests)
+        if install_manifests:
+            uses = [p.fleet.install_manifests_use for p in self.shared.registry if p.fleet.install_manifests_use]
+            raise UserInputError(f"install_manifests is only used with {' or '.join(uses) or 'no provider'}")
+        return None
+
+    def _scaffold(
+        self,
+        tree: Tree,
+        spec: FleetSpec,
+        install_text: str | None,
+        delivery: Literal["write", "push", "pull_request"],
+        message: str | None,
+        overwrite: bool,
+    ) -> FleetResult:
+        from gitops_mcp.fleet import plan_fleet
+        from gitops_mcp.manifests.write import unified_diff
+        from gitops_mcp.paths import check_writable, safe_repo_file, write_text_atomic
+
+        info = read_repo_info(tree.root)
+        assert info is not None
+        root, provider = info.root, spec.provider
         plan = plan_fleet(spec, install_text, self.shared.registry)
         schemas, origin = self.shared.schemas()
         validation = []
         for f in plan.files:
-            if f.path.endswith("kustomization.yaml") or f.path.endswith("gotk-components.yaml"):
+            if not f.validated:
                 continue
             v = validate_text(f.content, self.shared.settings.policy, schemas, f.path, origin, rules=self.shared.rules)
             validation.append(v)
@@ -227,8 +227,8 @@ class Fleet:
             result.message += f"; {staged.sentence() if staged else 'the remote already has them'}"
         return result
 
-    def install_manifests(self, root: Path, rel: str) -> str:
-        """The user's Flux install manifests (a file in the repository), checked to be that."""
+    def install_manifests(self, root: Path, provider: str, rel: str) -> str:
+        """The user's install manifests of the engine (a file in the repository), checked to be that."""
         from gitops_mcp.manifests.yaml import load_documents
         from gitops_mcp.paths import safe_repo_file
 
@@ -237,21 +237,7 @@ class Fleet:
             raise NotFoundError(f"install_manifests {rel} is not a file in the repository")
         text = target.read_text(encoding="utf-8")
         docs = load_documents(text, rel)
-        crds = {
-            (d.get("metadata") or {}).get("name", "")
-            for d in docs
-            if isinstance(d, dict) and d.get("kind") == "CustomResourceDefinition"
-        }
-        controllers = {
-            (d.get("metadata") or {}).get("name", "")
-            for d in docs
-            if isinstance(d, dict) and d.get("kind") == "Deployment"
-        }
-        if not any(c.endswith(".toolkit.fluxcd.io") for c in crds) or not controllers:
-            raise UserInputError(
-                f"{rel} does not look like Flux install manifests (no *.toolkit.fluxcd.io CRDs and controller "
-                "Deployments); generate them with `flux install --export > FILE`"
-            )
+        self.shared.registry.get(provider).fleet.check_install_manifests(rel, docs)
         if any(isinstance(d, dict) and d.get("kind") == "Secret" for d in docs):
             raise PolicyViolation(f"{rel} holds a Secret; install manifests must not carry secrets")
         return text

@@ -3,7 +3,6 @@ flow environment, and the preview (generated YAML, validation, diff)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,6 @@ from gitops_mcp.manifests.validation import validate_documents
 from gitops_mcp.manifests.write import diff_against, unified_diff
 from gitops_mcp.manifests.yaml import dump_documents
 from gitops_mcp.paths import check_relative
-from gitops_mcp.providers.base import ExistingSource
 from gitops_mcp.services.shared import Shared
 from gitops_mcp.sessions import flow
 from gitops_mcp.sessions.models import ClusterApplier, Preview, SessionContext, SessionState
@@ -39,16 +37,10 @@ class Preparation:
         ctx.repo_root = str(root)
         ctx.scan_path = str(directory)
         ctx.packages = packages or report.packages
-        ctx.flux_bootstraps = report.gitops.flux_bootstraps
-        ctx.existing_sources = [
-            ExistingSource(kind=o.kind, name=o.name, namespace=o.namespace, url=o.url, ref=o.ref, file=o.file)
-            for o in report.gitops.objects
-            if o.kind in ("GitRepository", "OCIRepository", "HelmRepository") and o.url and not o.patch
-        ]
-        argo_files = {o.file for o in report.gitops.objects if o.kind in ("Application", "ApplicationSet")}
-        flux_files = {o.file for o in report.gitops.objects if o.api_version.split("/")[0].endswith("fluxcd.io")}
-        ctx.argocd_app_dirs = sorted({os.path.dirname(f) or "." for f in argo_files})
-        ctx.flux_dirs = sorted({os.path.dirname(f) or "." for f in flux_files} & set(report.gitops.directories))
+        for p in self.shared.registry:  # what each engine reads in the repository's GitOps structure
+            ctx.existing_sources += p.existing_sources(report.gitops)
+            if dirs := p.output_dirs(report.gitops):
+                ctx.output_dirs[p.name] = dirs
         if info is not None:
             ctx.origin_url = info.origin_url
             ctx.branch = info.branch

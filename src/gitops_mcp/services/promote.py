@@ -43,7 +43,9 @@ class Promotion:
         self.shared.require_writable()
         with self.shared.working_tree(repo_path, owner) as tree:
             root = tree.root
-            p = plan_promotion(root, app, from_env, to_env, self.shared.gitops_kinds)
+            p = plan_promotion(
+                root, app, from_env, to_env, self.shared.gitops_kinds, self.shared.registry.chart_releases()
+            )
             diff = "".join(unified_diff(e.before, e.after, e.file) for e in p.edits)
             if not p.edits:
                 return PromotionResult(plan=p, diff="", message=p.description.splitlines()[-1])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from gitops_mcp.git.delivery import CommitResult, Mode
 from gitops_mcp.git.urls import url_identity
 from gitops_mcp.manifests.validation import ValidationResult
 from gitops_mcp.model import Model
+from gitops_mcp.providers.live import RemediationRoute
 from gitops_mcp.remediation import Plan
 from gitops_mcp.services.cluster import ClusterService
 from gitops_mcp.services.edits import Edits
@@ -32,21 +34,23 @@ class RemediationResult(Model):
     message: str
 
 
-def live_check(live: dict[str, Any] | None, change: Any, via_helm_release: bool) -> tuple[bool, str]:
-    """Does the live object carry ``change``?"""
+def live_check(live: dict[str, Any] | None, change: Any, route: RemediationRoute) -> tuple[bool, str]:
+    """Does the live object carry ``change``? (With a values route: the live owner document's values.)"""
     from gitops_mcp.remediation import SetEnv, SetHelmValues, SetImage, SetReplicas, SetResources, values_ops
 
     if live is None:
         return False, "the object is gone from the cluster"
-    if via_helm_release:
-        values = (live.get("spec") or {}).get("values") or {}
+    if route.values_kind is not None:
+        values: Any = live
+        for key in route.values_path:
+            values = values.get(key) if isinstance(values, dict) else None
         for path, want in values_ops(change):
-            node: Any = values
+            node: Any = values or {}
             for p in path:
                 node = node.get(p) if isinstance(node, dict) else None
             if node != want:
-                return False, f"HelmRelease values {'.'.join(map(str, path))} = {node!r}, wanted {want!r}"
-        return True, "the HelmRelease carries the new values"
+                return False, f"{route.values_kind} values {'.'.join(map(str, path))} = {node!r}, wanted {want!r}"
+        return True, f"the {route.values_kind} carries the new values"
     spec = live.get("spec") or {}
     containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or []
 
@@ -133,7 +137,7 @@ class Remediation:
             result = self._change(owner, root, change, msg, mode)
         else:
             chain = self.cluster.owner_chain(api_version, kind, name, namespace, context)
-            check_owner(chain)
+            check_owner(chain, self.shared.registry)
             assert chain.git is not None
             url = repo_path or chain.git.url
             same = url_identity(url) == url_identity(chain.git.url)
@@ -153,7 +157,7 @@ class Remediation:
         from gitops_mcp.manifests.write import unified_diff
         from gitops_mcp.remediation import plan
 
-        p = plan(root, owner, change, self.shared.gitops_kinds)
+        p = plan(root, owner, change, self.shared.registry, self.shared.gitops_kinds)
         diff = "".join(unified_diff(e.before, e.after, e.file) for e in p.edits)
         result = RemediationResult(owner=owner, plan=p, diff=diff, message="")
         if not p.edits:
@@ -167,37 +171,27 @@ class Remediation:
 
     def _verify(self, result: RemediationResult, change: Any, sha: str, context: str | None) -> RemediationResult:
         """After the push: reconcile the applier, wait for the commit, and check the live object."""
-        from gitops_mcp.cluster.ops import reconcile, wait_for_sync
+        from gitops_mcp.cluster.ops import reconcile_and_wait
+        from gitops_mcp.remediation.plan import route_of
 
         owner = result.owner
-        applier = next((c for c in owner.chain if c.kind in ("Kustomization", "Application")), None)
+        if owner.manager is None or owner.manager not in self.shared.registry:
+            return result
+        applier = self.shared.registry.get(owner.manager).applier_in(owner.chain)
         if applier is None or applier.namespace is None:
             return result
+        route = route_of(owner, self.shared.registry)
+        deadline = time.monotonic() + self.shared.settings.wizard_wait_seconds
         with self.shared.kube(context) as kube:
-            reconcile(
-                kube,
-                applier.kind,
-                applier.name,
-                applier.namespace,
-                with_source=True,
-                sync=applier.kind == "Application",
-                registry=self.shared.registry,
-            )
-            result.verification = wait_for_sync(
-                kube,
-                applier.kind,
-                applier.name,
-                applier.namespace,
-                sha,
-                self.shared.settings.wizard_wait_seconds,
-                registry=self.shared.registry,
+            result.verification = reconcile_and_wait(
+                kube, applier, sha, deadline, registry=self.shared.registry, sync=True
             )
             if result.verification.outcome != "synced":
                 result.live_ok = False
                 result.message += f"; not applied: {result.verification.message}"
                 return result
-            check = owner.chain[0] if owner.chain[0].kind == "HelmRelease" else owner.object
+            check = owner.chain[0] if route.values_kind is not None else owner.object
             live = kube.get(check.api_version, check.kind, check.name, check.namespace)
-        result.live_ok, result.live_detail = live_check(live, change, check.kind == "HelmRelease")
+        result.live_ok, result.live_detail = live_check(live, change, route)
         result.message += f"; live: {result.live_detail}"
         return result

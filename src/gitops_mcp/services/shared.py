@@ -20,7 +20,7 @@ from gitops_mcp.errors import PathNotAllowedError, ReadOnlyError, UserInputError
 from gitops_mcp.git.delivery import GitDelivery
 from gitops_mcp.git.info import RepoInfo, read_repo_info
 from gitops_mcp.paths import resolve_allowed
-from gitops_mcp.providers.registry import ProviderRegistry, default_registry
+from gitops_mcp.providers.registry import ProviderRegistry
 from gitops_mcp.sessions.backends import open_store
 from gitops_mcp.sessions.store import SessionStore
 from gitops_mcp.settings import Settings
@@ -49,9 +49,9 @@ class Tree:
 class Shared:
     """What the use cases have in common. One instance per server."""
 
-    def __init__(self, settings: Settings, registry: ProviderRegistry | None = None) -> None:
+    def __init__(self, settings: Settings, registry: ProviderRegistry) -> None:
         self.settings = settings
-        self.registry = registry or default_registry()
+        self.registry = registry
         self.delivery = GitDelivery(settings)
         self._store: SessionStore | None = None
         self._store_lock = threading.Lock()

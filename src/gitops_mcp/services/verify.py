@@ -30,14 +30,11 @@ class Verifier:
         return info.head_sha if info else None
 
     def _apply(self, kube: Any, ref: ObjectRef, revision: str | None, deadline: float, sync: bool) -> WaitResult:
-        """Ask the controller to act now (``sync``: also start applying, e.g. an Argo CD sync), then wait."""
-        from gitops_mcp.cluster.ops import reconcile, wait_for_sync
+        """Ask the controller to act now (``sync``: also start applying, where the engine tells
+        comparing from applying), then wait (:func:`~gitops_mcp.cluster.ops.reconcile_and_wait`)."""
+        from gitops_mcp.cluster.ops import reconcile_and_wait
 
-        registry = self.shared.registry
-        assert ref.namespace is not None
-        reconcile(kube, ref.kind, ref.name, ref.namespace, with_source=True, sync=sync, registry=registry)
-        left = max(1.0, deadline - time.monotonic())
-        return wait_for_sync(kube, ref.kind, ref.name, ref.namespace, revision, left, registry=registry)
+        return reconcile_and_wait(kube, ref, revision, deadline, registry=self.shared.registry, sync=sync)
 
     def verify(self, state: SessionState, sha: str) -> tuple[bool, str, list[WaitResult]]:
         """After a push: make the controller apply the commit now, and wait until it is live."""

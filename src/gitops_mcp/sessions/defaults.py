@@ -1,7 +1,7 @@
 """Defaults the wizard offers from what it knows: the intent, the detected packages, the layout.
 
 Which provider a repository already uses, and where its manifests live, the providers say
-(``Provider.keywords``, ``Provider.output_dirs``).
+(``Provider.keywords``, ``Provider.output_dirs`` as the session found them).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import posixpath
 import re
 
 from gitops_mcp.providers.live import parent_of
-from gitops_mcp.providers.registry import ProviderRegistry, default_registry
+from gitops_mcp.providers.registry import ProviderRegistry
 from gitops_mcp.sessions.models import ClusterApplier, SessionContext
 
 
@@ -32,7 +32,7 @@ def intent_package(ctx: SessionContext) -> str | None:
 def provider_default(ctx: SessionContext, registry: ProviderRegistry) -> str | None:
     """The hinted provider, else the one the intent names, else the one the repository uses.
 
-    When several match, the last registered wins (Flux over Argo CD in the default registry).
+    When several match, the last registered wins.
     """
     if ctx.provider_hint:
         return ctx.provider_hint
@@ -41,7 +41,7 @@ def provider_default(ctx: SessionContext, registry: ProviderRegistry) -> str | N
     named = next((p.name for p in candidates if any(word in intent for word in p.keywords)), None)
     if named is not None:
         return named
-    return next((p.name for p in candidates if p.output_dirs(ctx)), None)
+    return next((p.name for p in candidates if ctx.output_dirs.get(p.name)), None)
 
 
 def _in(directory: str, app: str) -> str:
@@ -78,13 +78,12 @@ def parent_for(ctx: SessionContext, output_path: str, own: set[tuple[str, str]])
     return next(a for a in ctx.cluster_appliers if a.ref == found.ref and a.path == found.path)
 
 
-def default_output_path(provider: str, app: str, ctx: SessionContext, registry: ProviderRegistry | None = None) -> str:
+def default_output_path(provider: str, app: str, ctx: SessionContext, registry: ProviderRegistry) -> str:
     """Where the manifests of ``app`` go: into the first directory already holding the provider's
     manifests that something in the cluster applies, else into the directory such a parent
     applies, else into the first directory holding the provider's manifests, else
-    ``gitops/<provider>/``. ``registry``: default, the default providers."""
-    registry = default_registry() if registry is None else registry
-    dirs = registry.get(provider).output_dirs(ctx) if provider in registry else []
+    ``gitops/<provider>/``."""
+    dirs = ctx.output_dirs.get(provider, []) if provider in registry else []
     candidates = [_in(d, app) for d in dirs] + [f"gitops/{provider}/{app}.yaml"]
     own = own_objects(provider, app, registry)
     parents = cluster_parents(ctx, own)

@@ -21,9 +21,9 @@ from gitops_mcp.sessions.env import MAX_SELECT_OPTIONS, PREVIEW_QUESTION_IDS, Fl
 from gitops_mcp.sessions.models import STEPS, SessionContext, SessionState, Step
 from gitops_mcp.sessions.spec import (
     CHART,
-    argo_revision,
     build_spec,
     package_kind,
+    plain_revision,
     resolve_ref,
     revision,
     selected_package,
@@ -41,11 +41,11 @@ __all__ = [
     "FlowEnv",
     "advance",
     "all_question_ids",
-    "argo_revision",
     "build_spec",
     "default_output_path",
     "open_questions",
     "package_kind",
+    "plain_revision",
     "questions_for",
     "resolve_ref",
     "revision",

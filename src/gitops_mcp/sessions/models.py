@@ -8,7 +8,7 @@ from pydantic import Field, field_validator
 
 from gitops_mcp.cluster.ops import WaitResult
 from gitops_mcp.cluster.register import RegisterResult
-from gitops_mcp.detection.models import FluxBootstrap, Package
+from gitops_mcp.detection.models import Package
 from gitops_mcp.errors import UserInputError
 from gitops_mcp.manifests.preflight import PackageCheck
 from gitops_mcp.manifests.validation import ValidationResult
@@ -51,10 +51,10 @@ class SessionContext(Model):
     default_branch: str | None = None
     tags: list[str] = Field(default_factory=list)
     packages: list[Package] = Field(default_factory=list)
-    flux_bootstraps: list[FluxBootstrap] = Field(default_factory=list)
     existing_sources: list[ExistingSource] = Field(default_factory=list)
-    argocd_app_dirs: list[str] = Field(default_factory=list, description="Dirs holding Argo CD Applications")
-    flux_dirs: list[str] = Field(default_factory=list, description="Dirs holding Flux objects")
+    output_dirs: dict[str, list[str]] = Field(
+        default_factory=dict, description="Per provider: directories already holding its manifests, best first"
+    )
     intent: str | None = None
     provider_hint: str | None = None
     delivery_options: list[str] = Field(default_factory=list, description="What delivery can do here")

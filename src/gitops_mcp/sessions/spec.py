@@ -60,7 +60,7 @@ def resolve_ref(rev: str, ctx: SessionContext) -> GitRef:
     return GitRef(kind="branch", value=rev)
 
 
-def argo_revision(rev: str) -> str:
+def plain_revision(rev: str) -> str:
     """The spec's ``revision``: the revision as given, without a ``branch:``-style prefix."""
     m = _PREFIXED.match(rev)
     return m.group(2) if m else rev
@@ -105,7 +105,7 @@ def build_spec(answers: Mapping[str, Any], ctx: SessionContext) -> DeploymentSpe
             **common,
             repo_url=answers["repo_url"],
             path=answers["path"],
-            revision=argo_revision(rev),
+            revision=plain_revision(rev),
             git_ref=resolve_ref(rev, ctx),
         )
     return DeploymentSpec(

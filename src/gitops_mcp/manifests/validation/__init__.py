@@ -1,7 +1,7 @@
 """Validate Flux / Argo CD manifests: schema (CRDs or built-in rules) plus policy (SPEC §5).
 
 - :mod:`.result`: what validation reports (``Issue``, ``ValidationResult``);
-- :mod:`.schema`: the small schema language of built-in rules (``KindRule``) and its checker;
+- :mod:`.schema`: the built-in rules (``KindRule``): JSON Schema, checked with jsonschema;
 - :mod:`.crd`: CRD schemas from files or a cluster, checked with JSON schema;
 - :mod:`.references`: image references and source URLs, checked against their grammars;
 - :mod:`.policy`: the site policy;

@@ -1,4 +1,4 @@
-"""Validate Flux / Argo CD manifests: schema (CRDs or built-in rules), references, and policy (SPEC §5).
+"""Validate GitOps manifests: schema (CRDs or built-in rules), references, and policy (SPEC §5).
 
 Schema source, best first:
 1. CRD schemas handed in by the caller (from the cluster, when one is reachable);
@@ -6,10 +6,12 @@ Schema source, best first:
 3. built-in rules covering every field this project generates (unknown fields are warnings).
 
 Whatever the schema source, image references and source URLs are checked against their grammars
-(:mod:`.references`).
+(:mod:`.references`, and each engine's checks of its own sources), and the site policy is
+checked (:mod:`.policy`, and each engine's policy of its own kinds).
 
-The built-in rules belong to the providers (``Provider.builtin_rules``); callers pass them in
-(``rules=registry.builtin_rules()``).
+The built-in rules and the engines' checks belong to the providers (``Provider.builtin_rules``,
+``Provider.reference_issues``, ``Provider.policy_issues``); callers pass them in
+(``rules=registry.builtin_rules()``, a :class:`~.schema.Rules`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from gitops_mcp.manifests.validation.crd import CrdSchemas, crd_issues
 from gitops_mcp.manifests.validation.policy import as_map, policy_issues
 from gitops_mcp.manifests.validation.references import reference_issues
 from gitops_mcp.manifests.validation.result import Issue, SchemaSource, Severity, ValidationResult
-from gitops_mcp.manifests.validation.schema import BuiltinRules, Found, api_domain, check
+from gitops_mcp.manifests.validation.schema import BuiltinRules, Found, Rules, api_domain, check
 from gitops_mcp.manifests.yaml import load_documents
 from gitops_mcp.settings import PolicySettings
 from gitops_mcp.syntax import DNS1123_LABEL, DNS1123_SUBDOMAIN
@@ -36,7 +38,7 @@ def _builtin_issues(doc: dict[str, Any], api: str, kind: str, rules: BuiltinRule
         if not isinstance(spec, dict):
             return [("error", "spec", "is required and must be a mapping")]
         found: Found = []
-        check(spec, rule.spec, "spec", found)
+        check(spec, rule, "spec", found)
         return found
     group = api.rsplit("/", 1)[0] if "/" in api else ""
     known = sorted(a for a, k in rules if k == kind)
@@ -56,9 +58,12 @@ def validate_documents(
     """Validate parsed YAML documents; never raises for bad content (it reports issues).
 
     ``rules``: the built-in rules (``ProviderRegistry.builtin_rules()``) used where ``crds`` do not
-    cover a document; without them only CRD schemas and policies are checked.
+    cover a document, with the engines' reference and policy checks; without them only CRD
+    schemas, images and the engine-neutral policies are checked.
     """
     rules = rules or {}
+    references = rules.references if isinstance(rules, Rules) else ()
+    policies = rules.policies if isinstance(rules, Rules) else ()
     name_in_label = {k for (_, k), rule in rules.items() if rule.name_in_label}
     issues: list[Issue] = []
     n = 0
@@ -106,10 +111,12 @@ def validate_documents(
         else:
             for sev, path, msg in _builtin_issues(doc, api, kind, rules):
                 add(sev, path, msg, "builtin")
-        for sev, path, msg in reference_issues(doc):
-            add(sev, path, msg, "builtin")
-        for rule, path, msg in policy_issues(doc, policy):
-            add("error", path, msg, f"policy:{rule}")
+        for found_refs in (reference_issues, *references):
+            for sev, path, msg in found_refs(doc):
+                add(sev, path, msg, "builtin")
+        for found_policy in (policy_issues, *policies):
+            for rule, path, msg in found_policy(doc, policy):
+                add("error", path, msg, f"policy:{rule}")
     if n == 0:
         issues.append(Issue(severity="error", document=0, message="no YAML documents found", rule="builtin"))
     source: SchemaSource = schema_source if crds is not None else "builtin"

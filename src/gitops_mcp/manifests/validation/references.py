@@ -2,9 +2,10 @@
 
 - container images of workloads' pod templates (``containers``, ``initContainers``,
   ``ephemeralContainers``), and the ``images`` entries of kustomizations (``newName``, ``newTag``,
-  ``digest``): the grammar of github.com/distribution/reference (:mod:`gitops_mcp.syntax`);
-- the URLs of sources: Flux ``GitRepository`` / ``HelmRepository`` / ``OCIRepository`` and the
-  sources of an Argo CD ``Application``, parsed with their kind's schemes and a valid host.
+  ``digest``): the grammar of github.com/distribution/reference (:mod:`gitops_mcp.syntax`).
+
+The engines check the URLs of their own sources (``Provider.reference_issues``) with
+:func:`url_issue` and :func:`kustomize_images`: parsed with their kind's schemes and a valid host.
 
 Whether ``http://`` may be used is the policy's business (``secure_git_urls``), not this module's.
 """
@@ -16,11 +17,6 @@ from typing import Any
 
 from gitops_mcp.manifests.validation.schema import Found
 from gitops_mcp.syntax import (
-    ARGO_HELM_URL,
-    GIT_URL,
-    GIT_URL_OR_SCP,
-    HELM_URL,
-    OCI_URL,
     UrlKind,
     check_url,
     image_digest,
@@ -44,12 +40,6 @@ POD_SPECS: Mapping[tuple[str, str], tuple[str, ...]] = {
     ("batch", "CronJob"): ("spec", "jobTemplate", "spec", "template", "spec"),
 }
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
-# (API group, kind) -> what its spec.url is
-SOURCE_URLS: Mapping[tuple[str, str], UrlKind] = {
-    ("source.toolkit.fluxcd.io", "GitRepository"): GIT_URL,
-    ("source.toolkit.fluxcd.io", "HelmRepository"): HELM_URL,
-    ("source.toolkit.fluxcd.io", "OCIRepository"): OCI_URL,
-}
 _IMAGE_EXAMPLE = "an image reference such as ghcr.io/org/app:1.2.3"
 
 
@@ -58,30 +48,14 @@ def _group(api_version: str) -> str:
 
 
 def reference_issues(doc: Mapping[str, Any]) -> Found:
-    """(severity, field path, message) for each image reference or source URL that is not valid."""
+    """(severity, field path, message) for each image reference that is not valid."""
     group, kind = _group(str(doc.get("apiVersion", ""))), str(doc.get("kind", ""))
-    spec = doc.get("spec")
-    spec = spec if isinstance(spec, dict) else {}
     out: Found = []
     pod_path = POD_SPECS.get((group, kind))
     if pod_path is not None:
         _container_images(doc, pod_path, out)
     if group == "kustomize.config.k8s.io" and kind in ("Kustomization", "Component"):
-        _kustomize_images(doc.get("images"), "images", out)
-    if group == "kustomize.toolkit.fluxcd.io" and kind == "Kustomization":
-        _kustomize_images(spec.get("images"), "spec.images", out)
-    url_kind = SOURCE_URLS.get((group, kind))
-    if url_kind is not None:
-        if kind == "HelmRepository" and spec.get("type") == "oci":
-            url_kind = OCI_URL
-        _url(spec.get("url"), "spec.url", url_kind, out)
-    if group == "argoproj.io" and kind == "Application":
-        sources = [("spec.source", spec.get("source"))]
-        if isinstance(spec.get("sources"), list):
-            sources += [(f"spec.sources[{i}]", s) for i, s in enumerate(spec["sources"])]
-        for where, src in sources:
-            if isinstance(src, dict):
-                _url(src.get("repoURL"), f"{where}.repoURL", ARGO_HELM_URL if src.get("chart") else GIT_URL_OR_SCP, out)
+        kustomize_images(doc.get("images"), "images", out)
     return out
 
 
@@ -105,7 +79,8 @@ def _container_images(doc: Mapping[str, Any], pod_path: tuple[str, ...], out: Fo
                     out.append(("error", path, f"must be a string: {_IMAGE_EXAMPLE}"))
 
 
-def _kustomize_images(entries: Any, where: str, out: Found) -> None:
+def kustomize_images(entries: Any, where: str, out: Found) -> None:
+    """The ``images`` entries of a kustomization (kustomize's own, or an engine's ``spec.images``)."""
     if not isinstance(entries, list):
         return
     checks: tuple[tuple[str, Callable[[str], object], str], ...] = (
@@ -128,7 +103,8 @@ def _kustomize_images(entries: Any, where: str, out: Found) -> None:
                 out.append(("error", path, f"must be a string: {expected}"))
 
 
-def _url(value: Any, path: str, kind: UrlKind, out: Found) -> None:
+def url_issue(value: Any, path: str, kind: UrlKind, out: Found) -> None:
+    """A URL of ``kind`` at ``path``, when ``value`` is a string that is not one."""
     if isinstance(value, str):
         _check(lambda v: check_url(v, kind), value, path, out)
 

@@ -11,6 +11,11 @@ Application subscribes to on-sync-failed and on-health-degraded. The Application
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from gitops_mcp.errors import UserInputError
 from gitops_mcp.fleet import FleetFile, FleetPlan, FleetSpec, NotifyType
 from gitops_mcp.manifests.yaml import dump_documents
 from gitops_mcp.providers.argocd.objects import application, git_source, sync_policy
@@ -61,6 +66,20 @@ class ArgoCDFleet:
     """clusters/<env> for Argo CD: an app of apps whose children apply the layers in sync waves."""
 
     reserved: frozenset[str] = frozenset()
+    options: Mapping[str, Any] = MappingProxyType({})
+    install_manifests_use: str | None = None
+
+    def parse_options(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        return {}
+
+    def kept_dir(self, env: str) -> str | None:
+        return None  # the app of apps is applied once by hand; nothing of the engine's is committed
+
+    def wants_install_manifests(self, spec: FleetSpec) -> str | None:
+        return None
+
+    def check_install_manifests(self, rel: str, docs: list[Any]) -> None:
+        raise UserInputError("Argo CD's layout does not use install manifests")
 
     def check(self, spec: FleetSpec) -> None:
         n = spec.notifications

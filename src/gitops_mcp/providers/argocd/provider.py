@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from gitops_mcp.detection.kinds import GitOpsKinds
+from gitops_mcp.detection.models import GitOpsStructure
 from gitops_mcp.fleet import FleetLayout
 from gitops_mcp.manifests.validation.schema import BuiltinRules
+from gitops_mcp.providers.argocd import checks
 from gitops_mcp.providers.argocd.cluster import ArgoCDCluster
 from gitops_mcp.providers.argocd.fleet import ArgoCDFleet
 from gitops_mcp.providers.argocd.kinds import GITOPS_KINDS
@@ -15,14 +19,16 @@ from gitops_mcp.providers.argocd.objects import SYNC_POLICIES, application, git_
 from gitops_mcp.providers.argocd.schemas import RULES
 from gitops_mcp.providers.base import (
     DeploymentSpec,
+    ExistingSource,
     Generated,
+    OciArtifacts,
     PackageType,
     QuestionContext,
-    RepoFacts,
     SourceKind,
     summary_of,
 )
 from gitops_mcp.providers.common import helm_questions
+from gitops_mcp.providers.live import ChartRelease
 from gitops_mcp.questions import Question, QuestionDef, boolean, dns_label, select
 
 
@@ -38,11 +44,22 @@ class ArgoCDProvider(ArgoCDCluster):
     def builtin_rules(self) -> BuiltinRules:
         return RULES
 
+    reference_issues = staticmethod(checks.reference_issues)
+    policy_issues = staticmethod(checks.policy_issues)
+
     def gitops_kinds(self) -> GitOpsKinds:
         return GITOPS_KINDS
 
-    def output_dirs(self, repo: RepoFacts) -> list[str]:
-        return list(repo.argocd_app_dirs)
+    oci: OciArtifacts | None = None  # Argo CD reads OCI Helm charts, not manifest artifacts
+    chart_releases: Mapping[str, ChartRelease] = MappingProxyType({})  # its charts are rendered, not released
+
+    def output_dirs(self, found: GitOpsStructure) -> list[str]:
+        """The directories of the committed Applications and ApplicationSets."""
+        files = {o.file for o in found.objects if o.kind in ("Application", "ApplicationSet")}
+        return sorted({posixpath.dirname(f) or "." for f in files})
+
+    def existing_sources(self, found: GitOpsStructure) -> list[ExistingSource]:
+        return []  # an Application names its repository itself
 
     def unsupported_reason(self, package_type: PackageType, source_kind: SourceKind) -> str | None:
         return None

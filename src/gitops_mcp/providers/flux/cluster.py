@@ -7,17 +7,26 @@ and take ``status.lastHandledReconcileAt == token`` as the controller's confirma
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from gitops_mcp.errors import UserInputError
 from gitops_mcp.providers.flux import appliers, owner, status
 from gitops_mcp.providers.live import (
+    ChartRelease,
+    GitLocation,
     KindInfo,
     Obj,
     ObjectRef,
+    OwnerLink,
     ReconcilePlan,
     ReconcileStep,
+    RemediationRoute,
 )
 
 REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
+CHART_RELEASES: Mapping[str, ChartRelease] = {
+    "HelmRelease": ChartRelease(version=("spec", "chart", "spec", "version"), values=("spec", "values"))
+}
 
 
 def _suspended(obj: Obj) -> bool:
@@ -52,6 +61,18 @@ def reconcile_plan(ref: ObjectRef, obj: Obj, token: str, *, with_source: bool, s
     return ReconcilePlan(steps=tuple(step(t) for t in ([src] if src else []) + [ref]))
 
 
+def applier_in(chain: Sequence[OwnerLink]) -> OwnerLink | None:
+    """The Kustomization that applies the Git path."""
+    return next((c for c in chain if c.kind == "Kustomization"), None)
+
+
+def remediation_route(chain: Sequence[OwnerLink], git: GitLocation | None) -> RemediationRoute:
+    """An object a HelmRelease defined in Git renders changes through the HelmRelease's values."""
+    if chain and chain[0].kind == "HelmRelease" and git is not None and git.defining_kind == "HelmRelease":
+        return RemediationRoute(values_kind="HelmRelease", values_path=CHART_RELEASES["HelmRelease"].values)
+    return RemediationRoute()
+
+
 class FluxCluster:
     """The Provider methods for live objects (mixed into :class:`~gitops_mcp.providers.flux.FluxProvider`)."""
 
@@ -64,3 +85,6 @@ class FluxCluster:
     root_kinds: tuple[str, ...] = appliers.ROOT_KINDS
     appliers = staticmethod(appliers.appliers)
     git_location = staticmethod(owner.git_location)
+    chart_releases = CHART_RELEASES
+    applier_in = staticmethod(applier_in)
+    remediation_route = staticmethod(remediation_route)

@@ -12,8 +12,10 @@ under apps/ changes. Every object is built by :mod:`gitops_mcp.providers.flux.ob
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from gitops_mcp.errors import UserInputError
 from gitops_mcp.fleet import FleetFile, FleetPlan, FleetSpec, kustomize_config
 from gitops_mcp.manifests.yaml import dump_documents
 from gitops_mcp.providers.flux.objects import (
@@ -28,9 +30,11 @@ from gitops_mcp.providers.flux.objects import (
     notification_provider,
     object_ref,
 )
+from gitops_mcp.questions import AnswerError, chart_version
 
 FLUX_CHART_REPO = "https://fluxcd-community.github.io/helm-charts"
 FLUX_NS = "flux-system"
+INSTALLS = ("bootstrap", "chart", "manifests")
 
 
 def _layer(name: str, path: str, depends_on: str | None, interval: str = "10m") -> dict[str, Any]:
@@ -82,7 +86,7 @@ def _chart(spec: FleetSpec) -> str:
                     "chart": {
                         "spec": {
                             "chart": "flux2",
-                            "version": spec.flux_chart_version,
+                            "version": spec.option("flux_chart_version"),
                             "sourceRef": object_ref("HelmRepository", "fluxcd-community"),
                         }
                     },
@@ -132,11 +136,12 @@ def _install(spec: FleetSpec, env: str, install_manifests: str | None) -> tuple[
     base = f"clusters/{env}"
     files: list[FleetFile] = []
     resources = ["gotk-sync.yaml"]
-    if spec.flux_install == "manifests":
+    if spec.option("flux_install") == "manifests":
         assert install_manifests is not None
         resources.insert(0, "gotk-components.yaml")
         files.append(
             FleetFile(
+                validated=False,
                 path=f"{base}/flux-system/gotk-components.yaml",
                 content=install_manifests,
                 purpose=f"the Flux controllers and CRDs for {env} (your install manifests)",
@@ -148,7 +153,7 @@ def _install(spec: FleetSpec, env: str, install_manifests: str | None) -> tuple[
             FleetFile(
                 path=f"{base}/flux-system/flux.yaml",
                 content=_chart(spec),
-                purpose=f"Flux manages its own install in {env} (flux2 chart {spec.flux_chart_version})",
+                purpose=f"Flux manages its own install in {env} (flux2 chart {spec.option('flux_chart_version')})",
             )
         )
     files.append(
@@ -160,6 +165,7 @@ def _install(spec: FleetSpec, env: str, install_manifests: str | None) -> tuple[
     )
     files.append(
         FleetFile(
+            validated=False,
             path=f"{base}/flux-system/kustomization.yaml",
             content=kustomize_config("Flux itself, as flux bootstrap lays it out.", resources),
             purpose=f"the flux-system kustomization of {env}",
@@ -167,7 +173,7 @@ def _install(spec: FleetSpec, env: str, install_manifests: str | None) -> tuple[
     )
     first = (
         f"helm install flux2 flux2 --repo {FLUX_CHART_REPO} -n {FLUX_NS} --create-namespace"
-        if spec.flux_install == "chart"
+        if spec.option("flux_install") == "chart"
         else f"kubectl apply -f {base}/flux-system/gotk-components.yaml"
     )
     ssh = spec.repo_url.startswith("ssh://")
@@ -179,12 +185,55 @@ class FluxFleet:
     """clusters/<env> for Flux: the sync objects, the install, layered Kustomizations, alerts."""
 
     reserved = frozenset({FLUX_NS})
+    options: Mapping[str, Any] = {"flux_install": "bootstrap", "flux_chart_version": "2.x"}
+    install_manifests_use: str | None = "provider=flux and flux_install=manifests"
+
+    def parse_options(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        """``flux_install``: bootstrap (leave flux-system to ``flux bootstrap``), chart (a HelmRelease of
+        the flux2 chart manages Flux) or manifests (the user's ``flux install --export`` file becomes
+        gotk-components.yaml); ``flux_chart_version``: the chart's version (range)."""
+        install = given["flux_install"]
+        if install not in INSTALLS:
+            raise ValueError(f"flux_install must be one of {', '.join(INSTALLS)}, not {install!r}")
+        try:
+            version = chart_version(given["flux_chart_version"])
+        except AnswerError as exc:
+            raise ValueError(str(exc)) from exc
+        return {"flux_install": install, "flux_chart_version": version}
+
+    def kept_dir(self, env: str) -> str | None:
+        return f"clusters/{env}/{FLUX_NS}"
+
+    def wants_install_manifests(self, spec: FleetSpec) -> str | None:
+        if spec.option("flux_install") != "manifests":
+            return None
+        return (
+            "flux_install=manifests needs install_manifests: the path (in the repository) of the output "
+            "of `flux install --export`"
+        )
+
+    def check_install_manifests(self, rel: str, docs: list[Any]) -> None:
+        crds = {
+            (d.get("metadata") or {}).get("name", "")
+            for d in docs
+            if isinstance(d, dict) and d.get("kind") == "CustomResourceDefinition"
+        }
+        controllers = {
+            (d.get("metadata") or {}).get("name", "")
+            for d in docs
+            if isinstance(d, dict) and d.get("kind") == "Deployment"
+        }
+        if not any(c.endswith(".toolkit.fluxcd.io") for c in crds) or not controllers:
+            raise UserInputError(
+                f"{rel} does not look like Flux install manifests (no *.toolkit.fluxcd.io CRDs and controller "
+                "Deployments); generate them with `flux install --export > FILE`"
+            )
 
     def check(self, spec: FleetSpec) -> None:
         """Flux lays out every valid spec."""
 
     def plan(self, spec: FleetSpec, install_manifests: str | None) -> FleetPlan:
-        if spec.flux_install == "manifests" and install_manifests is None:
+        if spec.option("flux_install") == "manifests" and install_manifests is None:
             raise ValueError("flux_install=manifests needs the install manifests")
         files: list[FleetFile] = []
         notes: list[str] = []
@@ -192,7 +241,7 @@ class FluxFleet:
             base = f"clusters/{env}"
             if env in spec.bootstrapped:
                 notes.append(f"{base}/flux-system already exists (a bootstrap); it is kept as it is.")
-            elif spec.flux_install == "bootstrap":
+            elif spec.option("flux_install") == "bootstrap":
                 notes.append(
                     f"Bootstrap {env}: flux bootstrap git --url={spec.repo_url} --branch={spec.branch} "
                     f"--path={base} (it writes flux-system/ there)."

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Mapping
 from typing import Any
 
 from gitops_mcp.detection.kinds import Bootstrap, GitOpsKinds, ObjectReader, as_map, as_str
-from gitops_mcp.detection.models import GitOpsObject
+from gitops_mcp.detection.models import GitOpsObject, GitOpsStructure
+from gitops_mcp.providers.base import ExistingSource
 
 SOURCE_KINDS = ("GitRepository", "OCIRepository", "HelmRepository", "Bucket")
 
@@ -54,4 +56,21 @@ GITOPS_KINDS = GitOpsKinds(
         markers=frozenset({"gotk-sync.yaml", "gotk-components.yaml"}),
         generated=frozenset({"gotk-components.yaml"}),
     ),
+    config_groups=frozenset({"schema.plugin.fluxcd.io"}),  # kustomize's openapi plugin config for Flux kinds
 )
+
+
+def output_dirs(found: GitOpsStructure) -> list[str]:
+    """Bootstrapped cluster directories first, then directories holding only Flux objects."""
+    boots = [b.path for b in found.bootstraps if posixpath.basename(b.system_path) == "flux-system"]
+    files = {o.file for o in found.objects if o.api_version.split("/")[0].endswith("fluxcd.io")}
+    return boots + sorted({posixpath.dirname(f) or "." for f in files} & set(found.directories))
+
+
+def existing_sources(found: GitOpsStructure) -> list[ExistingSource]:
+    """The committed Git, OCI and Helm repository sources (not patches) a generated object may reuse."""
+    return [
+        ExistingSource(kind=o.kind, name=o.name, namespace=o.namespace, url=o.url, ref=o.ref, file=o.file)
+        for o in found.objects
+        if o.kind in ("GitRepository", "OCIRepository", "HelmRepository") and o.url and not o.patch
+    ]

@@ -13,13 +13,14 @@ from gitops_mcp.providers.base import (
     DeploymentSpec,
     ExistingSource,
     Generated,
+    OciArtifacts,
     PackageType,
     QuestionContext,
-    RepoFacts,
     SourceKind,
     summary_of,
 )
 from gitops_mcp.providers.common import helm_questions, interval_parser
+from gitops_mcp.providers.flux import checks, kinds
 from gitops_mcp.providers.flux.cluster import FluxCluster
 from gitops_mcp.providers.flux.fleet import FluxFleet
 from gitops_mcp.providers.flux.kinds import GITOPS_KINDS
@@ -29,7 +30,6 @@ from gitops_mcp.providers.flux.objects import (
     HelmReleaseSpec,
     KustomizationSpec,
     ObjectRef,
-    OCIRepositorySpec,
     git_repository,
     helm_release,
     helm_repository,
@@ -37,6 +37,7 @@ from gitops_mcp.providers.flux.objects import (
     object_ref,
     oci_repository,
 )
+from gitops_mcp.providers.flux.oci import FluxArtifacts
 from gitops_mcp.providers.flux.schemas import RULES
 from gitops_mcp.questions import Question, QuestionDef, boolean, dns_label
 
@@ -69,11 +70,15 @@ class FluxProvider(FluxCluster):
     def builtin_rules(self) -> BuiltinRules:
         return RULES
 
+    reference_issues = staticmethod(checks.reference_issues)
+    policy_issues = staticmethod(checks.policy_issues)
+
     def gitops_kinds(self) -> GitOpsKinds:
         return GITOPS_KINDS
 
-    def output_dirs(self, repo: RepoFacts) -> list[str]:
-        return [b.path for b in repo.flux_bootstraps] + list(repo.flux_dirs)
+    output_dirs = staticmethod(kinds.output_dirs)
+    existing_sources = staticmethod(kinds.existing_sources)
+    oci: OciArtifacts | None = FluxArtifacts()
 
     def unsupported_reason(self, package_type: PackageType, source_kind: SourceKind) -> str | None:
         if package_type == "jsonnet":
@@ -291,29 +296,3 @@ class FluxProvider(FluxCluster):
         if spec.values:
             hr_spec["values"] = dict(spec.values)
         return helm_release(spec.app_name, ns, hr_spec)
-
-
-def artifact_objects(
-    name: str,
-    namespace: str,
-    url: str,
-    tag: str,
-    interval: str,
-    target_namespace: str | None = None,
-    prune: bool = True,
-    insecure: bool = False,
-) -> list[dict[str, Any]]:
-    """Pure: an OCIRepository for ``url`` at ``tag`` and the Kustomization that applies it (a Flux
-    artifact pushed by ``push_artifact``). ``insecure`` only for plain-http registries."""
-    oci_spec: OCIRepositorySpec = {"interval": interval, "url": url, "ref": {"tag": tag}}
-    if insecure:
-        oci_spec["insecure"] = True
-    ks_spec: KustomizationSpec = {
-        "interval": interval,
-        "path": "./",
-        "prune": prune,
-        "sourceRef": object_ref("OCIRepository", name),
-    }
-    if target_namespace:
-        ks_spec["targetNamespace"] = target_namespace
-    return [oci_repository(name, namespace, oci_spec), kustomization(name, namespace, ks_spec)]

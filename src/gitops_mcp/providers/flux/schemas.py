@@ -22,7 +22,11 @@ from gitops_mcp.manifests.validation.schema import (
     obj,
 )
 
-_SRC_DUR: Schema = {"type": "string", "pattern": r"^([0-9]+(\.[0-9]+)?(ms|s|m))+$", "hint": "a duration in ms, s or m"}
+_SRC_DUR: Schema = {
+    "type": "string",
+    "pattern": r"^([0-9]+(\.[0-9]+)?(ms|s|m))+$",
+    "description": "a duration in ms, s or m",
+}
 _NAME_REF = obj({"name": NAME}, ["name"])
 _GIT_REF = obj({"branch": STR, "tag": STR, "semver": STR, "commit": STR, "name": STR})
 _SOURCE_COMMON = {"interval": DUR, "suspend": BOOL, "timeout": _SRC_DUR, "secretRef": _NAME_REF}
