@@ -245,7 +245,7 @@ def build_server(settings: Settings, services: Services | None = None, *, prebui
         auth=auth,
     )
     mcp.prebuilt = prebuilt
-    mcp.audit_log = svc.shared.audit
+    mcp.audit_log = audit.AuditLog(settings.audit_log)
     mcp.settings_kube_context = settings.kube_context
     mcp.extra_routes = metadata_routes(settings, auth) if auth is not None else []
     install_log_scrubbing()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+from typing import TYPE_CHECKING
 
 import anyio
 from mcp.server.auth.handlers.metadata import ProtectedResourceMetadataHandler
@@ -24,8 +25,10 @@ from pydantic import AnyHttpUrl
 from starlette.routing import Route
 
 from gitops_mcp.caller import Caller
-from gitops_mcp.oidc import KeysNeeded, OidcVerifier, TokenRejected
 from gitops_mcp.settings import Settings
+
+if TYPE_CHECKING:  # imported when an issuer is configured (httpx and PyJWT stay out of a plain start)
+    from gitops_mcp.oidc import OidcVerifier
 
 LOCAL_OWNER = "local"
 SHARED_TOKEN = "default"  # GITOPS_MCP_AUTH_TOKEN: one token for everyone, naming nobody
@@ -51,6 +54,8 @@ class GitOpsTokenVerifier(TokenVerifier):
             return AccessToken(token="", client_id=found, scopes=list(self._scopes))
         if self._oidc is None:
             return None
+        from gitops_mcp.oidc import KeysNeeded, TokenRejected
+
         try:
             try:
                 who = self._oidc.verify(token, fetch=False)
@@ -74,6 +79,8 @@ def make_auth(settings: Settings) -> tuple[TokenVerifier | None, AuthSettings | 
         return None, None
     oidc = None
     if settings.oidc_issuer:
+        from gitops_mcp.oidc import OidcVerifier
+
         oidc = OidcVerifier(
             settings.oidc_issuer,
             settings.oidc_audience or settings.mcp_url,
