@@ -157,7 +157,7 @@ class OidcVerifier:
             with self._fetching:  # one fetch at a time; the others find its keys
                 found, stale, miss = self._lookup(kid, alg, time.monotonic())
                 if stale or miss:
-                    if miss:
+                    if miss and not stale:
                         with self._lock:
                             self._misses.append(time.monotonic())
                     try:
@@ -236,8 +236,12 @@ class OidcVerifier:
         sub = claims.get("sub")
         if not isinstance(sub, str) or not sub.strip() or len(sub) > 255:
             raise TokenRejected("the sub claim is not a non-empty string")
-        raw = claims.get("scope", claims.get("scp", ""))
-        scopes = set(raw.split() if isinstance(raw, str) else [s for s in raw if isinstance(s, str)])
+        scopes: set[str] = set()
+        for raw in (claims.get("scope"), claims.get("scp")):  # RFC 9068 / 8693, and the list some providers use
+            if isinstance(raw, str):
+                scopes.update(raw.split())
+            elif isinstance(raw, list):
+                scopes.update(s for s in raw if isinstance(s, str))
         if self.write_scope in scopes:
             scopes.add(self.read_scope)
         granted = tuple(s for s in (self.read_scope, self.write_scope) if s in scopes)
