@@ -99,6 +99,7 @@ class OidcIssuer(HttpDouble):
     def __init__(self, ca: PrivateCA) -> None:
         super().__init__()
         self.serve_tls(ca.cert_file, ca.key_file)
+        self.ca_file = ca.ca_file  # what a client needs to trust it
         self.keys = [SigningKey.new("RS256"), SigningKey.new("ES256")]
         self.paths: list[str] = []
 
