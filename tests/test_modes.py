@@ -266,3 +266,25 @@ async def test_audit_lines_of_a_write_a_refused_push_and_a_pull_request(
     }
     for secret in (TOKEN, FORGE_TOKEN, "manifest-body-7f3a", "audit-probe"):
         assert secret not in text
+
+
+def test_the_command_refuses_an_unknown_tool_name_and_an_unusable_audit_file(tmp_path: Path) -> None:
+    import sys
+
+    from doubles.mcp_server import server_env
+
+    (tmp_path / "a-file").write_text("", encoding="utf-8")
+    for extra, says in (
+        ({"GITOPS_MCP_TOOLS": "detect_packages,comit_and_push"}, "GITOPS_MCP_TOOLS names unknown tools"),
+        ({"GITOPS_MCP_AUDIT_LOG": str(tmp_path / "a-file" / "x.jsonl")}, "GITOPS_MCP_AUDIT_LOG: cannot append"),
+        ({"GITOPS_MCP_READ_ONLY": "true"}, "GITOPS_MCP_READ_ONLY contradicts GITOPS_MCP_MODE=propose"),
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "gitops_mcp", "serve", "--mode", "propose"],
+            env=server_env(tmp_path, extra),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert proc.returncode == 2 and says in proc.stderr, proc.stderr

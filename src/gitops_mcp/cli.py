@@ -68,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from gitops_mcp.server.run import serve
 
-    with contextlib.suppress(KeyboardInterrupt):
-        serve(settings)
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            serve(settings)
+    except ConfigError as exc:  # found while building the server: an unknown tool name, an audit file
+        print(f"gitops-mcp: configuration error: {exc}", file=sys.stderr)
+        return 2
     return 0
