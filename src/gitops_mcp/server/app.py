@@ -148,8 +148,6 @@ class GitOpsServer(MCPServer):
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
         tool = self._tool_manager.get_tool(name)
-        if tool is None and self.policy is not None and name in self.policy.off:
-            raise ToolError(f"Error executing tool {name}: {name} is off: {self.policy.off[name]}")
         if tool is not None:
             arguments, problem = resolve_aliases(name, arguments)
             problem = problem or check_arguments(tool.parameters, arguments)
