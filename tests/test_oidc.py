@@ -131,3 +131,22 @@ def test_the_private_ca_is_needed_and_the_issuer_must_match_discovery(issuer: Oi
     other = OidcVerifier(issuer.issuer + "/", AUD, ca_file=ca.ca_file)
     with pytest.raises(TokenRejected, match="discovery document names issuer"):
         other.verify(issuer.token("alice", AUD, issuer=issuer.issuer + "/"))
+
+
+def test_a_token_seen_lately_is_not_verified_again(
+    issuer: OidcIssuer, ca: PrivateCA, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    v = verifier(issuer, ca)
+    token = issuer.token("alice", AUD)
+    first = v.verify(token)
+    checks: list[str] = []
+    decode = jwt.decode
+
+    def counted(*args: object, **kw: object) -> object:
+        checks.append("decode")
+        return decode(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jwt, "decode", counted)
+    assert v.verify(token, fetch=False) == first and checks == []
+    v.verify(issuer.token("bob", AUD))
+    assert checks == ["decode"]

@@ -10,6 +10,9 @@
   ``sub`` is required and is the principal.
 - Scopes from ``scope`` (space-separated) or ``scp`` (a list or a string); the write scope
   implies the read scope.
+- A token verified in the last :data:`RECENT_SECONDS` is not verified again (by its SHA-256;
+  its ``exp`` still holds, and so must its key: a key gone from the key set as last fetched takes
+  its tokens with it): a client sends the same token with every request.
 
 Plain Python: nothing here knows MCP (see ``server/auth.py`` for the adapter). Blocking HTTP;
 :meth:`OidcVerifier.verify` with ``fetch=False`` never touches the network.
@@ -17,12 +20,13 @@ Plain Python: nothing here knows MCP (see ``server/auth.py`` for the adapter). B
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import ssl
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +41,8 @@ KEYS_TTL = 3600.0
 MISS_FETCHES = 6  # key fetches a minute for key ids the cache does not know
 MAX_DOCUMENT = 1 << 20
 MAX_TOKEN = 16 << 10
+RECENT = 1024  # tokens verified lately, remembered by their SHA-256 ...
+RECENT_SECONDS = 60.0  # ... for at most this long (and never past their exp)
 
 
 class TokenRejected(Exception):
@@ -87,6 +93,7 @@ class OidcVerifier:
         self._misses: deque[float] = deque()
         self._lock = threading.Lock()  # the cached state; never held over the network
         self._fetching = threading.Lock()
+        self._recent: OrderedDict[bytes, tuple[Identity, float, str | None, str]] = OrderedDict()
 
     # -- the provider ----------------------------------------------------------------------------------
     def _get(self, url: str) -> dict[str, Any]:
@@ -190,6 +197,12 @@ class OidcVerifier:
         """
         if len(token) > MAX_TOKEN or token.count(".") != 2:
             raise TokenRejected("not a JWT")
+        digest = hashlib.sha256(token.encode()).digest()
+        now = time.time()
+        with self._lock:
+            hit = self._recent.get(digest)
+            if hit is not None and now < hit[1] and self._find(hit[2], hit[3]):
+                return hit[0]
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -202,8 +215,13 @@ class OidcVerifier:
         keys = self._candidates(kid, alg, fetch)
         if kid is None and len(keys) > 1:
             raise TokenRejected("the token names no key id and the provider has several keys")
-        claims = self._decode(token, keys[0], alg)
-        return self._identity(claims)
+        who = self._identity(self._decode(token, keys[0], alg))
+        until = min(now + RECENT_SECONDS, (who.expires_at or now) + self.leeway)
+        with self._lock:
+            self._recent[digest] = (who, until, kid, alg)
+            while len(self._recent) > RECENT:
+                self._recent.popitem(last=False)
+        return who
 
     def _decode(self, token: str, key: jwt.PyJWK, alg: str) -> dict[str, Any]:
         try:
