@@ -153,6 +153,10 @@ def test_mode_settings_and_flags(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
         False,
         ["detect_packages", "commit_and_push"],
     )
+    assert load_settings(_parser().parse_args(["serve", "--read-only"])).mode == "read-only"  # the flag wins
+    monkeypatch.setenv("GITOPS_MCP_READ_ONLY", "true")
+    monkeypatch.delenv("GITOPS_MCP_MODE")
+    assert load_settings(_parser().parse_args(["serve", "--mode", "full"])).mode == "full"
 
 
 @pytest.mark.anyio
@@ -277,10 +281,14 @@ def test_the_command_refuses_an_unknown_tool_name_and_an_unusable_audit_file(tmp
     for extra, says in (
         ({"GITOPS_MCP_TOOLS": "detect_packages,comit_and_push"}, "GITOPS_MCP_TOOLS names unknown tools"),
         ({"GITOPS_MCP_AUDIT_LOG": str(tmp_path / "a-file" / "x.jsonl")}, "GITOPS_MCP_AUDIT_LOG: cannot append"),
-        ({"GITOPS_MCP_READ_ONLY": "true"}, "GITOPS_MCP_READ_ONLY contradicts GITOPS_MCP_MODE=propose"),
+        (
+            {"GITOPS_MCP_READ_ONLY": "true", "GITOPS_MCP_MODE": "propose"},
+            "GITOPS_MCP_READ_ONLY contradicts GITOPS_MCP_MODE=propose",
+        ),
     ):
+        flags = [] if "GITOPS_MCP_MODE" in extra else ["--mode", "propose"]
         proc = subprocess.run(
-            [sys.executable, "-m", "gitops_mcp", "serve", "--mode", "propose"],
+            [sys.executable, "-m", "gitops_mcp", "serve", *flags],
             env=server_env(tmp_path, extra),
             stdin=subprocess.DEVNULL,
             capture_output=True,

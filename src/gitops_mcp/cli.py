@@ -36,6 +36,9 @@ def load_settings(args: argparse.Namespace) -> Settings:
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
+    if "mode" in overrides or "read_only" in overrides:  # a flag settles the mode over the environment
+        overrides.setdefault("mode", "read-only")
+        overrides["read_only"] = overrides["mode"] == "read-only"
     settings = Settings(**overrides)
     check_exposure(settings)
     return settings
