@@ -162,6 +162,12 @@ async def test_tokens_scopes_metadata_rotation_and_users_apart(rw: RemoteWorld, 
     assert issuer.jwks_fetches() == fetched + 1
     assert post(srv, alice).status_code == 401  # the retired key signs nothing any more
 
+    trail = [json.loads(x) for x in (rw.root / "audit" / "trail.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [(x["principal"], x["tool"], x["outcome"]) for x in trail] == [
+        ("bob-sub", "commit_and_push", "refused"),
+        ("bob-sub", "answer_questions", "refused"),
+    ]
+    assert "needs the gitops:write scope" in trail[0]["error"]
     logs = "".join(srv.stderr)
     assert logs.count("bearer token refused:") == 5  # the four refused above and the retired key (why: in the line)
     for token in [alice, bob, rotated, *refused.values()]:

@@ -45,7 +45,7 @@ from gitops_mcp.server.guard import (
     unparsable_request_id,
 )
 from gitops_mcp.server.lean import lean_tools
-from gitops_mcp.server.policy import ToolPolicy
+from gitops_mcp.server.policy import WIZARD_DELIVERY, ToolPolicy, delivers
 from gitops_mcp.server.prebuilt import DEFS_FILE, definitions, import_annotation_names, prebuilt_tool
 from gitops_mcp.services import Services
 from gitops_mcp.settings import Settings
@@ -110,7 +110,9 @@ class GitOpsServer(MCPServer):
         if self.policy is not None:
             refusal = self.policy.refusal(name, arguments, current_scopes())
             if refusal:
-                if audited:
+                if audited or (
+                    name == WIZARD_DELIVERY and delivers(arguments)
+                ):  # a refused delivery of the wizard too (a made one: see Wizard)
                     self._audit(name, caller.principal, arguments, None, refusal, "refused")
                 raise ToolError(f"Error executing tool {name}: {refusal}")
             arguments = self.policy.adjust(name, arguments)

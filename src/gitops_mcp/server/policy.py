@@ -32,6 +32,12 @@ CHOICE = {  # the argument choosing push or a pull request, per tool
 WIZARD_DELIVERY = "answer_questions"
 
 
+def delivers(arguments: Mapping[str, Any]) -> bool:
+    """Whether answer_questions ``arguments`` answer the wizard's delivery."""
+    answers = arguments.get("answers")
+    return isinstance(answers, Mapping) and "delivery" in answers
+
+
 class ToolPolicy:
     def __init__(self, settings: Settings, tools: Iterable[str], write_tools: Iterable[str]) -> None:
         self.settings = settings
@@ -68,7 +74,7 @@ class ToolPolicy:
             return f"{name} is off: {self.off[name]}"
         if name in self.write_tools and not self.may_write(scopes):
             return f"{name} needs the {self.write_scope} scope; this token does not have it"
-        if name == WIZARD_DELIVERY and "delivery" in (arguments.get("answers") or {}) and not self.may_write(scopes):
+        if name == WIZARD_DELIVERY and delivers(arguments) and not self.may_write(scopes):
             return f"delivery needs the {self.write_scope} scope; this token can go as far as the preview"
         arg = CHOICE.get(name)
         if arg and self.settings.proposes_only and arguments.get(arg) == "push":
