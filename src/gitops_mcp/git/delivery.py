@@ -20,7 +20,7 @@ import contextlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from gitops_mcp.errors import UserInputError
+from gitops_mcp.errors import PolicyViolation, UserInputError
 from gitops_mcp.git import remote_delivery
 from gitops_mcp.git.cache import CloneCache
 from gitops_mcp.git.committed import committed_file
@@ -62,6 +62,7 @@ class GitDelivery:
         draft: bool = False,
         labels: Sequence[str] = (),
     ) -> CommitResult:
+        _check_mode(self.settings, mode)
         message = check_message(message)
         _check_refs(branch, base)
         ws = self.workspaces.of(repo_root)
@@ -85,6 +86,7 @@ class GitDelivery:
         draft: bool = False,
         labels: Sequence[str] = (),
     ) -> RollbackResult:
+        _check_mode(self.settings, mode)
         if not paths and not shas:
             raise UserInputError("name the app's files (paths) or the commits (shas) to revert")
         if base is not None:
@@ -124,6 +126,7 @@ class GitDelivery:
         labels: Sequence[str] = (),
     ) -> CommitResult:
         """commit_and_push given a git URL: the change ``owner`` kept for ``paths`` (see :mod:`.kept`)."""
+        _check_mode(self.settings, mode)
         message = check_message(message)
         _check_refs(branch, base)
         return remote_delivery.deliver_kept(
@@ -173,6 +176,12 @@ class GitDelivery:
 
     def is_cached(self, path: Path) -> bool:
         return self.cache.contains(path)
+
+
+def _check_mode(settings: Settings, mode: Mode) -> None:
+    """Propose mode: nothing is pushed to a branch directly, whoever asks."""
+    if mode == "push" and settings.proposes_only:
+        raise PolicyViolation("the server only proposes changes (GITOPS_MCP_MODE=propose); use mode=pull_request")
 
 
 def _check_refs(branch: str | None, base: str | None) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gitops_mcp.caller import pr_note
 from gitops_mcp.errors import PolicyViolation, PushRefused, UserInputError
 from gitops_mcp.git.forge import Forge, PullRequest, PullRequestSpec, forge_kind
 from gitops_mcp.git.remote import Remote, git_env, parse_remote
@@ -36,9 +37,13 @@ def title_body(message: str, files: Sequence[str], extra: str = "") -> tuple[str
     title, _, rest = message.strip().partition("\n")
     body = rest.strip()
     listing = "\n".join(f"- `{f}`" for f in files)
+    note = pr_note(title)  # who asked, through which tool, and why
     body = (
-        (body + "\n\n" if body else "") + (extra + "\n\n" if extra else "") + f"Files:\n{listing}\n\n"
-        "Opened by gitops-mcp."
+        (body + "\n\n" if body else "")
+        + (extra + "\n\n" if extra else "")
+        + f"Files:\n{listing}\n\n"
+        + (note + "\n\n" if note else "")
+        + "Opened by gitops-mcp."
     )
     return title.strip()[:250], body
 

@@ -48,6 +48,8 @@ class Preparation:
             ctx.tags = sorted(info.tags)[:MAX_TAGS]
         if not self.shared.settings.read_only:
             ctx.delivery_options = ["write", "push", "pull_request"] if ctx.origin_url else ["write"]
+            if self.shared.settings.proposes_only and "push" in ctx.delivery_options:  # no push, no registration
+                ctx.delivery_options.remove("push")
             ctx.can_wait = bool(ctx.origin_url) and self.shared.cluster_configured()
         if ctx.can_wait:
             ctx.cluster_appliers = self.cluster_appliers()

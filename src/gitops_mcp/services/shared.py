@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from gitops_mcp.audit import AuditLog
 from gitops_mcp.detection import DetectionReport, detect_packages
 from gitops_mcp.errors import PathNotAllowedError, ReadOnlyError, UserInputError
 from gitops_mcp.git.delivery import GitDelivery
@@ -53,6 +54,7 @@ class Shared:
         self.settings = settings
         self.registry = registry
         self.delivery = GitDelivery(settings)
+        self.audit = AuditLog(settings.audit_log)
         self._store: SessionStore | None = None
         self._store_lock = threading.Lock()
         self._detections: OrderedDict[tuple[str, str, str], DetectionReport] = OrderedDict()
