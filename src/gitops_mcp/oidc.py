@@ -4,7 +4,8 @@
   configured one exactly and its ``jwks_uri`` https. Keys come from ``jwks_uri`` and are cached:
   fetched again after :data:`KEYS_TTL`, and at once for a key id the cache does not know (key
   rotation), at most :data:`MISS_FETCHES` times a minute (random key ids cannot make the server
-  hammer the provider). A provider that cannot be reached keeps the cached keys in use.
+  hammer the provider). A provider that cannot be reached keeps the cached keys in use; with
+  none yet, it is asked again after :data:`RETRY_SECONDS` (requests meanwhile are refused at once).
 - RS256 (RSA keys) and ES256 (EC P-256 keys) only; ``none``, HMAC and the rest are refused. The
   signature, ``iss``, ``aud``, ``exp`` and ``nbf`` (with a small leeway) are checked by PyJWT;
   ``sub`` is required and is the principal.
@@ -39,6 +40,7 @@ log = logging.getLogger("gitops_mcp.oidc")
 ALGORITHMS = ("RS256", "ES256")
 KEYS_TTL = 3600.0
 MISS_FETCHES = 6  # key fetches a minute for key ids the cache does not know
+RETRY_SECONDS = 5.0  # with no keys yet, a provider that failed is asked again only after this long
 MAX_DOCUMENT = 1 << 20
 MAX_TOKEN = 16 << 10
 RECENT = 1024  # tokens verified lately, remembered by their SHA-256 ...
@@ -93,6 +95,7 @@ class OidcVerifier:
         self._misses: deque[float] = deque()
         self._lock = threading.Lock()  # the cached state; never held over the network
         self._fetching = threading.Lock()
+        self._failed_at = -RETRY_SECONDS
         self._recent: OrderedDict[bytes, tuple[Identity, float, str | None, str]] = OrderedDict()
 
     # -- the provider ----------------------------------------------------------------------------------
@@ -163,6 +166,10 @@ class OidcVerifier:
                 raise KeysNeeded
             with self._fetching:  # one fetch at a time; the others find its keys
                 found, stale, miss = self._lookup(kid, alg, time.monotonic())
+                if stale and not self._keys.by_kid and time.monotonic() - self._failed_at < RETRY_SECONDS:
+                    raise TokenRejected(
+                        f"cannot read the keys of {self.issuer} (asked again within {RETRY_SECONDS:.0f} s)"
+                    )
                 if stale or miss:
                     if miss and not stale:
                         with self._lock:
@@ -170,6 +177,7 @@ class OidcVerifier:
                     try:
                         self._fetch_keys()
                     except (TokenRejected, httpx.HTTPError, ssl.SSLError) as exc:
+                        self._failed_at = time.monotonic()
                         if not self._keys.by_kid:
                             raise TokenRejected(f"cannot read the keys of {self.issuer}: {exc}") from None
                         log.warning("keeping the cached keys of %s: %s", self.issuer, exc)
