@@ -68,6 +68,17 @@ def check_sha(value: str) -> str:
     return v
 
 
+def _only_named(changed: Sequence[str], paths: Sequence[str]) -> None:
+    """Refuse when a changed file is not one of ``paths`` (a path naming a tracked directory)."""
+    named = set(paths)
+    extra = [c for c in changed if c not in named]
+    if extra:
+        shown = ", ".join(extra[:5]) + (f" and {len(extra) - 5} more" if len(extra) > 5 else "")
+        raise UserInputError(
+            f"paths name more than the files given: {shown} would be committed too; name each file; nothing was committed"
+        )
+
+
 @dataclass(frozen=True)
 class Identity:
     name: str
@@ -172,10 +183,18 @@ class GitRepo:
         return Identity(name or "gitops-mcp", email or "gitops-mcp@localhost")
 
     def changed(self, paths: Sequence[str]) -> list[str]:
-        """Paths (of ``paths``) that differ from HEAD in the working tree or index, untracked included."""
+        """Paths (of ``paths``) that differ from HEAD in the working tree or index, untracked included
+        (both names of a staged rename)."""
         out = self.run("status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *paths)
-        entries = [e for e in out.split("\0") if e]
-        return sorted({e[3:] for e in entries if len(e) > 3})
+        found: set[str] = set()
+        entries = iter(out.split("\0"))
+        for e in entries:
+            if len(e) > 3:
+                found.add(e[3:])
+                if e[0] in "RC":  # the original name follows as an entry of its own
+                    found.add(next(entries, ""))
+        found.discard("")
+        return sorted(found)
 
     def is_shallow(self) -> bool:
         return self.run("rev-parse", "--is-shallow-repository").strip() == "true"
@@ -273,11 +292,29 @@ class GitRepo:
         }
 
     def commit_paths(self, paths: Sequence[str], message: str, who: Identity) -> str | None:
-        """Commit exactly ``paths`` (other staged changes stay staged); None when nothing changed."""
-        if not self.changed(paths):
+        """Commit exactly ``paths`` (other staged changes stay staged); None when nothing changed.
+
+        Paths are literal (see :mod:`.safety`); what would be committed is checked to be exactly
+        named files first (a path naming a directory git tracks files under is refused), and the
+        commit is checked again after: anything else in it takes it off again.
+
+        Raises:
+            UserInputError: a path stands for more than the one file it names.
+        """
+        changed = self.changed(paths)
+        if not changed:
             return None
-        self.run("add", "--all", "--", *paths)
-        self.run("commit", "--quiet", "--no-verify", "-m", message, "--only", "--", *paths, env=self._commit_env(who))
+        _only_named(changed, paths)
+        self.run("add", "--all", "--", *changed)
+        _only_named(self.changed(changed), changed)
+        self.run("commit", "--quiet", "--no-verify", "-m", message, "--only", "--", *changed, env=self._commit_env(who))
+        parent = "HEAD~1" if self.rev("HEAD~1") else "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # the empty tree
+        out = self.run("diff-tree", "-r", "--no-commit-id", "--name-only", "-z", "--no-renames", parent, "HEAD")
+        try:
+            _only_named([f for f in out.split("\0") if f], changed)
+        except UserInputError:
+            self.uncommit(changed)
+            raise
         return self.run("rev-parse", "HEAD").strip()
 
     def commit_files_on(

@@ -1,9 +1,11 @@
 """Safe defaults for every git command this project runs.
 
 Whatever a repository's own config says, no command may run a transport helper (``ext::``),
-an fsmonitor hook, or a protocol other than the ones a remote can legitimately use. The
-options go on the command line (``-c``, which outranks every config file) and into the
-environment (``GIT_ALLOW_PROTOCOL``, which outranks every ``protocol.*.allow``).
+an fsmonitor hook, or a protocol other than the ones a remote can legitimately use, and every
+path given after ``--`` is a literal path, never a pattern or pathspec magic (``*``, ``:/``,
+``:(glob)``). The options go on the command line (``-c``, which outranks every config file) and
+into the environment (``GIT_ALLOW_PROTOCOL``, which outranks every ``protocol.*.allow``;
+``GIT_LITERAL_PATHSPECS``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ SAFE_CONFIG: tuple[str, ...] = (
 SAFE_ENV: dict[str, str] = {
     "GIT_ALLOW_PROTOCOL": "https:http:ssh:file",
     "GIT_TERMINAL_PROMPT": "0",
+    "GIT_LITERAL_PATHSPECS": "1",
 }
 # Also for the clone cache only: a cached repository never runs hooks.
 CACHE_CONFIG: tuple[str, ...] = ("core.hooksPath=/dev/null",)
