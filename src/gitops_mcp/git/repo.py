@@ -75,7 +75,8 @@ def _only_named(changed: Sequence[str], paths: Sequence[str]) -> None:
     if extra:
         shown = ", ".join(extra[:5]) + (f" and {len(extra) - 5} more" if len(extra) > 5 else "")
         raise UserInputError(
-            f"paths name more than the files given: {shown} would be committed too; name each file; nothing was committed"
+            f"paths name more than the files given: {shown} would be committed too; name each file. "
+            "Nothing was committed"
         )
 
 
