@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -85,6 +86,7 @@ class BuildRun:
     cpu_seconds: float
     seconds: float
     isolated: bool
+    pid: int
 
     @property
     def ok(self) -> bool:
@@ -172,10 +174,10 @@ def run_build(argv: Sequence[str], cwd: Path, limits: Limits) -> BuildRun:
     isolated = net == 1 or "gitops-mcp: network not isolated" not in stderr
     stderr = stderr.replace("gitops-mcp: network not isolated\n", "")
     limit = _limit(code, timed_out, cpu, stderr, limits)
-    return BuildRun(code, stdout, stderr, limit, int(usage.ru_maxrss), cpu, seconds, isolated)
+    return BuildRun(code, stdout, stderr, limit, int(usage.ru_maxrss), cpu, seconds, isolated, proc.pid)
 
 
-def _wait(proc: subprocess.Popen[bytes], timeout: float) -> tuple[int | None, os.struct_rusage]:
+def _wait(proc: subprocess.Popen[bytes], timeout: float) -> tuple[int | None, resource.struct_rusage]:
     """Reap ``proc`` with its resource usage, or (None, ...) once ``timeout`` has passed."""
     deadline = time.monotonic() + timeout
     delay = 0.005
@@ -213,7 +215,7 @@ def _limit(code: int, timed_out: bool, cpu: float, stderr: str, limits: Limits) 
         return "network"
     if code == -signal.SIGXCPU or (code == -signal.SIGKILL and cpu >= limits.cpu_seconds - 0.5):
         return "cpu"
-    if code == -signal.SIGXFSZ or (code != 0 and "file too large" in stderr):
+    if code == -signal.SIGXFSZ or (code != 0 and "file too large" in stderr.lower()):
         return "output"
     low = stderr.lower()
     if code != 0 and ("out of memory" in low or "cannot allocate memory" in low or "memoryerror" in low):

@@ -148,8 +148,12 @@ def strings(value: Any) -> list[str]:
 def walk_strings(value: Any, keys: frozenset[str]) -> Iterator[tuple[str, str]]:
     """(key, value) of every string under one of ``keys`` anywhere in ``value`` (lists of strings too)."""
     stack = [value]
+    seen: set[int] = set()  # an aliased node is one object: visited once
     while stack:
         v = stack.pop()
+        if id(v) in seen:
+            continue
+        seen.add(id(v))
         if isinstance(v, dict):
             for k, item in v.items():
                 if k in keys and isinstance(item, str):

@@ -120,7 +120,9 @@ class _Kustomize:
             if kind == _FILE:
                 self.budget.take(target, shown)
             else:
-                self._remote_in(load_yaml(target, shown, self.budget), f"{where} ({shown})")
+                docs = load_yaml(target, shown, self.budget)
+                if key in ("transformers", "generators", "validators"):
+                    self._remote_in(docs, f"{where} ({shown})")
         except InputError as exc:
             return str(exc)
         return None
