@@ -185,7 +185,7 @@ class CloneCache:
         env = git_env(remote, self.settings)
         with self._repo(dest) as repo:
             if repo.root != dest.resolve():
-                raise PathNotAllowedError(f"the cached clone {dest} is not a repository of its own")
+                raise PathNotAllowedError(f"the cached clone of {remote.url} is not a repository of its own")
             branch = repo.current_branch()
             if not branch:
                 return
@@ -193,7 +193,7 @@ class CloneCache:
             code, _, err = repo.run_full("reset", "--quiet", "--keep", f"refs/remotes/origin/{branch}")
             if code != 0:
                 raise GitError(
-                    f"the cached clone {dest} has local changes that conflict with {branch} on the remote: "
+                    f"the cached clone of {remote.url} has local changes that conflict with {branch} on the remote: "
                     f"{scrub(err)[-500:]}; commit them (commit_and_push) or remove the cache directory"
                 )
 

@@ -32,7 +32,7 @@ from gitops_mcp.git.repo import GitRepo, check_ref
 from gitops_mcp.git.results import CommitResult, Mode, RollbackResult
 from gitops_mcp.git.rollback import revert
 from gitops_mcp.git.workspace import Workspace, Workspaces
-from gitops_mcp.scrub import register_secrets
+from gitops_mcp.scrub import register_private_path, register_secrets
 from gitops_mcp.settings import Settings
 
 __all__ = ["PRIVATE", "CommitResult", "GitDelivery", "Kept", "Mode", "RollbackResult", "Workspace"]
@@ -49,6 +49,7 @@ class GitDelivery:
         self.cache = CloneCache(settings)
         self.workspaces = Workspaces(settings, self.cache)
         register_secrets(settings.secret_values())
+        register_private_path(settings.cache_dir, "<clone cache>")  # no message says where it is
         self.workspaces.clean_stale()  # start-up: the working trees of processes that were killed
 
     def commit_and_push(
@@ -108,7 +109,7 @@ class GitDelivery:
         has no working tree to leave them in); None when the remote tip already has them."""
         ws = self.workspaces.of(repo_root)
         if ws is None:
-            raise UserInputError(f"{repo_root} is not a working tree of the clone cache")
+            raise UserInputError("that directory is not a working tree of the clone cache")
         return remote_delivery.keep_written(self.workspaces, ws, paths, check_message(message))
 
     def deliver_kept(

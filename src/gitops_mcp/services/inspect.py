@@ -116,7 +116,9 @@ class Inspect:
         if path is not None:
             if looks_like_url(path):
                 raise UserInputError("path must be a local YAML file")
-            target = resolve_allowed(path, self.shared.settings.allowed_roots, must_be_dir=False)
+            target = resolve_allowed(
+                path, self.shared.settings.allowed_roots, must_be_dir=False, private=self.shared.private_dirs
+            )
             if not target.is_file():
                 raise UserInputError(f"{path!r} is not a file")
             if target.stat().st_size > 5 << 20:
