@@ -58,7 +58,7 @@ def test_no_directory_of_the_cache_is_a_local_path(tmp_path: Path, remote: GitHt
                     with pytest.raises(PathNotAllowedError) as exc:
                         call()
                     text = str(exc.value)
-                    assert "belongs to this server" in text, (form, text)
+                    assert "private to this server" in text, (form, text)
                     for where in {str(cache), str(cache.resolve()), str(form), "/repos/", "/work/"}:
                         assert where not in text, (form, text)
             assert not (ws.root / "apps/x.yaml").exists()

@@ -68,8 +68,8 @@ def _symlink_problem(given: Path, roots: Sequence[Path]) -> str | None:
 
 
 PRIVATE_REFUSAL = (
-    "that path belongs to this server (its clone cache or state) and is never a local repository or file "
-    "to work on; for a remote repository pass its git URL"
+    "that path is private to this server (its clone cache or state), never a local repository or file to "
+    "work on; for a remote repository pass its git URL"
 )
 
 

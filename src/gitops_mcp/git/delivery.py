@@ -68,7 +68,7 @@ class GitDelivery:
         ws = self.workspaces.of(repo_root)
         if ws is not None:
             return remote_delivery.commit_in(self.workspaces, ws, paths, message, branch, mode, base, draft, labels)
-        with GitRepo(repo_root, self.settings.git_timeout_seconds) as repo:
+        with self._local(repo_root) as repo:
             files = checked_paths(repo, paths, self.settings)
             co = Checkout.of(repo, self.settings)
             if mode == "push":
@@ -93,7 +93,7 @@ class GitDelivery:
         ws = self.workspaces.of(repo_root)
         if ws is not None:
             return remote_delivery.rollback_in(self.workspaces, ws, paths, shas, mode, base, message, draft, labels)
-        with GitRepo(repo_root, self.settings.git_timeout_seconds) as repo:
+        with self._local(repo_root) as repo:
             return revert(Checkout.of(repo, self.settings), paths, shas, mode, base, message, draft, labels)
 
     # -- git URLs: a private working tree per operation (see gitops_mcp.git.workspace) ----------------------
@@ -148,7 +148,7 @@ class GitDelivery:
     def committed_file(self, repo_root: Path, file: str) -> tuple[str, str]:
         """(text, HEAD commit) of ``file`` as committed and pushed; refuses uncommitted or unpushed
         changes (see :func:`gitops_mcp.git.committed.committed_file`)."""
-        with GitRepo(repo_root, self.settings.git_timeout_seconds) as repo:
+        with self._local(repo_root) as repo:
             return committed_file(Checkout.of(repo, self.settings), file)
 
     def show(self, repo_root: Path, sha: str, file: str) -> str:
@@ -156,7 +156,7 @@ class GitDelivery:
         from gitops_mcp.git.repo import check_sha
         from gitops_mcp.paths import check_relative
 
-        with GitRepo(repo_root, self.settings.git_timeout_seconds) as repo:
+        with self._local(repo_root) as repo:
             return repo.run("show", f"{check_sha(sha)}:{check_relative(file, 'file')}")
 
     # -- clone cache (see gitops_mcp.git.cache) ---------------------------------------------------------
@@ -174,6 +174,10 @@ class GitDelivery:
 
     def is_cached(self, path: Path) -> bool:
         return self.cache.contains(path)
+
+    def _local(self, repo_root: Path) -> GitRepo:
+        """A caller's local repository; its own git configuration runs only when trusted."""
+        return GitRepo(repo_root, self.settings.git_timeout_seconds, trusted=self.settings.repo_git_config_trusted)
 
 
 def _check_refs(branch: str | None, base: str | None) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitops_mcp.errors import GitAuthError, GitError, PushRefused, UserInputError
-from gitops_mcp.git.safety import git_argv, git_runner
+from gitops_mcp.git.safety import git_argv, git_runner, untrusted_config
 from gitops_mcp.scrub import scrub
 from gitops_mcp.syntax import is_ref_name
 
@@ -98,9 +98,12 @@ class GitRepo:
         *,
         toplevel: bool = False,
         sparse: bool | None = None,
+        trusted: bool = False,
     ) -> None:
         """``toplevel``: ``path`` is known to be the top of a working tree (not asked of git);
-        ``sparse``: whether it is a sparse checkout, when known (None: asked when it matters)."""
+        ``sparse``: whether it is a sparse checkout, when known (None: asked when it matters);
+        ``trusted``: the repository's own hooks, drivers, signing and credential helpers may run
+        (else see :func:`gitops_mcp.git.safety.untrusted_config`)."""
         import git  # GitPython, imported lazily
 
         self._git_mod = git
@@ -117,7 +120,9 @@ class GitRepo:
             except git.GitCommandError as exc:
                 raise UserInputError(f"{path} is not inside a git working tree") from exc
             self.root = Path(str(top)).resolve()
-        self._git = git_runner(str(self.root), extra_config)
+        if not trusted:
+            self._config = (*extra_config, *untrusted_config(str(self.root)))
+        self._git = git_runner(str(self.root), self._config)
 
     def _argv(self, *args: str) -> list[str]:
         return git_argv(*args, extra_config=self._config)

@@ -10,7 +10,12 @@ into the environment (``GIT_ALLOW_PROTOCOL``, which outranks every ``protocol.*.
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
 from typing import Any
+
+from gitops_mcp.errors import GitError
 
 SAFE_CONFIG: tuple[str, ...] = (
     "protocol.ext.allow=never",
@@ -24,6 +29,20 @@ SAFE_ENV: dict[str, str] = {
 }
 # Also for the clone cache only: a cached repository never runs hooks.
 CACHE_CONFIG: tuple[str, ...] = ("core.hooksPath=/dev/null",)
+# For every repository whose own configuration is not trusted (the clone cache's always; a local
+# one unless GITOPS_MCP_TRUST_REPO_GIT_CONFIG, default: only over stdio): no hook, no signing
+# (so no gpg.program), no credential helper or askpass program, no external diff; and
+# :func:`untrusted_config` empties every filter, merge and diff driver's command.
+UNTRUSTED_CONFIG: tuple[str, ...] = (
+    "core.hooksPath=/dev/null",
+    "commit.gpgSign=false",
+    "tag.gpgSign=false",
+    "push.gpgSign=false",
+    "credential.helper=",
+    "core.askPass=",
+    "diff.external=",
+)
+_DRIVER = re.compile(r"^(filter|merge|diff)\.(.+)\.(clean|smudge|process|driver|textconv|command)$", re.IGNORECASE)
 
 
 def git_argv(*args: str, extra_config: tuple[str, ...] = ()) -> list[str]:
@@ -43,3 +62,33 @@ def git_runner(path: str, extra_config: tuple[str, ...] = ()) -> Any:
     runner.set_persistent_git_options(c=[*SAFE_CONFIG, *extra_config])
     runner.update_environment(**SAFE_ENV)
     return runner
+
+
+def untrusted_config(cwd: str) -> tuple[str, ...]:
+    """:data:`UNTRUSTED_CONFIG` and, for each filter/merge/diff driver configured in any file git
+    reads in ``cwd`` (attributes in the tree, which a caller can write, choose the driver), its
+    commands set empty, which git takes as "no command" (filters also not ``required``).
+
+    Raises:
+        GitError: a driver's name cannot be overridden on the command line.
+    """
+    proc = subprocess.run(
+        git_argv("config", "-z", "--name-only", "--get-regexp", r"^(filter|merge|diff)\."),
+        cwd=cwd,
+        env={**os.environ, **SAFE_ENV},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    out = list(UNTRUSTED_CONFIG)
+    for key in (k.strip() for k in proc.stdout.split("\0")):
+        m = _DRIVER.match(key)
+        if not m:
+            continue
+        if "=" in key:
+            raise GitError(f"the git driver {key[:200]!r} cannot be turned off (its name holds '='); rename it")
+        out.append(f"{key}=")
+        if m.group(1).lower() == "filter":
+            out.append(f"filter.{m.group(2)}.required=false")
+    return tuple(dict.fromkeys(out))
