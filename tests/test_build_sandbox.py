@@ -285,3 +285,20 @@ def test_a_preview_of_an_openapi_path_kustomization_makes_no_request(
     check = v.preview.package_check
     assert check is not None and "openapi.path" in check.message and "is remote" in check.message, check
     assert listener.count == 0
+
+
+def test_a_build_inherits_no_credentials_or_configuration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "gt-build-env-0123456789-SECRET"
+    for k in ("GITOPS_MCP_GIT_TOKEN", "GITHUB_TOKEN", "AWS_SECRET_ACCESS_KEY", "HTTPS_PROXY"):
+        monkeypatch.setenv(k, secret)
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kubeconfig"))
+    python = which("python3")
+    assert python is not None
+    run = run_build([python, "-c", "import os, json; print(json.dumps(dict(os.environ)))"], tmp_path, Limits())
+    assert run.ok, run.stderr
+    import json
+
+    env = json.loads(run.stdout)
+    assert secret not in run.stdout.decode() and env["KUBECONFIG"] == os.devnull
+    assert not env["HOME"].startswith(os.environ["HOME"]) and not Path(env["HOME"]).exists()  # private, gone
+    assert {k for k in env if "TOKEN" in k or "SECRET" in k or k.startswith("GITOPS_MCP")} == set()

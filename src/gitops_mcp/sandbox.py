@@ -27,6 +27,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -147,7 +148,6 @@ def run_build(argv: Sequence[str], cwd: Path, limits: Limits) -> BuildRun:
         shim = [sys.executable, "-I", "-S", "-c", _SHIM]
         shim += [str(limits.memory_mb << 20), str(limits.cpu_seconds), str(limits.output_mb << 20), str(net)]
         started = time.monotonic()
-        timed_out = False
         with out_path.open("wb") as out, err_path.open("wb") as err:
             proc = subprocess.Popen(
                 [*shim, tool, *argv[1:]],
@@ -159,11 +159,7 @@ def run_build(argv: Sequence[str], cwd: Path, limits: Limits) -> BuildRun:
                 start_new_session=True,
                 close_fds=True,
             )
-            status, usage = _wait(proc, limits.wall_seconds)
-            if status is None:
-                timed_out = True
-                _kill_group(proc.pid)
-                _, status, usage = os.wait4(proc.pid, 0)
+            status, usage, timed_out = _wait(proc, limits.wall_seconds)
             _kill_group(proc.pid)  # anything it left behind in its group
         seconds = time.monotonic() - started
         code = os.waitstatus_to_exitcode(status)
@@ -177,18 +173,18 @@ def run_build(argv: Sequence[str], cwd: Path, limits: Limits) -> BuildRun:
     return BuildRun(code, stdout, stderr, limit, int(usage.ru_maxrss), cpu, seconds, isolated, proc.pid)
 
 
-def _wait(proc: subprocess.Popen[bytes], timeout: float) -> tuple[int | None, resource.struct_rusage]:
-    """Reap ``proc`` with its resource usage, or (None, ...) once ``timeout`` has passed."""
-    deadline = time.monotonic() + timeout
-    delay = 0.005
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid == proc.pid:
-            return status, usage
-        if time.monotonic() >= deadline:
-            return None, usage
-        time.sleep(delay)
-        delay = min(delay * 2, 0.1)
+def _wait(proc: subprocess.Popen[bytes], timeout: float) -> tuple[int, resource.struct_rusage, bool]:
+    """Reap ``proc``: (wait status, resource usage, whether ``timeout`` passed first and its group
+    was killed). A blocking ``wait4`` in a thread: no polling delay."""
+    reaped: list[tuple[int, int, resource.struct_rusage]] = []
+    waiter = threading.Thread(target=lambda: reaped.append(os.wait4(proc.pid, 0)), daemon=True)
+    waiter.start()
+    waiter.join(timeout)
+    timed_out = waiter.is_alive()
+    if timed_out:
+        _kill_group(proc.pid)
+        waiter.join()
+    return reaped[0][1], reaped[0][2], timed_out
 
 
 def _kill_group(pid: int) -> None:
