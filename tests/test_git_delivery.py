@@ -473,12 +473,14 @@ def test_wizard_on_a_url_writes_pushes_and_rolls_back(tmp_path: Path, remote: Gi
 def test_commit_in_sparse_cache_never_deletes_unmaterialized_files(
     tmp_path: Path, remote: GitHttpServer, forge: FakeForge
 ) -> None:
+    """The cached clone is not a local path at all (issue 17, item 5; tests/test_private_dirs.py);
+    its sparse files stay as they are."""
     app = Services(settings_for(tmp_path, remote, forge))
     cached = Path(app.inspect.detect(remote.url(f"{REPO}.git")).root)
     assert not (cached / "kustomize/deployment.yaml").exists()
-    r = app.git.commit(str(cached), ["kustomize/deployment.yaml"], "touch nothing", mode="pull_request")
-    assert r.status == "no_changes"  # materialized, unchanged: not a deletion
-    assert (cached / "kustomize/deployment.yaml").exists()
+    with pytest.raises(PathNotAllowedError, match="private to this server"):
+        app.git.commit(str(cached), ["kustomize/deployment.yaml"], "touch nothing", mode="pull_request")
+    assert not (cached / "kustomize/deployment.yaml").exists()
 
 
 def test_token_never_lands_in_artifacts(tmp_path: Path, remote: GitHttpServer, forge: FakeForge) -> None:

@@ -190,7 +190,7 @@ class Settings(BaseSettings):
     build_cpu_seconds: int = Field(60, ge=1, description="CPU time one package build may use")
     build_timeout_seconds: float = Field(60.0, gt=0, description="Wall-clock time one package build may take")
     build_output_mb: int = Field(16, ge=1, description="Output one package build may write")
-    build_max_input_mb: int = Field(32, ge=1, description="Size of all files one package build may read")
+    build_max_input_mb: int = Field(16, ge=1, description="Size of all files one package build may read")
     build_require_netns: bool = Field(
         True, description="Build only where a network namespace can be made (false: remote references refused only)"
     )

@@ -130,6 +130,7 @@ def load_yaml_text(text: str, shown: str, budget: Budget | None = None) -> list[
         growth = alias_growth(n for n in nodes if n is not None)
     except InputError as exc:
         raise InputError(f"{shown}: {exc}; not built") from None
+    del nodes  # the node graph goes before the objects are made
     if growth > MAX_ALIAS_GROWTH:
         raise InputError(
             f"{shown} expands by {growth:,} nodes and characters through YAML aliases (at most "

@@ -35,7 +35,7 @@ from gitops_mcp.sandbox import Limits, run_build, which
 from gitops_mcp.scrub import scrub
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
-MAX_INPUT_MB = 32
+MAX_INPUT_MB = 16
 _URL_KEYS = frozenset({"repo", "chartRepoUrl", "repoURL", "url", "path", "valuesFile", "additionalValuesFiles"})
 _DIR, _YAML, _FILE = "directory or YAML", "YAML", "file"
 
