@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitops_mcp.errors import GitAuthError, GitError, PushRefused, UserInputError
-from gitops_mcp.git.safety import git_argv, git_runner, untrusted_config
+from gitops_mcp.git.safety import git_argv, git_runner, only_named, untrusted_config
 from gitops_mcp.scrub import scrub
 from gitops_mcp.syntax import is_ref_name
 
@@ -66,18 +66,6 @@ def check_sha(value: str) -> str:
     if not re.match(r"^[0-9a-f]{7,40}$", v):
         raise UserInputError(f"{value!r} is not a commit SHA (7 to 40 hex digits)")
     return v
-
-
-def _only_named(changed: Sequence[str], paths: Sequence[str]) -> None:
-    """Refuse when a changed file is not one of ``paths`` (a path naming a tracked directory)."""
-    named = set(paths)
-    extra = [c for c in changed if c not in named]
-    if extra:
-        shown = ", ".join(extra[:5]) + (f" and {len(extra) - 5} more" if len(extra) > 5 else "")
-        raise UserInputError(
-            f"paths name more than the files given: {shown} would be committed too; name each file. "
-            "Nothing was committed"
-        )
 
 
 @dataclass(frozen=True)
@@ -299,25 +287,19 @@ class GitRepo:
 
     def commit_paths(self, paths: Sequence[str], message: str, who: Identity) -> str | None:
         """Commit exactly ``paths`` (other staged changes stay staged); None when nothing changed.
-
-        Paths are literal (see :mod:`.safety`); what would be committed is checked to be exactly
-        named files first (a path naming a directory git tracks files under is refused), and the
-        commit is checked again after: anything else in it takes it off again.
-
-        Raises:
-            UserInputError: a path stands for more than the one file it names.
-        """
+        Paths are literal; what would be committed is checked to be named files before (else
+        UserInputError), and the commit after (else it is taken off again)."""
         changed = self.changed(paths)
         if not changed:
             return None
-        _only_named(changed, paths)
+        only_named(changed, paths)
         self.run("add", "--all", "--", *changed)
-        _only_named(self.changed(changed), changed)
+        only_named(self.changed(changed), changed)
         self.run("commit", "--quiet", "--no-verify", "-m", message, "--only", "--", *changed, env=self._commit_env(who))
         parent = "HEAD~1" if self.rev("HEAD~1") else "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # the empty tree
         out = self.run("diff-tree", "-r", "--no-commit-id", "--name-only", "-z", "--no-renames", parent, "HEAD")
         try:
-            _only_named([f for f in out.split("\0") if f], changed)
+            only_named([f for f in out.split("\0") if f], changed)
         except UserInputError:
             self.uncommit(changed)
             raise

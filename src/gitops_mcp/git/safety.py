@@ -13,9 +13,10 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from collections.abc import Sequence
 from typing import Any
 
-from gitops_mcp.errors import GitError
+from gitops_mcp.errors import GitError, UserInputError
 
 SAFE_CONFIG: tuple[str, ...] = (
     "protocol.ext.allow=never",
@@ -92,3 +93,15 @@ def untrusted_config(cwd: str) -> tuple[str, ...]:
         if m.group(1).lower() == "filter":
             out.append(f"filter.{m.group(2)}.required=false")
     return tuple(dict.fromkeys(out))
+
+
+def only_named(changed: Sequence[str], paths: Sequence[str]) -> None:
+    """Refuse when a changed file is not one of ``paths`` (a path naming a tracked directory)."""
+    named = set(paths)
+    extra = [c for c in changed if c not in named]
+    if extra:
+        shown = ", ".join(extra[:5]) + (f" and {len(extra) - 5} more" if len(extra) > 5 else "")
+        raise UserInputError(
+            f"paths name more than the files given: {shown} would be committed too; name each file. "
+            "Nothing was committed"
+        )
