@@ -46,7 +46,8 @@ class Inspect:
         with self.shared.reading(path) as directory:
             root, prefix, _ = self.shared.repo(directory)
             report = self.shared.scan(directory, root, prefix)
-        return report.model_copy(update={"root": str(root)}).paged(page)
+        shown = path.strip() if looks_like_url(path) else str(root)  # the clone cache is never shown
+        return report.model_copy(update={"root": shown}).paged(page)
 
     def provider_report(self, context: str | None = None, repo_path: str | None = None) -> ProviderReport:
         repo_url: str | None = None
