@@ -9,9 +9,7 @@ connections made while every remote-reference form is checked: none.
 from __future__ import annotations
 
 import os
-import socketserver
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import wizard_to_preview
+from doubles.listener import Listener
 from gitops_mcp.manifests import build_inputs
 from gitops_mcp.manifests.preflight import check_helm, check_kustomize
 from gitops_mcp.sandbox import Limits, run_build, which
@@ -47,44 +46,6 @@ def make(root: Path, files: dict[str, str]) -> Path:
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(text, encoding="utf-8")
     return root
-
-
-class Listener:
-    """Counts every TCP connection to 127.0.0.1:port and answers it with a ConfigMap over HTTP."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        lock = threading.Lock()
-        outer = self
-
-        class Handler(socketserver.BaseRequestHandler):
-            def handle(self) -> None:
-                with lock:
-                    outer.count += 1
-                self.request.settimeout(2)
-                try:
-                    self.request.recv(65536)
-                    body = CM.format("fetched").encode()
-                    self.request.sendall(
-                        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
-                        b"Connection: close\r\n\r\n" % len(body) + body
-                    )
-                except OSError:
-                    pass
-
-        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> Listener:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
 
 
 @pytest.fixture

@@ -20,11 +20,11 @@ import pytest
 
 from doubles.forge import FakeForge
 from doubles.git_remote import GitHttpServer
+from doubles.listener import Listener
 from gitops_mcp.errors import GitAuthError, GitError, PathNotAllowedError
 from gitops_mcp.git.delivery import GitDelivery
 from gitops_mcp.git.remote import effective_urls
 from gitops_mcp.services import Services
-from test_build_sandbox import Listener
 from test_git_delivery import CM, REPO, TOKEN, clone, forge, remote, settings_for, write
 
 __all__ = ["forge", "remote"]  # the fixtures
