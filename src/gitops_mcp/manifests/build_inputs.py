@@ -1,6 +1,7 @@
 """What a package build will read, checked before the build runs.
 
-- Every file is counted against one size budget (``GITOPS_MCP_BUILD_MAX_INPUT_MB``).
+- Every file is counted against one size budget (``GITOPS_MCP_BUILD_MAX_INPUT_MB``) and a number
+  of files (:data:`MAX_FILES`).
 - Every YAML file is parsed first (libyaml, which also bounds nesting), and refused when YAML
   aliases would make it grow by more than :data:`MAX_ALIAS_GROWTH` once expanded (a "billion
   laughs" document is a few hundred bytes and expands to gigabytes in the build) or when an
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 MAX_ALIAS_GROWTH = 1_000_000  # scalar characters plus nodes that aliases may add to one file
+MAX_FILES = 20_000  # files one build may read
 _SCHEME = re.compile(r"^(?:[a-z][a-z0-9+.-]*::|[a-z][a-z0-9+.-]*://|git@|gh:|[\w.-]+@[\w.-]+:)", re.IGNORECASE)
 _FORGE = re.compile(r"^(?:github\.com|gitlab\.com|bitbucket\.org|dev\.azure\.com)[/:]", re.IGNORECASE)
 
@@ -43,6 +45,8 @@ class Budget:
         if path in self.counted:
             return
         self.counted.add(path)
+        if len(self.counted) > MAX_FILES:
+            raise InputError(f"the build would read more than {MAX_FILES:,} files (at {shown}); not built")
         self.left -= path.stat().st_size
         if self.left < 0:
             raise InputError(
