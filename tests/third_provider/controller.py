@@ -47,6 +47,8 @@ class KappController(Controllers):
     def _reconcile(self, app: Obj) -> None:
         meta, spec, status = app["metadata"], app.get("spec") or {}, app.get("status") or {}
         requested = (meta.get("annotations") or {}).get(REQUESTED_AT)
+        if spec.get("paused"):
+            return
         if status.get("observedGeneration") == meta.get("generation") and requested == status.get("handledAt"):
             return
         self.reconciled.append(meta["name"])

@@ -34,6 +34,7 @@ from gitops_mcp.providers.live import (
     Applier,
     ChartRelease,
     ClusterReader,
+    FieldEdit,
     GitLocation,
     KindInfo,
     Obj,
@@ -44,6 +45,7 @@ from gitops_mcp.providers.live import (
     ReconcilePlan,
     ReconcileStep,
     RemediationRoute,
+    Removal,
     SyncStatus,
     repo_dir,
 )
@@ -243,3 +245,22 @@ class KappProvider:
         if any(c.kind == "App" and c.name.endswith("-generated") for c in chain):
             return RemediationRoute(refusal="the App is generated; change its generator")
         return RemediationRoute()
+
+    # -- removal and suspension: an App prunes unless ``spec.prune: false``; ``spec.paused`` stops it --------
+    def prunes(self, applier: Obj) -> str | None:
+        if applier.get("kind") == "App" and as_map(applier.get("spec")).get("prune") is False:
+            return f"the App {applier['metadata']['name']} has prune: false; set it to true first"
+        return None
+
+    def removal(self, live: Obj) -> Removal:
+        if live.get("kind") != "App":
+            return Removal()
+        name = as_str(as_map(live.get("metadata")).get("name"))
+        return Removal(bootstrap=f"the App {name} is kapp's own" if name == "kapp-system" else None)
+
+    def suspension(self, doc: Mapping[str, Any], suspend: bool) -> tuple[FieldEdit, ...]:
+        if doc.get("kind") != "App":
+            raise UserInputError(f"a kapp {doc.get('kind')} cannot be paused")
+        if bool(as_map(doc.get("spec")).get("paused")) is suspend:
+            return ()
+        return ((("spec", "paused"), suspend),)

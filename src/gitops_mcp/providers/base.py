@@ -16,6 +16,7 @@ from gitops_mcp.providers.live import (
     Applier,
     ChartRelease,
     ClusterReader,
+    FieldEdit,
     GitLocation,
     KindInfo,
     Obj,
@@ -25,6 +26,7 @@ from gitops_mcp.providers.live import (
     OwnerStep,
     ReconcilePlan,
     RemediationRoute,
+    Removal,
     SyncStatus,
 )
 from gitops_mcp.questions import QuestionDef
@@ -227,6 +229,23 @@ class Provider(Protocol):
 
     def remediation_route(self, chain: Sequence[OwnerLink], git: GitLocation | None) -> RemediationRoute:
         """Where a change to an object its chain manages is made in Git, or why it must not be."""
+        ...
+
+    # -- removal and suspension through Git ----------------------------------------------------------
+    def prunes(self, applier: Obj) -> str | None:
+        """Why its live ``applier`` would leave an object whose document is removed from its Git
+        path (pruning off, suspended), with what would remove it; None when it prunes."""
+        ...
+
+    def removal(self, obj: Obj) -> Removal:
+        """What deleting the live ``obj`` does: for its own kinds what they applied, why that would
+        stay, and whether it is a bootstrap's own; ``Removal()`` for any other object."""
+        ...
+
+    def suspension(self, doc: Mapping[str, Any], suspend: bool) -> tuple[FieldEdit, ...]:
+        """The fields of its object's document ``doc`` that stop (``suspend``) or restart its
+        controller applying new commits; empty when they already say so. Raises
+        :class:`~gitops_mcp.errors.UserInputError` for a kind it cannot suspend."""
         ...
 
     chart_releases: Mapping[str, ChartRelease]

@@ -23,6 +23,7 @@ from gitops_mcp.providers.live import (
     Applier,
     ChartRelease,
     ClusterReader,
+    FieldEdit,
     GitLocation,
     KindInfo,
     Obj,
@@ -32,6 +33,7 @@ from gitops_mcp.providers.live import (
     OwnerStep,
     ReconcilePlan,
     RemediationRoute,
+    Removal,
     SyncStatus,
 )
 from gitops_mcp.settings import PolicySettings
@@ -109,6 +111,15 @@ class ProviderDefaults:
 
     def remediation_route(self, chain: Sequence[OwnerLink], git: GitLocation | None) -> RemediationRoute:
         return RemediationRoute()
+
+    def prunes(self, applier: Obj) -> str | None:
+        return None  # it has no applier (applier_in)
+
+    def removal(self, obj: Obj) -> Removal:
+        return Removal()
+
+    def suspension(self, doc: Mapping[str, Any], suspend: bool) -> tuple[FieldEdit, ...]:
+        raise UserInputError(f"{doc.get('kind')} cannot be suspended by this server")
 
     def manages_api_group(self, group: str) -> bool:
         return any(k.group == group for k in self.kinds)

@@ -178,6 +178,22 @@ class RemediationRoute:
 
 
 @dataclass(frozen=True)
+class Removal:
+    """What deleting one of a provider's objects does to what it manages (``Provider.removal``)."""
+
+    managed: tuple[ObjectRef, ...] = ()
+    """What the object applied (its inventory): deleted with it when it prunes."""
+    stays: tuple[str, ...] = ()
+    """Why live objects would stay after its deletion, each saying what would remove them."""
+    bootstrap: str | None = None
+    """Why the object is a bootstrap's own (removed only when the caller says so), or None."""
+
+
+FieldEdit = tuple[tuple[str, ...], Any]
+"""A field path of a document and the value it is set to."""
+
+
+@dataclass(frozen=True)
 class Applier:
     """An object in the cluster that applies a directory of a Git repository (a Flux
     Kustomization with a GitRepository source, an Argo CD Application): a file committed under

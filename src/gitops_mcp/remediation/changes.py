@@ -51,6 +51,21 @@ class MergePatch(Model):
     patch: dict[str, Any] = Field(description="JSON merge patch on the object (null deletes are not supported)")
 
 
+class Remove(Model):
+    type: Literal["remove"] = "remove"
+    orphan: bool = Field(False, description="Remove even if live objects would stay (no prune)")
+    bootstrap: bool = Field(False, description="Allow flux-system's or the app-of-apps root's own")
+
+
+class Suspend(Model):
+    type: Literal["suspend"] = "suspend"
+
+
+class Resume(Model):
+    type: Literal["resume"] = "resume"
+
+
 Change = Annotated[
-    SetImage | SetReplicas | SetResources | SetEnv | SetHelmValues | MergePatch, Field(discriminator="type")
+    SetImage | SetReplicas | SetResources | SetEnv | SetHelmValues | MergePatch | Remove | Suspend | Resume,
+    Field(discriminator="type"),
 ]

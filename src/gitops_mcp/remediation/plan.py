@@ -47,7 +47,7 @@ class FileEdit(Model):
     document: int
     reason: str = Field(description="Why this file and document")
     before: str
-    after: str
+    after: str = Field(description="Empty: the file is removed")
 
 
 class Plan(Model):

@@ -114,11 +114,11 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         ] = None,
         message: Annotated[str | None, Field(description="Commit message (default: describes the change)")] = None,
     ) -> RemediationResult:
-        """Fix a live object through Git: find the file that defines it, make a minimal edit (other
-        lines kept), validate, open a pull request or push, then (push + wait) reconcile and check
-        the live object. Helm-rendered objects change in their HelmRelease values, objects from a
-        shared Kustomize base in the environment's overlay. Unmanaged and ApplicationSet-generated
-        objects are refused."""
+        """Change a live object through Git: find the file that defines it, make a minimal edit,
+        validate, open a pull request or push, then (push + wait) reconcile and check the live
+        object. Helm-rendered objects change in their HelmRelease values, shared-base objects in
+        the overlay. remove: delete its document, then check it and what it applied are pruned;
+        suspend/resume: a GitOps object. Unmanaged and ApplicationSet-generated objects are refused."""
         return await answer(
             svc.remediation.remediate,
             api_version,

@@ -15,18 +15,24 @@ class Edits:
     def __init__(self, shared: Shared) -> None:
         self.shared = shared
 
-    def validate(self, edits: list[Any]) -> list[ValidationResult]:
+    def validate(self, edits: list[Any], suspending: bool = False) -> list[ValidationResult]:
         """Full objects against their schemas and policies; patches, kustomizations and values files must parse.
+        ``suspending``: the change asked for is a suspension (the no-suspend policy does not apply).
 
         Raises:
             PolicyViolation: an edited file would be invalid (nothing has been written).
         """
         schemas, origin = self.shared.schemas()
+        policy = self.shared.settings.policy
+        if suspending:
+            policy = policy.model_copy(update={"forbid_suspend": False})
         out = []
         for e in edits:
+            if not e.after:  # the file is removed
+                continue
             v = validate_text(
                 e.after,
-                self.shared.settings.policy,
+                policy,
                 schemas if e.role == "object" else None,
                 e.file,
                 origin,
@@ -48,5 +54,8 @@ class Edits:
         for target in targets:  # every target checked before anything is written
             check_writable(root, target)
         for e, target in zip(edits, targets, strict=True):
-            write_text_atomic(root, target, e.after)
+            if e.after:
+                write_text_atomic(root, target, e.after)
+            else:  # a removal: the file held nothing else
+                target.unlink()
         return self.shared.delivery.commit_and_push(root, [e.file for e in edits], message, mode=mode)

@@ -17,9 +17,13 @@ from gitops_mcp.manifests.validation import ValidationResult
 from gitops_mcp.model import Model
 from gitops_mcp.providers.live import RemediationRoute
 from gitops_mcp.remediation import Plan
+from gitops_mcp.remediation.lifecycle import LiveFacts
 from gitops_mcp.services.cluster import ClusterService
 from gitops_mcp.services.edits import Edits
 from gitops_mcp.services.shared import Shared, looks_like_url
+
+LIFECYCLE = ("remove", "suspend", "resume")
+"""Changes to whether the object exists or is applied, not to its fields."""
 
 
 class RemediationResult(Model):
@@ -131,10 +135,12 @@ class Remediation:
         self.shared.require_writable()
         what = change.type.replace("_", " ")
         msg = message or f"Remediate {kind} {namespace}/{name}: {what}"
+        if change.type in LIFECYCLE:
+            msg = message or f"{what.capitalize()} {kind} {namespace + '/' if namespace else ''}{name}"
         if repo_path and not looks_like_url(repo_path):
             owner = self.cluster.find_owner(api_version, kind, name, namespace, repo_path, context)
             root = Path(owner.repo_root) if owner.repo_root else Path(".")
-            result = self._change(owner, root, change, msg, mode)
+            result, facts = self._change(owner, root, change, msg, mode, context)
         else:
             chain = self.cluster.owner_chain(api_version, kind, name, namespace, context)
             check_owner(chain, self.shared.registry)
@@ -143,33 +149,51 @@ class Remediation:
             same = url_identity(url) == url_identity(chain.git.url)
             with self.shared.working_tree(url, caller, source_branch(chain.git) if same else None) as tree:
                 owner = self.cluster.locate(chain, tree.root, tree.url)
-                result = self._change(owner, tree.root, change, msg, mode)
+                result, facts = self._change(owner, tree.root, change, msg, mode, context)
         if result.commit is None:
+            return result
+        if facts is not None and (facts.applier_keeps or facts.removal.stays):
+            result.message += "; the live objects stay (orphan): nothing to wait for"
             return result
         if not (wait and mode == "push" and result.commit.commit_sha):
             if mode == "pull_request":
                 result.message += "; after the merge, verify it with wait_for_sync"
             return result
-        return self._verify(result, change, result.commit.commit_sha, context)
+        return self._verify(result, change, result.commit.commit_sha, context, facts)
 
-    def _change(self, owner: OwnerResult, root: Path, change: Any, msg: str, mode: Mode) -> RemediationResult:
-        """Plan, validate, write and deliver the edit in the repository at ``root``."""
+    def _change(
+        self, owner: OwnerResult, root: Path, change: Any, msg: str, mode: Mode, context: str | None
+    ) -> tuple[RemediationResult, LiveFacts | None]:
+        """Plan, validate, write and deliver the edit in the repository at ``root`` (with, for a
+        removal, what the cluster said of it before)."""
         from gitops_mcp.manifests.write import unified_diff
         from gitops_mcp.remediation import plan
+        from gitops_mcp.remediation.lifecycle import plan_remove, plan_suspend
+        from gitops_mcp.services.lifecycle import live_facts
 
-        p = plan(root, owner, change, self.shared.registry, self.shared.gitops_kinds)
+        registry, facts = self.shared.registry, None
+        if change.type == "remove":
+            with self.shared.kube(context) as kube:
+                facts = live_facts(kube, owner, registry)
+            p = plan_remove(root, owner, change, registry, facts)
+        elif change.type in LIFECYCLE:
+            p = plan_suspend(root, owner, change, registry)
+        else:
+            p = plan(root, owner, change, registry, self.shared.gitops_kinds)
         diff = "".join(unified_diff(e.before, e.after, e.file) for e in p.edits)
         result = RemediationResult(owner=owner, plan=p, diff=diff, message="")
         if not p.edits:
             result.message = "; ".join(p.notes)
-            return result
-        result.validation = self.edits.validate(p.edits)
+            return result, facts
+        result.validation = self.edits.validate(p.edits, suspending=change.type == "suspend")
         commit = self.edits.write_and_commit(root, p.edits, msg, mode)
         result.commit = commit
         result.message = commit.message
-        return result
+        return result, facts
 
-    def _verify(self, result: RemediationResult, change: Any, sha: str, context: str | None) -> RemediationResult:
+    def _verify(
+        self, result: RemediationResult, change: Any, sha: str, context: str | None, facts: LiveFacts | None
+    ) -> RemediationResult:
         """After the push: reconcile the applier, wait for the commit, and check the live object."""
         from gitops_mcp.cluster.ops import reconcile_and_wait
         from gitops_mcp.remediation.plan import route_of
@@ -184,14 +208,27 @@ class Remediation:
         deadline = time.monotonic() + self.shared.settings.wizard_wait_seconds
         with self.shared.kube(context) as kube:
             result.verification = reconcile_and_wait(
-                kube, applier, sha, deadline, registry=self.shared.registry, sync=True
-            )
+                kube, applier, sha, deadline, registry=self.shared.registry, sync=change.type != "remove"
+            )  # a removal is pruned by the applier's own automated sync (checked before writing)
             if result.verification.outcome != "synced":
                 result.live_ok = False
                 result.message += f"; not applied: {result.verification.message}"
+                return result
+            if change.type in LIFECYCLE:
+                result.live_ok, result.live_detail = self._lifecycle_check(kube, owner, change, facts, deadline)
+                result.message += f"; live: {result.live_detail}"
                 return result
             check = owner.chain[0] if route.values_kind is not None else owner.object
             live = kube.get(check.api_version, check.kind, check.name, check.namespace)
         result.live_ok, result.live_detail = live_check(live, change, route)
         result.message += f"; live: {result.live_detail}"
         return result
+
+    def _lifecycle_check(
+        self, kube: Any, owner: OwnerResult, change: Any, facts: LiveFacts | None, deadline: float
+    ) -> tuple[bool, str]:
+        from gitops_mcp.services.lifecycle import check_removed, check_suspension
+
+        if change.type == "remove":
+            return check_removed(kube, owner, facts or LiveFacts(), deadline)
+        return check_suspension(kube, owner, self.shared.registry, change.type == "suspend")

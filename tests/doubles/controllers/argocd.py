@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 
 import yaml
 
 from doubles.controllers.base import Controllers, Obj, now
 from doubles.controllers.build import build, files_at, git
+from doubles.kube import ApiError
 
 
 class ArgoCDController(Controllers):
@@ -37,8 +39,14 @@ class ArgoCDController(Controllers):
             self._report(obj, status, main_patch)
             return
         status.pop("conditions", None)
-        automated = (spec.get("syncPolicy") or {}).get("automated") is not None
+        auto = (spec.get("syncPolicy") or {}).get("automated")
+        automated = isinstance(auto, dict) and auto.get("enabled") is not False  # Argo CD 3: enabled: false is off
+        # what left the path is deleted only by a sync with prune: automated.prune, or the operation's own
+        prune = (
+            bool(((operation or {}).get("sync") or {}).get("prune")) if operation else bool((auto or {}).get("prune"))
+        )
         applied_rev = (status.get("sync") or {}).get("revision")
+        before = status.get("resources") or []
         if automated or operation:
             dest_ns = (spec.get("destination") or {}).get("namespace")
             create_ns = "CreateNamespace=true" in ((spec.get("syncPolicy") or {}).get("syncOptions") or [])
@@ -78,9 +86,10 @@ class ArgoCDController(Controllers):
                     "phase": "Succeeded",
                     "message": "successfully synced (all tasks run)",
                 }
-                status["sync"] = {"status": "Synced", "revision": sha}
+                kept = self._prune(before, applied, prune)
+                status["sync"] = {"status": "OutOfSync" if kept else "Synced", "revision": sha}
                 status["health"] = {"status": "Healthy"}
-                status["resources"] = [
+                status["resources"] = kept + [
                     {
                         "group": o["apiVersion"].rsplit("/", 1)[0] if "/" in o["apiVersion"] else "",
                         "version": o["apiVersion"].rsplit("/", 1)[-1],
@@ -100,6 +109,28 @@ class ArgoCDController(Controllers):
             }
             status.setdefault("health", {"status": "Missing"})
         self._report(obj, status, main_patch)
+
+    def _prune(self, before: list[Obj], applied: list[Obj], prune: bool) -> list[Obj]:
+        """Delete (``prune``) or keep, marked ``requiresPruning``, what the last sync applied and this one did not."""
+        now_ids = {(o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in applied}
+        gone = [r for r in before if (r["kind"], r.get("namespace", ""), r["name"]) not in now_ids]
+        if prune:
+            for r in gone:
+                self._delete_resource(r)
+            return []
+        return [{**r, "status": "OutOfSync", "requiresPruning": True} for r in gone]
+
+    def _delete_resource(self, r: Obj) -> None:
+        api = f"{r['group']}/{r['version']}" if r.get("group") else r["version"]
+        with contextlib.suppress(ApiError):  # already gone
+            self.kube.delete(self.kube.resource_for(api, r["kind"]), r.get("namespace") or None, r["name"])
+
+    def _finalize_application(self, app: Obj) -> None:
+        """A deleted Application deletes what it deployed only with the resources finalizer."""
+        finalizers = [str(f).split("/")[0] for f in app["metadata"].get("finalizers") or []]
+        if "resources-finalizer.argocd.argoproj.io" in finalizers:
+            for r in (app.get("status") or {}).get("resources") or []:
+                self._delete_resource(r)
 
     def _report(self, obj: Obj, status: Obj, main_patch: Obj) -> None:
         """Write the status, then the Application's own changes (refresh annotation, finished operation)."""

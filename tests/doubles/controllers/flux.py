@@ -241,6 +241,16 @@ class FluxControllers(Controllers):
         status["conditions"] = [cond("Ready", "True", "ReconciliationSucceeded", f"Applied revision: {revision}", gen)]
         self._status(obj, status)
 
+    def _finalize_kustomization(self, obj: Obj) -> None:
+        """kustomize-controller's finalizer: garbage-collect the inventory by spec.deletionPolicy
+        (MirrorPrune, the default: as spec.prune says; Delete; Orphan), never when suspended."""
+        spec = obj.get("spec") or {}
+        policy = spec.get("deletionPolicy") or "MirrorPrune"
+        if spec.get("suspend") or policy == "Orphan" or (policy == "MirrorPrune" and not spec.get("prune")):
+            return
+        for entry in ((obj.get("status") or {}).get("inventory") or {}).get("entries") or []:
+            self._delete_inv(entry)
+
     @staticmethod
     def _ready(obj: Obj | None) -> bool:
         if obj is None:

@@ -10,6 +10,7 @@ from doubles.controllers.argocd import ArgoCDController
 from doubles.controllers.base import FLUX_KS, Obj, seconds
 from doubles.controllers.flux import FluxControllers
 from doubles.kube import FakeKube
+from doubles.kube.store import Event
 
 
 class GitOpsSimulator(FluxControllers, ArgoCDController):
@@ -25,7 +26,15 @@ class GitOpsSimulator(FluxControllers, ArgoCDController):
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self.reconciles: list[tuple[str, str, float]] = []
-        kube.hooks.append(lambda ev: self._wake.set())
+        self.steps = 0
+        self._stepped = threading.Condition()
+        self._deleted: list[Obj] = []  # the finalizers' work: deleted Kustomizations and Applications
+        kube.hooks.append(self._event)
+
+    def _event(self, ev: Event) -> None:
+        if ev.type == "DELETED" and ev.obj.get("kind") in ("Kustomization", "Application"):
+            self._deleted.append(ev.obj)
+        self._wake.set()
 
     def __enter__(self) -> GitOpsSimulator:
         self._thread.start()
@@ -45,8 +54,25 @@ class GitOpsSimulator(FluxControllers, ArgoCDController):
                 self.step()
             except Exception as exc:
                 self.errors.append(exc)
+            with self._stepped:
+                self.steps += 1
+                self._stepped.notify_all()
+
+    def settle(self, steps: int = 3, timeout: float = 10.0) -> None:
+        """Return once the loop ran ``steps`` more passes over every object (each one a chance to act)."""
+        with self._stepped:
+            target = self.steps + steps
+            if not self._stepped.wait_for(lambda: self.steps >= target, timeout):
+                raise TimeoutError(f"the simulator did not run {steps} passes in {timeout} s")
+            self._wake.set()
 
     def step(self) -> None:
+        while self._deleted:
+            gone = self._deleted.pop(0)
+            if gone["kind"] == "Kustomization":
+                self._finalize_kustomization(gone)
+            else:
+                self._finalize_application(gone)
         for kind, api, fn in (
             ("GitRepository", "source.toolkit.fluxcd.io/v1", self._gitrepo),
             ("OCIRepository", "source.toolkit.fluxcd.io/v1", self._ocirepo),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from gitops_mcp.errors import UserInputError
-from gitops_mcp.providers.argocd import appliers, owner, status
+from gitops_mcp.providers.argocd import appliers, lifecycle, owner, status
 from gitops_mcp.providers.live import (
     GitLocation,
     KindInfo,
@@ -78,3 +78,6 @@ class ArgoCDCluster:
     git_location = staticmethod(owner.git_location)
     applier_in = staticmethod(applier_in)
     remediation_route = staticmethod(remediation_route)
+    prunes = staticmethod(lifecycle.prunes)
+    removal = staticmethod(lifecycle.removal)
+    suspension = staticmethod(lifecycle.suspension)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from gitops_mcp.errors import UserInputError
-from gitops_mcp.providers.flux import appliers, owner, status
+from gitops_mcp.providers.flux import appliers, lifecycle, owner, status
 from gitops_mcp.providers.live import (
     ChartRelease,
     GitLocation,
@@ -88,3 +88,6 @@ class FluxCluster:
     chart_releases = CHART_RELEASES
     applier_in = staticmethod(applier_in)
     remediation_route = staticmethod(remediation_route)
+    prunes = staticmethod(lifecycle.prunes)
+    removal = staticmethod(lifecycle.removal)
+    suspension = staticmethod(lifecycle.suspension)

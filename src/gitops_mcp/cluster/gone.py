@@ -1,0 +1,40 @@
+"""Wait until objects are deleted (a prune, a garbage collection): a watch per object still there."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from gitops_mcp.cluster.client import KubeClient
+from gitops_mcp.errors import ClusterError
+from gitops_mcp.providers.live import ObjectRef
+
+
+def wait_gone(kube: KubeClient, refs: Sequence[ObjectRef], deadline: float) -> list[ObjectRef]:
+    """The objects of ``refs`` still in the cluster at ``deadline`` (``time.monotonic()``); empty
+    when every one was deleted. A kind the cluster no longer serves counts as gone."""
+    left: list[ObjectRef] = []
+    for ref in refs:
+        while True:
+            try:
+                obj = kube.get(ref.api_version, ref.kind, ref.name, ref.namespace)
+            except ClusterError as exc:
+                if exc.status == 404:
+                    obj = None
+                else:
+                    raise
+            remaining = deadline - time.monotonic()
+            if obj is None:
+                break
+            if remaining <= 0:
+                left.append(ref)
+                break
+            rv = str((obj.get("metadata") or {}).get("resourceVersion", "0"))
+            try:
+                for etype, _ in kube.watch(ref.api_version, ref.kind, ref.name, ref.namespace, rv, min(remaining, 5)):
+                    if etype == "DELETED":
+                        break
+            except ClusterError as exc:
+                if exc.status not in (404, 410):
+                    raise
+    return left
