@@ -7,6 +7,7 @@ that the branches exist in the real bare repositories served by :mod:`doubles.gi
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import threading
@@ -78,6 +79,47 @@ class FakeForge(HttpDouble):
         )
         return p.stdout.strip() or None
 
+    # -- what a reviewer does on the forge ---------------------------------------------------------
+    def merge(self, repo: str, number: int) -> str:
+        """Merge the open pull/merge request ``number`` into its base in the bare repository (a merge
+        commit, as the forge's merge button makes); the merge commit's SHA."""
+        with self.lock:
+            pr = self._find(repo, number)
+            gh = "head" in pr
+            head, base = (pr["head"]["ref"], pr["base"]["ref"]) if gh else (pr["source_branch"], pr["target_branch"])
+            bare = self.repos_root / f"{repo}.git"
+            env = {"GIT_AUTHOR_NAME": "Forge", "GIT_AUTHOR_EMAIL": "forge@example.com"}
+            env |= {"GIT_COMMITTER_NAME": "Forge", "GIT_COMMITTER_EMAIL": "forge@example.com"}
+
+            def git(*args: str) -> str:
+                return subprocess.run(
+                    ["git", "-C", str(bare), *args],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                    env={**os.environ, **env},
+                ).stdout.strip()
+
+            base_sha, head_sha = git("rev-parse", f"refs/heads/{base}"), git("rev-parse", f"refs/heads/{head}")
+            tree = git("merge-tree", "--write-tree", base_sha, head_sha).splitlines()[0]
+            sha = git("commit-tree", tree, "-p", base_sha, "-p", head_sha, "-m", f"Merge {head} into {base}")
+            git("update-ref", f"refs/heads/{base}", sha, base_sha)
+            if gh:
+                pr.update(state="closed", merged=True, merge_commit_sha=sha)
+            else:
+                pr.update(state="merged", merge_commit_sha=sha)
+            return sha
+
+    def close(self, repo: str, number: int) -> None:
+        """Close the pull/merge request without merging it."""
+        with self.lock:
+            pr = self._find(repo, number)
+            pr.update(state="closed", merged=False) if "head" in pr else pr.update(state="closed")
+
+    def _find(self, repo: str, number: int) -> dict[str, Any]:
+        pulls = self.store.pulls.get(repo, [])
+        return next(p for p in pulls if p.get("number", p.get("iid")) == number)
+
     def route(self, req: Request, headers: Any) -> tuple[int, Any]:
         if req.path.startswith("/api/v3/"):
             if req.auth not in (f"Bearer {self.token}", f"token {self.token}"):
@@ -145,12 +187,16 @@ class FakeForge(HttpDouble):
                 "head": {"ref": b["head"], "sha": head_sha},
                 "base": {"ref": b["base"], "sha": base_sha},
                 "labels": [],
+                "merged": False,
+                "merge_commit_sha": None,
             }
             pulls.append(pr)
             return 201, pr
         pr = next((p for p in pulls if str(p["number"]) == number), None)
         if pr is None:
             return 404, {"message": "Not Found"}
+        if what == "pulls" and req.method == "GET" and not labels:
+            return 200, pr
         if what == "pulls" and req.method == "PATCH":
             for k in ("title", "body"):
                 if k in (req.body or {}):
@@ -202,6 +248,8 @@ class FakeForge(HttpDouble):
         mr = next((x for x in mrs if str(x["iid"]) == iid), None)
         if mr is None:
             return 404, {"message": "404 Not found"}
+        if req.method == "GET":
+            return 200, mr
         if req.method == "PUT":
             mr.update({k: v for k, v in (req.body or {}).items() if k in ("title", "description")})
             return 200, mr

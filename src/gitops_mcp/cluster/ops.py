@@ -148,6 +148,15 @@ class WaitResult(Model):
     message: str
 
 
+class Follow(Model):
+    """The wait_for_sync arguments that follow a pull request to live."""
+
+    kind: str
+    name: str
+    namespace: str
+    pull_request: str
+
+
 def _verdict(st: SyncStatus, revision: str | None) -> tuple[str | None, str]:
     """('synced'|'failed'|None, message) for one observation."""
     if st.state == "not_found":

@@ -7,9 +7,12 @@ not followed, so the token cannot be sent anywhere else.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote
+
+from pydantic import Field
 
 from gitops_mcp.errors import ForgeError, UserInputError
 from gitops_mcp.git.remote import Remote
@@ -50,6 +53,60 @@ def forge_kind(remote: Remote, settings: Settings) -> ForgeKind:
     raise UserInputError(
         f"cannot tell which pull request API serves {remote.host}; set GITOPS_MCP_FORGE=github or gitlab "
         "(and GITOPS_MCP_GITHUB_API_URL / GITOPS_MCP_GITLAB_API_URL)"
+    )
+
+
+class PullState(Model):
+    """Where a pull/merge request stands."""
+
+    state: Literal["open", "merged", "closed"]
+    merge_sha: str | None = Field(None, description="The commit the merge put on the base branch")
+    url: str
+
+
+@dataclass(frozen=True)
+class PullRef:
+    """A pull/merge request named by its URL or ``<repository path>#<number>``."""
+
+    kind: ForgeKind
+    repo_path: str
+    number: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.repo_path}{'#' if self.kind == 'github' else '!'}{self.number}"
+
+
+_GITHUB_PR = re.compile(r"^https?://[^/]+/(?P<repo>[^/]+/[^/]+)/pulls?/(?P<n>[0-9]+)/?(?:[/?#].*)?$")
+_GITLAB_MR = re.compile(r"^https?://[^/]+/(?P<repo>[^?#]+?)/-/merge_requests/(?P<n>[0-9]+)/?(?:[/?#].*)?$")
+_SHORT = re.compile(r"^(?P<repo>[A-Za-z0-9._~+-]+(?:/[A-Za-z0-9._~+-]+)+)[#!](?P<n>[0-9]+)$")
+
+
+def parse_pull_ref(text: str, settings: Settings) -> PullRef:
+    """``https://host/org/repo/pull/12``, ``https://host/group/repo/-/merge_requests/12`` or
+    ``org/repo#12`` (the forge: GITOPS_MCP_FORGE). Only the path and number are taken from the
+    text; the API called is always the configured one.
+
+    Raises:
+        UserInputError: none of these forms.
+    """
+    from gitops_mcp.git.remote import check_repo_path
+
+    text = text.strip()
+    for kind, pattern in (("gitlab", _GITLAB_MR), ("github", _GITHUB_PR), (None, _SHORT)):
+        m = pattern.match(text)
+        if m is None:
+            continue
+        repo = check_repo_path("/" + m["repo"]).strip("/").removesuffix(".git")
+        if kind is None:
+            if settings.forge == "auto":
+                raise UserInputError(
+                    f"{text!r} does not say which forge serves it: give the pull request's URL, or set GITOPS_MCP_FORGE"
+                )
+            kind = settings.forge
+        return PullRef(kind=kind, repo_path=repo, number=int(m["n"]))  # type: ignore[arg-type]
+    raise UserInputError(
+        f"{text!r} is not a pull/merge request: give its URL (…/pull/12, …/-/merge_requests/12) or org/repo#12"
     )
 
 
@@ -102,6 +159,18 @@ class Forge:
         if 300 <= r.status_code < 400:
             raise ForgeError(f"the {self.kind} API answered with a redirect ({r.status_code}); check the API URL")
         return r.json() if r.content else None
+
+    def pull_state(self, ref: PullRef) -> PullState:
+        """Whether the pull/merge request is open, merged (and its merge commit) or closed."""
+        if self.kind == "github":
+            pr = self._call("GET", f"/repos/{quote(ref.repo_path, safe='/')}/pulls/{ref.number}")
+            state = "merged" if pr.get("merged") else ("open" if pr.get("state") == "open" else "closed")
+            sha = pr.get("merge_commit_sha") if state == "merged" else None
+            return PullState(state=state, merge_sha=sha, url=str(pr.get("html_url", "")))
+        mr = self._call("GET", f"/projects/{quote(ref.repo_path, safe='')}/merge_requests/{ref.number}")
+        state = {"opened": "open", "locked": "open", "merged": "merged"}.get(str(mr.get("state")), "closed")
+        sha = (mr.get("merge_commit_sha") or mr.get("squash_commit_sha")) if state == "merged" else None
+        return PullState(state=state, merge_sha=sha, url=str(mr.get("web_url", "")))
 
     def open_or_update(self, spec: PullRequestSpec) -> PullRequest:
         return self._github(spec) if self.kind == "github" else self._gitlab(spec)

@@ -91,6 +91,9 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         ] = None,
         timeout_s: Annotated[float, Field(description="Give up after this many seconds (1..3600)")] = 300,
         context: KubeContext = None,
+        pull_request: Annotated[
+            str | None, Field(description="PR/MR URL or org/repo#N: wait for its merge commit (closed: failed)")
+        ] = None,
     ) -> WaitResult:
         """Wait until the object has applied the revision and is healthy; fails fast with the
         controller's message (stalled, failed sync, degraded) or times out with the last state.
@@ -99,7 +102,9 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         def progress(elapsed: float, message: str) -> None:
             anyio.from_thread.run(ctx.report_progress, elapsed, timeout_s, message)
 
-        return await answer(svc.cluster.wait, kind, name, namespace, revision, timeout_s, progress, context)
+        return await answer(
+            svc.cluster.wait, kind, name, namespace, revision, timeout_s, progress, context, pull_request
+        )
 
     @mcp.tool(annotations=READ)
     async def generate_manifests(

@@ -49,15 +49,39 @@ class ClusterService:
         timeout_s: float,
         progress: Any = None,
         context: str | None = None,
+        pull_request: str | None = None,
     ) -> WaitResult:
-        from gitops_mcp.cluster.ops import wait_for_sync
+        """With ``pull_request``: first its merge (the revision is then its merge commit)."""
+        import time
+
+        from gitops_mcp.cluster.ops import get_status, wait_for_sync
 
         if not 1 <= timeout_s <= 3600:
             raise UserInputError("timeout_s must be between 1 and 3600 seconds")
+        if pull_request is not None and revision is not None:
+            raise UserInputError("give revision or pull_request, not both: the merge commit is the revision")
+        start = time.monotonic()
+        if pull_request is not None:
+            from gitops_mcp.services.follow import wait_for_merge
+
+            merge = wait_for_merge(self.shared.settings, pull_request, start + timeout_s, progress, start)
+            if merge.outcome != "merged":
+                with self.shared.kube(context) as kube:
+                    st = get_status(kube, kind, name, namespace, registry=self.shared.registry)
+                return WaitResult(
+                    outcome="failed" if merge.outcome == "closed" else "timeout",
+                    status=st,
+                    waited_s=round(time.monotonic() - start, 3),
+                    message=merge.message,
+                )
+            revision = merge.sha
+            offset = time.monotonic() - start
+            if progress is not None:
+                outer = progress
+                progress = lambda elapsed, msg: outer(elapsed + offset, msg)  # noqa: E731
+        left = max(1.0, timeout_s - (time.monotonic() - start))
         with self.shared.kube(context) as kube:
-            return wait_for_sync(
-                kube, kind, name, namespace, revision, timeout_s, progress, registry=self.shared.registry
-            )
+            return wait_for_sync(kube, kind, name, namespace, revision, left, progress, registry=self.shared.registry)
 
     def find_owner(
         self,

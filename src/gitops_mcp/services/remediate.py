@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import Field
 
-from gitops_mcp.cluster.ops import WaitResult
+from gitops_mcp.cluster.ops import Follow, WaitResult
 from gitops_mcp.cluster.owner import GitLocation, OwnerResult
 from gitops_mcp.git.delivery import CommitResult, Mode
 from gitops_mcp.git.urls import url_identity
@@ -36,6 +36,7 @@ class RemediationResult(Model):
     live_ok: bool | None = Field(None, description="The live object shows the change")
     live_detail: str = ""
     message: str
+    follow: Follow | None = Field(None, description="pull_request: the wait_for_sync call to follow it to live")
 
 
 def live_check(live: dict[str, Any] | None, change: Any, route: RemediationRoute) -> tuple[bool, str]:
@@ -157,7 +158,8 @@ class Remediation:
             return result
         if not (wait and mode == "push" and result.commit.commit_sha):
             if mode == "pull_request":
-                result.message += "; after the merge, verify it with wait_for_sync"
+                result.follow = self._follow(result)
+                result.message += "; follow it to live: wait_for_sync with follow" if result.follow else ""
             return result
         return self._verify(result, change, result.commit.commit_sha, context, facts)
 
@@ -232,3 +234,13 @@ class Remediation:
         if change.type == "remove":
             return check_removed(kube, owner, facts or LiveFacts(), deadline)
         return check_suspension(kube, owner, self.shared.registry, change.type == "suspend")
+
+    def _follow(self, result: RemediationResult) -> Follow | None:
+        """The applier that will apply the pull request's merge commit."""
+        owner, pr = result.owner, result.commit.pr_url if result.commit else None
+        if pr is None or owner.manager is None or owner.manager not in self.shared.registry:
+            return None
+        applier = self.shared.registry.get(owner.manager).applier_in(owner.chain)
+        if applier is None or applier.namespace is None:
+            return None
+        return Follow(kind=applier.kind, name=applier.name, namespace=applier.namespace, pull_request=pr)

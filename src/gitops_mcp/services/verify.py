@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gitops_mcp.cluster.ops import WaitResult
+from gitops_mcp.cluster.ops import Follow, WaitResult
 from gitops_mcp.git.info import read_repo_info
 from gitops_mcp.providers.live import ObjectRef, parent_of
 from gitops_mcp.services.shared import Shared
@@ -35,6 +35,32 @@ class Verifier:
         from gitops_mcp.cluster.ops import reconcile_and_wait
 
         return reconcile_and_wait(kube, ref, revision, deadline, registry=self.shared.registry, sync=sync)
+
+    def follow(self, state: SessionState, pr_url: str) -> Follow | None:
+        """What applies the pull request's merge commit: the applier of the output file's directory
+        (it exists before the merge), else the generated object that syncs; None without a cluster."""
+        from gitops_mcp.cluster.owner import OwnerFinder
+        from gitops_mcp.errors import ClusterError
+
+        assert state.preview is not None
+        registry, objects = self.shared.registry, state.preview.objects
+        origin = state.context.origin_url
+        try:
+            with self.shared.kube() as kube:
+                reader = OwnerFinder(kube, registry)
+                appliers = [a for p in registry for a in p.appliers(reader)] if origin else []
+        except ClusterError:
+            return None
+        own = {(o.kind, o.name) for o in objects}
+        parent = parent_of(appliers, origin, state.preview.output_path, own) if origin else None
+        if parent is not None and parent.ref.namespace:
+            ref = parent.ref
+            return Follow(kind=ref.kind, name=ref.name, namespace=ref.namespace, pull_request=pr_url)
+        verify_kinds = registry.get(state.preview.provider).verify_kinds
+        target = next((o for o in objects if o.kind in verify_kinds and o.namespace), None)
+        if target is None or target.namespace is None:
+            return None
+        return Follow(kind=target.kind, name=target.name, namespace=target.namespace, pull_request=pr_url)
 
     def verify(self, state: SessionState, sha: str) -> tuple[bool, str, list[WaitResult]]:
         """After a push: make the controller apply the commit now, and wait until it is live."""

@@ -268,6 +268,8 @@ class Wizard:
             branch=commit.branch,
             pr_url=commit.pr_url,
         )
+        if choice == "pull_request" and commit.pr_url:
+            result.follow = self.verifier.follow(state, commit.pr_url)
         sha = commit.commit_sha or ((tip or self.verifier.head(root)) if commit.status == "no_changes" else None)
         if choice == "push" and state.answers.get("register") is True:
             pushed = commit.commit_sha if commit.status == "pushed" else None

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from gitops_mcp.cluster.ops import WaitResult
+from gitops_mcp.cluster.ops import Follow, WaitResult
 from gitops_mcp.cluster.register import RegisterResult
 from gitops_mcp.detection.models import Package
 from gitops_mcp.errors import UserInputError
@@ -102,6 +102,7 @@ class DeliveryResult(Model):
     live: bool | None = Field(None, description="The controller applied the commit and the workload is healthy")
     verification: list[WaitResult] = Field(default_factory=list, description="The waits behind 'live'")
     registered: RegisterResult | None = Field(None, description="register: the root objects applied after the push")
+    follow: Follow | None = Field(None, description="pull_request: the wait_for_sync call to follow it to live")
 
 
 class SessionState(Model):
