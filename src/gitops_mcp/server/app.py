@@ -7,10 +7,11 @@ pydantic result. Domain errors become ``is_error`` results whose text says what 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +19,15 @@ import anyio
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp.server.mcpserver.tools import Tool
 from mcp.server.stdio import stdio_server
 from mcp.shared.message import SessionMessage
 from mcp.types import (
     INVALID_PARAMS,
     CallToolResult,
     ErrorData,
-    Icon,
     InputRequiredResult,
     JSONRPCError,
-    ToolAnnotations,
 )
 from pydantic import ValidationError
 
@@ -43,7 +43,8 @@ from gitops_mcp.server.guard import (
     unparsable_request_id,
 )
 from gitops_mcp.server.lean import lean_tools
-from gitops_mcp.server.prebuilt import DEFS_FILE, definitions, import_annotation_names, prebuilt_tool
+from gitops_mcp.server.prebuilt import DEFS_FILE, definitions
+from gitops_mcp.server.toolset import ToolSet
 from gitops_mcp.services import Services
 from gitops_mcp.settings import Settings
 
@@ -64,34 +65,18 @@ log = logging.getLogger("gitops_mcp")
 
 
 class GitOpsServer(MCPServer):
-    """The SDK's server, with every call answered in one readable line (see :mod:`.guard`), and
-    tools published from their prebuilt definitions when those match (see :mod:`.prebuilt`)."""
+    """The SDK's server, with every call answered in one readable line (see :mod:`.guard`). Its
+    tools are made before it (:class:`.toolset.ToolSet`, prebuilt where they match) and published
+    through the SDK's ``tools=``; :attr:`tools` keeps them by name."""
 
-    prebuilt = True
-
-    def add_tool(
-        self,
-        fn: Callable[..., Any],
-        name: str | None = None,
-        title: str | None = None,
-        description: str | None = None,
-        annotations: ToolAnnotations | None = None,
-        icons: list[Icon] | None = None,
-        meta: dict[str, Any] | None = None,
-        structured_output: bool | None = None,
-    ) -> None:
-        plain = title is None and icons is None and meta is None and structured_output is None
-        tool = prebuilt_tool(fn, name, description, annotations) if self.prebuilt and plain else None
-        if tool is None:
-            import_annotation_names(fn)
-            super().add_tool(fn, name, title, description, annotations, icons, meta, structured_output)
-        else:
-            self._tool_manager._tools[tool.name] = tool
+    def __init__(self, *args: Any, tools: list[Tool], **kwargs: Any) -> None:
+        super().__init__(*args, tools=tools, **kwargs)
+        self.tools: dict[str, Tool] = {t.name: t for t in tools}
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
-        tool = self._tool_manager.get_tool(name)
+        tool = self.tools.get(name)
         if tool is not None:
             arguments, problem = resolve_aliases(name, arguments)
             problem = problem or check_arguments(tool.parameters, arguments)
@@ -159,13 +144,39 @@ class _AnswerUnparsable:
         return bool(await self._inner.__aexit__(*exc))
 
 
-def build_server(settings: Settings, services: Services | None = None, *, prebuilt: bool = True) -> MCPServer:
+class ServicesLifespan:
+    """The server's lifespan owns its :class:`Services`: each run of the server enters it (stdio:
+    once; streamable HTTP: once, for the session manager; SSE and in-memory clients: once per
+    connection) and the last run to end closes them (the session store; made again on next use)."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.runs = 0
+
+    @contextlib.asynccontextmanager
+    async def __call__(self, _server: MCPServer) -> AsyncIterator[Services]:
+        self.runs += 1
+        try:
+            yield self.services
+        finally:
+            self.runs -= 1
+            if self.runs == 0:
+                await anyio.to_thread.run_sync(self.services.close)
+
+
+def build_server(settings: Settings, services: Services | None = None, *, prebuilt: bool = True) -> GitOpsServer:
     """Build the MCP server. Write tools are not registered when ``settings.read_only``;
     ``prebuilt=False`` builds every tool definition from its signature (as scripts/tool-defs does)."""
     svc = services or Services(settings)
     svc.start()
     token_verifier, auth = make_auth(settings)
     register_secrets(settings.secret_values())
+    tools = ToolSet(prebuilt)
+    tools_read.register(tools, svc, settings)
+    tools_wizard.register(tools, svc, settings)
+    if not settings.read_only:
+        tools_write.register(tools, svc, settings)
+    lean_tools(tools.tools)
     mcp = GitOpsServer(
         "gitops-mcp",
         version=__version__,
@@ -174,14 +185,10 @@ def build_server(settings: Settings, services: Services | None = None, *, prebui
         log_level=settings.log_level,
         token_verifier=token_verifier,
         auth=auth,
+        tools=tools.tools,
+        lifespan=ServicesLifespan(svc),
     )
-    mcp.prebuilt = prebuilt
     install_log_scrubbing()
-    tools_read.register(mcp, svc, settings)
-    tools_wizard.register(mcp, svc, settings)
-    if not settings.read_only:
-        tools_write.register(mcp, svc, settings)
-    lean_tools(mcp)
     resources.register(mcp, svc, settings)
     return mcp
 
@@ -194,7 +201,7 @@ def tool_definitions() -> dict[str, dict[str, Any]]:
     with tempfile.TemporaryDirectory() as tmp:
         for read_only in (False, True):
             settings = Settings(allowed_roots=[Path(tmp)], state_dir=Path(tmp) / f"s{read_only}", read_only=read_only)
-            built = definitions(build_server(settings, prebuilt=False)._tool_manager.list_tools())
+            built = definitions(list(build_server(settings, prebuilt=False).tools.values()))
             for name, spec in built.items():
                 if out.setdefault(name, spec) != spec:
                     raise RuntimeError(f"tool {name} differs between full and read-only mode")

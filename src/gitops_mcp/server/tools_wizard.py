@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any
 
-from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
 from gitops_mcp.server.auth import current_owner
 from gitops_mcp.server.common import ANSWER, CANCEL, READ, SESSION_WRITE, SessionId, answer, compact, inline, run
 from gitops_mcp.server.elicit import elicit_rounds
+from gitops_mcp.server.toolset import ToolSet
 from gitops_mcp.settings import Settings
 
 if TYPE_CHECKING:
@@ -18,20 +18,20 @@ if TYPE_CHECKING:
     from gitops_mcp.sessions.models import SessionList, SessionView
 
 
-def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
+def register(tools: ToolSet, svc: Services, settings: Settings) -> None:
     # Stateless HTTP (replicas): no request can go back to the client, so questions come back in
     # the result and the assistant answers them with answer_questions (the session round trip).
     ask_inline = not (settings.transport == "http" and settings.http_stateless)
     local = settings.redis_target is None  # SQLite: reads are local file reads (see Shared.store_local)
 
-    @mcp.tool(annotations=READ)
+    @tools.tool(annotations=READ)
     async def get_session(
         session_id: SessionId,
     ) -> SessionView:
         """Show a wizard session: step, open questions, answers, preview and result."""
         return await answer(svc.wizard.get, current_owner(), session_id, local=local)
 
-    @mcp.tool(annotations=READ)
+    @tools.tool(annotations=READ)
     async def list_sessions(
         limit: Annotated[int, Field(ge=1, le=100, description="At most this many")] = 20,
     ) -> SessionList:
@@ -48,7 +48,7 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         return compact(SessionList(sessions=found[:limit], more=len(found) > limit))
 
     # -- sessions ---------------------------------------------------------------------------------
-    @mcp.tool(annotations=SESSION_WRITE)
+    @tools.tool(annotations=SESSION_WRITE)
     async def start_deployment(
         repo_path: Annotated[str, Field(description="Local repository (or a directory in it), or a git URL")],
         ctx: Context,
@@ -74,7 +74,7 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
             await elicit_rounds(ctx, view, lambda a: run(svc.wizard.answer, owner, view.session_id, a, False))
         )
 
-    @mcp.tool(annotations=SESSION_WRITE if settings.read_only else ANSWER)
+    @tools.tool(annotations=SESSION_WRITE if settings.read_only else ANSWER)
     async def answer_questions(
         session_id: SessionId,
         answers: Annotated[
@@ -95,7 +95,7 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
             return compact(view)
         return compact(await elicit_rounds(ctx, view, lambda a: run(svc.wizard.answer, owner, session_id, a, False)))
 
-    @mcp.tool(annotations=CANCEL)
+    @tools.tool(annotations=CANCEL)
     async def cancel_session(
         session_id: SessionId,
     ) -> SessionView:

@@ -74,8 +74,11 @@ class Shared:
         return self.settings.redis_target is None
 
     def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
+        """Close the session store (opened again on next use)."""
+        with self._store_lock:
+            store, self._store = self._store, None
+        if store is not None:
+            store.close()
 
     def require_writable(self) -> None:
         if self.settings.read_only:
