@@ -11,6 +11,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from gitops_mcp.clock import SYSTEM, Clock
 from gitops_mcp.settings import Settings
 
 if TYPE_CHECKING:
@@ -35,9 +36,10 @@ class Services:
     providers (:func:`~gitops_mcp.providers.default_registry`). This is the edge where the
     registry is chosen: everything below is handed it."""
 
-    def __init__(self, settings: Settings, registry: ProviderRegistry | None = None) -> None:
+    def __init__(self, settings: Settings, registry: ProviderRegistry | None = None, clock: Clock = SYSTEM) -> None:
         self._settings = settings
         self._registry = registry
+        self._clock = clock
 
     @cached_property
     def registry(self) -> ProviderRegistry:
@@ -51,7 +53,7 @@ class Services:
     def shared(self) -> Shared:
         from gitops_mcp.services.shared import Shared
 
-        return Shared(self._settings, self.registry)
+        return Shared(self._settings, self.registry, self._clock)
 
     @cached_property
     def inspect(self) -> Inspect:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -181,7 +180,7 @@ class Remediation:
         if applier is None or applier.namespace is None:
             return result
         route = route_of(owner, self.shared.registry)
-        deadline = time.monotonic() + self.shared.settings.wizard_wait_seconds
+        deadline = self.shared.clock.monotonic() + self.shared.settings.wizard_wait_seconds
         with self.shared.kube(context) as kube:
             result.verification = reconcile_and_wait(
                 kube, applier, sha, deadline, registry=self.shared.registry, sync=True

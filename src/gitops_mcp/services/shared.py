@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from gitops_mcp.clock import SYSTEM, Clock
 from gitops_mcp.detection import DetectionReport, detect_packages
 from gitops_mcp.errors import PathNotAllowedError, ReadOnlyError, UserInputError
 from gitops_mcp.git.delivery import GitDelivery
@@ -49,9 +50,10 @@ class Tree:
 class Shared:
     """What the use cases have in common. One instance per server."""
 
-    def __init__(self, settings: Settings, registry: ProviderRegistry) -> None:
+    def __init__(self, settings: Settings, registry: ProviderRegistry, clock: Clock = SYSTEM) -> None:
         self.settings = settings
         self.registry = registry
+        self.clock = clock  # what every wait and retry reads (tests advance their own)
         self.delivery = GitDelivery(settings)
         self._store: SessionStore | None = None
         self._store_lock = threading.Lock()
@@ -92,7 +94,7 @@ class Shared:
         settings = self.settings
         if timeout is not None:
             settings = settings.model_copy(update={"kube_timeout_seconds": timeout})
-        return KubeClient(settings, context, registry=self.registry)
+        return KubeClient(settings, context, registry=self.registry, clock=self.clock)
 
     def cluster_configured(self) -> bool:
         s = self.settings

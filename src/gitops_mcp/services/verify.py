@@ -8,7 +8,6 @@ repository is reconciled and waited for first; then the generated object itself.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +45,7 @@ class Verifier:
         assert state.preview is not None
         registry = self.shared.registry
         provider = registry.get(state.preview.provider)
-        deadline = time.monotonic() + self.shared.settings.wizard_wait_seconds
+        deadline = self.shared.clock.monotonic() + self.shared.settings.wizard_wait_seconds
         waits: list[WaitResult] = []
         objects, out, origin = state.preview.objects, state.preview.output_path, state.context.origin_url
         try:
