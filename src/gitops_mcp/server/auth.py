@@ -11,11 +11,11 @@ from pydantic import AnyHttpUrl
 
 from gitops_mcp.settings import Settings
 
-LOCAL_OWNER = "local"
+LOCAL_PRINCIPAL = "local"
 
 
 class StaticTokenVerifier(TokenVerifier):
-    """Accepts the configured tokens; each maps to a principal (the session owner)."""
+    """Accepts the configured tokens; each maps to a principal (who opened a session, who calls)."""
 
     def __init__(self, tokens: dict[str, str]) -> None:
         self._tokens = [(principal, token.encode()) for principal, token in tokens.items()]
@@ -46,7 +46,7 @@ def make_auth(settings: Settings) -> tuple[TokenVerifier | None, AuthSettings | 
     )
 
 
-def current_owner() -> str:
+def current_principal() -> str:
     """The authenticated principal of this request, or ``local`` (stdio, in-process)."""
     tok = get_access_token()
-    return f"token:{tok.client_id}" if tok is not None else LOCAL_OWNER
+    return f"token:{tok.client_id}" if tok is not None else LOCAL_PRINCIPAL

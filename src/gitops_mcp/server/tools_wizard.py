@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
-from gitops_mcp.server.auth import current_owner
+from gitops_mcp.server.auth import current_principal
 from gitops_mcp.server.common import ANSWER, CANCEL, READ, SESSION_WRITE, SessionId, answer, compact, inline, run
 from gitops_mcp.server.elicit import elicit_rounds
 from gitops_mcp.server.toolset import ToolSet
@@ -29,7 +29,7 @@ def register(tools: ToolSet, svc: Services, settings: Settings) -> None:
         session_id: SessionId,
     ) -> SessionView:
         """Show a wizard session: step, open questions, answers, preview and result."""
-        return await answer(svc.wizard.get, current_owner(), session_id, local=local)
+        return await answer(svc.wizard.get, current_principal(), session_id, local=local)
 
     @tools.tool(annotations=READ)
     async def list_sessions(
@@ -40,11 +40,11 @@ def register(tools: ToolSet, svc: Services, settings: Settings) -> None:
         # Redis is a network call, which waits in a thread
         from gitops_mcp.sessions.models import SessionList
 
-        owner = current_owner()
+        principal = current_principal()
         if local:
-            found = inline(svc.wizard.list_sessions, owner, limit + 1)
+            found = inline(svc.wizard.list_sessions, principal, limit + 1)
         else:
-            found = await run(svc.wizard.list_sessions, owner, limit + 1)
+            found = await run(svc.wizard.list_sessions, principal, limit + 1)
         return compact(SessionList(sessions=found[:limit], more=len(found) > limit))
 
     # -- sessions ---------------------------------------------------------------------------------
@@ -65,13 +65,15 @@ def register(tools: ToolSet, svc: Services, settings: Settings) -> None:
         with answer_questions. Stable ids, answerable ahead: package, provider, repo_url, path,
         revision, namespace, app_name, output_path, delivery; Argo CD argocd_namespace, project,
         sync_policy; Flux flux_namespace, interval, prune. Clients with elicitation are asked inline."""
-        owner = current_owner()
+        principal = current_principal()
         computes = local and svc.shared.computes_only(repo_path, asks_cluster=True)
-        view = await run(svc.wizard.start, owner, repo_path, intent, provider, answers, accept_defaults, local=computes)
+        view = await run(
+            svc.wizard.start, principal, repo_path, intent, provider, answers, accept_defaults, local=computes
+        )
         if not ask_inline:
             return compact(view)
         return compact(
-            await elicit_rounds(ctx, view, lambda a: run(svc.wizard.answer, owner, view.session_id, a, False))
+            await elicit_rounds(ctx, view, lambda a: run(svc.wizard.answer, principal, view.session_id, a, False))
         )
 
     @tools.tool(annotations=SESSION_WRITE if settings.read_only else ANSWER)
@@ -89,15 +91,17 @@ def register(tools: ToolSet, svc: Services, settings: Settings) -> None:
         file, diff, validation). A refused answer comes back as its question with an error, nothing
         changed. At the preview, delivery=write writes the file (overwriting it); push or
         pull_request also commits."""
-        owner = current_owner()
-        view = await run(svc.wizard.answer, owner, session_id, answers, accept_defaults)
+        principal = current_principal()
+        view = await run(svc.wizard.answer, principal, session_id, answers, accept_defaults)
         if not ask_inline:
             return compact(view)
-        return compact(await elicit_rounds(ctx, view, lambda a: run(svc.wizard.answer, owner, session_id, a, False)))
+        return compact(
+            await elicit_rounds(ctx, view, lambda a: run(svc.wizard.answer, principal, session_id, a, False))
+        )
 
     @tools.tool(annotations=CANCEL)
     async def cancel_session(
         session_id: SessionId,
     ) -> SessionView:
         """End a wizard session without doing anything more. Files already written stay."""
-        return await answer(svc.wizard.cancel, current_owner(), session_id, local=local)
+        return await answer(svc.wizard.cancel, current_principal(), session_id, local=local)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field
 
-from gitops_mcp.server.auth import current_owner
+from gitops_mcp.server.auth import current_principal
 from gitops_mcp.server.common import (
     CLUSTER_ACTION,
     CLUSTER_WRITE,
@@ -54,7 +54,7 @@ def add_write_manifests(tools: ToolSet, svc: Services) -> None:
         """Write manifests into a file inside the repository, overwriting it, and show the diff
         (a git URL: kept on a branch for commit_and_push). Refuses invalid manifests, '..',
         absolute paths, anything under .git and symlinks that leave the repository."""
-        return await answer(svc.manifests.write, current_owner(), repo_path, output_path, yaml, session_id)
+        return await answer(svc.manifests.write, current_principal(), repo_path, output_path, yaml, session_id)
 
 
 def add_commit_and_push(tools: ToolSet, svc: Services) -> None:
@@ -79,7 +79,7 @@ def add_commit_and_push(tools: ToolSet, svc: Services) -> None:
         Credentials come from the server's environment. A rejected push is rebased and retried; a
         conflict stops with the commit on a named local branch. Plain Secrets are refused."""
         return await answer(
-            svc.git.commit, repo_path, paths, message, branch, mode, base, draft, labels, current_owner()
+            svc.git.commit, repo_path, paths, message, branch, mode, base, draft, labels, current_principal()
         )
 
 
@@ -135,7 +135,7 @@ def add_remediate(tools: ToolSet, svc: Services) -> None:
             repo_path,
             message,
             None,
-            current_owner(),
+            current_principal(),
         )
 
 
@@ -154,7 +154,7 @@ def add_promote(tools: ToolSet, svc: Services) -> None:
         """Carry an app's version from one environment overlay to the next: image tags, the
         HelmRelease chart version and changed values, workload images in patches. Values that name
         the source environment stay."""
-        return await answer(svc.promotion.promote, repo_path, app, from_env, to_env, mode, message, current_owner())
+        return await answer(svc.promotion.promote, repo_path, app, from_env, to_env, mode, message, current_principal())
 
 
 def add_scaffold_fleet(tools: ToolSet, svc: Services) -> None:
@@ -207,7 +207,7 @@ def add_scaffold_fleet(tools: ToolSet, svc: Services) -> None:
             delivery,
             message,
             overwrite,
-            current_owner(),
+            current_principal(),
         )
 
 
@@ -273,7 +273,9 @@ def add_rollback(tools: ToolSet, svc: Services) -> None:
         """Revert the commit(s) that last changed an app's files (or given SHAs), pushed or as a PR.
         Built on the remote branch in a temporary worktree; the working tree is untouched. Verify
         on the cluster with the sync tools."""
-        return await answer(svc.git.rollback, repo_path, paths, shas, mode, base, message, False, None, current_owner())
+        return await answer(
+            svc.git.rollback, repo_path, paths, shas, mode, base, message, False, None, current_principal()
+        )
 
 
 def add_register_gitops_objects(tools: ToolSet, svc: Services) -> None:

@@ -3,7 +3,8 @@
 :class:`Services` is what the MCP layer (and the tests) hold: one attribute per capability.
 Each capability (and :class:`Shared` itself) is made, and its module imported, on first use:
 a server start imports none of them.
-Callers are identified by an ``owner`` string (the authenticated principal, or ``local`` on stdio).
+Callers are identified by a ``principal`` string (the authenticated caller, or ``local`` on stdio);
+an owner is only ever the GitOps object that manages a live resource.
 """
 
 from __future__ import annotations

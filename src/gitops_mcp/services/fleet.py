@@ -13,7 +13,8 @@ from gitops_mcp.git.delivery import CommitResult
 from gitops_mcp.git.info import read_repo_info
 from gitops_mcp.manifests.validation import ValidationResult, validate_text
 from gitops_mcp.model import Model
-from gitops_mcp.services.shared import Shared, Tree
+from gitops_mcp.services.repository import Tree
+from gitops_mcp.services.shared import Shared
 
 if TYPE_CHECKING:
     from gitops_mcp.fleet import FleetSpec

@@ -13,7 +13,8 @@ from gitops_mcp.manifests.validation import ValidationResult, validate_text
 from gitops_mcp.model import Model
 from gitops_mcp.paths import resolve_allowed
 from gitops_mcp.questions import Question
-from gitops_mcp.services.shared import Shared, looks_like_url
+from gitops_mcp.services.repository import Repository
+from gitops_mcp.services.shared import Shared
 
 
 class ProviderInfo(Model):
@@ -114,7 +115,7 @@ class Inspect:
             raise UserInputError("pass exactly one of path (a YAML file) or yaml (the text)")
         source = "<yaml>"
         if path is not None:
-            if looks_like_url(path):
+            if Repository.of(path).url:
                 raise UserInputError("path must be a local YAML file")
             target = resolve_allowed(path, self.shared.settings.allowed_roots, must_be_dir=False)
             if not target.is_file():

@@ -33,7 +33,7 @@ class Promotion:
         to_env: str,
         mode: Mode = "pull_request",
         message: str | None = None,
-        owner: str = "local",
+        principal: str = "local",
     ) -> PromotionResult:
         """Carry an app's image tags, chart version and changed values from one overlay to the next
         (``repo_path`` a local path or a git URL: then in a working tree of its own at the remote tip)."""
@@ -41,7 +41,7 @@ class Promotion:
         from gitops_mcp.promotion import plan_promotion
 
         self.shared.require_writable()
-        with self.shared.working_tree(repo_path, owner) as tree:
+        with self.shared.working_tree(repo_path, principal) as tree:
             root = tree.root
             p = plan_promotion(
                 root, app, from_env, to_env, self.shared.gitops_kinds, self.shared.registry.chart_releases()

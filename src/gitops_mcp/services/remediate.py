@@ -18,7 +18,8 @@ from gitops_mcp.providers.live import RemediationRoute
 from gitops_mcp.remediation import Plan
 from gitops_mcp.services.cluster import ClusterService
 from gitops_mcp.services.edits import Edits
-from gitops_mcp.services.shared import Shared, looks_like_url
+from gitops_mcp.services.repository import Repository
+from gitops_mcp.services.shared import Shared
 
 
 class RemediationResult(Model):
@@ -114,10 +115,10 @@ class Remediation:
         change: Any,
         mode: Mode = "pull_request",
         wait: bool = True,
-        repo_path: str | None = None,
+        repo_path: str | Repository | None = None,
         message: str | None = None,
         context: str | None = None,
-        caller: str = "local",
+        principal: str = "local",
     ) -> RemediationResult:
         """find_owner -> the file -> the edit -> validate -> commit or PR -> reconcile -> wait -> live check.
 
@@ -130,19 +131,14 @@ class Remediation:
         self.shared.require_writable()
         what = change.type.replace("_", " ")
         msg = message or f"Remediate {kind} {namespace}/{name}: {what}"
-        if repo_path and not looks_like_url(repo_path):
-            owner = self.cluster.find_owner(api_version, kind, name, namespace, repo_path, context)
-            root = Path(owner.repo_root) if owner.repo_root else Path(".")
-            result = self._change(owner, root, change, msg, mode)
-        else:
-            chain = self.cluster.owner_chain(api_version, kind, name, namespace, context)
-            check_owner(chain, self.shared.registry)
-            assert chain.git is not None
-            url = repo_path or chain.git.url
-            same = url_identity(url) == url_identity(chain.git.url)
-            with self.shared.working_tree(url, caller, source_branch(chain.git) if same else None) as tree:
-                owner = self.cluster.locate(chain, tree.root, tree.url)
-                result = self._change(owner, tree.root, change, msg, mode)
+        chain = self.cluster.owner_chain(api_version, kind, name, namespace, context)
+        check_owner(chain, self.shared.registry)
+        assert chain.git is not None
+        repo = Repository.of(repo_path or chain.git.url)
+        follows = repo.url is not None and url_identity(repo.url) == url_identity(chain.git.url)
+        with repo.working_tree(self.shared, principal, source_branch(chain.git) if follows else None) as tree:
+            owner = self.cluster.locate(chain, tree.root, tree.url)
+            result = self._change(owner, tree.root, change, msg, mode)
         if result.commit is None:
             return result
         if not (wait and mode == "push" and result.commit.commit_sha):

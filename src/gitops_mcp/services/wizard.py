@@ -14,7 +14,8 @@ from gitops_mcp.manifests.write import WriteResult, write_manifest_file
 from gitops_mcp.questions import Question
 from gitops_mcp.services.prepare import Preparation
 from gitops_mcp.services.register import Registrar
-from gitops_mcp.services.shared import Shared, looks_like_url
+from gitops_mcp.services.repository import Repository
+from gitops_mcp.services.shared import Shared
 from gitops_mcp.services.verify import Verifier
 from gitops_mcp.sessions import flow
 from gitops_mcp.sessions.models import DeliveryResult, SessionState, SessionSummary, SessionView
@@ -35,7 +36,7 @@ class Wizard:
 
     def start(
         self,
-        owner: str,
+        principal: str,
         path: str,
         intent: str | None = None,
         provider: str | None = None,
@@ -50,11 +51,12 @@ class Wizard:
         self._check_ids(given)
         if "delivery" in given:
             raise UserInputError("answer delivery after the preview (answer_questions), not with start_deployment")
-        with self.shared.reading(path) as directory:
+        repo = Repository.of(path)
+        with repo.reading(self.shared) as directory:
             ctx = self.prep.context(directory, intent, provider)
-            ctx.source_url = path.strip() if looks_like_url(path) else None
+            ctx.source_url = repo.url
             state = SessionState(
-                id=new_session_id(), owner=owner, created_at=0, updated_at=0, expires_at=0, context=ctx
+                id=new_session_id(), owner=principal, created_at=0, updated_at=0, expires_at=0, context=ctx
             )
             pending = {**({"provider": provider} if provider else {}), **given}
             env = self.prep.env(ctx)
@@ -93,12 +95,12 @@ class Wizard:
             raise UserInputError(f"unknown question id(s): {', '.join(unknown)}; valid ids: {', '.join(sorted(known))}")
 
     def answer(
-        self, owner: str, session_id: str, answers: Mapping[str, Any], accept_defaults: bool = False
+        self, principal: str, session_id: str, answers: Mapping[str, Any], accept_defaults: bool = False
     ) -> SessionView:
         """One transition. When another call stored one first (optimistic locking), the answers are
         applied again to what it stored: of two concurrent answers neither is lost."""
         for attempt in range(SAVE_ATTEMPTS):
-            with self._here(self.shared.store.get(session_id, owner)) as state:
+            with self._here(self.shared.store.get(session_id, principal)) as state:
                 if state.status != "open":
                     raise UserInputError(
                         f"session {session_id} is {state.status}; start a new one with start_deployment"
@@ -255,16 +257,16 @@ class Wizard:
             result.message += f"; {note}"
         return result
 
-    def get(self, owner: str, session_id: str) -> SessionView:
-        with self._here(self.shared.store.get(session_id, owner)) as state:
+    def get(self, principal: str, session_id: str) -> SessionView:
+        with self._here(self.shared.store.get(session_id, principal)) as state:
             return self._view(state, {}, [])
 
-    def list_sessions(self, owner: str, limit: int = 50) -> list[SessionSummary]:
-        return self.shared.store.summaries(owner, limit)
+    def list_sessions(self, principal: str, limit: int = 50) -> list[SessionSummary]:
+        return self.shared.store.summaries(principal, limit)
 
-    def cancel(self, owner: str, session_id: str) -> SessionView:
+    def cancel(self, principal: str, session_id: str) -> SessionView:
         for attempt in range(SAVE_ATTEMPTS):
-            state = self.shared.store.get(session_id, owner)
+            state = self.shared.store.get(session_id, principal)
             if state.status == "open":
                 state.status = "cancelled"
                 try:
