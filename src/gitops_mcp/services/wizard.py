@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -20,6 +21,7 @@ from gitops_mcp.services.verify import Verifier
 from gitops_mcp.sessions import flow
 from gitops_mcp.sessions.models import DeliveryResult, SessionState, SessionSummary, SessionView
 from gitops_mcp.sessions.store import ConcurrentUpdateError, new_session_id
+from gitops_mcp.settings import Settings
 
 SAVE_ATTEMPTS = 5  # reads again after another call (another replica) stored a transition first
 log = logging.getLogger("gitops_mcp.wizard")
@@ -127,10 +129,12 @@ class Wizard:
         if state.step not in ("preview", "done"):
             state.preview = None
             return state
-        try:
-            state.preview = self.prep.preview(state)
-        except GitOpsError as exc:  # the target cannot be written (e.g. a symlink leaving the repository)
-            return self._ask_again(state, errors, "output_path", str(exc))
+        key = preview_key(state.answers, self.shared.settings)
+        if state.preview is None or state.preview_of != key:  # built once: delivery answers change nothing in it
+            try:
+                state.preview, state.preview_of = self.prep.preview(state), key
+            except GitOpsError as exc:  # the target cannot be written (e.g. a symlink leaving the repository)
+                return self._ask_again(state, errors, "output_path", str(exc))
         if state.step == "done" and "register" in errors:  # not delivered without the register asked for
             state.answers.pop("delivery", None)
             state.answers.pop("register", None)
@@ -333,6 +337,14 @@ class Wizard:
             f"Ask the user, then call answer_questions with {{id: value}} for: {ids}. "
             "Answers for later steps may be given ahead; accept_defaults=true takes the defaults shown."
         )
+
+
+def preview_key(answers: Mapping[str, Any], settings: Settings) -> str:
+    """What a preview is built from: the answers but the preview step's own (delivery, wait, ...),
+    and this server's policy and schemas (another replica may judge the same answers otherwise)."""
+    shaping = {k: v for k, v in answers.items() if k not in flow.PREVIEW_QUESTION_IDS}
+    judged = [settings.policy.model_dump(mode="json"), str(settings.crd_dir)]
+    return json.dumps([shaping, judged], sort_keys=True, default=str)
 
 
 def _brief(p: Package) -> Package:

@@ -119,6 +119,7 @@ class SessionState(Model):
     pending: dict[str, Any] = Field(default_factory=dict, description="Answers given ahead of their step")
     defaulted: list[str] = Field(default_factory=list, description="Answers that were taken from defaults")
     preview: Preview | None = None
+    preview_of: str | None = Field(None, description="The answers the preview was built from (see preview_key)")
     result: DeliveryResult | None = None
     version: int = 0
 
