@@ -6,12 +6,15 @@ from typing import Any
 
 from pydantic import Field
 
-from gitops_mcp.cluster.ops import ControllerInfo
+from gitops_mcp.cluster.ops import ControllerInfo, RepoSync, installed_controllers
+from gitops_mcp.cluster.owner import OwnerFinder
 from gitops_mcp.detection import DetectionReport
-from gitops_mcp.errors import UserInputError
+from gitops_mcp.errors import ClusterError, UserInputError
+from gitops_mcp.git.urls import url_identity
 from gitops_mcp.manifests.validation import ValidationResult, validate_text
 from gitops_mcp.model import Model
 from gitops_mcp.paths import resolve_allowed
+from gitops_mcp.providers.base import QuestionContext
 from gitops_mcp.questions import Question
 from gitops_mcp.services.repository import Repository
 from gitops_mcp.services.shared import Shared
@@ -62,8 +65,6 @@ class Inspect:
         if not self.shared.cluster_configured() and context is None:
             report.cluster_error = "no cluster configured (GITOPS_MCP_KUBECONFIG / KUBECONFIG)"
             return report
-        from gitops_mcp.cluster.ops import installed_controllers
-        from gitops_mcp.errors import ClusterError
 
         try:
             with self.shared.kube(context, timeout=5.0) as kube:
@@ -77,9 +78,6 @@ class Inspect:
 
     def _syncs(self, kube: Any, repo_url: str, controllers: list[ControllerInfo]) -> None:
         """Per installed controller, what of its provider already applies ``repo_url`` (normalised)."""
-        from gitops_mcp.cluster.ops import RepoSync
-        from gitops_mcp.cluster.owner import OwnerFinder
-        from gitops_mcp.git.urls import url_identity
 
         reader, repo = OwnerFinder(kube, self.shared.registry), url_identity(repo_url)
         for c in controllers:
@@ -92,7 +90,6 @@ class Inspect:
             ]
 
     def providers(self) -> list[ProviderInfo]:
-        from gitops_mcp.providers.base import QuestionContext
 
         out = []
         for p in self.shared.registry:

@@ -6,8 +6,9 @@ from pydantic import Field
 
 from gitops_mcp.git.delivery import CommitResult, Mode
 from gitops_mcp.manifests.validation import ValidationResult
+from gitops_mcp.manifests.write import unified_diff
 from gitops_mcp.model import Model
-from gitops_mcp.promotion import PromotionPlan
+from gitops_mcp.promotion import PromotionPlan, plan_promotion
 from gitops_mcp.services.edits import Edits
 from gitops_mcp.services.shared import Shared
 
@@ -37,8 +38,6 @@ class Promotion:
     ) -> PromotionResult:
         """Carry an app's image tags, chart version and changed values from one overlay to the next
         (``repo_path`` a local path or a git URL: then in a working tree of its own at the remote tip)."""
-        from gitops_mcp.manifests.write import unified_diff
-        from gitops_mcp.promotion import plan_promotion
 
         self.shared.require_writable()
         with self.shared.working_tree(repo_path, principal) as tree:

@@ -8,14 +8,27 @@ from typing import Any
 
 from pydantic import Field
 
-from gitops_mcp.cluster.ops import WaitResult
+from gitops_mcp.cluster.ops import WaitResult, reconcile_and_wait
 from gitops_mcp.cluster.owner import GitLocation, OwnerResult
 from gitops_mcp.git.delivery import CommitResult, Mode
 from gitops_mcp.git.urls import url_identity
 from gitops_mcp.manifests.validation import ValidationResult
+from gitops_mcp.manifests.write import unified_diff
 from gitops_mcp.model import Model
 from gitops_mcp.providers.live import RemediationRoute
-from gitops_mcp.remediation import Plan
+from gitops_mcp.remediation import (
+    Plan,
+    Refused,
+    SetEnv,
+    SetHelmValues,
+    SetImage,
+    SetReplicas,
+    SetResources,
+    check_owner,
+    plan,
+    values_ops,
+)
+from gitops_mcp.remediation.plan import route_of
 from gitops_mcp.services.cluster import ClusterService
 from gitops_mcp.services.edits import Edits
 from gitops_mcp.services.repository import Repository
@@ -36,7 +49,6 @@ class RemediationResult(Model):
 
 def live_check(live: dict[str, Any] | None, change: Any, route: RemediationRoute) -> tuple[bool, str]:
     """Does the live object carry ``change``? (With a values route: the live owner document's values.)"""
-    from gitops_mcp.remediation import SetEnv, SetHelmValues, SetImage, SetReplicas, SetResources, values_ops
 
     if live is None:
         return False, "the object is gone from the cluster"
@@ -83,7 +95,6 @@ def source_branch(git: GitLocation) -> str | None:
     Raises:
         Refused: the source follows a tag, a version range or a commit: no commit changes what it applies.
     """
-    from gitops_mcp.remediation import Refused
 
     if git.ref.get("branch"):
         return git.ref["branch"]
@@ -126,7 +137,6 @@ class Remediation:
         the owner chain; a git URL is worked on in a working tree of its own at the remote's tip of
         the branch the source follows.
         """
-        from gitops_mcp.remediation import check_owner
 
         self.shared.require_writable()
         what = change.type.replace("_", " ")
@@ -149,8 +159,6 @@ class Remediation:
 
     def _change(self, owner: OwnerResult, root: Path, change: Any, msg: str, mode: Mode) -> RemediationResult:
         """Plan, validate, write and deliver the edit in the repository at ``root``."""
-        from gitops_mcp.manifests.write import unified_diff
-        from gitops_mcp.remediation import plan
 
         p = plan(root, owner, change, self.shared.registry, self.shared.gitops_kinds)
         diff = "".join(unified_diff(e.before, e.after, e.file) for e in p.edits)
@@ -166,8 +174,6 @@ class Remediation:
 
     def _verify(self, result: RemediationResult, change: Any, sha: str, context: str | None) -> RemediationResult:
         """After the push: reconcile the applier, wait for the commit, and check the live object."""
-        from gitops_mcp.cluster.ops import reconcile_and_wait
-        from gitops_mcp.remediation.plan import route_of
 
         owner = result.owner
         if owner.manager is None or owner.manager not in self.shared.registry:

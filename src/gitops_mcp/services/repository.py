@@ -11,17 +11,26 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from gitops_mcp.errors import PathNotAllowedError
 from gitops_mcp.git.info import read_repo_info
 from gitops_mcp.paths import resolve_allowed
 
 if TYPE_CHECKING:
-    from gitops_mcp.git.delivery import CommitResult
-    from gitops_mcp.services.shared import Shared
+    from gitops_mcp.git.delivery import CommitResult, GitDelivery
 
 T = TypeVar("T")
+
+
+class Shared(Protocol):
+    """What a repository is worked on with (:class:`~gitops_mcp.services.shared.Shared` is it)."""
+
+    @property
+    def delivery(self) -> GitDelivery: ...
+
+    @property
+    def roots(self) -> list[Path]: ...
 
 
 @dataclass(frozen=True)
