@@ -38,7 +38,7 @@ class ArtifactResult(Model):
     message: str
 
 
-class Artifacts:
+class ArtifactService:
     def __init__(self, shared: Shared) -> None:
         self.shared = shared
 

@@ -62,7 +62,7 @@ class FleetResult(Model):
     message: str
 
 
-class Fleet:
+class FleetService:
     def __init__(self, shared: Shared) -> None:
         self.shared = shared
 

@@ -40,7 +40,7 @@ class ProviderReport(Model):
     repository: str | None = Field(None, description="With repo_path: its origin, matched against the cluster")
 
 
-class Inspect:
+class InspectService:
     """detect_packages, list_providers, validate_manifests."""
 
     def __init__(self, shared: Shared) -> None:

@@ -17,7 +17,7 @@ from gitops_mcp.manifests.write import WriteResult, write_manifest_file
 from gitops_mcp.model import Model
 from gitops_mcp.providers.base import ObjectSummary
 from gitops_mcp.questions import comma_list, relative_dir
-from gitops_mcp.services.inspect import Inspect
+from gitops_mcp.services.inspect import InspectService
 from gitops_mcp.services.prepare import Preparation
 from gitops_mcp.services.repository import Repository
 from gitops_mcp.services.shared import Shared
@@ -35,8 +35,8 @@ class GenerateResult(Model):
     diff: str | None = Field(None, description="Diff against the file in repo_path (when both were given)")
 
 
-class Manifests:
-    def __init__(self, shared: Shared, inspect: Inspect) -> None:
+class ManifestService:
+    def __init__(self, shared: Shared, inspect: InspectService) -> None:
         self.shared = shared
         self.prep = Preparation(shared)
         self.inspect = inspect
@@ -81,7 +81,7 @@ class Manifests:
             raise UserInputError("give package (a path in the repository) or chart_url/chart/chart_version")
         ctx = self.prep.context(directory, None, answers.get("provider"), packages)
         ctx.delivery_options = []
-        state = SessionState(id="oneshot", owner="", created_at=0, updated_at=0, expires_at=0, context=ctx)
+        state = SessionState(id="oneshot", principal="", created_at=0, updated_at=0, expires_at=0, context=ctx)
         adv = flow.advance(state, answers, self.prep.env(ctx), defaults_for=None)
         if adv.errors:
             raise UserInputError("; ".join(f"{k}: {v}" for k, v in adv.errors.items()))

@@ -21,7 +21,7 @@ class PromotionResult(Model):
     message: str
 
 
-class Promotion:
+class PromotionService:
     def __init__(self, shared: Shared) -> None:
         self.shared = shared
         self.edits = Edits(shared)

@@ -13,7 +13,7 @@ from gitops_mcp.services.repository import Repository
 from gitops_mcp.services.shared import Shared
 
 
-class Registrar:
+class RegistrationService:
     def __init__(self, shared: Shared) -> None:
         self.shared = shared
 

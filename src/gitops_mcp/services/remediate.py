@@ -111,7 +111,7 @@ def source_branch(git: GitLocation) -> str | None:
     return None
 
 
-class Remediation:
+class RemediationService:
     def __init__(self, shared: Shared, cluster: ClusterService) -> None:
         self.shared = shared
         self.cluster = cluster

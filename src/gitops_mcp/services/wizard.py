@@ -14,7 +14,7 @@ from gitops_mcp.errors import GitOpsError, ReadOnlyError, UserInputError
 from gitops_mcp.manifests.write import WriteResult, write_manifest_file
 from gitops_mcp.questions import Question
 from gitops_mcp.services.prepare import Preparation
-from gitops_mcp.services.register import Registrar
+from gitops_mcp.services.register import RegistrationService
 from gitops_mcp.services.repository import Repository
 from gitops_mcp.services.shared import Shared
 from gitops_mcp.services.verify import Verifier
@@ -27,14 +27,14 @@ SAVE_ATTEMPTS = 5  # reads again after another call (another replica) stored a t
 log = logging.getLogger("gitops_mcp.wizard")
 
 
-class Wizard:
+class WizardService:
     """start_deployment, answer_questions, get_session, list_sessions, cancel_session."""
 
     def __init__(self, shared: Shared) -> None:
         self.shared = shared
         self.prep = Preparation(shared)
         self.verifier = Verifier(shared)
-        self.registrar = Registrar(shared)
+        self.registrar = RegistrationService(shared)
 
     def start(
         self,
@@ -58,7 +58,7 @@ class Wizard:
             ctx = self.prep.context(directory, intent, provider)
             ctx.source_url = repo.url
             state = SessionState(
-                id=new_session_id(), owner=principal, created_at=0, updated_at=0, expires_at=0, context=ctx
+                id=new_session_id(), principal=principal, created_at=0, updated_at=0, expires_at=0, context=ctx
             )
             pending = {**({"provider": provider} if provider else {}), **given}
             env = self.prep.env(ctx)
@@ -168,7 +168,7 @@ class Wizard:
         if self.shared.settings.read_only:
             raise ReadOnlyError("the server is read-only; nothing can be written")
         try:
-            with self.shared.delivery.workspace(url, state.context.branch, state.owner) as ws:
+            with self.shared.delivery.workspace(url, state.context.branch, state.principal) as ws:
                 try:
                     written = write_manifest_file(ws.root, state.preview.output_path, state.preview.yaml)
                 except GitOpsError as exc:

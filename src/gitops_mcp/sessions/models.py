@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 
 from gitops_mcp.cluster.ops import WaitResult
 from gitops_mcp.cluster.register import RegisterResult
@@ -108,7 +108,8 @@ class SessionState(Model):
     """Everything persisted for one session; JSON-serialisable."""
 
     id: str
-    owner: str
+    principal: str = Field(validation_alias=AliasChoices("principal", "owner"))
+    """Who opened it (the authenticated caller); stored sessions of older versions say ``owner``."""
     created_at: float
     updated_at: float
     expires_at: float
