@@ -7,11 +7,12 @@ pydantic result. Domain errors become ``is_error`` results whose text says what 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +20,15 @@ import anyio
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp.server.mcpserver.tools import Tool
 from mcp.server.stdio import stdio_server
 from mcp.shared.message import SessionMessage
 from mcp.types import (
     INVALID_PARAMS,
     CallToolResult,
     ErrorData,
-    Icon,
     InputRequiredResult,
     JSONRPCError,
-    ToolAnnotations,
 )
 from pydantic import ValidationError
 
@@ -46,7 +46,8 @@ from gitops_mcp.server.guard import (
 )
 from gitops_mcp.server.lean import lean_tools
 from gitops_mcp.server.policy import WIZARD_DELIVERY, ToolPolicy, delivers
-from gitops_mcp.server.prebuilt import DEFS_FILE, definitions, import_annotation_names, prebuilt_tool
+from gitops_mcp.server.prebuilt import DEFS_FILE, definitions
+from gitops_mcp.server.toolset import ToolSet
 from gitops_mcp.services import Services
 from gitops_mcp.settings import Settings
 
@@ -67,33 +68,18 @@ log = logging.getLogger("gitops_mcp")
 
 
 class GitOpsServer(MCPServer):
-    """The SDK's server, with every call answered in one readable line (see :mod:`.guard`), and
-    tools published from their prebuilt definitions when those match (see :mod:`.prebuilt`)."""
+    """The SDK's server, with every call answered in one readable line (see :mod:`.guard`). Its
+    tools are made before it (:class:`.toolset.ToolSet`, prebuilt where they match) and published
+    through the SDK's ``tools=``; :attr:`tools` keeps them by name."""
 
-    prebuilt = True
     policy: ToolPolicy | None = None
     audit_log: audit.AuditLog | None = None
     settings_kube_context: str | None = None
     extra_routes: list[Any] = []  # set per instance by build_server
 
-    def add_tool(
-        self,
-        fn: Callable[..., Any],
-        name: str | None = None,
-        title: str | None = None,
-        description: str | None = None,
-        annotations: ToolAnnotations | None = None,
-        icons: list[Icon] | None = None,
-        meta: dict[str, Any] | None = None,
-        structured_output: bool | None = None,
-    ) -> None:
-        plain = title is None and icons is None and meta is None and structured_output is None
-        tool = prebuilt_tool(fn, name, description, annotations) if self.prebuilt and plain else None
-        if tool is None:
-            import_annotation_names(fn)
-            super().add_tool(fn, name, title, description, annotations, icons, meta, structured_output)
-        else:
-            self._tool_manager._tools[tool.name] = tool
+    def __init__(self, *args: Any, tools: list[Tool], **kwargs: Any) -> None:
+        super().__init__(*args, tools=tools, **kwargs)
+        self.tools: dict[str, Tool] = {t.name: t for t in tools}
 
     async def list_tools(self) -> list[Any]:
         tools = await super().list_tools()
@@ -149,7 +135,7 @@ class GitOpsServer(MCPServer):
     async def _call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
-        tool = self._tool_manager.get_tool(name)
+        tool = self.tools.get(name)
         if tool is not None:
             arguments, problem = resolve_aliases(name, arguments)
             problem = problem or check_arguments(tool.parameters, arguments)
@@ -227,7 +213,27 @@ class _AnswerUnparsable:
         return bool(await self._inner.__aexit__(*exc))
 
 
-def build_server(settings: Settings, services: Services | None = None, *, prebuilt: bool = True) -> MCPServer:
+class ServicesLifespan:
+    """The server's lifespan owns its :class:`Services`: each run of the server enters it (stdio:
+    once; streamable HTTP: once, for the session manager; SSE and in-memory clients: once per
+    connection) and the last run to end closes them (the session store; made again on next use)."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.runs = 0
+
+    @contextlib.asynccontextmanager
+    async def __call__(self, _server: MCPServer) -> AsyncIterator[Services]:
+        self.runs += 1
+        try:
+            yield self.services
+        finally:
+            self.runs -= 1
+            if self.runs == 0:
+                await anyio.to_thread.run_sync(self.services.close)
+
+
+def build_server(settings: Settings, services: Services | None = None, *, prebuilt: bool = True) -> GitOpsServer:
     """Build the MCP server. What the mode or the tool list turns off is not published (see
     :mod:`.policy`); ``prebuilt=False`` builds every tool definition from its signature (as
     scripts/tool-defs does)."""
@@ -235,6 +241,20 @@ def build_server(settings: Settings, services: Services | None = None, *, prebui
     svc.start()
     token_verifier, auth = make_auth(settings)
     register_secrets(settings.secret_values())
+    tools = ToolSet(prebuilt)
+    tools_read.register(tools, svc, settings)
+    tools_wizard.register(tools, svc, settings)
+    before = {t.name for t in tools.tools}
+    tools_write.register(tools, svc, settings)
+    registered = tools.by_name()
+    policy = ToolPolicy(settings, registered, set(registered) - before)
+    published = [t for t in tools.tools if t.name not in policy.off]
+    lean_tools(published)
+    if settings.proposes_only:
+        for tool in published:
+            params = copy.deepcopy(tool.parameters)
+            policy.narrow(tool.name, params)
+            tool.parameters = params
     mcp = GitOpsServer(
         "gitops-mcp",
         version=__version__,
@@ -243,26 +263,14 @@ def build_server(settings: Settings, services: Services | None = None, *, prebui
         log_level=settings.log_level,
         token_verifier=token_verifier,
         auth=auth,
+        tools=published,
+        lifespan=ServicesLifespan(svc),
     )
-    mcp.prebuilt = prebuilt
+    mcp.policy = policy
     mcp.audit_log = audit.AuditLog(settings.audit_log)
     mcp.settings_kube_context = settings.kube_context
     mcp.extra_routes = metadata_routes(settings, auth) if auth is not None else []
     install_log_scrubbing()
-    tools_read.register(mcp, svc, settings)
-    tools_wizard.register(mcp, svc, settings)
-    registered = mcp._tool_manager._tools
-    before = set(registered)
-    tools_write.register(mcp, svc, settings)
-    mcp.policy = ToolPolicy(settings, registered, set(registered) - before)
-    for name in mcp.policy.off:
-        del registered[name]
-    lean_tools(mcp)
-    if settings.proposes_only:
-        for name, tool in registered.items():
-            params = copy.deepcopy(tool.parameters)
-            mcp.policy.narrow(name, params)
-            tool.parameters = params
     resources.register(mcp, svc, settings)
     return mcp
 
@@ -275,7 +283,7 @@ def tool_definitions() -> dict[str, dict[str, Any]]:
     with tempfile.TemporaryDirectory() as tmp:
         for read_only in (False, True):
             settings = Settings(allowed_roots=[Path(tmp)], state_dir=Path(tmp) / f"s{read_only}", read_only=read_only)
-            built = definitions(build_server(settings, prebuilt=False)._tool_manager.list_tools())
+            built = definitions(list(build_server(settings, prebuilt=False).tools.values()))
             for name, spec in built.items():
                 if out.setdefault(name, spec) != spec:
                     raise RuntimeError(f"tool {name} differs between full and read-only mode")

@@ -1,6 +1,6 @@
 """Lean tool definitions: an assistant pays for ``tools/list`` on every turn.
 
-:func:`lean_tools` rewrites every registered tool once, after registration, in the SDK's own
+:func:`lean_tools` rewrites every tool once, before the server publishes it, in the SDK's own
 records (``Tool.description``, ``Tool.parameters``, ``FuncMetadata.output_schema``), so what is
 published is what the SDK holds. The SDK checks arguments and results against the pydantic
 models, not these schemas; clients check results against the published output schema, so every
@@ -24,10 +24,10 @@ exactly what pydantic's does. ``tests/test_tool_defs.py`` checks both claims on 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from mcp.server import MCPServer
+from mcp.server.mcpserver.tools import Tool
 
 from gitops_mcp.server.prebuilt import PrebuiltTool
 
@@ -82,9 +82,9 @@ _OUTPUT_DROPPED = frozenset(
 _NOT_MERGEABLE = frozenset({"$ref", "const", "anyOf", "oneOf", "allOf", "not"})
 
 
-def lean_tools(mcp: MCPServer) -> None:
-    """Rewrite every registered tool's description and schemas (see the module docstring)."""
-    for tool in mcp._tool_manager.list_tools():
+def lean_tools(tools: Iterable[Tool]) -> None:
+    """Rewrite every tool's description and schemas (see the module docstring), before it is published."""
+    for tool in tools:
         if isinstance(tool, PrebuiltTool):
             continue  # made lean when tool_defs.json was written
         tool.description = fold(tool.description)
