@@ -14,33 +14,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import anyio
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
-from mcp.server.stdio import stdio_server
-from mcp.shared.message import SessionMessage
-from mcp.types import (
-    INVALID_PARAMS,
-    CallToolResult,
-    ErrorData,
-    Icon,
-    InputRequiredResult,
-    JSONRPCError,
-    ToolAnnotations,
-)
+from mcp.types import CallToolResult, Icon, InputRequiredResult, ToolAnnotations
 from pydantic import ValidationError
 
 from gitops_mcp import __version__
 from gitops_mcp.scrub import install_log_scrubbing, register_secrets
 from gitops_mcp.server import resources, tools_read, tools_wizard, tools_write
 from gitops_mcp.server.auth import make_auth
+from gitops_mcp.server.framing import stdio_transport
 from gitops_mcp.server.guard import (
     check_arguments,
     describe_validation,
     resolve_aliases,
     unexpected,
-    unparsable_request_id,
 )
 from gitops_mcp.server.lean import lean_tools
 from gitops_mcp.server.prebuilt import DEFS_FILE, definitions, import_annotation_names, prebuilt_tool
@@ -110,53 +99,12 @@ class GitOpsServer(MCPServer):
             raise
 
     async def run_stdio_async(self) -> None:
-        async with stdio_server() as (read_stream, write_stream):
+        async with stdio_transport() as (read_stream, write_stream):  # every line answered (see .framing)
             await self._lowlevel_server.run(
-                _AnswerUnparsable(read_stream, write_stream),
+                read_stream,
                 write_stream,
                 self._lowlevel_server.create_initialization_options(),
             )
-
-
-class _AnswerUnparsable:
-    """The stdio read stream, answering requests the SDK's parser refused (instead of dropping them)."""
-
-    def __init__(self, inner: Any, write: Any) -> None:
-        self._inner, self._write = inner, write
-
-    @property
-    def last_context(self) -> Any:
-        return getattr(self._inner, "last_context", None)
-
-    async def receive(self) -> Any:
-        while True:
-            item = await self._inner.receive()
-            answerable, request_id = unparsable_request_id(item) if isinstance(item, Exception) else (False, None)
-            if not answerable:
-                return item
-            log.warning("refused a request nested too deeply to parse (id %r)", request_id)
-            if request_id is not None:
-                error = ErrorData(code=INVALID_PARAMS, message="the request is nested too deeply (at most 32 levels)")
-                await self._write.send(SessionMessage(JSONRPCError(jsonrpc="2.0", id=request_id, error=error)))
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    def __aiter__(self) -> _AnswerUnparsable:
-        return self
-
-    async def __anext__(self) -> Any:
-        try:
-            return await self.receive()
-        except anyio.EndOfStream:
-            raise StopAsyncIteration from None
-
-    async def __aenter__(self) -> _AnswerUnparsable:
-        await self._inner.__aenter__()
-        return self
-
-    async def __aexit__(self, *exc: Any) -> bool | None:
-        return bool(await self._inner.__aexit__(*exc))
 
 
 def build_server(settings: Settings, services: Services | None = None, *, prebuilt: bool = True) -> MCPServer:
