@@ -13,6 +13,7 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from gitops_mcp.errors import GitOpsError, NotFoundError
+from gitops_mcp.scrub import as_data
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -80,7 +81,7 @@ def compact(value: M) -> M:
     JSON (not the SDK's indented dump of it). The SDK passes a CallToolResult through after
     validating its structured content against the tool's declared output, so the declared
     schema still holds; the cast keeps the tools' return annotations (their output schemas)."""
-    data = value.model_dump(mode="json", by_alias=True)
+    data = as_data(value.model_dump(mode="json", by_alias=True))  # repository text is data: see scrub.as_data
     text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
     return cast(M, CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data))
 
