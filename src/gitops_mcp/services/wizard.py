@@ -50,6 +50,7 @@ class Wizard:
         self._check_ids(given)
         if "delivery" in given:
             raise UserInputError("answer delivery after the preview (answer_questions), not with start_deployment")
+        self._check_open_sessions(owner)
         with self.shared.reading(path) as directory:
             ctx = self.prep.context(directory, intent, provider)
             ctx.source_url = path.strip() if looks_like_url(path) else None
@@ -63,6 +64,17 @@ class Wizard:
             new = self._settle(adv.state, errors, env)
         state = self.shared.store.create(new)
         return self._view(state, errors, adv.ignored, include_packages=True)
+
+    def _check_open_sessions(self, owner: str) -> None:
+        """Refuse a new session while the caller has ``max_open_sessions`` open (done, cancelled
+        and expired ones do not count). Checked before anything is read or stored."""
+        cap = self.shared.settings.max_open_sessions
+        found = self.shared.store.summaries(owner, 1 << 30)
+        if sum(s.status == "open" for s in found) >= cap:
+            raise UserInputError(
+                f"this caller has {cap} open sessions, the most allowed (GITOPS_MCP_MAX_OPEN_SESSIONS): "
+                "finish or cancel_session some (list_sessions shows them) before starting another"
+            )
 
     @contextlib.contextmanager
     def _here(self, state: SessionState) -> Iterator[SessionState]:
