@@ -125,7 +125,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d, ExitStack() as stack:
         tmp = Path(d)
         repo = podinfo_repo(tmp)
-        base = {"GITOPS_MCP_AUTH_TOKEN": TOKEN}
+        # one caller opens 10 + clients sessions: above the default cap on open sessions
+        base = {"GITOPS_MCP_AUTH_TOKEN": TOKEN, "GITOPS_MCP_MAX_OPEN_SESSIONS": "100000"}
         configs: dict[str, dict[str, str]] = {}
         if "sqlite" in stores:
             configs["SQLite (stateful HTTP)"] = {"GITOPS_MCP_SESSION_DB": str(tmp / "a.db")}
