@@ -16,7 +16,10 @@ superset of itself — whatever the model accepts, the lean schema accepts.
 - Output schemas only: no ``required`` (every result carries every field), defaults or
   constraints; field descriptions only where the name cannot say it (:data:`KEPT_DESCRIPTIONS`);
   a nested model is a plain ``object`` (its fields are in the result itself) unless it is one
-  of the parts an assistant reads to act next (:data:`EXPANDED`).
+  of the parts an assistant reads to act next (:data:`EXPANDED`); no ``type`` beside an
+  ``enum``, no ``items`` for an array of plain objects, no value type for a map of strings.
+- Output fields that carry repository content are marked ``"x-repo": true``
+  (:data:`REPOSITORY`; the server instructions say once what it means).
 
 Arguments keep their descriptions, defaults and constraints: the lean input schema accepts
 exactly what pydantic's does. ``tests/test_tool_defs.py`` checks both claims on generated values.

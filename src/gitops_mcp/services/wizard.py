@@ -50,7 +50,6 @@ class Wizard:
         self._check_ids(given)
         if "delivery" in given:
             raise UserInputError("answer delivery after the preview (answer_questions), not with start_deployment")
-        self._check_open_sessions(owner)
         with self.shared.reading(path) as directory:
             ctx = self.prep.context(directory, intent, provider)
             ctx.source_url = path.strip() if looks_like_url(path) else None
@@ -62,12 +61,13 @@ class Wizard:
             adv = flow.advance(state, pending, env, defaults_for=self._defaults(state, env) if accept_defaults else ())
             errors = dict(adv.errors)
             new = self._settle(adv.state, errors, env)
+        self._check_open_sessions(owner)  # after the path is checked: a refused path touches no store
         state = self.shared.store.create(new)
         return self._view(state, errors, adv.ignored, include_packages=True)
 
     def _check_open_sessions(self, owner: str) -> None:
         """Refuse a new session while the caller has ``max_open_sessions`` open (done, cancelled
-        and expired ones do not count). Checked before anything is read or stored."""
+        and expired ones do not count); nothing is stored."""
         cap = self.shared.settings.max_open_sessions
         found = self.shared.store.summaries(owner, 1 << 30)
         if sum(s.status == "open" for s in found) >= cap:
