@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 from gitops_mcp.server import build_server
 from gitops_mcp.server.app import tool_definitions
-from gitops_mcp.server.lean import EXPANDED, KEPT_DESCRIPTIONS
+from gitops_mcp.server.lean import EXPANDED, KEPT_DESCRIPTIONS, REPOSITORY
 from gitops_mcp.server.prebuilt import DEFS_FILE, PrebuiltTool, load_defs, prebuilt_tool
 from gitops_mcp.settings import Settings
 
@@ -105,6 +105,7 @@ def test_every_kept_description_and_expanded_part_is_published(tmp_path: Path) -
                     todo += [s["$ref"].rsplit("/", 1)[-1] for s in subschemas(sub) if "$ref" in s]
     assert not KEPT_DESCRIPTIONS - published, "kept descriptions of fields no result lists"
     assert not EXPANDED - published, "expanded parts no result lists"
+    assert not REPOSITORY - published, "repository-content marks on fields no result lists"
 
 
 def test_lean_schemas_are_true_to_the_models(tmp_path: Path) -> None:

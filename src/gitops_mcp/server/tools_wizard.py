@@ -42,7 +42,7 @@ def register(tools: ToolSet, svc: Services, settings: Settings) -> None:
         session_id: SessionId,
     ) -> SessionView:
         """Show a wizard session: step, open questions, answers, preview and result."""
-        return await answer(svc.wizard.get, current_principal(), session_id, local=local)
+        return await answer(svc.wizard.get, current_principal(), session_id, local=local, slots="store")
 
     @tools.tool(annotations=READ)
     async def list_sessions(
@@ -57,7 +57,7 @@ def register(tools: ToolSet, svc: Services, settings: Settings) -> None:
         if local:
             found = inline(svc.wizard.list_sessions, principal, limit + 1)
         else:
-            found = await run(svc.wizard.list_sessions, principal, limit + 1)
+            found = await run(svc.wizard.list_sessions, principal, limit + 1, slots="store")
         return compact(SessionList(sessions=found[:limit], more=len(found) > limit))
 
     # -- sessions ---------------------------------------------------------------------------------
@@ -113,4 +113,4 @@ def register(tools: ToolSet, svc: Services, settings: Settings) -> None:
         session_id: SessionId,
     ) -> SessionView:
         """End a wizard session without doing anything more. Files already written stay."""
-        return await answer(svc.wizard.cancel, current_principal(), session_id, local=local)
+        return await answer(svc.wizard.cancel, current_principal(), session_id, local=local, slots="store")

@@ -122,7 +122,15 @@ class InspectService:
                 raise UserInputError(f"{path!r} is not a file")
             if target.stat().st_size > 5 << 20:
                 raise UserInputError(f"{path!r} is larger than 5 MiB")
-            yaml_text = target.read_text(encoding="utf-8")
+            raw = target.read_bytes()
+            try:
+                yaml_text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                line = raw.count(b"\n", 0, exc.start) + 1
+                raise UserInputError(
+                    f"{path!r} is not UTF-8 text: byte {exc.start} (line {line}) is 0x{raw[exc.start]:02x}; "
+                    "save it as UTF-8"
+                ) from None
             source = str(target)
         assert yaml_text is not None
         schemas, origin = self.shared.schemas()

@@ -67,8 +67,20 @@ class WizardService:
             adv = flow.advance(state, pending, env, defaults_for=self._defaults(state, env) if accept_defaults else ())
             errors = dict(adv.errors)
             new = self._settle(adv.state, errors, env)
+        self._check_open_sessions(principal)  # after the path is checked: a refused path touches no store
         state = self.shared.store.create(new)
         return self._view(state, errors, adv.ignored, include_packages=True)
+
+    def _check_open_sessions(self, principal: str) -> None:
+        """Refuse a new session while the caller has ``max_open_sessions`` open (done, cancelled
+        and expired ones do not count); nothing is stored."""
+        cap = self.shared.settings.max_open_sessions
+        found = self.shared.store.summaries(principal, 1 << 30)
+        if sum(s.status == "open" for s in found) >= cap:
+            raise UserInputError(
+                f"this caller has {cap} open sessions, the most allowed (GITOPS_MCP_MAX_OPEN_SESSIONS): "
+                "finish or cancel_session some (list_sessions shows them) before starting another"
+            )
 
     @contextlib.contextmanager
     def _here(self, state: SessionState) -> Iterator[SessionState]:

@@ -221,7 +221,8 @@ class RedisSessionStore:
         start, now = 0, self.clock()
         with self._redis_call():
             while len(out) < limit:
-                ids: builtins.list[str] = self._redis.zrevrange(ikey, start, start + PAGE - 1)  # type: ignore[assignment]
+                page = min(PAGE, limit - len(out))  # as many as are still wanted: each costs a read and a parse
+                ids: builtins.list[str] = self._redis.zrevrange(ikey, start, start + page - 1)  # type: ignore[assignment]
                 if not ids:
                     break
                 rows = self._hmget([self._keys(principal, sid)[0] for sid in ids], wanted)
