@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 from gitops_mcp.cluster.client import KubeClient
@@ -11,7 +10,7 @@ from gitops_mcp.providers.live import ObjectRef
 
 
 def wait_gone(kube: KubeClient, refs: Sequence[ObjectRef], deadline: float) -> list[ObjectRef]:
-    """The objects of ``refs`` still in the cluster at ``deadline`` (``time.monotonic()``); empty
+    """The objects of ``refs`` still in the cluster at ``deadline`` (of ``kube.clock``); empty
     when every one was deleted. A kind the cluster no longer serves counts as gone."""
     left: list[ObjectRef] = []
     for ref in refs:
@@ -23,7 +22,7 @@ def wait_gone(kube: KubeClient, refs: Sequence[ObjectRef], deadline: float) -> l
                     obj = None
                 else:
                     raise
-            remaining = deadline - time.monotonic()
+            remaining = deadline - kube.clock.monotonic()
             if obj is None:
                 break
             if remaining <= 0:

@@ -7,11 +7,11 @@ back-off up to :data:`MAX_POLL_S`, never past the deadline.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from gitops_mcp.clock import Clock
 from gitops_mcp.git.forge import Forge, PullRef, parse_pull_ref
 from gitops_mcp.settings import Settings
 
@@ -28,16 +28,17 @@ class Merge:
 
 
 def wait_for_merge(
-    settings: Settings, text: str, deadline: float, progress: Progress | None = None, start: float | None = None
+    settings: Settings, text: str, deadline: float, clock: Clock, progress: Progress | None = None
 ) -> Merge:
-    """Poll the pull/merge request ``text`` until it is merged or closed, or ``deadline`` passed."""
+    """Poll the pull/merge request ``text`` until it is merged or closed, or ``deadline`` (of
+    ``clock``) passed."""
     ref = parse_pull_ref(text, settings)
-    start = time.monotonic() if start is None else start
+    start = clock.monotonic()
     delay = FIRST_POLL_S
     with Forge(ref.kind, settings) as forge:
         while True:
             st = forge.pull_state(ref)
-            elapsed = time.monotonic() - start
+            elapsed = clock.monotonic() - start
             if st.state == "merged" and st.merge_sha:
                 msg = f"{ref.label} merged as {st.merge_sha[:12]}; waiting for the controller to apply it"
                 if progress is not None:
@@ -45,10 +46,10 @@ def wait_for_merge(
                 return Merge("merged", st.merge_sha, msg, ref)
             if st.state == "closed":
                 return Merge("closed", None, f"{ref.label} was closed without merging: none of it will go live", ref)
-            remaining = deadline - time.monotonic()
+            remaining = deadline - clock.monotonic()
             if remaining <= 0:
                 return Merge("timeout", None, f"{ref.label} is still {st.state}: not merged before the timeout", ref)
             if progress is not None:
                 progress(elapsed, f"waiting for {ref.label} to be merged ({st.state})")
-            time.sleep(min(delay, remaining))
+            clock.sleep(min(delay, remaining))
             delay = min(delay * 2, MAX_POLL_S)

@@ -3,7 +3,6 @@ written, and the check after the controller applied the commit."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from gitops_mcp.cluster.owner import OwnerResult
@@ -59,7 +58,3 @@ def check_suspension(kube: Any, owner: OwnerResult, registry: ProviderRegistry, 
 
 def _name(ref: ObjectRef) -> str:
     return f"{ref.kind} {ref.namespace + '/' if ref.namespace else ''}{ref.name}"
-
-
-def deadline_after(seconds: float) -> float:
-    return time.monotonic() + seconds
