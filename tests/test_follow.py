@@ -17,7 +17,7 @@ from doubles.forge import FakeForge
 from doubles.world import World, application, git_repository, kustomization
 from gitops_mcp.errors import UserInputError
 from gitops_mcp.git.forge import Forge, PullRequestSpec, parse_pull_ref
-from gitops_mcp.remediation import SetImage
+from gitops_mcp.remediation import Remove, SetImage
 from gitops_mcp.services import Services
 from gitops_mcp.settings import Settings
 
@@ -46,7 +46,8 @@ class Env:
 @pytest.fixture(params=["flux", "argocd"])
 def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
     with World(tmp_path) as w, FakeForge(w.remote.root, FORGE_TOKEN) as forge:
-        url = w.seed("org/apps.git", tmp_path / "seed", {"apps/web/deploy.yaml": DEPLOY})
+        cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\ndata:\n  a: '1'\n"
+        url = w.seed("org/apps.git", tmp_path / "seed", {"apps/web/deploy.yaml": DEPLOY, "apps/web/cm.yaml": cm})
         w.kube.ensure_namespace("web")
         if request.param == "flux":  # the controllers poll their source every second, as an interval would
             w.kube.ensure_namespace("flux-system")
@@ -56,7 +57,9 @@ def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
             kind, ns = "Kustomization", "flux-system"
         else:
             w.kube.ensure_namespace("argocd")
-            w.kube.put(application("web", url, "apps/web", "web", revision="main", automated=True))
+            argo = application("web", url, "apps/web", "web", revision="main", automated=True)
+            argo["spec"]["syncPolicy"]["automated"]["prune"] = True
+            w.kube.put(argo)
             kind, ns = "Application", "argocd"
         app = Services(w.settings(forge="github", github_api_url=forge.github_api, github_token=FORGE_TOKEN))
         try:
@@ -118,6 +121,26 @@ def test_the_merge_wait_is_bounded_and_takes_one_of_revision_or_pull_request(env
     assert r.outcome == "timeout" and "still open: not merged before the timeout" in r.message
     with pytest.raises(UserInputError, match="revision or pull_request, not both"):
         env.app.cluster.wait(follow.kind, follow.name, follow.namespace, "a" * 40, 5, pull_request="org/apps#1")
+
+
+def test_a_removal_proposed_says_its_live_effect_and_is_pruned_after_the_merge(env: Env) -> None:
+    """'Remove the web Deployment': a pull request whose description says what the merge deletes;
+    followed to live, the Deployment is gone."""
+    r = env.app.remediation.remediate("apps/v1", "Deployment", "web", "web", Remove())
+    assert r.commit is not None and r.commit.pr_url and r.follow is not None, r.message
+    [pr] = env.forge.store.pulls["org/apps"]
+    assert pr["title"] == "Remove Deployment web/web"
+    assert "Live effect after the merge: the controller deletes Deployment web/web." in pr["body"]
+    assert env.world.kube.find("apps/v1", "Deployment", "web", "web") is not None  # nothing live before the merge
+
+    def progress(elapsed: float, message: str) -> None:
+        if "to be merged (open)" in message and pr["state"] == "open":
+            env.forge.merge("org/apps", 1)
+
+    f = r.follow
+    w = env.app.cluster.wait(f.kind, f.name, f.namespace, None, 60, progress, pull_request=f.pull_request)
+    assert w.outcome == "synced", w.message
+    assert env.world.kube.find("apps/v1", "Deployment", "web", "web") is None
 
 
 def test_pull_request_references(tmp_path: Path) -> None:

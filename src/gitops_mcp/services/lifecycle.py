@@ -29,6 +29,17 @@ def live_facts(kube: Any, owner: OwnerResult, registry: ProviderRegistry) -> Liv
     return LiveFacts(removal=removal, applier_keeps=keeps)
 
 
+def removal_effect(owner: OwnerResult, facts: LiveFacts) -> str:
+    """What the merge of a removal does in the cluster, for the commit message and the pull request."""
+    obj = owner.object
+    if facts.applier_keeps or facts.removal.stays:
+        return "Live effect after the merge: none; the live objects stay (pruning is off)."
+    managed = facts.removal.managed
+    names = ", ".join(_name(r) for r in managed[:MAX_LISTED]) + (" ..." if len(managed) > MAX_LISTED else "")
+    what = f" and the {len(managed)} objects it applied ({names})" if managed else ""
+    return f"Live effect after the merge: the controller deletes {_name(obj)}{what}."
+
+
 def check_removed(kube: Any, owner: OwnerResult, facts: LiveFacts, deadline: float) -> tuple[bool, str]:
     """Wait (until ``deadline``) for the object and what it applied to be deleted."""
     from gitops_mcp.cluster.gone import wait_gone

@@ -173,13 +173,14 @@ class RemediationService:
     ) -> tuple[RemediationResult, LiveFacts | None]:
         """Plan, validate, write and deliver the edit in the repository at ``root`` (with, for a
         removal, what the cluster said of it before)."""
-        from gitops_mcp.services.lifecycle import live_facts
+        from gitops_mcp.services.lifecycle import live_facts, removal_effect
 
         registry, facts = self.shared.registry, None
         if change.type == "remove":
             with self.shared.kube(context) as kube:
                 facts = live_facts(kube, owner, registry)
             p = plan_remove(root, owner, change, registry, facts)
+            msg += "\n\n" + removal_effect(owner, facts)  # the pull request's description says it too
         elif change.type in LIFECYCLE:
             p = plan_suspend(root, owner, change, registry)
         else:
