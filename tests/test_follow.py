@@ -75,7 +75,7 @@ def propose(env: Env) -> Any:
     r = env.app.remediation.remediate("apps/v1", "Deployment", "web", "web", SetImage(image="nginx:1.27"))
     assert r.commit is not None and r.commit.pr_url, r.message
     assert r.follow is not None and r.follow.pull_request == r.commit.pr_url
-    assert "wait_for_sync with follow" in r.message
+    assert "after the merge, follow it to live: wait_for_sync with follow" in r.message
     return r.follow
 
 

@@ -164,7 +164,11 @@ class RemediationService:
         if not (wait and mode == "push" and result.commit.commit_sha):
             if mode == "pull_request":
                 result.follow = self._follow(result)
-                result.message += "; follow it to live: wait_for_sync with follow" if result.follow else ""
+                result.message += (
+                    "; after the merge, follow it to live: wait_for_sync with follow"
+                    if result.follow
+                    else "; after the merge, verify it with wait_for_sync"
+                )
             return result
         return self._verify(result, change, result.commit.commit_sha, context, facts)
 
