@@ -136,14 +136,15 @@ def test_a_third_provider_through_reconcile_repair_and_fleet(tmp_path: Path) -> 
     from doubles.world import World
     from gitops_mcp.cluster.ops import reconcile_and_wait
     from gitops_mcp.providers.live import ObjectRef
-    from gitops_mcp.remediation import SetReplicas
+    from gitops_mcp.remediation import Remove, SetReplicas
 
     assert isinstance(KappProvider(), Provider)
     registry = ProviderRegistry([*default_registry(), KappProvider()])
     work = tmp_path / "work"
     with World(tmp_path) as w:
         w.kube.resources.append(APP)
-        url = w.seed("org/kapp.git", work, {"apps/web/deploy.yaml": DEPLOY})
+        cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\ndata:\n  a: '1'\n"
+        url = w.seed("org/kapp.git", work, {"apps/web/deploy.yaml": DEPLOY, "apps/web/cm.yaml": cm})
         for ns in ("kapp", "web"):
             w.kube.ensure_namespace(ns)
         spec = {"git": {"url": url, "ref": "main", "path": "./apps/web"}, "targetNamespace": "web", "mode": "deploy"}
@@ -169,6 +170,14 @@ def test_a_third_provider_through_reconcile_repair_and_fleet(tmp_path: Path) -> 
                 assert r.verification is not None and r.verification.outcome == "synced", r.message
                 assert r.live_ok and "replicas = 3" in r.live_detail, r.message
                 assert controller.reconciled.count("web") >= 2
+
+                # a removal: the document's file and its kustomization entry go, the App prunes it
+                gone = services.remediation.remediate(
+                    "apps/v1", "Deployment", "web", "web", Remove(), mode="push", repo_path=str(work)
+                )
+                assert gone.live_ok is True and "gone from the cluster" in gone.live_detail, gone.message
+                assert w.kube.find("apps/v1", "Deployment", "web", "web") is None
+                assert w.kube.find("v1", "ConfigMap", "web", "web-config") is not None
             assert controller.errors == []
 
             # its fleet layout, with its own option (refused by name when unknown)

@@ -62,7 +62,17 @@ class KappController(Controllers):
             new |= {"phase": "Failed", "message": f"{src.get('url')} has no {src.get('path')} at {ref}"}
         else:
             owner = {OWNER_LABEL: f"{meta['namespace']}.{meta['name']}"}
-            _, error = self._apply(build(files, str(src.get("path"))), spec.get("targetNamespace"), owner, {})
+            applied, error = self._apply(build(files, str(src.get("path"))), spec.get("targetNamespace"), owner, {})
+            if not error and spec.get("prune") is not False:  # what it applied before and not now is deleted
+                self._prune(owner[OWNER_LABEL], {(o["kind"], o["metadata"]["name"]) for o in applied})
             new |= {"phase": "Failed", "message": error} if error else {"phase": "Reconciled", "message": "applied"}
             new["deployedRevision"] = f"{ref}@sha1:{sha}"
         self.kube.patch_status(API, "App", meta["namespace"], meta["name"], new)
+
+    def _prune(self, owner: str, keep: set[tuple[str, str]]) -> None:
+        for r in self.kube.resources:
+            if r.kind in ("App", "Namespace"):
+                continue
+            for o in self.kube.list(r, None, labels=f"{OWNER_LABEL}={owner}"):
+                if (o["kind"], o["metadata"]["name"]) not in keep:
+                    self.kube.delete(r, o["metadata"].get("namespace"), o["metadata"]["name"])
