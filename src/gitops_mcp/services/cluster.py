@@ -23,7 +23,7 @@ class ClusterService:
         from gitops_mcp.cluster.ops import get_status
 
         with self.shared.kube(context) as kube:
-            return get_status(kube, kind, name, namespace, registry=self.shared.registry)
+            return get_status(kube, kind, name, namespace, registry=self.shared.registry, diagnose=True)
 
     def reconcile(
         self,
