@@ -39,7 +39,9 @@ class Registrar:
         text, sha = self.shared.delivery.committed_file(root, file)
         return self._apply(text, file, sha, None, context)
 
-    def after_push(self, repo_root: Path, file: str, provider: str, sha: str | None) -> RegisterResult:
+    def after_push(
+        self, repo_root: Path, file: str, provider: str, sha: str | None, context: str | None = None
+    ) -> RegisterResult:
         """The wizard's register step: the roots of ``provider`` in ``file`` as committed in ``sha``,
         the commit just pushed (None: nothing was committed, so the file must already be pushed)."""
         if sha is None:
@@ -49,4 +51,4 @@ class Registrar:
                 return RegisterResult(ok=False, message=f"nothing applied: {exc}")
         else:
             text = self.shared.delivery.show(repo_root, sha, file)
-        return self._apply(text, file, sha, provider, None)
+        return self._apply(text, file, sha, provider, context)
