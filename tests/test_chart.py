@@ -157,11 +157,11 @@ def test_another_release_name_and_namespace_name_everything_after_them() -> None
     ("sets", "words"),
     [
         (("nope=1",), "nope"),
-        (("mode=yolo",), "mode"),
+        (("mode=yolo",), "/mode"),
         (("redis.enabled=false",), "externalRedis.url"),
-        (("redis.enabled=false", "externalRedis.url=redis://:secret@redis:6379/0"), "externalRedis.url"),
-        (("audit.log=/etc/passwd",), "audit.log"),
-        (("oidc.issuer=http://sso.example.com",), "oidc.issuer"),
+        (("redis.enabled=false", "externalRedis.url=redis://:pw@redis:6379/0"), "/externalRedis/url"),
+        (("audit.log=/etc/passwd",), "/audit/log"),
+        (("oidc.issuer=http://sso.example.com",), "/oidc/issuer"),
         (("rbac.registation=true",), "registation"),
     ],
 )
