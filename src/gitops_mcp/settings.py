@@ -114,6 +114,12 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(default_factory=lambda: _xdg_dir("XDG_CACHE_HOME", ".cache"))
     session_db: Path | None = Field(None, description="SQLite file for sessions (default: <state_dir>/sessions.db)")
     session_ttl_seconds: int = Field(7 * 24 * 3600, ge=60, description="Idle sessions expire after this long")
+    max_open_sessions: int = Field(
+        50,
+        ge=1,
+        le=100_000,
+        description="Open wizard sessions one caller may have at once (start_deployment past it is refused)",
+    )
     session_store: SecretStr | None = Field(
         None,
         description="Where sessions live: unset or 'sqlite' = the SQLite file (session_db); "
@@ -198,6 +204,22 @@ class Settings(BaseSettings):
     )
     kept_hours: float = Field(
         168.0, gt=0, le=24 * 366, description="How long a change whose push was refused stays on its kept branch"
+    )
+
+    trust_repo_git_config: bool | None = Field(
+        None,
+        description="Run the hooks, filter and merge drivers, commit signing and credential helpers of local "
+        "repositories' own git configuration (default: yes over stdio, no over HTTP/SSE)",
+    )
+
+    # -- package builds (preflight: kustomize build, helm template) ---------------------------------------
+    build_memory_mb: int = Field(1024, ge=64, description="Memory one package build may use")
+    build_cpu_seconds: int = Field(60, ge=1, description="CPU time one package build may use")
+    build_timeout_seconds: float = Field(60.0, gt=0, description="Wall-clock time one package build may take")
+    build_output_mb: int = Field(16, ge=1, description="Output one package build may write")
+    build_max_input_mb: int = Field(16, ge=1, description="Size of all files one package build may read")
+    build_require_netns: bool = Field(
+        True, description="Build only where a network namespace can be made (false: remote references refused only)"
     )
 
     # -- OCI artifacts -------------------------------------------------------------------------------
@@ -331,6 +353,13 @@ class Settings(BaseSettings):
         if self.auth_token is not None:
             tokens.setdefault("default", self.auth_token.get_secret_value())
         return {k: v for k, v in tokens.items() if v}
+
+    @property
+    def repo_git_config_trusted(self) -> bool:
+        """Whether local repositories' own hooks, drivers, signing and credential helpers run."""
+        if self.trust_repo_git_config is not None:
+            return self.trust_repo_git_config
+        return self.transport == "stdio"
 
     @property
     def is_loopback(self) -> bool:

@@ -32,7 +32,7 @@ from gitops_mcp.git.repo import GitRepo, check_ref
 from gitops_mcp.git.results import CommitResult, Mode, RollbackResult
 from gitops_mcp.git.rollback import revert
 from gitops_mcp.git.workspace import Workspace, Workspaces
-from gitops_mcp.scrub import register_secrets
+from gitops_mcp.scrub import register_private_path, register_secrets
 from gitops_mcp.settings import Settings
 
 __all__ = ["PRIVATE", "CommitResult", "GitDelivery", "Kept", "Mode", "RollbackResult", "Workspace"]
@@ -49,6 +49,7 @@ class GitDelivery:
         self.cache = CloneCache(settings)
         self.workspaces = Workspaces(settings, self.cache)
         register_secrets(settings.secret_values())
+        register_private_path(settings.cache_dir, "<clone cache>")  # no message says where it is
         self.workspaces.clean_stale()  # start-up: the working trees of processes that were killed
 
     def commit_and_push(
@@ -68,7 +69,7 @@ class GitDelivery:
         ws = self.workspaces.of(repo_root)
         if ws is not None:
             return remote_delivery.commit_in(self.workspaces, ws, paths, message, branch, mode, base, draft, labels)
-        with GitRepo(repo_root, self.settings.git_timeout_seconds) as repo:
+        with self._local(repo_root) as repo:
             files = checked_paths(repo, paths, self.settings)
             co = Checkout.of(repo, self.settings)
             if mode == "push":
@@ -94,7 +95,7 @@ class GitDelivery:
         ws = self.workspaces.of(repo_root)
         if ws is not None:
             return remote_delivery.rollback_in(self.workspaces, ws, paths, shas, mode, base, message, draft, labels)
-        with GitRepo(repo_root, self.settings.git_timeout_seconds) as repo:
+        with self._local(repo_root) as repo:
             return revert(Checkout.of(repo, self.settings), paths, shas, mode, base, message, draft, labels)
 
     # -- git URLs: a private working tree per operation (see gitops_mcp.git.workspace) ----------------------
@@ -110,7 +111,7 @@ class GitDelivery:
         has no working tree to leave them in); None when the remote tip already has them."""
         ws = self.workspaces.of(repo_root)
         if ws is None:
-            raise UserInputError(f"{repo_root} is not a working tree of the clone cache")
+            raise UserInputError("that directory is not a working tree of the clone cache")
         return remote_delivery.keep_written(self.workspaces, ws, paths, check_message(message))
 
     def deliver_kept(
@@ -150,7 +151,7 @@ class GitDelivery:
     def committed_file(self, repo_root: Path, file: str) -> tuple[str, str]:
         """(text, HEAD commit) of ``file`` as committed and pushed; refuses uncommitted or unpushed
         changes (see :func:`gitops_mcp.git.committed.committed_file`)."""
-        with GitRepo(repo_root, self.settings.git_timeout_seconds) as repo:
+        with self._local(repo_root) as repo:
             return committed_file(Checkout.of(repo, self.settings), file)
 
     def show(self, repo_root: Path, sha: str, file: str) -> str:
@@ -158,7 +159,7 @@ class GitDelivery:
         from gitops_mcp.git.repo import check_sha
         from gitops_mcp.paths import check_relative
 
-        with GitRepo(repo_root, self.settings.git_timeout_seconds) as repo:
+        with self._local(repo_root) as repo:
             return repo.run("show", f"{check_sha(sha)}:{check_relative(file, 'file')}")
 
     # -- clone cache (see gitops_mcp.git.cache) ---------------------------------------------------------
@@ -176,6 +177,10 @@ class GitDelivery:
 
     def is_cached(self, path: Path) -> bool:
         return self.cache.contains(path)
+
+    def _local(self, repo_root: Path) -> GitRepo:
+        """A caller's local repository; its own git configuration runs only when trusted."""
+        return GitRepo(repo_root, self.settings.git_timeout_seconds, trusted=self.settings.repo_git_config_trusted)
 
 
 def _check_mode(settings: Settings, mode: Mode) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 from gitops_mcp.caller import pr_note
 from gitops_mcp.errors import PolicyViolation, PushRefused, UserInputError
 from gitops_mcp.git.forge import Forge, PullRequest, PullRequestSpec, forge_kind
-from gitops_mcp.git.remote import Remote, git_env, parse_remote
+from gitops_mcp.git.remote import Remote, check_rewrites, git_env, parse_remote
 from gitops_mcp.git.repo import GitRepo, Identity
 from gitops_mcp.paths import check_relative, safe_repo_file
 from gitops_mcp.settings import Settings
@@ -122,6 +122,7 @@ class Checkout:
         except ValueError as exc:
             raise UserInputError(f"the origin remote is not a usable URL: {exc}") from exc
         remote = parse_remote(clean, settings)
+        check_rewrites(remote, settings, repo.root)
         return cls(repo, remote, git_env(remote, settings), settings)
 
     @property

@@ -7,8 +7,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from gitops_mcp.cluster.owner import OwnerFinder
 from gitops_mcp.detection.models import Package
-from gitops_mcp.manifests.preflight import PackageCheck
+from gitops_mcp.errors import ClusterError
+from gitops_mcp.git.urls import url_identity
+from gitops_mcp.manifests.preflight import PackageCheck, check_helm, check_kustomize
 from gitops_mcp.manifests.validation import validate_documents
 from gitops_mcp.manifests.write import diff_against, unified_diff
 from gitops_mcp.manifests.yaml import dump_documents
@@ -60,8 +63,6 @@ class Preparation:
     def cluster_appliers(self) -> list[ClusterApplier] | None:
         """What in the cluster applies a directory of a Git repository (every provider's
         :meth:`~gitops_mcp.providers.base.Provider.appliers`); None when the cluster cannot be read."""
-        from gitops_mcp.cluster.owner import OwnerFinder
-        from gitops_mcp.errors import ClusterError
 
         try:
             with self.shared.kube(timeout=5.0) as kube:
@@ -93,8 +94,7 @@ class Preparation:
     def package_check(self, answers: Mapping[str, Any], ctx: SessionContext) -> PackageCheck | None:
         """Preflight of the chosen package in the working tree (None: not checkable here: no local
         repository, a cached clone, a chart from a Helm/OCI repository, or another repository)."""
-        from gitops_mcp.git.urls import url_identity
-        from gitops_mcp.manifests.preflight import check_helm, check_kustomize
+        from gitops_mcp.sandbox import Limits
 
         kind = flow.package_kind(answers, ctx)
         path, repo_url = answers.get("path"), answers.get("repo_url")
@@ -106,10 +106,18 @@ class Preparation:
         files = tuple(str(f) for f in answers.get("value_files") or [])
         key = (str(root), str(path), kind[0], files)
         if key not in self._checks:
+            s = self.shared.settings
+            limits = Limits(
+                s.build_memory_mb,
+                s.build_cpu_seconds,
+                s.build_timeout_seconds,
+                s.build_output_mb,
+                s.build_require_netns,
+            )
             if kind[0] == "kustomize":
-                self._checks[key] = check_kustomize(root, str(path))
+                self._checks[key] = check_kustomize(root, str(path), limits, s.build_max_input_mb)
             elif kind[0] == "helm":
-                self._checks[key] = check_helm(root, str(path), list(files))
+                self._checks[key] = check_helm(root, str(path), list(files), limits, s.build_max_input_mb)
             else:
                 self._checks[key] = None
         return self._checks[key]
