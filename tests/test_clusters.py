@@ -84,6 +84,7 @@ def test_each_call_reaches_the_cluster_it_names_and_no_other(env: Env) -> None:
         assert app.shared.cluster_name(None) == "east" and app.shared.cluster_name("west") == "west"
         report = app.inspect.provider_report("west")
         assert report.cluster == env.west.base and report.cluster_error is None
+        assert report.clusters == ["east", "west"]  # what the assistant may name
     finally:
         app.close()
 
