@@ -198,6 +198,7 @@ def test_an_external_redis_replaces_the_charts_own() -> None:
     assert env["GITOPS_MCP_SESSION_STORE"] == "rediss://redis.example.com:6380/0"
     egress = pick(docs, "NetworkPolicy", "gitops-mcp")["spec"]["egress"]
     assert not [r for r in egress if r.get("to")]  # no rule for a Redis pod that is not there
+    assert {"port": 6380, "protocol": "TCP"} in [p for r in egress for p in r["ports"]]  # but its port
 
 
 def test_the_notes_tell_how_to_connect_a_client() -> None:
