@@ -26,6 +26,7 @@ from gitops_mcp.providers.live import (
     FieldEdit,
     GitLocation,
     KindInfo,
+    Managed,
     Obj,
     ObjectRef,
     OwnerLink,
@@ -134,6 +135,9 @@ class ProviderDefaults:
         return []
 
     def owner_of(self, cluster: ClusterReader, obj: Obj, stage: OwnerStage) -> OwnerStep | None:
+        return None
+
+    def managed_objects(self, ref: ObjectRef, obj: Obj) -> list[Managed] | None:
         return None
 
     def git_location(self, cluster: ClusterReader, obj: Obj, chain: Sequence[OwnerLink]) -> GitLocation | None:

@@ -7,7 +7,7 @@ import copy
 
 import yaml
 
-from doubles.controllers.base import Controllers, Obj, now
+from doubles.controllers.base import Controllers, Obj, failing, now
 from doubles.controllers.build import build, files_at, git
 from doubles.kube import ApiError
 
@@ -80,6 +80,13 @@ class ArgoCDController(Controllers):
             if error:
                 status["operationState"] = {**op, "phase": "Failed", "message": error}
                 status["sync"] = {"status": "OutOfSync", "revision": applied_rev or ""}
+                self.record(
+                    obj,
+                    "Warning",
+                    "OperationCompleted",
+                    f"Sync operation to {sha} failed: {error}",
+                    "argocd-application-controller",
+                )
             else:
                 status["operationState"] = {
                     **op,
@@ -88,7 +95,15 @@ class ArgoCDController(Controllers):
                 }
                 kept = self._prune(before, applied, prune)
                 status["sync"] = {"status": "OutOfSync" if kept else "Synced", "revision": sha}
-                status["health"] = {"status": "Healthy"}
+                degraded = [o for o in applied if self._health(o).get("health", {}).get("status") == "Degraded"]
+                status["health"] = self._health(degraded[0])["health"] if degraded else {"status": "Healthy"}
+                self.record(
+                    obj,
+                    "Normal",
+                    "OperationCompleted",
+                    f"Sync operation to {sha} succeeded",
+                    "argocd-application-controller",
+                )
                 status["resources"] = kept + [
                     {
                         "group": o["apiVersion"].rsplit("/", 1)[0] if "/" in o["apiVersion"] else "",
@@ -97,7 +112,7 @@ class ArgoCDController(Controllers):
                         "namespace": o["metadata"].get("namespace", ""),
                         "name": o["metadata"]["name"],
                         "status": "Synced",
-                        "health": {"status": "Healthy"},
+                        **self._health(o),
                     }
                     for o in applied
                 ]
@@ -131,6 +146,22 @@ class ArgoCDController(Controllers):
         if "resources-finalizer.argocd.argoproj.io" in finalizers:
             for r in (app.get("status") or {}).get("resources") or []:
                 self._delete_resource(r)
+
+    @staticmethod
+    def _health(o: Obj) -> Obj:
+        """The health Argo CD assesses for a resource (none for kinds it has no check for)."""
+        if o["kind"] not in ("Deployment", "StatefulSet", "Job", "Pod", "Service", "PersistentVolumeClaim"):
+            return {}
+        if failing(o):
+            return {
+                "health": {
+                    "status": "Degraded",
+                    "message": f'Deployment "{o["metadata"]["name"]}" exceeded its progress deadline'
+                    if o["kind"] == "Deployment"
+                    else "Job has reached the specified backoff limit",
+                }
+            }
+        return {"health": {"status": "Healthy"}}
 
     def _report(self, obj: Obj, status: Obj, main_patch: Obj) -> None:
         """Write the status, then the Application's own changes (refresh annotation, finished operation)."""
