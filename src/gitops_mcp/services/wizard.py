@@ -133,7 +133,12 @@ class Wizard:
             state.answers.pop("delivery", None)
             state.answers.pop("register", None)
             state.step = "preview"
+        if state.step == "done" and state.shown != state.preview.digest():
+            # never delivered unseen: the delivery waits (kept) until this preview has been returned
+            state.pending["delivery"] = state.answers.pop("delivery")
+            state.step = "preview"
         if state.step != "done":
+            state.shown = state.preview.digest() if state.status == "open" else state.shown
             if not state.context.delivery_options:
                 state.status = "done"
             return state
@@ -318,6 +323,11 @@ class Wizard:
             return (
                 "The server is read-only: nothing can be written. Copy preview.yaml into "
                 f"{state.preview.output_path if state.preview else 'the repository'} yourself."
+            )
+        if state.step == "preview" and "delivery" in state.pending:
+            return (
+                f"Delivery {state.pending['delivery']!r} is held: the user has not seen this preview. Show them "
+                "preview.yaml (and preview.diff), then call answer_questions again to deliver it (the answer is kept)."
             )
         if state.step == "preview":
             valid = state.preview is not None and state.preview.validation.valid
