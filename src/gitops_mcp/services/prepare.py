@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops_mcp.detection.models import Package
+from gitops_mcp.manifests.plain import nested_manifest_dirs
 from gitops_mcp.manifests.preflight import PackageCheck
 from gitops_mcp.manifests.validation import validate_documents
 from gitops_mcp.manifests.write import diff_against, unified_diff
@@ -90,6 +91,7 @@ class Preparation:
         """Preflight of the chosen package in the working tree (None: not checkable here: no local
         repository, a cached clone, a chart from a Helm/OCI repository, or another repository)."""
         from gitops_mcp.git.urls import url_identity
+        from gitops_mcp.manifests.plain import check_plain
         from gitops_mcp.manifests.preflight import check_helm, check_kustomize
 
         kind = flow.package_kind(answers, ctx)
@@ -100,12 +102,15 @@ class Preparation:
         if self.shared.delivery.is_cached(root) or url_identity(str(repo_url)) != url_identity(ctx.origin_url):
             return None
         files = tuple(str(f) for f in answers.get("value_files") or [])
-        key = (str(root), str(path), kind[0], files)
+        key = (str(root), str(path), f"{kind[0]}:{answers.get('provider')}", files)
         if key not in self._checks:
             if kind[0] == "kustomize":
                 self._checks[key] = check_kustomize(root, str(path))
             elif kind[0] == "helm":
                 self._checks[key] = check_helm(root, str(path), list(files))
+            elif kind[0] == "manifests" and answers.get("provider") in self.shared.registry:
+                how = self.shared.registry.get(str(answers["provider"])).plain_dirs
+                self._checks[key] = check_plain(root, str(path), how.suffixes, how.subdirectories)
             else:
                 self._checks[key] = None
         return self._checks[key]
@@ -114,6 +119,8 @@ class Preparation:
         a, ctx = state.answers, state.context
         provider = self.shared.registry.get(str(a["provider"]))
         spec = flow.build_spec(a, ctx)
+        if spec.package_type == "manifests" and spec.source_kind == "git" and ctx.repo_root and spec.path:
+            spec.nested = nested_manifest_dirs(Path(ctx.repo_root), spec.path)
         options = {q.id: a[q.id] for q in flow.questions_for("provider_options", a, ctx, self.env(ctx)) if q.id in a}
         gen = provider.generate(spec, options)
         text = dump_documents(gen.objects)
