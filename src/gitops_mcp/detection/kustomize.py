@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitops_mcp.detection.models import Confidence, Package
-from gitops_mcp.detection.reader import KUSTOMIZATION_FILES, Scanner, is_yaml
+from gitops_mcp.detection.reader import KUSTOMIZATION_FILES, Scanner, is_manifest
 
 
 @dataclass
@@ -57,7 +57,7 @@ def kustomization_refs(k: dict[str, Any], rel_dir: str) -> KustRefs:
         if target is None:
             refs.evidence.append(f"reference {ref} points outside the repository")
             return
-        if is_yaml(target) or target.rsplit("/", 1)[-1] in KUSTOMIZATION_FILES:
+        if is_manifest(target) or target.rsplit("/", 1)[-1] in KUSTOMIZATION_FILES:
             refs.files.add(target)
             if patch:
                 refs.patch_files.add(target)
@@ -119,8 +119,7 @@ def kustomize_packages(sc: Scanner, skip_dirs: Collection[str], claims: Claims) 
         if kdoc.get("helmCharts"):
             evidence.append("inflates Helm charts (helmCharts)")
         if kdoc.get("kind") == "Component":
-            evidence.append("a Kustomize Component (used by other kustomizations)")
-            confidence = "medium"
+            continue  # a Kustomize Component is part of the kustomizations that use it, not a package
         if info.chart:
             evidence.append("also has Chart.yaml: treated as Kustomize, as GitOps engines do")
             confidence = "medium" if confidence == "high" else confidence
