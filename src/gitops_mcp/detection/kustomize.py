@@ -7,6 +7,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
+from gitops_mcp.detection.kinds import custom_kind
 from gitops_mcp.detection.models import Confidence, Package
 from gitops_mcp.detection.reader import KUSTOMIZATION_FILES, Scanner, is_manifest
 
@@ -126,11 +127,13 @@ def kustomize_packages(sc: Scanner, skip_dirs: Collection[str], claims: Claims) 
         evidence.extend(refs.evidence)
         ns = kdoc.get("namespace") if isinstance(kdoc.get("namespace"), str) else None
         kinds: set[str] = set()
+        custom: set[str] = set()
         for f in sorted(refs.files - refs.patch_files):
             if posixpath.dirname(f) == (rel if rel != "." else "") and f.rsplit("/", 1)[-1] in info.files:
                 scan = sc.scan_yaml(info.files[f.rsplit("/", 1)[-1]], f)
                 if scan:
                     kinds.update(o.kind for o in scan.objects)
+                    custom.update(c for o in scan.objects if (c := custom_kind(o.api_version, o.kind)))
         if rel in skip_dirs:
             continue
         name = posixpath.basename(rel) if rel != "." else sc.fs.name
@@ -142,6 +145,7 @@ def kustomize_packages(sc: Scanner, skip_dirs: Collection[str], claims: Claims) 
             evidence=evidence,
             namespace=ns,
             kinds=sorted(kinds),
+            custom_kinds=sorted(custom),
         )
         packages[rel] = pkg
 

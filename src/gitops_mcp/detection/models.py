@@ -30,6 +30,7 @@ class Package(Model):
     kinds: list[str] = Field(default_factory=list, description="Kinds of the objects found (local files)")
     used_by: list[str] = Field(default_factory=list, description="Overlays and GitOps objects (files) using it")
     dependencies: list[str] = Field(default_factory=list, description="Chart dependencies")
+    custom_kinds: list[str] = Field(default_factory=list, description="CRD kinds (group/Kind)")
 
 
 class GitOpsObject(Model):

@@ -22,6 +22,7 @@ from gitops_mcp.detection.helm import helm_packages
 from gitops_mcp.detection.kinds import (
     GitOpsKinds,
     api_group,
+    custom_kind,
     gitops_kinds_of,
     is_gitops_kind,
 )
@@ -158,6 +159,7 @@ def _other_dirs(
                     confidence=conf,
                     evidence=evidence,
                     kinds=obj_kinds,
+                    custom_kinds=sorted({c for o in all_objs if (c := custom_kind(o.api_version, o.kind))}),
                     namespace=next(iter(namespaces)) if len(namespaces) == 1 else None,
                 )
             )

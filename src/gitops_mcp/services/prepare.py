@@ -25,6 +25,7 @@ class Preparation:
     def __init__(self, shared: Shared) -> None:
         self.shared = shared
         self._checks: dict[tuple[str, str, str, tuple[str, ...]], PackageCheck | None] = {}
+        self._served: set[str] | None = None  # group/Kind of the cluster's CRDs, read once per request
 
     def context(
         self, directory: Path | None, intent: str | None, provider: str | None, packages: list[Package] | None = None
@@ -68,10 +69,39 @@ class Preparation:
             return None
         return [ClusterApplier(ref=a.ref, repo_url=a.repo_url, path=a.path) for a in found]
 
+    def crd_notes(self, kinds: list[str]) -> list[str]:
+        """What the preview says of the package's kinds from CRDs (``group/Kind``): which, and with
+        a cluster to ask, which of them it lacks."""
+        from gitops_mcp.errors import ClusterError
+
+        if not kinds:
+            return []
+        notes = [f"The package uses kinds from CRDs: {', '.join(kinds)}; they must be installed before it syncs."]
+        if not self.shared.cluster_configured():
+            return notes
+        if self._served is None:
+            try:
+                with self.shared.kube(timeout=5.0) as kube:
+                    items, _ = kube.list("apiextensions.k8s.io/v1", "CustomResourceDefinition")
+            except ClusterError as exc:
+                return [*notes, f"Could not ask the cluster which are installed: {exc}"]
+            spec = [i.get("spec") or {} for i in items]
+            self._served = {f"{s.get('group')}/{(s.get('names') or {}).get('kind')}" for s in spec}
+        missing = [k for k in kinds if k not in self._served]
+        if missing:
+            notes.append(
+                f"Missing in the cluster: {', '.join(missing)}: install their CRDs (or the operator that "
+                "brings them) first, or the sync fails with 'no matches for kind'."
+            )
+        else:
+            notes.append("The cluster has all of them.")
+        return notes
+
     def env(self, ctx: SessionContext) -> flow.FlowEnv:
         root = Path(ctx.repo_root) if ctx.repo_root else None
         delivery = self.shared.delivery
         self._checks.clear()  # one env per request: files may have changed since the last one
+        self._served = None
 
         def exists(rel: str) -> bool:
             return root is not None and delivery.dir_exists(root, rel)
@@ -123,6 +153,9 @@ class Preparation:
             spec.nested = nested_manifest_dirs(Path(ctx.repo_root), spec.path)
         options = {q.id: a[q.id] for q in flow.questions_for("provider_options", a, ctx, self.env(ctx)) if q.id in a}
         gen = provider.generate(spec, options)
+        pkg = flow.selected_package(a, ctx)
+        needs = [k for k in (pkg.custom_kinds if pkg else []) if not provider.manages_api_group(k.split("/")[0])]
+        notes = [*gen.notes, *self.crd_notes(needs)]
         text = dump_documents(gen.objects)
         validation = validate_documents(
             gen.objects, self.shared.settings.policy, self.shared.crds(), rules=self.shared.rules
@@ -142,7 +175,7 @@ class Preparation:
             output_path=out,
             yaml=text,
             objects=gen.summary,
-            notes=gen.notes,
+            notes=notes,
             diff=diff,
             file_exists=exists,
             validation=validation,

@@ -345,4 +345,4 @@ class Wizard:
 
 def _brief(p: Package) -> Package:
     """A detected package as the session shows it: what to choose by; the evidence is detect_packages'."""
-    return p.model_copy(update={"evidence": [], "kinds": []})
+    return p.model_copy(update={"evidence": [], "kinds": [], "custom_kinds": []})
