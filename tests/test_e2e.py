@@ -369,3 +369,31 @@ def test_oci_artifact_goes_live_and_is_verified_by_its_commit(world: World) -> N
         assert w.outcome == "synced", w.message
         live = world.kube.find("apps/v1", "Deployment", "podinfo", "podinfo")
         assert live is not None and live["spec"]["replicas"] == 4
+
+
+def test_replicas_an_autoscaler_in_the_cluster_decides_are_refused(world: World) -> None:
+    """An HPA that only the cluster has (none in Git) still decides the live count: refused, nothing pushed."""
+    from gitops_mcp.remediation import Refused, SetReplicas
+
+    world.kube.put(shared.kustomization("podinfo-production", "./deploy/overlays/production", "flux-system"))
+    first = world.app.cluster.wait("Kustomization", "podinfo-production", "flux-system", None, 20)
+    assert first.outcome == "synced", first.message
+    head = world.srv.head(f"{REPO}.git")
+    hpa = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "cache-by-hand", "namespace": "production"},
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "cache"}, "maxReplicas": 5},
+    }
+    world.kube.put(hpa)
+    with pytest.raises(Refused, match=r"HorizontalPodAutoscaler production/cache-by-hand in the cluster scales"):
+        world.app.remediation.remediate(
+            "apps/v1",
+            "Deployment",
+            "cache",
+            "production",
+            SetReplicas(replicas=3),
+            mode="push",
+            repo_path=str(world.work),
+        )
+    assert world.srv.head(f"{REPO}.git") == head
