@@ -122,4 +122,19 @@ def test_json_manifests_are_read_by_argocd_not_by_flux(app: Services, fixture_re
     argo = check_plain(repo, "monitoring/configs/dashboards", (".yaml", ".yml", ".json"), subdirectories=False)
     flux = check_plain(repo, "monitoring/configs/dashboards", (".yaml", ".yml"), subdirectories=True)
     assert target.is_dir() and not argo.ok and "not a Kubernetes object" in argo.message
-    assert flux.ok and flux.message == "0 objects in 0 files"
+    assert not flux.ok and flux.message.endswith("holds no file the engine reads as manifests (.yaml, .yml)")
+
+
+def test_a_json_package_is_read_by_argocd_and_flagged_for_flux(
+    app: Services, fixture_repo: Callable[..., Path]
+) -> None:
+    repo = fixture_repo("podinfo")
+    (repo / "deploy/json").mkdir()
+    cm = '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"a": "b"}}'
+    (repo / "deploy/json/settings.json").write_text(cm, encoding="utf-8")
+    argo = preview(app, repo, "deploy/json", "argocd")
+    assert argo.preview.package_check is not None and argo.preview.package_check.message == "1 objects in 1 files"
+    flux = preview(app, repo, "deploy/json", "flux")
+    check = flux.preview.package_check
+    assert check is not None and not check.ok and "no file the engine reads as manifests (.yaml, .yml)" in check.message
+    assert "deliver_anyway" in {q.id for q in flux.questions}

@@ -94,6 +94,10 @@ def check_plain(
     files, built = _included(root / path, suffixes, subdirectories, build)
     if len(files) > MAX_FILES:
         return PackageCheck(ok=False, checked=[], message=f"{path} holds more than {MAX_FILES} manifest files")
+    if not files and not built:
+        return PackageCheck(
+            ok=False, checked=[], message=f"{path} holds no file the engine reads as manifests ({', '.join(suffixes)})"
+        )
     seen: dict[tuple[str, ...], str] = {}
     for f in files:
         rel = f.relative_to(root).as_posix()
