@@ -11,7 +11,7 @@ import pytest
 
 from conftest import FIXTURES, REGISTRY, need_shared
 from gitops_mcp.manifests.yaml import load_documents
-from gitops_mcp.remediation import MergePatch, Refused, SetImage, SetReplicas, SetResources, plan
+from gitops_mcp.remediation import MergePatch, Refused, SetEnv, SetImage, SetReplicas, SetResources, plan
 from test_remediation import changed_lines, owner
 
 
@@ -145,3 +145,33 @@ def test_replicas_under_an_autoscaler_are_refused_with_the_reason(
     with pytest.raises(Refused, match="minReplicas/maxReplicas"):
         plan(root, o, SetReplicas(replicas=5), REGISTRY)
     assert {p: p.read_text(encoding="utf-8") for p in root.rglob("*.yaml")} == before
+
+
+def test_an_env_var_an_overlay_patch_sets_is_changed_in_that_patch(repo: Callable[[str], Path]) -> None:
+    root = repo("podinfo")
+    patch = (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: frontend\nspec:\n  template:\n    spec:\n"
+        "      containers:\n        - name: frontend\n          env:\n            - name: PODINFO_UI_COLOR\n"
+        "              value: '#ff0000'\n"
+    )
+    (root / "deploy/overlays/production/color.yaml").write_text(patch, encoding="utf-8")
+    k = root / "deploy/overlays/production/kustomization.yaml"
+    k.write_text(k.read_text(encoding="utf-8") + "patches:\n  - path: color.yaml\n", encoding="utf-8")
+    o = owner(
+        root,
+        [("Kustomization", "prod", "flux-system"), ("GitRepository", "podinfo", "flux-system")],
+        "./deploy/overlays/production",
+        "deploy/bases/frontend/deployment.yaml",
+        0,
+        ("Deployment", "frontend"),
+        ("apps/v1", "Deployment", "frontend", "production"),
+    )
+    p = plan(root, o, SetEnv(name="PODINFO_UI_COLOR", value="#00ff00"), REGISTRY)
+    assert [(e.file, e.role) for e in p.edits] == [("deploy/overlays/production/color.yaml", "patch")]
+    assert changed_lines(p.edits[0].before, p.edits[0].after) == (
+        ["              value: '#ff0000'"],
+        ["              value: '#00ff00'"],
+    )
+    # a variable no patch sets is the base's (every environment's), as before
+    p = plan(root, o, SetEnv(name="PODINFO_UI_MESSAGE", value="hi"), REGISTRY)
+    assert [e.file for e in p.edits] == ["deploy/bases/frontend/deployment.yaml"]

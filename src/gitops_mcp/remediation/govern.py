@@ -16,7 +16,7 @@ from typing import Any
 from gitops_mcp.errors import UserInputError
 from gitops_mcp.manifests.edit import YamlEditor
 from gitops_mcp.manifests.yaml import load_documents
-from gitops_mcp.remediation.changes import MergePatch, Refused, SetImage, SetReplicas, SetResources
+from gitops_mcp.remediation.changes import MergePatch, Refused, SetEnv, SetImage, SetReplicas, SetResources
 from gitops_mcp.syntax import parse_image_reference
 
 KFILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
@@ -144,6 +144,13 @@ def field_ops(doc: dict[str, Any], change: Any) -> list[tuple[Path_, Any]]:
             for s in ("requests", "limits")
             for k, v in getattr(change, s).items()
         ]
+    if isinstance(change, SetEnv):  # an existing plain variable (a new one is the object's own)
+        base, i = container_index(doc, change.container)
+        env = _dig(doc, [*base, "containers", i]).get("env") or []
+        j = next((j for j, e in enumerate(env) if isinstance(e, dict) and e.get("name") == change.name), None)
+        if j is None or "valueFrom" in env[j]:
+            return []
+        return [([*base, "containers", i, "env", j, "value"], change.value)]
     if isinstance(change, MergePatch):
         return leaves(change.patch)
     return []
