@@ -7,9 +7,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from gitops_mcp.cluster.owner import OwnerFinder
 from gitops_mcp.detection.models import Package
-from gitops_mcp.manifests.plain import nested_manifest_dirs
-from gitops_mcp.manifests.preflight import PackageCheck
+from gitops_mcp.errors import ClusterError
+from gitops_mcp.git.urls import url_identity
+from gitops_mcp.manifests.plain import check_plain, nested_manifest_dirs
+from gitops_mcp.manifests.preflight import PackageCheck, check_helm, check_kustomize
 from gitops_mcp.manifests.validation import validate_documents
 from gitops_mcp.manifests.write import diff_against, unified_diff
 from gitops_mcp.manifests.yaml import dump_documents
@@ -50,6 +53,8 @@ class Preparation:
             ctx.tags = sorted(info.tags)[:MAX_TAGS]
         if not self.shared.settings.read_only:
             ctx.delivery_options = ["write", "push", "pull_request"] if ctx.origin_url else ["write"]
+            if self.shared.settings.proposes_only and "push" in ctx.delivery_options:  # no push, no registration
+                ctx.delivery_options.remove("push")
             ctx.can_wait = bool(ctx.origin_url) and self.shared.cluster_configured()
         if ctx.can_wait:
             ctx.cluster_appliers = self.cluster_appliers()
@@ -58,8 +63,6 @@ class Preparation:
     def cluster_appliers(self) -> list[ClusterApplier] | None:
         """What in the cluster applies a directory of a Git repository (every provider's
         :meth:`~gitops_mcp.providers.base.Provider.appliers`); None when the cluster cannot be read."""
-        from gitops_mcp.cluster.owner import OwnerFinder
-        from gitops_mcp.errors import ClusterError
 
         try:
             with self.shared.kube(timeout=5.0) as kube:
@@ -72,7 +75,6 @@ class Preparation:
     def crd_notes(self, kinds: list[str]) -> list[str]:
         """What the preview says of the package's kinds from CRDs (``group/Kind``): which, and with
         a cluster to ask, which of them it lacks."""
-        from gitops_mcp.errors import ClusterError
 
         if not kinds:
             return []
@@ -120,9 +122,7 @@ class Preparation:
     def package_check(self, answers: Mapping[str, Any], ctx: SessionContext) -> PackageCheck | None:
         """Preflight of the chosen package in the working tree (None: not checkable here: no local
         repository, a cached clone, a chart from a Helm/OCI repository, or another repository)."""
-        from gitops_mcp.git.urls import url_identity
-        from gitops_mcp.manifests.plain import check_plain
-        from gitops_mcp.manifests.preflight import check_helm, check_kustomize
+        from gitops_mcp.sandbox import Limits
 
         kind = flow.package_kind(answers, ctx)
         path, repo_url = answers.get("path"), answers.get("repo_url")
@@ -134,10 +134,18 @@ class Preparation:
         files = tuple(str(f) for f in answers.get("value_files") or [])
         key = (str(root), str(path), f"{kind[0]}:{answers.get('provider')}", files)
         if key not in self._checks:
+            s = self.shared.settings
+            limits = Limits(
+                s.build_memory_mb,
+                s.build_cpu_seconds,
+                s.build_timeout_seconds,
+                s.build_output_mb,
+                s.build_require_netns,
+            )
             if kind[0] == "kustomize":
-                self._checks[key] = check_kustomize(root, str(path))
+                self._checks[key] = check_kustomize(root, str(path), limits, s.build_max_input_mb)
             elif kind[0] == "helm":
-                self._checks[key] = check_helm(root, str(path), list(files))
+                self._checks[key] = check_helm(root, str(path), list(files), limits, s.build_max_input_mb)
             elif kind[0] == "manifests" and answers.get("provider") in self.shared.registry:
                 how = self.shared.registry.get(str(answers["provider"])).plain_dirs
                 self._checks[key] = check_plain(root, str(path), how.suffixes, how.subdirectories)

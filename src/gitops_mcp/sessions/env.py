@@ -22,3 +22,5 @@ class FlowEnv:
     exists: Callable[[str], bool] | None = None  # does a repo-relative directory exist?
     package_problem: Callable[[Mapping[str, Any]], str | None] | None = None
     """Why the chosen package does not build (kustomize build / helm template), or None."""
+    questions: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+    """The question lists of this call by (step, answers): one env per call, its questions built once."""
