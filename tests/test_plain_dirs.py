@@ -110,7 +110,7 @@ def test_a_plain_package_that_would_not_apply_holds_delivery(
     check = v.preview.package_check
     assert check is not None and not check.ok and reason in check.message, check
     asked = {q.id: q for q in v.questions}
-    assert "deliver_anyway" in asked and reason in (asked["deliver_anyway"].prompt or "")
+    assert "deliver_anyway" in asked  # its prompt points at preview.package_check, which says why
     v = app.wizard.answer("local", v.session_id, {"delivery": "push"})
     assert "does not build" in v.errors["delivery"] and v.result is None
 
