@@ -153,8 +153,7 @@ class WizardService:
             state.answers.pop("delivery", None)
             state.answers.pop("register", None)
             state.step = "preview"
-        if state.step == "done" and state.shown != state.preview.digest():
-            # never delivered unseen: the delivery waits (kept) until this preview has been returned
+        if state.step == "done" and state.shown != state.preview.digest():  # never delivered unseen: kept
             state.pending["delivery"] = state.answers.pop("delivery")
             state.step = "preview"
         if state.step != "done":
@@ -369,11 +368,9 @@ class WizardService:
                 "The server is read-only: nothing can be written. Copy preview.yaml into "
                 f"{state.preview.output_path if state.preview else 'the repository'} yourself."
             )
-        if state.step == "preview" and "delivery" in state.pending:
-            return (
-                f"Delivery {state.pending['delivery']!r} is held: the user has not seen this preview. Show them "
-                "preview.yaml (and preview.diff), then call answer_questions again to deliver it (the answer is kept)."
-            )
+        if state.step == "preview" and "delivery" in state.pending:  # held: see _settle
+            held = f"Delivery {state.pending['delivery']!r} is held: the user has not seen this preview. "
+            return held + "Show it to them, then call answer_questions again to deliver it (the answer is kept)."
         if state.step == "preview":
             valid = state.preview is not None and state.preview.validation.valid
             return (
