@@ -18,7 +18,7 @@ import yaml
 
 from doubles.controllers import GitOpsSimulator
 from doubles.world import World, git_repository, kustomization
-from gitops_mcp.remediation import Refused, Remove, Resume, Suspend
+from gitops_mcp.remediation import Refused, Remove, Suspension
 from gitops_mcp.services import Services
 
 NS = "web"
@@ -220,10 +220,10 @@ def test_bootstrap_objects_are_refused_unless_asked(tmp_path: Path, engine: str)
 def test_suspend_then_resume(env: Env, tmp_path: Path) -> None:
     kind, name, ns = env.child
     api = "kustomize.toolkit.fluxcd.io/v1" if env.engine == "flux" else "argoproj.io/v1alpha1"
-    r = env.app.remediation.remediate(api, kind, name, ns, Suspend(), mode="push")
+    r = env.app.remediation.remediate(api, kind, name, ns, Suspension(type="suspend"), mode="push")
     assert r.live_ok is True, r.message
     assert "is suspended" in r.live_detail
-    again = env.app.remediation.remediate(api, kind, name, ns, Suspend(), mode="push")
+    again = env.app.remediation.remediate(api, kind, name, ns, Suspension(type="suspend"), mode="push")
     assert again.commit is None and "already suspended" in again.message
     sha = env.push("apps/web/deploy.yaml", DEPLOY.replace("nginx:1.25", "nginx:1.27"))
     env.app.cluster.reconcile(*env.root, True, True)
@@ -234,7 +234,7 @@ def test_suspend_then_resume(env: Env, tmp_path: Path) -> None:
     env.sim.settle(5)
     image = env.live("apps/v1", "Deployment", "web")["spec"]["template"]["spec"]["containers"][0]["image"]  # type: ignore[index]
     assert image == "nginx:1.25"  # ... the suspended one did not
-    r = env.app.remediation.remediate(api, kind, name, ns, Resume(), mode="push")
+    r = env.app.remediation.remediate(api, kind, name, ns, Suspension(type="resume"), mode="push")
     assert r.live_ok is True, r.message
     assert r.commit is not None and r.commit.commit_sha
     env.synced(kind, name, ns, r.commit.commit_sha)

@@ -76,6 +76,19 @@ class DeploymentSpec(Model):
     value_files: list[str] = Field(default_factory=list, description="Values files relative to the chart dir")
     values: dict[str, Any] = Field(default_factory=dict)
     existing_sources: list[ExistingSource] = Field(default_factory=list)
+    nested: list[str] = Field(
+        default_factory=list, description="Plain manifests: its subdirectories holding manifests of their own"
+    )
+
+
+@dataclass(frozen=True)
+class PlainDirs:
+    """How an engine applies a plain-manifest directory it is pointed at."""
+
+    suffixes: tuple[str, ...]
+    """The files it reads as manifests."""
+    subdirectories: bool
+    """It applies the subdirectories too (one holding a kustomization is built by kustomize)."""
 
 
 class ObjectSummary(Model):
@@ -261,6 +274,9 @@ class Provider(Protocol):
 
     oci: OciArtifacts | None
     """Its OCI artifact format and the objects that deploy one; None when it deploys none."""
+
+    plain_dirs: PlainDirs
+    """How it applies a plain-manifest directory (what the package check of one reads)."""
 
 
 def summary_of(obj: Mapping[str, Any], text: str) -> ObjectSummary:

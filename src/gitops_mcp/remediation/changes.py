@@ -6,8 +6,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
+from gitops_mcp.errors import UserInputError
 from gitops_mcp.model import Model
 from gitops_mcp.syntax import parse_image_reference
+
+
+class Refused(UserInputError):
+    """The change is not made; the message says why and what to do instead."""
 
 
 class SetImage(Model):
@@ -53,19 +58,15 @@ class MergePatch(Model):
 
 class Remove(Model):
     type: Literal["remove"] = "remove"
-    orphan: bool = Field(False, description="Remove even if live objects would stay (no prune)")
-    bootstrap: bool = Field(False, description="Allow flux-system's or the app-of-apps root's own")
+    orphan: bool = Field(False, description="Even if objects stay (no prune)")
+    bootstrap: bool = Field(False, description="Allow the bootstrap's own")
 
 
-class Suspend(Model):
-    type: Literal["suspend"] = "suspend"
-
-
-class Resume(Model):
-    type: Literal["resume"] = "resume"
+class Suspension(Model):  # suspend: its controller stops applying new commits; resume: applies them again
+    type: Literal["suspend", "resume"]
 
 
 Change = Annotated[
-    SetImage | SetReplicas | SetResources | SetEnv | SetHelmValues | MergePatch | Remove | Suspend | Resume,
+    SetImage | SetReplicas | SetResources | SetEnv | SetHelmValues | MergePatch | Remove | Suspension,
     Field(discriminator="type"),
 ]

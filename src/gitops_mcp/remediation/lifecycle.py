@@ -22,11 +22,10 @@ from gitops_mcp.manifests.edit import YamlEditor
 from gitops_mcp.manifests.yaml import load_documents
 from gitops_mcp.providers.live import Removal
 from gitops_mcp.providers.registry import ProviderRegistry
-from gitops_mcp.remediation.changes import Remove, Resume, Suspend
+from gitops_mcp.remediation.changes import Refused, Remove, Suspension
 from gitops_mcp.remediation.plan import (
     FileEdit,
     Plan,
-    Refused,
     _norm_dir,
     _read,
     check_owner,
@@ -164,7 +163,7 @@ def _check_not_last(root: Path, path: str, rel: str, applier: str) -> None:
         )
 
 
-def plan_suspend(root: Path, owner: OwnerResult, change: Suspend | Resume, registry: ProviderRegistry) -> Plan:
+def plan_suspend(root: Path, owner: OwnerResult, change: Suspension, registry: ProviderRegistry) -> Plan:
     """Set the fields that suspend or resume the GitOps object in its own document."""
     check_owner(owner, registry)
     obj = owner.object
@@ -175,12 +174,12 @@ def plan_suspend(root: Path, owner: OwnerResult, change: Suspend | Resume, regis
         raise Refused(f"no document in Git defines {obj.kind} {obj.name}; pass repo_path")
     rel, index = owner.file.file, owner.file.document
     doc: Any = load_documents(_read(root, rel), rel)[index]
-    edits = found[0].suspension(doc, isinstance(change, Suspend))
+    edits = found[0].suspension(doc, change.type == "suspend")
     editor = YamlEditor(_read(root, rel))
     for path, value in edits:
         editor.set(index, list(path), value)
     result = Plan(edits=collect_edits(root, {rel: editor}, {rel: f"{obj.kind} {obj.name} is defined in {rel}"}))
     if not result.edits:
-        word = "suspended" if isinstance(change, Suspend) else "resumed"
+        word = "suspended" if change.type == "suspend" else "resumed"
         result.notes.append(f"{obj.kind} {obj.name} is already {word} in Git; nothing to change")
     return result

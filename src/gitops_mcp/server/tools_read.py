@@ -91,9 +91,7 @@ def register(tools: ToolSet, svc: Services, settings: Settings) -> None:
         ] = None,
         timeout_s: Annotated[float, Field(description="Give up after this many seconds (1..3600)")] = 300,
         cluster: Cluster = None,
-        pull_request: Annotated[
-            str | None, Field(description="PR/MR URL or org/repo#N: wait for its merge commit (closed: failed)")
-        ] = None,
+        pull_request: Annotated[str | None, Field(description="PR/MR URL or org/repo#N: its merge first")] = None,
     ) -> WaitResult:
         """Wait until the object has applied the revision and is healthy; fails fast with the
         controller's message (stalled, failed sync, degraded) or times out with the last state.

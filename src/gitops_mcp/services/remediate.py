@@ -144,6 +144,7 @@ class RemediationService:
         """
 
         self.shared.require_writable()
+        self._refuse_autoscaled(api_version, kind, name, namespace, change, context)
         what = change.type.replace("_", " ")
         msg = message or f"Remediate {kind} {namespace}/{name}: {what}"
         if change.type in LIFECYCLE:
@@ -171,6 +172,32 @@ class RemediationService:
                 )
             return result
         return self._verify(result, change, result.commit.commit_sha, context, facts)
+
+    def _refuse_autoscaled(
+        self, api_version: str, kind: str, name: str, namespace: str | None, change: Any, context: str | None
+    ) -> None:
+        """Replicas of an object an autoscaler in the cluster scales: no edit in Git decides them."""
+        from gitops_mcp.errors import ClusterError
+        from gitops_mcp.remediation import MergePatch, Refused, SetReplicas
+
+        patch = change.patch.get("spec") if isinstance(change, MergePatch) else None
+        if not (isinstance(change, SetReplicas) or (isinstance(patch, dict) and "replicas" in patch)) or not namespace:
+            return
+        try:
+            with self.shared.kube(context) as kube:
+                items, _ = kube.list("autoscaling/v2", "HorizontalPodAutoscaler", namespace)
+        except ClusterError:
+            return  # not served or not readable: what Git holds is checked by the plan
+        for hpa in items:
+            spec, meta = hpa.get("spec") or {}, hpa.get("metadata") or {}
+            target = spec.get("scaleTargetRef") or {}
+            if target.get("kind") == kind and target.get("name") == name:
+                raise Refused(
+                    f"HorizontalPodAutoscaler {namespace}/{meta.get('name')} in the cluster scales {kind} {name} "
+                    f"between {spec.get('minReplicas', 1)} and {spec.get('maxReplicas', '?')} replicas: it decides "
+                    "the live replica count, so replicas in Git would not take effect; change its "
+                    "minReplicas/maxReplicas instead, or remove it first; nothing was changed"
+                )
 
     def _change(
         self, owner: OwnerResult, root: Path, change: Any, msg: str, mode: Mode, context: str | None

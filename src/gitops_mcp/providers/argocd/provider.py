@@ -23,6 +23,7 @@ from gitops_mcp.providers.base import (
     Generated,
     OciArtifacts,
     PackageType,
+    PlainDirs,
     QuestionContext,
     SourceKind,
     summary_of,
@@ -52,6 +53,7 @@ class ArgoCDProvider(ArgoCDCluster):
 
     oci: OciArtifacts | None = None  # Argo CD reads OCI Helm charts, not manifest artifacts
     chart_releases: Mapping[str, ChartRelease] = MappingProxyType({})  # its charts are rendered, not released
+    plain_dirs = PlainDirs((".yaml", ".yml", ".json"), subdirectories=False)  # recurse only with no nested package
 
     def output_dirs(self, found: GitOpsStructure) -> list[str]:
         """The directories of the committed Applications and ApplicationSets."""
@@ -108,7 +110,15 @@ class ArgoCDProvider(ArgoCDCluster):
         if spec.source_kind == "git":
             source = git_source(spec.repo_url, spec.revision or "HEAD", spec.path or ".")
             if spec.package_type == "manifests":
-                source["directory"] = {"recurse": True}
+                # recursing into subdirectories that are packages of their own would read their
+                # kustomization files and patches as objects
+                source["directory"] = {"recurse": not spec.nested}
+                if spec.nested:
+                    notes.append(
+                        f"Only the files in {spec.path} are applied, not its subdirectories "
+                        f"{', '.join(spec.nested[:5])}{' ...' if len(spec.nested) > 5 else ''} "
+                        "(packages of their own: deploy them separately)."
+                    )
             if spec.package_type == "helm":
                 helm: dict[str, Any] = {}
                 if spec.value_files:

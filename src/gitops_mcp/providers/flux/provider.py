@@ -16,6 +16,7 @@ from gitops_mcp.providers.base import (
     Generated,
     OciArtifacts,
     PackageType,
+    PlainDirs,
     QuestionContext,
     SourceKind,
     summary_of,
@@ -65,6 +66,8 @@ class FluxProvider(FluxCluster):
     fleet: FleetLayout = FluxFleet()
 
     keywords: tuple[str, ...] = ("flux",)
+    # kustomize-controller generates a kustomization of every YAML file below the path
+    plain_dirs = PlainDirs((".yaml", ".yml"), subdirectories=True)
 
     # -- what the rest of the code asks the provider: rules (schemas.py), kinds (kinds.py), layout
     def builtin_rules(self) -> BuiltinRules:
@@ -185,6 +188,11 @@ class FluxProvider(FluxCluster):
             else:
                 ks = self._kustomization(spec, options, ns, interval, source_ref)
                 objects.append(ks)
+                if spec.package_type == "manifests" and spec.nested:
+                    notes.append(
+                        f"Flux applies ./{spec.path} with its subdirectories {', '.join(spec.nested[:5])} "
+                        "(one with a kustomization.yaml is built by kustomize)."
+                    )
                 summaries.append(summary_of(ks, f"applies ./{spec.path} into {spec.namespace}"))
         elif spec.source_kind == "helm_repository":
             repo_name_ = _dns(repo_name(spec.chart_url or "") or spec.app_name)
