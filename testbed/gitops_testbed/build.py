@@ -88,7 +88,9 @@ def _flags(c: Component) -> list[str]:
 
 
 def go_version() -> str:
-    return subprocess.run([go(), "env", "GOVERSION"], capture_output=True, text=True, check=True, timeout=60).stdout.strip()
+    return subprocess.run(
+        [go(), "env", "GOVERSION"], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.strip()
 
 
 def key(name: str, c: Component, gover: str | None = None) -> str:
@@ -158,7 +160,9 @@ def module_dir(component: str, module: str) -> Path:
     r = subprocess.run([go(), "mod", "download", "-json", module], cwd=cwd, env=env, capture_output=True,
                        text=True, timeout=600)  # fmt: skip
     if r.returncode != 0:
-        raise BuildError(f"go mod download {module} (testbed/{COMPONENTS[component].module}) failed: {r.stdout}{r.stderr}")
+        raise BuildError(
+            f"go mod download {module} (testbed/{COMPONENTS[component].module}) failed: {r.stdout}{r.stderr}"
+        )
     return Path(json.loads(r.stdout)["Dir"])
 
 

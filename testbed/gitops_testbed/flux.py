@@ -38,7 +38,7 @@ def start_flux(plane: Plane, timeout: float = 120) -> None:
     storage = plane.state / "flux-storage"
     storage.mkdir(exist_ok=True)
     started = []
-    for component, module, binary in CONTROLLERS:
+    for _component, module, binary in CONTROLLERS:
         health = free_port()
         args = [plane.bin(binary), f"--metrics-addr=127.0.0.1:{free_port()}", f"--health-addr=127.0.0.1:{health}",
                 "--enable-leader-election=false", "--log-encoding=json", "--concurrent=4"]  # fmt: skip
