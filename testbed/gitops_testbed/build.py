@@ -185,11 +185,11 @@ def module_versions(binary: Path) -> dict[str, str]:
 
 
 def main(argv: list[str]) -> int:
-    names = argv or [n for layer in ("plane", "flux", "tools") for n in LAYERS[layer]]
+    names = argv or list(COMPONENTS)
     unknown = [n for n in names if n not in COMPONENTS]
     if unknown:
         print(f"unknown component(s): {', '.join(unknown)}; known: {', '.join(COMPONENTS)}", file=sys.stderr)
         return 2
-    for b, p in build(names).items():
+    for b, p in build(names, log=lambda m: print(m, file=sys.stderr, flush=True)).items():
         print(f"{b}\t{p}")
     return 0

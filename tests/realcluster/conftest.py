@@ -36,6 +36,8 @@ ADDONS = ["flux"]
 
 @dataclass
 class Testbed:
+    __test__ = False  # not a test class
+
     plane: Plane
     server_kubeconfig: Path  # the gitops-mcp ServiceAccount's token
 
@@ -87,6 +89,13 @@ def testbed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     finally:
         if started:
             stack.down(plane.state)
+
+
+@pytest.fixture(autouse=True)
+def testbed_tools_on_path(testbed: Testbed, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server's preflight runs the testbed's kustomize 5 and helm 4 (it takes them from PATH)."""
+    tools = {Path(testbed.plane.bin(b)).parent for b in ("kustomize", "helm", "kubectl")}
+    monkeypatch.setenv("PATH", os.pathsep.join([*sorted(map(str, tools)), os.environ["PATH"]]))
 
 
 @pytest.hookimpl(hookwrapper=True)
