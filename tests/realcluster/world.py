@@ -36,6 +36,7 @@ class RealWorld:
     work: Path
     url: str
     repo: str
+    created: list[str]  # kind/name of the Flux objects in flux-system this world made, deleted after
 
     def git(self, *args: str, cwd: Path | None = None) -> str:
         env = self.remote.client_env(USER)
@@ -72,9 +73,38 @@ def podinfo_world(tb: Testbed, root: Path, remote: GitHttpServer) -> RealWorld:
     seed = make_repo(root / "seed", need_shared(FIXTURES / "podinfo"))
     (seed / "clusters/dev").mkdir(parents=True)
     (seed / "clusters/dev/README.md").write_text("The dev cluster syncs this directory.\n", encoding="utf-8")
-    w = RealWorld(tb, remote, root, root / "work", url, repo)
+    w = RealWorld(tb, remote, root, root / "work", url, repo, [])
     w.git("add", "-A", cwd=seed)
     w.git("commit", "-qm", "clusters/dev", cwd=seed)
     w.git("push", "-q", url, "main", cwd=seed)
     w.git("clone", "-q", url, str(w.work), cwd=root)
     return w
+
+
+def bootstrap(w: RealWorld) -> str:
+    """What `flux bootstrap` leaves: a GitRepository and a Kustomization applying ./clusters/dev of the
+    repository (applied as admin); returns the Kustomization's name once it is Ready."""
+    name = unique("dev")
+    w.tb.plane.apply(
+        f"""apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {{name: {name}, namespace: flux-system}}
+spec: {{interval: 10m, url: "{w.url}", ref: {{branch: main}}}}
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {{name: {name}, namespace: flux-system}}
+spec: {{interval: 10m, path: ./clusters/dev, prune: true, sourceRef: {{kind: GitRepository, name: {name}}}}}
+"""
+    )
+    w.created += [f"kustomization/{name}", f"gitrepository/{name}"]
+    w.tb.kubectl(
+        "wait", "--for=condition=Ready", "--timeout=60s", "-n", "flux-system", f"kustomization/{name}", timeout=70
+    )
+    return name
+
+
+def cleanup(w: RealWorld) -> None:
+    """Delete the Flux objects the world made (their applied objects are pruned with them)."""
+    if w.created:
+        w.tb.kubectl("delete", "--wait=false", "--ignore-not-found", "-n", "flux-system", *w.created)
