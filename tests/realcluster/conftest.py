@@ -32,6 +32,7 @@ from gitops_testbed.procs import TestbedError  # noqa: E402
 REQUIRED = os.environ.get("GITOPS_MCP_REQUIRE_TESTBED") == "1"
 REUSE = os.environ.get("GITOPS_MCP_TESTBED_STATE")
 ADDONS = ["flux"]
+RAN_AGAINST: list[str] = []  # the versions line, repeated in the run's summary
 
 
 @dataclass
@@ -79,12 +80,14 @@ def testbed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         sa = server_kubeconfig(plane)
     except (TestbedError, build.BuildError, OSError, subprocess.SubprocessError) as e:
         _unavailable(f"it could not start: {e}")
-    tr = request.config.pluginmanager.get_plugin("terminalreporter")
     versions = ", ".join(f"{k} {v}" for k, v in plane.info.items() if k.endswith(("controller", "kubernetes", "flux")))
     line = f"real-cluster testbed: {versions}; started in {plane.info.get('start_s', '?')} s at {plane.server}"
-    if tr is not None:
-        tr.write_line(line)
-    print(line)
+    RAN_AGAINST.append(line)
+    tr = request.config.pluginmanager.get_plugin("terminalreporter")
+    capman = request.config.pluginmanager.get_plugin("capturemanager")
+    if tr is not None and capman is not None:
+        with capman.global_and_fixture_disabled():
+            tr.write_line(line)
     try:
         yield Testbed(plane, sa)
     finally:
@@ -97,6 +100,11 @@ def testbed_tools_on_path(testbed: Testbed, monkeypatch: pytest.MonkeyPatch) -> 
     """The server's preflight runs the testbed's kustomize 5 and helm 4 (it takes them from PATH)."""
     tools = {Path(testbed.plane.bin(b)).parent for b in ("kustomize", "helm", "kubectl")}
     monkeypatch.setenv("PATH", os.pathsep.join([*sorted(map(str, tools)), os.environ["PATH"]]))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for line in RAN_AGAINST:
+        terminalreporter.write_line(line)
 
 
 @pytest.hookimpl(hookwrapper=True)
