@@ -88,9 +88,10 @@ def _flags(c: Component) -> list[str]:
 
 
 def go_version() -> str:
-    return subprocess.run(
-        [go(), "env", "GOVERSION"], capture_output=True, text=True, check=True, timeout=60
-    ).stdout.strip()
+    r = subprocess.run([go(), "env", "GOVERSION"], capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise BuildError(f"`go env GOVERSION` failed: {r.stderr.strip()}")
+    return r.stdout.strip()
 
 
 def key(name: str, c: Component, gover: str | None = None) -> str:
