@@ -2,13 +2,15 @@
 
 A reconcile request is what ``flux reconcile`` does: refuse a suspended object, merge-patch the
 annotation ``reconcile.fluxcd.io/requestedAt: <token>`` (source first with ``with_source``),
-and take ``status.lastHandledReconcileAt == token`` as the controller's confirmation.
+and take ``status.lastHandledReconcileAt == token`` as the controller's confirmation (for the applier
+also: it applied the new revision the source stored for this request).
 """
 
 from __future__ import annotations
 
 from gitops_mcp.errors import UserInputError
 from gitops_mcp.providers.flux import appliers, owner, status
+from gitops_mcp.providers.flux.status import normalize_status as normalize
 from gitops_mcp.providers.live import (
     KindInfo,
     Obj,
@@ -34,6 +36,31 @@ def reconcile_plan(ref: ObjectRef, obj: Obj, token: str, *, with_source: bool, s
     def handled(o: Obj) -> bool:
         return (o.get("status") or {}).get("lastHandledReconcileAt") == token
 
+    # With the source first: the applier reconciles on its own when the source stores a new revision
+    # (a watch); the annotation then makes it reconcile once more. Applied the new revision counts as
+    # handled too, so the caller need not wait for that second, redundant reconcile.
+    before = (obj.get("status") or {}).get("lastAppliedRevision")
+    fetched: dict[str, str] = {}
+
+    def source_handled(o: Obj) -> bool:
+        if not handled(o):
+            return False
+        rev = ((o.get("status") or {}).get("artifact") or {}).get("revision")
+        if isinstance(rev, str):
+            fetched["revision"] = rev
+        return True
+
+    def applier_handled(o: Obj) -> bool:
+        new = fetched.get("revision")
+        st = o.get("status") or {}
+        applied_new = (
+            new is not None
+            and new != before
+            and st.get("lastAppliedRevision") == new
+            and normalize(ref, o).state == "ready"
+        )
+        return handled(o) or applied_new
+
     def step(t: ObjectRef) -> ReconcileStep:
         def refusal(o: Obj) -> str | None:
             return (
@@ -43,7 +70,7 @@ def reconcile_plan(ref: ObjectRef, obj: Obj, token: str, *, with_source: bool, s
         return ReconcileStep(
             target=t,
             patch={"metadata": {"annotations": {REQUESTED_AT: token}}},
-            handled=handled,
+            handled=applier_handled if t == ref else source_handled,
             refusal=refusal,
             role=None if t == ref else f"the source of {ref.kind} {ref.name}",
         )
