@@ -36,9 +36,9 @@ def reconcile_plan(ref: ObjectRef, obj: Obj, token: str, *, with_source: bool, s
     def handled(o: Obj) -> bool:
         return (o.get("status") or {}).get("lastHandledReconcileAt") == token
 
-    # With the source first: the applier reconciles on its own when the source stores a new revision
-    # (a watch); the annotation then makes it reconcile once more. Applied the new revision counts as
-    # handled too, so the caller need not wait for that second, redundant reconcile.
+    # With the source first: when the source stores a new revision, the applier reconciles on its own
+    # (it watches its source), so it is not annotated (that would make it reconcile a second time,
+    # seen on the testbed: ~0.5 s more per push) and applying that revision is its confirmation.
     before = (obj.get("status") or {}).get("lastAppliedRevision")
     fetched: dict[str, str] = {}
 
@@ -61,6 +61,15 @@ def reconcile_plan(ref: ObjectRef, obj: Obj, token: str, *, with_source: bool, s
         )
         return handled(o) or applied_new
 
+    def note_source(o: Obj) -> bool:  # the source as read before its patch
+        fetched["before"] = ((o.get("status") or {}).get("artifact") or {}).get("revision") or ""
+        return False
+
+    def applier_acts_anyway(o: Obj) -> bool:  # the applier as read after the source's step
+        new = fetched.get("revision")
+        attempted = (o.get("status") or {}).get("lastAttemptedRevision")
+        return ref.kind == "Kustomization" and new is not None and new not in (fetched.get("before"), attempted)
+
     def step(t: ObjectRef) -> ReconcileStep:
         def refusal(o: Obj) -> str | None:
             return (
@@ -71,6 +80,7 @@ def reconcile_plan(ref: ObjectRef, obj: Obj, token: str, *, with_source: bool, s
             target=t,
             patch={"metadata": {"annotations": {REQUESTED_AT: token}}},
             handled=applier_handled if t == ref else source_handled,
+            needless=applier_acts_anyway if t == ref else note_source,
             refusal=refusal,
             role=None if t == ref else f"the source of {ref.kind} {ref.name}",
         )
