@@ -140,8 +140,6 @@ def test_helm_value_remediation_is_pushed_and_verified_live(world: RealWorld) ->
         repo_path=str(world.work),
     )  # fmt: skip
     assert fix.live_ok is True, fix.message
-    # helm-controller's Ready can come a moment before the deployment controller counts the new Pod
-    world.tb.kubectl("rollout", "status", f"deployment/{dep_name}", "-n", ns, "--timeout=30s", timeout=40)
     live = deployment(world.tb, dep_name, ns)
     assert live["spec"]["replicas"] == 2 and live["status"].get("availableReplicas") == 2, live["status"]
     owner = app.cluster.find_owner("apps/v1", "Deployment", dep_name, ns, repo_path=str(world.work))

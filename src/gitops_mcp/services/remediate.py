@@ -197,6 +197,22 @@ class Remediation:
                 result.message += f"; not applied: {result.verification.message}"
                 return result
             check = owner.chain[0] if owner.chain[0].kind == "HelmRelease" else owner.object
+            if check.kind == "HelmRelease" and check.namespace is not None:
+                # the Kustomization applied the new values; helm-controller upgrades after it (seen on
+                # the real controllers): live once the HelmRelease is ready at its new generation
+                release = wait_for_sync(
+                    kube,
+                    "HelmRelease",
+                    check.name,
+                    check.namespace,
+                    None,
+                    max(1.0, self.shared.settings.wizard_wait_seconds - result.verification.waited_s),
+                    registry=self.shared.registry,
+                )
+                if release.outcome != "synced":
+                    result.live_ok = False
+                    result.message += f"; HelmRelease not upgraded: {release.message}"
+                    return result
             live = kube.get(check.api_version, check.kind, check.name, check.namespace)
         result.live_ok, result.live_detail = live_check(live, change, check.kind == "HelmRelease")
         result.message += f"; live: {result.live_detail}"
