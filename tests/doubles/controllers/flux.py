@@ -1,5 +1,14 @@
 """The simulated Flux controllers: source-controller (GitRepository, OCIRepository), kustomize-controller
-(Kustomization) and helm-controller (HelmRelease, charts from a GitRepository)."""
+(Kustomization) and helm-controller (HelmRelease, charts from a GitRepository).
+
+Checked against the real controllers (Flux 2.9.3 on the testbed, tests/realcluster) and changed to
+match: a failed reconcile sets Reconciling=True/ProgressingWithRetry before Ready=False and leaves
+status.observedGeneration as it was (-1 before any success); apply errors name <Kind>/<ns>/<name>;
+a Kustomization reconciles as soon as its source's revision moves. Still different: the simulator
+reads the remote's repositories from disk and never authenticates (the real source-controller needs
+spec.secretRef for a private repository); real statuses carry more (Kustomization history and a
+Healthy condition, HelmRelease inventory and richer history entries) that the server does not read.
+"""
 
 from __future__ import annotations
 
@@ -204,6 +213,7 @@ class FluxControllers(Controllers):
             docs = build(files, spec.get("path", "./"))
             set_images(docs, spec.get("images") or [])
         except yaml.YAMLError as exc:
+            # kustomize-controller: "kustomize build failed: accumulating resources: ... MalformedYAMLError: ..."
             fail("BuildFailed", f"kustomize build failed: {str(exc).splitlines()[0]}")
             return
         applied, error = self._apply(
@@ -211,6 +221,7 @@ class FluxControllers(Controllers):
             spec.get("targetNamespace"),
             {f"{FLUX_KS}/name": meta["name"], f"{FLUX_KS}/namespace": meta["namespace"]},
             {},
+            flux_messages=True,
         )
         if error:
             fail("ReconciliationFailed", error)
