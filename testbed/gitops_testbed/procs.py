@@ -99,19 +99,20 @@ class Procs:
         self._save([*self.load(), proc])
         return proc
 
-    def stop_all(self, timeout: float = 15.0) -> list[str]:
-        """SIGTERM every recorded process (last started first), SIGKILL what outlives the timeout."""
-        procs = self.load()
+    def stop_all(self, timeout: float = 10.0) -> list[str]:
+        """Stop every recorded process, last started first (the controllers while the API server still
+        answers, etcd last; all at once, the API server and controllers hang on shutdown): SIGTERM,
+        then SIGKILL what outlives ``timeout`` seconds."""
         stopped = []
-        for p in reversed(procs):
-            if p.alive():
-                os.kill(p.pid, signal.SIGTERM)
-                stopped.append(p.name)
-        deadline = time.monotonic() + timeout
-        for p in reversed(procs):
+        for p in reversed(self.load()):
+            if not p.alive():
+                continue
+            os.kill(p.pid, signal.SIGTERM)
+            stopped.append(p.name)
+            deadline = time.monotonic() + timeout
             while p.alive() and time.monotonic() < deadline:
                 self._reap(p.pid)
-                time.sleep(0.05)
+                time.sleep(0.02)
             if p.alive():
                 os.kill(p.pid, signal.SIGKILL)
             self._reap(p.pid)
