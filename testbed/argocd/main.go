@@ -14,7 +14,6 @@ import (
 	gitaskpass "github.com/argoproj/argo-cd/v3/cmd/argocd-git-ask-pass/commands"
 	reposerver "github.com/argoproj/argo-cd/v3/cmd/argocd-repo-server/commands"
 	"github.com/argoproj/argo-cd/v3/common"
-	"github.com/argoproj/argo-cd/v3/util/grpc"
 	"github.com/argoproj/argo-cd/v3/util/log"
 )
 
@@ -23,7 +22,9 @@ func init() {
 }
 
 func main() {
-	grpc.DisableSRVLookups()
+	// Upstream calls util/grpc.DisableSRVLookups() here: it turns off the gRPC SRV lookups that linking
+	// google.golang.org/grpc/balancer/grpclb turns on, and panics when they are off already. This trimmed
+	// binary does not link grpclb, so they are off (and the call would panic).
 	name := filepath.Base(os.Args[0])
 	if v := os.Getenv("ARGOCD_BINARY_NAME"); v != "" {
 		name = v
