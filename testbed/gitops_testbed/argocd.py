@@ -46,9 +46,14 @@ DEFAULT_PROJECT: dict[str, Any] = {  # what argocd-server's initializeDefaultPro
 }
 
 
-def manifests() -> tuple[str, str]:
+IMAGE_SCRIPTS = ("git-verify-wrapper.sh", "gpg-wrapper.sh")
+"""Scripts of the module's hack/ that Argo's image puts on PATH (its Dockerfile): the repo-server runs
+git-verify-wrapper.sh on every revision it resolves, and fails with "permission denied" without it."""
+
+
+def manifests(module: Path) -> tuple[str, str]:
     """(the CRDs, the argocd namespace + base config + default AppProject) as YAML streams."""
-    src = build.module_dir("argocd", MODULE) / "manifests"
+    src = module / "manifests"
     crds = "\n---\n".join((src / "crds" / f).read_text(encoding="utf-8") for f in CRDS)
     docs: list[dict[str, Any]] = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}]
     for f in CONFIG:
@@ -80,7 +85,8 @@ def start_argocd(plane: Plane, timeout: float = 120) -> None:
     redis = shutil.which("redis-server")
     if redis is None:
         raise TestbedError("Argo CD needs redis-server (Debian package redis-server; .ci/run installs it)")
-    crds, config = manifests()
+    module = build.module_dir("argocd", MODULE)
+    crds, config = manifests(module)
     plane.apply(crds, timeout=timeout)
     # (not `kubectl wait`: it fails on a CRD whose status has no conditions yet)
     wait_until(lambda: _established(plane), "the Argo CD CRDs Established", timeout)
@@ -91,11 +97,17 @@ def start_argocd(plane: Plane, timeout: float = 120) -> None:
         (home / d).mkdir(parents=True, exist_ok=True)
     redis_port = free_port()
     rp = plane.procs.start("redis", [redis, "--bind", "127.0.0.1", "--port", str(redis_port), "--save", "",
-                                     "--appendonly", "no", "--dir", str(home / "redis")])  # fmt: skip
+                                     "--appendonly", "no", "--dir", str(home / "redis"), "--set-proc-title", "no"])  # fmt: skip
     wait_until(lambda: _redis_ping(redis_port), "redis-server PING", timeout, rp)
 
+    scripts = home / "bin"  # exec shims: the module cache keeps no exec bits
+    scripts.mkdir(exist_ok=True)
+    for name in IMAGE_SCRIPTS:
+        shim = scripts / name
+        shim.write_text(f'#!/bin/sh\nexec /bin/sh "{module / "hack" / name}" "$@"\n')
+        shim.chmod(0o755)
     binary = Path(plane.bin("argocd"))
-    path = [str(binary.parent), str(Path(plane.bin("helm")).parent), str(Path(plane.bin("kustomize")).parent)]
+    path = [str(scripts), str(binary.parent), str(Path(plane.bin("helm")).parent), str(Path(plane.bin("kustomize")).parent)]
     env = {
         "PATH": ":".join([*dict.fromkeys(path), "/usr/local/bin", "/usr/bin", "/bin"]),
         "HOME": str(home),
