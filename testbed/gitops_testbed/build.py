@@ -97,7 +97,9 @@ def _flags(c: Component) -> list[str]:
 
 
 def go_version() -> str:
-    return subprocess.run([go(), "env", "GOVERSION"], capture_output=True, text=True, check=True, timeout=60).stdout.strip()
+    return subprocess.run(
+        [go(), "env", "GOVERSION"], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.strip()
 
 
 def key(name: str, c: Component, gover: str | None = None) -> str:
@@ -167,7 +169,9 @@ def module_dir(component: str, module: str) -> Path:
     r = subprocess.run([go(), "mod", "download", "-json", module], cwd=cwd, env=env, capture_output=True,
                        text=True, timeout=600)  # fmt: skip
     if r.returncode != 0:
-        raise BuildError(f"go mod download {module} (testbed/{COMPONENTS[component].module}) failed: {r.stdout}{r.stderr}")
+        raise BuildError(
+            f"go mod download {module} (testbed/{COMPONENTS[component].module}) failed: {r.stdout}{r.stderr}"
+        )
     return Path(json.loads(r.stdout)["Dir"])
 
 
@@ -190,11 +194,11 @@ def module_versions(binary: Path) -> dict[str, str]:
 
 
 def main(argv: list[str]) -> int:
-    names = argv or [n for layer in ("plane", "flux", "tools") for n in LAYERS[layer]]
+    names = argv or list(COMPONENTS)
     unknown = [n for n in names if n not in COMPONENTS]
     if unknown:
         print(f"unknown component(s): {', '.join(unknown)}; known: {', '.join(COMPONENTS)}", file=sys.stderr)
         return 2
-    for b, p in build(names).items():
+    for b, p in build(names, log=lambda m: print(m, file=sys.stderr, flush=True)).items():
         print(f"{b}\t{p}")
     return 0

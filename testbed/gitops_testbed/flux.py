@@ -31,14 +31,17 @@ def start_flux(plane: Plane, timeout: float = 120) -> None:
     """Apply the CRDs, start the three controllers and wait until each reports ready."""
     t0 = time.monotonic()
     plane.apply(f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {NAMESPACE}\n")
-    plane.apply("\n---\n".join(f.read_text() for f in crd_files()), timeout=timeout)
-    plane.kubectl("wait", "--for=condition=Established", f"--timeout={int(timeout)}s", "crd", "-l",
-                  "app.kubernetes.io/part-of=flux", timeout=timeout + 10)  # fmt: skip
+    files = crd_files()
+    plane.apply("\n---\n".join(f.read_text() for f in files), timeout=timeout)
+    # <group>_<plural>.yaml holds the CRD <plural>.<group>
+    names = [".".join(reversed(f.stem.split("_", 1))) for f in files]
+    plane.kubectl("wait", "--for=condition=Established", f"--timeout={int(timeout)}s",
+                  *(f"crd/{n}" for n in names), timeout=timeout + 10)  # fmt: skip
     env = {"KUBECONFIG": plane.admin_kubeconfig, "RUNTIME_NAMESPACE": NAMESPACE}
     storage = plane.state / "flux-storage"
     storage.mkdir(exist_ok=True)
     started = []
-    for component, module, binary in CONTROLLERS:
+    for _component, module, binary in CONTROLLERS:
         health = free_port()
         args = [plane.bin(binary), f"--metrics-addr=127.0.0.1:{free_port()}", f"--health-addr=127.0.0.1:{health}",
                 "--enable-leader-election=false", "--log-encoding=json", "--concurrent=4"]  # fmt: skip

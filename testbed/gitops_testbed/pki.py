@@ -8,12 +8,11 @@ certificate in group system:masters; an RSA key pair that signs and verifies ser
 from __future__ import annotations
 
 import base64
+import json
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-
-import json
 
 
 class PkiError(RuntimeError):
@@ -78,7 +77,9 @@ def make(d: Path) -> Pki:
         "DNS:kubernetes.default.svc\n",
     )  # fmt: skip
     _ca(d, "client-ca", "gitops-testbed-client-ca")
-    client_ext = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n"
+    client_ext = (
+        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n"
+    )
     _leaf(d, "admin", "client-ca", "/O=system:masters/CN=testbed-admin", client_ext)
     _openssl("genrsa", "-out", "sa.key", "2048", cwd=d)
     _openssl("rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub", cwd=d)

@@ -134,7 +134,9 @@ def start_plane(state: Path, bins: dict[str, Path], timeout: float = 120) -> Pla
     ])  # fmt: skip
     insecure = insecure_loopback()
     wait_until(lambda: http_ok(f"https://127.0.0.1:{kcm_port}/healthz", insecure), "KCM /healthz", timeout, kcm)
-    wait_until(lambda: http_ok(f"https://127.0.0.1:{sched_port}/healthz", insecure), "scheduler /healthz", timeout, sched)
+    wait_until(
+        lambda: http_ok(f"https://127.0.0.1:{sched_port}/healthz", insecure), "scheduler /healthz", timeout, sched
+    )
     plane.apply(NODE_MANIFEST)
     wait_until(lambda: _node_ready(plane), f"Node {NODE} Ready (kwok)", timeout, kwok)
     # Pods need the namespace's default ServiceAccount (made by KCM's serviceaccount controller).

@@ -117,7 +117,7 @@ def wait_until(check: Callable[[], object], what: str, timeout: float, proc: Pro
             result = check()
             if result:
                 return result
-        except Exception as e:  # noqa: BLE001 - the last error is reported on timeout
+        except Exception as e:
             last = e
         if proc is not None and not proc.alive():
             raise TestbedError(f"{proc.name} exited while waiting for {what}; its log ends:\n{tail(proc.log)}")
@@ -130,7 +130,7 @@ def wait_until(check: Callable[[], object], what: str, timeout: float, proc: Pro
 
 def http_ok(url: str, ctx: ssl.SSLContext | None = None, expect: bytes | None = None) -> bool:
     try:
-        with urllib.request.urlopen(url, context=ctx, timeout=5) as r:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(url, context=ctx, timeout=5) as r:
             body = r.read()
             return r.status == 200 and (expect is None or expect in body)
     except (urllib.error.URLError, OSError):

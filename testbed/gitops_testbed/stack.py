@@ -95,7 +95,7 @@ def status(state: Path = STATE) -> str:
 
 def diagnostics(state: Path = STATE, lines: int = 20) -> str:
     """The last log lines of every process, for a failure report."""
-    out = []
-    for p in Procs(state).load():
-        out.append(f"--- {p.name} ({'running' if p.alive() else 'exited'}), {p.log}:\n{tail(p.log, lines)}")
-    return "\n".join(out)
+    return "\n".join(
+        f"--- {p.name} ({'running' if p.alive() else 'exited'}), {p.log}:\n{tail(p.log, lines)}"
+        for p in Procs(state).load()
+    )
