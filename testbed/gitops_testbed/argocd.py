@@ -96,8 +96,11 @@ def start_argocd(plane: Plane, timeout: float = 120) -> None:
     for d in ("tls", "ssh", "gnupg", "tmp", "redis"):
         (home / d).mkdir(parents=True, exist_ok=True)
     redis_port = free_port()
-    rp = plane.procs.start("redis", [redis, "--bind", "127.0.0.1", "--port", str(redis_port), "--save", "",
-                                     "--appendonly", "no", "--dir", str(home / "redis"), "--set-proc-title", "no"])  # fmt: skip
+    # --set-proc-title no: the process keeps its argv, by which `down` recognises it
+    rp = plane.procs.start("redis", [
+        redis, "--bind", "127.0.0.1", f"--port={redis_port}", "--save", "", "--appendonly", "no",
+        "--dir", str(home / "redis"), "--set-proc-title", "no",
+    ])  # fmt: skip
     wait_until(lambda: _redis_ping(redis_port), "redis-server PING", timeout, rp)
 
     scripts = home / "bin"  # exec shims: the module cache keeps no exec bits
@@ -107,7 +110,12 @@ def start_argocd(plane: Plane, timeout: float = 120) -> None:
         shim.write_text(f'#!/bin/sh\nexec /bin/sh "{module / "hack" / name}" "$@"\n')
         shim.chmod(0o755)
     binary = Path(plane.bin("argocd"))
-    path = [str(scripts), str(binary.parent), str(Path(plane.bin("helm")).parent), str(Path(plane.bin("kustomize")).parent)]
+    path = [
+        str(scripts),
+        str(binary.parent),
+        str(Path(plane.bin("helm")).parent),
+        str(Path(plane.bin("kustomize")).parent),
+    ]
     env = {
         "PATH": ":".join([*dict.fromkeys(path), "/usr/local/bin", "/usr/bin", "/bin"]),
         "HOME": str(home),
@@ -123,8 +131,8 @@ def start_argocd(plane: Plane, timeout: float = 120) -> None:
     redis_addr = f"127.0.0.1:{redis_port}"
     repo_port, repo_health, ctl_health = free_port(), free_port(), free_port()
     repo = plane.procs.start("argocd-repo-server", [
-        str(binary), "--address=127.0.0.1", f"--port={repo_port}", "--disable-tls", "--client-ca-path=", f"--redis={redis_addr}",
-        "--metrics-address=127.0.0.1", f"--metrics-port={repo_health}", "--logformat=json",
+        str(binary), "--address=127.0.0.1", f"--port={repo_port}", "--disable-tls", "--client-ca-path=",
+        f"--redis={redis_addr}", "--metrics-address=127.0.0.1", f"--metrics-port={repo_health}", "--logformat=json",
     ], env={**env, "ARGOCD_BINARY_NAME": "argocd-repo-server"}, cwd=home)  # fmt: skip
     ctl = plane.procs.start("argocd-application-controller", [
         str(binary), f"--kubeconfig={plane.admin_kubeconfig}", f"--namespace={NAMESPACE}", f"--redis={redis_addr}",
@@ -142,8 +150,9 @@ def start_argocd(plane: Plane, timeout: float = 120) -> None:
 
 
 def _established(plane: Plane) -> bool:
+    established = '{.status.conditions[?(@.type=="Established")].status}'
     out = plane.kubectl("get", "crd", "-l", "app.kubernetes.io/part-of=argocd", "-o",
-                        'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Established")].status} {end}')  # fmt: skip
+                        f"jsonpath={{range .items[*]}}{established} {{end}}")  # fmt: skip
     return out.split() == ["True"] * len(CRDS)
 
 
