@@ -130,40 +130,73 @@ def test_a_refresh_is_honoured_long_before_argocds_own_three_minute_poll(world: 
     assert {"name": "PODINFO_UI_COLOR", "value": "#7c3457"} in env
 
 
-def register_file(w: RealWorld, rel: str, doc: dict[str, Any]) -> str:
-    """Commit and push one Application file; its commit SHA."""
-    (w.work / rel).parent.mkdir(parents=True, exist_ok=True)
-    (w.work / rel).write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
-    w.git("add", rel)
-    w.git("-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-qm", f"add {rel}")
-    w.git("push", "-q", "origin", "main")
-    return w.git("rev-parse", "HEAD")
-
-
-def test_a_path_that_does_not_exist_fails_in_argocds_words(world: RealWorld) -> None:
-    name = unique("nopath")
+def register_app(
+    w: RealWorld, name: str, path: str, files: dict[str, str], *, create_ns: bool = True
+) -> tuple[Any, str]:
+    """Push ``files`` and an automated Application of ``path`` in clusters/dev/<name>.yaml, register it
+    with the tool (dry run, then server-side apply) and wait up to 45 s: (the wait's result, the SHA)."""
     doc = {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Application",
         "metadata": {"name": name, "namespace": "argocd"},
         "spec": {
             "project": "default",
-            "source": {"repoURL": world.url, "targetRevision": "main", "path": "no/such/dir"},
+            "source": {"repoURL": w.url, "targetRevision": "main", "path": path},
             "destination": {"server": "https://kubernetes.default.svc", "namespace": name},
-            "syncPolicy": {"automated": {}, "syncOptions": ["CreateNamespace=true"]},
+            "syncPolicy": {"automated": {}, "syncOptions": ["CreateNamespace=true"] if create_ns else []},
         },
     }
-    sha = register_file(world, f"clusters/dev/{name}.yaml", doc)
-    app = world.app()
-    reg = app.registrar.register(str(world.work), f"clusters/dev/{name}.yaml")
+    rel = f"clusters/dev/{name}.yaml"
+    for f, text in {**files, rel: json.dumps(doc, indent=1) + "\n"}.items():
+        (w.work / f).parent.mkdir(parents=True, exist_ok=True)
+        (w.work / f).write_text(text, encoding="utf-8")
+    w.git("add", "-A")
+    w.git("-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-qm", f"add {rel}")
+    w.git("push", "-q", "origin", "main")
+    sha = w.git("rev-parse", "HEAD")
+    app = w.app()
+    reg = app.registrar.register(str(w.work), rel)
     assert reg.ok and [o.name for o in reg.applied] == [name], reg.message
     t0 = time.monotonic()
     res = app.cluster.wait("Application", name, "argocd", sha, 45)
-    assert res.outcome == "failed" and time.monotonic() - t0 < 45, (res.outcome, res.message)
-    said = next(
-        c["message"] for c in application(world.tb, name)["status"]["conditions"] if c["type"] == "ComparisonError"
-    )
+    assert time.monotonic() - t0 < 45
+    return res, sha
+
+
+def operation_message(tb: Testbed, name: str) -> str:
+    return str((application(tb, name)["status"].get("operationState") or {}).get("message"))
+
+
+def test_a_path_that_does_not_exist_fails_in_argocds_words(world: RealWorld) -> None:
+    name = unique("nopath")
+    res, _sha = register_app(world, name, "no/such/dir", {})
+    assert res.outcome == "failed", (res.outcome, res.message)
+    status = application(world.tb, name)["status"]
+    said = next(c["message"] for c in status["conditions"] if c["type"] == "ComparisonError")
     assert "no/such/dir: app path does not exist" in said, said
+    assert status["sync"] == {**status["sync"], "status": "Unknown", "revision": "main"}  # no commit named
+    assert said in res.message, (said, res.message)
+
+
+CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  colour: blue\n"
+MONITOR = "apiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\nmetadata:\n  name: podinfo\nspec: {}\n"
+
+
+def test_a_missing_namespace_fails_in_argocds_words(world: RealWorld) -> None:
+    name = unique("nons")
+    res, sha = register_app(world, name, f"apps/{name}", {f"apps/{name}/cm.yaml": CM}, create_ns=False)
+    assert res.outcome == "failed" and res.status.attempted_revision == sha, (res.outcome, res.message)
+    said = operation_message(world.tb, name)
+    assert said.startswith(f'one or more objects failed to apply, reason: namespaces "{name}" not found. Retrying')
+    assert said in res.message, (said, res.message)
+
+
+def test_a_missing_crd_fails_in_argocds_words(world: RealWorld) -> None:
+    name = unique("nocrd")
+    res, sha = register_app(world, name, f"apps/{name}", {f"apps/{name}/cm.yaml": CM, f"apps/{name}/sm.yaml": MONITOR})
+    assert res.outcome == "failed" and res.status.attempted_revision == sha, (res.outcome, res.message)
+    said = operation_message(world.tb, name)
+    assert said.startswith("one or more synchronization tasks are not valid: ") and "monitoring.coreos.com/v1" in said
     assert said in res.message, (said, res.message)
 
 
