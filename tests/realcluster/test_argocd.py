@@ -95,6 +95,13 @@ def test_first_deploy_registers_an_application_and_is_live_at_the_pushed_sha(wor
     assert owner.git is not None and owner.git.url == world.url and owner.git.path == "kustomize"
     assert owner.git.applied_revision == r.commit_sha
     assert owner.file is not None and owner.file.file == "kustomize/deployment.yaml"
+    # the token reached Argo CD only through its Secret: not the result, the Application, nor Argo CD's logs
+    logs = Path(world.tb.plane.state) / "logs"
+    said = [r.model_dump_json(), owner.model_dump_json(), json.dumps(app)]
+    said += [
+        (logs / f"{p}.log").read_text(errors="replace") for p in ("argocd-repo-server", "argocd-application-controller")
+    ]
+    assert not [s for s in said if TOKEN in s]
 
 
 def test_image_remediation_is_pushed_and_verified_live(world: RealWorld) -> None:
