@@ -12,6 +12,8 @@ Its metrics port is the one exception to loopback: the controller binds it on 0.
 from __future__ import annotations
 
 import shutil
+import socket
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -125,7 +127,7 @@ def start_argocd(plane: Plane, timeout: float = 120) -> None:
         "ARGOCD_TLS_DATA_PATH": str(home / "tls"),
         "ARGOCD_SSH_DATA_PATH": str(home / "ssh"),
         "ARGOCD_GNUPGHOME": str(home / "gnupg"),
-        "ARGOCD_ASK_PASS_SOCK": str(home / "askpass.sock"),
+        "ARGOCD_ASK_PASS_SOCK": str(_socket_dir(home) / "askpass.sock"),
         "ARGOCD_FAKE_IN_CLUSTER": "true",
     }
     redis_addr = f"127.0.0.1:{redis_port}"
@@ -149,6 +151,13 @@ def start_argocd(plane: Plane, timeout: float = 120) -> None:
     plane.save()
 
 
+def _socket_dir(home: Path) -> Path:
+    """``home``, or a short directory under /tmp when the askpass socket's path would pass the 107-byte limit."""
+    if len(str(home / "askpass.sock").encode()) <= 100:
+        return home
+    return Path(tempfile.mkdtemp(prefix="argocd-"))
+
+
 def _established(plane: Plane) -> bool:
     established = '{.status.conditions[?(@.type=="Established")].status}'
     out = plane.kubectl("get", "crd", "-l", "app.kubernetes.io/part-of=argocd", "-o",
@@ -157,8 +166,6 @@ def _established(plane: Plane) -> bool:
 
 
 def _redis_ping(port: int) -> bool:
-    import socket
-
     with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
         s.sendall(b"PING\r\n")
         return s.recv(16).startswith(b"+PONG")
