@@ -100,7 +100,7 @@ def start_argocd(plane: Plane, timeout: float = 120) -> None:
     redis_port = free_port()
     # --set-proc-title no: the process keeps its argv, by which `down` recognises it
     rp = plane.procs.start("redis", [
-        redis, "--bind", "127.0.0.1", f"--port={redis_port}", "--save", "", "--appendonly", "no",
+        redis, "--bind", "127.0.0.1", "--port", str(redis_port), "--save", "", "--appendonly", "no",
         "--dir", str(home / "redis"), "--set-proc-title", "no",
     ])  # fmt: skip
     wait_until(lambda: _redis_ping(redis_port), "redis-server PING", timeout, rp)
