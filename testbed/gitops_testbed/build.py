@@ -184,7 +184,7 @@ def module_version(component: str, module: str) -> str:
     raise BuildError(f"{module} is not in testbed/{COMPONENTS[component].module}/go.mod")
 
 
-_DEP = re.compile(rb"\ndep\t([^\t\n]+)\t(v[^\t\n]+)")
+_DEP = re.compile(rb"\n(?:mod|dep)\t([^\t\n]+)\t(v[^\t\n]+)")
 
 
 def module_versions(binary: Path) -> dict[str, str]:

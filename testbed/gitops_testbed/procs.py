@@ -34,6 +34,10 @@ def tail(path: Path, lines: int = 25) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+# The processes this Python process started, by pid (reaped through their Popen).
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
 @dataclass
 class Proc:
     name: str
@@ -42,6 +46,9 @@ class Proc:
     log: Path
 
     def alive(self) -> bool:
+        child = _CHILDREN.get(self.pid)
+        if child is not None:  # started by this process (its cmdline is python's until it execs)
+            return child.poll() is None
         try:
             cmdline = Path(f"/proc/{self.pid}/cmdline").read_bytes()
             stat = Path(f"/proc/{self.pid}/stat").read_text()
@@ -51,13 +58,23 @@ class Proc:
         return cmdline.split(b"\0", 1)[0].decode(errors="replace") == self.exe and ") Z " not in stat
 
 
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process in MiB (0 when it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 class Procs:
     """Starts processes detached (own session, logs to files) and records them in procs.json."""
 
     def __init__(self, state: Path) -> None:
         self.state = state
         self.file = state / "procs.json"
-        self.children: dict[int, subprocess.Popen[bytes]] = {}
 
     def load(self) -> list[Proc]:
         if not self.file.exists():
@@ -77,7 +94,7 @@ class Procs:
                 cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 env={**os.environ, **(env or {})}, cwd=cwd, start_new_session=True,
             )  # fmt: skip
-        self.children[p.pid] = p
+        _CHILDREN[p.pid] = p
         proc = Proc(name, p.pid, cmd[0], log)
         self._save([*self.load(), proc])
         return proc
@@ -102,7 +119,7 @@ class Procs:
         return stopped
 
     def _reap(self, pid: int) -> None:
-        child = self.children.get(pid)
+        child = _CHILDREN.get(pid)
         if child is not None:
             child.poll()
 

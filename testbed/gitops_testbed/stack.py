@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import build
 from .plane import Plane, start_plane
-from .procs import Procs, TestbedError, tail
+from .procs import Procs, TestbedError, rss_mb, tail
 
 STATE = Path(os.environ.get("GITOPS_TESTBED_STATE", build.CACHE / "run"))
 
@@ -87,7 +87,11 @@ def status(state: Path = STATE) -> str:
         return f"no testbed in {state}"
     lines = [f"testbed in {state}: layers {', '.join(plane.layers)}; API server {plane.server} "
              f"({'ready' if plane.ready() else 'NOT ready'})"]  # fmt: skip
-    lines += [f"  {p.name:<26} pid {p.pid:<8} {'running' if p.alive() else 'EXITED'}  {p.log}" for p in procs]
+    lines += [
+        f"  {p.name:<24} pid {p.pid:<8} {'running' if p.alive() else 'EXITED ':<8} {rss_mb(p.pid):6.0f} MiB  {p.log}"
+        for p in procs
+    ]
+    lines.append(f"  total resident memory: {sum(rss_mb(p.pid) for p in procs if p.alive()):.0f} MiB")
     lines += [f"  {k}: {v}" for k, v in sorted(plane.info.items())]
     lines.append(f"admin kubeconfig: {plane.admin_kubeconfig}")
     return "\n".join(lines)

@@ -50,7 +50,8 @@ class Testbed:
     def get(self, kind: str, name: str, namespace: str) -> dict[str, Any]:
         import json
 
-        return json.loads(self.kubectl("get", kind, name, "-n", namespace, "-o", "json"))  # type: ignore[no-any-return]
+        out = self.kubectl("get", kind, name, "-n", namespace, "-o", "json", "--show-managed-fields")
+        return json.loads(out)  # type: ignore[no-any-return]
 
 
 def _unavailable(reason: str) -> None:

@@ -21,6 +21,18 @@ from doubles.controllers.build import build, files_at, git, set_images
 from doubles.kube import ApiError
 
 
+def retry(obj: Obj, status: Obj, gen: int, reason: str, message: str, doing: str) -> Obj:
+    """A failed reconcile as the real controllers report it (seen on the testbed): Ready=False with
+    the reason, Reconciling=True/ProgressingWithRetry, and status.observedGeneration left as it was
+    (-1 until a reconcile succeeds); the conditions carry the generation judged."""
+    status["observedGeneration"] = (obj.get("status") or {}).get("observedGeneration", -1)
+    status["conditions"] = [
+        cond("Reconciling", "True", "ProgressingWithRetry", f"{doing} with a retry", gen),
+        cond("Ready", "False", reason, message, gen),
+    ]
+    return status
+
+
 class FluxControllers(Controllers):
     def _gitrepo(self, obj: Obj) -> None:
         gen, spec = obj["metadata"]["generation"], obj["spec"]
@@ -29,17 +41,10 @@ class FluxControllers(Controllers):
         bare = self._bare(spec.get("url", ""))
         ref = spec.get("ref") or {"branch": "master"}
         if bare is None:
-            status["conditions"] = [
-                cond(
-                    "Ready",
-                    "False",
-                    "GitOperationFailed",
-                    f"failed to checkout and determine revision: unable to clone "
-                    f"'{spec.get('url')}': repository not found",
-                    gen,
-                )
-            ]
-            self._status(obj, status)
+            message = (
+                f"failed to checkout and determine revision: unable to clone '{spec.get('url')}': repository not found"
+            )
+            self._status(obj, retry(obj, status, gen, "GitOperationFailed", message, "building artifact"))
             return
         if "commit" in ref:
             name, target = "", ref["commit"]
@@ -51,16 +56,8 @@ class FluxControllers(Controllers):
             name, target = ref["branch"], f"refs/heads/{ref['branch']}"
         sha = (git(bare, "rev-parse", "--verify", "--quiet", f"{target}^{{commit}}") or "").strip()
         if not sha:
-            status["conditions"] = [
-                cond(
-                    "Ready",
-                    "False",
-                    "GitOperationFailed",
-                    f"failed to checkout and determine revision: reference not found: {target}",
-                    gen,
-                )
-            ]
-            self._status(obj, status)
+            message = f"failed to checkout and determine revision: reference not found: {target}"
+            self._status(obj, retry(obj, status, gen, "GitOperationFailed", message, "building artifact"))
             return
         revision = f"{name}@sha1:{sha}" if name else f"sha1:{sha}"
         status["artifact"] = {
@@ -161,8 +158,7 @@ class FluxControllers(Controllers):
         status["observedGeneration"] = gen
 
         def fail(reason: str, message: str) -> None:
-            status["conditions"] = [cond("Ready", "False", reason, message, gen)]
-            self._status(obj, status)
+            self._status(obj, retry(obj, status, gen, reason, message, "Building manifests"))
 
         for dep in spec.get("dependsOn") or []:  # like kustomize-controller: wait, requeue, no apply
             dep_ns = dep.get("namespace") or meta["namespace"]

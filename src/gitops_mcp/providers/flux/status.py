@@ -1,7 +1,7 @@
 """The Flux kinds as served, and their normalised status (pure, no I/O).
 
-Flux follows kstatus and ``flux``'s own readiness rules: not reconciled yet while
-``observedGeneration`` < 1 or behind ``metadata.generation``; ``Stalled=True`` is a failure;
+Flux follows kstatus and ``flux``'s own readiness rules: not reconciled yet while the Ready
+condition's ``observedGeneration`` (else the status') is < 1 or behind ``metadata.generation``; ``Stalled=True`` is a failure;
 ``Reconciling=True`` is progress; then ``Ready`` decides, and ``Ready=False`` with a reason that
 is not a progress reason is a failure with the controller's message.
 """
@@ -86,8 +86,6 @@ def normalize_status(ref: ObjectRef, obj: Obj) -> SyncStatus:
         )
     if stalled is not None and stalled.status == "True":
         return SyncStatus(**fields, state="failed", message=stalled.message or ready_msg or "stalled")
-    if og is None or og < 1:
-        return SyncStatus(**fields, state="progressing", message="not reconciled yet")
     ready_gen = next(
         (
             c.get("observedGeneration")
@@ -96,7 +94,11 @@ def normalize_status(ref: ObjectRef, obj: Obj) -> SyncStatus:
         ),
         None,
     )
+    # A first reconcile that failed leaves status.observedGeneration at -1 (the real controllers
+    # record it on success only) while its Ready condition carries the generation it judged.
     observed = ready_gen if ready_gen not in (None, 0) else og
+    if not isinstance(observed, int) or observed < 1:
+        return SyncStatus(**fields, state="progressing", message="not reconciled yet")
     if gen is not None and observed != gen:
         return SyncStatus(
             **fields, state="progressing", message=f"generation {gen} not observed yet (observed {observed})"
