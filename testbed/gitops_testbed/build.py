@@ -26,6 +26,13 @@ _KUBE_LDFLAGS = (
     f"-X {_KV}.gitVersion={KUBE_VERSION} -X {_KV}.gitMajor=1 -X {_KV}.gitMinor=37 "
     f"-X {_KV}.gitTreeState=clean -X {_KV}.buildDate=2026-01-01T00:00:00Z"
 )
+# Argo CD: argo-cd/v3 v3.6.x says `go 1.27.0`, so its go commands run that toolchain (fetched once through
+# the module proxy as golang.org/toolchain); its version ldflags are those of Argo's Makefile, without the
+# commit (the module zip does not carry it), so it says v3.6.2+unknown.
+ARGOCD_VERSION = "v3.6.2"
+ARGOCD_TOOLCHAIN = "go1.27.3"
+_AC = "github.com/argoproj/argo-cd/v3/common"
+_ARGOCD_LDFLAGS = f"-X {_AC}.version={ARGOCD_VERSION[1:]} -X {_AC}.buildDate=2026-01-01T00:00:00Z"
 
 
 @dataclass(frozen=True)
@@ -39,7 +46,6 @@ class Component:
     env: dict[str, str] = field(default_factory=dict)
 
 
-# The Argo CD helper adds its entry here (see the package docstring).
 COMPONENTS: dict[str, Component] = {
     "kube": Component(
         "kube",
@@ -61,6 +67,8 @@ COMPONENTS: dict[str, Component] = {
     "tools": Component(
         "tools", ("helm.sh/helm/v4/cmd/helm", "sigs.k8s.io/kustomize/kustomize/v5"), ("helm", "kustomize")
     ),
+    # a trimmed main (testbed/argocd/main.go): application-controller, repo-server, git-ask-pass
+    "argocd": Component("argocd", (".",), ("argocd",), _ARGOCD_LDFLAGS, {"GOTOOLCHAIN": ARGOCD_TOOLCHAIN}),
 }
 # Built names that are not what the testbed calls them (go names etcd's main after its module dir).
 RENAME = {("etcd", "server"): "etcd"}
@@ -69,6 +77,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "plane": ("kube", "etcd", "kwok"),
     "flux": ("flux", "flux-helm"),
     "tools": ("tools",),
+    "argocd": ("argocd",),
 }
 
 
@@ -157,7 +166,7 @@ def _build_one(name: str, c: Component, paths: dict[str, Path], log) -> None:
 def module_dir(component: str, module: str) -> Path:
     """Where a module the component requires lies in GOMODCACHE (downloaded if it is not there)."""
     cwd = TESTBED / COMPONENTS[component].module
-    env = {**os.environ, "GOFLAGS": "-buildvcs=false", "GOTOOLCHAIN": "local"}
+    env = {**os.environ, "GOFLAGS": "-buildvcs=false", "GOTOOLCHAIN": "local", **COMPONENTS[component].env}
     r = subprocess.run([go(), "mod", "download", "-json", module], cwd=cwd, env=env, capture_output=True,
                        text=True, timeout=600)  # fmt: skip
     if r.returncode != 0:

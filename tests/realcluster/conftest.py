@@ -125,3 +125,41 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             except TestbedError as e:
                 status = str(e)
             rep.sections.append(("testbed: Flux objects' status", status))
+            if "argocd" in tb.plane.layers:
+                try:
+                    apps = tb.kubectl(
+                        "get", "applications", "-A", "-o",
+                        "custom-columns=NS:.metadata.namespace,NAME:.metadata.name,SYNC:.status.sync.status,"
+                        "HEALTH:.status.health.status,REVISION:.status.sync.revision,"
+                        "OPERATION:.status.operationState.phase,MESSAGE:.status.operationState.message,"
+                        "CONDITIONS:.status.conditions[*].message",
+                    )  # fmt: skip
+                except TestbedError as e:
+                    apps = str(e)
+                rep.sections.append(("testbed: Argo CD Applications' status", apps))
+
+
+@pytest.fixture(scope="session")
+def argocd(testbed: Testbed, request: pytest.FixtureRequest) -> Testbed:
+    """The session's testbed with Argo CD (application-controller, repo-server, redis) added to it,
+    built first if it is missing (and the testbed is required), else the tests skip."""
+    from gitops_testbed import argocd as argo
+
+    plane = testbed.plane
+    if "argocd" not in plane.layers:
+        try:
+            if not REQUIRED and build.missing(list(build.LAYERS["argocd"])):
+                _unavailable("Argo CD is not built: run scripts/testbed build argocd")
+            plane.bins.update(
+                {k: str(v) for k, v in build.build(list(build.LAYERS["argocd"]), log=lambda m: None).items()}
+            )
+            argo.start_argocd(plane)
+        except (TestbedError, build.BuildError, OSError, subprocess.SubprocessError) as e:
+            _unavailable(f"Argo CD could not start: {e}")
+    line = (f"real-cluster testbed: Argo CD {plane.info['argocd']} (application-controller, repo-server), "
+            f"started in {plane.info.get('argocd_start_s', '?')} s")  # fmt: skip
+    tr = request.config.pluginmanager.get_plugin("terminalreporter")
+    if tr is not None:
+        tr.write_line(line)
+    print(line)
+    return testbed
