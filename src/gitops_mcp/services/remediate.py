@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import Field
 
-from gitops_mcp.cluster.ops import Follow, WaitResult, reconcile_and_wait
+from gitops_mcp.cluster.ops import Follow, WaitResult, reconcile_and_wait, wait_for_sync
 from gitops_mcp.cluster.owner import GitLocation, OwnerResult
 from gitops_mcp.git.delivery import CommitResult, Mode
 from gitops_mcp.git.urls import url_identity
@@ -253,6 +253,22 @@ class RemediationService:
                 result.message += f"; live: {result.live_detail}"
                 return result
             check = owner.chain[0] if route.values_kind is not None else owner.object
+            if route.values_kind is not None and check.namespace is not None:
+                # the applier applied the new values; the release's controller upgrades after it (seen on
+                # the real controllers): live once the release is ready at its new generation
+                release = wait_for_sync(
+                    kube,
+                    check.kind,
+                    check.name,
+                    check.namespace,
+                    None,
+                    max(1.0, deadline - self.shared.clock.monotonic()),
+                    registry=self.shared.registry,
+                )
+                if release.outcome != "synced":
+                    result.live_ok = False
+                    result.message += f"; {check.kind} not upgraded: {release.message}"
+                    return result
             live = kube.get(check.api_version, check.kind, check.name, check.namespace)
         result.live_ok, result.live_detail = live_check(live, change, route)
         result.message += f"; live: {result.live_detail}"
