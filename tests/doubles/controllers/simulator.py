@@ -82,6 +82,9 @@ class GitOpsSimulator(FluxControllers, ArgoCDController):
         ):
             r = self.kube.resource_for(api, kind)
             for obj in self.kube.list(r, None):
+                meta = obj["metadata"]
+                if self.kube.find(api, kind, meta["namespace"], meta["name"]) is None:
+                    continue  # deleted since the list (pruned by its parent in this pass)
                 if self._due(kind, obj):
                     self._last[(kind, obj["metadata"]["namespace"], obj["metadata"]["name"])] = time.monotonic()
                     self.reconciles.append((kind, obj["metadata"]["name"], time.monotonic()))
