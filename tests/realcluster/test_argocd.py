@@ -222,3 +222,85 @@ def test_an_object_the_api_server_rejects_fails_in_argocds_words(world: RealWorl
     assert res.outcome == "failed" and took < 60, (res.outcome, took, res.message, op)
     assert "Podinfod" in op.get("message", ""), op
     assert op["message"][:80] in res.message, (op["message"], res.message)
+
+
+def test_remove_suspend_and_resume_through_git_on_the_real_controller(world: RealWorld) -> None:
+    """An app of apps (a root Application applying clusters/dev, pruning): the app's Application syncs
+    without pruning, so a removal is refused before anything is written; pruning turned on through Git,
+    a live Deployment removed is pruned; the Application suspended (automated sync off) does not apply
+    a new commit and resumed applies it; the Application removed is pruned by the root, and its
+    resources finalizer deletes what it deployed."""
+    from gitops_mcp.remediation import MergePatch, Refused, Remove, Suspension
+
+    name, root = unique("podinfo"), unique("root")
+    child = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": name, "namespace": "argocd", "finalizers": ["resources-finalizer.argocd.argoproj.io"]},
+        "spec": {
+            "project": "default",
+            "source": {"repoURL": world.url, "targetRevision": "main", "path": "kustomize"},
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": name},
+            "syncPolicy": {"automated": {"prune": False}, "syncOptions": ["CreateNamespace=true"]},
+        },
+    }
+    (world.work / f"clusters/dev/{name}.yaml").write_text(json.dumps(child, indent=1) + "\n", encoding="utf-8")
+    world.git("add", "-A")
+    world.git("-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-qm", f"app {name}")
+    world.git("push", "-q", "origin", "main")
+    sha = world.git("rev-parse", "HEAD")
+    world.tb.plane.apply(
+        json.dumps(
+            {
+                "apiVersion": "argoproj.io/v1alpha1",
+                "kind": "Application",
+                "metadata": {"name": root, "namespace": "argocd"},
+                "spec": {
+                    "project": "default",
+                    "source": {"repoURL": world.url, "targetRevision": "main", "path": "clusters/dev"},
+                    "destination": {"server": "https://kubernetes.default.svc", "namespace": "argocd"},
+                    "syncPolicy": {"automated": {"prune": True}},
+                },
+            }
+        )
+    )
+    app = world.app()
+    try:
+        assert app.cluster.wait("Application", root, "argocd", sha, 90).outcome == "synced"
+        first = app.cluster.wait("Application", name, "argocd", sha, 90)
+        assert first.outcome == "synced", first.message
+        head = world.head()
+        with pytest.raises(Refused, match="syncs without pruning"):
+            app.remediation.remediate("apps/v1", "Deployment", "podinfo", name, Remove(), mode="push")
+        assert world.head() == head
+        on = MergePatch(patch={"spec": {"syncPolicy": {"automated": {"prune": True}}}})
+        r = app.remediation.remediate(*APP, name, "argocd", on, mode="push")
+        assert r.verification is not None and r.verification.outcome == "synced", r.message
+        gone = app.remediation.remediate("apps/v1", "Deployment", "podinfo", name, Remove(), mode="push")
+        assert gone.live_ok is True, gone.message
+        assert world.tb.kubectl("get", "deployment", "podinfo", "-n", name, "--ignore-not-found", "-o", "name") == ""
+        s = app.remediation.remediate(*APP, name, "argocd", Suspension(type="suspend"), mode="push")
+        assert s.live_ok is True, s.message
+        assert application(world.tb, name)["spec"]["syncPolicy"]["automated"]["enabled"] is False
+        world.git("pull", "-q", "--rebase", "origin", "main")
+        svc = world.work / "kustomize/service.yaml"
+        svc.write_text(
+            svc.read_text(encoding="utf-8").replace("name: podinfo", "name: podinfo\n  labels: {tier: web}", 1)
+        )
+        change = app.git.commit(str(world.work), ["kustomize/service.yaml"], "label the service")
+        app.cluster.reconcile("Application", root, "argocd", sync=True)
+        assert app.cluster.wait("Application", root, "argocd", change.commit_sha, 90).outcome == "synced"
+        app.cluster.reconcile("Application", name, "argocd")  # a refresh: it compares, it does not apply
+        svc_live = world.tb.get("service", "podinfo", name)
+        assert "tier" not in (svc_live["metadata"].get("labels") or {})
+        res = app.remediation.remediate(*APP, name, "argocd", Suspension(type="resume"), mode="push")
+        assert res.live_ok is True and res.commit is not None, res.message
+        app.cluster.reconcile("Application", name, "argocd")
+        assert app.cluster.wait("Application", name, "argocd", res.commit.commit_sha, 90).outcome == "synced"
+        assert world.tb.get("service", "podinfo", name)["metadata"]["labels"].get("tier") == "web"
+        out = app.remediation.remediate(*APP, name, "argocd", Remove(), mode="push")
+        assert out.live_ok is True and "objects it applied" in out.live_detail, out.message
+        assert world.tb.kubectl("get", "application", name, "-n", "argocd", "--ignore-not-found", "-o", "name") == ""
+        assert world.tb.kubectl("get", "service", "podinfo", "-n", name, "--ignore-not-found", "-o", "name") == ""
+    finally:
+        world.tb.kubectl("delete", "application", root, "-n", "argocd", "--ignore-not-found", "--wait=false")

@@ -236,3 +236,61 @@ def test_a_private_repository_without_credentials_fails_in_the_source_controller
             assert "authentication required" in r.message, r.message
         finally:
             cleanup(w)
+
+
+def test_remove_suspend_and_resume_through_git_on_the_real_controllers(world: RealWorld) -> None:
+    """The app in the bootstrap's directory: a removal with pruning off is refused before anything is
+    written; a live Deployment removed is pruned by kustomize-controller; the app's Kustomization
+    suspended stops applying new commits and resumed applies them; the app's Kustomization removed is
+    pruned by the bootstrap and garbage-collects everything it applied."""
+    from gitops_mcp.errors import UserInputError
+    from gitops_mcp.remediation import Refused, Remove, Suspension
+
+    parent = bootstrap(world)
+    r, name, ns = first_deploy(world, "kustomize", register=False)
+    assert r.live, r.message
+    app = world.app()
+    ks_api = "kustomize.toolkit.fluxcd.io/v1"
+    # pruning off (live): refused, nothing written
+    head = world.head()
+    world.tb.kubectl(
+        "patch", "kustomization", name, "-n", "flux-system", "--type=merge", "-p", '{"spec":{"prune":false}}'
+    )
+    with pytest.raises(Refused, match="prune: false"):
+        app.remediation.remediate("apps/v1", "Deployment", "podinfo", ns, Remove(), mode="push")
+    assert world.head() == head
+    world.tb.kubectl(
+        "patch", "kustomization", name, "-n", "flux-system", "--type=merge", "-p", '{"spec":{"prune":true}}'
+    )
+    # a live Deployment removed: its file and kustomization entry go, kustomize-controller prunes it
+    gone = app.remediation.remediate("apps/v1", "Deployment", "podinfo", ns, Remove(), mode="push")
+    assert gone.live_ok is True, gone.message
+    assert "deployment.yaml" not in world.remote.show(world.repo, "main", "kustomize/kustomization.yaml")
+    assert world.tb.kubectl("get", "deployment", "podinfo", "-n", ns, "--ignore-not-found", "-o", "name") == ""
+    # suspended: a new commit is not applied (even when asked); resumed: it is
+    s = app.remediation.remediate(ks_api, "Kustomization", name, "flux-system", Suspension(type="suspend"), mode="push")
+    assert s.live_ok is True and world.tb.get("kustomization", name, "flux-system")["spec"]["suspend"] is True, (
+        s.message
+    )
+    applied = world.tb.get("kustomization", name, "flux-system")["status"]["lastAppliedRevision"]
+    svc = world.work / "kustomize/service.yaml"
+    world.git("pull", "-q", "--rebase", "origin", "main")
+    svc.write_text(svc.read_text(encoding="utf-8").replace("name: podinfo", "name: podinfo\n  labels: {tier: web}", 1))
+    change = app.git.commit(str(world.work), ["kustomize/service.yaml"], "label the service")
+    app.cluster.reconcile("Kustomization", parent, "flux-system", with_source=True)
+    assert app.cluster.wait("Kustomization", parent, "flux-system", change.commit_sha, 60).outcome == "synced"
+    with pytest.raises(UserInputError, match="suspended"):
+        app.cluster.reconcile("Kustomization", name, "flux-system")
+    assert world.tb.get("kustomization", name, "flux-system")["status"]["lastAppliedRevision"] == applied
+    res = app.remediation.remediate(
+        ks_api, "Kustomization", name, "flux-system", Suspension(type="resume"), mode="push"
+    )
+    assert res.live_ok is True and res.commit is not None, res.message
+    app.cluster.reconcile("Kustomization", name, "flux-system", with_source=True)
+    assert app.cluster.wait("Kustomization", name, "flux-system", res.commit.commit_sha, 60).outcome == "synced"
+    assert world.tb.get("service", "podinfo", ns)["metadata"]["labels"].get("tier") == "web"
+    # the app's Kustomization removed: the bootstrap prunes it, its finalizer deletes what it applied
+    out = app.remediation.remediate(ks_api, "Kustomization", name, "flux-system", Remove(), mode="push")
+    assert out.live_ok is True and "objects it applied" in out.live_detail, out.message
+    for kind, obj_name, obj_ns in (("kustomization", name, "flux-system"), ("service", "podinfo", ns)):
+        assert world.tb.kubectl("get", kind, obj_name, "-n", obj_ns, "--ignore-not-found", "-o", "name") == ""
