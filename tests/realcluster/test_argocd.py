@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from conftest import wizard_to_preview
 from doubles.git_remote import GitHttpServer
@@ -244,7 +245,9 @@ def test_remove_suspend_and_resume_through_git_on_the_real_controller(world: Rea
             "syncPolicy": {"automated": {"prune": False}, "syncOptions": ["CreateNamespace=true"]},
         },
     }
-    (world.work / f"clusters/dev/{name}.yaml").write_text(json.dumps(child, indent=1) + "\n", encoding="utf-8")
+    (world.work / f"clusters/dev/{name}.yaml").write_text(yaml.safe_dump(child, sort_keys=False), encoding="utf-8")
+    keep = f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {root}\ndata:\n  a: '1'\n"  # the root never empties
+    (world.work / f"clusters/dev/{root}.yaml").write_text(keep, encoding="utf-8")
     world.git("add", "-A")
     world.git("-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-qm", f"app {name}")
     world.git("push", "-q", "origin", "main")

@@ -259,7 +259,7 @@ class KappProvider:
         return RemediationRoute()
 
     # -- removal and suspension: an App prunes unless ``spec.prune: false``; ``spec.paused`` stops it --------
-    def prunes(self, applier: Obj) -> str | None:
+    def prunes(self, applier: Obj, removed: Obj) -> str | None:
         if applier.get("kind") == "App" and as_map(applier.get("spec")).get("prune") is False:
             return f"the App {applier['metadata']['name']} has prune: false; set it to true first"
         return None

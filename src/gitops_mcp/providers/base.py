@@ -252,9 +252,10 @@ class Provider(Protocol):
         ...
 
     # -- removal and suspension through Git ----------------------------------------------------------
-    def prunes(self, applier: Obj) -> str | None:
-        """Why its live ``applier`` would leave an object whose document is removed from its Git
-        path (pruning off, suspended), with what would remove it; None when it prunes."""
+    def prunes(self, applier: Obj, removed: Obj) -> str | None:
+        """Why its live ``applier`` would leave ``removed`` (live) once its document is removed from
+        the applier's Git path (pruning off, suspended, it would empty the applier), with what would
+        remove it; None when it prunes."""
         ...
 
     def removal(self, obj: Obj) -> Removal:

@@ -114,7 +114,7 @@ class ProviderDefaults:
     def remediation_route(self, chain: Sequence[OwnerLink], git: GitLocation | None) -> RemediationRoute:
         return RemediationRoute()
 
-    def prunes(self, applier: Obj) -> str | None:
+    def prunes(self, applier: Obj, removed: Obj) -> str | None:
         return None  # it has no applier (applier_in)
 
     def removal(self, obj: Obj) -> Removal:

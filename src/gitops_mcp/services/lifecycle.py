@@ -25,7 +25,7 @@ def live_facts(kube: Any, owner: OwnerResult, registry: ProviderRegistry) -> Liv
     link = manager.applier_in(owner.chain) if manager is not None else None
     if manager is not None and link is not None:
         applier = kube.get(link.api_version, link.kind, link.name, link.namespace)
-        keeps = manager.prunes(applier) if applier is not None else None
+        keeps = manager.prunes(applier, target) if applier is not None else None
     return LiveFacts(removal=removal, applier_keeps=keeps)
 
 

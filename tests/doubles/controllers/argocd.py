@@ -60,6 +60,8 @@ class ArgoCDController(Controllers):
             dest_ns = (spec.get("destination") or {}).get("namespace")
             create_ns = "CreateNamespace=true" in ((spec.get("syncPolicy") or {}).get("syncOptions") or [])
             error = self.failures.pop(("Application", name), None)
+            if not docs and before and not operation and not (auto or {}).get("allowEmpty"):
+                error = f"Skipping sync attempt to {sha}: auto-sync will wipe out all resources"
             applied: list[Obj] = []
             if not error:
                 applied, error = self._apply(

@@ -35,7 +35,7 @@ def _automated(obj: Mapping[str, Any]) -> dict[str, Any] | None:
     return auto
 
 
-def prunes(applier: Obj) -> str | None:
+def prunes(applier: Obj, removed: Obj) -> str | None:
     if not _is_app(applier):
         return None
     auto = _automated(applier)
@@ -48,6 +48,16 @@ def prunes(applier: Obj) -> str | None:
         return (
             f"the {_what(applier)} that applies it syncs without pruning (syncPolicy.automated.prune is off): the "
             "live object stays, OutOfSync; set prune: true first, or sync it once with prune after the merge"
+        )
+    meta = removed.get("metadata") or {}
+    own = (removed.get("kind"), meta.get("name"), meta.get("namespace") or "")
+    resources = (applier.get("status") or {}).get("resources") or []
+    left = [r for r in resources if (r.get("kind"), r.get("name"), r.get("namespace") or "") != own]
+    if resources and not left and not auto.get("allowEmpty"):
+        return (
+            f"it is the last object the {_what(applier)} deploys, and its automated sync never empties an "
+            "application (it skips the sync); set syncPolicy.automated.allowEmpty: true first, or remove the "
+            "Application itself"
         )
     return None
 

@@ -26,7 +26,7 @@ def _what(obj: Obj) -> str:
     return f"{obj.get('kind')} {meta.get('namespace')}/{meta.get('name')}"
 
 
-def prunes(applier: Obj) -> str | None:
+def prunes(applier: Obj, removed: Obj) -> str | None:
     spec = applier.get("spec") or {}
     if applier.get("kind") != "Kustomization":
         return None
