@@ -18,7 +18,7 @@ from gitops_mcp.detection.models import GitOpsStructure
 from gitops_mcp.errors import UserInputError
 from gitops_mcp.fleet import FleetPlan, FleetSpec
 from gitops_mcp.manifests.validation.schema import BuiltinRules, Found
-from gitops_mcp.providers.base import ExistingSource, OciArtifacts, PackageType, SourceKind
+from gitops_mcp.providers.base import ExistingOwner, ExistingSource, OciArtifacts, PackageType, SourceKind
 from gitops_mcp.providers.live import (
     Applier,
     ChartRelease,
@@ -102,6 +102,9 @@ class ProviderDefaults:
         return []
 
     def existing_sources(self, found: GitOpsStructure) -> list[ExistingSource]:
+        return []
+
+    def repo_appliers(self, found: GitOpsStructure) -> list[ExistingOwner]:
         return []
 
     def applier_in(self, chain: Sequence[OwnerLink]) -> OwnerLink | None:

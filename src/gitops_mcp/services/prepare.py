@@ -7,17 +7,27 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from gitops_mcp.detection.facts import PackageFacts, package_facts
 from gitops_mcp.detection.models import Package
 from gitops_mcp.manifests.preflight import PackageCheck
 from gitops_mcp.manifests.validation import validate_documents
 from gitops_mcp.manifests.write import diff_against, unified_diff
 from gitops_mcp.manifests.yaml import dump_documents
 from gitops_mcp.paths import check_relative
+from gitops_mcp.providers.base import Provider, Surroundings
+from gitops_mcp.services.around import gather, repo_tree
 from gitops_mcp.services.shared import Shared
 from gitops_mcp.sessions import flow
+from gitops_mcp.sessions.defaults import choice_help
 from gitops_mcp.sessions.models import ClusterApplier, Preview, SessionContext, SessionState
 
 MAX_TAGS = 500
+
+
+def _same(url: str, ctx: SessionContext) -> bool:
+    from gitops_mcp.git.urls import url_identity
+
+    return bool(ctx.origin_url) and url_identity(url) == url_identity(str(ctx.origin_url))
 
 
 class Preparation:
@@ -46,12 +56,39 @@ class Preparation:
             ctx.branch = info.branch
             ctx.default_branch = info.default_branch
             ctx.tags = sorted(info.tags)[:MAX_TAGS]
+        for p in self.shared.registry:
+            applied = [a.path for a in p.repo_appliers(report.gitops) if a.repo_url is None or _same(a.repo_url, ctx)]
+            applied += [s.serves for s in p.existing_sources(report.gitops) if s.serves is not None]  # bootstraps
+            if applied:
+                ctx.applied_dirs[p.name] = sorted(set(applied))
         if not self.shared.settings.read_only:
             ctx.delivery_options = ["write", "push", "pull_request"] if ctx.origin_url else ["write"]
             ctx.can_wait = bool(ctx.origin_url) and self.shared.cluster_configured()
         if ctx.can_wait:
             ctx.cluster_appliers = self.cluster_appliers()
+            ctx.cluster_namespaces = self.cluster_namespaces() if ctx.cluster_appliers is not None else None
         return ctx
+
+    def cluster_namespaces(self) -> list[str] | None:
+        """The cluster's namespaces; None when they cannot be listed."""
+        from gitops_mcp.errors import ClusterError
+
+        try:
+            with self.shared.kube(timeout=5.0) as kube:
+                items, _ = kube.list("v1", "Namespace")
+        except ClusterError:
+            return None
+        return sorted(str((i.get("metadata") or {}).get("name")) for i in items)
+
+    def surroundings(self, answers: Mapping[str, Any], ctx: SessionContext, provider: Provider) -> Surroundings:
+        """What the repository (and the cluster) around the output file say (empty without a repository)."""
+        if not ctx.repo_root:
+            return Surroundings(output_path=str(answers.get("output_path") or "") or None)
+        root = Path(ctx.repo_root)
+        cached = self.shared.delivery.is_cached(root)
+        report = self.shared.scan(root, root, ".")
+        with repo_tree(root, cached) as tree:
+            return gather(answers, ctx, provider, report, tree)
 
     def cluster_appliers(self) -> list[ClusterApplier] | None:
         """What in the cluster applies a directory of a Git repository (every provider's
@@ -79,11 +116,24 @@ class Preparation:
             check = self.package_check(answers, ctx)
             return None if check is None or check.ok else check.message
 
+        facts_seen: dict[tuple[str, str], PackageFacts | None] = {}
+
+        def facts(answers: Mapping[str, Any]) -> PackageFacts | None:
+            pkg = flow.selected_package(answers, ctx)
+            if root is None or pkg is None:
+                return None
+            path = str(answers.get("path") or pkg.path)
+            if (path, pkg.type) not in facts_seen:
+                with repo_tree(root, delivery.is_cached(root)) as tree:
+                    facts_seen[(path, pkg.type)] = package_facts(tree, path, pkg.type)
+            return facts_seen[(path, pkg.type)]
+
         return flow.FlowEnv(
             self.shared.registry,
             self.shared.settings.policy,
             exists if root is not None else None,
             problem if root is not None else None,
+            facts if root is not None else None,
         )
 
     def package_check(self, answers: Mapping[str, Any], ctx: SessionContext) -> PackageCheck | None:
@@ -114,8 +164,11 @@ class Preparation:
         a, ctx = state.answers, state.context
         provider = self.shared.registry.get(str(a["provider"]))
         spec = flow.build_spec(a, ctx)
+        spec.around = self.surroundings(a, ctx, provider)
         options = {q.id: a[q.id] for q in flow.questions_for("provider_options", a, ctx, self.env(ctx)) if q.id in a}
         gen = provider.generate(spec, options)
+        if choice := choice_help(str(a["output_path"]), provider.name, ctx, self.shared.registry):
+            gen.notes.insert(0, f"Output: {choice}.")
         text = dump_documents(gen.objects)
         validation = validate_documents(
             gen.objects, self.shared.settings.policy, self.shared.crds(), rules=self.shared.rules

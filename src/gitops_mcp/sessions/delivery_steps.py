@@ -14,6 +14,7 @@ from gitops_mcp.questions import (
     select,
 )
 from gitops_mcp.sessions.defaults import (
+    choice_help,
     default_output_path,
     output_help,
     own_objects,
@@ -48,11 +49,18 @@ def output_questions(answers: Mapping[str, Any], ctx: SessionContext, env: FlowE
                 prompt="File to write the manifests to (relative to the repository root)",
                 type="text",
                 default=default,
-                help=output_help(str(answers.get("output_path", default)), provider, app, ctx, env.registry),
+                help=_join_help(
+                    choice_help(str(answers.get("output_path", default)), provider, ctx, env.registry),
+                    output_help(str(answers.get("output_path", default)), provider, app, ctx, env.registry),
+                ),
             ),
             parse,
         )
     ]
+
+
+def _join_help(*parts: str | None) -> str | None:
+    return ". ".join(p for p in parts if p) or None
 
 
 def asks_register(answers: Mapping[str, Any], ctx: SessionContext, env: FlowEnv) -> bool:

@@ -55,6 +55,9 @@ class SessionContext(Model):
     output_dirs: dict[str, list[str]] = Field(
         default_factory=dict, description="Per provider: directories already holding its manifests, best first"
     )
+    applied_dirs: dict[str, list[str]] = Field(
+        default_factory=dict, description="Per provider: directories of this repository its committed objects apply"
+    )
     intent: str | None = None
     provider_hint: str | None = None
     delivery_options: list[str] = Field(default_factory=list, description="What delivery can do here")
@@ -62,6 +65,7 @@ class SessionContext(Model):
     cluster_appliers: list[ClusterApplier] | None = Field(
         None, description="What in the cluster applies a directory of a Git repository (None: not known)"
     )
+    cluster_namespaces: list[str] | None = Field(None, description="Namespaces the cluster has (None: not known)")
 
     @field_validator("intent")
     @classmethod

@@ -177,13 +177,16 @@ def _common_questions(answers: Mapping[str, Any], ctx: SessionContext, env: Flow
                 revision,
             ),
         ]
+    facts = env.package_facts(answers) if env.package_facts is not None and pkg is not None else None
+    own = facts.namespaces if facts is not None else []
     qs += [
         QuestionDef(
             Question(
                 id="namespace",
                 prompt="Namespace to deploy the workload into",
                 type="text",
-                default=(pkg.namespace if pkg and pkg.namespace else name_default),
+                default=(pkg.namespace if pkg and pkg.namespace else own[0] if own else name_default),
+                help=_namespace_help(own, facts is not None and facts.unplaced),
             ),
             dns_label,
         ),
@@ -198,6 +201,15 @@ def _common_questions(answers: Mapping[str, Any], ctx: SessionContext, env: Flow
         ),
     ]
     return qs
+
+
+def _namespace_help(own: list[str], unplaced: bool) -> str | None:
+    if not own:
+        return None
+    first = f"The package places its objects in {', '.join(own)}"
+    if unplaced:
+        return first + "; those without a namespace go to this one"
+    return first + ": kept as they are unless you answer another namespace (then all are moved into it)"
 
 
 def questions_for(step: Step, answers: Mapping[str, Any], ctx: SessionContext, env: FlowEnv) -> list[QuestionDef]:
