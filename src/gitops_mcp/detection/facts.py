@@ -155,12 +155,14 @@ def _objects_of(files: _Files, rel: str, seen: set[str]) -> Iterator[tuple[str, 
         return
     seen.add(rel)
     kust = _kustomization(files, rel)
-    if kust is None:  # a plain directory: its YAML and JSON files
-        names, _ = files.listing(rel)
+    if kust is None:  # a plain directory: its YAML and JSON files, and its subdirectories (as Flux builds it)
+        names, dirs = files.listing(rel)
         for n in names:
             if is_yaml(n) or n.endswith(".json"):
                 f = posixpath.join(rel, n) if rel else n
                 yield from ((f, d, None) for d in files.docs(f) if isinstance(d, dict))
+        for sub in dirs:
+            yield from _objects_of(files, posixpath.join(rel, sub) if rel else sub, seen)
         return
     ns = kust.get("namespace") if isinstance(kust.get("namespace"), str) else None
     refs = [r for key in ("resources", "bases", "components") for r in (kust.get(key) or []) if isinstance(r, str)]
@@ -170,8 +172,8 @@ def _objects_of(files: _Files, rel: str, seen: set[str]) -> Iterator[tuple[str, 
             continue
         _, dirs = files.listing(posixpath.dirname(target))
         if posixpath.basename(target) in dirs or target == "":
-            for f, d, inner in _objects_of(files, target, seen):
-                yield f, d, ns or inner
+            for f, obj, inner in _objects_of(files, target, seen):
+                yield f, obj, ns or inner
         elif target not in seen:
             seen.add(target)
             yield from ((target, d, ns) for d in files.docs(target) if isinstance(d, dict))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import posixpath
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +71,7 @@ def _includes(applier_path: str, target: str, users: set[str], kustomize_dirs: s
 def gather(
     answers: Mapping[str, Any],
     ctx: SessionContext,
-    provider: Provider,
+    providers: Iterable[Provider],
     report: DetectionReport,
     tree: TreeSource,
     file_objects: list[FileObject] | None = None,
@@ -96,7 +96,8 @@ def gather(
     around.siblings = [o for o in beside if o.file != out and _dir(o.file) == out_dir]
     appliers = [
         a
-        for a in provider.repo_appliers(report.gitops)
+        for p in providers
+        for a in p.repo_appliers(report.gitops)
         if a.repo_url is None or (ctx.origin_url and url_identity(a.repo_url) == url_identity(ctx.origin_url))
     ]
     taken = [o for o in beside if o.file != out]

@@ -88,7 +88,7 @@ class Preparation:
         cached = self.shared.delivery.is_cached(root)
         report = self.shared.scan(root, root, ".")
         with repo_tree(root, cached) as tree:
-            return gather(answers, ctx, provider, report, tree)
+            return gather(answers, ctx, list(self.shared.registry), report, tree)
 
     def cluster_appliers(self) -> list[ClusterApplier] | None:
         """What in the cluster applies a directory of a Git repository (every provider's
