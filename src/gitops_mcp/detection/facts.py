@@ -202,7 +202,7 @@ def _manifest_facts(files: _Files, path: str, out: PackageFacts) -> None:
             out.creates.append(meta["name"])
         if kind == "CustomResourceDefinition" and _crd_size(doc) > LAST_APPLIED_LIMIT:
             out.large_crds.append(f"{meta.get('name')} ({_crd_size(doc) // 1024} KiB, {f})")
-        if kind in CLUSTER_SCOPED or kind.endswith("List"):
+        if kind in CLUSTER_SCOPED or kind.startswith("Cluster") or kind.endswith("List"):
             continue
         ns = kust_ns or (meta.get("namespace") if isinstance(meta.get("namespace"), str) else None)
         if ns:

@@ -101,9 +101,13 @@ def gather(
         if a.repo_url is None or (ctx.origin_url and url_identity(a.repo_url) == url_identity(ctx.origin_url))
     ]
     taken = [o for o in beside if o.file != out]
-    for a in appliers:  # what the objects beside the file apply joins the same build
+    for a in appliers:
+        applied = directory_objects(tree, a.path)
         if _covers(out_dir, _dir(a.file)) and a.file != out and not _covers(out_dir, a.path):
-            taken += directory_objects(tree, a.path)
+            taken += applied  # what the objects beside the file apply joins the same build
+        for o in applied:  # namespaces the repository's deployments create
+            if o.doc.get("kind") == "Namespace" and a.file != out:
+                around.repo_namespaces.setdefault(o.key()[1], o.file)
     seen: set[tuple[str, str, str | None]] = set()
     for o in taken:
         if o.key() not in seen:

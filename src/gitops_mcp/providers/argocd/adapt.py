@@ -64,6 +64,7 @@ def adjust(spec: DeploymentSpec, source: dict[str, Any], sync: dict[str, Any], a
             "(a private one registered in Argo CD); run helm dependency build and commit charts/ to pin them."
         )
     have = set(facts.creates) | SYSTEM_NAMESPACES | {argocd_ns} | set(spec.around.cluster_namespaces or [])
+    have |= set(spec.around.repo_namespaces)
     creates = "CreateNamespace=true" in sync.get("syncOptions", [])
     if creates:
         have.add(spec.namespace)

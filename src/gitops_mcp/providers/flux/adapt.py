@@ -43,8 +43,9 @@ def stale_notes(around: Surroundings) -> list[str]:
             )
     for o in around.siblings:
         api, kind = str(o.doc.get("apiVersion")), str(o.doc.get("kind"))
-        if (new := stale_api(api, kind)) is not None:
-            out.append(f"{o.file} beside the new file uses {kind} {api}, no longer served: change it to {new}.")
+        note = f"{o.file} beside the new file uses {kind} {api}, no longer served: change it to {stale_api(api, kind)}."
+        if stale_api(api, kind) is not None and note not in out:
+            out.append(note)
     return out
 
 
@@ -71,6 +72,7 @@ def missing_namespaces(spec: DeploymentSpec, target: str | None, flux_ns: str) -
     facts, around = spec.around.package, spec.around
     needed = ({target} if target else set()) | set(facts.namespaces if facts else [])
     have = set(facts.creates if facts else []) | SYSTEM_NAMESPACES | {flux_ns} | set(around.cluster_namespaces or [])
+    have |= set(around.repo_namespaces)  # created by what the repository already deploys
     return sorted(needed - have)
 
 
