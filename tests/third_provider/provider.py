@@ -22,6 +22,7 @@ from gitops_mcp.manifests.validation.schema import BuiltinRules, Found, KindRule
 from gitops_mcp.manifests.yaml import dump_documents
 from gitops_mcp.providers.base import (
     DeploymentSpec,
+    ExistingOwner,
     ExistingSource,
     Generated,
     OciArtifacts,
@@ -181,6 +182,9 @@ class KappProvider:
 
     def existing_sources(self, found: GitOpsStructure) -> list[ExistingSource]:
         return []  # an App names its repository itself
+
+    def repo_appliers(self, found: GitOpsStructure) -> list[ExistingOwner]:
+        return []  # a committed App is not read for the path it applies
 
     # -- the live side -------------------------------------------------------------------------------------
     def manages_api_group(self, group: str) -> bool:

@@ -55,8 +55,8 @@ def target_namespace(spec: DeploymentSpec) -> tuple[str | None, list[str]]:
     facts = spec.around.package
     if facts is None:
         return spec.namespace, []
-    if facts.namespaces and spec.namespace in facts.namespaces and not facts.unplaced:
-        return None, []
+    if not facts.unplaced and (spec.namespace in facts.namespaces or not facts.namespaces):
+        return None, []  # every object placed by the package itself (or none namespaced)
     notes = []
     declared = [n for n in facts.namespaces if n != spec.namespace]
     if declared:

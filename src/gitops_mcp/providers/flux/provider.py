@@ -281,9 +281,10 @@ class FluxProvider(FluxCluster):
             ks_spec["wait"] = True
             ks_spec["timeout"] = "5m"
         notes += follow_notes + ns_notes
-        missing = adapt.missing_namespaces(spec, target, ns)
+        # unknown without the package's files (one-shot generation from a spec): nothing assumed
+        missing = adapt.missing_namespaces(spec, target, ns) if spec.around.package is not None else []
         create: list[str] = []
-        if missing and spec.around.applied is False and spec.around.package is not None:
+        if missing and spec.around.applied is False:
             notes.append(
                 f"Namespace {', '.join(missing)} is neither in the package nor (as far as known) in the cluster, and "
                 "nothing applies this file's directory (register applies only the Flux objects): create it first "
