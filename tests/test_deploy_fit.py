@@ -24,14 +24,16 @@ CASES = golden_cases("wizard")
 ORIGIN = "https://github.com/example/{}.git"
 
 
-def preview(app: Services, repo: Path, package: str, provider: str, answers: dict[str, Any] | None = None) -> Any:
+def preview(
+    app: Services, repo: Path, package: str, provider: str, answers: dict[str, Any] | None = None, valid: bool = True
+) -> Any:
     v = app.wizard.start(OWNER, str(repo), provider=provider, answers={"package": package, **(answers or {})})
     for _ in range(6):
         if v.step == "preview":
             break
         v = app.wizard.answer(OWNER, v.session_id, {}, accept_defaults=True)
     assert v.step == "preview" and v.preview is not None, (v.step, v.errors, v.questions)
-    assert v.preview.validation.valid, v.preview.validation.describe()
+    assert v.preview.validation.valid or not valid, v.preview.validation.describe()
     return v
 
 
@@ -51,9 +53,10 @@ def notes(v: Any) -> str:
 def test_golden(case: GoldenCase, app: Services, fixture_repo: Callable[..., Path], update_goldens: bool) -> None:
     data = case.inputs()
     repo = fixture_repo(data["fixture"], origin=ORIGIN.format(data["fixture"]))
-    v = preview(app, repo, data["package"], case.provider, data.get("answers"))
+    v = preview(app, repo, data["package"], case.provider, data.get("answers"), valid=False)
     text = v.preview.yaml
-    shown = "\n".join([f"output_path: {v.preview.output_path}", *v.preview.notes]) + "\n"
+    invalid = [] if v.preview.validation.valid else ["invalid: " + v.preview.validation.describe()]
+    shown = "\n".join([f"output_path: {v.preview.output_path}", *v.preview.notes, *invalid]) + "\n"
     shown = shown.replace(str(repo), "<repo>")
     if update_goldens:
         (case.folder / "expected.yaml").write_text(text, encoding="utf-8")
@@ -73,8 +76,9 @@ def test_namespace_defaults_to_the_packages_own(app: Services, fixture_repo: Cal
     repo = fixture_repo("gitops-istio")
     v = app.wizard.start(OWNER, str(repo), provider="flux", answers={"package": "apps/backend"})
     ns = next(q for q in v.questions if q.id == "namespace")
+    assert next(q for q in v.questions if q.id == "existing").default == "update"
     assert ns.default == "prod" and ns.help and "prod" in ns.help
-    v = preview(app, repo, "apps/backend", "flux")
+    v = preview(app, repo, "apps/backend", "flux", {"existing": "add"})
     ks = of_kind(v, "Kustomization")
     assert "targetNamespace" not in ks["spec"]  # the manifests' own namespace is kept
     assert not [d for d in docs(v) if d["kind"] == "Namespace"]
@@ -82,7 +86,7 @@ def test_namespace_defaults_to_the_packages_own(app: Services, fixture_repo: Cal
 
 def test_flux_target_namespace_only_when_asked_and_said(app: Services, fixture_repo: Callable[..., Path]) -> None:
     repo = fixture_repo("gitops-istio")
-    v = preview(app, repo, "apps/backend", "flux", {"namespace": "staging"})
+    v = preview(app, repo, "apps/backend", "flux", {"namespace": "staging", "existing": "add"})
     assert of_kind(v, "Kustomization")["spec"]["targetNamespace"] == "staging"
     assert "also those it places in prod" in notes(v) and "answer namespace=prod" in notes(v)
 
@@ -117,7 +121,7 @@ def test_flux_missing_namespace_without_parent_is_said(app: Services, fixture_re
 
 def test_argocd_destination_is_the_package_namespace(app: Services, fixture_repo: Callable[..., Path]) -> None:
     repo = fixture_repo("flux2-monitoring-example")
-    v = preview(app, repo, "monitoring/configs", "argocd")
+    v = preview(app, repo, "monitoring/configs", "argocd")  # owned by a Flux Kustomization: nothing to update
     spec = of_kind(v, "Application")["spec"]
     assert spec["destination"]["namespace"] == "monitoring"
     assert "CreateNamespace=true" in spec["syncPolicy"]["syncOptions"]
@@ -126,19 +130,19 @@ def test_argocd_destination_is_the_package_namespace(app: Services, fixture_repo
 # -- 2 clashes ------------------------------------------------------------------------------------------------
 def test_clash_picks_a_free_name_and_says_why(app: Services, fixture_repo: Callable[..., Path]) -> None:
     repo = fixture_repo("flux2-multi-tenancy")
-    v = preview(app, repo, "infrastructure/kyverno", "flux")
+    v = preview(app, repo, "infrastructure/kyverno", "flux", {"existing": "add"})
     assert of_kind(v, "Kustomization")["metadata"]["name"] == "kyverno-2"
     assert "Kustomization flux-system/kyverno already exists in clusters/production/infrastructure.yaml" in notes(v)
 
 
 def test_no_second_git_repository_in_a_bootstrap(app: Services, fixture_repo: Callable[..., Path]) -> None:
     repo = fixture_repo("gitops-istio")
-    v = preview(app, repo, "apps/loadtest", "flux")
+    v = preview(app, repo, "apps/loadtest", "flux", {"existing": "add"})
     assert "GitRepository" not in [d["kind"] for d in docs(v)]
     assert of_kind(v, "Kustomization")["spec"]["sourceRef"] == {"kind": "GitRepository", "name": "flux-system"}
     # a tag is not what the bootstrap follows: a source of its own
     git(repo, "tag", "v1")
-    v = preview(app, repo, "apps/loadtest", "flux", {"revision": "tag:v1"})
+    v = preview(app, repo, "apps/loadtest", "flux", {"revision": "tag:v1", "existing": "add"})
     assert of_kind(v, "GitRepository")["spec"]["ref"] == {"tag": "v1"}
 
 
@@ -166,10 +170,36 @@ def test_already_deployed_names_object_and_file(
     provider: str, app: Services, fixture_repo: Callable[..., Path]
 ) -> None:
     repo = fixture_repo("flux2-multi-tenancy")
-    v = preview(app, repo, "tenants/base/dev-team", provider)
+    v = preview(app, repo, "tenants/base/dev-team", provider, {"existing": "add"} if provider == "flux" else {})
     text = notes(v)
     assert "Kustomization flux-system/tenants in clusters/production/tenants.yaml" in text
     assert "fight it" in text and "edit that object" in text
+
+
+def test_already_deployed_defaults_to_updating_that_object(app: Services, fixture_repo: Callable[..., Path]) -> None:
+    repo = fixture_repo("flux2-multi-tenancy")
+    before = (repo / "clusters/production/infrastructure.yaml").read_text(encoding="utf-8")
+    v = preview(app, repo, "infrastructure/kyverno", "flux")
+    assert v.answers["existing"] == "update" and v.preview.output_path == "clusters/production/infrastructure.yaml"
+    assert v.preview.yaml == before and v.preview.diff == ""  # the defaults change nothing
+    assert "nothing to change" in notes(v)
+    v = app.wizard.answer(OWNER, v.session_id, {"interval": "20m"}, accept_defaults=True)
+    assert v.preview is not None and v.preview.yaml == before.replace("interval: 10m", "interval: 20m", 1)
+    assert "-  interval: 10m\n+  interval: 20m" in v.preview.diff
+    v = app.wizard.answer(OWNER, v.session_id, {"delivery": "write"})
+    assert v.status == "done"
+    assert (repo / "clusters/production/infrastructure.yaml").read_text(encoding="utf-8") == v.preview.yaml
+    # update edits that file only
+    v = app.wizard.start(OWNER, str(repo), provider="flux", answers={"package": "infrastructure/kyverno"})
+    v = app.wizard.answer(OWNER, v.session_id, {"output_path": "clusters/production/other.yaml"}, accept_defaults=True)
+    assert "existing=add" in v.errors["output_path"]
+
+
+def test_argocd_cannot_update_a_flux_owner(app: Services, fixture_repo: Callable[..., Path]) -> None:
+    repo = fixture_repo("gitops-istio")
+    v = preview(app, repo, "istio/gateway", "argocd")
+    assert "existing" not in v.answers and of_kind(v, "Application")
+    assert "Kustomization flux-system/istio-gateway in clusters/my-cluster/istio.yaml" in notes(v)
 
 
 def test_not_deployed_has_no_owner_note(app: Services, fixture_repo: Callable[..., Path]) -> None:
@@ -181,7 +211,7 @@ def test_not_deployed_has_no_owner_note(app: Services, fixture_repo: Callable[..
 # -- 4 where the file goes ------------------------------------------------------------------------------------
 def test_two_bootstraps_default_explained_and_other_offered(app: Services, fixture_repo: Callable[..., Path]) -> None:
     repo = fixture_repo("flux2-multi-tenancy")
-    v = preview(app, repo, "tenants/staging", "flux")
+    v = preview(app, repo, "tenants/staging", "flux", {"existing": "add"})
     assert v.preview.output_path == "clusters/production/staging.yaml"
     assert "clusters/production is the first directory applied" in notes(v) and "clusters/staging" in notes(v)
     v = app.wizard.answer(OWNER, v.session_id, {"output_path": "tenants/staging/x.yaml"})  # refused: asked again
@@ -194,7 +224,7 @@ def test_two_bootstraps_default_explained_and_other_offered(app: Services, fixtu
 
 def test_cluster_dir_without_flux_system_is_a_bootstrap(app: Services, fixture_repo: Callable[..., Path]) -> None:
     repo = fixture_repo("gitops-istio")
-    v = preview(app, repo, "apps/loadtest", "flux")
+    v = preview(app, repo, "apps/loadtest", "flux", {"existing": "add"})
     assert v.preview.output_path == "clusters/my-cluster/loadtest.yaml"
 
 
@@ -217,7 +247,8 @@ def test_argocd_example_folder_not_the_default(app: Services, tmp_path: Path) ->
 # -- 6 conventions --------------------------------------------------------------------------------------------
 def test_siblings_service_account_followed(app: Services, fixture_repo: Callable[..., Path]) -> None:
     repo = fixture_repo("flux2-multi-tenancy")
-    v = preview(app, repo, "tenants/staging", "flux", {"output_path": "clusters/staging/more.yaml", "app_name": "more"})
+    answers = {"output_path": "clusters/staging/more.yaml", "app_name": "more", "existing": "add"}
+    v = preview(app, repo, "tenants/staging", "flux", answers)
     spec = of_kind(v, "Kustomization")["spec"]
     assert spec["serviceAccountName"] == "kustomize-controller"
     assert "serviceAccountName kustomize-controller" in notes(v)
@@ -225,16 +256,16 @@ def test_siblings_service_account_followed(app: Services, fixture_repo: Callable
 
 def test_depends_on_the_last_layer_without_cycles(app: Services, fixture_repo: Callable[..., Path]) -> None:
     repo = fixture_repo("gitops-istio")
-    v = preview(app, repo, "apps/loadtest", "flux")
+    v = preview(app, repo, "apps/loadtest", "flux", {"existing": "add"})
     assert of_kind(v, "Kustomization")["spec"]["dependsOn"] == [{"name": "istio-system"}]
     repo = fixture_repo("flux2-multi-tenancy")
-    v = preview(app, repo, "infrastructure/kyverno", "flux")  # kyverno-policies waits for kyverno itself
+    v = preview(app, repo, "infrastructure/kyverno", "flux", {"existing": "add"})  # kyverno-policies waits for it
     assert "dependsOn" not in of_kind(v, "Kustomization")["spec"]
 
 
 def test_stale_flux_api_versions_flagged(app: Services, fixture_repo: Callable[..., Path]) -> None:
     repo = fixture_repo("gitops-istio")
-    v = preview(app, repo, "istio/system", "flux")
+    v = preview(app, repo, "istio/system", "flux", {"existing": "add"})
     text = notes(v)
     assert "HelmRelease helm.toolkit.fluxcd.io/v2beta1" in text and "helm.toolkit.fluxcd.io/v2" in text
     assert "clusters/my-cluster/apps.yaml beside the new file uses Kustomization" in text
@@ -242,7 +273,7 @@ def test_stale_flux_api_versions_flagged(app: Services, fixture_repo: Callable[.
 
 def test_post_build_copied_when_package_uses_variables(app: Services, fixture_repo: Callable[..., Path]) -> None:
     repo = fixture_repo("gitops-istio")
-    v = preview(app, repo, "istio/system", "flux", {"app_name": "istio-again"})
+    v = preview(app, repo, "istio/system", "flux", {"app_name": "istio-again", "existing": "add"})
     spec = of_kind(v, "Kustomization")["spec"]
     assert spec["postBuild"] == {"substituteFrom": [{"kind": "ConfigMap", "name": "istio-version"}]}
 

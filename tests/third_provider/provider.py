@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from gitops_mcp.detection.kinds import GitOpsKinds, as_map, as_str
@@ -182,6 +183,8 @@ class KappProvider:
 
     def existing_sources(self, found: GitOpsStructure) -> list[ExistingSource]:
         return []  # an App names its repository itself
+
+    update_paths: Mapping[str, tuple[tuple[str, ...], ...]] = MappingProxyType({})
 
     def repo_appliers(self, found: GitOpsStructure) -> list[ExistingOwner]:
         return []  # a committed App is not read for the path it applies

@@ -78,6 +78,7 @@ class ExistingOwner(Model):
     file: str
     path: str = Field(description="The directory it applies, repository-relative ('' for the root)")
     repo_url: str | None = Field(None, description="The repository it applies from; None: this one (a bootstrap)")
+    document: int = Field(0, description="Index of its YAML document in the file")
 
     def text(self) -> str:
         where = "in the cluster" if self.file == "(the cluster)" else f"in {self.file}"
@@ -266,6 +267,10 @@ class Provider(Protocol):
     def repo_appliers(self, found: GitOpsStructure) -> list[ExistingOwner]:
         """Its objects committed in the repository that apply a directory of a Git repository."""
         ...
+
+    update_paths: Mapping[str, tuple[tuple[str, ...], ...]]
+    """Question id -> the fields of its applier object (the kinds of :meth:`repo_appliers`) that answer
+    sets: what updating a committed object with the user's answers changes (nothing else)."""
 
     # -- repairs and the pushed commit ---------------------------------------------------------------
     def applier_in(self, chain: Sequence[OwnerLink]) -> OwnerLink | None:

@@ -82,6 +82,7 @@ class ProviderDefaults:
     fleet = NoFleet()
     oci: OciArtifacts | None = None
     chart_releases: Mapping[str, ChartRelease] = MappingProxyType({})
+    update_paths: Mapping[str, tuple[tuple[str, ...], ...]] = MappingProxyType({})
 
     def unsupported_reason(self, package_type: PackageType, source_kind: SourceKind) -> str | None:
         return None

@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import contextlib
 import posixpath
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from gitops_mcp.detection.facts import FileObject, directory_objects, package_facts
-from gitops_mcp.detection.models import DetectionReport, Package
 from gitops_mcp.detection.tree import LocalTree, TreeSource
-from gitops_mcp.providers.base import ExistingOwner, ObjectKey, Provider, Surroundings
+from gitops_mcp.providers.base import ExistingOwner, ObjectKey, Surroundings
 from gitops_mcp.sessions.models import SessionContext
+from gitops_mcp.sessions.owners import covers as _covers
+from gitops_mcp.sessions.owners import owners
 from gitops_mcp.sessions.spec import package_kind, selected_package
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -38,41 +39,9 @@ def _dir(path: str) -> str:
     return "" if d in ("", ".") else d
 
 
-def _covers(parent: str, child: str) -> bool:
-    return parent == "" or child == parent or child.startswith(parent + "/")
-
-
-def _users(pkg: Package, packages: list[Package]) -> set[str]:
-    """The package's path and every kustomization that builds it (transitively, through used_by)."""
-    by_path = {p.path: p for p in packages}
-    out, todo = {pkg.path}, list(pkg.used_by)
-    while todo:
-        p = todo.pop()
-        if p not in out:
-            out.add(p)
-            todo += by_path[p].used_by if p in by_path else []
-    return out
-
-
-def _includes(applier_path: str, target: str, users: set[str], kustomize_dirs: set[str]) -> bool:
-    """Whether a build of ``applier_path`` includes the package at ``target``: it is the package or
-    a kustomization that uses it, or a parent directory applied recursively with no other
-    kustomization between (a kustomization applies only what it lists)."""
-    if applier_path in users:
-        return True
-    if not _covers(applier_path, target):
-        return False
-    between = [
-        d for d in kustomize_dirs - users if d != applier_path and _covers(applier_path, d) and _covers(d, target)
-    ]
-    return applier_path not in kustomize_dirs and not between
-
-
 def gather(
     answers: Mapping[str, Any],
     ctx: SessionContext,
-    providers: Iterable[Provider],
-    report: DetectionReport,
     tree: TreeSource,
     file_objects: list[FileObject] | None = None,
 ) -> Surroundings:
@@ -94,12 +63,7 @@ def gather(
     out_dir = _dir(out)
     beside = file_objects if file_objects is not None else directory_objects(tree, out_dir)
     around.siblings = [o for o in beside if o.file != out and _dir(o.file) == out_dir]
-    appliers = [
-        a
-        for p in providers
-        for a in p.repo_appliers(report.gitops)
-        if a.repo_url is None or (ctx.origin_url and url_identity(a.repo_url) == url_identity(ctx.origin_url))
-    ]
+    appliers = [a for found in ctx.repo_appliers.values() for a in found]
     taken = [o for o in beside if o.file != out]
     for a in appliers:
         applied = directory_objects(tree, a.path)
@@ -115,7 +79,7 @@ def gather(
             k, n, ns = o.key()
             around.taken.append(ObjectKey(kind=k, name=n, namespace=ns))
     if pkg is not None and same_repo:
-        around.owners = _owners(pkg, ctx, appliers, out, report)
+        around.owners = [a for _, a in owners(answers, ctx)]
     mine = {o.key() for o in beside if o.file == out}
     for c in ctx.cluster_appliers or []:
         ref = c.ref
@@ -135,18 +99,3 @@ def gather(
         s.serves is not None and _covers("" if s.serves == "." else s.serves, out_dir) for s in ctx.existing_sources
     )
     return around
-
-
-def _owners(
-    pkg: Package, ctx: SessionContext, appliers: list[ExistingOwner], out: str, report: DetectionReport
-) -> list[ExistingOwner]:
-    def rel(p: str) -> str:
-        return "" if p == "." else p
-
-    users = {rel(u) for u in _users(pkg, ctx.packages)}
-    kustomize_dirs = {rel(p.path) for p in report.packages if p.type in ("kustomize", "helm")}
-    target = rel(pkg.path)
-    found = [a for a in appliers if a.file != out and _includes(a.path, target, users, kustomize_dirs)]
-    # those in the same cluster directory as the output first (a bootstrap per cluster)
-    top = out.split("/", 2)[:2]
-    return sorted(found, key=lambda a: (a.file.split("/", 2)[:2] != top, a.file, a.name))

@@ -13,12 +13,14 @@ from gitops_mcp.manifests.preflight import PackageCheck
 from gitops_mcp.manifests.validation import validate_documents
 from gitops_mcp.manifests.write import diff_against, unified_diff
 from gitops_mcp.manifests.yaml import dump_documents
-from gitops_mcp.paths import check_relative
+from gitops_mcp.paths import check_relative, safe_repo_file
 from gitops_mcp.providers.base import Provider, Surroundings
 from gitops_mcp.services.around import gather, repo_tree
 from gitops_mcp.services.shared import Shared
+from gitops_mcp.services.update_owner import updated_file
 from gitops_mcp.sessions import flow
 from gitops_mcp.sessions.defaults import choice_help
+from gitops_mcp.sessions.delivery_steps import updatable_owner
 from gitops_mcp.sessions.models import ClusterApplier, Preview, SessionContext, SessionState
 
 MAX_TAGS = 500
@@ -57,8 +59,10 @@ class Preparation:
             ctx.default_branch = info.default_branch
             ctx.tags = sorted(info.tags)[:MAX_TAGS]
         for p in self.shared.registry:
-            applied = [a.path for a in p.repo_appliers(report.gitops) if a.repo_url is None or _same(a.repo_url, ctx)]
-            applied += [s.serves for s in p.existing_sources(report.gitops) if s.serves is not None]  # bootstraps
+            mine = [a for a in p.repo_appliers(report.gitops) if a.repo_url is None or _same(a.repo_url, ctx)]
+            if mine:
+                ctx.repo_appliers[p.name] = mine
+            applied = [a.path for a in mine] + [s.serves for s in p.existing_sources(report.gitops) if s.serves]
             if applied:
                 ctx.applied_dirs[p.name] = sorted(set(applied))
         if not self.shared.settings.read_only:
@@ -85,10 +89,8 @@ class Preparation:
         if not ctx.repo_root:
             return Surroundings(output_path=str(answers.get("output_path") or "") or None)
         root = Path(ctx.repo_root)
-        cached = self.shared.delivery.is_cached(root)
-        report = self.shared.scan(root, root, ".")
-        with repo_tree(root, cached) as tree:
-            return gather(answers, ctx, list(self.shared.registry), report, tree)
+        with repo_tree(root, self.shared.delivery.is_cached(root)) as tree:
+            return gather(answers, ctx, tree)
 
     def cluster_appliers(self) -> list[ClusterApplier] | None:
         """What in the cluster applies a directory of a Git repository (every provider's
@@ -160,6 +162,15 @@ class Preparation:
                 self._checks[key] = None
         return self._checks[key]
 
+    def _current(self, ctx: SessionContext, rel: str) -> str | None:
+        """The file's text where the session delivers (the remote's tip, or the working tree)."""
+        if ctx.source_url:
+            return self.shared.delivery.tip_file(ctx.source_url, ctx.branch, rel)[0]
+        root = Path(ctx.repo_root or ".")
+        self.shared.delivery.prepare_write(root, [rel])
+        target = safe_repo_file(root, rel)
+        return target.read_text(encoding="utf-8") if target.is_file() else None
+
     def preview(self, state: SessionState) -> Preview:
         a, ctx = state.answers, state.context
         provider = self.shared.registry.get(str(a["provider"]))
@@ -167,11 +178,19 @@ class Preparation:
         spec.around = self.surroundings(a, ctx, provider)
         options = {q.id: a[q.id] for q in flow.questions_for("provider_options", a, ctx, self.env(ctx)) if q.id in a}
         gen = provider.generate(spec, options)
-        if choice := choice_help(str(a["output_path"]), provider.name, ctx, self.shared.registry):
+        objects, text = gen.objects, dump_documents(gen.objects)
+        owner = updatable_owner(a, ctx) if a.get("existing") == "update" else None
+        if owner is not None:
+            answered = {k for k in a if k not in state.defaulted}
+            text, doc, summary, notes = updated_file(
+                self._current(ctx, owner.file), owner, gen.objects, provider.update_paths, answered
+            )
+            gen = gen.model_copy(update={"summary": [summary], "notes": notes})
+            objects = [doc]
+        elif choice := choice_help(str(a["output_path"]), provider.name, ctx, self.shared.registry):
             gen.notes.insert(0, f"Output: {choice}.")
-        text = dump_documents(gen.objects)
         validation = validate_documents(
-            gen.objects, self.shared.settings.policy, self.shared.crds(), rules=self.shared.rules
+            objects, self.shared.settings.policy, self.shared.crds(), rules=self.shared.rules
         )
         out = str(a["output_path"])
         exists, diff = (False, "")

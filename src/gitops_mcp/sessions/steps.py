@@ -30,7 +30,7 @@ from gitops_mcp.sessions.defaults import (
     intent_package,
     provider_default,
 )
-from gitops_mcp.sessions.delivery_steps import output_questions, preview_questions
+from gitops_mcp.sessions.delivery_steps import existing_questions, output_questions, preview_questions
 from gitops_mcp.sessions.env import MAX_SELECT_OPTIONS, PREVIEW_QUESTION_IDS, FlowEnv
 from gitops_mcp.sessions.models import SessionContext, Step
 from gitops_mcp.sessions.spec import CHART, package_kind, revision, selected_package
@@ -218,7 +218,7 @@ def questions_for(step: Step, answers: Mapping[str, Any], ctx: SessionContext, e
     if step == "provider":
         return _provider_questions_step(answers, ctx, env)
     if step == "common":
-        return _common_questions(answers, ctx, env)
+        return _common_questions(answers, ctx, env) + existing_questions(answers, ctx)
     if step == "provider_options":
         qctx = _question_context(answers, ctx, env)
         provider = answers.get("provider")
@@ -260,6 +260,7 @@ def all_question_ids(registry: ProviderRegistry) -> set[str]:
         "namespace",
         "app_name",
         "output_path",
+        "existing",
         *PREVIEW_QUESTION_IDS,
     }
     package_types: tuple[PackageType, ...] = ("helm", "kustomize", "manifests")

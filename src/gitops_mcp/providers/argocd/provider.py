@@ -53,6 +53,14 @@ class ArgoCDProvider(ArgoCDCluster):
 
     oci: OciArtifacts | None = None  # Argo CD reads OCI Helm charts, not manifest artifacts
     chart_releases: Mapping[str, ChartRelease] = MappingProxyType({})  # its charts are rendered, not released
+    update_paths: Mapping[str, tuple[tuple[str, ...], ...]] = MappingProxyType(
+        {
+            "revision": (("spec", "source", "targetRevision"),),
+            "namespace": (("spec", "destination", "namespace"),),
+            "project": (("spec", "project"),),
+            "sync_policy": (("spec", "syncPolicy", "automated"),),
+        }
+    )
 
     def output_dirs(self, found: GitOpsStructure) -> list[str]:
         """The directories of the committed Applications and ApplicationSets."""
@@ -77,6 +85,7 @@ class ArgoCDProvider(ArgoCDCluster):
                     file=o.file,
                     path="" if path == "." else path,
                     repo_url=o.repo_url,
+                    document=o.document,
                 )
             )
         return out

@@ -153,6 +153,7 @@ def repo_appliers(found: GitOpsStructure) -> list[ExistingOwner]:
                 file=o.file,
                 path="" if path == "." else path,
                 repo_url=url if url and not _bootstrap_ref(o) else None,
+                document=o.document,
             )
         )
     return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, cast
 
 from gitops_mcp.detection.kinds import GitOpsKinds
@@ -79,6 +80,14 @@ class FluxProvider(FluxCluster):
     output_dirs = staticmethod(kinds.output_dirs)
     existing_sources = staticmethod(kinds.existing_sources)
     repo_appliers = staticmethod(kinds.repo_appliers)
+    update_paths: Mapping[str, tuple[tuple[str, ...], ...]] = MappingProxyType(
+        {
+            "interval": (("spec", "interval"),),
+            "prune": (("spec", "prune"),),
+            "health_checks": (("spec", "wait"), ("spec", "timeout")),
+            "namespace": (("spec", "targetNamespace"),),
+        }
+    )
     oci: OciArtifacts | None = FluxArtifacts()
 
     def unsupported_reason(self, package_type: PackageType, source_kind: SourceKind) -> str | None:
