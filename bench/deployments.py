@@ -149,6 +149,7 @@ class Repo:
             d.get("kind") == "GitRepository"
             and (d.get("metadata") or {}).get("name") == name
             and str((d.get("spec") or {}).get("url", "")).rstrip("/").removesuffix(".git") == origin
+            and ((d.get("spec") or {}).get("ref") or {}).get("branch") in (None, "main", "master")
             for docs in self.files.values()
             for d in docs
         )

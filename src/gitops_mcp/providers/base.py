@@ -79,6 +79,7 @@ class ExistingOwner(Model):
     path: str = Field(description="The directory it applies, repository-relative ('' for the root)")
     repo_url: str | None = Field(None, description="The repository it applies from; None: this one (a bootstrap)")
     document: int = Field(0, description="Index of its YAML document in the file")
+    revision: str | None = Field(None, description="The branch or tag it follows, when it says")
 
     def text(self) -> str:
         where = "in the cluster" if self.file == "(the cluster)" else f"in {self.file}"
@@ -134,6 +135,9 @@ class Generated(Model):
     objects: list[dict[str, Any]]
     summary: list[ObjectSummary]
     notes: list[str] = Field(default_factory=list)
+    package_notes: list[str] = Field(
+        default_factory=list, description="Those of the notes about the package itself, whatever deploys it"
+    )
 
 
 @dataclass(frozen=True)

@@ -185,9 +185,13 @@ class Preparation:
             text, doc, summary, notes = updated_file(
                 self._current(ctx, owner.file), owner, gen.objects, provider.update_paths, answered
             )
-            gen = gen.model_copy(update={"summary": [summary], "notes": notes})
+            others = [
+                o.text() for o in spec.around.owners if (o.kind, o.name, o.file) != (owner.kind, owner.name, owner.file)
+            ]
+            notes += [f"Also deployed by {'; '.join(others[:3])}: update those too if needed."] if others else []
+            gen = gen.model_copy(update={"summary": [summary], "notes": notes + gen.package_notes})
             objects = [doc]
-        elif choice := choice_help(str(a["output_path"]), provider.name, ctx, self.shared.registry):
+        if choice := choice_help(str(a["output_path"]), provider.name, ctx, self.shared.registry):
             gen.notes.insert(0, f"Output: {choice}.")
         validation = validate_documents(
             objects, self.shared.settings.policy, self.shared.crds(), rules=self.shared.rules

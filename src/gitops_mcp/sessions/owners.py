@@ -57,11 +57,15 @@ def owners(
     users = _users(pkg, ctx.packages)
     kustomize_dirs = {_rel(p.path) for p in ctx.packages if p.type in ("kustomize", "helm")}
     target = _rel(str(answers.get("path") or pkg.path))
+    rev = str(answers.get("revision") or "")
+    branches = {b for b in (ctx.branch, ctx.default_branch, rev.split(":")[-1]) if b} or {"main", "master"}
     found = [
         (name, a)
         for name, appliers in ctx.repo_appliers.items()
         for a in appliers
-        if (keep_output or a.file != out) and includes(a.path, target, users, kustomize_dirs)
+        if (keep_output or a.file != out)
+        and (a.revision is None or a.revision in branches)  # another branch is another deployment
+        and includes(a.path, target, users, kustomize_dirs)
     ]
     top = out.split("/", 2)[:2]
     return sorted(found, key=lambda f: (f[1].file.split("/", 2)[:2] != top, f[1].file, f[1].name))

@@ -26,8 +26,11 @@ def free_name(name: str, namespace: str, spec: DeploymentSpec) -> tuple[str, lis
     ]
 
 
-def adjust(spec: DeploymentSpec, source: dict[str, Any], sync: dict[str, Any], argocd_ns: str) -> list[str]:
-    """Sync options and source settings the package needs (changes ``source`` and ``sync``), and notes."""
+def adjust(
+    spec: DeploymentSpec, source: dict[str, Any], sync: dict[str, Any], argocd_ns: str, package_notes: list[str]
+) -> list[str]:
+    """Sync options and source settings the package needs (changes ``source`` and ``sync``), and notes
+    (those about the package itself also added to ``package_notes``)."""
     notes: list[str] = []
     facts = spec.around.package
     if facts is None:
@@ -63,6 +66,7 @@ def adjust(spec: DeploymentSpec, source: dict[str, Any], sync: dict[str, Any], a
             "repo-server runs helm dependency build on every render, which needs those repositories reachable "
             "(a private one registered in Argo CD); run helm dependency build and commit charts/ to pin them."
         )
+    package_notes += [n for n in notes if not n.startswith(("ServerSideApply", "Jsonnet imports"))]
     have = set(facts.creates) | SYSTEM_NAMESPACES | {argocd_ns} | set(spec.around.cluster_namespaces or [])
     have |= set(spec.around.repo_namespaces)
     creates = "CreateNamespace=true" in sync.get("syncOptions", [])

@@ -86,6 +86,7 @@ class ArgoCDProvider(ArgoCDCluster):
                     path="" if path == "." else path,
                     repo_url=o.repo_url,
                     document=o.document,
+                    revision=o.target_revision if o.target_revision not in (None, "HEAD") else None,
                 )
             )
         return out
@@ -162,8 +163,9 @@ class ArgoCDProvider(ArgoCDCluster):
         sync = sync_policy(policy, bool(options.get("create_namespace", True)))
         name, name_notes = adapt.free_name(spec.app_name, argocd_ns, spec)
         notes += name_notes + adapt.owner_notes(spec)
+        package_notes: list[str] = []
         if spec.source_kind == "git":
-            notes += adapt.adjust(spec, source, sync, argocd_ns)
+            notes += adapt.adjust(spec, source, sync, argocd_ns, package_notes)
         app = application(
             name,
             argocd_ns,
@@ -180,4 +182,4 @@ class ArgoCDProvider(ArgoCDCluster):
         text = f"deploys {where} into namespace {spec.namespace}, sync {policy}"
         if policy == "manual":
             notes.append("Sync policy is manual: nothing is deployed until someone syncs the Application.")
-        return Generated(objects=[app], summary=[summary_of(app, text)], notes=notes)
+        return Generated(objects=[app], summary=[summary_of(app, text)], notes=notes, package_notes=package_notes)

@@ -32,7 +32,8 @@ def stale_api(api_version: str, kind: str) -> str | None:
     return f"{group}/{want}" if want and version != want else None
 
 
-def stale_notes(around: Surroundings) -> list[str]:
+def stale_notes(around: Surroundings, siblings: bool = True) -> list[str]:
+    """API versions no longer served: the package's (and the siblings', with ``siblings``)."""
     out: list[str] = []
     uses = [(a.api_version, a.kind, a.file) for a in (around.package.apis if around.package else [])]
     for api, kind, f in uses:
@@ -41,7 +42,7 @@ def stale_notes(around: Surroundings) -> list[str]:
                 f"The package uses {kind} {api} ({f}), which Flux 2.8+ no longer serves: the apply fails with "
                 f"'no matches for kind'; change it to {new} in the package."
             )
-    for o in around.siblings:
+    for o in around.siblings if siblings else []:
         api, kind = str(o.doc.get("apiVersion")), str(o.doc.get("kind"))
         note = f"{o.file} beside the new file uses {kind} {api}, no longer served: change it to {stale_api(api, kind)}."
         if stale_api(api, kind) is not None and note not in out:

@@ -135,6 +135,11 @@ def repo_appliers(found: GitOpsStructure) -> list[ExistingOwner]:
         for o in found.objects
         if o.kind == "GitRepository" and o.url and not o.patch
     }
+    refs = {
+        (o.namespace or BOOTSTRAP_NS, o.name): (o.ref or {}).get("branch") or (o.ref or {}).get("tag")
+        for o in found.objects
+        if o.kind == "GitRepository" and not o.patch
+    }
     out: list[ExistingOwner] = []
     for o in found.objects:
         if o.kind != "Kustomization" or o.patch or not (o.source_ref or "").startswith("GitRepository/"):
@@ -154,6 +159,7 @@ def repo_appliers(found: GitOpsStructure) -> list[ExistingOwner]:
                 path="" if path == "." else path,
                 repo_url=url if url and not _bootstrap_ref(o) else None,
                 document=o.document,
+                revision=None if _bootstrap_ref(o) else refs.get((src_ns or ns, name)),
             )
         )
     return out

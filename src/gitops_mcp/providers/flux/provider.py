@@ -166,6 +166,7 @@ class FluxProvider(FluxCluster):
         objects: list[dict[str, Any]] = []
         summaries = []
         notes: list[str] = []
+        package_notes: list[str] = []
 
         if spec.source_kind == "git":
             src_kind = "GitRepository"
@@ -216,6 +217,7 @@ class FluxProvider(FluxCluster):
                 notes += ks_notes
             notes += adapt.stale_notes(spec.around)
             notes += self._chart_notes(spec)
+            package_notes = adapt.stale_notes(spec.around, siblings=False) + self._chart_notes(spec)
         elif spec.source_kind == "helm_repository":
             repo_name_ = _dns(repo_name(spec.chart_url or "") or spec.app_name)
             hrepo = helm_repository(repo_name_, ns, {"interval": source_interval, "url": spec.chart_url})
@@ -251,7 +253,7 @@ class FluxProvider(FluxCluster):
             hr = self._helm_release(spec, options, ns, interval, chart_ref=object_ref("OCIRepository", spec.app_name))
             objects.append(hr)
             summaries.append(summary_of(hr, f"installs the OCI chart into {spec.namespace}"))
-        return Generated(objects=objects, summary=summaries, notes=notes)
+        return Generated(objects=objects, summary=summaries, notes=notes, package_notes=package_notes)
 
     def _reusable(self, spec: DeploymentSpec, ns: str) -> ExistingSource | None:
         if not spec.repo_url:
