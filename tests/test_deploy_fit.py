@@ -113,10 +113,15 @@ def test_flux_namespace_not_created_when_package_does(app: Services, fixture_rep
     assert "targetNamespace" not in of_kind(v, "Kustomization")["spec"]
 
 
-def test_flux_missing_namespace_without_parent_is_said(app: Services, fixture_repo: Callable[..., Path]) -> None:
+def test_flux_missing_namespace_without_parent_registered(app: Services, fixture_repo: Callable[..., Path]) -> None:
+    from gitops_mcp.cluster.register import split_roots
+
     repo = fixture_repo("podinfo")
     v = preview(app, repo, "kustomize", "flux")
-    assert "kubectl create namespace kustomize" in notes(v)
+    assert [d["kind"] for d in docs(v)] == ["GitRepository", "Namespace", "Kustomization"]
+    assert "register applies it with the Flux objects" in notes(v)
+    roots, skipped = split_roots(docs(v), app.shared.registry, "flux")  # what register applies
+    assert [r["kind"] for r in roots] == ["GitRepository", "Namespace", "Kustomization"] and not skipped
 
 
 def test_argocd_destination_is_the_package_namespace(app: Services, fixture_repo: Callable[..., Path]) -> None:

@@ -294,21 +294,18 @@ class FluxProvider(FluxCluster):
         notes += follow_notes + ns_notes
         # unknown without the package's files (one-shot generation from a spec): nothing assumed
         missing = adapt.missing_namespaces(spec, target, ns) if spec.around.package is not None else []
-        create: list[str] = []
-        if missing and spec.around.applied is False:
-            notes.append(
-                f"Namespace {', '.join(missing)} is neither in the package nor (as far as known) in the cluster, and "
-                "nothing applies this file's directory (register applies only the Flux objects): create it first "
-                f"(kubectl create namespace {missing[0]}), or answer output_path in a directory a bootstrap applies."
-            )
-        elif missing:
-            create = missing
+        if missing:
             known = "" if spec.around.cluster_namespaces is not None else " (the cluster could not be asked)"
+            how = (
+                " (nothing applies this directory yet: register applies it with the Flux objects)"
+                if spec.around.applied is False
+                else ""
+            )
             notes.append(
                 f"Namespace {', '.join(missing)} is neither in the package nor in the cluster{known}: "
-                "a Namespace object is added beside the Kustomization."
+                f"a Namespace object is added beside the Kustomization{how}."
             )
-        return kustomization(name, ns, ks_spec), notes, create
+        return kustomization(name, ns, ks_spec), notes, missing
 
     @staticmethod
     def _chart_notes(spec: DeploymentSpec) -> list[str]:
