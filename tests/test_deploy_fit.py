@@ -331,3 +331,17 @@ def test_chart_dependencies_said(provider: str, app: Services, fixture_repo: Cal
     git(repo, "commit", "-qm", "vendored")
     v = preview(app, repo, "helm-dependency", provider)
     assert "wordpress 9.0.3" not in notes(v)
+
+
+def test_update_moves_a_stale_api_version_on(app: Services, fixture_repo: Callable[..., Path]) -> None:
+    repo = fixture_repo("gitops-istio")
+    v = preview(app, repo, "apps/loadtest", "flux")  # owned by Kustomization apps (v1beta2)
+    assert v.preview.output_path == "clusters/my-cluster/apps.yaml" and v.preview.validation.valid
+    assert "-apiVersion: kustomize.toolkit.fluxcd.io/v1beta2\n+apiVersion: kustomize.toolkit.fluxcd.io/v1" in (
+        v.preview.diff
+    )
+    flux = app.shared.registry.get("flux")
+    old = {"apiVersion": "kustomize.toolkit.fluxcd.io/v1beta2", "kind": "Kustomization", "spec": {"prune": True}}
+    assert flux.current_api(old) == "kustomize.toolkit.fluxcd.io/v1"
+    assert flux.current_api({**old, "spec": {"patchesJson6902": []}}) is None  # dropped field: by hand
+    assert flux.current_api({**old, "apiVersion": "kustomize.toolkit.fluxcd.io/v1"}) is None

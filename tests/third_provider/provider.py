@@ -186,6 +186,9 @@ class KappProvider:
 
     update_paths: Mapping[str, tuple[tuple[str, ...], ...]] = MappingProxyType({})
 
+    def current_api(self, doc: Mapping[str, Any]) -> str | None:
+        return None
+
     def repo_appliers(self, found: GitOpsStructure) -> list[ExistingOwner]:
         return []  # a committed App is not read for the path it applies
 

@@ -273,6 +273,12 @@ class Provider(Protocol):
         ...
 
     update_paths: Mapping[str, tuple[tuple[str, ...], ...]]
+
+    def current_api(self, doc: Mapping[str, Any]) -> str | None:
+        """The apiVersion to write instead of ``doc``'s when its controllers no longer serve that one
+        and its spec converts as it is (updating a committed object moves it on); else None."""
+        ...
+
     """Question id -> the fields of its applier object (the kinds of :meth:`repo_appliers`) that answer
     sets: what updating a committed object with the user's answers changes (nothing else)."""
 

@@ -87,6 +87,9 @@ class ProviderDefaults:
     def unsupported_reason(self, package_type: PackageType, source_kind: SourceKind) -> str | None:
         return None
 
+    def current_api(self, doc: Mapping[str, Any]) -> str | None:
+        return None
+
     def builtin_rules(self) -> BuiltinRules:
         return {}
 

@@ -183,7 +183,12 @@ class Preparation:
         if owner is not None:
             answered = {k for k in a if k not in state.defaulted}
             text, doc, summary, notes = updated_file(
-                self._current(ctx, owner.file), owner, gen.objects, provider.update_paths, answered
+                self._current(ctx, owner.file),
+                owner,
+                gen.objects,
+                provider.update_paths,
+                answered,
+                provider.current_api,
             )
             others = [
                 o.text() for o in spec.around.owners if (o.kind, o.name, o.file) != (owner.kind, owner.name, owner.file)

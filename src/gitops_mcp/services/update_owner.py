@@ -5,7 +5,7 @@ every other line stays byte-identical (:class:`~gitops_mcp.manifests.edit.YamlEd
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from gitops_mcp.errors import UserInputError
@@ -40,6 +40,7 @@ def updated_file(
     generated: list[dict[str, Any]],
     paths: Mapping[str, tuple[tuple[str, ...], ...]],
     answered: Collection[str],
+    current_api: Callable[[Mapping[str, Any]], str | None] | None = None,
 ) -> tuple[str, dict[str, Any], ObjectSummary, list[str]]:
     """(new file text, the updated object, its summary, notes)."""
     if old is None:
@@ -59,6 +60,10 @@ def updated_file(
             except EditError as exc:
                 raise UserInputError(f"{owner.file}: {'.'.join(path)} cannot be updated in place: {exc}") from None
             changes.append(f"{'.'.join(path)} {current!r} -> {want!r}")
+    plain = json.loads(json.dumps(editor.docs[idx], default=str))
+    if current_api is not None and (api := current_api(plain)) is not None:
+        editor.set(idx, ["apiVersion"], api)
+        changes.append(f"apiVersion {plain.get('apiVersion')} (no longer served) -> {api}")
     doc = json.loads(json.dumps(editor.docs[idx], default=str))
     head = f"Updates {owner.text()} instead of adding a second owner of the same objects"
     if changes:

@@ -94,6 +94,9 @@ class ArgoCDProvider(ArgoCDCluster):
     def unsupported_reason(self, package_type: PackageType, source_kind: SourceKind) -> str | None:
         return None
 
+    def current_api(self, doc: Mapping[str, Any]) -> str | None:
+        return None  # argoproj.io/v1alpha1 is the only version served
+
     def questions(self, ctx: QuestionContext) -> list[QuestionDef]:
         qs = [
             QuestionDef(

@@ -5,7 +5,7 @@ names, the conventions of the sibling Flux objects, and API versions the control
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from gitops_mcp.providers.base import DeploymentSpec, ExistingSource, ObjectKey, Surroundings
@@ -30,6 +30,31 @@ def stale_api(api_version: str, kind: str) -> str | None:
         return None
     want = served.get(kind, served.get("*"))
     return f"{group}/{want}" if want and version != want else None
+
+
+REMOVED_FIELDS = {  # spec fields the served version dropped: such an object needs editing by hand
+    "Kustomization": ("validation", "patchesStrategicMerge", "patchesJson6902"),
+    "HelmRelease": ("chart.spec.valuesFile", "postRenderers"),
+}
+
+
+def current_api(doc: Mapping[str, Any]) -> str | None:
+    """The served apiVersion for an object Flux no longer serves, when its spec converts as it is."""
+    kind = str(doc.get("kind"))
+    new = stale_api(str(doc.get("apiVersion")), kind)
+    spec: Mapping[str, Any] = doc["spec"] if isinstance(doc.get("spec"), Mapping) else {}
+    if new is None or any(_has(spec, f) for f in REMOVED_FIELDS.get(kind, ())):
+        return None
+    return new
+
+
+def _has(spec: Mapping[str, Any], dotted: str) -> bool:
+    node: Any = spec
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return False
+        node = node[part]
+    return True
 
 
 def stale_notes(around: Surroundings, siblings: bool = True) -> list[str]:

@@ -80,6 +80,7 @@ class FluxProvider(FluxCluster):
     output_dirs = staticmethod(kinds.output_dirs)
     existing_sources = staticmethod(kinds.existing_sources)
     repo_appliers = staticmethod(kinds.repo_appliers)
+    current_api = staticmethod(adapt.current_api)
     update_paths: Mapping[str, tuple[tuple[str, ...], ...]] = MappingProxyType(
         {
             "interval": (("spec", "interval"),),
