@@ -424,8 +424,9 @@ def test_clone_cache_is_reused_and_clean(tmp_path: Path, remote: GitHttpServer) 
     app = Services(settings_for(tmp_path, remote))
     url = remote.url(f"{REPO}.git")
     r1 = app.inspect.detect(url)
-    assert any(p.path == "charts/podinfo" for p in r1.packages)
-    cached = Path(r1.root)
+    assert any(p.path == "charts/podinfo" for p in r1.packages) and r1.root == url  # not the cache's path
+    cached = app.shared.delivery.cache.find(url)
+    assert cached is not None
     assert cached.is_relative_to(tmp_path / "cache")
     marker = cached / ".git" / "gitops-mcp-marker"
     marker.write_text("x", encoding="utf-8")
@@ -461,7 +462,8 @@ def test_wizard_on_a_url_writes_pushes_and_rolls_back(tmp_path: Path, remote: Gi
     v = app.wizard.answer("local", v.session_id, {"delivery": "push"})
     assert v.status == "done", v.errors
     assert remote.show(f"{REPO}.git", "main", "apps/argocd/podinfo.yaml").startswith("apiVersion: argoproj.io")
-    cached = Path(app.inspect.detect(url).root)  # delivered from a working tree of its own, removed since
+    cached = app.shared.delivery.cache.find(url)  # delivered from a working tree of its own, removed since
+    assert cached is not None
     assert not (cached / "apps").exists() and tgit(cached, "status", "--porcelain") == ""
     assert not any((tmp_path / "cache/work").iterdir()) and tgit(cached, "worktree", "list").count("\n") == 0
     r = app.git.rollback(url, paths=["apps/argocd/podinfo.yaml"], mode="push")  # needs history: unshallowed
@@ -473,12 +475,16 @@ def test_wizard_on_a_url_writes_pushes_and_rolls_back(tmp_path: Path, remote: Gi
 def test_commit_in_sparse_cache_never_deletes_unmaterialized_files(
     tmp_path: Path, remote: GitHttpServer, forge: FakeForge
 ) -> None:
+    """The cached clone is not a local path at all (issue 17, item 5; tests/test_private_dirs.py);
+    its sparse files stay as they are."""
     app = Services(settings_for(tmp_path, remote, forge))
-    cached = Path(app.inspect.detect(remote.url(f"{REPO}.git")).root)
+    app.inspect.detect(remote.url(f"{REPO}.git"))
+    cached = app.shared.delivery.cache.find(remote.url(f"{REPO}.git"))
+    assert cached is not None
     assert not (cached / "kustomize/deployment.yaml").exists()
-    r = app.git.commit(str(cached), ["kustomize/deployment.yaml"], "touch nothing", mode="pull_request")
-    assert r.status == "no_changes"  # materialized, unchanged: not a deletion
-    assert (cached / "kustomize/deployment.yaml").exists()
+    with pytest.raises(PathNotAllowedError, match="private to this server"):
+        app.git.commit(str(cached), ["kustomize/deployment.yaml"], "touch nothing", mode="pull_request")
+    assert not (cached / "kustomize/deployment.yaml").exists()
 
 
 def test_token_never_lands_in_artifacts(tmp_path: Path, remote: GitHttpServer, forge: FakeForge) -> None:

@@ -1,4 +1,4 @@
-"""Command line: ``gitops-mcp serve --transport stdio|sse|http [--host H --port P] [--read-only]``."""
+"""Command line: ``gitops-mcp serve --transport stdio|sse|http [--host H --port P] [--mode M]``."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="HTTP bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="HTTP port (default 8000)")
     serve.add_argument("--read-only", action="store_true", default=None, help="register no write tool")
+    serve.add_argument("--mode", choices=["read-only", "propose", "full"], help="default: full")
     serve.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"])
     return p
 
@@ -31,10 +32,13 @@ def _parser() -> argparse.ArgumentParser:
 def load_settings(args: argparse.Namespace) -> Settings:
     """Environment first, CLI flags on top (flags win)."""
     overrides: dict[str, Any] = {}
-    for name in ("transport", "host", "port", "read_only", "log_level"):
+    for name in ("transport", "host", "port", "read_only", "mode", "log_level"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
+    if "mode" in overrides or "read_only" in overrides:  # a flag settles the mode over the environment
+        overrides.setdefault("mode", "read-only")
+        overrides["read_only"] = overrides["mode"] == "read-only"
     settings = Settings(**overrides)
     check_exposure(settings)
     return settings
@@ -46,10 +50,11 @@ def check_exposure(settings: Settings) -> None:
     Raises:
         ConfigError: bound beyond loopback and no ``GITOPS_MCP_AUTH_TOKEN``.
     """
-    if settings.transport != "stdio" and not settings.is_loopback and not settings.bearer_tokens():
+    authenticated = settings.bearer_tokens() or settings.oidc_issuer
+    if settings.transport != "stdio" and not settings.is_loopback and not authenticated:
         raise ConfigError(
             f"refusing to listen on {settings.host} without authentication: set GITOPS_MCP_AUTH_TOKEN "
-            "(clients then send 'Authorization: Bearer <token>'), or bind 127.0.0.1"
+            "(clients then send 'Authorization: Bearer <token>') or GITOPS_MCP_OIDC_ISSUER, or bind 127.0.0.1"
         )
 
 
@@ -66,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from gitops_mcp.server.run import serve
 
-    with contextlib.suppress(KeyboardInterrupt):
-        serve(settings)
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            serve(settings)
+    except ConfigError as exc:  # found while building the server: an unknown tool name, an audit file
+        print(f"gitops-mcp: configuration error: {exc}", file=sys.stderr)
+        return 2
     return 0

@@ -67,12 +67,36 @@ def _symlink_problem(given: Path, roots: Sequence[Path]) -> str | None:
     return None
 
 
-def resolve_allowed(path: str, roots: Sequence[Path], *, must_be_dir: bool = True) -> Path:
+PRIVATE_REFUSAL = (
+    "that path is private to this server (its clone cache or state), never a local repository or file to "
+    "work on; for a remote repository pass its git URL"
+)
+
+
+def is_private(path: str, private: Sequence[Path]) -> bool:
+    """Whether ``path`` (as written, or where it really leads) is at or below one of ``private``."""
+    if not private:
+        return False
+    p = Path(os.path.abspath(Path(path).expanduser()))
+    real = Path(os.path.realpath(p))
+    for d in private:
+        for own in {Path(os.path.abspath(d)), Path(os.path.realpath(d))}:
+            if p == own or own in p.parents or real == own or own in real.parents:
+                return True
+    return False
+
+
+def resolve_allowed(
+    path: str, roots: Sequence[Path], *, must_be_dir: bool = True, private: Sequence[Path] = ()
+) -> Path:
     """Resolve a local path given by a caller and check it lies under an allowed root.
 
     Below an allowed root, no symlink on the way may point into a .git directory or leave the
     repository holding it, and the path itself may not lie inside a .git directory: a repository's
     .git is never a package root nor read.
+
+    ``private`` directories (the server's own: clone cache, state) are refused whether or not the
+    path exists there, with an error that names neither the path nor where they are.
 
     Raises:
         UserInputError: empty path.
@@ -85,6 +109,8 @@ def resolve_allowed(path: str, roots: Sequence[Path], *, must_be_dir: bool = Tru
     p = Path(path).expanduser()
     if not p.is_absolute():
         raise UserInputError(f"path {path!r} is relative: pass an absolute path")
+    if is_private(path, private):
+        raise PathNotAllowedError(PRIVATE_REFUSAL)
     try:
         real = p.resolve(strict=True)
     except (FileNotFoundError, RuntimeError) as exc:

@@ -7,9 +7,11 @@ secret values are removed with plain substring replacement.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 from collections.abc import Iterable
+from pathlib import Path
 
 MASK = "***"
 _PATTERNS = [
@@ -23,7 +25,16 @@ _PATTERNS = [
     re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{20,255}|github_pat_[A-Za-z0-9_]{20,255}|glpat-[A-Za-z0-9_\-]{20,255})\b"),
 ]
 _known: set[str] = set()
+_private: dict[str, str] = {}  # a directory of the server's own -> what is said instead
 _lock = threading.Lock()
+
+
+def register_private_path(path: Path, label: str) -> None:
+    """Say ``label`` wherever ``path`` (as given, or where it really leads) would appear."""
+    for form in {os.path.abspath(path), os.path.realpath(path)}:
+        if len(form) > 1:
+            with _lock:
+                _private[form] = label
 
 
 def register_secret(value: str | None) -> None:
@@ -53,6 +64,10 @@ def scrub(text: str) -> str:
         return text
     with _lock:
         known = sorted(_known, key=len, reverse=True)
+        private = sorted(_private.items(), key=lambda kv: len(kv[0]), reverse=True)
+    for where, label in private:
+        if where in text:
+            text = text.replace(where, label)
     for secret in known:
         if secret in text:
             text = text.replace(secret, MASK)

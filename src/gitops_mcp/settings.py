@@ -127,6 +127,17 @@ class Settings(BaseSettings):
         "default: on when the session store is Redis",
     )
     read_only: bool = False
+    mode: Literal["read-only", "propose", "full"] | None = Field(
+        None,
+        description="read-only (no write tool), propose (every change to a repository is a pull request; no "
+        "push, no registration, no artifact push) or full; default: read-only with GITOPS_MCP_READ_ONLY, else full",
+    )
+    tools: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Tool allow-list (comma-separated names); empty = every tool of the mode"
+    )
+    audit_log: str | None = Field(
+        None, description="Audit trail of write tools and wizard deliveries: a file (JSON lines) or 'stderr'"
+    )
     crd_dir: Path | None = Field(None, description="Directory of CRD YAML files used for schema validation")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
@@ -137,6 +148,16 @@ class Settings(BaseSettings):
     auth_tokens: dict[str, SecretStr] = Field(
         default_factory=dict,
         description="Several callers: JSON object principal -> bearer token. Sessions are per principal.",
+    )
+    # -- sign-in with an OpenID Connect provider (this server is the OAuth resource server) --------------
+    oidc_issuer: str | None = Field(None, description="Issuer URL (https); discovery at <issuer>/.well-known/...")
+    oidc_audience: str | None = Field(None, description="Audience tokens must carry (default: resource_url)")
+    oidc_ca_file: Path | None = Field(None, description="CA bundle for the issuer (a private CA)")
+    oidc_read_scope: str = Field("gitops:read", min_length=1, description="Scope that allows the read tools")
+    oidc_write_scope: str = Field("gitops:write", min_length=1, description="Scope that allows the write tools")
+    oidc_leeway_seconds: int = Field(30, ge=0, le=300, description="Clock skew allowed for exp and nbf")
+    resource_url: str | None = Field(
+        None, description="Public URL of the MCP endpoint (RFC 9728 resource; default http://host:port/mcp)"
     )
     allowed_http_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
@@ -179,6 +200,22 @@ class Settings(BaseSettings):
         168.0, gt=0, le=24 * 366, description="How long a change whose push was refused stays on its kept branch"
     )
 
+    trust_repo_git_config: bool | None = Field(
+        None,
+        description="Run the hooks, filter and merge drivers, commit signing and credential helpers of local "
+        "repositories' own git configuration (default: yes over stdio, no over HTTP/SSE)",
+    )
+
+    # -- package builds (preflight: kustomize build, helm template) ---------------------------------------
+    build_memory_mb: int = Field(1024, ge=64, description="Memory one package build may use")
+    build_cpu_seconds: int = Field(60, ge=1, description="CPU time one package build may use")
+    build_timeout_seconds: float = Field(60.0, gt=0, description="Wall-clock time one package build may take")
+    build_output_mb: int = Field(16, ge=1, description="Output one package build may write")
+    build_max_input_mb: int = Field(16, ge=1, description="Size of all files one package build may read")
+    build_require_netns: bool = Field(
+        True, description="Build only where a network namespace can be made (false: remote references refused only)"
+    )
+
     # -- OCI artifacts -------------------------------------------------------------------------------
     oci_username: str | None = Field(None, description="User for the OCI registry (push_artifact)")
     oci_password: SecretStr | None = Field(None, description="Password or token for the OCI registry")
@@ -203,7 +240,7 @@ class Settings(BaseSettings):
             return [p for p in value.split(os.pathsep) if p.strip()]
         return value
 
-    @field_validator("allowed_http_hosts", "allowed_git_hosts", "allowed_oci_hosts", mode="before")
+    @field_validator("allowed_http_hosts", "allowed_git_hosts", "allowed_oci_hosts", "tools", mode="before")
     @classmethod
     def _split_hosts(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -228,11 +265,44 @@ class Settings(BaseSettings):
         parse_redis_url(value.get_secret_value())
         return value
 
+    @field_validator("oidc_issuer", "resource_url")
+    @classmethod
+    def _check_https(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError("must be an absolute http(s) URL without query or fragment")
+        return value
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.policy.min_interval_seconds > self.policy.max_interval_seconds:
             raise ValueError("policy.min_interval_seconds must not exceed policy.max_interval_seconds")
+        if self.mode is None:
+            self.mode = "read-only" if self.read_only else "full"
+        elif self.read_only and self.mode != "read-only":
+            raise ValueError(f"GITOPS_MCP_READ_ONLY contradicts GITOPS_MCP_MODE={self.mode}; set one of them")
+        self.read_only = self.mode == "read-only"
+        if self.oidc_issuer and not self.oidc_issuer.startswith("https://"):
+            raise ValueError("GITOPS_MCP_OIDC_ISSUER must be an https:// URL")
+        if self.oidc_read_scope == self.oidc_write_scope:
+            raise ValueError("the read and the write scope must differ")
         return self
+
+    @property
+    def proposes_only(self) -> bool:
+        """Propose mode: every change to a repository is a pull request."""
+        return self.mode == "propose"
+
+    @property
+    def mcp_url(self) -> str:
+        """The public URL of the MCP endpoint (the protected resource)."""
+        if self.resource_url:
+            return self.resource_url
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}{'/sse' if self.transport == 'sse' else '/mcp'}"
 
     @property
     def redis_target(self) -> RedisTarget | None:
@@ -273,6 +343,13 @@ class Settings(BaseSettings):
         if self.auth_token is not None:
             tokens.setdefault("default", self.auth_token.get_secret_value())
         return {k: v for k, v in tokens.items() if v}
+
+    @property
+    def repo_git_config_trusted(self) -> bool:
+        """Whether local repositories' own hooks, drivers, signing and credential helpers run."""
+        if self.trust_repo_git_config is not None:
+            return self.trust_repo_git_config
+        return self.transport == "stdio"
 
     @property
     def is_loopback(self) -> bool:

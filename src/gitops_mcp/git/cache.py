@@ -32,9 +32,9 @@ from pathlib import Path
 from gitops_mcp.errors import GitAuthError, GitError, NotFoundError, PathNotAllowedError, UserInputError
 from gitops_mcp.git import cache_lru
 from gitops_mcp.git.cache_lru import MARKER, flocked
-from gitops_mcp.git.remote import Remote, git_env, parse_remote
+from gitops_mcp.git.remote import Remote, check_rewrites, git_env, parse_remote
 from gitops_mcp.git.repo import GitRepo
-from gitops_mcp.git.safety import CACHE_CONFIG, git_argv, git_runner
+from gitops_mcp.git.safety import CACHE_CONFIG, git_argv, git_runner, untrusted_config
 from gitops_mcp.git.urls import url_identity
 from gitops_mcp.paths import check_relative
 from gitops_mcp.scrub import scrub
@@ -76,6 +76,7 @@ class CloneCache:
         remote = parse_remote(url, self.settings)
         if remote.scheme == "file":
             raise UserInputError("pass a local path instead of a file:// URL")
+        check_rewrites(remote, self.settings)  # the server's own git configuration may rewrite it
         return remote
 
     def _repo(self, path: Path) -> GitRepo:
@@ -185,7 +186,7 @@ class CloneCache:
         env = git_env(remote, self.settings)
         with self._repo(dest) as repo:
             if repo.root != dest.resolve():
-                raise PathNotAllowedError(f"the cached clone {dest} is not a repository of its own")
+                raise PathNotAllowedError(f"the cached clone of {remote.url} is not a repository of its own")
             branch = repo.current_branch()
             if not branch:
                 return
@@ -193,7 +194,7 @@ class CloneCache:
             code, _, err = repo.run_full("reset", "--quiet", "--keep", f"refs/remotes/origin/{branch}")
             if code != 0:
                 raise GitError(
-                    f"the cached clone {dest} has local changes that conflict with {branch} on the remote: "
+                    f"the cached clone of {remote.url} has local changes that conflict with {branch} on the remote: "
                     f"{scrub(err)[-500:]}; commit them (commit_and_push) or remove the cache directory"
                 )
 
@@ -204,7 +205,8 @@ class CloneCache:
         tmp = Path(tempfile.mkdtemp(prefix=".clone-", dir=self.root))
         work = tmp / "repo"
         try:
-            runner = git_runner(str(tmp), CACHE_CONFIG)
+            config = (*CACHE_CONFIG, *untrusted_config(str(tmp)))  # the server user's drivers do not run
+            runner = git_runner(str(tmp), config)
             argv = git_argv(
                 "clone",
                 "--quiet",
@@ -216,7 +218,7 @@ class CloneCache:
                 "--",
                 remote.url,
                 str(work),
-                extra_config=CACHE_CONFIG,
+                extra_config=config,
             )
             try:
                 runner.execute(argv, env=env, kill_after_timeout=self.settings.git_timeout_seconds)

@@ -20,7 +20,7 @@ import contextlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from gitops_mcp.errors import UserInputError
+from gitops_mcp.errors import PolicyViolation, UserInputError
 from gitops_mcp.git import remote_delivery
 from gitops_mcp.git.cache import CloneCache
 from gitops_mcp.git.committed import committed_file
@@ -32,7 +32,7 @@ from gitops_mcp.git.repo import GitRepo, check_ref
 from gitops_mcp.git.results import CommitResult, Mode, RollbackResult
 from gitops_mcp.git.rollback import revert
 from gitops_mcp.git.workspace import Workspace, Workspaces
-from gitops_mcp.scrub import register_secrets
+from gitops_mcp.scrub import register_private_path, register_secrets
 from gitops_mcp.settings import Settings
 
 __all__ = ["PRIVATE", "CommitResult", "GitDelivery", "Kept", "Mode", "RollbackResult", "Workspace"]
@@ -49,6 +49,7 @@ class GitDelivery:
         self.cache = CloneCache(settings)
         self.workspaces = Workspaces(settings, self.cache)
         register_secrets(settings.secret_values())
+        register_private_path(settings.cache_dir, "<clone cache>")  # no message says where it is
         self.workspaces.clean_stale()  # start-up: the working trees of processes that were killed
 
     def commit_and_push(
@@ -62,12 +63,13 @@ class GitDelivery:
         draft: bool = False,
         labels: Sequence[str] = (),
     ) -> CommitResult:
+        _check_mode(self.settings, mode)
         message = check_message(message)
         _check_refs(branch, base)
         ws = self.workspaces.of(repo_root)
         if ws is not None:
             return remote_delivery.commit_in(self.workspaces, ws, paths, message, branch, mode, base, draft, labels)
-        with GitRepo(repo_root, self.settings.git_timeout_seconds) as repo:
+        with self._local(repo_root) as repo:
             files = checked_paths(repo, paths, self.settings)
             co = Checkout.of(repo, self.settings)
             if mode == "push":
@@ -85,6 +87,7 @@ class GitDelivery:
         draft: bool = False,
         labels: Sequence[str] = (),
     ) -> RollbackResult:
+        _check_mode(self.settings, mode)
         if not paths and not shas:
             raise UserInputError("name the app's files (paths) or the commits (shas) to revert")
         if base is not None:
@@ -92,7 +95,7 @@ class GitDelivery:
         ws = self.workspaces.of(repo_root)
         if ws is not None:
             return remote_delivery.rollback_in(self.workspaces, ws, paths, shas, mode, base, message, draft, labels)
-        with GitRepo(repo_root, self.settings.git_timeout_seconds) as repo:
+        with self._local(repo_root) as repo:
             return revert(Checkout.of(repo, self.settings), paths, shas, mode, base, message, draft, labels)
 
     # -- git URLs: a private working tree per operation (see gitops_mcp.git.workspace) ----------------------
@@ -108,7 +111,7 @@ class GitDelivery:
         has no working tree to leave them in); None when the remote tip already has them."""
         ws = self.workspaces.of(repo_root)
         if ws is None:
-            raise UserInputError(f"{repo_root} is not a working tree of the clone cache")
+            raise UserInputError("that directory is not a working tree of the clone cache")
         return remote_delivery.keep_written(self.workspaces, ws, paths, check_message(message))
 
     def deliver_kept(
@@ -124,6 +127,7 @@ class GitDelivery:
         labels: Sequence[str] = (),
     ) -> CommitResult:
         """commit_and_push given a git URL: the change ``owner`` kept for ``paths`` (see :mod:`.kept`)."""
+        _check_mode(self.settings, mode)
         message = check_message(message)
         _check_refs(branch, base)
         return remote_delivery.deliver_kept(
@@ -147,7 +151,7 @@ class GitDelivery:
     def committed_file(self, repo_root: Path, file: str) -> tuple[str, str]:
         """(text, HEAD commit) of ``file`` as committed and pushed; refuses uncommitted or unpushed
         changes (see :func:`gitops_mcp.git.committed.committed_file`)."""
-        with GitRepo(repo_root, self.settings.git_timeout_seconds) as repo:
+        with self._local(repo_root) as repo:
             return committed_file(Checkout.of(repo, self.settings), file)
 
     def show(self, repo_root: Path, sha: str, file: str) -> str:
@@ -155,7 +159,7 @@ class GitDelivery:
         from gitops_mcp.git.repo import check_sha
         from gitops_mcp.paths import check_relative
 
-        with GitRepo(repo_root, self.settings.git_timeout_seconds) as repo:
+        with self._local(repo_root) as repo:
             return repo.run("show", f"{check_sha(sha)}:{check_relative(file, 'file')}")
 
     # -- clone cache (see gitops_mcp.git.cache) ---------------------------------------------------------
@@ -173,6 +177,16 @@ class GitDelivery:
 
     def is_cached(self, path: Path) -> bool:
         return self.cache.contains(path)
+
+    def _local(self, repo_root: Path) -> GitRepo:
+        """A caller's local repository; its own git configuration runs only when trusted."""
+        return GitRepo(repo_root, self.settings.git_timeout_seconds, trusted=self.settings.repo_git_config_trusted)
+
+
+def _check_mode(settings: Settings, mode: Mode) -> None:
+    """Propose mode: nothing is pushed to a branch directly, whoever asks."""
+    if mode == "push" and settings.proposes_only:
+        raise PolicyViolation("the server only proposes changes (GITOPS_MCP_MODE=propose); use mode=pull_request")
 
 
 def _check_refs(branch: str | None, base: str | None) -> None:

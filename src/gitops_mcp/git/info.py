@@ -16,6 +16,7 @@ class RepoInfo:
     default_branch: str | None = None
     head_sha: str | None = None
     tags: frozenset[str] = field(default_factory=frozenset)
+    git_dir: Path | None = None  # the repository's (common) .git directory
 
 
 def read_repo_info(path: Path) -> RepoInfo | None:
@@ -60,6 +61,7 @@ def read_repo_info(path: Path) -> RepoInfo | None:
             default_branch=default_branch,
             head_sha=head,
             tags=tags,
+            git_dir=Path(repo.common_dir).resolve(),
         )
     finally:
         repo.close()

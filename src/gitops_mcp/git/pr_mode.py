@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
+from gitops_mcp.caller import sign
 from gitops_mcp.errors import GitError, NotFoundError, UserInputError
 from gitops_mcp.git.forge import PullRequestSpec
 from gitops_mcp.git.publish import Checkout, default_branch, slug, title_body
@@ -52,7 +53,7 @@ def pr_mode(
             specs.append(f"+refs/heads/{head}:{co.private}/head")
         co.fetch(specs)
         parent = existing or base_sha
-        sha = repo.commit_files_on(parent, contents, message, co.who)
+        sha = repo.commit_files_on(parent, contents, sign(message), co.who)
         if sha is None:  # nothing new: the base (no pull request then) or the open one has it all
             pr = co.propose(proposal) if existing else {}
             return CommitResult(

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gitops_mcp.caller import pr_note
 from gitops_mcp.errors import PolicyViolation, PushRefused, UserInputError
 from gitops_mcp.git.forge import Forge, PullRequest, PullRequestSpec, forge_kind
-from gitops_mcp.git.remote import Remote, git_env, parse_remote
+from gitops_mcp.git.remote import Remote, check_rewrites, git_env, parse_remote
 from gitops_mcp.git.repo import GitRepo, Identity
 from gitops_mcp.paths import check_relative, safe_repo_file
 from gitops_mcp.settings import Settings
@@ -36,9 +37,13 @@ def title_body(message: str, files: Sequence[str], extra: str = "") -> tuple[str
     title, _, rest = message.strip().partition("\n")
     body = rest.strip()
     listing = "\n".join(f"- `{f}`" for f in files)
+    note = pr_note(title)  # who asked, through which tool, and why
     body = (
-        (body + "\n\n" if body else "") + (extra + "\n\n" if extra else "") + f"Files:\n{listing}\n\n"
-        "Opened by gitops-mcp."
+        (body + "\n\n" if body else "")
+        + (extra + "\n\n" if extra else "")
+        + f"Files:\n{listing}\n\n"
+        + (note + "\n\n" if note else "")
+        + "Opened by gitops-mcp."
     )
     return title.strip()[:250], body
 
@@ -117,6 +122,7 @@ class Checkout:
         except ValueError as exc:
             raise UserInputError(f"the origin remote is not a usable URL: {exc}") from exc
         remote = parse_remote(clean, settings)
+        check_rewrites(remote, settings, repo.root)
         return cls(repo, remote, git_env(remote, settings), settings)
 
     @property

@@ -8,6 +8,7 @@ cache (``Checkout.target``) there is nothing to undo: the caller keeps the chang
 
 from __future__ import annotations
 
+from gitops_mcp.caller import sign
 from gitops_mcp.errors import GitError, PushConflict, PushRefused, UserInputError
 from gitops_mcp.git.publish import Checkout
 from gitops_mcp.git.repo import GitRepo
@@ -41,7 +42,7 @@ def push_mode(co: Checkout, files: list[str], message: str, branch: str | None) 
     target = _target(co, branch)
     if co.target is None:  # a private working tree was just fetched with them
         repo.ls_remote(remote.url, env, f"refs/heads/{target}")  # credentials checked before any change
-    sha = repo.commit_paths(files, message, co.who)
+    sha = repo.commit_paths(files, sign(message), co.who)
     if sha is None:
         return CommitResult(
             status="no_changes",

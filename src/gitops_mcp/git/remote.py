@@ -10,11 +10,13 @@ from __future__ import annotations
 import base64
 import os
 import re
+import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from gitops_mcp.errors import PathNotAllowedError, UserInputError
-from gitops_mcp.git.safety import SAFE_ENV
+from gitops_mcp.git.safety import SAFE_ENV, git_argv
 from gitops_mcp.git.urls import normalize_git_url
 from gitops_mcp.settings import Settings
 
@@ -149,3 +151,61 @@ def git_env(remote: Remote | None, settings: Settings) -> dict[str, str]:
             }
         )
     return env
+
+
+def _rewrite(url: str, rules: list[tuple[str, str]]) -> str | None:
+    """git's ``alias_url``: the base of the longest matching prefix put in its place, or None."""
+    best: tuple[str, str] | None = None
+    for base, prefix in rules:
+        if url.startswith(prefix) and (best is None or len(prefix) > len(best[1])):
+            best = (base, prefix)
+    return None if best is None else best[0] + url[len(best[1]) :]
+
+
+def effective_urls(url: str, cwd: Path | None = None) -> tuple[str, str]:
+    """(fetch URL, push URL) git really uses for ``url`` in ``cwd`` (a repository: its own config
+    too; None: the user's and system's only), after ``url.<base>.insteadOf`` and
+    ``url.<base>.pushInsteadOf`` of every config file git reads there."""
+    proc = subprocess.run(
+        git_argv("config", "-z", "--get-regexp", r"^url\..*\.(push)?insteadof$"),
+        cwd=str(cwd) if cwd is not None else os.path.abspath(os.sep),
+        env={**os.environ, **SAFE_ENV},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    fetch: list[tuple[str, str]] = []
+    push: list[tuple[str, str]] = []
+    for entry in proc.stdout.split("\0"):
+        key, _, value = entry.partition("\n")
+        lower = key.lower()
+        for suffix, rules in ((".pushinsteadof", push), (".insteadof", fetch)):
+            if lower.startswith("url.") and lower.endswith(suffix):
+                rules.append((key[4 : -len(suffix)], value))
+                break
+    fetched = _rewrite(url, fetch) or url
+    return fetched, _rewrite(url, push) or fetched
+
+
+def check_rewrites(remote: Remote, settings: Settings, cwd: Path | None = None) -> None:
+    """The URLs git will really fetch from and push to for ``remote`` must be allowed too.
+
+    Raises:
+        PathNotAllowedError: a rewrite leads to a scheme or host that is not allowed.
+    """
+    from gitops_mcp.scrub import scrub
+
+    if remote.scheme == "file":
+        return
+    fetch, push = effective_urls(remote.url, cwd)
+    for what, target, key in (("fetches", fetch, "insteadOf"), ("pushes", push, "pushInsteadOf")):
+        if target == remote.url:
+            continue
+        try:
+            parse_remote(target, settings)
+        except (PathNotAllowedError, UserInputError) as exc:
+            raise PathNotAllowedError(
+                f"git's configuration (url.<base>.{key}) rewrites {remote.url} so that git {what} {scrub(target)}: "
+                f"{exc}. Nothing was fetched or pushed; remove the rewrite or allow that host"
+            ) from None

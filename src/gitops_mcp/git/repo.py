@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitops_mcp.errors import GitAuthError, GitError, PushRefused, UserInputError
-from gitops_mcp.git.safety import git_argv, git_runner
+from gitops_mcp.git.safety import git_argv, git_runner, only_named, untrusted_config
 from gitops_mcp.scrub import scrub
 from gitops_mcp.syntax import is_ref_name
 
@@ -86,9 +86,12 @@ class GitRepo:
         *,
         toplevel: bool = False,
         sparse: bool | None = None,
+        trusted: bool = False,
     ) -> None:
         """``toplevel``: ``path`` is known to be the top of a working tree (not asked of git);
-        ``sparse``: whether it is a sparse checkout, when known (None: asked when it matters)."""
+        ``sparse``: whether it is a sparse checkout, when known (None: asked when it matters);
+        ``trusted``: the repository's own hooks, drivers, signing and credential helpers may run
+        (else see :func:`gitops_mcp.git.safety.untrusted_config`)."""
         import git  # GitPython, imported lazily
 
         self._git_mod = git
@@ -105,7 +108,9 @@ class GitRepo:
             except git.GitCommandError as exc:
                 raise UserInputError(f"{path} is not inside a git working tree") from exc
             self.root = Path(str(top)).resolve()
-        self._git = git_runner(str(self.root), extra_config)
+        if not trusted:
+            self._config = (*extra_config, *untrusted_config(str(self.root)))
+        self._git = git_runner(str(self.root), self._config)
 
     def _argv(self, *args: str) -> list[str]:
         return git_argv(*args, extra_config=self._config)
@@ -172,10 +177,18 @@ class GitRepo:
         return Identity(name or "gitops-mcp", email or "gitops-mcp@localhost")
 
     def changed(self, paths: Sequence[str]) -> list[str]:
-        """Paths (of ``paths``) that differ from HEAD in the working tree or index, untracked included."""
+        """Paths (of ``paths``) that differ from HEAD in the working tree or index, untracked included
+        (both names of a staged rename)."""
         out = self.run("status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *paths)
-        entries = [e for e in out.split("\0") if e]
-        return sorted({e[3:] for e in entries if len(e) > 3})
+        found: set[str] = set()
+        entries = iter(out.split("\0"))
+        for e in entries:
+            if len(e) > 3:
+                found.add(e[3:])
+                if e[0] in "RC":  # the original name follows as an entry of its own
+                    found.add(next(entries, ""))
+        found.discard("")
+        return sorted(found)
 
     def is_shallow(self) -> bool:
         return self.run("rev-parse", "--is-shallow-repository").strip() == "true"
@@ -273,11 +286,23 @@ class GitRepo:
         }
 
     def commit_paths(self, paths: Sequence[str], message: str, who: Identity) -> str | None:
-        """Commit exactly ``paths`` (other staged changes stay staged); None when nothing changed."""
-        if not self.changed(paths):
+        """Commit exactly ``paths`` (other staged changes stay staged); None when nothing changed.
+        Paths are literal; what would be committed is checked to be named files before (else
+        UserInputError), and the commit after (else it is taken off again)."""
+        changed = self.changed(paths)
+        if not changed:
             return None
-        self.run("add", "--all", "--", *paths)
-        self.run("commit", "--quiet", "--no-verify", "-m", message, "--only", "--", *paths, env=self._commit_env(who))
+        only_named(changed, paths)
+        self.run("add", "--all", "--", *changed)
+        only_named(self.changed(changed), changed)
+        self.run("commit", "--quiet", "--no-verify", "-m", message, "--only", "--", *changed, env=self._commit_env(who))
+        parent = "HEAD~1" if self.rev("HEAD~1") else "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # the empty tree
+        out = self.run("diff-tree", "-r", "--no-commit-id", "--name-only", "-z", "--no-renames", parent, "HEAD")
+        try:
+            only_named([f for f in out.split("\0") if f], changed)
+        except UserInputError:
+            self.uncommit(changed)
+            raise
         return self.run("rev-parse", "HEAD").strip()
 
     def commit_files_on(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from gitops_mcp.caller import sign
 from gitops_mcp.errors import GitError, NotFoundError, UserInputError
 from gitops_mcp.git.forge import PullRequestSpec
 from gitops_mcp.git.publish import Checkout, check_message, default_branch, title_body
@@ -50,7 +51,7 @@ def revert(
     msg += "\n" + "\n".join(f"This reverts commit {s}." for s in reverted) + "\n"
     who = co.who
     for attempt in range(1, co.settings.push_attempts + 1):
-        new = repo.revert_on(tip, reverted, msg, who)
+        new = repo.revert_on(tip, reverted, sign(msg), who)
         if mode == "push":
             if co.push_new_commit(new, target, f"if {target} is protected, use mode=pull_request"):
                 if co.target is None and repo.current_branch() == target and repo.rev("HEAD") == tip:

@@ -7,6 +7,7 @@ pydantic result. Domain errors become ``is_error`` results whose text says what 
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import re
@@ -31,10 +32,11 @@ from mcp.types import (
 )
 from pydantic import ValidationError
 
-from gitops_mcp import __version__
+from gitops_mcp import __version__, audit
+from gitops_mcp.caller import acting
 from gitops_mcp.scrub import install_log_scrubbing, register_secrets
 from gitops_mcp.server import resources, tools_read, tools_wizard, tools_write
-from gitops_mcp.server.auth import make_auth
+from gitops_mcp.server.auth import current_caller, current_scopes, make_auth, metadata_routes
 from gitops_mcp.server.guard import (
     check_arguments,
     describe_validation,
@@ -43,6 +45,7 @@ from gitops_mcp.server.guard import (
     unparsable_request_id,
 )
 from gitops_mcp.server.lean import lean_tools
+from gitops_mcp.server.policy import WIZARD_DELIVERY, ToolPolicy, delivers
 from gitops_mcp.server.prebuilt import DEFS_FILE, definitions, import_annotation_names, prebuilt_tool
 from gitops_mcp.services import Services
 from gitops_mcp.settings import Settings
@@ -68,6 +71,10 @@ class GitOpsServer(MCPServer):
     tools published from their prebuilt definitions when those match (see :mod:`.prebuilt`)."""
 
     prebuilt = True
+    policy: ToolPolicy | None = None
+    audit_log: audit.AuditLog | None = None
+    settings_kube_context: str | None = None
+    extra_routes: list[Any] = []  # set per instance by build_server
 
     def add_tool(
         self,
@@ -88,7 +95,58 @@ class GitOpsServer(MCPServer):
         else:
             self._tool_manager._tools[tool.name] = tool
 
+    async def list_tools(self) -> list[Any]:
+        tools = await super().list_tools()
+        if self.policy is None:
+            return tools
+        scopes = current_scopes()
+        return [t for t in tools if self.policy.visible(t.name, scopes)]
+
     async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        caller = current_caller(name)
+        audited = self.policy is not None and name in self.policy.write_tools
+        if self.policy is not None:
+            refusal = self.policy.refusal(name, arguments, current_scopes())
+            if refusal:
+                if audited or (
+                    name == WIZARD_DELIVERY and delivers(arguments)
+                ):  # a refused delivery of the wizard too (a made one: see Wizard)
+                    self._audit(name, caller.principal, arguments, None, refusal, "refused")
+                raise ToolError(f"Error executing tool {name}: {refusal}")
+            arguments = self.policy.adjust(name, arguments)
+        with acting(caller):
+            try:
+                result = await self._call_tool(name, arguments, context)
+            except ToolError as exc:
+                if audited:
+                    self._audit(
+                        name, caller.principal, arguments, None, str(exc).removeprefix(f"Error executing tool {name}: ")
+                    )
+                raise
+        if audited and isinstance(result, CallToolResult):
+            error = str(getattr(result.content[0], "text", "")) if result.is_error and result.content else None
+            self._audit(name, caller.principal, arguments, result.structured_content, error)
+        return result
+
+    def _audit(
+        self,
+        tool: str,
+        principal: str,
+        arguments: dict[str, Any],
+        result: dict[str, Any] | None,
+        error: str | None,
+        outcome: str | None = None,
+    ) -> None:
+        if self.audit_log is None or not self.audit_log.enabled:
+            return
+        cluster = None
+        if "context" in arguments or tool in ("reconcile", "register_gitops_objects", "remediate"):
+            cluster = arguments.get("context") or self.settings_kube_context or "current"
+        self.audit_log.write(audit.from_call(tool, principal, arguments, result, error, outcome, cluster))
+
+    async def _call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
         tool = self._tool_manager.get_tool(name)
@@ -108,6 +166,16 @@ class GitOpsServer(MCPServer):
             if "\n" in text:  # one line: git's and validators' multi-line output folded
                 raise ToolError(re.sub(r"\s*\n\s*", " ", text).strip()) from exc.__cause__
             raise
+
+    def streamable_http_app(self, **kwargs: Any) -> Any:
+        app = super().streamable_http_app(**kwargs)
+        app.router.routes[0:0] = self.extra_routes  # before the SDK's own metadata route: ours names both scopes
+        return app
+
+    def sse_app(self, *args: Any, **kwargs: Any) -> Any:
+        app = super().sse_app(*args, **kwargs)
+        app.router.routes[0:0] = self.extra_routes
+        return app
 
     async def run_stdio_async(self) -> None:
         async with stdio_server() as (read_stream, write_stream):
@@ -160,8 +228,9 @@ class _AnswerUnparsable:
 
 
 def build_server(settings: Settings, services: Services | None = None, *, prebuilt: bool = True) -> MCPServer:
-    """Build the MCP server. Write tools are not registered when ``settings.read_only``;
-    ``prebuilt=False`` builds every tool definition from its signature (as scripts/tool-defs does)."""
+    """Build the MCP server. What the mode or the tool list turns off is not published (see
+    :mod:`.policy`); ``prebuilt=False`` builds every tool definition from its signature (as
+    scripts/tool-defs does)."""
     svc = services or Services(settings)
     svc.start()
     token_verifier, auth = make_auth(settings)
@@ -176,12 +245,24 @@ def build_server(settings: Settings, services: Services | None = None, *, prebui
         auth=auth,
     )
     mcp.prebuilt = prebuilt
+    mcp.audit_log = audit.AuditLog(settings.audit_log)
+    mcp.settings_kube_context = settings.kube_context
+    mcp.extra_routes = metadata_routes(settings, auth) if auth is not None else []
     install_log_scrubbing()
     tools_read.register(mcp, svc, settings)
     tools_wizard.register(mcp, svc, settings)
-    if not settings.read_only:
-        tools_write.register(mcp, svc, settings)
+    registered = mcp._tool_manager._tools
+    before = set(registered)
+    tools_write.register(mcp, svc, settings)
+    mcp.policy = ToolPolicy(settings, registered, set(registered) - before)
+    for name in mcp.policy.off:
+        del registered[name]
     lean_tools(mcp)
+    if settings.proposes_only:
+        for name, tool in registered.items():
+            params = copy.deepcopy(tool.parameters)
+            mcp.policy.narrow(name, params)
+            tool.parameters = params
     resources.register(mcp, svc, settings)
     return mcp
 

@@ -13,6 +13,7 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from gitops_mcp.errors import GitOpsError, NotFoundError
+from gitops_mcp.scrub import scrub
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -72,7 +73,7 @@ def inline(fn: Callable[..., T], *args: Any) -> T:
     try:
         return fn(*args)
     except GitOpsError as exc:
-        raise ToolError(str(exc)) from exc
+        raise ToolError(scrub(str(exc))) from exc
 
 
 def compact(value: M) -> M:

@@ -34,7 +34,10 @@ def serve(settings: Settings) -> None:
     print(
         f"gitops-mcp {__version__}: {'streamable HTTP' if settings.transport == 'http' else 'SSE'} on "
         f"http://{settings.host}:{settings.port}{'/mcp' if settings.transport == 'http' else '/sse'}"
-        f"{' (bearer token required)' if settings.bearer_tokens() else ''}"
+        f"{' (bearer token required)' if settings.bearer_tokens() and not settings.oidc_issuer else ''}"
+        f"{f' (sign-in with {settings.oidc_issuer})' if settings.oidc_issuer else ''}"
+        f"{f'; mode {settings.mode}' if settings.mode != 'full' else ''}"
+        f"{f'; audit trail to {settings.audit_log}' if settings.audit_log else ''}"
         f"{'; stateless (replicas)' if settings.transport == 'http' and settings.http_stateless else ''}"
         f"; sessions in {session_place(settings)}",
         file=sys.stderr,

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
-from gitops_mcp.server.auth import current_owner
+from gitops_mcp.server.auth import current_owner, current_scopes
 from gitops_mcp.server.common import ANSWER, CANCEL, READ, SESSION_WRITE, SessionId, answer, compact, inline, run
 from gitops_mcp.server.elicit import elicit_rounds
 from gitops_mcp.settings import Settings
@@ -23,6 +25,17 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
     # the result and the assistant answers them with answer_questions (the session round trip).
     ask_inline = not (settings.transport == "http" and settings.http_stateless)
     local = settings.redis_target is None  # SQLite: reads are local file reads (see Shared.store_local)
+
+    def answered(owner: str, session_id: str) -> Callable[[dict[str, Any]], Awaitable[SessionView]]:
+        """Answers given inline (elicitation): delivery only with the write scope."""
+        scopes = current_scopes()
+
+        async def go(given: dict[str, Any]) -> SessionView:
+            if "delivery" in given and scopes is not None and settings.oidc_write_scope not in scopes:
+                raise ToolError(f"delivery needs the {settings.oidc_write_scope} scope; this token has only read")
+            return await run(svc.wizard.answer, owner, session_id, given, False)
+
+        return go
 
     @mcp.tool(annotations=READ)
     async def get_session(
@@ -70,9 +83,7 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         view = await run(svc.wizard.start, owner, repo_path, intent, provider, answers, accept_defaults, local=computes)
         if not ask_inline:
             return compact(view)
-        return compact(
-            await elicit_rounds(ctx, view, lambda a: run(svc.wizard.answer, owner, view.session_id, a, False))
-        )
+        return compact(await elicit_rounds(ctx, view, answered(owner, view.session_id)))
 
     @mcp.tool(annotations=SESSION_WRITE if settings.read_only else ANSWER)
     async def answer_questions(
@@ -93,7 +104,7 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         view = await run(svc.wizard.answer, owner, session_id, answers, accept_defaults)
         if not ask_inline:
             return compact(view)
-        return compact(await elicit_rounds(ctx, view, lambda a: run(svc.wizard.answer, owner, session_id, a, False)))
+        return compact(await elicit_rounds(ctx, view, answered(owner, session_id)))
 
     @mcp.tool(annotations=CANCEL)
     async def cancel_session(

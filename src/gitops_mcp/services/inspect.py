@@ -46,7 +46,8 @@ class Inspect:
         with self.shared.reading(path) as directory:
             root, prefix, _ = self.shared.repo(directory)
             report = self.shared.scan(directory, root, prefix)
-        return report.model_copy(update={"root": str(root)}).paged(page)
+        shown = path.strip() if looks_like_url(path) else str(root)  # the clone cache is never shown
+        return report.model_copy(update={"root": shown}).paged(page)
 
     def provider_report(self, context: str | None = None, repo_path: str | None = None) -> ProviderReport:
         repo_url: str | None = None
@@ -116,7 +117,9 @@ class Inspect:
         if path is not None:
             if looks_like_url(path):
                 raise UserInputError("path must be a local YAML file")
-            target = resolve_allowed(path, self.shared.settings.allowed_roots, must_be_dir=False)
+            target = resolve_allowed(
+                path, self.shared.settings.allowed_roots, must_be_dir=False, private=self.shared.private_dirs
+            )
             if not target.is_file():
                 raise UserInputError(f"{path!r} is not a file")
             if target.stat().st_size > 5 << 20:

@@ -67,6 +67,8 @@ class Preparation:
                 ctx.applied_dirs[p.name] = sorted(set(applied))
         if not self.shared.settings.read_only:
             ctx.delivery_options = ["write", "push", "pull_request"] if ctx.origin_url else ["write"]
+            if self.shared.settings.proposes_only and "push" in ctx.delivery_options:  # no push, no registration
+                ctx.delivery_options.remove("push")
             ctx.can_wait = bool(ctx.origin_url) and self.shared.cluster_configured()
         if ctx.can_wait:
             ctx.cluster_appliers = self.cluster_appliers()
@@ -143,6 +145,7 @@ class Preparation:
         repository, a cached clone, a chart from a Helm/OCI repository, or another repository)."""
         from gitops_mcp.git.urls import url_identity
         from gitops_mcp.manifests.preflight import check_helm, check_kustomize
+        from gitops_mcp.sandbox import Limits
 
         kind = flow.package_kind(answers, ctx)
         path, repo_url = answers.get("path"), answers.get("repo_url")
@@ -154,10 +157,18 @@ class Preparation:
         files = tuple(str(f) for f in answers.get("value_files") or [])
         key = (str(root), str(path), kind[0], files)
         if key not in self._checks:
+            s = self.shared.settings
+            limits = Limits(
+                s.build_memory_mb,
+                s.build_cpu_seconds,
+                s.build_timeout_seconds,
+                s.build_output_mb,
+                s.build_require_netns,
+            )
             if kind[0] == "kustomize":
-                self._checks[key] = check_kustomize(root, str(path))
+                self._checks[key] = check_kustomize(root, str(path), limits, s.build_max_input_mb)
             elif kind[0] == "helm":
-                self._checks[key] = check_helm(root, str(path), list(files))
+                self._checks[key] = check_helm(root, str(path), list(files), limits, s.build_max_input_mb)
             else:
                 self._checks[key] = None
         return self._checks[key]

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from gitops_mcp.audit import AuditLog
 from gitops_mcp.detection import DetectionReport, detect_packages
 from gitops_mcp.errors import PathNotAllowedError, ReadOnlyError, UserInputError
 from gitops_mcp.git.delivery import GitDelivery
 from gitops_mcp.git.info import RepoInfo, read_repo_info
-from gitops_mcp.paths import resolve_allowed
+from gitops_mcp.paths import PRIVATE_REFUSAL, is_private, resolve_allowed
 from gitops_mcp.providers.registry import ProviderRegistry
 from gitops_mcp.sessions.backends import open_store
 from gitops_mcp.sessions.store import SessionStore
@@ -53,6 +54,7 @@ class Shared:
         self.settings = settings
         self.registry = registry
         self.delivery = GitDelivery(settings)
+        self.audit = AuditLog(settings.audit_log)
         self._store: SessionStore | None = None
         self._store_lock = threading.Lock()
         self._detections: OrderedDict[tuple[str, str, str], DetectionReport] = OrderedDict()
@@ -118,11 +120,17 @@ class Shared:
         """A local directory for ``path``; a git URL is cloned into (or refreshed in) the cache."""
         if looks_like_url(path):
             return self.delivery.cached_clone(path).resolve()
-        found = resolve_allowed(path, self.roots)
-        work = self.delivery.workspaces.root.resolve()
-        if found == work or work in found.parents:
-            raise PathNotAllowedError(f"{path} is a working tree of the clone cache, private to one operation")
+        found = resolve_allowed(path, self.settings.allowed_roots, private=self.private_dirs)
+        info = read_repo_info(found)  # a .git file may lead into the cache's repositories
+        if info is not None and is_private(str(info.git_dir), self.private_dirs):
+            raise PathNotAllowedError(PRIVATE_REFUSAL)
         return found
+
+    @property
+    def private_dirs(self) -> list[Path]:
+        """The server's own directories, never a caller's local path: the clone cache (its
+        repositories, working trees and kept changes) and the state directory."""
+        return [self.settings.cache_dir, self.settings.state_dir]
 
     @contextlib.contextmanager
     def reading(self, path: str) -> Iterator[Path]:

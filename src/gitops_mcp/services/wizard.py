@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from gitops_mcp import audit, caller
 from gitops_mcp.detection.models import PAGE_SIZE, Package
 from gitops_mcp.errors import GitOpsError, ReadOnlyError, UserInputError
 from gitops_mcp.manifests.write import WriteResult, write_manifest_file
@@ -148,7 +150,7 @@ class Wizard:
         except GitOpsError as exc:
             return self._ask_again(state, errors, "output_path", str(exc))
         try:
-            state.result = self._deliver(state, written, Path(state.context.repo_root or "."))
+            state.result = self._audited(state, written, Path(state.context.repo_root or "."))
         except GitOpsError as exc:
             return self._back_to_preview(
                 state, errors, f"{exc} (the file is written in the working tree; answer delivery again to retry)"
@@ -167,7 +169,7 @@ class Wizard:
                     written = write_manifest_file(ws.root, state.preview.output_path, state.preview.yaml)
                 except GitOpsError as exc:
                     return self._ask_again(state, errors, "output_path", str(exc))
-                state.result = self._deliver(state, written, ws.root, ws.tip)
+                state.result = self._audited(state, written, ws.root, ws.tip)
         except GitOpsError as exc:
             return self._back_to_preview(state, errors, f"{exc} (answer delivery again to retry)")
         state.status = "done"
@@ -206,6 +208,31 @@ class Wizard:
             raise UserInputError("the session has no local repository to write into")
         self.shared.delivery.prepare_write(Path(state.context.repo_root), [state.preview.output_path])
         return write_manifest_file(Path(state.context.repo_root), state.preview.output_path, state.preview.yaml)
+
+    def _audited(self, state: SessionState, res: WriteResult, root: Path, tip: str | None = None) -> DeliveryResult:
+        """:meth:`_deliver` with the session's intent as the reason its commits and pull request
+        give, and its line in the audit trail."""
+        who = caller.current()
+        ctx, answers = state.context, state.answers
+        record = functools.partial(
+            audit.entry,
+            principal=who.principal if who else state.owner,
+            tool=(who.tool if who and who.tool else "answer_questions"),
+            repository=ctx.source_url or ctx.repo_root,
+            paths=[res.path],
+            cluster=(self.shared.settings.kube_context or "current")
+            if answers.get("wait") or answers.get("register")
+            else None,
+        )
+        try:
+            with caller.because(ctx.intent):
+                result = self._deliver(state, res, root, tip)
+        except GitOpsError as exc:
+            self.shared.audit.write(record(outcome="failed", error=str(exc)))
+            raise
+        outcome = "ok" if result.changed else "no_changes"
+        self.shared.audit.write(record(outcome=outcome, commit_sha=result.commit_sha, pr_url=result.pr_url))
+        return result
 
     def _deliver(self, state: SessionState, res: WriteResult, root: Path, tip: str | None = None) -> DeliveryResult:
         """Deliver the file written in ``root`` (``tip``: a working tree of the clone cache at that commit)."""
