@@ -345,3 +345,20 @@ def test_update_moves_a_stale_api_version_on(app: Services, fixture_repo: Callab
     assert flux.current_api(old) == "kustomize.toolkit.fluxcd.io/v1"
     assert flux.current_api({**old, "spec": {"patchesJson6902": []}}) is None  # dropped field: by hand
     assert flux.current_api({**old, "apiVersion": "kustomize.toolkit.fluxcd.io/v1"}) is None
+
+
+def test_facts_do_not_expand_a_billion_laughs(tmp_path: Path) -> None:
+    from gitops_mcp.detection.facts import directory_objects, package_facts
+    from gitops_mcp.detection.tree import LocalTree
+
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    levels += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 10)]
+    bomb = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bomb, namespace: b}\ndata:\n" + "".join(
+        f"  {line}\n" for line in levels
+    )
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "bomb.yaml").write_text(bomb, encoding="utf-8")
+    (tmp_path / "pkg" / "ok.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\n")
+    facts = package_facts(LocalTree(str(tmp_path)), "pkg", "manifests")
+    assert facts.unplaced and facts.namespaces == []  # the bomb is not read; the other file is
+    assert [o.file for o in directory_objects(LocalTree(str(tmp_path)), "pkg")] == ["pkg/ok.yaml"]

@@ -51,6 +51,7 @@ _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?[-=+?][^}]*)?\}")
 _IMPORT = re.compile(r"""\bimport(?:str|bin)?\s+(['"])([^'"]+)\1""")
 _TOP_FUNCTION = re.compile(r"^\s*(?:(?://|#).*\n|/\*.*?\*/\s*|\s)*function\s*\(([^)]*)\)", re.S)
 MAX_FILES = 2000
+MAX_NODES = 200_000  # per file, counted as if aliases were expanded: a "billion laughs" file is not read here
 
 
 class ApiUse(Model):
@@ -127,9 +128,23 @@ class _Files:
             if rel.endswith(".json"):
                 data = json.loads(text)
                 return data if isinstance(data, list) else [data]
-            return load_documents(text, rel)
+            docs = load_documents(text, rel)
         except (UserInputError, ValueError):
             return []
+        return docs if _expanded_size(docs, MAX_NODES) <= MAX_NODES else []
+
+
+def _expanded_size(node: Any, budget: int) -> int:
+    """Nodes of ``node`` counted as if every alias were expanded, stopping once over ``budget``."""
+    count, todo = 0, [node]
+    while todo and count <= budget:
+        n = todo.pop()
+        count += 1
+        if isinstance(n, dict):
+            todo.extend(n.values())
+        elif isinstance(n, list):
+            todo.extend(n)
+    return count
 
 
 def _join(base: str, ref: str) -> str | None:
