@@ -30,6 +30,19 @@ GOLDENS = HERE / "goldens"
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-goldens", action="store_true", help="rewrite the expected files in tests/goldens")
+    parser.addoption(
+        "--slow", action="store_true", help="also run the tests marked slow (or GITOPS_MCP_SLOW=1; scripts/test does)"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``slow`` (subprocesses, servers) run only when asked: ``--slow`` or GITOPS_MCP_SLOW=1."""
+    if config.getoption("--slow") or os.environ.get("GITOPS_MCP_SLOW") == "1":
+        return
+    skip = pytest.mark.skip(reason="slow: run with --slow or GITOPS_MCP_SLOW=1 (scripts/test and CI do)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture

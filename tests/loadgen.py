@@ -54,11 +54,13 @@ async def run_clients(
     check: Callable[[int, dict[str, Any]], str | None] | None = None,
     deadline_s: float = 300.0,
     legacy: Callable[[int], bool] = lambda i: False,
+    on_start: Callable[[], None] | None = None,
 ) -> LoadResult:
     """``clients`` concurrent clients, each connecting and then making ``calls`` calls given by
     ``call(client, n) -> (tool, arguments)``; ``check`` may name what is wrong with a result.
     ``legacy(client)``: that client speaks the 2025 initialize handshake (as hosts do today)
-    instead of the SDK's default 2026 per-request protocol."""
+    instead of the SDK's default 2026 per-request protocol. ``on_start``: called when every client
+    has connected, just before the measured calls begin."""
     result = LoadResult()
     start, all_ready = anyio.Event(), anyio.Event()
     ready = 0
@@ -101,5 +103,7 @@ async def run_clients(
             for i in range(clients):
                 tg.start_soon(one, i)
             await all_ready.wait()  # every client has initialized (or failed): measure the calls only
+            if on_start is not None:
+                on_start()
             start.set()
     return result

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from conftest import REGISTRY
+from doubles.clock import virtual_time
 from doubles.controllers import GitOpsSimulator
 from doubles.kube import FakeKube
 from doubles.world import application, git_repository, kustomization
@@ -91,7 +92,8 @@ def test_flux_push_reconcile_wait(env: Env) -> None:
     assert dep is not None and dep["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/name"] == "web"
     # a new commit is not picked up before the 10m interval ... unless reconcile asks for it
     sha2 = env.commit({"apps/web/deploy.yaml": DEPLOY.format(n=3, image="nginx:2")})
-    early = wait_for_sync(env.client, "Kustomization", "web", "flux-system", sha2, 1, registry=REGISTRY)
+    with virtual_time(env.client, tick=1.0):  # the timeout passes on the test's clock, not in real time
+        early = wait_for_sync(env.client, "Kustomization", "web", "flux-system", sha2, 1, registry=REGISTRY)
     assert early.outcome == "timeout" and "waiting for" in early.message
     rec = reconcile(env.client, "Kustomization", "web", "flux-system", with_source=True, registry=REGISTRY)
     assert rec.handled and rec.requested == ["GitRepository/flux-system/apps", "Kustomization/flux-system/web"]
@@ -185,8 +187,10 @@ def test_not_found_and_errors(env: Env, tmp_path: Path) -> None:
     env.kube.fail_next("GET", "kustomizations/web$", 403, times=1)
     with pytest.raises(ClusterError, match="RBAC"):
         get_status(env.client, "Kustomization", "web", "flux-system", registry=REGISTRY)
-    env.kube.fail_next("GET", "kustomizations/web$", 503, times=1)  # transient: retried
-    assert get_status(env.client, "Kustomization", "web", "flux-system", registry=REGISTRY).state == "not_found"
+    env.kube.fail_next("GET", "kustomizations/web$", 503, times=2)  # transient: retried, backing off
+    with virtual_time(env.client) as clock:
+        assert get_status(env.client, "Kustomization", "web", "flux-system", registry=REGISTRY).state == "not_found"
+    assert clock.slept == [0.2, 0.4]
     with pytest.raises(ClusterUnavailable, match="KUBECONFIG"):
         KubeClient(Settings(kubeconfig=None), None) if not (Path.home() / ".kube/config").exists() else (
             _raise_unavailable()

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from doubles.clock import virtual_time
 from doubles.kube import DEFAULT_RESOURCES, FakeKube, Resource
 from gitops_mcp.cluster.client import KubeClient
 from gitops_mcp.cluster.ops import (
@@ -211,7 +212,8 @@ def test_unconfirmed_reconcile_names_the_providers_controller(env: Env) -> None:
     env.controller.stop.set()
     env.controller.thread.join(5)
     put_widget(env.kube, "b" * 40)
-    rec = reconcile(env.client, "Widget", "w1", "apps", confirm_timeout_s=1, registry=env.registry)
+    with virtual_time(env.client, tick=1.0):  # the confirmation's timeout passes on the test's clock
+        rec = reconcile(env.client, "Widget", "w1", "apps", confirm_timeout_s=1, registry=env.registry)
     assert not rec.handled and rec.message == "requested; not confirmed within 1 s (is the widget controller running?)"
     live = env.kube.find(API, "Widget", "apps", "w1")
     assert live is not None and live["metadata"]["annotations"][POKE] == rec.token

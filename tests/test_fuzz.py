@@ -9,6 +9,7 @@ and bounded: about 2,100 calls in all.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable
@@ -170,3 +171,103 @@ def test_every_tool_answers_every_input(tmp_path: Path, fixture_repo: Callable[.
         alive = portal.call(c.call_tool, "list_sessions", {})
         assert not alive.is_error and alive.structured_content is not None
     assert calls >= 2000, calls
+
+
+# -- the raw stdio framing ----------------------------------------------------------------------
+
+METHODS = ["ping", "tools/list", "prompts/list", "resources/list", "made/up", "tools/call", "notifications/x"]
+
+
+def _json_value() -> st.SearchStrategy[Any]:
+    return st.recursive(
+        st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=20)),
+        lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+        max_leaves=12,
+    )
+
+
+def _message() -> st.SearchStrategy[dict[str, Any]]:
+    """Mostly JSON-RPC shaped: each member right, wrong or missing."""
+    maybe = lambda s: st.one_of(st.just(...), s)  # noqa: E731 - ... stands for "left out"
+    parts = st.fixed_dictionaries(
+        {
+            "jsonrpc": maybe(st.sampled_from(["2.0", "2.0", "1.0", 2, None])),
+            "id": maybe(st.one_of(st.integers(-5, 10**6), st.text(max_size=8), st.none(), st.floats(), _json_value())),
+            "method": maybe(st.one_of(st.sampled_from(METHODS), _json_value())),
+            "params": maybe(
+                st.one_of(
+                    st.fixed_dictionaries(
+                        {"name": st.sampled_from(["list_sessions", "nope"]), "arguments": _json_value()}
+                    ),
+                    _json_value(),
+                )
+            ),
+            "result": maybe(_json_value()),
+        }
+    )
+    return parts.map(lambda d: {k: v for k, v in d.items() if v is not ...})
+
+
+def _line() -> st.SearchStrategy[bytes]:
+    def nest(msg: dict[str, Any], n: int) -> bytes:
+        text = json.dumps(msg)
+        return (text[:-1] + ',"deep":' + "[" * n + "]" * n + "}").encode() if text != "{}" else text.encode()
+
+    encoded = _message().map(lambda m: json.dumps(m).encode())
+    return st.one_of(
+        encoded,
+        encoded,
+        st.builds(lambda m: json.dumps(m, ensure_ascii=False).encode("utf-8", "surrogatepass"), _message()),
+        st.builds(lambda b, i: b[:i], encoded, st.integers(0, 200)),  # cut short
+        st.builds(nest, _message(), st.integers(150, 3000)),
+        st.lists(_message(), max_size=3).map(lambda ms: json.dumps(ms).encode()),  # a batch
+        st.binary(max_size=60),
+        st.text(max_size=60).map(lambda t: t.encode("utf-8", "surrogatepass")),
+        st.sampled_from([b"", b" ", b"\r", b"null", b"[]", b"{}", b'"x"', b"\xef\xbb\xbf{}", b'"\\ud800"']),
+    ).map(lambda b: b.replace(b"\n", b" "))
+
+
+def _expected_answers(line: bytes) -> tuple[int, bool]:
+    """(1, unless the line is a valid notification or response; whether it is a valid request),
+    judged by the SDK's own model."""
+    import mcp_types
+
+    try:
+        text = line.decode("utf-8")
+        message = mcp_types.jsonrpc_message_adapter.validate_json(text, by_name=False)
+    except Exception:
+        return 1, False
+    if isinstance(message, mcp_types.JSONRPCNotification):
+        data = json.loads(text)
+        return (1 if "id" in data else 0), False  # an id that is not a string or an integer: a broken request
+    return (0, False) if isinstance(message, mcp_types.JSONRPCResponse | mcp_types.JSONRPCError) else (1, True)
+
+
+@pytest.mark.slow
+def test_every_stdio_line_is_answered_once(tmp_path: Path) -> None:
+    from doubles.stdio_wire import StdioWire
+
+    started, lines = time.monotonic(), 0
+    with StdioWire(tmp_path) as wire:
+
+        @seed(20261206)
+        @hsettings(max_examples=400, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+        @given(line=_line())
+        def one(line: bytes) -> None:
+            nonlocal lines
+            lines += 1
+            wire.send(line)
+            answers = wire.answers_until_probe(timeout=20)
+            want, request = _expected_answers(line)
+            if request and not answers:  # answered by the server's own task: may come after the probe's
+                late = wire.answer(timeout=20)
+                answers += [late] if late is not None else []
+            assert len(answers) == want, (line[:200], answers)
+            for a in answers:
+                assert a.get("jsonrpc") == "2.0" and ("result" in a) != ("error" in a), a
+            assert wire.alive
+
+        one()
+        assert time.monotonic() - started < 600, "the fuzz run is over its time bound"
+        assert wire.call(10**9, "list_sessions", {})["result"]["isError"] is False
+    assert lines >= 400, lines

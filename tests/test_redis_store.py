@@ -27,9 +27,9 @@ from gitops_mcp.settings import Settings, parse_redis_url
 PASSWORD = "redis-pw-5e0c1d9a7b3f"
 
 
-def state(owner: str = "me") -> SessionState:
+def state(principal: str = "me") -> SessionState:
     return SessionState(
-        id=new_session_id(), owner=owner, created_at=0, updated_at=0, expires_at=0, context=SessionContext()
+        id=new_session_id(), principal=principal, created_at=0, updated_at=0, expires_at=0, context=SessionContext()
     )
 
 

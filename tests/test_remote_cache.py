@@ -80,20 +80,20 @@ def test_refused_push_keeps_the_change_until_commit_and_push_proposes_it(env: En
     assert len(env.kept_branches()) == 1
     env.world.remote.protect(env.name, "main")
     with pytest.raises(PushRefused) as refused:
-        app.git.commit(url, ["apps/cm.yaml"], "Add cm", mode="push", owner="alice")
+        app.git.commit(url, ["apps/cm.yaml"], "Add cm", mode="push", principal="alice")
     text = str(refused.value)
     assert "GH006" in text and "Nothing is lost" in text and "for 7 days" in text and "gitops-mcp/kept/" in text
     assert env.world.remote.head(env.name) == head and len(env.kept_branches()) == 1  # the same change, kept once
     with pytest.raises(NotFoundError, match="none is kept for you"):  # another caller's change is not bob's
-        app.git.commit(url, ["apps/cm.yaml"], "Add cm", mode="pull_request", owner="bob")
+        app.git.commit(url, ["apps/cm.yaml"], "Add cm", mode="pull_request", principal="bob")
     with pytest.raises(NotFoundError, match=r"exactly these paths.*apps/cm.yaml"):
-        app.git.commit(url, ["apps/other.yaml"], "Add cm", mode="pull_request", owner="alice")
-    pr = app.git.commit(url, ["apps/cm.yaml"], "Add cm", mode="pull_request", owner="alice")
+        app.git.commit(url, ["apps/other.yaml"], "Add cm", mode="pull_request", principal="alice")
+    pr = app.git.commit(url, ["apps/cm.yaml"], "Add cm", mode="pull_request", principal="alice")
     assert pr.status == "pull_request" and pr.pr_url and pr.base == "main"
     assert "name: one" in env.world.remote.show(env.name, pr.branch, "apps/cm.yaml")
     assert env.kept_branches() == []  # delivered: no longer kept
     with pytest.raises(NotFoundError, match="none is kept for you"):
-        app.git.commit(url, ["apps/cm.yaml"], "Add cm", mode="pull_request", owner="alice")
+        app.git.commit(url, ["apps/cm.yaml"], "Add cm", mode="pull_request", principal="alice")
     assert not any((env.world.root / "cache" / "work").iterdir())
 
 
@@ -108,7 +108,7 @@ def test_remediation_refused_is_kept_and_its_retry_as_a_pull_request_picks_it_up
         w.remote.protect(env.name, "main")
         change = SetImage(image="nginx:1.27")
         with pytest.raises(PushRefused, match=r"Nothing is lost: the change is kept on the branch gitops-mcp/kept/"):
-            env.app.remediation.remediate("apps/v1", "Deployment", "web", "web", change, mode="push", caller="alice")
+            env.app.remediation.remediate("apps/v1", "Deployment", "web", "web", change, mode="push", principal="alice")
         [kept] = env.kept_branches()
         assert (
             "image: nginx:1.27"
@@ -116,7 +116,7 @@ def test_remediation_refused_is_kept_and_its_retry_as_a_pull_request_picks_it_up
                 ["git", "show", f"{kept}:apps/web/deploy.yaml"], cwd=env.cached(), capture_output=True, text=True
             ).stdout
         )
-        r = env.app.remediation.remediate("apps/v1", "Deployment", "web", "web", change, caller="alice")
+        r = env.app.remediation.remediate("apps/v1", "Deployment", "web", "web", change, principal="alice")
         assert r.commit is not None and r.commit.status == "pull_request" and r.commit.pr_url
         assert env.kept_branches() == []  # the same change delivered: picked up, no longer kept
 
@@ -139,7 +139,7 @@ def test_kept_changes_expire_and_pin_their_repository(env: Env, tmp_path: Path) 
 def test_a_working_tree_is_gone_after_a_failure_and_bad_urls_touch_nothing(env: Env) -> None:
     app = env.app
     with pytest.raises(GitOpsError, match="staging"):
-        app.promotion.promote(env.url, "web", "staging", "production", owner="alice")
+        app.promotion.promote(env.url, "web", "staging", "production", principal="alice")
     work = env.world.root / "cache" / "work"
     assert not any(work.iterdir())
     with pytest.raises(GitOpsError, match="file:// remotes are disabled"):
@@ -204,7 +204,7 @@ def test_the_wizard_on_a_url_writes_nothing_into_the_cache_and_keeps_a_write(env
     assert "gitops-mcp/kept/" in done.result.message and "commit_and_push(repo_path=" in done.next
     cached = env.cached()
     assert subprocess.run(["git", "status", "--porcelain"], cwd=cached, capture_output=True, text=True).stdout == ""
-    pushed = app.git.commit(env.url, [done.result.file], "Deploy web", owner="local")
+    pushed = app.git.commit(env.url, [done.result.file], "Deploy web", principal="local")
     assert pushed.status == "pushed" and env.kept_branches() == []
     assert "kind: Kustomization" in env.world.remote.show(env.name, "main", done.result.file)
 

@@ -28,9 +28,9 @@ class Clock:
         return self.now
 
 
-def state(owner: str = "me") -> SessionState:
+def state(principal: str = "me") -> SessionState:
     return SessionState(
-        id=new_session_id(), owner=owner, created_at=0, updated_at=0, expires_at=0, context=SessionContext()
+        id=new_session_id(), principal=principal, created_at=0, updated_at=0, expires_at=0, context=SessionContext()
     )
 
 
@@ -85,7 +85,7 @@ def test_owner_isolation(make_store: MakeStore) -> None:
         store.get(unknown, "bob")
     assert str(missing.value) == str(never.value).replace(unknown, s.id)  # a wrong owner reads as a missing id
     assert store.list("bob") == [] and store.summaries("bob") == [] and not store.delete(s.id, "bob")
-    stolen = s.model_copy(update={"owner": "bob"})
+    stolen = s.model_copy(update={"principal": "bob"})
     with pytest.raises(ConcurrentUpdateError):
         store.save(stolen)
     assert [x.id for x in store.list("alice")] == [s.id]
@@ -162,7 +162,7 @@ def test_summaries_newest_first_with_limit(make_store: MakeStore) -> None:
     a.step = "preview"
     clock.now += 1
     b = store.create(state())
-    store.create(state(owner="other"))
+    store.create(state(principal="other"))
     clock.now += 1
     a = store.save(a)  # the most recently updated comes first
     got = store.summaries("me")
@@ -219,3 +219,11 @@ def test_sqlite_stores_from_before_summaries_still_list(tmp_path: Path) -> None:
     conn.commit()
     conn.close()
     assert [s.session_id for s in SqliteSessionStore(legacy, 3600, clock).summaries("me")] == [old.id]
+
+
+def test_sessions_stored_by_older_versions_still_load() -> None:
+    """The caller is the session's ``principal``; what older versions stored says ``owner``."""
+    old = state("alice").model_dump(mode="json")
+    old["owner"] = old.pop("principal")
+    assert SessionState.model_validate(old).principal == "alice"
+    assert "owner" not in state("alice").model_dump()

@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 from gitops_mcp.server import build_server
 from gitops_mcp.server.app import tool_definitions
-from gitops_mcp.server.lean import EXPANDED, KEPT_DESCRIPTIONS
+from gitops_mcp.server.lean import EXPANDED, KEPT_DESCRIPTIONS, REPOSITORY
 from gitops_mcp.server.prebuilt import DEFS_FILE, PrebuiltTool, load_defs, prebuilt_tool
 from gitops_mcp.settings import Settings
 
@@ -46,7 +46,7 @@ def test_prebuilt_definitions_are_what_the_code_builds() -> None:
 @pytest.mark.parametrize("read_only", [False, True], ids=["full", "read-only"])
 async def test_prebuilt_tools_publish_and_call_as_built_ones(tmp_path: Path, read_only: bool) -> None:
     fast, slow = server(tmp_path, read_only), server(tmp_path, read_only, prebuilt=False)
-    assert all(isinstance(t, PrebuiltTool) for t in fast._tool_manager.list_tools())
+    assert all(isinstance(t, PrebuiltTool) for t in fast.tools.values())
     assert [t.model_dump() for t in await fast.list_tools()] == [t.model_dump() for t in await slow.list_tools()]
     for s in (fast, slow):  # arguments checked by the models made on first call
         ok = await s.call_tool("list_sessions", {"limit": 3})
@@ -90,7 +90,7 @@ def test_every_kept_description_and_expanded_part_is_published(tmp_path: Path) -
     """No stale names in the lean lists: each names a field that some tool's published result
     schema describes (the result's own fields, or those of an expanded part)."""
     published: set[str] = set()
-    for tool in server(tmp_path, prebuilt=False)._tool_manager.list_tools():
+    for tool in server(tmp_path, prebuilt=False).tools.values():
         schema = original_output(tool)
         models = {schema.get("title"): schema, **schema.get("$defs", {})}
         todo = [schema.get("title")]
@@ -105,12 +105,13 @@ def test_every_kept_description_and_expanded_part_is_published(tmp_path: Path) -
                     todo += [s["$ref"].rsplit("/", 1)[-1] for s in subschemas(sub) if "$ref" in s]
     assert not KEPT_DESCRIPTIONS - published, "kept descriptions of fields no result lists"
     assert not EXPANDED - published, "expanded parts no result lists"
+    assert not REPOSITORY - published, "repository-content marks on fields no result lists"
 
 
 def test_lean_schemas_are_true_to_the_models(tmp_path: Path) -> None:
     """Inputs: a value is valid under the lean schema exactly when under pydantic's. Outputs:
     whatever pydantic's schema accepts, the lean one accepts."""
-    for tool in server(tmp_path, prebuilt=False)._tool_manager.list_tools():
+    for tool in server(tmp_path, prebuilt=False).tools.values():
         full_in = tool.fn_metadata.arg_model.model_json_schema(by_alias=True)
         assert_accepts(tool.name + " input", full_in, tool.parameters)
         assert_accepts(tool.name + " input (reverse)", tool.parameters, full_in)

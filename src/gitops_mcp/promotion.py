@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import Field
 
+from gitops_mcp.detection import detect_packages
 from gitops_mcp.detection.kinds import GitOpsKinds
 from gitops_mcp.errors import NotFoundError, UserInputError
 from gitops_mcp.manifests.edit import YamlEditor
@@ -68,7 +69,6 @@ def env_dir(root: Path, env: str, app: str, gitops_kinds: Sequence[GitOpsKinds] 
         NotFoundError: no overlay for that environment.
         UserInputError: several candidates (their paths are listed).
     """
-    from gitops_mcp.detection import detect_packages
 
     kustomize = [p.path for p in detect_packages(root, gitops_kinds=gitops_kinds).packages if p.type == "kustomize"]
     candidates = [d for d in kustomize if env in d.split("/")]

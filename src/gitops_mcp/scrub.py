@@ -12,6 +12,7 @@ import re
 import threading
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 MASK = "***"
 _PATTERNS = [
@@ -100,3 +101,57 @@ def install_log_scrubbing() -> None:
     for handler in root.handlers:
         if not any(isinstance(f, ScrubFilter) for f in handler.filters):
             handler.addFilter(ScrubFilter())
+
+
+# -- repository text is data ----------------------------------------------------------------------
+# Text read from a repository (names, paths, file contents, diffs, build output) reaches the
+# assistant only as data: cleaned of characters that hide or reorder text (every string of every
+# result and error), in the result's fields; the server's instructions (:data:`INSTRUCTION_KEYS`)
+# never interpolate it but through :func:`quoted`; messages that quote values are :func:`capped`.
+_HIDING = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2028\u2029\u2060\u2066-\u2069\ufeff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+MAX_TOKEN = 200  # a run of text without a space, in the server's own words
+MAX_MESSAGE = 2000
+_LONG_TOKEN = re.compile(rf"\S{{{MAX_TOKEN + 1},}}")
+INSTRUCTION_KEYS = frozenset({"next", "prompt", "help"})  # what the server tells the assistant to do
+MESSAGE_KEYS = INSTRUCTION_KEYS | {"message", "error", "errors", "notes", "live_detail", "reason"}
+
+
+def clean(text: str) -> str:
+    """``text`` without control characters (tab and newline kept), bidirectional overrides and
+    invisible characters; a lone surrogate (not Unicode) becomes U+FFFD."""
+    if _HIDING.search(text):
+        text = _HIDING.sub("", text)
+    if _SURROGATE.search(text):
+        text = _SURROGATE.sub("\ufffd", text)
+    return text
+
+
+def capped(text: str, limit: int = MAX_MESSAGE) -> str:
+    """``text`` cleaned, each run of more than :data:`MAX_TOKEN` characters without a space cut,
+    and at most ``limit`` characters: what a message may echo of a value it quotes."""
+    text = clean(text)
+    if len(text) > MAX_TOKEN:
+        text = _LONG_TOKEN.sub(lambda m: f"{m[0][:MAX_TOKEN]}…({len(m[0])} characters)", text)
+    return text if len(text) <= limit else f"{text[:limit]}…({len(text)} characters)"
+
+
+def quoted(text: str, limit: int = 120) -> str:
+    """Repository-derived ``text`` (a path, a name) quoted for a message: cleaned, on one line, cut."""
+    text = " ".join(clean(text).split())
+    return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
+def as_data(value: Any, key: str = "") -> Any:
+    """A result as it may leave the server: every string :func:`clean` (keys too), and the
+    server's own words (values under :data:`MESSAGE_KEYS`) :func:`capped`."""
+    if isinstance(value, str):
+        return capped(value) if key in MESSAGE_KEYS else clean(value)
+    if isinstance(value, dict):
+        return {
+            clean(k) if isinstance(k, str) else k: as_data(v, key if key in MESSAGE_KEYS else k)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [as_data(v, key) for v in value]
+    return value

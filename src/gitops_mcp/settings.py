@@ -114,6 +114,12 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(default_factory=lambda: _xdg_dir("XDG_CACHE_HOME", ".cache"))
     session_db: Path | None = Field(None, description="SQLite file for sessions (default: <state_dir>/sessions.db)")
     session_ttl_seconds: int = Field(7 * 24 * 3600, ge=60, description="Idle sessions expire after this long")
+    max_open_sessions: int = Field(
+        50,
+        ge=1,
+        le=100_000,
+        description="Open wizard sessions one caller may have at once (start_deployment past it is refused)",
+    )
     session_store: SecretStr | None = Field(
         None,
         description="Where sessions live: unset or 'sqlite' = the SQLite file (session_db); "

@@ -12,6 +12,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -67,11 +68,13 @@ def bounded(value: str, limit: int, what: str) -> str:
     return value
 
 
+@lru_cache(maxsize=256)
 def normalize_git_url(url: str) -> str:
     """Return ``url`` in a form Flux and Argo CD accept, with any password removed.
 
     ``git@github.com:org/repo.git`` becomes ``ssh://git@github.com/org/repo.git``;
-    ``https://user:token@host/x`` becomes ``https://host/x``.
+    ``https://user:token@host/x`` becomes ``https://host/x``. Pure, so computed once per URL (the
+    wizard and the cluster's appliers compare the same few URLs many times in one call).
 
     Raises:
         ValueError: not a URL a Git remote can have.

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gitops_mcp.clock import SYSTEM, Clock
 from gitops_mcp.errors import ClusterError, ClusterUnavailable
 from gitops_mcp.providers.live import Obj, api_group
 from gitops_mcp.providers.registry import ProviderRegistry
@@ -76,10 +76,15 @@ class KubeClient:
     """
 
     def __init__(
-        self, settings: Settings, context: str | None = None, registry: ProviderRegistry | None = None
+        self,
+        settings: Settings,
+        context: str | None = None,
+        registry: ProviderRegistry | None = None,
+        clock: Clock = SYSTEM,
     ) -> None:
         from kubernetes import client, config
 
+        self.clock = clock  # what its retries and the waits on it read
         self.timeout = settings.kube_timeout_seconds
         cfg = client.Configuration()
         path = settings.kubeconfig or (Path(p) if (p := os.environ.get("KUBECONFIG")) else None)
@@ -150,7 +155,7 @@ class KubeClient:
                 status, data = exc.status or 0, exc.body or str(exc.reason)
             except (urllib3.exceptions.HTTPError, OSError) as exc:
                 if attempt + 1 < RETRIES:
-                    time.sleep(delay)
+                    self.clock.sleep(delay)
                     delay *= 2
                     continue
                 raise ClusterUnavailable(
@@ -159,7 +164,7 @@ class KubeClient:
             if 200 <= status < 300:
                 return json.loads(data) if data else {}
             if status in _TRANSIENT and attempt + 1 < RETRIES:
-                time.sleep(delay)
+                self.clock.sleep(delay)
                 delay *= 2
                 continue
             raise ClusterError(_message(status, data, what), status)

@@ -6,7 +6,6 @@ the status and describes the reconcile request; the reads, patches and watches h
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Literal
@@ -118,7 +117,8 @@ def _wait_for(
     pred: Callable[[Obj], bool],
 ) -> Obj | None:
     """Watch one object until ``pred`` holds; None on timeout."""
-    deadline = time.monotonic() + timeout_s
+    now = kube.clock.monotonic
+    deadline = now() + timeout_s
     while True:
         obj = kube.get(api, kind, name, ns)
         if obj is None:
@@ -126,14 +126,14 @@ def _wait_for(
         if pred(obj):
             return obj
         rv = str((obj.get("metadata") or {}).get("resourceVersion", ""))
-        remaining = deadline - time.monotonic()
+        remaining = deadline - now()
         if remaining <= 0:
             return None
         try:
             for _type, ev in kube.watch(api, kind, name, ns, rv, min(remaining, HEARTBEAT_S)):
                 if pred(ev):
                     return ev
-                if time.monotonic() >= deadline:
+                if now() >= deadline:
                     return None
         except ClusterError as exc:
             if exc.status != 410:
@@ -189,7 +189,8 @@ def wait_for_sync(
     """
     provider, ref = _target(registry, kind, name, namespace)
     api = ref.api_version
-    start = time.monotonic()
+    now = kube.clock.monotonic
+    start = now()
     deadline = start + timeout_s
     last: SyncStatus | None = None
     last_report = -HEARTBEAT_S
@@ -199,7 +200,7 @@ def wait_for_sync(
         st = status_of(provider, ref, obj)
         last = st
         verdict, msg = _verdict(st, revision)
-        elapsed = time.monotonic() - start
+        elapsed = now() - start
         if progress is not None and (elapsed - last_report >= 1.0 or verdict is not None):
             progress(elapsed, f"{st.state}: {msg}")
             last_report = elapsed
@@ -217,14 +218,14 @@ def wait_for_sync(
     done = observe(obj)
     rv = str(((obj or {}).get("metadata") or {}).get("resourceVersion", "0"))
     while done is None:
-        remaining = deadline - time.monotonic()
+        remaining = deadline - now()
         if remaining <= 0:
             assert last is not None
             return WaitResult(
                 outcome="timeout",
                 status=last,
                 revision=revision,
-                waited_s=round(time.monotonic() - start, 3),
+                waited_s=round(now() - start, 3),
                 message=f"timed out after {timeout_s:.0f} s waiting for {revision or 'ready'}; "
                 f"last state {last.state}: {last.message}",
             )
@@ -232,7 +233,7 @@ def wait_for_sync(
             for etype, ev in kube.watch(api, kind, name, namespace, rv, min(remaining, HEARTBEAT_S)):
                 rv = str((ev.get("metadata") or {}).get("resourceVersion", rv))
                 done = observe(None if etype == "DELETED" else ev)
-                if done is not None or time.monotonic() >= deadline:
+                if done is not None or now() >= deadline:
                     break
         except ClusterError as exc:
             if exc.status != 410:
@@ -243,8 +244,8 @@ def wait_for_sync(
             continue
         if done is None and progress is not None:
             assert last is not None
-            progress(time.monotonic() - start, f"{last.state}: {last.message}")
-            last_report = time.monotonic() - start
+            last_report = now() - start
+            progress(last_report, f"{last.state}: {last.message}")
     return done
 
 
@@ -253,12 +254,12 @@ def reconcile_and_wait(
 ) -> WaitResult:
     """Ask the controller of ``ref`` to act now (its source first; ``sync``: also apply, where the
     provider tells comparing from applying), then wait until it applied ``revision`` and is ready,
-    failed, or ``deadline`` (``time.monotonic()``; at least one second of waiting) passed.
+    failed, or ``deadline`` (on ``kube.clock``; at least one second of waiting) passed.
 
     The one way a pushed commit is made live: after a deployment and after a repair."""
     assert ref.namespace is not None
     reconcile(kube, ref.kind, ref.name, ref.namespace, with_source=True, sync=sync, registry=registry)
-    left = max(1.0, deadline - time.monotonic())
+    left = max(1.0, deadline - kube.clock.monotonic())
     return wait_for_sync(kube, ref.kind, ref.name, ref.namespace, revision, left, registry=registry)
 
 

@@ -179,7 +179,8 @@ class Scanner:
     def parse(self, text: str, rel: str) -> list[Any] | None:
         """The documents of a file; read-only (they are shared between scans of the same text)."""
         try:
-            return list(_parsed(text, rel) if len(text) <= CACHED_TEXT else load_documents(text, rel))
+            # the reason names no path: the path is beside it, and it is the repository's text
+            return list(_parsed(text) if len(text) <= CACHED_TEXT else load_documents(text, "the file"))
         except UserInputError as exc:
             self.skip(rel, str(exc))
             return None
@@ -189,7 +190,7 @@ CACHED_TEXT = 16 << 10  # kustomization.yaml, Chart.yaml, GitOps objects: small 
 
 
 @lru_cache(maxsize=1024)
-def _parsed(text: str, rel: str) -> tuple[Any, ...]:
+def _parsed(text: str) -> tuple[Any, ...]:
     """Parsing is most of a scan's time, and a repository is scanned again at every session start:
-    the same text (and name, for the error message) parses to the same documents."""
-    return tuple(load_documents(text, rel))
+    the same text parses to the same documents."""
+    return tuple(load_documents(text, "the file"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from gitops_mcp.syntax import normalize_git_url
@@ -9,6 +10,7 @@ from gitops_mcp.syntax import normalize_git_url
 __all__ = ["normalize_git_url", "repo_name", "url_identity"]
 
 
+@lru_cache(maxsize=256)
 def url_identity(url: str) -> tuple[str, str]:
     """(host, path) ignoring scheme, user, a trailing '.git' and case: two URLs of one repository."""
     try:

@@ -19,6 +19,7 @@ from pathlib import Path
 from pydantic import Field
 
 from gitops_mcp.errors import GitOpsError, PolicyViolation, UserInputError
+from gitops_mcp.manifests.yaml import load_documents
 from gitops_mcp.model import Model
 from gitops_mcp.settings import Settings
 
@@ -132,7 +133,6 @@ def pack(directory: Path, ignore: Sequence[str] = DEFAULT_IGNORE, refuse_secrets
         UserInputError: nothing to pack, a symlink leaving the directory, or too large.
         PolicyViolation: a plain Kubernetes Secret manifest (when ``refuse_secrets``).
     """
-    from gitops_mcp.manifests.yaml import load_documents
 
     root = directory.resolve()
     entries: list[tuple[str, Path, bool]] = []

@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from gitops_mcp.oci.artifact import MANIFEST_TYPE, MediaTypes, OciError, OciRef, digest_of, manifest_for
-from gitops_mcp.scrub import scrub
+from gitops_mcp.scrub import register_secrets, scrub
 from gitops_mcp.settings import Settings
 
 # -- the registry ------------------------------------------------------------------------------------------
@@ -96,7 +96,6 @@ class Registry:
         token = body.get("token") or body.get("access_token")
         if not isinstance(token, str) or not token:
             raise OciError(f"the token service {realm_host} returned no token")
-        from gitops_mcp.scrub import register_secrets
 
         register_secrets([token])
         self._auth = f"Bearer {token}"

@@ -17,6 +17,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import Field
 
+from gitops_mcp.git.urls import url_identity
 from gitops_mcp.model import Model
 
 Obj = dict[str, Any]
@@ -217,7 +218,6 @@ def parent_of(
 ) -> Applier | None:
     """The applier of ``repo_url`` whose path is the nearest ancestor of the output file's directory
     (not one of the generated objects, ``own``: (kind, name))."""
-    from gitops_mcp.git.urls import url_identity
 
     repo, directory = url_identity(repo_url), posixpath.dirname(output_path)
     found = [

@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from gitops_mcp.cluster.owner import OwnerResult
+from gitops_mcp.detection import detect_packages
 from gitops_mcp.detection.kinds import GitOpsKinds
 from gitops_mcp.errors import UserInputError
 from gitops_mcp.manifests.edit import YamlEditor
@@ -381,7 +382,6 @@ def _overlay_field(ed: YamlEditor, k: dict[str, Any], change: Any, name: str, do
 
 
 def _base_users(root: Path, base: str, overlay: str, gitops_kinds: Sequence[GitOpsKinds]) -> list[str]:
-    from gitops_mcp.detection import detect_packages
 
     report = detect_packages(root, gitops_kinds=gitops_kinds)
     users = next((p.used_by for p in report.packages if p.path == base), [])

@@ -30,7 +30,7 @@ from gitops_mcp.settings import Settings
 if TYPE_CHECKING:  # imported when an issuer is configured (httpx and PyJWT stay out of a plain start)
     from gitops_mcp.oidc import OidcVerifier
 
-LOCAL_OWNER = "local"
+LOCAL_PRINCIPAL = "local"
 SHARED_TOKEN = "default"  # GITOPS_MCP_AUTH_TOKEN: one token for everyone, naming nobody
 log = logging.getLogger("gitops_mcp.auth")
 
@@ -118,18 +118,18 @@ def current_caller(tool: str | None = None) -> Caller:
     """The authenticated caller of this request; ``local`` over stdio and in-process."""
     tok = get_access_token()
     if tok is None:
-        return Caller(LOCAL_OWNER, tool, person=False)
+        return Caller(LOCAL_PRINCIPAL, tool, person=False)
     claims = tok.claims or {}
     if tok.subject:
         return Caller(tok.subject, tool, name=claims.get("name"), email=claims.get("email"))
     return Caller(tok.client_id, tool, name=tok.client_id, person=tok.client_id != SHARED_TOKEN)
 
 
-def current_owner() -> str:
-    """The owner of wizard sessions and kept changes: ``token:<name>``, ``oidc:<sub>`` or ``local``."""
+def current_principal() -> str:
+    """The principal of wizard sessions and kept changes: ``token:<name>``, ``oidc:<sub>`` or ``local``."""
     tok = get_access_token()
     if tok is None:
-        return LOCAL_OWNER
+        return LOCAL_PRINCIPAL
     return f"oidc:{tok.subject}" if tok.subject else f"token:{tok.client_id}"
 
 

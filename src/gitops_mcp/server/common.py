@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar, cast
+from typing import Annotated, Any, Literal, TypeVar, cast
 
 import anyio
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
@@ -13,7 +13,7 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from gitops_mcp.errors import GitOpsError, NotFoundError
-from gitops_mcp.scrub import scrub
+from gitops_mcp.scrub import as_data, scrub
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -49,22 +49,29 @@ SessionId = Annotated[str, Field(description="Id returned by start_deployment")]
 
 
 LOCAL_SLOTS = 4
-_local: list[anyio.CapacityLimiter] = []
+STORE_SLOTS = 8
+_limiters: dict[str, anyio.CapacityLimiter] = {}
+Slots = Literal["default", "local", "store"]
 
 
-def _local_limiter() -> anyio.CapacityLimiter:
-    """Calls that only compute (no network, no waiting) share a few threads: forty threads all
-    holding out for the GIL cost twice the CPU of four (50 session starts at once: 1.3-1.5 s of
-    server CPU with the default pool, 0.7 s with four). Calls that wait keep the default pool."""
-    if not _local:
-        _local.append(anyio.CapacityLimiter(LOCAL_SLOTS))
-    return _local[0]
+def _limiter(slots: Slots) -> anyio.CapacityLimiter | None:
+    """``local``: calls that only compute (no network, no waiting) share a few threads: forty
+    threads all holding out for the GIL cost twice the CPU of four (50 session starts at once:
+    1.3-1.5 s of server CPU with the default pool, 0.7 s with four). ``store``: short reads of a
+    networked session store (Redis) share a few more of their own (bench/load.py, 50 clients
+    listing sessions: p95 and server CPU per call lower with 8 than with 40). Calls that wait
+    keep the default pool."""
+    if slots == "default":
+        return None
+    if slots not in _limiters:
+        _limiters[slots] = anyio.CapacityLimiter(LOCAL_SLOTS if slots == "local" else STORE_SLOTS)
+    return _limiters[slots]
 
 
-async def run(fn: Callable[..., T], *args: Any, local: bool = False) -> T:
+async def run(fn: Callable[..., T], *args: Any, local: bool = False, slots: Slots = "default") -> T:
     """Run use-case work in a worker thread; our errors become tool errors the model can read.
-    ``local``: the work only computes and reads local files (see :func:`_local_limiter`)."""
-    return await anyio.to_thread.run_sync(inline, fn, *args, limiter=_local_limiter() if local else None)
+    ``local``: the work only computes and reads local files; ``slots``: see :func:`_limiter`."""
+    return await anyio.to_thread.run_sync(inline, fn, *args, limiter=_limiter("local" if local else slots))
 
 
 def inline(fn: Callable[..., T], *args: Any) -> T:
@@ -81,14 +88,14 @@ def compact(value: M) -> M:
     JSON (not the SDK's indented dump of it). The SDK passes a CallToolResult through after
     validating its structured content against the tool's declared output, so the declared
     schema still holds; the cast keeps the tools' return annotations (their output schemas)."""
-    data = value.model_dump(mode="json", by_alias=True)
+    data = as_data(value.model_dump(mode="json", by_alias=True))  # repository text is data: see scrub.as_data
     text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
     return cast(M, CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data))
 
 
-async def answer(fn: Callable[..., M], *args: Any, local: bool = False) -> M:
+async def answer(fn: Callable[..., M], *args: Any, local: bool = False, slots: Slots = "default") -> M:
     """:func:`run`, answered as :func:`compact`."""
-    return compact(await run(fn, *args, local=local))
+    return compact(await run(fn, *args, local=local, slots=slots))
 
 
 def resource(fn: Callable[[], str]) -> str:

@@ -8,15 +8,12 @@
   caller's value, pydantic's internals or links.
 - An unexpected exception becomes its kind and first line (scrubbed); the detail goes to the
   log with the traceback.
-- Over stdio, a request the SDK cannot parse (pydantic's JSON parser stops at about 200 levels
-  of nesting) used to be dropped without an answer: :func:`answer_unparsable` answers it with a
-  JSON-RPC error for its id.
+- Over stdio, a line the SDK cannot read is answered by :mod:`.framing`.
 """
 
 from __future__ import annotations
 
 import difflib
-import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -138,24 +135,3 @@ def unexpected(tool: str, exc: BaseException) -> str:
     log.error("tool %s failed unexpectedly", tool, exc_info=(type(cause), cause, cause.__traceback__))
     first = scrub(str(cause)).strip().splitlines()[0][:300] if str(cause).strip() else "no detail"
     return f"unexpected {type(cause).__name__}: {first}"
-
-
-def unparsable_request_id(exc: Exception) -> tuple[bool, Any]:
-    """For a message the SDK's parser refused: (is it a request we can answer, its id).
-
-    pydantic's parser gives up at about 200 levels of nesting; Python's own parser reads deeper,
-    which is enough to find the id. Messages that are not JSON at all are left alone (as before).
-    """
-    if not isinstance(exc, ValidationError):
-        return False, None
-    errors = exc.errors(include_url=False)
-    if not errors or "recursion limit" not in str(errors[0].get("msg", "")):
-        return False, None
-    raw = errors[0].get("input")
-    try:
-        data = json.loads(raw) if isinstance(raw, str | bytes) else None
-    except (ValueError, RecursionError):
-        return True, None
-    if isinstance(data, dict) and "method" in data and isinstance(data.get("id"), str | int):
-        return True, data["id"]
-    return True, None

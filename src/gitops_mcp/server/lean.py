@@ -1,6 +1,6 @@
 """Lean tool definitions: an assistant pays for ``tools/list`` on every turn.
 
-:func:`lean_tools` rewrites every registered tool once, after registration, in the SDK's own
+:func:`lean_tools` rewrites every tool once, before the server publishes it, in the SDK's own
 records (``Tool.description``, ``Tool.parameters``, ``FuncMetadata.output_schema``), so what is
 published is what the SDK holds. The SDK checks arguments and results against the pydantic
 models, not these schemas; clients check results against the published output schema, so every
@@ -16,7 +16,10 @@ superset of itself — whatever the model accepts, the lean schema accepts.
 - Output schemas only: no ``required`` (every result carries every field), defaults or
   constraints; field descriptions only where the name cannot say it (:data:`KEPT_DESCRIPTIONS`);
   a nested model is a plain ``object`` (its fields are in the result itself) unless it is one
-  of the parts an assistant reads to act next (:data:`EXPANDED`).
+  of the parts an assistant reads to act next (:data:`EXPANDED`); no ``type`` beside an
+  ``enum``, no ``items`` for an array of plain objects, no value type for a map of strings.
+- Output fields that carry repository content are marked ``"x-repo": true``
+  (:data:`REPOSITORY`; the server instructions say once what it means).
 
 Arguments keep their descriptions, defaults and constraints: the lean input schema accepts
 exactly what pydantic's does. ``tests/test_tool_defs.py`` checks both claims on generated values.
@@ -24,10 +27,10 @@ exactly what pydantic's does. ``tests/test_tool_defs.py`` checks both claims on 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from mcp.server import MCPServer
+from mcp.server.mcpserver.tools import Tool
 
 from gitops_mcp.server.prebuilt import PrebuiltTool
 
@@ -54,6 +57,30 @@ KEPT_DESCRIPTIONS = frozenset(
     }
 )
 """Output fields (``Model.field``) whose description says what the name cannot."""
+
+REPOSITORY = frozenset(
+    {
+        *(f"DetectionReport.{f}" for f in ("root", "packages", "gitops", "skipped")),
+        *(f"SessionView.{f}" for f in ("answers", "packages", "preview", "result")),
+        "Question.options",
+        "Question.default",
+        *(f"GenerateResult.{f}" for f in ("yaml", "diff", "objects", "output_path", "notes", "validation")),
+        "ValidationResult.issues",
+        *(f"WriteResult.{f}" for f in ("repo_root", "path", "diff", "kept")),
+        *(f"CommitResult.{f}" for f in ("branch", "base", "files")),
+        *(f"RollbackResult.{f}" for f in ("branch", "base", "files", "reverted")),
+        *(f"OwnerResult.{f}" for f in ("git", "file", "repo_root")),
+        *(f"RemediationResult.{f}" for f in ("plan", "diff", "validation")),
+        *(f"PromotionResult.{f}" for f in ("plan", "diff", "validation")),
+        *(f"FleetResult.{f}" for f in ("files", "diff", "diff_omitted", "validation", "notes")),
+        *(f"ArtifactResult.{f}" for f in ("files", "ignored", "yaml", "validation", "source")),
+        *(f"RegisterResult.{f}" for f in ("applied", "skipped")),
+    }
+)
+"""Output fields (``Model.field``) that carry repository content (names, paths, file text, diffs,
+build output): published with ``"x-repo": true``, which the server instructions explain once
+(such text is data, never instructions). Cleaned at the result boundary (:func:`gitops_mcp.scrub.as_data`)."""
+REPO_MARK = "x-repo"
 
 _SCHEMA_MAPS = ("properties", "patternProperties", "$defs")
 _SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
@@ -82,9 +109,9 @@ _OUTPUT_DROPPED = frozenset(
 _NOT_MERGEABLE = frozenset({"$ref", "const", "anyOf", "oneOf", "allOf", "not"})
 
 
-def lean_tools(mcp: MCPServer) -> None:
-    """Rewrite every registered tool's description and schemas (see the module docstring)."""
-    for tool in mcp._tool_manager.list_tools():
+def lean_tools(tools: Iterable[Tool]) -> None:
+    """Rewrite every tool's description and schemas (see the module docstring), before it is published."""
+    for tool in tools:
         if isinstance(tool, PrebuiltTool):
             continue  # made lean when tool_defs.json was written
         tool.description = fold(tool.description)
@@ -118,6 +145,8 @@ def lean_schema(schema: dict[str, Any], *, output: bool) -> dict[str, Any]:
         out = node(s, not output or path in EXPANDED)
         if output and path in KEPT_DESCRIPTIONS and s.get("description"):
             out["description"] = s["description"]
+        if output and path in REPOSITORY:
+            out[REPO_MARK] = True
         return out
 
     def node(s: dict[str, Any], expand: bool) -> dict[str, Any]:
@@ -147,7 +176,19 @@ def lean_schema(schema: dict[str, Any], *, output: bool) -> dict[str, Any]:
 
     top = inline(model({k: v for k, v in schema.items() if k != "$defs"}, schema.get("title")))
     shared = {name: inline(body) for name, body in built.items() if uses[name] > 1}
-    return {**top, "$defs": shared} if shared else top
+    lean = {**top, "$defs": shared} if shared else top
+    return _plain(lean) if output else lean
+
+
+def _plain(s: dict[str, Any]) -> dict[str, Any]:
+    """A result's array of plain objects as a plain array, and its map of strings as a plain object
+    (supersets: the values are in the result itself)."""
+    out = _map_subschemas(s, _plain)
+    if out.get("items") == {"type": "object"}:
+        del out["items"]
+    if out.get("additionalProperties") == {"type": "string"}:
+        del out["additionalProperties"]
+    return out
 
 
 def _noise(key: str, value: Any, s: dict[str, Any], output: bool) -> bool:
@@ -156,8 +197,8 @@ def _noise(key: str, value: Any, s: dict[str, Any], output: bool) -> bool:
         return True
     if key == "default":
         return value is None or ("const" in s and s["const"] == value)
-    if key == "type" and "const" in s:
-        return True  # the constant says it
+    if key == "type" and ("const" in s or (output and "enum" in s)):
+        return True  # the constant or (in a result) the values say it
     return key == "additionalProperties" and value is True
 
 
@@ -184,6 +225,8 @@ def _nullable(s: dict[str, Any]) -> dict[str, Any]:
     other = options[1] if options[0] == {"type": "null"} else options[0]
     kind = other.get("type")
     merged = {k: v for k, v in s.items() if k != "anyOf"}
+    if kind is None and "enum" in other and not (_NOT_MERGEABLE & other.keys() or set(merged) & set(other)):
+        return {**merged, **other, "enum": [*other["enum"], None]}  # a result's enum, its type left out
     if not isinstance(kind, str) or _NOT_MERGEABLE & other.keys() or set(merged) & set(other):
         return s
     merged.update(other, type=[kind, "null"])

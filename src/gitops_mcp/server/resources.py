@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from mcp.server import MCPServer
 
 from gitops_mcp.prompts import deploy_with_gitops_text, prompt_text
-from gitops_mcp.server.auth import current_owner
+from gitops_mcp.server.auth import current_principal
 from gitops_mcp.server.common import resource
 from gitops_mcp.settings import Settings
 
@@ -28,14 +28,14 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         """This caller's wizard sessions."""
         from gitops_mcp.sessions.models import SessionList
 
-        owner = current_owner()
-        return resource(lambda: SessionList(sessions=svc.wizard.list_sessions(owner)).model_dump_json(indent=2))
+        principal = current_principal()
+        return resource(lambda: SessionList(sessions=svc.wizard.list_sessions(principal)).model_dump_json(indent=2))
 
     @mcp.resource("gitops://sessions/{session_id}", mime_type="application/json", title="Wizard session")
     def sessionresource(session_id: str) -> str:
         """One wizard session."""
-        owner = current_owner()
-        return resource(lambda: svc.wizard.get(owner, session_id).model_dump_json(indent=2))
+        principal = current_principal()
+        return resource(lambda: svc.wizard.get(principal, session_id).model_dump_json(indent=2))
 
     @mcp.prompt(title="Deploy with GitOps")
     def deploy_with_gitops(path: str, intent: str = "", provider: str = "") -> str:

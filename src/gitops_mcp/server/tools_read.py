@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import anyio
-from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
@@ -19,6 +18,7 @@ from gitops_mcp.server.common import (
     SyncKind,
     answer,
 )
+from gitops_mcp.server.toolset import ToolSet
 from gitops_mcp.settings import Settings
 
 if TYPE_CHECKING:
@@ -32,8 +32,8 @@ if TYPE_CHECKING:
     from gitops_mcp.services.manifests import GenerateResult
 
 
-def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
-    @mcp.tool(annotations=READ)
+def register(tools: ToolSet, svc: Services, settings: Settings) -> None:
+    @tools.tool(annotations=READ)
     async def detect_packages(
         repo_path: Annotated[str, Field(description="Local repository (or a directory in it), or a git URL")],
         page: Annotated[int, Field(ge=1, le=10_000, description="Page: 20 packages and 20 GitOps objects each")] = 1,
@@ -44,7 +44,7 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         local = svc.shared.computes_only(repo_path, asks_cluster=False)
         return await answer(svc.inspect.detect, repo_path, page, local=local)
 
-    @mcp.tool(annotations=READ_CLUSTER)
+    @tools.tool(annotations=READ_CLUSTER)
     async def list_providers(
         context: KubeContext = None,
         repo_path: Annotated[str | None, Field(description="A local repository: say what already syncs it")] = None,
@@ -53,7 +53,7 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         controllers are installed and (with repo_path) what already syncs that repository."""
         return await answer(svc.inspect.provider_report, context, repo_path)
 
-    @mcp.tool(annotations=READ_CLUSTER)
+    @tools.tool(annotations=READ_CLUSTER)
     async def get_sync_status(
         kind: SyncKind,
         name: ObjectName,
@@ -64,7 +64,7 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         controller's message and conditions (Argo CD: sync, health, operation phase)."""
         return await answer(svc.cluster.sync_status, kind, name, namespace, context)
 
-    @mcp.tool(annotations=READ_CLUSTER)
+    @tools.tool(annotations=READ_CLUSTER)
     async def find_owner(
         api_version: Annotated[str, Field(description="apiVersion of the live object, e.g. apps/v1")],
         kind: Annotated[str, Field(description="Kind of the live object, e.g. Deployment")],
@@ -80,7 +80,7 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         repository URL, ref and path and, with a local clone, the file and document."""
         return await answer(svc.cluster.find_owner, api_version, kind, name, namespace, repo_path, context)
 
-    @mcp.tool(annotations=READ_CLUSTER)
+    @tools.tool(annotations=READ_CLUSTER)
     async def wait_for_sync(
         kind: SyncKind,
         name: ObjectName,
@@ -101,7 +101,7 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
 
         return await answer(svc.cluster.wait, kind, name, namespace, revision, timeout_s, progress, context)
 
-    @mcp.tool(annotations=READ)
+    @tools.tool(annotations=READ)
     async def generate_manifests(
         provider: ProviderName,
         app_name: Annotated[str | None, Field(description="Application name (default: the package's)")] = None,
@@ -148,7 +148,7 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         local = svc.shared.computes_only(repo_path, asks_cluster=True)
         return await answer(svc.manifests.generate, args, repo_path, package_type, local=local)
 
-    @mcp.tool(annotations=READ)
+    @tools.tool(annotations=READ)
     async def validate_manifests(
         path: Annotated[str | None, Field(description="Absolute path of a local YAML file")] = None,
         yaml: Annotated[str | None, Field(description="YAML text (one or more documents)")] = None,

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
-from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
-from gitops_mcp.server.auth import current_owner, current_scopes
+from gitops_mcp.server.auth import current_principal, current_scopes
 from gitops_mcp.server.common import ANSWER, CANCEL, READ, SESSION_WRITE, SessionId, answer, compact, inline, run
 from gitops_mcp.server.elicit import elicit_rounds
+from gitops_mcp.server.toolset import ToolSet
 from gitops_mcp.settings import Settings
 
 if TYPE_CHECKING:
@@ -20,31 +20,31 @@ if TYPE_CHECKING:
     from gitops_mcp.sessions.models import SessionList, SessionView
 
 
-def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
+def register(tools: ToolSet, svc: Services, settings: Settings) -> None:
     # Stateless HTTP (replicas): no request can go back to the client, so questions come back in
     # the result and the assistant answers them with answer_questions (the session round trip).
     ask_inline = not (settings.transport == "http" and settings.http_stateless)
     local = settings.redis_target is None  # SQLite: reads are local file reads (see Shared.store_local)
 
-    def answered(owner: str, session_id: str) -> Callable[[dict[str, Any]], Awaitable[SessionView]]:
+    def answered(principal: str, session_id: str) -> Callable[[dict[str, Any]], Awaitable[SessionView]]:
         """Answers given inline (elicitation): delivery only with the write scope."""
         scopes = current_scopes()
 
         async def go(given: dict[str, Any]) -> SessionView:
             if "delivery" in given and scopes is not None and settings.oidc_write_scope not in scopes:
                 raise ToolError(f"delivery needs the {settings.oidc_write_scope} scope; this token has only read")
-            return await run(svc.wizard.answer, owner, session_id, given, False)
+            return await run(svc.wizard.answer, principal, session_id, given, False)
 
         return go
 
-    @mcp.tool(annotations=READ)
+    @tools.tool(annotations=READ)
     async def get_session(
         session_id: SessionId,
     ) -> SessionView:
         """Show a wizard session: step, open questions, answers, preview and result."""
-        return await answer(svc.wizard.get, current_owner(), session_id, local=local)
+        return await answer(svc.wizard.get, current_principal(), session_id, local=local, slots="store")
 
-    @mcp.tool(annotations=READ)
+    @tools.tool(annotations=READ)
     async def list_sessions(
         limit: Annotated[int, Field(ge=1, le=100, description="At most this many")] = 20,
     ) -> SessionList:
@@ -53,15 +53,15 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         # Redis is a network call, which waits in a thread
         from gitops_mcp.sessions.models import SessionList
 
-        owner = current_owner()
+        principal = current_principal()
         if local:
-            found = inline(svc.wizard.list_sessions, owner, limit + 1)
+            found = inline(svc.wizard.list_sessions, principal, limit + 1)
         else:
-            found = await run(svc.wizard.list_sessions, owner, limit + 1)
+            found = await run(svc.wizard.list_sessions, principal, limit + 1, slots="store")
         return compact(SessionList(sessions=found[:limit], more=len(found) > limit))
 
     # -- sessions ---------------------------------------------------------------------------------
-    @mcp.tool(annotations=SESSION_WRITE)
+    @tools.tool(annotations=SESSION_WRITE)
     async def start_deployment(
         repo_path: Annotated[str, Field(description="Local repository (or a directory in it), or a git URL")],
         ctx: Context,
@@ -78,14 +78,16 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         with answer_questions. Stable ids, answerable ahead: package, provider, repo_url, path,
         revision, namespace, app_name, existing, output_path, delivery; Argo CD argocd_namespace, project,
         sync_policy; Flux flux_namespace, interval, prune. Clients with elicitation are asked inline."""
-        owner = current_owner()
+        principal = current_principal()
         computes = local and svc.shared.computes_only(repo_path, asks_cluster=True)
-        view = await run(svc.wizard.start, owner, repo_path, intent, provider, answers, accept_defaults, local=computes)
+        view = await run(
+            svc.wizard.start, principal, repo_path, intent, provider, answers, accept_defaults, local=computes
+        )
         if not ask_inline:
             return compact(view)
-        return compact(await elicit_rounds(ctx, view, answered(owner, view.session_id)))
+        return compact(await elicit_rounds(ctx, view, answered(principal, view.session_id)))
 
-    @mcp.tool(annotations=SESSION_WRITE if settings.read_only else ANSWER)
+    @tools.tool(annotations=SESSION_WRITE if settings.read_only else ANSWER)
     async def answer_questions(
         session_id: SessionId,
         answers: Annotated[
@@ -100,15 +102,15 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         file, diff, validation). A refused answer comes back as its question with an error, nothing
         changed. At the preview, delivery=write writes the file (overwriting it); push or
         pull_request also commits."""
-        owner = current_owner()
-        view = await run(svc.wizard.answer, owner, session_id, answers, accept_defaults)
+        principal = current_principal()
+        view = await run(svc.wizard.answer, principal, session_id, answers, accept_defaults)
         if not ask_inline:
             return compact(view)
-        return compact(await elicit_rounds(ctx, view, answered(owner, session_id)))
+        return compact(await elicit_rounds(ctx, view, answered(principal, session_id)))
 
-    @mcp.tool(annotations=CANCEL)
+    @tools.tool(annotations=CANCEL)
     async def cancel_session(
         session_id: SessionId,
     ) -> SessionView:
         """End a wizard session without doing anything more. Files already written stay."""
-        return await answer(svc.wizard.cancel, current_owner(), session_id, local=local)
+        return await answer(svc.wizard.cancel, current_principal(), session_id, local=local, slots="store")

@@ -6,10 +6,9 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from mcp.server import MCPServer
 from pydantic import Field
 
-from gitops_mcp.server.auth import current_owner
+from gitops_mcp.server.auth import current_principal
 from gitops_mcp.server.common import (
     CLUSTER_ACTION,
     CLUSTER_WRITE,
@@ -22,6 +21,7 @@ from gitops_mcp.server.common import (
     SyncKind,
     answer,
 )
+from gitops_mcp.server.toolset import ToolSet
 from gitops_mcp.settings import Settings
 
 if TYPE_CHECKING:
@@ -41,10 +41,8 @@ if TYPE_CHECKING:
 RepoRef = Annotated[str, Field(description="Local path or git URL of the repository")]
 
 
-def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
-    """Register the write tools; call only when the server is not read-only."""
-
-    @mcp.tool(annotations=WRITE_FILE)
+def add_write_manifests(tools: ToolSet, svc: Services) -> None:
+    @tools.tool(annotations=WRITE_FILE)
     async def write_manifests(
         repo_path: RepoRef,
         output_path: Annotated[
@@ -56,9 +54,11 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         """Write manifests into a file inside the repository, overwriting it, and show the diff
         (a git URL: kept on a branch for commit_and_push). Refuses invalid manifests, '..',
         absolute paths, anything under .git and symlinks that leave the repository."""
-        return await answer(svc.manifests.write, current_owner(), repo_path, output_path, yaml, session_id)
+        return await answer(svc.manifests.write, current_principal(), repo_path, output_path, yaml, session_id)
 
-    @mcp.tool(annotations=GIT_WRITE)
+
+def add_commit_and_push(tools: ToolSet, svc: Services) -> None:
+    @tools.tool(annotations=GIT_WRITE)
     async def commit_and_push(
         repo_path: Annotated[str, Field(description="Local path, or git URL: delivers the change kept for paths")],
         paths: Annotated[list[str], Field(description="Files to commit, relative to the repository root")],
@@ -79,10 +79,12 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         Credentials come from the server's environment. A rejected push is rebased and retried; a
         conflict stops with the commit on a named local branch. Plain Secrets are refused."""
         return await answer(
-            svc.git.commit, repo_path, paths, message, branch, mode, base, draft, labels, current_owner()
+            svc.git.commit, repo_path, paths, message, branch, mode, base, draft, labels, current_principal()
         )
 
-    @mcp.tool(annotations=CLUSTER_ACTION)
+
+def add_reconcile(tools: ToolSet, svc: Services) -> None:
+    @tools.tool(annotations=CLUSTER_ACTION)
     async def reconcile(
         kind: SyncKind,
         name: ObjectName,
@@ -98,7 +100,9 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         Refused for suspended objects."""
         return await answer(svc.cluster.reconcile, kind, name, namespace, with_source, sync, context)
 
-    @mcp.tool(annotations=GIT_WRITE)
+
+def add_remediate(tools: ToolSet, svc: Services) -> None:
+    @tools.tool(annotations=GIT_WRITE)
     async def remediate(
         api_version: Annotated[str, Field(description="apiVersion of the live object, e.g. apps/v1")],
         kind: Annotated[str, Field(description="Kind of the live object, e.g. Deployment")],
@@ -131,10 +135,12 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
             repo_path,
             message,
             None,
-            current_owner(),
+            current_principal(),
         )
 
-    @mcp.tool(annotations=GIT_WRITE)
+
+def add_promote(tools: ToolSet, svc: Services) -> None:
+    @tools.tool(annotations=GIT_WRITE)
     async def promote(
         repo_path: RepoRef,
         app: Annotated[str, Field(description="App name (as in the overlays' patches and directories)")],
@@ -148,9 +154,11 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         """Carry an app's version from one environment overlay to the next: image tags, the
         HelmRelease chart version and changed values, workload images in patches. Values that name
         the source environment stay."""
-        return await answer(svc.promotion.promote, repo_path, app, from_env, to_env, mode, message, current_owner())
+        return await answer(svc.promotion.promote, repo_path, app, from_env, to_env, mode, message, current_principal())
 
-    @mcp.tool(annotations=GIT_WRITE)
+
+def add_scaffold_fleet(tools: ToolSet, svc: Services) -> None:
+    @tools.tool(annotations=GIT_WRITE)
     async def scaffold_fleet(
         repo_path: RepoRef,
         provider: ProviderName,
@@ -199,10 +207,12 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
             delivery,
             message,
             overwrite,
-            current_owner(),
+            current_principal(),
         )
 
-    @mcp.tool(annotations=GIT_WRITE)
+
+def add_push_artifact(tools: ToolSet, svc: Services) -> None:
+    @tools.tool(annotations=GIT_WRITE)
     async def push_artifact(
         path: Annotated[str, Field(description="Absolute path of the manifest directory to pack")],
         oci_url: Annotated[str, Field(description="Where to push: oci://host/repository:tag")],
@@ -243,7 +253,9 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
             interval,
         )
 
-    @mcp.tool(annotations=GIT_WRITE)
+
+def add_rollback(tools: ToolSet, svc: Services) -> None:
+    @tools.tool(annotations=GIT_WRITE)
     async def rollback(
         repo_path: RepoRef,
         paths: Annotated[
@@ -261,9 +273,13 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         """Revert the commit(s) that last changed an app's files (or given SHAs), pushed or as a PR.
         Built on the remote branch in a temporary worktree; the working tree is untouched. Verify
         on the cluster with the sync tools."""
-        return await answer(svc.git.rollback, repo_path, paths, shas, mode, base, message, False, None, current_owner())
+        return await answer(
+            svc.git.rollback, repo_path, paths, shas, mode, base, message, False, None, current_principal()
+        )
 
-    @mcp.tool(annotations=CLUSTER_WRITE)
+
+def add_register_gitops_objects(tools: ToolSet, svc: Services) -> None:
+    @tools.tool(annotations=CLUSTER_WRITE)
     async def register_gitops_objects(
         repo_path: RepoRef,
         file: Annotated[str, Field(description="Committed and pushed file, relative to the repository root")],
@@ -272,3 +288,19 @@ def register(mcp: MCPServer, svc: Services, settings: Settings) -> None:
         """Apply only the GitOps source/sync objects of a pushed file to the cluster, once (dry run
         first), so the controller takes over; never workloads. Returns what was applied and skipped."""
         return await answer(svc.registrar.register, repo_path, file, context)
+
+
+def register(tools: ToolSet, svc: Services, settings: Settings) -> None:
+    """Register the write tools; call only when the server is not read-only."""
+    for add in (
+        add_write_manifests,
+        add_commit_and_push,
+        add_reconcile,
+        add_remediate,
+        add_promote,
+        add_scaffold_fleet,
+        add_push_artifact,
+        add_rollback,
+        add_register_gitops_objects,
+    ):
+        add(tools, svc)

@@ -1,9 +1,14 @@
 """Use cases, one per module, over :class:`Shared` (the parts built once at start-up).
 
+Naming: a use case is a class ``<Capability>Service`` (``WizardService``, ``FleetService``, ...),
+held by :class:`Services` as one attribute (``services.wizard``); the parts use cases share are
+named for what they are (``Shared``, ``Preparation``, ``Verifier``, ``Edits``, ``Repository``).
+
 :class:`Services` is what the MCP layer (and the tests) hold: one attribute per capability.
 Each capability (and :class:`Shared` itself) is made, and its module imported, on first use:
 a server start imports none of them.
-Callers are identified by an ``owner`` string (the authenticated principal, or ``local`` on stdio).
+Callers are identified by a ``principal`` string (the authenticated caller, or ``local`` on stdio);
+an owner is only ever the GitOps object that manages a live resource.
 """
 
 from __future__ import annotations
@@ -11,21 +16,22 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from gitops_mcp.clock import SYSTEM, Clock
 from gitops_mcp.settings import Settings
 
 if TYPE_CHECKING:
     from gitops_mcp.providers.registry import ProviderRegistry
-    from gitops_mcp.services.artifact import Artifacts
+    from gitops_mcp.services.artifact import ArtifactService
     from gitops_mcp.services.cluster import ClusterService
-    from gitops_mcp.services.fleet import Fleet
+    from gitops_mcp.services.fleet import FleetService
     from gitops_mcp.services.gitops import GitService
-    from gitops_mcp.services.inspect import Inspect
-    from gitops_mcp.services.manifests import Manifests
-    from gitops_mcp.services.promote import Promotion
-    from gitops_mcp.services.register import Registrar
-    from gitops_mcp.services.remediate import Remediation
+    from gitops_mcp.services.inspect import InspectService
+    from gitops_mcp.services.manifests import ManifestService
+    from gitops_mcp.services.promote import PromotionService
+    from gitops_mcp.services.register import RegistrationService
+    from gitops_mcp.services.remediate import RemediationService
     from gitops_mcp.services.shared import Shared
-    from gitops_mcp.services.wizard import Wizard
+    from gitops_mcp.services.wizard import WizardService
 
 
 class Services:
@@ -35,9 +41,10 @@ class Services:
     providers (:func:`~gitops_mcp.providers.default_registry`). This is the edge where the
     registry is chosen: everything below is handed it."""
 
-    def __init__(self, settings: Settings, registry: ProviderRegistry | None = None) -> None:
+    def __init__(self, settings: Settings, registry: ProviderRegistry | None = None, clock: Clock = SYSTEM) -> None:
         self._settings = settings
         self._registry = registry
+        self._clock = clock
 
     @cached_property
     def registry(self) -> ProviderRegistry:
@@ -51,13 +58,13 @@ class Services:
     def shared(self) -> Shared:
         from gitops_mcp.services.shared import Shared
 
-        return Shared(self._settings, self.registry)
+        return Shared(self._settings, self.registry, self._clock)
 
     @cached_property
-    def inspect(self) -> Inspect:
-        from gitops_mcp.services.inspect import Inspect
+    def inspect(self) -> InspectService:
+        from gitops_mcp.services.inspect import InspectService
 
-        return Inspect(self.shared)
+        return InspectService(self.shared)
 
     @cached_property
     def cluster(self) -> ClusterService:
@@ -66,16 +73,16 @@ class Services:
         return ClusterService(self.shared)
 
     @cached_property
-    def wizard(self) -> Wizard:
-        from gitops_mcp.services.wizard import Wizard
+    def wizard(self) -> WizardService:
+        from gitops_mcp.services.wizard import WizardService
 
-        return Wizard(self.shared)
+        return WizardService(self.shared)
 
     @cached_property
-    def manifests(self) -> Manifests:
-        from gitops_mcp.services.manifests import Manifests
+    def manifests(self) -> ManifestService:
+        from gitops_mcp.services.manifests import ManifestService
 
-        return Manifests(self.shared, self.inspect)
+        return ManifestService(self.shared, self.inspect)
 
     @cached_property
     def git(self) -> GitService:
@@ -84,34 +91,34 @@ class Services:
         return GitService(self.shared)
 
     @cached_property
-    def fleet(self) -> Fleet:
-        from gitops_mcp.services.fleet import Fleet
+    def fleet(self) -> FleetService:
+        from gitops_mcp.services.fleet import FleetService
 
-        return Fleet(self.shared)
-
-    @cached_property
-    def artifacts(self) -> Artifacts:
-        from gitops_mcp.services.artifact import Artifacts
-
-        return Artifacts(self.shared)
+        return FleetService(self.shared)
 
     @cached_property
-    def remediation(self) -> Remediation:
-        from gitops_mcp.services.remediate import Remediation
+    def artifacts(self) -> ArtifactService:
+        from gitops_mcp.services.artifact import ArtifactService
 
-        return Remediation(self.shared, self.cluster)
-
-    @cached_property
-    def promotion(self) -> Promotion:
-        from gitops_mcp.services.promote import Promotion
-
-        return Promotion(self.shared)
+        return ArtifactService(self.shared)
 
     @cached_property
-    def registrar(self) -> Registrar:
-        from gitops_mcp.services.register import Registrar
+    def remediation(self) -> RemediationService:
+        from gitops_mcp.services.remediate import RemediationService
 
-        return Registrar(self.shared)
+        return RemediationService(self.shared, self.cluster)
+
+    @cached_property
+    def promotion(self) -> PromotionService:
+        from gitops_mcp.services.promote import PromotionService
+
+        return PromotionService(self.shared)
+
+    @cached_property
+    def registrar(self) -> RegistrationService:
+        from gitops_mcp.services.register import RegistrationService
+
+        return RegistrationService(self.shared)
 
     def start(self) -> None:
         """What start-up must do at once: remove what killed operations left in the clone cache

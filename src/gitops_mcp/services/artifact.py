@@ -9,11 +9,17 @@ from collections.abc import Mapping
 
 from pydantic import Field
 
+from gitops_mcp import oci
+from gitops_mcp.detection import dns_label as to_label
 from gitops_mcp.errors import PolicyViolation, UserInputError
 from gitops_mcp.git.info import read_repo_info
+from gitops_mcp.git.repo import GitRepo
+from gitops_mcp.git.urls import normalize_git_url
 from gitops_mcp.manifests.validation import ValidationResult, validate_text
 from gitops_mcp.manifests.yaml import dump_documents
 from gitops_mcp.model import Model
+from gitops_mcp.providers.common import interval_parser
+from gitops_mcp.questions import AnswerError, dns_label
 from gitops_mcp.services.shared import Shared
 
 
@@ -32,7 +38,7 @@ class ArtifactResult(Model):
     message: str
 
 
-class Artifacts:
+class ArtifactService:
     def __init__(self, shared: Shared) -> None:
         self.shared = shared
 
@@ -58,12 +64,6 @@ class Artifacts:
         ``<branch>@sha1:<HEAD>``; a directory with uncommitted changes is then refused, because the
         artifact would not be that commit.
         """
-        from gitops_mcp import oci
-        from gitops_mcp.detection import dns_label as to_label
-        from gitops_mcp.git.repo import GitRepo
-        from gitops_mcp.git.urls import normalize_git_url
-        from gitops_mcp.providers.common import interval_parser
-        from gitops_mcp.questions import AnswerError, dns_label
 
         self.shared.require_writable()
         engine = next((p.oci for p in self.shared.registry if p.oci is not None), None)

@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from gitops_mcp.cluster.ops import ReconcileResult, WaitResult
-from gitops_mcp.cluster.owner import OwnerResult
+from gitops_mcp.cluster.ops import ReconcileResult, WaitResult, get_status, reconcile, wait_for_sync
+from gitops_mcp.cluster.owner import OwnerFinder, OwnerResult, SourceFile
 from gitops_mcp.cluster.status import SyncStatus
 from gitops_mcp.errors import UserInputError
 from gitops_mcp.git.info import read_repo_info
+from gitops_mcp.git.urls import url_identity
+from gitops_mcp.manifests.locate import locate
 from gitops_mcp.services.shared import Shared
 
 
@@ -20,7 +22,6 @@ class ClusterService:
         self.shared = shared
 
     def sync_status(self, kind: str, name: str, namespace: str, context: str | None = None) -> SyncStatus:
-        from gitops_mcp.cluster.ops import get_status
 
         with self.shared.kube(context) as kube:
             return get_status(kube, kind, name, namespace, registry=self.shared.registry)
@@ -34,7 +35,6 @@ class ClusterService:
         sync: bool = False,
         context: str | None = None,
     ) -> ReconcileResult:
-        from gitops_mcp.cluster.ops import reconcile
 
         self.shared.require_writable()
         with self.shared.kube(context) as kube:
@@ -50,7 +50,6 @@ class ClusterService:
         progress: Any = None,
         context: str | None = None,
     ) -> WaitResult:
-        from gitops_mcp.cluster.ops import wait_for_sync
 
         if not 1 <= timeout_s <= 3600:
             raise UserInputError("timeout_s must be between 1 and 3600 seconds")
@@ -70,7 +69,6 @@ class ClusterService:
     ) -> OwnerResult:
         """The GitOps chain managing a live object, its Git location, and (from a local clone or the
         clone cache) the file and document that define it."""
-        from gitops_mcp.git.urls import url_identity
 
         result = self.owner_chain(api_version, kind, name, namespace, context)
         git = result.git
@@ -94,7 +92,6 @@ class ClusterService:
         self, api_version: str, kind: str, name: str, namespace: str | None, context: str | None = None
     ) -> OwnerResult:
         """The GitOps chain managing a live object and its Git location (no file lookup)."""
-        from gitops_mcp.cluster.owner import OwnerFinder
 
         with self.shared.kube(context) as kube:
             return OwnerFinder(kube, registry=self.shared.registry).find(api_version, kind, name, namespace)
@@ -102,8 +99,6 @@ class ClusterService:
     def locate(self, result: OwnerResult, root: Path, shown: str | None = None) -> OwnerResult:
         """``result`` with the file and document that define the object in the repository at ``root``
         (named ``shown`` in what it says: a git URL for a working tree of the clone cache)."""
-        from gitops_mcp.cluster.owner import SourceFile
-        from gitops_mcp.manifests.locate import locate
 
         git = result.git
         if git is None:

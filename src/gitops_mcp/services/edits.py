@@ -8,6 +8,7 @@ from typing import Any
 from gitops_mcp.errors import PolicyViolation
 from gitops_mcp.git.delivery import CommitResult, Mode
 from gitops_mcp.manifests.validation import ValidationResult, validate_text
+from gitops_mcp.paths import check_writable, safe_repo_file, write_text_atomic
 from gitops_mcp.services.shared import Shared
 
 
@@ -41,7 +42,6 @@ class Edits:
         return out
 
     def write_and_commit(self, root: Path, edits: list[Any], message: str, mode: Mode) -> CommitResult:
-        from gitops_mcp.paths import check_writable, safe_repo_file, write_text_atomic
 
         self.shared.delivery.prepare_write(root, [e.file for e in edits])
         targets = [safe_repo_file(root, e.file, "path") for e in edits]

@@ -9,11 +9,17 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field
 
 from gitops_mcp.errors import NotFoundError, PolicyViolation, UserInputError
+from gitops_mcp.fleet import FleetSpec, plan_fleet
 from gitops_mcp.git.delivery import CommitResult
 from gitops_mcp.git.info import read_repo_info
 from gitops_mcp.manifests.validation import ValidationResult, validate_text
+from gitops_mcp.manifests.write import unified_diff
+from gitops_mcp.manifests.yaml import load_documents
 from gitops_mcp.model import Model
-from gitops_mcp.services.shared import Shared, Tree
+from gitops_mcp.paths import check_writable, safe_repo_file, write_text_atomic
+from gitops_mcp.questions import AnswerError, git_url
+from gitops_mcp.services.repository import Tree
+from gitops_mcp.services.shared import Shared
 
 if TYPE_CHECKING:
     from gitops_mcp.fleet import FleetSpec
@@ -56,7 +62,7 @@ class FleetResult(Model):
     message: str
 
 
-class Fleet:
+class FleetService:
     def __init__(self, shared: Shared) -> None:
         self.shared = shared
 
@@ -102,9 +108,6 @@ class Fleet:
         options: Mapping[str, Any],
     ) -> FleetSpec:
         from pydantic import ValidationError
-
-        from gitops_mcp.fleet import FleetSpec
-        from gitops_mcp.questions import AnswerError, git_url
 
         info = read_repo_info(tree.root)
         if info is None:
@@ -158,9 +161,6 @@ class Fleet:
         message: str | None,
         overwrite: bool,
     ) -> FleetResult:
-        from gitops_mcp.fleet import plan_fleet
-        from gitops_mcp.manifests.write import unified_diff
-        from gitops_mcp.paths import check_writable, safe_repo_file, write_text_atomic
 
         info = read_repo_info(tree.root)
         assert info is not None
@@ -229,8 +229,6 @@ class Fleet:
 
     def install_manifests(self, root: Path, provider: str, rel: str) -> str:
         """The user's install manifests of the engine (a file in the repository), checked to be that."""
-        from gitops_mcp.manifests.yaml import load_documents
-        from gitops_mcp.paths import safe_repo_file
 
         target = safe_repo_file(root, rel, "install_manifests")
         if not target.is_file():

@@ -8,7 +8,8 @@ from gitops_mcp.errors import UserInputError
 from gitops_mcp.git.delivery import CommitResult, Mode, RollbackResult
 from gitops_mcp.git.repo import check_ref, check_sha
 from gitops_mcp.paths import check_relative
-from gitops_mcp.services.shared import Shared, looks_like_url
+from gitops_mcp.services.repository import Repository
+from gitops_mcp.services.shared import Shared
 
 MAX_ITEMS = 100
 
@@ -50,7 +51,7 @@ class GitService:
 
     def commit(
         self,
-        repo_path: str,
+        repo_path: str | Repository,
         paths: list[str],
         message: str,
         branch: str | None = None,
@@ -58,27 +59,14 @@ class GitService:
         base: str | None = None,
         draft: bool = False,
         labels: list[str] | None = None,
-        owner: str = "local",
+        principal: str = "local",
     ) -> CommitResult:
         """Commit and push (or propose) files of a local repository; given a git URL, the change
         kept for exactly those paths in the clone cache (see :mod:`gitops_mcp.git.kept`)."""
         self.shared.require_writable()
         check_delivery_arguments(mode, paths, (), branch, base, labels or ())
-        if looks_like_url(repo_path):
-            return self.shared.delivery.deliver_kept(
-                repo_path.strip(), owner, paths, message, branch, mode, base, draft, labels or []
-            )
-        root = self.shared.local_dir(repo_path)
-        return self.shared.delivery.commit_and_push(
-            root,
-            paths,
-            message,
-            branch,
-            mode,
-            base,
-            draft,
-            labels or [],
-        )
+        how = {"branch": branch, "mode": mode, "base": base, "draft": draft, "labels": labels or []}
+        return Repository.of(repo_path).deliver(self.shared, principal, paths, message, **how)
 
     def rollback(
         self,
@@ -90,11 +78,11 @@ class GitService:
         message: str | None = None,
         draft: bool = False,
         labels: list[str] | None = None,
-        owner: str = "local",
+        principal: str = "local",
     ) -> RollbackResult:
         self.shared.require_writable()
         check_delivery_arguments(mode, paths or (), shas or (), None, base, labels or ())
-        with self.shared.working_tree(repo_path, owner, base) as tree:
+        with self.shared.working_tree(repo_path, principal, base) as tree:
             return self.shared.delivery.rollback(
                 tree.root,
                 paths or [],

@@ -6,14 +6,18 @@ from typing import Any
 
 from pydantic import Field
 
-from gitops_mcp.cluster.ops import ControllerInfo
+from gitops_mcp.cluster.ops import ControllerInfo, RepoSync, installed_controllers
+from gitops_mcp.cluster.owner import OwnerFinder
 from gitops_mcp.detection import DetectionReport
-from gitops_mcp.errors import UserInputError
+from gitops_mcp.errors import ClusterError, UserInputError
+from gitops_mcp.git.urls import url_identity
 from gitops_mcp.manifests.validation import ValidationResult, validate_text
 from gitops_mcp.model import Model
 from gitops_mcp.paths import resolve_allowed
+from gitops_mcp.providers.base import QuestionContext
 from gitops_mcp.questions import Question
-from gitops_mcp.services.shared import Shared, looks_like_url
+from gitops_mcp.services.repository import Repository
+from gitops_mcp.services.shared import Shared
 
 
 class ProviderInfo(Model):
@@ -36,7 +40,7 @@ class ProviderReport(Model):
     repository: str | None = Field(None, description="With repo_path: its origin, matched against the cluster")
 
 
-class Inspect:
+class InspectService:
     """detect_packages, list_providers, validate_manifests."""
 
     def __init__(self, shared: Shared) -> None:
@@ -46,7 +50,7 @@ class Inspect:
         with self.shared.reading(path) as directory:
             root, prefix, _ = self.shared.repo(directory)
             report = self.shared.scan(directory, root, prefix)
-        shown = path.strip() if looks_like_url(path) else str(root)  # the clone cache is never shown
+        shown = path.strip() if Repository.of(path).url else str(root)  # the clone cache is never shown
         return report.model_copy(update={"root": shown}).paged(page)
 
     def provider_report(self, context: str | None = None, repo_path: str | None = None) -> ProviderReport:
@@ -62,8 +66,6 @@ class Inspect:
         if not self.shared.cluster_configured() and context is None:
             report.cluster_error = "no cluster configured (GITOPS_MCP_KUBECONFIG / KUBECONFIG)"
             return report
-        from gitops_mcp.cluster.ops import installed_controllers
-        from gitops_mcp.errors import ClusterError
 
         try:
             with self.shared.kube(context, timeout=5.0) as kube:
@@ -77,9 +79,6 @@ class Inspect:
 
     def _syncs(self, kube: Any, repo_url: str, controllers: list[ControllerInfo]) -> None:
         """Per installed controller, what of its provider already applies ``repo_url`` (normalised)."""
-        from gitops_mcp.cluster.ops import RepoSync
-        from gitops_mcp.cluster.owner import OwnerFinder
-        from gitops_mcp.git.urls import url_identity
 
         reader, repo = OwnerFinder(kube, self.shared.registry), url_identity(repo_url)
         for c in controllers:
@@ -92,7 +91,6 @@ class Inspect:
             ]
 
     def providers(self) -> list[ProviderInfo]:
-        from gitops_mcp.providers.base import QuestionContext
 
         out = []
         for p in self.shared.registry:
@@ -115,7 +113,7 @@ class Inspect:
             raise UserInputError("pass exactly one of path (a YAML file) or yaml (the text)")
         source = "<yaml>"
         if path is not None:
-            if looks_like_url(path):
+            if Repository.of(path).url:
                 raise UserInputError("path must be a local YAML file")
             target = resolve_allowed(
                 path, self.shared.settings.allowed_roots, must_be_dir=False, private=self.shared.private_dirs
@@ -124,7 +122,15 @@ class Inspect:
                 raise UserInputError(f"{path!r} is not a file")
             if target.stat().st_size > 5 << 20:
                 raise UserInputError(f"{path!r} is larger than 5 MiB")
-            yaml_text = target.read_text(encoding="utf-8")
+            raw = target.read_bytes()
+            try:
+                yaml_text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                line = raw.count(b"\n", 0, exc.start) + 1
+                raise UserInputError(
+                    f"{path!r} is not UTF-8 text: byte {exc.start} (line {line}) is 0x{raw[exc.start]:02x}; "
+                    "save it as UTF-8"
+                ) from None
             source = str(target)
         assert yaml_text is not None
         schemas, origin = self.shared.schemas()

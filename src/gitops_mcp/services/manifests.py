@@ -17,9 +17,10 @@ from gitops_mcp.manifests.write import WriteResult, write_manifest_file
 from gitops_mcp.model import Model
 from gitops_mcp.providers.base import ObjectSummary
 from gitops_mcp.questions import comma_list, relative_dir
-from gitops_mcp.services.inspect import Inspect
+from gitops_mcp.services.inspect import InspectService
 from gitops_mcp.services.prepare import Preparation
-from gitops_mcp.services.shared import Shared, looks_like_url
+from gitops_mcp.services.repository import Repository
+from gitops_mcp.services.shared import Shared
 from gitops_mcp.sessions import flow
 from gitops_mcp.sessions.models import SessionState
 
@@ -34,8 +35,8 @@ class GenerateResult(Model):
     diff: str | None = Field(None, description="Diff against the file in repo_path (when both were given)")
 
 
-class Manifests:
-    def __init__(self, shared: Shared, inspect: Inspect) -> None:
+class ManifestService:
+    def __init__(self, shared: Shared, inspect: InspectService) -> None:
         self.shared = shared
         self.prep = Preparation(shared)
         self.inspect = inspect
@@ -80,7 +81,7 @@ class Manifests:
             raise UserInputError("give package (a path in the repository) or chart_url/chart/chart_version")
         ctx = self.prep.context(directory, None, answers.get("provider"), packages)
         ctx.delivery_options = []
-        state = SessionState(id="oneshot", owner="", created_at=0, updated_at=0, expires_at=0, context=ctx)
+        state = SessionState(id="oneshot", principal="", created_at=0, updated_at=0, expires_at=0, context=ctx)
         adv = flow.advance(state, answers, self.prep.env(ctx), defaults_for=None)
         if adv.errors:
             raise UserInputError("; ".join(f"{k}: {v}" for k, v in adv.errors.items()))
@@ -105,7 +106,7 @@ class Manifests:
 
     def write(
         self,
-        owner: str,
+        principal: str,
         repo_path: str,
         output_path: str | None = None,
         yaml_text: str | None = None,
@@ -114,17 +115,17 @@ class Manifests:
         self.shared.require_writable()
         if (yaml_text is None) == (session_id is None):
             raise UserInputError("pass exactly one of yaml or session_id")
-        url = repo_path.strip() if looks_like_url(repo_path) else None
-        root = None if url else self.shared.local_dir(repo_path)
+        repo = Repository.of(repo_path)
+        root = None if repo.url else repo.local_dir(self.shared)
         if session_id is not None:
-            state = self.shared.store.get(session_id, owner)
+            state = self.shared.store.get(session_id, principal)
             if state.preview is None:
                 raise UserInputError(f"session {session_id} has no preview yet; answer its questions first")
             yaml_text = state.preview.yaml
             output_path = output_path or state.preview.output_path
             ctx = state.context
-            if url is not None and not (ctx.source_url and url_identity(ctx.source_url) == url_identity(url)):
-                raise UserInputError(f"session {session_id} belongs to {ctx.source_url or ctx.repo_root}, not {url}")
+            if repo.url and not (ctx.source_url and url_identity(ctx.source_url) == url_identity(repo.url)):
+                raise UserInputError(f"session {session_id} belongs to {ctx.source_url or ctx.repo_root}, not {repo}")
             if root is not None and ctx.repo_root and Path(ctx.repo_root) != root:
                 raise UserInputError(f"session {session_id} belongs to {ctx.repo_root}, not {root}")
         if not output_path:
@@ -137,12 +138,8 @@ class Manifests:
             )
         if not output_path.endswith((".yaml", ".yml")):
             raise UserInputError(f"output_path {output_path!r} must end in .yaml or .yml")
-        if root is not None:
-            self.shared.delivery.prepare_write(root, [output_path])
-            return write_manifest_file(root, output_path, yaml_text)
-        assert url is not None
-        with self.shared.working_tree(url, owner) as tree:  # kept on a branch: no working tree to stay in
-            res = write_manifest_file(tree.root, output_path, yaml_text)
-            kept = self.shared.delivery.keep_written(tree.root, [output_path], f"Write {output_path}")
-        where = kept.sentence() if kept else f"{tree.branch} already has exactly this content"
-        return res.model_copy(update={"repo_root": tree.url, "kept": where})
+        text, target = yaml_text, output_path
+        res, tree, kept = repo.write(
+            self.shared, principal, [target], lambda root: write_manifest_file(root, target, text)
+        )
+        return res if tree.url is None else res.model_copy(update={"repo_root": tree.url, "kept": kept})

@@ -7,9 +7,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from gitops_mcp.cluster.owner import OwnerFinder
 from gitops_mcp.detection.facts import PackageFacts, package_facts
 from gitops_mcp.detection.models import Package
-from gitops_mcp.manifests.preflight import PackageCheck
+from gitops_mcp.errors import ClusterError
+from gitops_mcp.git.urls import url_identity
+from gitops_mcp.manifests.preflight import PackageCheck, check_helm, check_kustomize
 from gitops_mcp.manifests.validation import validate_documents
 from gitops_mcp.manifests.write import diff_against, unified_diff
 from gitops_mcp.manifests.yaml import dump_documents
@@ -97,8 +100,6 @@ class Preparation:
     def cluster_appliers(self) -> list[ClusterApplier] | None:
         """What in the cluster applies a directory of a Git repository (every provider's
         :meth:`~gitops_mcp.providers.base.Provider.appliers`); None when the cluster cannot be read."""
-        from gitops_mcp.cluster.owner import OwnerFinder
-        from gitops_mcp.errors import ClusterError
 
         try:
             with self.shared.kube(timeout=5.0) as kube:
@@ -143,8 +144,6 @@ class Preparation:
     def package_check(self, answers: Mapping[str, Any], ctx: SessionContext) -> PackageCheck | None:
         """Preflight of the chosen package in the working tree (None: not checkable here: no local
         repository, a cached clone, a chart from a Helm/OCI repository, or another repository)."""
-        from gitops_mcp.git.urls import url_identity
-        from gitops_mcp.manifests.preflight import check_helm, check_kustomize
         from gitops_mcp.sandbox import Limits
 
         kind = flow.package_kind(answers, ctx)

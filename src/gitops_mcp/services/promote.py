@@ -6,8 +6,9 @@ from pydantic import Field
 
 from gitops_mcp.git.delivery import CommitResult, Mode
 from gitops_mcp.manifests.validation import ValidationResult
+from gitops_mcp.manifests.write import unified_diff
 from gitops_mcp.model import Model
-from gitops_mcp.promotion import PromotionPlan
+from gitops_mcp.promotion import PromotionPlan, plan_promotion
 from gitops_mcp.services.edits import Edits
 from gitops_mcp.services.shared import Shared
 
@@ -20,7 +21,7 @@ class PromotionResult(Model):
     message: str
 
 
-class Promotion:
+class PromotionService:
     def __init__(self, shared: Shared) -> None:
         self.shared = shared
         self.edits = Edits(shared)
@@ -33,15 +34,13 @@ class Promotion:
         to_env: str,
         mode: Mode = "pull_request",
         message: str | None = None,
-        owner: str = "local",
+        principal: str = "local",
     ) -> PromotionResult:
         """Carry an app's image tags, chart version and changed values from one overlay to the next
         (``repo_path`` a local path or a git URL: then in a working tree of its own at the remote tip)."""
-        from gitops_mcp.manifests.write import unified_diff
-        from gitops_mcp.promotion import plan_promotion
 
         self.shared.require_writable()
-        with self.shared.working_tree(repo_path, owner) as tree:
+        with self.shared.working_tree(repo_path, principal) as tree:
             root = tree.root
             p = plan_promotion(
                 root, app, from_env, to_env, self.shared.gitops_kinds, self.shared.registry.chart_releases()

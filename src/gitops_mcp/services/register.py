@@ -8,12 +8,12 @@ from pathlib import Path
 
 from gitops_mcp.cluster.register import RegisterResult, register_roots, split_roots
 from gitops_mcp.errors import ClusterError, UserInputError
-from gitops_mcp.git.info import read_repo_info
 from gitops_mcp.manifests.yaml import load_documents
-from gitops_mcp.services.shared import Shared, looks_like_url
+from gitops_mcp.services.repository import Repository
+from gitops_mcp.services.shared import Shared
 
 
-class Registrar:
+class RegistrationService:
     def __init__(self, shared: Shared) -> None:
         self.shared = shared
 
@@ -25,19 +25,14 @@ class Registrar:
         except ClusterError as exc:
             return RegisterResult(ok=False, skipped=skipped, commit_sha=sha, message=f"nothing applied: {exc}")
 
-    def register(self, repo_path: str, file: str, context: str | None = None) -> RegisterResult:
+    def register(self, repo_path: str | Repository, file: str, context: str | None = None) -> RegisterResult:
         """Apply the root GitOps objects of ``file`` as committed and pushed (refused otherwise)."""
         self.shared.require_writable()
-        if looks_like_url(repo_path):  # pushed by definition: as on the remote's default branch now
-            found, branch, sha = self.shared.delivery.tip_file(repo_path.strip(), None, file)
-            if found is None:
-                raise UserInputError(f"{file} is not on {branch} of {repo_path.strip()}; commit and push it first")
-            return self._apply(found, file, sha, None, context)
-        directory = self.shared.local_dir(repo_path)
-        info = read_repo_info(directory)
-        root = info.root if info else directory
-        text, sha = self.shared.delivery.committed_file(root, file)
-        return self._apply(text, file, sha, None, context)
+        repo = Repository.of(repo_path)  # a git URL: pushed by definition, as on the remote's default branch now
+        found, branch, sha = repo.committed_file(self.shared, file)
+        if found is None:
+            raise UserInputError(f"{file} is not on {branch} of {repo}; commit and push it first")
+        return self._apply(found, file, sha, None, context)
 
     def after_push(self, repo_root: Path, file: str, provider: str, sha: str | None) -> RegisterResult:
         """The wizard's register step: the roots of ``provider`` in ``file`` as committed in ``sha``,

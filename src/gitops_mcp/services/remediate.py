@@ -3,23 +3,36 @@
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field
 
-from gitops_mcp.cluster.ops import WaitResult
+from gitops_mcp.cluster.ops import WaitResult, reconcile_and_wait
 from gitops_mcp.cluster.owner import GitLocation, OwnerResult
 from gitops_mcp.git.delivery import CommitResult, Mode
 from gitops_mcp.git.urls import url_identity
 from gitops_mcp.manifests.validation import ValidationResult
+from gitops_mcp.manifests.write import unified_diff
 from gitops_mcp.model import Model
 from gitops_mcp.providers.live import RemediationRoute
-from gitops_mcp.remediation import Plan
+from gitops_mcp.remediation import (
+    Plan,
+    Refused,
+    SetEnv,
+    SetHelmValues,
+    SetImage,
+    SetReplicas,
+    SetResources,
+    check_owner,
+    plan,
+    values_ops,
+)
+from gitops_mcp.remediation.plan import route_of
 from gitops_mcp.services.cluster import ClusterService
 from gitops_mcp.services.edits import Edits
-from gitops_mcp.services.shared import Shared, looks_like_url
+from gitops_mcp.services.repository import Repository
+from gitops_mcp.services.shared import Shared
 
 
 class RemediationResult(Model):
@@ -36,7 +49,6 @@ class RemediationResult(Model):
 
 def live_check(live: dict[str, Any] | None, change: Any, route: RemediationRoute) -> tuple[bool, str]:
     """Does the live object carry ``change``? (With a values route: the live owner document's values.)"""
-    from gitops_mcp.remediation import SetEnv, SetHelmValues, SetImage, SetReplicas, SetResources, values_ops
 
     if live is None:
         return False, "the object is gone from the cluster"
@@ -83,7 +95,6 @@ def source_branch(git: GitLocation) -> str | None:
     Raises:
         Refused: the source follows a tag, a version range or a commit: no commit changes what it applies.
     """
-    from gitops_mcp.remediation import Refused
 
     if git.ref.get("branch"):
         return git.ref["branch"]
@@ -100,7 +111,7 @@ def source_branch(git: GitLocation) -> str | None:
     return None
 
 
-class Remediation:
+class RemediationService:
     def __init__(self, shared: Shared, cluster: ClusterService) -> None:
         self.shared = shared
         self.cluster = cluster
@@ -115,10 +126,10 @@ class Remediation:
         change: Any,
         mode: Mode = "pull_request",
         wait: bool = True,
-        repo_path: str | None = None,
+        repo_path: str | Repository | None = None,
         message: str | None = None,
         context: str | None = None,
-        caller: str = "local",
+        principal: str = "local",
     ) -> RemediationResult:
         """find_owner -> the file -> the edit -> validate -> commit or PR -> reconcile -> wait -> live check.
 
@@ -126,24 +137,18 @@ class Remediation:
         the owner chain; a git URL is worked on in a working tree of its own at the remote's tip of
         the branch the source follows.
         """
-        from gitops_mcp.remediation import check_owner
 
         self.shared.require_writable()
         what = change.type.replace("_", " ")
         msg = message or f"Remediate {kind} {namespace}/{name}: {what}"
-        if repo_path and not looks_like_url(repo_path):
-            owner = self.cluster.find_owner(api_version, kind, name, namespace, repo_path, context)
-            root = Path(owner.repo_root) if owner.repo_root else Path(".")
-            result = self._change(owner, root, change, msg, mode)
-        else:
-            chain = self.cluster.owner_chain(api_version, kind, name, namespace, context)
-            check_owner(chain, self.shared.registry)
-            assert chain.git is not None
-            url = repo_path or chain.git.url
-            same = url_identity(url) == url_identity(chain.git.url)
-            with self.shared.working_tree(url, caller, source_branch(chain.git) if same else None) as tree:
-                owner = self.cluster.locate(chain, tree.root, tree.url)
-                result = self._change(owner, tree.root, change, msg, mode)
+        chain = self.cluster.owner_chain(api_version, kind, name, namespace, context)
+        check_owner(chain, self.shared.registry)
+        assert chain.git is not None
+        repo = Repository.of(repo_path or chain.git.url)
+        follows = repo.url is not None and url_identity(repo.url) == url_identity(chain.git.url)
+        with repo.working_tree(self.shared, principal, source_branch(chain.git) if follows else None) as tree:
+            owner = self.cluster.locate(chain, tree.root, tree.url)
+            result = self._change(owner, tree.root, change, msg, mode)
         if result.commit is None:
             return result
         if not (wait and mode == "push" and result.commit.commit_sha):
@@ -154,8 +159,6 @@ class Remediation:
 
     def _change(self, owner: OwnerResult, root: Path, change: Any, msg: str, mode: Mode) -> RemediationResult:
         """Plan, validate, write and deliver the edit in the repository at ``root``."""
-        from gitops_mcp.manifests.write import unified_diff
-        from gitops_mcp.remediation import plan
 
         p = plan(root, owner, change, self.shared.registry, self.shared.gitops_kinds)
         diff = "".join(unified_diff(e.before, e.after, e.file) for e in p.edits)
@@ -171,8 +174,6 @@ class Remediation:
 
     def _verify(self, result: RemediationResult, change: Any, sha: str, context: str | None) -> RemediationResult:
         """After the push: reconcile the applier, wait for the commit, and check the live object."""
-        from gitops_mcp.cluster.ops import reconcile_and_wait
-        from gitops_mcp.remediation.plan import route_of
 
         owner = result.owner
         if owner.manager is None or owner.manager not in self.shared.registry:
@@ -181,7 +182,7 @@ class Remediation:
         if applier is None or applier.namespace is None:
             return result
         route = route_of(owner, self.shared.registry)
-        deadline = time.monotonic() + self.shared.settings.wizard_wait_seconds
+        deadline = self.shared.clock.monotonic() + self.shared.settings.wizard_wait_seconds
         with self.shared.kube(context) as kube:
             result.verification = reconcile_and_wait(
                 kube, applier, sha, deadline, registry=self.shared.registry, sync=True

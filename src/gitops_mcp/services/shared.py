@@ -10,18 +10,17 @@ import contextlib
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from gitops_mcp.audit import AuditLog
+from gitops_mcp.clock import SYSTEM, Clock
 from gitops_mcp.detection import DetectionReport, detect_packages
-from gitops_mcp.errors import PathNotAllowedError, ReadOnlyError, UserInputError
+from gitops_mcp.errors import ReadOnlyError, UserInputError
 from gitops_mcp.git.delivery import GitDelivery
 from gitops_mcp.git.info import RepoInfo, read_repo_info
-from gitops_mcp.paths import PRIVATE_REFUSAL, is_private, resolve_allowed
 from gitops_mcp.providers.registry import ProviderRegistry
+from gitops_mcp.services.repository import Repository, Tree
 from gitops_mcp.sessions.backends import open_store
 from gitops_mcp.sessions.store import SessionStore
 from gitops_mcp.settings import Settings
@@ -32,27 +31,13 @@ if TYPE_CHECKING:
 DETECTION_CACHE_SIZE = 16
 
 
-def looks_like_url(path: str) -> bool:
-    return "://" in path or path.startswith("git@")
-
-
-@dataclass(frozen=True)
-class Tree:
-    """Where a write flow works: a local repository, or a private working tree of the clone cache
-    for a git URL (``url`` set, at commit ``tip`` of the remote ``branch``)."""
-
-    root: Path
-    url: str | None = None
-    branch: str | None = None
-    tip: str | None = None
-
-
 class Shared:
     """What the use cases have in common. One instance per server."""
 
-    def __init__(self, settings: Settings, registry: ProviderRegistry) -> None:
+    def __init__(self, settings: Settings, registry: ProviderRegistry, clock: Clock = SYSTEM) -> None:
         self.settings = settings
         self.registry = registry
+        self.clock = clock  # what every wait and retry reads (tests advance their own)
         self.delivery = GitDelivery(settings)
         self.audit = AuditLog(settings.audit_log)
         self._store: SessionStore | None = None
@@ -76,8 +61,11 @@ class Shared:
         return self.settings.redis_target is None
 
     def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
+        """Close the session store (opened again on next use)."""
+        with self._store_lock:
+            store, self._store = self._store, None
+        if store is not None:
+            store.close()
 
     def require_writable(self) -> None:
         if self.settings.read_only:
@@ -91,7 +79,7 @@ class Shared:
         settings = self.settings
         if timeout is not None:
             settings = settings.model_copy(update={"kube_timeout_seconds": timeout})
-        return KubeClient(settings, context, registry=self.registry)
+        return KubeClient(settings, context, registry=self.registry, clock=self.clock)
 
     def cluster_configured(self) -> bool:
         s = self.settings
@@ -102,11 +90,11 @@ class Shared:
             or os.environ.get("KUBERNETES_SERVICE_HOST")
         )
 
-    def computes_only(self, path: str | None, asks_cluster: bool) -> bool:
+    def computes_only(self, path: str | Repository | None, asks_cluster: bool) -> bool:
         """Whether work on ``path`` only computes and reads local files: not a git URL (that clones)
         and, for work that would ask the cluster, no cluster configured. The MCP layer runs such
         work on a few threads (see ``server.common.run``)."""
-        if path is not None and looks_like_url(path):
+        if path is not None and not Repository.of(path).computes_only():
             return False
         return not (asks_cluster and self.cluster_configured())
 
@@ -116,15 +104,9 @@ class Shared:
         """Allowed roots plus the clone cache (clones of git URLs live there)."""
         return [*self.settings.allowed_roots, self.delivery.cache.root.resolve()]
 
-    def local_dir(self, path: str) -> Path:
+    def local_dir(self, path: str | Repository) -> Path:
         """A local directory for ``path``; a git URL is cloned into (or refreshed in) the cache."""
-        if looks_like_url(path):
-            return self.delivery.cached_clone(path).resolve()
-        found = resolve_allowed(path, self.settings.allowed_roots, private=self.private_dirs)
-        info = read_repo_info(found)  # a .git file may lead into the cache's repositories
-        if info is not None and is_private(str(info.git_dir), self.private_dirs):
-            raise PathNotAllowedError(PRIVATE_REFUSAL)
-        return found
+        return Repository.of(path).local_dir(self)
 
     @property
     def private_dirs(self) -> list[Path]:
@@ -132,27 +114,15 @@ class Shared:
         repositories, working trees and kept changes) and the state directory."""
         return [self.settings.cache_dir, self.settings.state_dir]
 
-    @contextlib.contextmanager
-    def reading(self, path: str) -> Iterator[Path]:
+    def reading(self, path: str | Repository) -> contextlib.AbstractContextManager[Path]:
         """:meth:`local_dir`; a git URL's cached clone is in use (never evicted) while the block runs."""
-        if not looks_like_url(path):
-            yield self.local_dir(path)
-            return
-        with self.delivery.cache.using(path) as dest:
-            yield dest.resolve()
+        return Repository.of(path).reading(self)
 
-    @contextlib.contextmanager
-    def working_tree(self, repo_path: str, owner: str = "local", branch: str | None = None) -> Iterator[Tree]:
-        """The repository a write flow works in: a local path's repository as it is; for a git URL,
-        a fresh working tree of the clone cache at the remote's tip of ``branch`` (default: its
-        default branch), private to this call and removed afterwards."""
-        if not looks_like_url(repo_path):
-            directory = self.local_dir(repo_path)
-            info = read_repo_info(directory)
-            yield Tree(info.root if info else directory)
-            return
-        with self.delivery.workspace(repo_path.strip(), branch, owner) as ws:
-            yield Tree(ws.root, ws.remote.url, ws.branch, ws.tip)
+    def working_tree(
+        self, repo_path: str | Repository, principal: str = "local", branch: str | None = None
+    ) -> contextlib.AbstractContextManager[Tree]:
+        """The repository a write flow works in (see :meth:`Repository.working_tree`)."""
+        return Repository.of(repo_path).working_tree(self, principal, branch)
 
     def repo(self, directory: Path) -> tuple[Path, str, RepoInfo | None]:
         """(repository root, prefix of ``directory`` in it, git facts)."""

@@ -8,12 +8,14 @@ repository is reconciled and waited for first; then the generated object itself.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
-from gitops_mcp.cluster.ops import WaitResult
+from gitops_mcp.cluster.ops import WaitResult, get_status, reconcile_and_wait
+from gitops_mcp.cluster.owner import OwnerFinder
+from gitops_mcp.errors import ClusterError
 from gitops_mcp.git.info import read_repo_info
+from gitops_mcp.git.urls import url_identity
 from gitops_mcp.providers.live import ObjectRef, parent_of
 from gitops_mcp.services.shared import Shared
 from gitops_mcp.sessions.models import SessionState
@@ -32,21 +34,16 @@ class Verifier:
     def _apply(self, kube: Any, ref: ObjectRef, revision: str | None, deadline: float, sync: bool) -> WaitResult:
         """Ask the controller to act now (``sync``: also start applying, where the engine tells
         comparing from applying), then wait (:func:`~gitops_mcp.cluster.ops.reconcile_and_wait`)."""
-        from gitops_mcp.cluster.ops import reconcile_and_wait
 
         return reconcile_and_wait(kube, ref, revision, deadline, registry=self.shared.registry, sync=sync)
 
     def verify(self, state: SessionState, sha: str) -> tuple[bool, str, list[WaitResult]]:
         """After a push: make the controller apply the commit now, and wait until it is live."""
-        from gitops_mcp.cluster.ops import get_status
-        from gitops_mcp.cluster.owner import OwnerFinder
-        from gitops_mcp.errors import ClusterError
-        from gitops_mcp.git.urls import url_identity
 
         assert state.preview is not None
         registry = self.shared.registry
         provider = registry.get(state.preview.provider)
-        deadline = time.monotonic() + self.shared.settings.wizard_wait_seconds
+        deadline = self.shared.clock.monotonic() + self.shared.settings.wizard_wait_seconds
         waits: list[WaitResult] = []
         objects, out, origin = state.preview.objects, state.preview.output_path, state.context.origin_url
         try:

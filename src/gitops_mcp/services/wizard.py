@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import logging
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -15,29 +16,31 @@ from gitops_mcp.errors import GitOpsError, ReadOnlyError, UserInputError
 from gitops_mcp.manifests.write import WriteResult, write_manifest_file
 from gitops_mcp.questions import Question
 from gitops_mcp.services.prepare import Preparation
-from gitops_mcp.services.register import Registrar
-from gitops_mcp.services.shared import Shared, looks_like_url
+from gitops_mcp.services.register import RegistrationService
+from gitops_mcp.services.repository import Repository
+from gitops_mcp.services.shared import Shared
 from gitops_mcp.services.verify import Verifier
 from gitops_mcp.sessions import flow
 from gitops_mcp.sessions.models import DeliveryResult, SessionState, SessionSummary, SessionView
 from gitops_mcp.sessions.store import ConcurrentUpdateError, new_session_id
+from gitops_mcp.settings import Settings
 
 SAVE_ATTEMPTS = 5  # reads again after another call (another replica) stored a transition first
 log = logging.getLogger("gitops_mcp.wizard")
 
 
-class Wizard:
+class WizardService:
     """start_deployment, answer_questions, get_session, list_sessions, cancel_session."""
 
     def __init__(self, shared: Shared) -> None:
         self.shared = shared
         self.prep = Preparation(shared)
         self.verifier = Verifier(shared)
-        self.registrar = Registrar(shared)
+        self.registrar = RegistrationService(shared)
 
     def start(
         self,
-        owner: str,
+        principal: str,
         path: str,
         intent: str | None = None,
         provider: str | None = None,
@@ -52,19 +55,32 @@ class Wizard:
         self._check_ids(given)
         if "delivery" in given:
             raise UserInputError("answer delivery after the preview (answer_questions), not with start_deployment")
-        with self.shared.reading(path) as directory:
+        repo = Repository.of(path)
+        with repo.reading(self.shared) as directory:
             ctx = self.prep.context(directory, intent, provider)
-            ctx.source_url = path.strip() if looks_like_url(path) else None
+            ctx.source_url = repo.url
             state = SessionState(
-                id=new_session_id(), owner=owner, created_at=0, updated_at=0, expires_at=0, context=ctx
+                id=new_session_id(), principal=principal, created_at=0, updated_at=0, expires_at=0, context=ctx
             )
             pending = {**({"provider": provider} if provider else {}), **given}
             env = self.prep.env(ctx)
             adv = flow.advance(state, pending, env, defaults_for=self._defaults(state, env) if accept_defaults else ())
             errors = dict(adv.errors)
             new = self._settle(adv.state, errors, env)
+        self._check_open_sessions(principal)  # after the path is checked: a refused path touches no store
         state = self.shared.store.create(new)
         return self._view(state, errors, adv.ignored, include_packages=True)
+
+    def _check_open_sessions(self, principal: str) -> None:
+        """Refuse a new session while the caller has ``max_open_sessions`` open (done, cancelled
+        and expired ones do not count); nothing is stored."""
+        cap = self.shared.settings.max_open_sessions
+        found = self.shared.store.summaries(principal, 1 << 30)
+        if sum(s.status == "open" for s in found) >= cap:
+            raise UserInputError(
+                f"this caller has {cap} open sessions, the most allowed (GITOPS_MCP_MAX_OPEN_SESSIONS): "
+                "finish or cancel_session some (list_sessions shows them) before starting another"
+            )
 
     @contextlib.contextmanager
     def _here(self, state: SessionState) -> Iterator[SessionState]:
@@ -95,12 +111,12 @@ class Wizard:
             raise UserInputError(f"unknown question id(s): {', '.join(unknown)}; valid ids: {', '.join(sorted(known))}")
 
     def answer(
-        self, owner: str, session_id: str, answers: Mapping[str, Any], accept_defaults: bool = False
+        self, principal: str, session_id: str, answers: Mapping[str, Any], accept_defaults: bool = False
     ) -> SessionView:
         """One transition. When another call stored one first (optimistic locking), the answers are
         applied again to what it stored: of two concurrent answers neither is lost."""
         for attempt in range(SAVE_ATTEMPTS):
-            with self._here(self.shared.store.get(session_id, owner)) as state:
+            with self._here(self.shared.store.get(session_id, principal)) as state:
                 if state.status != "open":
                     raise UserInputError(
                         f"session {session_id} is {state.status}; start a new one with start_deployment"
@@ -127,10 +143,12 @@ class Wizard:
         if state.step not in ("preview", "done"):
             state.preview = None
             return state
-        try:
-            state.preview = self.prep.preview(state)
-        except GitOpsError as exc:  # the target cannot be written (e.g. a symlink leaving the repository)
-            return self._ask_again(state, errors, "output_path", str(exc))
+        key = preview_key(state.answers, self.shared.settings)
+        if state.preview is None or state.preview_of != key:  # built once: delivery answers change nothing in it
+            try:
+                state.preview, state.preview_of = self.prep.preview(state), key
+            except GitOpsError as exc:  # the target cannot be written (e.g. a symlink leaving the repository)
+                return self._ask_again(state, errors, "output_path", str(exc))
         if state.step == "done" and "register" in errors:  # not delivered without the register asked for
             state.answers.pop("delivery", None)
             state.answers.pop("register", None)
@@ -164,7 +182,7 @@ class Wizard:
         if self.shared.settings.read_only:
             raise ReadOnlyError("the server is read-only; nothing can be written")
         try:
-            with self.shared.delivery.workspace(url, state.context.branch, state.owner) as ws:
+            with self.shared.delivery.workspace(url, state.context.branch, state.principal) as ws:
                 try:
                     written = write_manifest_file(ws.root, state.preview.output_path, state.preview.yaml)
                 except GitOpsError as exc:
@@ -216,7 +234,7 @@ class Wizard:
         ctx, answers = state.context, state.answers
         record = functools.partial(
             audit.entry,
-            principal=who.principal if who else state.owner,
+            principal=who.principal if who else state.principal,
             tool=(who.tool if who and who.tool else "answer_questions"),
             repository=ctx.source_url or ctx.repo_root,
             paths=[res.path],
@@ -282,16 +300,16 @@ class Wizard:
             result.message += f"; {note}"
         return result
 
-    def get(self, owner: str, session_id: str) -> SessionView:
-        with self._here(self.shared.store.get(session_id, owner)) as state:
+    def get(self, principal: str, session_id: str) -> SessionView:
+        with self._here(self.shared.store.get(session_id, principal)) as state:
             return self._view(state, {}, [])
 
-    def list_sessions(self, owner: str, limit: int = 50) -> list[SessionSummary]:
-        return self.shared.store.summaries(owner, limit)
+    def list_sessions(self, principal: str, limit: int = 50) -> list[SessionSummary]:
+        return self.shared.store.summaries(principal, limit)
 
-    def cancel(self, owner: str, session_id: str) -> SessionView:
+    def cancel(self, principal: str, session_id: str) -> SessionView:
         for attempt in range(SAVE_ATTEMPTS):
-            state = self.shared.store.get(session_id, owner)
+            state = self.shared.store.get(session_id, principal)
             if state.status == "open":
                 state.status = "cancelled"
                 try:
@@ -358,6 +376,14 @@ class Wizard:
             f"Ask the user, then call answer_questions with {{id: value}} for: {ids}. "
             "Answers for later steps may be given ahead; accept_defaults=true takes the defaults shown."
         )
+
+
+def preview_key(answers: Mapping[str, Any], settings: Settings) -> str:
+    """What a preview is built from: the answers but the preview step's own (delivery, wait, ...),
+    and this server's policy and schemas (another replica may judge the same answers otherwise)."""
+    shaping = {k: v for k, v in answers.items() if k not in flow.PREVIEW_QUESTION_IDS}
+    judged = [settings.policy.model_dump(mode="json"), str(settings.crd_dir)]
+    return json.dumps([shaping, judged], sort_keys=True, default=str)
 
 
 def _brief(p: Package) -> Package:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import posixpath
 import re
 
+from gitops_mcp.git.urls import url_identity
 from gitops_mcp.providers.live import parent_of
 from gitops_mcp.providers.registry import ProviderRegistry
 from gitops_mcp.sessions.models import ClusterApplier, SessionContext
@@ -57,7 +58,6 @@ def own_objects(provider: str, app: str, registry: ProviderRegistry) -> set[tupl
 
 def cluster_parents(ctx: SessionContext, own: set[tuple[str, str]]) -> list[ClusterApplier]:
     """What in the cluster applies a directory of this repository (its origin), nearest path first."""
-    from gitops_mcp.git.urls import url_identity
 
     if not ctx.origin_url or not ctx.cluster_appliers:
         return []

@@ -145,7 +145,9 @@ def preview_questions(answers: Mapping[str, Any], ctx: SessionContext, env: Flow
             QuestionDef(
                 Question(
                     id="deliver_anyway",
-                    prompt=f"The package does not build: {problem}. Push or open the pull request anyway?",
+                    # the reason is the build's output, the repository's text: it stays in the preview's data
+                    prompt="The package does not build (preview.package_check says why). "
+                    "Push or open the pull request anyway?",
                     type="boolean",
                     default=False,
                     required=False,

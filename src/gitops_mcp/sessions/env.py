@@ -25,3 +25,5 @@ class FlowEnv:
     """Why the chosen package does not build (kustomize build / helm template), or None."""
     package_facts: Callable[[Mapping[str, Any]], PackageFacts | None] | None = None
     """What the chosen package's own files say (its namespaces, ...), or None when not readable here."""
+    questions: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+    """The question lists of this call by (step, answers): one env per call, its questions built once."""

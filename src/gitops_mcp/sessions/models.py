@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 
 from gitops_mcp.cluster.ops import WaitResult
 from gitops_mcp.cluster.register import RegisterResult
@@ -115,7 +115,8 @@ class SessionState(Model):
     """Everything persisted for one session; JSON-serialisable."""
 
     id: str
-    owner: str
+    principal: str = Field(validation_alias=AliasChoices("principal", "owner"))
+    """Who opened it (the authenticated caller); stored sessions of older versions say ``owner``."""
     created_at: float
     updated_at: float
     expires_at: float
@@ -126,6 +127,7 @@ class SessionState(Model):
     pending: dict[str, Any] = Field(default_factory=dict, description="Answers given ahead of their step")
     defaulted: list[str] = Field(default_factory=list, description="Answers that were taken from defaults")
     preview: Preview | None = None
+    preview_of: str | None = Field(None, description="The answers the preview was built from (see preview_key)")
     result: DeliveryResult | None = None
     version: int = 0
 

@@ -1,17 +1,17 @@
 """The session store on Redis, shared by every replica of the server.
 
-Layout (all keys of one owner share a hash tag, so a Redis Cluster keeps them in one slot):
+Layout (all keys of one principal share a hash tag, so a Redis Cluster keeps them in one slot):
 
-* ``<prefix>{<owner tag>}:s:<id>``: a hash (owner, version, timestamps, state JSON, summary JSON)
+* ``<prefix>{<principal tag>}:s:<id>``: a hash (owner: the principal, version, timestamps, state JSON, summary JSON)
   whose key TTL is the session TTL, started again by every save: Redis itself expires idle
   sessions (no sweeper).
-* ``<prefix>{<owner tag>}:index``: a sorted set of the owner's session ids by ``updated_at``,
+* ``<prefix>{<principal tag>}:index``: a sorted set of the principal's session ids by ``updated_at``,
   for listing newest first; ids whose hash has expired are dropped from it when listing.
 
 A transition is one Lua script that compares the version read with the stored one and writes
 only when they match (optimistic locking: of two replicas answering at once, one wins and the
-other gets ConcurrentUpdateError and reads again). The owner is part of the key *and* checked
-in the hash: a wrong owner looks exactly like a missing id.
+other gets ConcurrentUpdateError and reads again). The principal is part of the key *and* checked
+in the hash: a wrong principal looks exactly like a missing id.
 """
 
 from __future__ import annotations
@@ -117,8 +117,8 @@ class RedisSessionStore:
         self._redis.close()
 
     # -- keys and errors ----------------------------------------------------------------------------
-    def _keys(self, owner: str, session_id: str) -> tuple[str, str]:
-        tag = hashlib.sha256(owner.encode("utf-8")).hexdigest()[:32]
+    def _keys(self, principal: str, session_id: str) -> tuple[str, str]:
+        tag = hashlib.sha256(principal.encode("utf-8")).hexdigest()[:32]
         return f"{self.prefix}{{{tag}}}:s:{session_id}", f"{self.prefix}{{{tag}}}:index"
 
     @contextmanager
@@ -160,9 +160,9 @@ class RedisSessionStore:
     def create(self, state: SessionState) -> SessionState:
         now = self.clock()
         state = created(state, now, self.ttl)
-        skey, ikey = self._keys(state.owner, state.id)
+        skey, ikey = self._keys(state.principal, state.id)
         args: builtins.list[str | int] = [
-            state.owner,
+            state.principal,
             _num(now),
             _num(state.expires_at),
             state.model_dump_json(),
@@ -176,12 +176,12 @@ class RedisSessionStore:
             raise conflict(state.id)
         return state
 
-    def get(self, session_id: str, owner: str) -> SessionState:
-        skey, _ = self._keys(owner, session_id)
+    def get(self, session_id: str, principal: str) -> SessionState:
+        skey, _ = self._keys(principal, session_id)
         with self._redis_call():
             row: builtins.list[Any] = self._redis.hmget(skey, ["owner", "expires_at", "data"])
-        stored_owner, expires, data = row
-        if stored_owner != owner or data is None or float(expires) <= self.clock():
+        stored, expires, data = row
+        if stored != principal or data is None or float(expires) <= self.clock():
             raise not_found(session_id)
         return SessionState.model_validate_json(data)
 
@@ -189,9 +189,9 @@ class RedisSessionStore:
         """Store a transition; fails if someone else stored one since ``state`` was read."""
         now = self.clock()
         new = transitioned(state, now, self.ttl)
-        skey, ikey = self._keys(state.owner, state.id)
+        skey, ikey = self._keys(state.principal, state.id)
         args: builtins.list[str | int] = [
-            state.owner,
+            state.principal,
             str(state.version),
             str(new.version),
             _num(now),
@@ -207,35 +207,36 @@ class RedisSessionStore:
             raise conflict(state.id)
         return new
 
-    def delete(self, session_id: str, owner: str) -> bool:
-        skey, ikey = self._keys(owner, session_id)
+    def delete(self, session_id: str, principal: str) -> bool:
+        skey, ikey = self._keys(principal, session_id)
         with self._redis_call():
-            return bool(self._delete(keys=[skey, ikey], args=[owner, session_id]) == 1)
+            return bool(self._delete(keys=[skey, ikey], args=[principal, session_id]) == 1)
 
-    def _live(self, owner: str, limit: int, fields: Sequence[str]) -> builtins.list[tuple[str, builtins.list[Any]]]:
-        """The owner's live sessions newest first: (id, [updated_at, expires_at, *fields]). Ids
+    def _live(self, principal: str, limit: int, fields: Sequence[str]) -> builtins.list[tuple[str, builtins.list[Any]]]:
+        """The principal's live sessions newest first: (id, [updated_at, expires_at, *fields]). Ids
         whose hash Redis has expired are removed from the index on the way."""
-        _, ikey = self._keys(owner, "")
+        _, ikey = self._keys(principal, "")
         wanted = ["owner", "updated_at", "expires_at", *fields]
         out: builtins.list[tuple[str, builtins.list[Any]]] = []
         start, now = 0, self.clock()
         with self._redis_call():
             while len(out) < limit:
-                ids: builtins.list[str] = self._redis.zrevrange(ikey, start, start + PAGE - 1)  # type: ignore[assignment]
+                page = min(PAGE, limit - len(out))  # as many as are still wanted: each costs a read and a parse
+                ids: builtins.list[str] = self._redis.zrevrange(ikey, start, start + page - 1)  # type: ignore[assignment]
                 if not ids:
                     break
-                rows = self._hmget([self._keys(owner, sid)[0] for sid in ids], wanted)
+                rows = self._hmget([self._keys(principal, sid)[0] for sid in ids], wanted)
                 gone = [sid for sid, row in zip(ids, rows, strict=True) if row[0] is None]
                 if gone:
                     self._redis.zrem(ikey, *gone)
                 for sid, row in zip(ids, rows, strict=True):
-                    if row[0] == owner and float(row[2]) > now and len(out) < limit:
+                    if row[0] == principal and float(row[2]) > now and len(out) < limit:
                         out.append((sid, [float(row[1]), float(row[2]), *row[3:]]))
                 start += len(ids) - len(gone)
         return out
 
-    def list(self, owner: str, limit: int = 50) -> builtins.list[SessionState]:
-        return [SessionState.model_validate_json(row[2]) for _, row in self._live(owner, limit, ["data"])]
+    def list(self, principal: str, limit: int = 50) -> builtins.list[SessionState]:
+        return [SessionState.model_validate_json(row[2]) for _, row in self._live(principal, limit, ["data"])]
 
-    def summaries(self, owner: str, limit: int = 50) -> builtins.list[SessionSummary]:
-        return [summary(sid, row[0], row[1], row[2]) for sid, row in self._live(owner, limit, ["summary"])]
+    def summaries(self, principal: str, limit: int = 50) -> builtins.list[SessionSummary]:
+        return [summary(sid, row[0], row[1], row[2]) for sid, row in self._live(principal, limit, ["summary"])]

@@ -97,16 +97,25 @@ class SqliteSessionStore:
             db.execute(
                 "INSERT INTO sessions (id, owner, created_at, updated_at, expires_at, version, data, summary) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (state.id, state.owner, now, now, state.expires_at, 1, state.model_dump_json(), summary_json(state)),
+                (
+                    state.id,
+                    state.principal,
+                    now,
+                    now,
+                    state.expires_at,
+                    1,
+                    state.model_dump_json(),
+                    summary_json(state),
+                ),
             )
         return state
 
-    def get(self, session_id: str, owner: str) -> SessionState:
+    def get(self, session_id: str, principal: str) -> SessionState:
         row = (
             self._conn()
             .execute(
                 "SELECT data FROM sessions WHERE id = ? AND owner = ? AND expires_at > ?",
-                (session_id, owner, self.clock()),
+                (session_id, principal, self.clock()),
             )
             .fetchone()
         )
@@ -129,7 +138,7 @@ class SqliteSessionStore:
                     new.model_dump_json(),
                     summary_json(new),
                     state.id,
-                    state.owner,
+                    state.principal,
                     state.version,
                 ),
             )
@@ -137,29 +146,29 @@ class SqliteSessionStore:
                 raise conflict(state.id)
         return new
 
-    def delete(self, session_id: str, owner: str) -> bool:
+    def delete(self, session_id: str, principal: str) -> bool:
         with self._tx() as db:
-            return db.execute("DELETE FROM sessions WHERE id = ? AND owner = ?", (session_id, owner)).rowcount == 1
+            return db.execute("DELETE FROM sessions WHERE id = ? AND owner = ?", (session_id, principal)).rowcount == 1
 
-    def list(self, owner: str, limit: int = 50) -> builtins.list[SessionState]:
+    def list(self, principal: str, limit: int = 50) -> builtins.list[SessionState]:
         rows = (
             self._conn()
             .execute(
                 "SELECT data FROM sessions WHERE owner = ? AND expires_at > ? ORDER BY updated_at DESC LIMIT ?",
-                (owner, self.clock(), limit),
+                (principal, self.clock(), limit),
             )
             .fetchall()
         )
         return [SessionState.model_validate_json(r[0]) for r in rows]
 
-    def summaries(self, owner: str, limit: int = 50) -> builtins.list[SessionSummary]:
+    def summaries(self, principal: str, limit: int = 50) -> builtins.list[SessionSummary]:
         """The caller's sessions, newest first, read from the summary column (not the whole state)."""
         rows = (
             self._conn()
             .execute(
                 "SELECT id, updated_at, expires_at, summary, CASE WHEN summary IS NULL THEN data END "
                 "FROM sessions WHERE owner = ? AND expires_at > ? ORDER BY updated_at DESC LIMIT ?",
-                (owner, self.clock(), limit),
+                (principal, self.clock(), limit),
             )
             .fetchall()
         )

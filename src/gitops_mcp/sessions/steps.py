@@ -213,6 +213,16 @@ def _namespace_help(own: list[str], unplaced: bool) -> str | None:
 
 
 def questions_for(step: Step, answers: Mapping[str, Any], ctx: SessionContext, env: FlowEnv) -> list[QuestionDef]:
+    """The questions of ``step`` given ``answers``: pure, so built once per call (``env`` is the
+    call's) for each step and set of answers."""
+    key = (step, id(ctx), tuple(sorted((k, repr(v)) for k, v in answers.items())))
+    found = env.questions.get(key)
+    if found is None:
+        found = env.questions[key] = _questions_for(step, answers, ctx, env)
+    return list(found)
+
+
+def _questions_for(step: Step, answers: Mapping[str, Any], ctx: SessionContext, env: FlowEnv) -> list[QuestionDef]:
     if step == "package":
         return _package_questions(answers, ctx)
     if step == "provider":

@@ -1,7 +1,8 @@
 """What a session store is: the contract every backend keeps (SQLite embedded, Redis for replicas).
 
-Sessions are keyed by an unguessable id *and* their owner: a caller never sees, changes or
-learns of another caller's session (a wrong owner looks exactly like a missing id). Every
+Sessions are keyed by an unguessable id *and* their principal (who opened them; stored as
+``owner``, the column and hash field keep their name): a caller never sees, changes or
+learns of another caller's session (a wrong principal looks exactly like a missing id). Every
 transition is one atomic, versioned write (optimistic locking): of two writers that read the
 same version, one wins and the other gets :class:`ConcurrentUpdateError` and must read again.
 Idle sessions expire after the store's TTL; every save starts it again.
@@ -40,21 +41,21 @@ class SessionStore(Protocol):
         """Store a new session (version 1, timestamps and expiry set from the store's clock)."""
         ...
 
-    def get(self, session_id: str, owner: str) -> SessionState:
-        """The session, or NotFoundError if it is missing, expired or another owner's."""
+    def get(self, session_id: str, principal: str) -> SessionState:
+        """The session, or NotFoundError if it is missing, expired or another principal's."""
         ...
 
     def save(self, state: SessionState) -> SessionState:
         """Store a transition of ``state`` as read; ConcurrentUpdateError if another one was stored since."""
         ...
 
-    def delete(self, session_id: str, owner: str) -> bool: ...
+    def delete(self, session_id: str, principal: str) -> bool: ...
 
-    def list(self, owner: str, limit: int = 50) -> builtins.list[SessionState]:
-        """The owner's live sessions, most recently updated first."""
+    def list(self, principal: str, limit: int = 50) -> builtins.list[SessionState]:
+        """The principal's live sessions, most recently updated first."""
         ...
 
-    def summaries(self, owner: str, limit: int = 50) -> builtins.list[SessionSummary]:
+    def summaries(self, principal: str, limit: int = 50) -> builtins.list[SessionSummary]:
         """As :meth:`list`, read from the stored summaries (not the whole state)."""
         ...
 

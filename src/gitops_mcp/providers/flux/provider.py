@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, cast
 
+from gitops_mcp.detection import dns_label as to_label
 from gitops_mcp.detection.kinds import GitOpsKinds
 from gitops_mcp.fleet import FleetLayout
 from gitops_mcp.git.urls import repo_name, url_identity
@@ -54,7 +55,6 @@ def _ref_dict(spec: DeploymentSpec) -> dict[str, str]:
 
 
 def _dns(name: str) -> str:
-    from gitops_mcp.detection import dns_label as to_label
 
     return to_label(name)
 
