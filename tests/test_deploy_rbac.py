@@ -91,7 +91,9 @@ def test_the_cluster_tools_work_within_the_base_rules(env: Env) -> None:
     with env.w.controllers():
         done = app.cluster.wait("Kustomization", "apps", "flux-system", None, 30)
         assert done.outcome == "synced", done.message
-        assert app.cluster.sync_status("Kustomization", "apps", "flux-system").state == "ready"
+        st = app.cluster.sync_status("Kustomization", "apps", "flux-system")
+        assert st.state == "ready" and st.diagnosis is not None and st.diagnosis.notes == [], st.diagnosis
+        assert any(e.reason == "ReconciliationSucceeded" for e in st.diagnosis.events)  # events: get/list granted
         r = app.cluster.reconcile("Kustomization", "apps", "flux-system", with_source=True)
         assert r.handled and r.requested == ["GitRepository/flux-system/apps", "Kustomization/flux-system/apps"]
         r = app.cluster.reconcile("Application", "guestbook", "argocd", sync=True)

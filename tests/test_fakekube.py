@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -120,6 +121,70 @@ def test_selectors_namespaces_and_typed_api(kube: FakeKube, api: client.ApiClien
     assert client.VersionApi(api).get_code().git_version.startswith("v1.33")
     groups = {g.name for g in client.ApisApi(api).get_api_versions().groups}
     assert {"kustomize.toolkit.fluxcd.io", "argoproj.io", "apps"} <= groups
+
+
+def test_events_through_both_apis(kube: FakeKube, api: client.ApiClient) -> None:
+    """One Event storage served as core/v1 and events.k8s.io/v1, with each API's field labels."""
+    core, new = client.CoreV1Api(api), client.EventsV1Api(api)
+    regarding = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "namespace": "flux-system", "uid": "u1"}
+    core.create_namespaced_event(
+        "flux-system",
+        {
+            "metadata": {"name": "web.1"},
+            "involvedObject": regarding,
+            "reason": "ProgressDeadlineExceeded",
+            "message": "web has timed out progressing",
+            "type": "Warning",
+            "source": {"component": "deployment-controller"},
+            "count": 3,
+            "lastTimestamp": "2026-01-01T00:00:00Z",
+        },
+    )
+    with pytest.raises(ApiException) as err:  # events.k8s.io/v1 checks what a new Event must say
+        new.create_namespaced_event(
+            "flux-system", {"metadata": {"name": "x"}, "regarding": regarding, "eventTime": "2026-01-01T00:00:00Z"}
+        )
+    assert err.value.status == 422 and "reportingController: Required value" in err.value.body
+    new.create_namespaced_event(
+        "flux-system",
+        {
+            "metadata": {"name": "ks.1"},
+            "regarding": {**regarding, "kind": "Kustomization", "name": "apps", "uid": "u2"},
+            "eventTime": "2026-01-01T00:00:01.000000Z",
+            "reportingController": "kustomize-controller",
+            "reportingInstance": "kustomize-controller-0",
+            "action": "Reconcile",
+            "reason": "HealthCheckFailed",
+            "note": "health check failed",
+            "type": "Warning",
+        },
+    )
+    raw = new.list_namespaced_event(
+        "flux-system", field_selector="regarding.name=web,regarding.kind=Deployment", _preload_content=False
+    )
+    got = json.loads(raw.data)
+    assert got["apiVersion"] == "events.k8s.io/v1" and got["kind"] == "EventList"
+    assert [(e["note"], e["deprecatedCount"], e["regarding"]["uid"], e["eventTime"]) for e in got["items"]] == [
+        ("web has timed out progressing", 3, "u1", None)  # recorded through core/v1: no eventTime
+    ]
+    listed = core.list_namespaced_event("flux-system", field_selector="involvedObject.name=apps,type=Warning")
+    assert [(e.message, e.source, e.reporting_component) for e in listed.items] == [
+        ("health check failed", None, "kustomize-controller")
+    ]
+    assert len(core.list_namespaced_event("flux-system", field_selector="source=kustomize-controller").items) == 1
+    assert new.read_namespaced_event("ks.1", "flux-system").regarding.name == "apps"
+    for lister, selector in ((new, "involvedObject.name=web"), (core, "regarding.name=web"), (core, "note=x")):
+        with pytest.raises(ApiException) as err:
+            lister.list_namespaced_event("flux-system", field_selector=selector)
+        assert err.value.status == 400 and "field label not supported" in err.value.body
+    w = watch.Watch()
+    seen = [
+        ev["object"].note
+        for ev in w.stream(
+            new.list_namespaced_event, "flux-system", field_selector="regarding.uid=u2", timeout_seconds=1
+        )
+    ]
+    assert seen == ["health check failed"]
 
 
 def test_auth_and_faults(kube: FakeKube, tmp_path: Path) -> None:

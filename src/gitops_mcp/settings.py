@@ -235,6 +235,10 @@ class Settings(BaseSettings):
     # -- cluster --------------------------------------------------------------------------------------
     kubeconfig: Path | None = Field(None, description="Kubeconfig file (default: KUBECONFIG, ~/.kube/config)")
     kube_context: str | None = Field(None, description="Kubeconfig context (default: the current context)")
+    clusters: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Kubeconfig contexts the cluster tools may use (comma-separated; empty: any)",
+    )
     kube_timeout_seconds: float = Field(30.0, gt=0, description="Timeout of one Kubernetes API request")
     wizard_wait_seconds: float = Field(180.0, gt=0, le=3600, description="How long the wizard waits for a sync")
     git_timeout_seconds: int = Field(300, ge=5, description="Longest any git command may run")
@@ -246,7 +250,7 @@ class Settings(BaseSettings):
             return [p for p in value.split(os.pathsep) if p.strip()]
         return value
 
-    @field_validator("allowed_http_hosts", "allowed_git_hosts", "allowed_oci_hosts", "tools", mode="before")
+    @field_validator("allowed_http_hosts", "allowed_git_hosts", "allowed_oci_hosts", "tools", "clusters", mode="before")
     @classmethod
     def _split_hosts(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -38,6 +38,7 @@ from gitops_mcp.providers.live import (
     ClusterReader,
     GitLocation,
     KindInfo,
+    Managed,
     Obj,
     ObjectRef,
     OwnerLink,
@@ -212,6 +213,15 @@ class KappProvider:
 
         patch = {"metadata": {"annotations": {REQUESTED_AT: token}}}
         return ReconcilePlan(steps=(ReconcileStep(target=ref, patch=patch, handled=handled),), controller="kapp")
+
+    def managed_objects(self, ref: ObjectRef, live: Obj) -> list[Managed] | None:
+        """What an App applied: ``status.applied`` ([{apiVersion, kind, name, namespace}]); kapp keeps no health."""
+        return [
+            Managed(
+                ObjectRef(api_version=a["apiVersion"], kind=a["kind"], name=a["name"], namespace=a.get("namespace"))
+            )
+            for a in (live.get("status") or {}).get("applied") or []
+        ]
 
     def owner_of(self, cluster: ClusterReader, live: Obj, stage: OwnerStage) -> OwnerStep | None:
         owner = ((live.get("metadata") or {}).get("labels") or {}).get(OWNER_LABEL)

@@ -207,10 +207,17 @@ class KubeClient:
             raise
 
     def list(
-        self, api_version: str, kind: str, namespace: str | None = None, label_selector: str | None = None
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
     ) -> tuple[list[Obj], str]:
         r = self.resource(api_version, kind)
         query = {"labelSelector": label_selector} if label_selector else {}
+        if field_selector:
+            query["fieldSelector"] = field_selector
         out = self.request("GET", r.path(namespace), query, what=f"list {kind}")
         return list(out.get("items") or []), str((out.get("metadata") or {}).get("resourceVersion") or "")
 

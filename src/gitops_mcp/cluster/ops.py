@@ -17,7 +17,7 @@ from gitops_mcp.cluster.status import SyncStatus, revision_matches, status_kind,
 from gitops_mcp.errors import ClusterError, UserInputError
 from gitops_mcp.model import Model
 from gitops_mcp.providers.base import Provider
-from gitops_mcp.providers.live import ObjectRef, ReconcilePlan, gave_up
+from gitops_mcp.providers.live import Diagnosis, ObjectRef, ReconcilePlan, gave_up
 from gitops_mcp.providers.registry import ProviderRegistry
 
 Progress = Callable[[float, str], None]  # (elapsed seconds, message)
@@ -34,9 +34,29 @@ def _target(registry: ProviderRegistry, kind: str, name: str, namespace: str) ->
     return provider, ObjectRef(api_version=info.api_version, kind=kind, name=name, namespace=namespace)
 
 
-def get_status(kube: KubeClient, kind: str, name: str, namespace: str, *, registry: ProviderRegistry) -> SyncStatus:
+def get_status(
+    kube: KubeClient, kind: str, name: str, namespace: str, *, registry: ProviderRegistry, diagnose: bool = False
+) -> SyncStatus:
+    """The normalised status; ``diagnose``: with what to look at next (see :mod:`gitops_mcp.cluster.diagnose`)."""
     provider, ref = _target(registry, kind, name, namespace)
-    return status_of(provider, ref, kube.get(ref.api_version, kind, name, namespace))
+    obj = kube.get(ref.api_version, kind, name, namespace)
+    status = status_of(provider, ref, obj)
+    if diagnose:
+        status.diagnosis = _diagnosis(kube, provider, ref, obj, status, registry)
+    return status
+
+
+def _diagnosis(
+    kube: KubeClient,
+    provider: Provider,
+    ref: ObjectRef,
+    obj: Obj | None,
+    status: SyncStatus,
+    registry: ProviderRegistry,
+) -> Diagnosis | None:
+    from gitops_mcp.cluster.diagnose import diagnose
+
+    return diagnose(kube, provider, ref, obj, status, registry)
 
 
 class ReconcileResult(Model):
@@ -182,13 +202,29 @@ def wait_for_sync(
     *,
     registry: ProviderRegistry,
 ) -> WaitResult:
-    """Return when the object applied ``revision`` and is healthy, failed, or the timeout passed.
+    """Return when the object applied ``revision`` and is healthy, failed, or the timeout passed;
+    a failure or a timeout comes with what to look at next (``status.diagnosis``).
 
     Watches (re-opened every few seconds, so progress is reported at least that often, and
     resumed from the last resourceVersion; a 410 makes it read the object again).
     """
     provider, ref = _target(registry, kind, name, namespace)
-    api = ref.api_version
+    result = _wait(kube, provider, ref, revision, timeout_s, progress)
+    if result.outcome in ("failed", "timeout"):
+        obj = kube.get(ref.api_version, kind, name, namespace)
+        result.status.diagnosis = _diagnosis(kube, provider, ref, obj, result.status, registry)
+    return result
+
+
+def _wait(
+    kube: KubeClient,
+    provider: Provider,
+    ref: ObjectRef,
+    revision: str | None,
+    timeout_s: float,
+    progress: Progress | None,
+) -> WaitResult:
+    api, kind, name, namespace = ref.api_version, ref.kind, ref.name, ref.namespace
     now = kube.clock.monotonic
     start = now()
     deadline = start + timeout_s

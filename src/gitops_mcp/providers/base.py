@@ -19,6 +19,7 @@ from gitops_mcp.providers.live import (
     ClusterReader,
     GitLocation,
     KindInfo,
+    Managed,
     Obj,
     ObjectRef,
     OwnerLink,
@@ -218,6 +219,12 @@ class Provider(Protocol):
 
     def git_location(self, cluster: ClusterReader, obj: Obj, chain: Sequence[OwnerLink]) -> GitLocation | None:
         """Where in Git ``obj`` is defined, given the chain of owners this provider found (nearest first)."""
+        ...
+
+    def managed_objects(self, ref: ObjectRef, obj: Obj) -> list[Managed] | None:
+        """What ``obj`` (one of :attr:`kinds`) applied to the cluster, as it records it (an
+        inventory, a resource list), with the health it reports for each when it keeps one;
+        None for a kind that applies nothing (a source)."""
         ...
 
     verify_kinds: tuple[str, ...]

@@ -25,6 +25,7 @@ from gitops_mcp.providers.live import (
     ClusterReader,
     GitLocation,
     KindInfo,
+    Managed,
     Obj,
     ObjectRef,
     OwnerLink,
@@ -130,6 +131,9 @@ class ProviderDefaults:
         return []
 
     def owner_of(self, cluster: ClusterReader, obj: Obj, stage: OwnerStage) -> OwnerStep | None:
+        return None
+
+    def managed_objects(self, ref: ObjectRef, obj: Obj) -> list[Managed] | None:
         return None
 
     def git_location(self, cluster: ClusterReader, obj: Obj, chain: Sequence[OwnerLink]) -> GitLocation | None:

@@ -86,6 +86,55 @@ class SyncStatus(Model):
     health_status: str | None = Field(None, description="Argo CD: Healthy / Progressing / Degraded / ...")
     operation_phase: str | None = Field(None, description="Argo CD: Running / Succeeded / Failed / Error")
     last_handled_reconcile_at: str | None = None
+    diagnosis: Diagnosis | None = Field(
+        None,
+        description="What to look at next: its recent Events and, when not ready, the unhealthy objects it manages",
+    )
+
+
+class EventNote(Model):
+    """One Event of an object (core/v1 ``Event``), newest first where there are several."""
+
+    type: str = Field(description="Normal or Warning")
+    reason: str
+    message: str
+    count: int | None = None
+    last_seen: str | None = None
+    source: str | None = Field(None, description="The component that reported it")
+
+
+class ManagedIssue(Model):
+    """An object that a GitOps object manages and that is not healthy, in its own words."""
+
+    api_version: str
+    kind: str
+    name: str
+    namespace: str | None = None
+    state: Literal["failed", "progressing", "missing", "unknown"]
+    message: str
+    conditions: list[Condition] = Field(default_factory=list, description="Its conditions that are not healthy")
+    events: list[EventNote] = Field(default_factory=list, description="Its recent Warning Events")
+
+
+class Diagnosis(Model):
+    events: list[EventNote] = Field(default_factory=list, description="The object's recent Events, newest first")
+    unhealthy: list[ManagedIssue] = Field(default_factory=list, description="Managed objects that are not healthy")
+    more: int = Field(0, description="Unhealthy managed objects left out (the list is bounded)")
+    checked: int = Field(0, description="Managed objects read to find them")
+    notes: list[str] = Field(default_factory=list, description="What could not be read, and why")
+
+
+@dataclass(frozen=True)
+class Managed:
+    """An object a GitOps object applied (``Provider.managed_objects``), with the health its engine
+    reports for it when the engine keeps one (None: read the object to know)."""
+
+    ref: ObjectRef
+    health: str | None = None
+    message: str | None = None
+
+
+SyncStatus.model_rebuild()
 
 
 def status_conditions(obj: Obj) -> list[Condition]:

@@ -11,7 +11,7 @@ import contextlib
 import copy
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from gitops_mcp import __version__, audit
 from gitops_mcp.caller import acting
+from gitops_mcp.errors import GitOpsError
 from gitops_mcp.scrub import capped, install_log_scrubbing, register_secrets
 from gitops_mcp.server import resources, tools_read, tools_wizard, tools_write
 from gitops_mcp.server.auth import current_caller, current_scopes, make_auth, metadata_routes
@@ -67,7 +68,7 @@ class GitOpsServer(MCPServer):
 
     policy: ToolPolicy | None = None
     audit_log: audit.AuditLog | None = None
-    settings_kube_context: str | None = None
+    cluster_name: Callable[[str | None], str] | None = None  # the context a call uses, by name
     extra_routes: list[Any] = []  # set per instance by build_server
 
     def __init__(self, *args: Any, tools: list[Tool], **kwargs: Any) -> None:
@@ -129,8 +130,13 @@ class GitOpsServer(MCPServer):
         if self.audit_log is None or not self.audit_log.enabled:
             return
         cluster = None
-        if "context" in arguments or tool in ("reconcile", "register_gitops_objects", "remediate"):
-            cluster = arguments.get("context") or self.settings_kube_context or "current"
+        if self.cluster_name is not None and (
+            "cluster" in arguments or tool in ("reconcile", "register_gitops_objects", "remediate")
+        ):
+            try:
+                cluster = self.cluster_name(arguments.get("cluster"))
+            except GitOpsError:  # a context the server may not use: the name asked for
+                cluster = str(arguments.get("cluster"))
         self.audit_log.write(audit.from_call(tool, principal, arguments, result, error, outcome, cluster))
 
     async def _call_tool(
@@ -225,7 +231,7 @@ def build_server(settings: Settings, services: Services | None = None, *, prebui
     )
     mcp.policy = policy
     mcp.audit_log = audit.AuditLog(settings.audit_log)
-    mcp.settings_kube_context = settings.kube_context
+    mcp.cluster_name = lambda name: svc.shared.cluster_name(name)  # svc.shared is built on first use
     mcp.extra_routes = metadata_routes(settings, auth) if auth is not None else []
     install_log_scrubbing()
     resources.register(mcp, svc, settings)

@@ -42,7 +42,7 @@ ProviderName = Annotated[str, Field(description="GitOps engine: flux or argocd (
 
 # Arguments many tools share, described once.
 RepoPath = Annotated[str, Field(description="Absolute path of the local repository")]
-KubeContext = Annotated[str | None, Field(description="Kubeconfig context (default: current)")]
+Cluster = Annotated[str | None, Field(description="Kubeconfig context (default: current)")]
 ObjectName = Annotated[str, Field(description="Object name")]
 ObjectNamespace = Annotated[str, Field(description="Object namespace")]
 SessionId = Annotated[str, Field(description="Id returned by start_deployment")]

@@ -11,7 +11,7 @@ from pydantic import Field
 from gitops_mcp.server.common import (
     READ,
     READ_CLUSTER,
-    KubeContext,
+    Cluster,
     ObjectName,
     ObjectNamespace,
     ProviderName,
@@ -46,23 +46,23 @@ def register(tools: ToolSet, svc: Services, settings: Settings) -> None:
 
     @tools.tool(annotations=READ_CLUSTER)
     async def list_providers(
-        context: KubeContext = None,
+        cluster: Cluster = None,
         repo_path: Annotated[str | None, Field(description="A local repository: say what already syncs it")] = None,
     ) -> ProviderReport:
         """List the GitOps providers and the questions each asks; with a cluster, which of their
         controllers are installed and (with repo_path) what already syncs that repository."""
-        return await answer(svc.inspect.provider_report, context, repo_path)
+        return await answer(svc.inspect.provider_report, cluster, repo_path)
 
     @tools.tool(annotations=READ_CLUSTER)
     async def get_sync_status(
         kind: SyncKind,
         name: ObjectName,
         namespace: Annotated[str, Field(description="Object namespace (Flux: usually flux-system; Argo: argocd)")],
-        context: KubeContext = None,
+        cluster: Cluster = None,
     ) -> SyncStatus:
         """Normalised status of a Flux object or Argo CD Application: state, revisions, the
         controller's message and conditions (Argo CD: sync, health, operation phase)."""
-        return await answer(svc.cluster.sync_status, kind, name, namespace, context)
+        return await answer(svc.cluster.sync_status, kind, name, namespace, cluster)
 
     @tools.tool(annotations=READ_CLUSTER)
     async def find_owner(
@@ -73,12 +73,12 @@ def register(tools: ToolSet, svc: Services, settings: Settings) -> None:
         repo_path: Annotated[
             str | None, Field(description="Local clone of the source repository (names the file)")
         ] = None,
-        context: KubeContext = None,
+        cluster: Cluster = None,
     ) -> OwnerResult:
         """Which GitOps objects manage a live object (e.g. Deployment -> HelmRelease ->
         Kustomization -> GitRepository, or -> Application) and where in Git it is defined: the
         repository URL, ref and path and, with a local clone, the file and document."""
-        return await answer(svc.cluster.find_owner, api_version, kind, name, namespace, repo_path, context)
+        return await answer(svc.cluster.find_owner, api_version, kind, name, namespace, repo_path, cluster)
 
     @tools.tool(annotations=READ_CLUSTER)
     async def wait_for_sync(
@@ -90,7 +90,7 @@ def register(tools: ToolSet, svc: Services, settings: Settings) -> None:
             str | None, Field(description="Commit SHA that must be applied (omit: ready is enough)")
         ] = None,
         timeout_s: Annotated[float, Field(description="Give up after this many seconds (1..3600)")] = 300,
-        context: KubeContext = None,
+        cluster: Cluster = None,
     ) -> WaitResult:
         """Wait until the object has applied the revision and is healthy; fails fast with the
         controller's message (stalled, failed sync, degraded) or times out with the last state.
@@ -99,7 +99,7 @@ def register(tools: ToolSet, svc: Services, settings: Settings) -> None:
         def progress(elapsed: float, message: str) -> None:
             anyio.from_thread.run(ctx.report_progress, elapsed, timeout_s, message)
 
-        return await answer(svc.cluster.wait, kind, name, namespace, revision, timeout_s, progress, context)
+        return await answer(svc.cluster.wait, kind, name, namespace, revision, timeout_s, progress, cluster)
 
     @tools.tool(annotations=READ)
     async def generate_manifests(

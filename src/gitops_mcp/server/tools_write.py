@@ -14,7 +14,7 @@ from gitops_mcp.server.common import (
     CLUSTER_WRITE,
     GIT_WRITE,
     WRITE_FILE,
-    KubeContext,
+    Cluster,
     ObjectName,
     ObjectNamespace,
     ProviderName,
@@ -93,12 +93,12 @@ def add_reconcile(tools: ToolSet, svc: Services) -> None:
             bool, Field(description="Flux: reconcile the source first (fetch the new commit)")
         ] = True,
         sync: Annotated[bool, Field(description="Argo CD: also start a sync operation")] = False,
-        context: KubeContext = None,
+        cluster: Cluster = None,
     ) -> ReconcileResult:
         """Ask the controller to act now: Flux requestedAt annotation (source first), confirmed by
         lastHandledReconcileAt; Argo CD refresh and, if asked, a sync (never while one runs).
         Refused for suspended objects."""
-        return await answer(svc.cluster.reconcile, kind, name, namespace, with_source, sync, context)
+        return await answer(svc.cluster.reconcile, kind, name, namespace, with_source, sync, cluster)
 
 
 def add_remediate(tools: ToolSet, svc: Services) -> None:
@@ -283,11 +283,11 @@ def add_register_gitops_objects(tools: ToolSet, svc: Services) -> None:
     async def register_gitops_objects(
         repo_path: RepoRef,
         file: Annotated[str, Field(description="Committed and pushed file, relative to the repository root")],
-        context: Annotated[str | None, Field(description="Kubeconfig context (default: the current one)")] = None,
+        cluster: Cluster = None,
     ) -> RegisterResult:
         """Apply only the GitOps source/sync objects of a pushed file to the cluster, once (dry run
         first), so the controller takes over; never workloads. Returns what was applied and skipped."""
-        return await answer(svc.registrar.register, repo_path, file, context)
+        return await answer(svc.registrar.register, repo_path, file, cluster)
 
 
 def register(tools: ToolSet, svc: Services, settings: Settings) -> None:

@@ -24,7 +24,7 @@ class ClusterService:
     def sync_status(self, kind: str, name: str, namespace: str, context: str | None = None) -> SyncStatus:
 
         with self.shared.kube(context) as kube:
-            return get_status(kube, kind, name, namespace, registry=self.shared.registry)
+            return get_status(kube, kind, name, namespace, registry=self.shared.registry, diagnose=True)
 
     def reconcile(
         self,

@@ -38,6 +38,7 @@ class ProviderReport(Model):
     controllers: list[ControllerInfo] | None = Field(None, description="Installed controllers (None: no cluster)")
     cluster_error: str | None = Field(None, description="Why the cluster could not be asked")
     repository: str | None = Field(None, description="With repo_path: its origin, matched against the cluster")
+    clusters: list[str] | None = Field(None, description="The contexts a cluster argument may name (several)")
 
 
 class InspectService:
@@ -62,7 +63,9 @@ class InspectService:
             if info is None or not info.origin_url:
                 raise UserInputError(f"{repo_path} is not a git repository with an origin remote")
             repo_url = info.origin_url
-        report = ProviderReport(providers=self.providers(), repository=repo_url)
+        report = ProviderReport(
+            providers=self.providers(), repository=repo_url, clusters=list(self.shared.settings.clusters) or None
+        )
         if not self.shared.cluster_configured() and context is None:
             report.cluster_error = "no cluster configured (GITOPS_MCP_KUBECONFIG / KUBECONFIG)"
             return report

@@ -73,6 +73,8 @@ class Preparation:
             if self.shared.settings.proposes_only and "push" in ctx.delivery_options:  # no push, no registration
                 ctx.delivery_options.remove("push")
             ctx.can_wait = bool(ctx.origin_url) and self.shared.cluster_configured()
+            if ctx.can_wait and len(self.shared.settings.clusters) > 1:
+                ctx.clusters = list(self.shared.settings.clusters)
         if ctx.can_wait:
             ctx.cluster_appliers = self.cluster_appliers()
             ctx.cluster_namespaces = self.cluster_namespaces() if ctx.cluster_appliers is not None else None

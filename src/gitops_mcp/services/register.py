@@ -34,7 +34,9 @@ class RegistrationService:
             raise UserInputError(f"{file} is not on {branch} of {repo}; commit and push it first")
         return self._apply(found, file, sha, None, context)
 
-    def after_push(self, repo_root: Path, file: str, provider: str, sha: str | None) -> RegisterResult:
+    def after_push(
+        self, repo_root: Path, file: str, provider: str, sha: str | None, context: str | None = None
+    ) -> RegisterResult:
         """The wizard's register step: the roots of ``provider`` in ``file`` as committed in ``sha``,
         the commit just pushed (None: nothing was committed, so the file must already be pushed)."""
         if sha is None:
@@ -44,4 +46,4 @@ class RegistrationService:
                 return RegisterResult(ok=False, message=f"nothing applied: {exc}")
         else:
             text = self.shared.delivery.show(repo_root, sha, file)
-        return self._apply(text, file, sha, provider, None)
+        return self._apply(text, file, sha, provider, context)

@@ -73,13 +73,23 @@ class Shared:
 
     # -- cluster ------------------------------------------------------------------------------------------
     def kube(self, context: str | None = None, timeout: float | None = None) -> Any:
-        """A new client for the configured cluster (a context manager). Raises ClusterUnavailable."""
+        """A new client for the cluster of kubeconfig context ``context`` (default: the configured or
+        current one), a context manager. Raises UserInputError for a context not in
+        GITOPS_MCP_CLUSTERS, ClusterUnavailable."""
         from gitops_mcp.cluster.client import KubeClient
+        from gitops_mcp.cluster.contexts import check_cluster
 
+        context = check_cluster(self.settings, context)
         settings = self.settings
         if timeout is not None:
             settings = settings.model_copy(update={"kube_timeout_seconds": timeout})
         return KubeClient(settings, context, registry=self.registry, clock=self.clock)
+
+    def cluster_name(self, context: str | None) -> str:
+        """The context a call naming ``context`` (or none) uses, by name (for the audit trail)."""
+        from gitops_mcp.cluster.contexts import cluster_name
+
+        return cluster_name(self.settings, context)
 
     def cluster_configured(self) -> bool:
         s = self.settings

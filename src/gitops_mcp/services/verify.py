@@ -47,7 +47,7 @@ class Verifier:
         waits: list[WaitResult] = []
         objects, out, origin = state.preview.objects, state.preview.output_path, state.context.origin_url
         try:
-            with self.shared.kube() as kube:
+            with self.shared.kube(state.answers.get("cluster")) as kube:
                 if origin:
                     reader = OwnerFinder(kube, registry)
                     appliers = [a for p in registry for a in p.appliers(reader)]

@@ -238,7 +238,7 @@ class WizardService:
             tool=(who.tool if who and who.tool else "answer_questions"),
             repository=ctx.source_url or ctx.repo_root,
             paths=[res.path],
-            cluster=(self.shared.settings.kube_context or "current")
+            cluster=self.shared.cluster_name(answers.get("cluster"))
             if answers.get("wait") or answers.get("register")
             else None,
         )
@@ -289,7 +289,9 @@ class WizardService:
         sha = commit.commit_sha or ((tip or self.verifier.head(root)) if commit.status == "no_changes" else None)
         if choice == "push" and state.answers.get("register") is True:
             pushed = commit.commit_sha if commit.status == "pushed" else None
-            reg = self.registrar.after_push(root, res.path, state.preview.provider, pushed)
+            reg = self.registrar.after_push(
+                root, res.path, state.preview.provider, pushed, state.answers.get("cluster")
+            )
             result.registered = reg
             result.message += f"; register: {reg.message}"
             if not reg.ok:

@@ -181,6 +181,19 @@ def preview_questions(answers: Mapping[str, Any], ctx: SessionContext, env: Flow
                 delivery,
             )
         )
+    if ctx.can_wait and ctx.delivery_options and len(ctx.clusters) > 1:
+        qs.append(
+            QuestionDef(
+                Question(
+                    id="cluster",
+                    type="select",
+                    options=list(ctx.clusters),
+                    prompt="Which cluster should apply it (waited for, registered in)?",
+                    help="A kubeconfig context of GITOPS_MCP_CLUSTERS; the session keeps it",
+                ),
+                select(ctx.clusters),
+            )
+        )
     if ctx.can_wait and ctx.delivery_options:
         qs.append(
             QuestionDef(

@@ -11,7 +11,7 @@ from gitops_mcp.providers.registry import ProviderRegistry
 from gitops_mcp.settings import PolicySettings
 
 MAX_SELECT_OPTIONS = 60
-PREVIEW_QUESTION_IDS = ("delivery", "wait", "register", "deliver_anyway")
+PREVIEW_QUESTION_IDS = ("delivery", "cluster", "wait", "register", "deliver_anyway")
 """Every question the preview step can ask: the user answers them after seeing the preview (some
 are asked only for some answers, e.g. register only when nothing in the cluster applies the file)."""
 

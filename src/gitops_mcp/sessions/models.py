@@ -65,6 +65,7 @@ class SessionContext(Model):
     provider_hint: str | None = None
     delivery_options: list[str] = Field(default_factory=list, description="What delivery can do here")
     can_wait: bool = False
+    clusters: list[str] = Field(default_factory=list, description="Contexts to choose among (several configured)")
     cluster_appliers: list[ClusterApplier] | None = Field(
         None, description="What in the cluster applies a directory of a Git repository (None: not known)"
     )

@@ -6,7 +6,7 @@ import copy
 
 import yaml
 
-from doubles.controllers.base import Controllers, Obj, now
+from doubles.controllers.base import Controllers, Obj, failing, now
 from doubles.controllers.build import build, files_at, git
 
 
@@ -72,6 +72,13 @@ class ArgoCDController(Controllers):
             if error:
                 status["operationState"] = {**op, "phase": "Failed", "message": error}
                 status["sync"] = {"status": "OutOfSync", "revision": applied_rev or ""}
+                self.record(
+                    obj,
+                    "Warning",
+                    "OperationCompleted",
+                    f"Sync operation to {sha} failed: {error}",
+                    "argocd-application-controller",
+                )
             else:
                 status["operationState"] = {
                     **op,
@@ -79,7 +86,15 @@ class ArgoCDController(Controllers):
                     "message": "successfully synced (all tasks run)",
                 }
                 status["sync"] = {"status": "Synced", "revision": sha}
-                status["health"] = {"status": "Healthy"}
+                degraded = [o for o in applied if self._health(o).get("health", {}).get("status") == "Degraded"]
+                status["health"] = self._health(degraded[0])["health"] if degraded else {"status": "Healthy"}
+                self.record(
+                    obj,
+                    "Normal",
+                    "OperationCompleted",
+                    f"Sync operation to {sha} succeeded",
+                    "argocd-application-controller",
+                )
                 status["resources"] = [
                     {
                         "group": o["apiVersion"].rsplit("/", 1)[0] if "/" in o["apiVersion"] else "",
@@ -88,7 +103,7 @@ class ArgoCDController(Controllers):
                         "namespace": o["metadata"].get("namespace", ""),
                         "name": o["metadata"]["name"],
                         "status": "Synced",
-                        "health": {"status": "Healthy"},
+                        **self._health(o),
                     }
                     for o in applied
                 ]
@@ -100,6 +115,22 @@ class ArgoCDController(Controllers):
             }
             status.setdefault("health", {"status": "Missing"})
         self._report(obj, status, main_patch)
+
+    @staticmethod
+    def _health(o: Obj) -> Obj:
+        """The health Argo CD assesses for a resource (none for kinds it has no check for)."""
+        if o["kind"] not in ("Deployment", "StatefulSet", "Job", "Pod", "Service", "PersistentVolumeClaim"):
+            return {}
+        if failing(o):
+            return {
+                "health": {
+                    "status": "Degraded",
+                    "message": f'Deployment "{o["metadata"]["name"]}" exceeded its progress deadline'
+                    if o["kind"] == "Deployment"
+                    else "Job has reached the specified backoff limit",
+                }
+            }
+        return {"health": {"status": "Healthy"}}
 
     def _report(self, obj: Obj, status: Obj, main_patch: Obj) -> None:
         """Write the status, then the Application's own changes (refresh annotation, finished operation)."""

@@ -64,6 +64,47 @@ class Controllers:
                 return p
         return None
 
+    def record(self, obj: Obj, etype: str, reason: str, message: str, component: str) -> None:
+        """An Event about ``obj``, as client-go's recorder writes it (core/v1; the same reason and
+        message again counts up the existing Event)."""
+        meta = obj["metadata"]
+        about = {
+            "apiVersion": obj["apiVersion"],
+            "kind": obj["kind"],
+            "name": meta["name"],
+            "namespace": meta.get("namespace"),
+            "uid": meta.get("uid"),
+        }
+        sel = (
+            f"involvedObject.uid={meta.get('uid')},reason={reason}"
+            if reason
+            else f"involvedObject.uid={meta.get('uid')}"
+        )
+        r = self.kube.resource_for("v1", "Event")
+        ns = meta.get("namespace") or "default"
+        same = [e for e in self.kube.list(r, ns, "", sel) if e.get("message") == message and e.get("type") == etype]
+        if same:
+            ev = same[0]
+            ev.update(count=int(ev.get("count") or 1) + 1, lastTimestamp=now())
+            self.kube.replace(r, ns, ev["metadata"]["name"], ev)
+            return
+        self.kube.create(
+            r,
+            ns,
+            {
+                "metadata": {"generateName": f"{meta['name']}."},
+                "involvedObject": about,
+                "type": etype,
+                "reason": reason,
+                "message": message,
+                "source": {"component": component},
+                "reportingComponent": component,
+                "count": 1,
+                "firstTimestamp": now(),
+                "lastTimestamp": now(),
+            },
+        )
+
     def _status(self, obj: Obj, status: Obj) -> None:
         meta = obj["metadata"]
         requested = (meta.get("annotations") or {}).get("reconcile.fluxcd.io/requestedAt")
@@ -112,20 +153,72 @@ class Controllers:
                     if merged:
                         meta[field] = merged
             stored = self.kube.put(d)
-            if d["kind"] in ("Deployment", "StatefulSet") and not failing(d):
-                replicas = (d.get("spec") or {}).get("replicas", 1)
-                self.kube.patch_status(
-                    d["apiVersion"],
-                    d["kind"],
-                    meta.get("namespace"),
-                    meta["name"],
-                    {
-                        "observedGeneration": stored["metadata"]["generation"],
-                        "replicas": replicas,
-                        "readyReplicas": replicas,
-                        "updatedReplicas": replicas,
-                        "availableReplicas": replicas,
-                    },
-                )
+            self._workload_status(d, stored)
             out.append(stored)
         return out, None
+
+    def _workload_status(self, d: Obj, stored: Obj) -> None:
+        """What the cluster's own controllers report for an applied workload: ready replicas; a failing
+        Deployment's progress deadline passed (scaled down: at once); a failing Job's backoff limit."""
+        meta = d["metadata"]
+        if d["kind"] == "Deployment" and failing(d):
+            rs = f"{meta['name']}-{stored['metadata']['generation']:x}5f7c"
+            self.kube.patch_status(
+                d["apiVersion"],
+                d["kind"],
+                meta.get("namespace"),
+                meta["name"],
+                {
+                    "observedGeneration": stored["metadata"]["generation"],
+                    "replicas": (d.get("spec") or {}).get("replicas", 1),
+                    "updatedReplicas": (d.get("spec") or {}).get("replicas", 1),
+                    "unavailableReplicas": (d.get("spec") or {}).get("replicas", 1),
+                    "conditions": [
+                        cond(
+                            "Available",
+                            "False",
+                            "MinimumReplicasUnavailable",
+                            "Deployment does not have minimum availability.",
+                            0,
+                        ),
+                        cond(
+                            "Progressing",
+                            "False",
+                            "ProgressDeadlineExceeded",
+                            f'ReplicaSet "{rs}" has timed out progressing.',
+                            0,
+                        ),
+                    ],
+                },
+            )
+        if d["kind"] == "Job":
+            done = ("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit")
+            if not failing(d):
+                done = ("Complete", "", "")
+            self.kube.patch_status(
+                d["apiVersion"],
+                "Job",
+                meta.get("namespace"),
+                meta["name"],
+                {
+                    "conditions": [cond(done[0], "True", done[1], done[2], 0)],
+                    "failed" if failing(d) else "succeeded": 1,
+                },
+            )
+            if failing(d):
+                self.record(stored, "Warning", done[1], done[2], "job-controller")
+        if d["kind"] in ("Deployment", "StatefulSet") and not failing(d):
+            replicas = (d.get("spec") or {}).get("replicas", 1)
+            self.kube.patch_status(
+                d["apiVersion"],
+                d["kind"],
+                meta.get("namespace"),
+                meta["name"],
+                {
+                    "observedGeneration": stored["metadata"]["generation"],
+                    "replicas": replicas,
+                    "readyReplicas": replicas,
+                    "updatedReplicas": replicas,
+                    "availableReplicas": replicas,
+                },
+            )

@@ -163,6 +163,8 @@ class FluxControllers(Controllers):
         def fail(reason: str, message: str) -> None:
             status["conditions"] = [cond("Ready", "False", reason, message, gen)]
             self._status(obj, status)
+            if reason != "DependencyNotReady":
+                self.record(obj, "Warning", reason, message, "kustomize-controller")
 
         for dep in spec.get("dependsOn") or []:  # like kustomize-controller: wait, requeue, no apply
             dep_ns = dep.get("namespace") or meta["namespace"]
@@ -227,11 +229,11 @@ class FluxControllers(Controllers):
         status["inventory"] = {
             "entries": [{"id": self._inv_id(o), "v": o["apiVersion"].rsplit("/", 1)[-1]} for o in applied]
         }
-        unhealthy = [o for o in applied if o["kind"] == "Deployment" and failing(o)]
+        unhealthy = [o for o in applied if o["kind"] in ("Deployment", "Job") and failing(o)]
         if spec.get("wait") and unhealthy:
             fail(
                 "HealthCheckFailed",
-                f"health check failed after 5m0s: timeout waiting for: [Deployment/"
+                f"health check failed after 5m0s: timeout waiting for: [{unhealthy[0]['kind']}/"
                 f"{unhealthy[0]['metadata'].get('namespace')}/{unhealthy[0]['metadata']['name']} status: 'Failed']",
             )
             return
@@ -240,6 +242,13 @@ class FluxControllers(Controllers):
             status["lastAppliedOriginRevision"] = origin
         status["conditions"] = [cond("Ready", "True", "ReconciliationSucceeded", f"Applied revision: {revision}", gen)]
         self._status(obj, status)
+        self.record(
+            obj,
+            "Normal",
+            "ReconciliationSucceeded",
+            f"Reconciliation finished, next run in {spec.get('interval')}",
+            "kustomize-controller",
+        )
 
     @staticmethod
     def _ready(obj: Obj | None) -> bool:

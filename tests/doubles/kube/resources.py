@@ -31,6 +31,8 @@ DEFAULT_RESOURCES = [
     Resource("", "v1", "services", "Service", short=("svc",)),
     Resource("", "v1", "serviceaccounts", "ServiceAccount", status=False, short=("sa",)),
     Resource("", "v1", "pods", "Pod", short=("po",)),
+    Resource("", "v1", "events", "Event", status=False, short=("ev",)),
+    Resource("events.k8s.io", "v1", "events", "Event", status=False, short=("ev",)),
     Resource("apps", "v1", "deployments", "Deployment", short=("deploy",)),
     Resource("apps", "v1", "statefulsets", "StatefulSet", short=("sts",)),
     Resource("apps", "v1", "daemonsets", "DaemonSet", short=("ds",)),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from doubles.kube.resources import ApiError, Obj
@@ -50,17 +51,26 @@ def label_match(labels: dict[str, str], selector: str) -> bool:
     return True
 
 
-def field_match(obj: Obj, selector: str) -> bool:
+def field_match(obj: Obj, selector: str, labels: Mapping[str, Callable[[Obj], str]] | None = None) -> bool:
+    """Whether ``obj`` matches a field selector. ``labels``: the field labels of the resource and how
+    each reads the object (Events have their own); else ``metadata.name``, ``metadata.namespace``
+    and ``status.*``."""
     for term in _split_selector(selector):
         m = _SEL.match(term)
         if not m:
             raise ApiError(400, "BadRequest", f"invalid field selector {term!r}")
         key, op, value = m.groups()
-        node: Any = obj
-        for part in key.split("."):
-            node = node.get(part) if isinstance(node, dict) else None
-        if key not in ("metadata.name", "metadata.namespace") and not key.startswith("status."):
-            raise ApiError(400, "BadRequest", f'field label not supported: "{key}"')
-        if (str(node or "") == value) != (op != "!="):
+        if labels is not None:
+            if key not in labels:
+                raise ApiError(400, "BadRequest", f'field label not supported: "{key}"')
+            found = labels[key](obj)
+        else:
+            if key not in ("metadata.name", "metadata.namespace") and not key.startswith("status."):
+                raise ApiError(400, "BadRequest", f'field label not supported: "{key}"')
+            node: Any = obj
+            for part in key.split("."):
+                node = node.get(part) if isinstance(node, dict) else None
+            found = str(node or "")
+        if (found == value) != (op != "!="):
             return False
     return True

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from doubles.kube import events
 from doubles.kube.patch import PATCH_TYPES, json_patch, merge_patch
 from doubles.kube.resources import DEFAULT_RESOURCES, ApiError, Obj, Resource
 from doubles.kube.selectors import field_match, label_match
@@ -68,7 +69,18 @@ class Store:
         raise ApiError(404, "NotFound", f"the server could not find the requested resource ({api_version} {kind})")
 
     def _key(self, r: Resource, ns: str | None, name: str) -> tuple[str, str, str]:
+        r = self._canon(r)
         return (f"{r.plural}.{r.group}", ns or "", name)
+
+    @staticmethod
+    def _canon(r: Resource) -> Resource:
+        """Where objects of ``r`` are stored: events.k8s.io/v1 Events are core/v1 Events."""
+        return events.CORE if r == events.NEW else r
+
+    @staticmethod
+    def _out(view: Resource, obj: Obj) -> Obj:
+        """A stored object as ``view`` serves it."""
+        return events.to_new(obj) if view == events.NEW else obj
 
     # -- storage operations (also used directly by the simulator) ------------------------------------
     @contextmanager
@@ -103,9 +115,13 @@ class Store:
             obj = self.objects.get(self._key(r, ns, name))
             if obj is None:
                 raise ApiError(404, "NotFound", f'{r.plural}.{r.group or ""} "{name}" not found'.replace(". ", " "))
-            return copy.deepcopy(obj)
+            return self._out(r, copy.deepcopy(obj))
 
     def create(self, r: Resource, ns: str | None, body: Obj) -> Obj:
+        view, r = r, self._canon(r)
+        if view != r:
+            events.check_new(body)
+            body = events.to_core(body)
         with self.cond:
             meta = body.setdefault("metadata", {})
             if not meta.get("name") and meta.get("generateName"):
@@ -140,7 +156,7 @@ class Store:
                 obj.pop("status", None)
             self.objects[key] = obj
             self._emit("ADDED", r, obj)
-            return copy.deepcopy(obj)
+            return self._out(view, copy.deepcopy(obj))
 
     def _store_update(self, r: Resource, old: Obj, new: Obj, status_only: bool) -> Obj:
         new["apiVersion"], new["kind"] = r.api_version, r.kind
@@ -172,6 +188,8 @@ class Store:
         return copy.deepcopy(stored)
 
     def replace(self, r: Resource, ns: str | None, name: str, body: Obj, status_only: bool = False) -> Obj:
+        view, r = r, self._canon(r)
+        body = events.to_core(body) if view != r else body
         with self.cond:
             old = self.get(r, ns, name)
             rv = (body.get("metadata") or {}).get("resourceVersion")
@@ -187,7 +205,7 @@ class Store:
             new = copy.deepcopy(body)
             if not r.namespaced and isinstance(new.get("metadata"), dict):
                 new["metadata"].pop("namespace", None)
-            return self._store_update(r, old, new, status_only)
+            return self._out(view, self._store_update(r, old, new, status_only))
 
     def patch(self, r: Resource, ns: str | None, name: str, patch: Any, ctype: str, status_only: bool = False) -> Obj:
         if ctype not in PATCH_TYPES:
@@ -197,18 +215,21 @@ class Store:
                 f"the body of the request was in an unknown format - accepted "
                 f"media types include: {', '.join(sorted(PATCH_TYPES))}",
             )
+        view, r = r, self._canon(r)
         with self.cond:
             old = self.get(r, ns, name)
+            seen = self._out(view, old)  # a patch is applied to the object as the client sees it
             if ctype == "application/json-patch+json":
-                new = json_patch(old, patch)
+                new = json_patch(seen, patch)
             else:
                 if not isinstance(patch, dict):
                     raise ApiError(400, "BadRequest", "a merge patch must be a JSON object")
-                new = merge_patch(old, patch)
+                new = merge_patch(seen, patch)
+            new = events.to_core(new) if view != r else new
             rv = (patch.get("metadata") or {}).get("resourceVersion") if isinstance(patch, dict) else None
             if rv and rv != old["metadata"]["resourceVersion"]:
                 raise ApiError(409, "Conflict", "the object has been modified")
-            return self._store_update(r, old, new, status_only)
+            return self._out(view, self._store_update(r, old, new, status_only))
 
     def apply(self, r: Resource, ns: str | None, name: str, body: Any, manager: str) -> tuple[int, Obj]:
         """Server-side apply of ``body`` by the field manager ``manager``: creates the object when it
@@ -237,21 +258,26 @@ class Store:
                 new = copy.deepcopy(body)
                 new["metadata"]["managedFields"] = [entry]
                 return 201, self.create(r, ns, new)
+            view, r = r, self._canon(r)
+            body = events.to_core(body) if view != r else body
             old = self.get(r, ns, name)
             new = _apply_merge(old, {k: v for k, v in body.items() if k != "status" or not r.status})
             fields = [m for m in old["metadata"].get("managedFields") or [] if m.get("manager") != manager]
             new["metadata"]["managedFields"] = [*fields, entry]
-            return 200, self._store_update(r, old, new, status_only=False)
+            return 200, self._out(view, self._store_update(r, old, new, status_only=False))
 
     def delete(self, r: Resource, ns: str | None, name: str) -> Obj:
+        view, r = r, self._canon(r)
         with self.cond:
             obj = self.get(r, ns, name)
             del self.objects[self._key(r, ns, name)]
             obj["metadata"]["resourceVersion"] = self._next_rv()
             self._emit("DELETED", r, obj)
-            return obj
+            return self._out(view, obj)
 
     def list(self, r: Resource, ns: str | None, labels: str = "", fields: str = "") -> list[Obj]:
+        view, r = r, self._canon(r)
+        field_labels = events.labels_for(view)
         with self.cond:
             out = []
             for (plural, ons, _), obj in sorted(self.objects.items()):
@@ -259,9 +285,9 @@ class Store:
                     continue
                 if labels and not label_match(obj["metadata"].get("labels") or {}, labels):
                     continue
-                if fields and not field_match(obj, fields):
+                if fields and not field_match(obj, fields, field_labels):
                     continue
-                out.append(copy.deepcopy(obj))
+                out.append(self._out(view, copy.deepcopy(obj)))
             return out
 
     # -- convenience for tests and the simulator --------------------------------------------------------
@@ -301,13 +327,15 @@ class Store:
         ADDED when ``resource_version`` is empty or "0", else the changes after it (410 Expired when
         it is older than the history); ends after ``timeout`` seconds or when the store closes."""
         deadline = time.monotonic() + timeout
+        view, r = r, self._canon(r)
+        field_labels = events.labels_for(view)
 
         def matches(obj: Obj) -> bool:
             if ns is not None and obj["metadata"].get("namespace") != ns:
                 return False
             if labels and not label_match(obj["metadata"].get("labels") or {}, labels):
                 return False
-            return not (fields and not field_match(obj, fields))
+            return not (fields and not field_match(obj, fields, field_labels))
 
         with self.cond:
             if resource_version in ("", "0"):
@@ -324,7 +352,7 @@ class Store:
                     return
                 initial = []
         for obj in initial:
-            yield {"type": "ADDED", "object": obj}
+            yield {"type": "ADDED", "object": self._out(view, obj)}
         while True:
             with self.cond:
                 pending = [e for e in self.events if e.rv > last and e.res == r and matches(e.obj)]
@@ -338,4 +366,4 @@ class Store:
                     self.cond.wait(min(remaining, 1.0))
                     continue
             for e in pending:
-                yield {"type": e.type, "object": e.obj}
+                yield {"type": e.type, "object": self._out(view, e.obj)}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from gitops_mcp.providers.argocd.objects import API_VERSION
-from gitops_mcp.providers.live import Condition, KindInfo, Obj, ObjectRef, SyncStatus
+from gitops_mcp.providers.live import Condition, KindInfo, Managed, Obj, ObjectRef, SyncStatus
 
 GROUP = "argoproj.io"
 KINDS = (
@@ -77,3 +77,29 @@ def normalize_status(ref: ObjectRef, obj: Obj) -> SyncStatus:
     return SyncStatus(
         **fields, state="progressing", message=f"sync {sstatus or 'Unknown'}, health {hstatus or 'Unknown'}"
     )
+
+
+def managed_objects(ref: ObjectRef, obj: Obj) -> list[Managed] | None:
+    """An Application's ``status.resources``, with the health Argo CD assessed for each (none for
+    kinds it has no health check for); an ApplicationSet applies nothing itself."""
+    if ref.kind != "Application":
+        return None
+    out = []
+    for r in (obj.get("status") or {}).get("resources") or []:
+        if not isinstance(r, dict) or not r.get("kind") or not r.get("name"):
+            continue
+        group, version = str(r.get("group") or ""), str(r.get("version") or "v1")
+        health: dict[str, Any] = r["health"] if isinstance(r.get("health"), dict) else {}
+        out.append(
+            Managed(
+                ObjectRef(
+                    api_version=f"{group}/{version}" if group else version,
+                    kind=str(r["kind"]),
+                    name=str(r["name"]),
+                    namespace=r.get("namespace") or None,
+                ),
+                health=health.get("status"),
+                message=health.get("message"),
+            )
+        )
+    return out

@@ -79,6 +79,7 @@ class FluxCluster:
     kinds: tuple[KindInfo, ...] = status.KINDS
     manages_api_group = staticmethod(status.manages_api_group)
     normalize_status = staticmethod(status.normalize_status)
+    managed_objects = staticmethod(status.managed_objects)
     reconcile_plan = staticmethod(reconcile_plan)
     owner_of = staticmethod(owner.owner_of)
     verify_kinds: tuple[str, ...] = appliers.VERIFY_KINDS

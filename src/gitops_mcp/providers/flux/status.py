@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from gitops_mcp.providers.flux.objects import HELM_API, KUSTOMIZE_API, SOURCE_API
-from gitops_mcp.providers.live import KindInfo, Obj, ObjectRef, SyncStatus, api_group, status_conditions
+from gitops_mcp.providers.live import KindInfo, Managed, Obj, ObjectRef, SyncStatus, api_group, status_conditions
 
 KINDS = (
     KindInfo("GitRepository", SOURCE_API, "gitrepositories", owner_root=True),
@@ -110,3 +110,21 @@ def normalize_status(ref: ObjectRef, obj: Obj) -> SyncStatus:
     if reconciling is not None and reconciling.status == "True":
         return SyncStatus(**fields, state="progressing", message=reconciling.message or ready_msg or "reconciling")
     return SyncStatus(**fields, state="progressing", message=ready_msg or "reconciling")
+
+
+def managed_objects(ref: ObjectRef, obj: Obj) -> list[Managed] | None:
+    """A Kustomization's or HelmRelease's ``status.inventory``: entries ``{id: <namespace>_<name>_<group>_<kind>,
+    v: <version>}`` (``:`` in a name written ``__``); Flux keeps no health per entry. Sources: None."""
+    if ref.kind not in APPLIERS:
+        return None
+    out = []
+    entries = ((obj.get("status") or {}).get("inventory") or {}).get("entries") or []
+    for e in entries:
+        parts = str((e or {}).get("id") or "").split("_") if isinstance(e, dict) else []
+        if len(parts) < 4:
+            continue
+        ns, name, group, kind = parts[0], "_".join(parts[1:-2]).replace("__", ":"), parts[-2], parts[-1]
+        version = str(e.get("v") or "v1")
+        api_version = f"{group}/{version}" if group else version
+        out.append(Managed(ObjectRef(api_version=api_version, kind=kind, name=name, namespace=ns or None)))
+    return out
