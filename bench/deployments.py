@@ -305,6 +305,7 @@ def main() -> int:
                             break
                         v = app.wizard.answer("local", v.session_id, {}, accept_defaults=True)
                     verdict, why = judge(repo, origin, pkg.model_dump(), provider, v)
+                    app.wizard.cancel("local", v.session_id)  # the server caps open sessions per caller
                     counts[(provider, verdict)] += 1
                     if args.verbose or verdict == "silent":
                         print(f"{verdict:6} {provider:6} {name}/{pkg.path}: {'; '.join(why)}")
