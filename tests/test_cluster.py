@@ -114,7 +114,11 @@ def test_flux_failure_reports_the_controller_message(env: Env) -> None:
     assert r.outcome == "failed" and "kustomize build failed" in r.message
     assert r.status.attempted_revision == f"main@sha1:{bad}" and r.status.revision != r.status.attempted_revision
     st = get_status(env.client, "Kustomization", "web", "flux-system", registry=REGISTRY)
-    assert st.state == "failed" and st.conditions[0].reason == "BuildFailed"
+    # as the real kustomize-controller writes it: Reconciling=True/ProgressingWithRetry, then Ready=False
+    assert st.state == "failed" and [(c.type, c.reason) for c in st.conditions] == [
+        ("Reconciling", "ProgressingWithRetry"),
+        ("Ready", "BuildFailed"),
+    ]
 
 
 def test_missing_path_and_suspend(env: Env) -> None:

@@ -154,12 +154,13 @@ def deploy_podinfo(world: World) -> None:
 
 
 def test_remediate_push_is_verified_live(world: World) -> None:
-    from gitops_mcp.remediation import SetReplicas
+    from gitops_mcp.remediation import SetImage
 
     deploy_podinfo(world)
     before = (world.work / "kustomize/deployment.yaml").read_text(encoding="utf-8")
+    image = "ghcr.io/stefanprodan/podinfo:6.14.2"  # replicas: refused, the package's HPA decides them
     r = world.app.remediation.remediate(
-        "apps/v1", "Deployment", "podinfo", "podinfo", SetReplicas(replicas=3), mode="push", repo_path=str(world.work)
+        "apps/v1", "Deployment", "podinfo", "podinfo", SetImage(image=image), mode="push", repo_path=str(world.work)
     )
     assert r.live_ok is True, r.message
     assert r.plan is not None and [e.file for e in r.plan.edits] == ["kustomize/deployment.yaml"]
@@ -169,7 +170,7 @@ def test_remediate_push_is_verified_live(world: World) -> None:
     changed = [ln for ln in difflib.ndiff(before.splitlines(), after.splitlines()) if ln[:1] in "+-"]
     assert len(changed) <= 2, changed
     live = world.kube.find("apps/v1", "Deployment", "podinfo", "podinfo")
-    assert live is not None and live["spec"]["replicas"] == 3
+    assert live is not None and live["spec"]["template"]["spec"]["containers"][0]["image"] == image
 
 
 def test_remediate_as_pull_request_and_refusals(world: World) -> None:
@@ -200,8 +201,9 @@ def test_remediate_as_pull_request_and_refusals(world: World) -> None:
 
 
 def test_production_needs_three_replicas(world: World) -> None:
-    """'The podinfo deployment in production needs 3 replicas': the production overlay only, through a
-    pull request; after the merge the controller applies it and the tool reports it live."""
+    """'The cache deployment in production needs 3 replicas': the production overlay only, through a
+    pull request; after the merge the controller applies it and the tool reports it live. (The
+    frontend's replicas are its HPA's: refused, see tests/test_governing_edits.py.)"""
     from gitops_mcp.remediation import SetReplicas
 
     world.kube.put(shared.kustomization("podinfo-production", "./deploy/overlays/production", "flux-system"))
@@ -210,7 +212,7 @@ def test_production_needs_three_replicas(world: World) -> None:
     r = world.app.remediation.remediate(
         "apps/v1",
         "Deployment",
-        "frontend",
+        "cache",
         "production",
         SetReplicas(replicas=3),
         mode="pull_request",
@@ -230,7 +232,7 @@ def test_production_needs_three_replicas(world: World) -> None:
     world.app.cluster.reconcile("Kustomization", "podinfo-production", "flux-system")
     w = world.app.cluster.wait("Kustomization", "podinfo-production", "flux-system", r.commit.commit_sha, 20)
     assert w.outcome == "synced", w.message
-    assert world.kube.find("apps/v1", "Deployment", "production", "frontend")["spec"]["replicas"] == 3  # type: ignore[index]
+    assert world.kube.find("apps/v1", "Deployment", "production", "cache")["spec"]["replicas"] == 3  # type: ignore[index]
     for env in ("dev", "staging"):  # the other environments are untouched in Git
         assert "replicas:" not in world.srv.show(f"{REPO}.git", "main", f"deploy/overlays/{env}/kustomization.yaml")
 
@@ -367,3 +369,31 @@ def test_oci_artifact_goes_live_and_is_verified_by_its_commit(world: World) -> N
         assert w.outcome == "synced", w.message
         live = world.kube.find("apps/v1", "Deployment", "podinfo", "podinfo")
         assert live is not None and live["spec"]["replicas"] == 4
+
+
+def test_replicas_an_autoscaler_in_the_cluster_decides_are_refused(world: World) -> None:
+    """An HPA that only the cluster has (none in Git) still decides the live count: refused, nothing pushed."""
+    from gitops_mcp.remediation import Refused, SetReplicas
+
+    world.kube.put(shared.kustomization("podinfo-production", "./deploy/overlays/production", "flux-system"))
+    first = world.app.cluster.wait("Kustomization", "podinfo-production", "flux-system", None, 20)
+    assert first.outcome == "synced", first.message
+    head = world.srv.head(f"{REPO}.git")
+    hpa = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "cache-by-hand", "namespace": "production"},
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "cache"}, "maxReplicas": 5},
+    }
+    world.kube.put(hpa)
+    with pytest.raises(Refused, match=r"HorizontalPodAutoscaler production/cache-by-hand in the cluster scales"):
+        world.app.remediation.remediate(
+            "apps/v1",
+            "Deployment",
+            "cache",
+            "production",
+            SetReplicas(replicas=3),
+            mode="push",
+            repo_path=str(world.work),
+        )
+    assert world.srv.head(f"{REPO}.git") == head

@@ -88,21 +88,21 @@ def test_podinfo_production_replicas_go_to_the_overlay(repo: Callable[[str], Pat
         root,
         [("Kustomization", "prod", "flux-system"), ("GitRepository", "podinfo", "flux-system")],
         "./deploy/overlays/production",
-        "deploy/bases/frontend/deployment.yaml",
+        "deploy/bases/cache/deployment.yaml",
         0,
-        ("Deployment", "frontend"),
-        ("apps/v1", "Deployment", "frontend", "production"),
+        ("Deployment", "cache"),
+        ("apps/v1", "Deployment", "cache", "production"),
     )
     p = plan(root, o, SetReplicas(replicas=3), REGISTRY)
     assert [e.file for e in p.edits] == ["deploy/overlays/production/kustomization.yaml"]
     removed, added = changed_lines(p.edits[0].before, p.edits[0].after)
-    assert removed == [] and added == ["replicas:", "  - name: frontend", "    count: 3"]
+    assert removed == [] and added == ["replicas:", "  - name: cache", "    count: 3"]
     assert "production" in p.edits[0].reason and p.affects == []
     doc = load_documents(p.edits[0].after)[0]
-    assert doc["replicas"] == [{"name": "frontend", "count": 3}]
+    assert doc["replicas"] == [{"name": "cache", "count": 3}]
     # the base is untouched, so dev and staging keep their replicas
-    assert (root / "deploy/bases/frontend/deployment.yaml").read_text() == (
-        FIXTURES / "podinfo/deploy/bases/frontend/deployment.yaml"
+    assert (root / "deploy/bases/cache/deployment.yaml").read_text() == (
+        FIXTURES / "podinfo/deploy/bases/cache/deployment.yaml"
     ).read_text()
 
 

@@ -73,7 +73,9 @@ def test_write_inside_and_diff(app: Services, tmp_path: Path) -> None:
     assert r.created and r.changed and (repo / "real/cm.yaml").read_text(encoding="utf-8") == CM
     r2 = app.manifests.write("local", str(repo), "alias/cm.yaml", CM)
     assert not r2.changed and r2.diff == ""
-    r3 = app.manifests.write("local", str(repo), "alias/cm.yaml", CM.replace("name: x", "name: y"))
+    r3 = app.manifests.write(
+        "local", str(repo), "alias/cm.yaml", CM.replace("name: x", "name: y"), overwrite=True
+    )  # a ConfigMap is not a GitOps file: replaced only when told to
     assert "-  name: x" in r3.diff and "+  name: y" in r3.diff
 
 

@@ -106,6 +106,9 @@ def test_argocd_answers_ahead_in_one_call(app: Services, fixture_repo: Callable[
         "delivery": "write",
     }
     view = app.wizard.answer(OWNER, view.session_id, answers)
+    # every answer in one call: it stops at the preview (the delivery is kept until it was returned)
+    assert view.step == "preview" and view.preview is not None and not (repo / "argocd/guestbook.yaml").exists()
+    view = app.wizard.answer(OWNER, view.session_id, {})
     assert view.status == "done", view.errors
     (app_doc,) = load_documents((repo / "argocd/guestbook.yaml").read_text(encoding="utf-8"))
     assert app_doc["spec"]["source"] == {

@@ -106,8 +106,8 @@ def resolve_allowed(
     """
     if not path or not path.strip() or "\x00" in path:
         raise UserInputError("path is empty: pass the absolute path of a local directory")
-    p = Path(path).expanduser()
-    if not p.is_absolute():
+    p = Path(path)
+    if not p.is_absolute():  # '~' too: the server's home is not the caller's
         raise UserInputError(f"path {path!r} is relative: pass an absolute path")
     if is_private(path, private):
         raise PathNotAllowedError(PRIVATE_REFUSAL)
@@ -141,7 +141,9 @@ def check_relative(rel: str, what: str = "path") -> PurePosixPath:
         raise UserInputError(f"{what} is empty: give a path relative to the repository root")
     if "\x00" in rel or "\\" in rel:
         raise PathNotAllowedError(f"{what} {rel!r} contains a NUL byte or a backslash; use '/' separators")
-    if rel.startswith("/") or re.match(r"^[A-Za-z]:", rel) or rel.startswith("~"):
+    if rel.startswith("~"):
+        raise PathNotAllowedError(f"{what} {rel!r} starts with ~; give a path relative to the repository root")
+    if rel.startswith("/") or re.match(r"^[A-Za-z]:", rel):
         raise PathNotAllowedError(f"{what} {rel!r} is absolute; give a path relative to the repository root")
     if len(rel) > MAX_PATH:
         raise UserInputError(f"{what} is {len(rel)} characters long; at most {MAX_PATH}")

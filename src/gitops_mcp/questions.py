@@ -184,6 +184,25 @@ def relative_dir(value: Any) -> str:
     return "/".join(parts) or "."
 
 
+def repo_dir(value: Any, root: str | None, what: str = "a path") -> str:
+    """:func:`relative_dir`, also taking an absolute path inside the repository ``root``; a path
+    starting with ``~`` is refused (the server does not expand it: its home is not the caller's)."""
+    import os
+
+    v = as_text(value, MAX_PATH, what).strip()
+    if v.startswith("~"):
+        raise AnswerError(
+            f"{shown(v)} starts with ~, which is not expanded: give the path relative to the repository root"
+        )
+    if v.startswith("/") and root:
+        real = os.path.realpath(v)
+        for cand in (os.path.normpath(v), real):
+            if cand == root or cand.startswith(root.rstrip("/") + "/"):
+                return relative_dir(os.path.relpath(cand, root))
+        raise AnswerError(f"{shown(v)} is outside the repository {root}; give a path relative to its root")
+    return relative_dir(v)
+
+
 def output_file(value: Any) -> str:
     v = relative_dir(value)
     if v == "." or not v.endswith((".yaml", ".yml")):

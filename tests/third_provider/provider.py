@@ -28,6 +28,7 @@ from gitops_mcp.providers.base import (
     Generated,
     OciArtifacts,
     PackageType,
+    PlainDirs,
     QuestionContext,
     SourceKind,
     summary_of,
@@ -133,6 +134,7 @@ class KappProvider:
     fleet = KappFleet()
     oci: OciArtifacts | None = KappArtifacts()
     chart_releases: Mapping[str, ChartRelease] = {}  # kapp renders no charts
+    plain_dirs = PlainDirs((".yaml", ".yml"), subdirectories=True)  # deploys Kustomize paths only
 
     # -- the wizard -------------------------------------------------------------------------------------
     def unsupported_reason(self, package_type: PackageType, source_kind: SourceKind) -> str | None:

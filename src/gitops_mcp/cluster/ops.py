@@ -121,7 +121,8 @@ def _run(kube: KubeClient, plan: ReconcilePlan, ref: ObjectRef, obj: Obj, timeou
         refusal = step.refusal(current)
         if refusal is not None:
             raise UserInputError(refusal)
-        kube.patch_merge(t.api_version, t.kind, t.name, t.namespace, step.patch)
+        if not step.needless(current):
+            kube.patch_merge(t.api_version, t.kind, t.name, t.namespace, step.patch)
         done = _wait_for(kube, t.api_version, t.kind, t.name, t.namespace, timeout_s, step.handled)
         handled = handled and done is not None
     return handled

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from gitops_mcp.detection.gitops import app_of_apps
 from gitops_mcp.detection.kinds import GitOpsKinds, as_str
@@ -40,7 +41,7 @@ def helm_packages(sc: Scanner, engines: Sequence[GitOpsKinds]) -> tuple[list[Pac
             evidence.append("Chart.yaml has no name")
         templates = sc.fs.child(info.abs, "templates") if "templates" in info.subdirs else None
         has_templates = templates is not None
-        deps = [d.get("name") for d in chart.get("dependencies") or [] if isinstance(d, dict)]
+        deps = _dependencies(sc, rel, info.files, chart)
         if templates is not None:
             evidence.append("templates/ present")
             note = app_of_apps(sc, templates, f"{rel}/templates" if rel != "." else "templates", engines)
@@ -48,7 +49,7 @@ def helm_packages(sc: Scanner, engines: Sequence[GitOpsKinds]) -> tuple[list[Pac
                 apps_of_apps.append(rel)
                 evidence.append(note)
         if deps:
-            evidence.append("dependencies: " + ", ".join(str(d) for d in deps))
+            evidence.append("dependencies: " + ", ".join(d.split(" ", 1)[0] for d in deps))
         if not has_templates and not deps and confidence == "high":
             confidence = "medium"
             evidence.append("no templates/ and no dependencies")
@@ -63,6 +64,23 @@ def helm_packages(sc: Scanner, engines: Sequence[GitOpsKinds]) -> tuple[list[Pac
                 evidence=evidence,
                 values_files=values,
                 chart_version=str(version) if version is not None else None,
+                dependencies=deps,
             )
         )
     return packages, apps_of_apps
+
+
+def _dependencies(sc: Scanner, rel: str, files: Mapping[str, str], chart: Mapping[str, Any]) -> list[str]:
+    """``name version (repository)`` of each dependency: Chart.yaml's, or a v1 chart's requirements.yaml."""
+    found = chart.get("dependencies")
+    if not found and "requirements.yaml" in files:
+        rrel = "requirements.yaml" if rel == "." else f"{rel}/requirements.yaml"
+        text = sc.read_text(files["requirements.yaml"], rrel)
+        docs = sc.parse(text, rrel) if text is not None else None
+        found = docs[0].get("dependencies") if docs and isinstance(docs[0], dict) else None
+    out = []
+    for d in found if isinstance(found, list) else []:
+        if isinstance(d, dict) and as_str(d.get("name")):
+            repo = as_str(d.get("repository"))
+            out.append(f"{d['name']} {d.get('version', '*')}" + (f" ({repo})" if repo else ""))
+    return out

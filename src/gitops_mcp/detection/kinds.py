@@ -36,6 +36,44 @@ NON_OBJECT_GROUPS = frozenset(
 )
 
 
+# API groups Kubernetes itself serves (a kind of any other group needs its CRD, or an aggregated API)
+BUILTIN_GROUPS = frozenset(
+    {
+        "",
+        "apps",
+        "batch",
+        "autoscaling",
+        "policy",
+        "extensions",
+        "networking.k8s.io",
+        "rbac.authorization.k8s.io",
+        "storage.k8s.io",
+        "apiextensions.k8s.io",
+        "admissionregistration.k8s.io",
+        "scheduling.k8s.io",
+        "coordination.k8s.io",
+        "node.k8s.io",
+        "discovery.k8s.io",
+        "certificates.k8s.io",
+        "events.k8s.io",
+        "flowcontrol.apiserver.k8s.io",
+        "apiregistration.k8s.io",
+        "authentication.k8s.io",
+        "authorization.k8s.io",
+        "resource.k8s.io",
+        "internal.apiserver.k8s.io",
+        "storagemigration.k8s.io",
+        "metrics.k8s.io",
+    }
+)
+
+
+def custom_kind(api_version: str, kind: str) -> str | None:
+    """``group/Kind`` when the kind comes from a CustomResourceDefinition, else None."""
+    group = api_group(api_version)
+    return None if group in BUILTIN_GROUPS else f"{group}/{kind}"
+
+
 def as_str(v: Any) -> str | None:
     return v if isinstance(v, str) else None
 

@@ -7,8 +7,9 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
+from gitops_mcp.detection.kinds import custom_kind
 from gitops_mcp.detection.models import Confidence, Package
-from gitops_mcp.detection.reader import KUSTOMIZATION_FILES, Scanner, is_yaml
+from gitops_mcp.detection.reader import KUSTOMIZATION_FILES, Scanner, is_manifest
 
 
 @dataclass
@@ -57,7 +58,7 @@ def kustomization_refs(k: dict[str, Any], rel_dir: str) -> KustRefs:
         if target is None:
             refs.evidence.append(f"reference {ref} points outside the repository")
             return
-        if is_yaml(target) or target.rsplit("/", 1)[-1] in KUSTOMIZATION_FILES:
+        if is_manifest(target) or target.rsplit("/", 1)[-1] in KUSTOMIZATION_FILES:
             refs.files.add(target)
             if patch:
                 refs.patch_files.add(target)
@@ -119,19 +120,20 @@ def kustomize_packages(sc: Scanner, skip_dirs: Collection[str], claims: Claims) 
         if kdoc.get("helmCharts"):
             evidence.append("inflates Helm charts (helmCharts)")
         if kdoc.get("kind") == "Component":
-            evidence.append("a Kustomize Component (used by other kustomizations)")
-            confidence = "medium"
+            continue  # a Kustomize Component is part of the kustomizations that use it, not a package
         if info.chart:
             evidence.append("also has Chart.yaml: treated as Kustomize, as GitOps engines do")
             confidence = "medium" if confidence == "high" else confidence
         evidence.extend(refs.evidence)
         ns = kdoc.get("namespace") if isinstance(kdoc.get("namespace"), str) else None
         kinds: set[str] = set()
+        custom: set[str] = set()
         for f in sorted(refs.files - refs.patch_files):
             if posixpath.dirname(f) == (rel if rel != "." else "") and f.rsplit("/", 1)[-1] in info.files:
                 scan = sc.scan_yaml(info.files[f.rsplit("/", 1)[-1]], f)
                 if scan:
                     kinds.update(o.kind for o in scan.objects)
+                    custom.update(c for o in scan.objects if (c := custom_kind(o.api_version, o.kind)))
         if rel in skip_dirs:
             continue
         name = posixpath.basename(rel) if rel != "." else sc.fs.name
@@ -143,6 +145,7 @@ def kustomize_packages(sc: Scanner, skip_dirs: Collection[str], claims: Claims) 
             evidence=evidence,
             namespace=ns,
             kinds=sorted(kinds),
+            custom_kinds=sorted(custom),
         )
         packages[rel] = pkg
 

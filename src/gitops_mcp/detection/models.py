@@ -28,7 +28,9 @@ class Package(Model):
     chart_version: str | None = None
     namespace: str | None = Field(None, description="Namespace the package sets for itself, if any")
     kinds: list[str] = Field(default_factory=list, description="Kinds of the objects found (local files)")
-    used_by: list[str] = Field(default_factory=list, description="Kustomizations that use this one as a base")
+    used_by: list[str] = Field(default_factory=list, description="Overlays and GitOps objects (files) using it")
+    dependencies: list[str] = Field(default_factory=list, description="Chart dependencies")
+    custom_kinds: list[str] = Field(default_factory=list, description="CRD kinds (group/Kind)")
 
 
 class GitOpsObject(Model):

@@ -57,6 +57,11 @@ def is_yaml(name: str) -> bool:
     return name.endswith((".yaml", ".yml"))
 
 
+def is_manifest(name: str) -> bool:
+    """A file an engine may read as manifests: YAML or JSON."""
+    return name.endswith((".yaml", ".yml", ".json"))
+
+
 @dataclass
 class Doc:
     api_version: str
@@ -161,7 +166,9 @@ class Scanner:
             return self._scans[rel]
         text = self.read_text(abs_path, rel)
         result: FileScan | None = None
-        if text is not None:
+        if text is not None and rel.endswith(".json"):
+            result = self._scan_json(text, rel)
+        elif text is not None:
             objects: list[Doc] = []
             non_objects = 0
             for part in _DOC_SPLIT.split(text) if "---" in text else (text,):
@@ -175,6 +182,24 @@ class Scanner:
             result = FileScan(rel, text, objects, non_objects)
         self._scans[rel] = result
         return result
+
+    def _scan_json(self, text: str, rel: str) -> FileScan:
+        """A JSON manifest: one object, or a List of them; any other JSON (a dashboard) holds none."""
+        import json
+
+        try:
+            doc = json.loads(text) if '"apiVersion"' in text and '"kind"' in text else None
+        except ValueError:
+            doc = None
+        items = doc.get("items") if isinstance(doc, dict) and str(doc.get("kind", "")).endswith("List") else [doc]
+        objects = []
+        for d in items if isinstance(items, list) else []:
+            api, kind = (d.get("apiVersion"), d.get("kind")) if isinstance(d, dict) else (None, None)
+            if isinstance(api, str) and isinstance(kind, str) and is_kube_object(api, kind, self.config_groups):
+                meta = d.get("metadata") if isinstance(d.get("metadata"), dict) else {}
+                ns = meta.get("namespace")
+                objects.append(Doc(api, kind, ns if isinstance(ns, str) else None))
+        return FileScan(rel, text, objects, 0)
 
     def parse(self, text: str, rel: str) -> list[Any] | None:
         """The documents of a file; read-only (they are shared between scans of the same text)."""

@@ -22,6 +22,7 @@ from gitops_mcp.detection.helm import helm_packages
 from gitops_mcp.detection.kinds import (
     GitOpsKinds,
     api_group,
+    custom_kind,
     gitops_kinds_of,
     is_gitops_kind,
 )
@@ -34,6 +35,7 @@ from gitops_mcp.detection.reader import (
     FileScan,
     Scanner,
     is_kube_object,
+    is_manifest,
     is_yaml,
 )
 from gitops_mcp.detection.tree import LocalTree, TreeSource
@@ -70,6 +72,7 @@ def detect_packages(
     _other_dirs(sc, engines, generated, claims, kust_packages, found)
 
     packages = sorted(found.packages, key=lambda p: (p.path, p.type))
+    _appliers(packages, found.objects)
     for p in packages:
         p.used_by.sort()
     found.objects.sort(key=lambda o: (o.file, o.document))
@@ -104,7 +107,7 @@ def _other_dirs(
         return gitops_kinds_of(o.api_version, o.kind, engines) is not None
 
     for rel, info in sorted(sc.dirs.items()):
-        yaml_names = sorted(n for n in info.files if is_yaml(n))
+        yaml_names = sorted(n for n in info.files if is_manifest(n))
         in_kust = info.kustomization is not None
         if info.chart and not in_kust:
             continue
@@ -119,7 +122,7 @@ def _other_dirs(
                 continue
             if scan.objects:
                 obj_files.append((frel, scan))
-            elif not VALUES_FILE.match(n):
+            elif is_yaml(n) and not VALUES_FILE.match(n):
                 non_k8s_files.append(frel)
             if any(is_gitops(o) for o in scan.objects):
                 out.objects.extend(gitops_objects(sc, scan, frel in claims.patch_files, engines))
@@ -156,6 +159,7 @@ def _other_dirs(
                     confidence=conf,
                     evidence=evidence,
                     kinds=obj_kinds,
+                    custom_kinds=sorted({c for o in all_objs if (c := custom_kind(o.api_version, o.kind))}),
                     namespace=next(iter(namespaces)) if len(namespaces) == 1 else None,
                 )
             )
@@ -166,3 +170,16 @@ def _other_dirs(
                 evidence.append("libraries: " + ", ".join(libs))
             name = posixpath.basename(rel) if rel != "." else sc.fs.name
             out.packages.append(Package(path=rel, type="jsonnet", name=name, confidence="medium", evidence=evidence))
+
+
+def _appliers(packages: Sequence[Package], objects: Sequence[GitOpsObject]) -> None:
+    """Add to each package's ``used_by`` the files of the GitOps objects that apply its path."""
+    by_path = {p.path: p for p in packages}
+    for o in objects:
+        if o.patch or not o.path or "://" in o.path:
+            continue
+        path = posixpath.normpath(o.path.strip().lstrip("/")) or "."
+        pkg = by_path.get(path)
+        entry = f"{o.file} ({o.kind} {o.name})"
+        if pkg is not None and entry not in pkg.used_by:
+            pkg.used_by.append(entry)

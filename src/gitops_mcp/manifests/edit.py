@@ -215,7 +215,7 @@ class YamlEditor:
         expected = [_plain(d) for d in self.docs]
         _set_plain(expected[doc], path, value)
         node = self.docs[doc]
-        if not isinstance(node, CommentedMap):
+        if not isinstance(node, CommentedMap | CommentedSeq):  # a sequence: a JSON 6902 patch
             raise EditError("the document is not a mapping")
         line, indent = -1, -self._step()
         for i, p in enumerate(path):

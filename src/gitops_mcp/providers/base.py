@@ -120,6 +120,19 @@ class DeploymentSpec(Model):
     values: dict[str, Any] = Field(default_factory=dict)
     existing_sources: list[ExistingSource] = Field(default_factory=list)
     around: Surroundings = Field(default_factory=Surroundings)
+    nested: list[str] = Field(
+        default_factory=list, description="Plain manifests: its subdirectories holding manifests of their own"
+    )
+
+
+@dataclass(frozen=True)
+class PlainDirs:
+    """How an engine applies a plain-manifest directory it is pointed at."""
+
+    suffixes: tuple[str, ...]
+    """The files it reads as manifests."""
+    subdirectories: bool
+    """It applies the subdirectories too (one holding a kustomization is built by kustomize)."""
 
 
 class ObjectSummary(Model):
@@ -305,6 +318,9 @@ class Provider(Protocol):
 
     oci: OciArtifacts | None
     """Its OCI artifact format and the objects that deploy one; None when it deploys none."""
+
+    plain_dirs: PlainDirs
+    """How it applies a plain-manifest directory (what the package check of one reads)."""
 
 
 def summary_of(obj: Mapping[str, Any], text: str) -> ObjectSummary:

@@ -171,6 +171,8 @@ class ReconcileStep:
     """Why the live target must not be patched (e.g. it is suspended), or None."""
     role: str | None = None
     """What the target is to the requested object when it is another one (e.g. "the source of X y")."""
+    needless: Callable[[Obj], bool] = lambda _obj: False
+    """True when the controller acts anyway (so no patch is sent; ``handled`` is still waited for)."""
 
 
 @dataclass(frozen=True)

@@ -4,20 +4,20 @@ made (:mod:`.plan`)."""
 from gitops_mcp.remediation.changes import (
     Change,
     MergePatch,
+    Refused,
     SetEnv,
     SetHelmValues,
     SetImage,
     SetReplicas,
     SetResources,
 )
+from gitops_mcp.remediation.govern import leaves
 from gitops_mcp.remediation.plan import (
     FileEdit,
     Plan,
-    Refused,
     check_owner,
     collect_edits,
     kustomization_file,
-    leaves,
     plan,
     values_ops,
 )

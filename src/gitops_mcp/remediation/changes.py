@@ -6,8 +6,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
+from gitops_mcp.errors import UserInputError
 from gitops_mcp.model import Model
 from gitops_mcp.syntax import parse_image_reference
+
+
+class Refused(UserInputError):
+    """The change is not made; the message says why and what to do instead."""
 
 
 class SetImage(Model):

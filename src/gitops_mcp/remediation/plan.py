@@ -21,7 +21,6 @@ from pydantic import Field
 from gitops_mcp.cluster.owner import OwnerResult
 from gitops_mcp.detection import detect_packages
 from gitops_mcp.detection.kinds import GitOpsKinds
-from gitops_mcp.errors import UserInputError
 from gitops_mcp.manifests.edit import YamlEditor
 from gitops_mcp.manifests.yaml import load_documents
 from gitops_mcp.model import Model
@@ -29,12 +28,14 @@ from gitops_mcp.providers.live import RemediationRoute
 from gitops_mcp.providers.registry import ProviderRegistry
 from gitops_mcp.remediation.changes import (
     MergePatch,
+    Refused,
     SetEnv,
     SetHelmValues,
     SetImage,
     SetReplicas,
     SetResources,
 )
+from gitops_mcp.remediation.govern import autoscaler_over, build_chain, container_index, governing_edit, leaves
 from gitops_mcp.syntax import parse_image_reference
 
 
@@ -55,10 +56,6 @@ class Plan(Model):
     edits: list[FileEdit]
     affects: list[str] = Field(default_factory=list, description="Other environments the change reaches")
     notes: list[str] = Field(default_factory=list)
-
-
-class Refused(UserInputError):
-    """The change is not made; the message says why and what to do instead."""
 
 
 def _read(root: Path, rel: str) -> str:
@@ -85,26 +82,6 @@ def _norm_dir(path: str) -> str:
     return p
 
 
-def _container_index(doc: dict[str, Any], name: str | None) -> tuple[list[str | int], int]:
-    spec = doc.get("spec") or {}
-    pod = spec.get("template", {}).get("spec") if doc.get("kind") != "Pod" else spec
-    base: list[str | int] = ["spec", "template", "spec"] if doc.get("kind") != "Pod" else ["spec"]
-    if doc.get("kind") == "CronJob":
-        pod = spec.get("jobTemplate", {}).get("spec", {}).get("template", {}).get("spec")
-        base = ["spec", "jobTemplate", "spec", "template", "spec"]
-    containers = (pod or {}).get("containers") or []
-    names = [c.get("name") for c in containers]
-    if not containers:
-        raise Refused(f"{doc.get('kind')} {doc.get('metadata', {}).get('name')} has no containers in Git")
-    if name is None:
-        if len(containers) > 1:
-            raise Refused(f"the workload has several containers ({', '.join(map(str, names))}); name one")
-        return base, 0
-    if name not in names:
-        raise Refused(f"no container {name!r}; containers: {', '.join(map(str, names))}")
-    return base, names.index(name)
-
-
 def _split_image(image: str) -> tuple[str, str | None]:
     """(name, tag) of an image reference; a digest is not part of either."""
     try:
@@ -118,10 +95,10 @@ def _object_edits(editor: YamlEditor, doc_index: int, doc: dict[str, Any], chang
     if isinstance(change, SetReplicas):
         editor.set(doc_index, ["spec", "replicas"], change.replicas)
     elif isinstance(change, SetImage):
-        base, i = _container_index(doc, change.container)
+        base, i = container_index(doc, change.container)
         editor.set(doc_index, [*base, "containers", i, "image"], change.image)
     elif isinstance(change, SetEnv):
-        base, i = _container_index(doc, change.container)
+        base, i = container_index(doc, change.container)
         container = _dig(doc, [*base, "containers", i])
         env = container.get("env")
         if env:
@@ -136,7 +113,7 @@ def _object_edits(editor: YamlEditor, doc_index: int, doc: dict[str, Any], chang
         else:
             editor.set(doc_index, [*base, "containers", i, "env"], [{"name": change.name, "value": change.value}])
     elif isinstance(change, SetResources):
-        base, i = _container_index(doc, change.container)
+        base, i = container_index(doc, change.container)
         for section in ("requests", "limits"):
             for k, v in getattr(change, section).items():
                 editor.set(doc_index, [*base, "containers", i, "resources", section, k], v)
@@ -153,17 +130,6 @@ def _dig(node: Any, path: list[str | int]) -> Any:
     for p in path:
         node = node[p]
     return node
-
-
-def leaves(patch: dict[str, Any], prefix: list[str | int] | None = None) -> list[tuple[list[str | int], Any]]:
-    out: list[tuple[list[str | int], Any]] = []
-    for k, v in patch.items():
-        path: list[str | int] = [*(prefix or []), k]
-        if isinstance(v, dict) and v:
-            out += leaves(v, path)
-        else:
-            out.append((path, v))
-    return out
 
 
 def values_ops(change: Any) -> list[tuple[list[str | int], Any]]:
@@ -276,6 +242,26 @@ def plan(
     else:
         doc = _docs(root, file.file)[file.document]
         in_base = overlay_dir != "." and not (defining_dir + "/").startswith(overlay_dir.rstrip("/") + "/")
+        chain = build_chain(root, overlay_dir, file.file)
+        if isinstance(change, SetReplicas) or (
+            isinstance(change, MergePatch) and "replicas" in (change.patch.get("spec") or {})
+        ):
+            dirs = [overlay_dir, *(posixpath.dirname(k) or "." for k in chain), defining_dir]
+            scaler = autoscaler_over(root, dirs, git.defining_kind, git.defining_name)
+            if scaler is not None:
+                raise Refused(
+                    f"{scaler}: it decides the live replica count, so replicas in Git would not take effect; "
+                    "change its minReplicas/maxReplicas instead (merge_patch on it), or remove it first; "
+                    "nothing was changed"
+                )
+        governed, left = governing_edit(root, editor, chain, doc, change, git.defining_kind, git.defining_name)
+        for rel, role, why in governed:
+            roles[rel], reasons[rel] = role, why
+        for path, value in left if governed else []:  # what no level of the build sets: the object's own
+            editor(file.file).set(file.document, path, value)
+            reasons[file.file] = f"{git.defining_kind} {git.defining_name} is defined in {file.file}"
+        if governed:
+            return _finish(root, texts, reasons, result, roles)
         kfile = kustomization_file(root, overlay_dir) if in_base else None
         done = False
         if kfile is not None and isinstance(change, SetReplicas | SetImage):
@@ -357,7 +343,7 @@ def _overlay_field(ed: YamlEditor, k: dict[str, Any], change: Any, name: str, do
             ed.set(0, ["replicas"], [{"name": name, "count": change.replicas}])
         return True
     if isinstance(change, SetImage):
-        base, idx = _container_index(doc, change.container)
+        base, idx = container_index(doc, change.container)
         current = _dig(doc, [*base, "containers", idx]).get("image", "")
         cur_repo, _ = _split_image(str(current))
         new_repo, new_tag = _split_image(change.image)

@@ -100,8 +100,8 @@ def register(tools: ToolSet, svc: Services, settings: Settings) -> None:
     ) -> SessionView:
         """Answer wizard questions; returns the next ones or, at the end, the preview (YAML, target
         file, diff, validation). A refused answer comes back as its question with an error, nothing
-        changed. At the preview, delivery=write writes the file (overwriting it); push or
-        pull_request also commits."""
+        changed. delivery (write the file; push or pull_request also commit it) acts only on a
+        preview already returned; given earlier, it is kept."""
         principal = current_principal()
         view = await run(svc.wizard.answer, principal, session_id, answers, accept_defaults)
         if not ask_inline:

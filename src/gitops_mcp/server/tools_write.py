@@ -50,11 +50,14 @@ def add_write_manifests(tools: ToolSet, svc: Services) -> None:
         ] = None,
         yaml: Annotated[str | None, Field(description="Manifests to write")] = None,
         session_id: Annotated[str | None, Field(description="Write this session's preview instead")] = None,
+        overwrite: Annotated[bool, Field(description="Replace a file that is not GitOps of these objects")] = False,
     ) -> WriteResult:
-        """Write manifests into a file inside the repository, overwriting it, and show the diff
-        (a git URL: kept on a branch for commit_and_push). Refuses invalid manifests, '..',
-        absolute paths, anything under .git and symlinks that leave the repository."""
-        return await answer(svc.manifests.write, current_principal(), repo_path, output_path, yaml, session_id)
+        """Write manifests into a file inside the repository and show the diff (a git URL: kept
+        on a branch for commit_and_push). Refuses invalid manifests, '..', absolute paths,
+        anything under .git and symlinks that leave the repository."""
+        return await answer(
+            svc.manifests.write, current_principal(), repo_path, output_path, yaml, session_id, overwrite
+        )
 
 
 def add_commit_and_push(tools: ToolSet, svc: Services) -> None:

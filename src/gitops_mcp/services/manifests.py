@@ -9,12 +9,15 @@ from typing import Any
 
 from pydantic import Field
 
+from gitops_mcp.detection.kinds import is_gitops_kind
 from gitops_mcp.detection.models import Package
 from gitops_mcp.errors import PolicyViolation, UserInputError
 from gitops_mcp.git.urls import url_identity
 from gitops_mcp.manifests.validation import ValidationResult
 from gitops_mcp.manifests.write import WriteResult, write_manifest_file
+from gitops_mcp.manifests.yaml import load_documents
 from gitops_mcp.model import Model
+from gitops_mcp.paths import safe_repo_file
 from gitops_mcp.providers.base import ObjectSummary
 from gitops_mcp.questions import comma_list, relative_dir
 from gitops_mcp.services.inspect import InspectService
@@ -111,6 +114,7 @@ class ManifestService:
         output_path: str | None = None,
         yaml_text: str | None = None,
         session_id: str | None = None,
+        overwrite: bool = False,
     ) -> WriteResult:
         self.shared.require_writable()
         if (yaml_text is None) == (session_id is None):
@@ -139,7 +143,55 @@ class ManifestService:
         if not output_path.endswith((".yaml", ".yml")):
             raise UserInputError(f"output_path {output_path!r} must end in .yaml or .yml")
         text, target = yaml_text, output_path
-        res, tree, kept = repo.write(
-            self.shared, principal, [target], lambda root: write_manifest_file(root, target, text)
-        )
+
+        def put(root: Path) -> WriteResult:
+            if not overwrite:
+                self._refuse_foreign(root, target, text)
+            return write_manifest_file(root, target, text)
+
+        res, tree, kept = repo.write(self.shared, principal, [target], put)
         return res if tree.url is None else res.model_copy(update={"repo_root": tree.url, "kept": kept})
+
+    def _refuse_foreign(self, root: Path, rel: str, new_text: str) -> None:
+        """Refuse to replace a file that is not a GitOps file of (one of) the same objects."""
+        target = safe_repo_file(root, rel)
+        if not target.is_file():
+            return
+        try:
+            text = target.read_text(encoding="utf-8")
+            if text == new_text:
+                return  # nothing replaced
+            old = load_documents(text)
+        except (UserInputError, UnicodeDecodeError):
+            old = None
+        if old is not None and not old:
+            return  # empty or only comments
+        engines = self.shared.registry.gitops_kinds()
+        new_ids = {_identity(d) for d in load_documents(new_text)}
+        objs = [d for d in old or [] if isinstance(d, dict)]
+        gitops = (
+            old is not None
+            and len(objs) == len(old)
+            and all(is_gitops_kind(str(d.get("apiVersion", "")), str(d.get("kind", "")), engines) for d in objs)
+        )
+        lost = [d for d in objs if d.get("kind") and not (gitops and _identity(d) in new_ids)]
+        if gitops and not lost:
+            return  # a GitOps file of the same objects: this write updates them
+        held = ", ".join(_describe(d) for d in lost[:5]) + (" ..." if len(lost) > 5 else "")
+        what = f"it holds {held}" if lost else "it is not a file of Kubernetes objects"
+        raise UserInputError(
+            f"refusing to replace {rel}: {what}, which the new content does not keep (not a GitOps file of the "
+            "same objects); pass overwrite=true to replace it, or choose another output_path"
+        )
+
+
+def _identity(doc: Any) -> tuple[str, str, str]:
+    meta = doc.get("metadata") if isinstance(doc, dict) else None
+    meta = meta if isinstance(meta, dict) else {}
+    kind = str(doc.get("kind", "")) if isinstance(doc, dict) else ""
+    return kind, str(meta.get("namespace") or ""), str(meta.get("name") or "")
+
+
+def _describe(doc: Any) -> str:
+    kind, ns, name = _identity(doc)
+    return f"{kind} {ns + '/' if ns else ''}{name}".strip()

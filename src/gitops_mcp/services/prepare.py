@@ -12,6 +12,7 @@ from gitops_mcp.detection.facts import PackageFacts, package_facts
 from gitops_mcp.detection.models import Package
 from gitops_mcp.errors import ClusterError
 from gitops_mcp.git.urls import url_identity
+from gitops_mcp.manifests.plain import check_plain, nested_manifest_dirs
 from gitops_mcp.manifests.preflight import PackageCheck, check_helm, check_kustomize
 from gitops_mcp.manifests.validation import validate_documents
 from gitops_mcp.manifests.write import diff_against, unified_diff
@@ -39,6 +40,7 @@ class Preparation:
     def __init__(self, shared: Shared) -> None:
         self.shared = shared
         self._checks: dict[tuple[str, str, str, tuple[str, ...]], PackageCheck | None] = {}
+        self._served: set[str] | None = None  # group/Kind of the cluster's CRDs, read once per request
 
     def context(
         self, directory: Path | None, intent: str | None, provider: str | None, packages: list[Package] | None = None
@@ -111,10 +113,38 @@ class Preparation:
             return None
         return [ClusterApplier(ref=a.ref, repo_url=a.repo_url, path=a.path) for a in found]
 
+    def crd_notes(self, kinds: list[str]) -> list[str]:
+        """What the preview says of the package's kinds from CRDs (``group/Kind``): which, and with
+        a cluster to ask, which of them it lacks."""
+
+        if not kinds:
+            return []
+        notes = [f"The package uses kinds from CRDs: {', '.join(kinds)}; they must be installed before it syncs."]
+        if not self.shared.cluster_configured():
+            return notes
+        if self._served is None:
+            try:
+                with self.shared.kube(timeout=5.0) as kube:
+                    items, _ = kube.list("apiextensions.k8s.io/v1", "CustomResourceDefinition")
+            except ClusterError as exc:
+                return [*notes, f"Could not ask the cluster which are installed: {exc}"]
+            spec = [i.get("spec") or {} for i in items]
+            self._served = {f"{s.get('group')}/{(s.get('names') or {}).get('kind')}" for s in spec}
+        missing = [k for k in kinds if k not in self._served]
+        if missing:
+            notes.append(
+                f"Missing in the cluster: {', '.join(missing)}: install their CRDs (or the operator that "
+                "brings them) first, or the sync fails with 'no matches for kind'."
+            )
+        else:
+            notes.append("The cluster has all of them.")
+        return notes
+
     def env(self, ctx: SessionContext) -> flow.FlowEnv:
         root = Path(ctx.repo_root) if ctx.repo_root else None
         delivery = self.shared.delivery
         self._checks.clear()  # one env per request: files may have changed since the last one
+        self._served = None
 
         def exists(rel: str) -> bool:
             return root is not None and delivery.dir_exists(root, rel)
@@ -156,7 +186,7 @@ class Preparation:
         if self.shared.delivery.is_cached(root) or url_identity(str(repo_url)) != url_identity(ctx.origin_url):
             return None
         files = tuple(str(f) for f in answers.get("value_files") or [])
-        key = (str(root), str(path), kind[0], files)
+        key = (str(root), str(path), f"{kind[0]}:{answers.get('provider')}", files)
         if key not in self._checks:
             s = self.shared.settings
             limits = Limits(
@@ -170,6 +200,9 @@ class Preparation:
                 self._checks[key] = check_kustomize(root, str(path), limits, s.build_max_input_mb)
             elif kind[0] == "helm":
                 self._checks[key] = check_helm(root, str(path), list(files), limits, s.build_max_input_mb)
+            elif kind[0] == "manifests" and answers.get("provider") in self.shared.registry:
+                how = self.shared.registry.get(str(answers["provider"])).plain_dirs
+                self._checks[key] = check_plain(root, str(path), how.suffixes, how.subdirectories)
             else:
                 self._checks[key] = None
         return self._checks[key]
@@ -188,13 +221,17 @@ class Preparation:
         provider = self.shared.registry.get(str(a["provider"]))
         spec = flow.build_spec(a, ctx)
         spec.around = self.surroundings(a, ctx, provider)
+        if spec.package_type == "manifests" and spec.source_kind == "git" and ctx.repo_root and spec.path:
+            spec.nested = nested_manifest_dirs(Path(ctx.repo_root), spec.path)
         options = {q.id: a[q.id] for q in flow.questions_for("provider_options", a, ctx, self.env(ctx)) if q.id in a}
         gen = provider.generate(spec, options)
+        pkg = flow.selected_package(a, ctx)
+        needs = [k for k in (pkg.custom_kinds if pkg else []) if not provider.manages_api_group(k.split("/")[0])]
         objects, text = gen.objects, dump_documents(gen.objects)
         owner = updatable_owner(a, ctx) if a.get("existing") == "update" else None
         if owner is not None:
             answered = {k for k in a if k not in state.defaulted}
-            text, doc, summary, notes = updated_file(
+            text, doc, summary, updated = updated_file(
                 self._current(ctx, owner.file),
                 owner,
                 gen.objects,
@@ -205,11 +242,12 @@ class Preparation:
             others = [
                 o.text() for o in spec.around.owners if (o.kind, o.name, o.file) != (owner.kind, owner.name, owner.file)
             ]
-            notes += [f"Also deployed by {'; '.join(others[:3])}: update those too if needed."] if others else []
-            gen = gen.model_copy(update={"summary": [summary], "notes": notes + gen.package_notes})
+            updated += [f"Also deployed by {'; '.join(others[:3])}: update those too if needed."] if others else []
+            gen = gen.model_copy(update={"summary": [summary], "notes": updated + gen.package_notes})
             objects = [doc]
         if choice := choice_help(str(a["output_path"]), provider.name, ctx, self.shared.registry):
             gen.notes.insert(0, f"Output: {choice}.")
+        notes = [*gen.notes, *self.crd_notes(needs)]
         validation = validate_documents(
             objects, self.shared.settings.policy, self.shared.crds(), rules=self.shared.rules
         )
@@ -228,7 +266,7 @@ class Preparation:
             output_path=out,
             yaml=text,
             objects=gen.summary,
-            notes=gen.notes,
+            notes=notes,
             diff=diff,
             file_exists=exists,
             validation=validation,

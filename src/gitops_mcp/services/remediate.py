@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import Field
 
-from gitops_mcp.cluster.ops import WaitResult, reconcile_and_wait
+from gitops_mcp.cluster.ops import WaitResult, reconcile_and_wait, wait_for_sync
 from gitops_mcp.cluster.owner import GitLocation, OwnerResult
 from gitops_mcp.git.delivery import CommitResult, Mode
 from gitops_mcp.git.urls import url_identity
@@ -139,6 +139,7 @@ class RemediationService:
         """
 
         self.shared.require_writable()
+        self._refuse_autoscaled(api_version, kind, name, namespace, change, context)
         what = change.type.replace("_", " ")
         msg = message or f"Remediate {kind} {namespace}/{name}: {what}"
         chain = self.cluster.owner_chain(api_version, kind, name, namespace, context)
@@ -156,6 +157,32 @@ class RemediationService:
                 result.message += "; after the merge, verify it with wait_for_sync"
             return result
         return self._verify(result, change, result.commit.commit_sha, context)
+
+    def _refuse_autoscaled(
+        self, api_version: str, kind: str, name: str, namespace: str | None, change: Any, context: str | None
+    ) -> None:
+        """Replicas of an object an autoscaler in the cluster scales: no edit in Git decides them."""
+        from gitops_mcp.errors import ClusterError
+        from gitops_mcp.remediation import MergePatch, Refused, SetReplicas
+
+        patch = change.patch.get("spec") if isinstance(change, MergePatch) else None
+        if not (isinstance(change, SetReplicas) or (isinstance(patch, dict) and "replicas" in patch)) or not namespace:
+            return
+        try:
+            with self.shared.kube(context) as kube:
+                items, _ = kube.list("autoscaling/v2", "HorizontalPodAutoscaler", namespace)
+        except ClusterError:
+            return  # not served or not readable: what Git holds is checked by the plan
+        for hpa in items:
+            spec, meta = hpa.get("spec") or {}, hpa.get("metadata") or {}
+            target = spec.get("scaleTargetRef") or {}
+            if target.get("kind") == kind and target.get("name") == name:
+                raise Refused(
+                    f"HorizontalPodAutoscaler {namespace}/{meta.get('name')} in the cluster scales {kind} {name} "
+                    f"between {spec.get('minReplicas', 1)} and {spec.get('maxReplicas', '?')} replicas: it decides "
+                    "the live replica count, so replicas in Git would not take effect; change its "
+                    "minReplicas/maxReplicas instead, or remove it first; nothing was changed"
+                )
 
     def _change(self, owner: OwnerResult, root: Path, change: Any, msg: str, mode: Mode) -> RemediationResult:
         """Plan, validate, write and deliver the edit in the repository at ``root``."""
@@ -192,6 +219,22 @@ class RemediationService:
                 result.message += f"; not applied: {result.verification.message}"
                 return result
             check = owner.chain[0] if route.values_kind is not None else owner.object
+            if route.values_kind is not None and check.namespace is not None:
+                # the applier applied the new values; the release's controller upgrades after it (seen on
+                # the real controllers): live once the release is ready at its new generation
+                release = wait_for_sync(
+                    kube,
+                    check.kind,
+                    check.name,
+                    check.namespace,
+                    None,
+                    max(1.0, deadline - self.shared.clock.monotonic()),
+                    registry=self.shared.registry,
+                )
+                if release.outcome != "synced":
+                    result.live_ok = False
+                    result.message += f"; {check.kind} not upgraded: {release.message}"
+                    return result
             live = kube.get(check.api_version, check.kind, check.name, check.namespace)
         result.live_ok, result.live_detail = live_check(live, change, route)
         result.message += f"; live: {result.live_detail}"

@@ -153,7 +153,11 @@ class WizardService:
             state.answers.pop("delivery", None)
             state.answers.pop("register", None)
             state.step = "preview"
+        if state.step == "done" and state.shown != state.preview.digest():  # never delivered unseen: kept
+            state.pending["delivery"] = state.answers.pop("delivery")
+            state.step = "preview"
         if state.step != "done":
+            state.shown = state.preview.digest() if state.status == "open" else state.shown
             if not state.context.delivery_options:
                 state.status = "done"
             return state
@@ -366,6 +370,9 @@ class WizardService:
                 "The server is read-only: nothing can be written. Copy preview.yaml into "
                 f"{state.preview.output_path if state.preview else 'the repository'} yourself."
             )
+        if state.step == "preview" and "delivery" in state.pending:  # held: see _settle
+            held = f"Delivery {state.pending['delivery']!r} is held: the user has not seen this preview. "
+            return held + "Show it to them, then call answer_questions again to deliver it (the answer is kept)."
         if state.step == "preview":
             valid = state.preview is not None and state.preview.validation.valid
             return (
@@ -390,4 +397,4 @@ def preview_key(answers: Mapping[str, Any], settings: Settings) -> str:
 
 def _brief(p: Package) -> Package:
     """A detected package as the session shows it: what to choose by; the evidence is detect_packages'."""
-    return p.model_copy(update={"evidence": [], "kinds": [], "used_by": []})
+    return p.model_copy(update={"evidence": [], "kinds": [], "custom_kinds": []})

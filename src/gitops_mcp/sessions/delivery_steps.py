@@ -160,6 +160,11 @@ def preview_questions(answers: Mapping[str, Any], ctx: SessionContext, env: Flow
         choose = select(ctx.delivery_options)
 
         def delivery(value: Any) -> Any:
+            if value in ("push", "pull_request") and value not in ctx.delivery_options:
+                raise AnswerError(
+                    f"{value!r} commits and pushes to the origin remote, and this repository has none "
+                    "(git remote add origin <url>); write is possible"
+                )
             v = choose(value)
             reason = _register_refusal(v) if register and answers.get("register") is True else None
             if reason:

@@ -97,6 +97,12 @@ class Preview(Model):
         None, description="Whether the package itself builds (kustomize build / helm template); None: not checked"
     )
 
+    def digest(self) -> str:
+        """What the user reviews: the target, the YAML and the change to the file."""
+        import hashlib
+
+        return hashlib.sha256("\0".join((self.output_path, self.yaml, self.diff)).encode()).hexdigest()
+
 
 class DeliveryResult(Model):
     action: Literal["write", "push", "pull_request"]
@@ -128,6 +134,7 @@ class SessionState(Model):
     pending: dict[str, Any] = Field(default_factory=dict, description="Answers given ahead of their step")
     defaulted: list[str] = Field(default_factory=list, description="Answers that were taken from defaults")
     preview: Preview | None = None
+    shown: str | None = Field(None, description="Digest of the preview last returned to the caller")
     preview_of: str | None = Field(None, description="The answers the preview was built from (see preview_key)")
     result: DeliveryResult | None = None
     version: int = 0

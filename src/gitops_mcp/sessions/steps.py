@@ -23,7 +23,7 @@ from gitops_mcp.questions import (
     chart_version,
     dns_label,
     git_url,
-    relative_dir,
+    repo_dir,
     select,
 )
 from gitops_mcp.sessions.defaults import (
@@ -58,13 +58,13 @@ def _package_questions(answers: Mapping[str, Any], ctx: SessionContext) -> list[
     listing = "; ".join(f"{p.path} ({p.type} {p.name})" for p in ctx.packages[:MAX_SELECT_OPTIONS])
 
     def parse(value: Any) -> str:
-        v = as_text(value, MAX_PATH, "a package path").strip("/") or "."
-        v = v.removeprefix("./") or "."
+        raw = as_text(value, MAX_PATH, "a package path").strip()
+        v = raw if raw == CHART else repo_dir(raw, ctx.repo_root, "a package path")
         if v not in options:
             close = difflib.get_close_matches(v, options, n=1, cutoff=0.6)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             listed = "the options" if len(options) <= MAX_SELECT_OPTIONS else "detect_packages' paths"
-            raise AnswerError(f"{shown(v)} is not a detected package{hint}; choose one of {listed}, or 'chart'")
+            raise AnswerError(f"{shown(raw)} is not a detected package{hint}; choose one of {listed}, or 'chart'")
         return v
 
     big = len(options) > MAX_SELECT_OPTIONS
@@ -141,7 +141,7 @@ def _common_questions(answers: Mapping[str, Any], ctx: SessionContext, env: Flow
     if kind is not None and kind[1] == "git":
 
         def path_parse(value: Any) -> str:
-            v = relative_dir(value)
+            v = repo_dir(value, ctx.repo_root)
             if env.exists is not None and not env.exists(v):
                 raise AnswerError(f"{v!r} is not a directory in the repository")
             return v

@@ -16,7 +16,9 @@ controllers do, the way they report it:
   ``lastAppliedOriginRevision``.
 - HelmRelease (charts from a GitRepository): version from Chart.yaml ``+<12 hex>``; ``Ready``.
 - Application: resolve ``targetRevision``, apply on auto-sync or a pending ``operation`` with the
-  tracking annotation and instance label, ``sync``/``health``/``operationState``; refresh
+  tracking annotation (no instance label), ``sync``/``health``/``operationState`` as Argo CD 3.6
+  words them (a failed automated sync waits to retry; a source it cannot render is a ComparisonError;
+  ``status.resources`` without health); refresh
   annotation handled and removed.
 Exceptions are collected in ``errors`` (tests assert it stays empty).
 """

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import re
+import time
 
 import yaml
 
@@ -26,52 +28,63 @@ class ArgoCDController(Controllers):
             ref = rev_name if rev_name != "HEAD" else "HEAD"
             sha = (git(bare, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}") or "").strip()
         main_patch: Obj = {"metadata": {"annotations": {"argocd.argoproj.io/refresh": None}}}
-        if not sha:
-            status["conditions"] = [
-                {
-                    "type": "ComparisonError",
-                    "message": f"Failed to load target state: unable to resolve '{rev_name}' in {src.get('repoURL')}",
-                }
-            ]
-            status["sync"] = {"status": "Unknown"}
-            self._report(obj, status, main_patch)
-            return
-        status.pop("conditions", None)
+        if bare is None or not sha:
+            why = f"code = Unknown desc = unable to resolve '{rev_name}' to a commit SHA"
+            return self._comparison_error(obj, status, main_patch, why)
         automated = (spec.get("syncPolicy") or {}).get("automated") is not None
-        applied_rev = (status.get("sync") or {}).get("revision")
+        last_op = status.get("operationState") or {}
+        synced_rev = (last_op.get("syncResult") or {}).get("revision") if last_op.get("phase") == "Succeeded" else None
+        path = src.get("path", ".")
+        files = files_at(bare, sha, path)
+        if files is None:
+            return self._comparison_error(
+                obj, status, main_patch, f"code = Unknown desc = {path}: app path does not exist", rev_name
+            )
+        try:
+            docs = build(files, path, recurse=bool((src.get("directory") or {}).get("recurse")))
+        except yaml.YAMLError as exc:
+            bad = next((f for f in files if f.endswith((".yaml", ".yml"))), path).rsplit("/", 1)[-1]
+            why = f"error converting YAML to JSON: {str(exc).splitlines()[0]}"
+            why = f'code = FailedPrecondition desc = Failed to unmarshal "{bad}": failed to unmarshal manifest: {why}'
+            return self._comparison_error(obj, status, main_patch, why, rev_name)
+        status.pop("conditions", None)
         if automated or operation:
             dest_ns = (spec.get("destination") or {}).get("namespace")
             create_ns = "CreateNamespace=true" in ((spec.get("syncPolicy") or {}).get("syncOptions") or [])
-            path = src.get("path", ".")
-            files = files_at(bare, sha, path) or {}
-            injected = self.failures.pop(("Application", name), None)
-            error = injected
+            error = self.failures.pop(("Application", name), None)
             applied: list[Obj] = []
             if not error:
-                try:
-                    docs = build(files, path, recurse=bool((src.get("directory") or {}).get("recurse")))
-                    applied, error = self._apply(
-                        docs,
-                        dest_ns,
-                        {"app.kubernetes.io/instance": name},
-                        {},
-                        create_ns,
-                        tracking=lambda d: (
-                            f"{name}:{d['apiVersion'].rsplit('/', 1)[0] if '/' in d['apiVersion'] else ''}"
-                            f"/{d['kind']}:{d['metadata'].get('namespace', dest_ns)}/{d['metadata']['name']}"
-                        ),
-                    )
-                except yaml.YAMLError as exc:
-                    error = f"Failed to load target state: {str(exc).splitlines()[0]}"
+                applied, error = self._apply(
+                    docs,
+                    dest_ns,
+                    {},
+                    {},
+                    create_ns,
+                    tracking=lambda d: (
+                        f"{name}:{d['apiVersion'].rsplit('/', 1)[0] if '/' in d['apiVersion'] else ''}"
+                        f"/{d['kind']}:{d['metadata'].get('namespace', dest_ns)}/{d['metadata']['name']}"
+                    ),
+                )
+                if error:
+                    error = _sync_failure(error)
+            # an automated sync retries (limit 5) unless spec.syncPolicy.retry says otherwise; ours do not
+            retry = (spec.get("syncPolicy") or {}).get("retry") or ({} if operation else {"limit": 5})
             op = {
-                "operation": operation or {"initiatedBy": {"automated": True}, "sync": {"revision": sha}},
+                "operation": operation
+                or {"initiatedBy": {"automated": True}, "retry": retry, "sync": {"revision": sha}},
                 "startedAt": now(),
                 "finishedAt": now(),
                 "syncResult": {"revision": sha},
             }
-            if error:
+            if error and int(retry.get("limit") or 0) > 0:
+                at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 5))
+                msg = f"{error}. Retrying attempt #1 at {at}."
+                status["operationState"] = {**op, "phase": "Running", "retryCount": 1, "message": msg}
+            elif error:
                 status["operationState"] = {**op, "phase": "Failed", "message": error}
-                status["sync"] = {"status": "OutOfSync", "revision": applied_rev or ""}
+            if error:
+                status["sync"] = {"status": "OutOfSync", "revision": sha}
+                status.setdefault("health", {"status": "Missing"})
                 self.record(
                     obj,
                     "Warning",
@@ -95,23 +108,23 @@ class ArgoCDController(Controllers):
                     f"Sync operation to {sha} succeeded",
                     "argocd-application-controller",
                 )
+                # no resource health (persist-resource-health is off by default since 3.0); no group for core
                 status["resources"] = [
                     {
-                        "group": o["apiVersion"].rsplit("/", 1)[0] if "/" in o["apiVersion"] else "",
+                        **({"group": o["apiVersion"].rsplit("/", 1)[0]} if "/" in o["apiVersion"] else {}),
                         "version": o["apiVersion"].rsplit("/", 1)[-1],
                         "kind": o["kind"],
                         "namespace": o["metadata"].get("namespace", ""),
                         "name": o["metadata"]["name"],
                         "status": "Synced",
-                        **self._health(o),
                     }
                     for o in applied
                 ]
             main_patch["operation"] = None
         else:
             status["sync"] = {
-                "status": "Synced" if applied_rev == sha else "OutOfSync",
-                "revision": applied_rev or sha if applied_rev == sha else applied_rev or "",
+                "status": "Synced" if synced_rev == sha else "OutOfSync",
+                "revision": sha,
             }
             status.setdefault("health", {"status": "Missing"})
         self._report(obj, status, main_patch)
@@ -132,9 +145,29 @@ class ArgoCDController(Controllers):
             }
         return {"health": {"status": "Healthy"}}
 
+    def _comparison_error(self, obj: Obj, status: Obj, main_patch: Obj, why: str, rev_name: str = "") -> None:
+        """What Argo CD reports when the repo-server cannot render the target: a ComparisonError, sync
+        Unknown at the unresolved targetRevision, no operation."""
+        message = f"Failed to load target state: failed to generate manifest for source 1 of 1: rpc error: {why}"
+        status["conditions"] = [{"type": "ComparisonError", "message": message, "lastTransitionTime": now()}]
+        status["sync"] = {"status": "Unknown", **({"revision": rev_name} if rev_name else {})}
+        status.setdefault("health", {"status": "Healthy"})
+        self._report(obj, status, main_patch)
+
     def _report(self, obj: Obj, status: Obj, main_patch: Obj) -> None:
         """Write the status, then the Application's own changes (refresh annotation, finished operation)."""
         ns, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
         self.kube.patch_status(obj["apiVersion"], "Application", ns, name, status)
         r = self.kube.resource_for(obj["apiVersion"], "Application")
         self.kube.patch(r, ns, name, main_patch, "application/merge-patch+json")
+
+
+def _sync_failure(error: str) -> str:
+    """The operation message Argo CD gives for what the API server refused (as the real one words it)."""
+    unknown = re.search(r'no matches for kind "[^"]*" in version "([^"]*)"', error)
+    if unknown:  # Argo CD's dry run asks discovery for the group version first
+        return (
+            "one or more synchronization tasks are not valid: failed to discover server resources for group version"
+            f" {unknown.group(1)}: the server could not find the requested resource"
+        )
+    return f"one or more objects failed to apply, reason: {error}"

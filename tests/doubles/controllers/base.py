@@ -120,15 +120,21 @@ class Controllers:
         annotations: dict[str, str],
         create_ns: bool = False,
         tracking: Callable[[Obj], str] | None = None,
+        flux_messages: bool = False,
     ) -> tuple[list[Obj], str | None]:
+        """Apply docs like the controller; (applied, error). ``flux_messages``: errors worded as
+        kustomize-controller words them (seen on the testbed), naming <Kind>/<namespace>/<name>."""
         out = []
         for d in docs:
             d = copy.deepcopy(d)
             try:
                 r = self.kube.resource_for(str(d.get("apiVersion")), str(d.get("kind")))
             except ApiError:
+                name = (d.get("metadata") or {}).get("name")
+                if flux_messages:
+                    name = f"{namespace or (d.get('metadata') or {}).get('namespace') or 'default'}/{name}"
                 return out, (
-                    f"{d.get('kind')}/{(d.get('metadata') or {}).get('name')} dry-run failed: no matches for "
+                    f"{d.get('kind')}/{name} dry-run failed: no matches for "
                     f'kind "{d.get("kind")}" in version "{d.get("apiVersion")}"'
                 )
             meta = d.setdefault("metadata", {})
@@ -140,7 +146,10 @@ class Controllers:
                 if in_build or create_ns:
                     self.kube.ensure_namespace(meta["namespace"])
                 if self.kube.find("v1", "Namespace", None, meta["namespace"]) is None:
-                    return out, f'namespaces "{meta["namespace"]}" not found'
+                    missing = f'namespaces "{meta["namespace"]}" not found'
+                    if flux_messages:
+                        missing = f"{d.get('kind')}/{meta['namespace']}/{meta.get('name')} not found: {missing}"
+                    return out, missing
             meta.setdefault("labels", {}).update(labels)
             if annotations or tracking:
                 meta.setdefault("annotations", {}).update(annotations)

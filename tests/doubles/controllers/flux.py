@@ -1,5 +1,14 @@
 """The simulated Flux controllers: source-controller (GitRepository, OCIRepository), kustomize-controller
-(Kustomization) and helm-controller (HelmRelease, charts from a GitRepository)."""
+(Kustomization) and helm-controller (HelmRelease, charts from a GitRepository).
+
+Checked against the real controllers (Flux 2.9.3 on the testbed, tests/realcluster) and changed to
+match: a failed reconcile sets Reconciling=True/ProgressingWithRetry before Ready=False and leaves
+status.observedGeneration as it was (-1 before any success); apply errors name <Kind>/<ns>/<name>;
+a Kustomization reconciles as soon as its source's revision moves. Still different: the simulator
+reads the remote's repositories from disk and never authenticates (the real source-controller needs
+spec.secretRef for a private repository); real statuses carry more (Kustomization history and a
+Healthy condition, HelmRelease inventory and richer history entries) that the server does not read.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +30,18 @@ from doubles.controllers.build import build, files_at, git, set_images
 from doubles.kube import ApiError
 
 
+def retry(obj: Obj, status: Obj, gen: int, reason: str, message: str, doing: str) -> Obj:
+    """A failed reconcile as the real controllers report it (seen on the testbed): Ready=False with
+    the reason, Reconciling=True/ProgressingWithRetry, and status.observedGeneration left as it was
+    (-1 until a reconcile succeeds); the conditions carry the generation judged."""
+    status["observedGeneration"] = (obj.get("status") or {}).get("observedGeneration", -1)
+    status["conditions"] = [
+        cond("Reconciling", "True", "ProgressingWithRetry", f"{doing} with a retry", gen),
+        cond("Ready", "False", reason, message, gen),
+    ]
+    return status
+
+
 class FluxControllers(Controllers):
     def _gitrepo(self, obj: Obj) -> None:
         gen, spec = obj["metadata"]["generation"], obj["spec"]
@@ -29,17 +50,10 @@ class FluxControllers(Controllers):
         bare = self._bare(spec.get("url", ""))
         ref = spec.get("ref") or {"branch": "master"}
         if bare is None:
-            status["conditions"] = [
-                cond(
-                    "Ready",
-                    "False",
-                    "GitOperationFailed",
-                    f"failed to checkout and determine revision: unable to clone "
-                    f"'{spec.get('url')}': repository not found",
-                    gen,
-                )
-            ]
-            self._status(obj, status)
+            message = (
+                f"failed to checkout and determine revision: unable to clone '{spec.get('url')}': repository not found"
+            )
+            self._status(obj, retry(obj, status, gen, "GitOperationFailed", message, "building artifact"))
             return
         if "commit" in ref:
             name, target = "", ref["commit"]
@@ -51,16 +65,8 @@ class FluxControllers(Controllers):
             name, target = ref["branch"], f"refs/heads/{ref['branch']}"
         sha = (git(bare, "rev-parse", "--verify", "--quiet", f"{target}^{{commit}}") or "").strip()
         if not sha:
-            status["conditions"] = [
-                cond(
-                    "Ready",
-                    "False",
-                    "GitOperationFailed",
-                    f"failed to checkout and determine revision: reference not found: {target}",
-                    gen,
-                )
-            ]
-            self._status(obj, status)
+            message = f"failed to checkout and determine revision: reference not found: {target}"
+            self._status(obj, retry(obj, status, gen, "GitOperationFailed", message, "building artifact"))
             return
         revision = f"{name}@sha1:{sha}" if name else f"sha1:{sha}"
         status["artifact"] = {
@@ -161,8 +167,7 @@ class FluxControllers(Controllers):
         status["observedGeneration"] = gen
 
         def fail(reason: str, message: str) -> None:
-            status["conditions"] = [cond("Ready", "False", reason, message, gen)]
-            self._status(obj, status)
+            self._status(obj, retry(obj, status, gen, reason, message, "Building manifests"))
             if reason != "DependencyNotReady":
                 self.record(obj, "Warning", reason, message, "kustomize-controller")
 
@@ -210,6 +215,7 @@ class FluxControllers(Controllers):
             docs = build(files, spec.get("path", "./"))
             set_images(docs, spec.get("images") or [])
         except yaml.YAMLError as exc:
+            # kustomize-controller: "kustomize build failed: accumulating resources: ... MalformedYAMLError: ..."
             fail("BuildFailed", f"kustomize build failed: {str(exc).splitlines()[0]}")
             return
         applied, error = self._apply(
@@ -217,6 +223,7 @@ class FluxControllers(Controllers):
             spec.get("targetNamespace"),
             {f"{FLUX_KS}/name": meta["name"], f"{FLUX_KS}/namespace": meta["namespace"]},
             {},
+            flux_messages=True,
         )
         if error:
             fail("ReconciliationFailed", error)

@@ -61,6 +61,20 @@ class GitOpsSimulator(FluxControllers, ArgoCDController):
                     self.reconciles.append((kind, obj["metadata"]["name"], time.monotonic()))
                     fn(obj)
 
+    def _source_moved(self, obj: Obj) -> bool:
+        """kustomize-controller watches its source: a new artifact revision is reconciled at once."""
+        ref = (obj.get("spec") or {}).get("sourceRef") or {}
+        if ref.get("kind") not in ("GitRepository", "OCIRepository"):
+            return False
+        src = self.kube.find(
+            "source.toolkit.fluxcd.io/v1",
+            ref["kind"],
+            ref.get("namespace") or obj["metadata"]["namespace"],
+            ref["name"],
+        )
+        rev = (((src or {}).get("status") or {}).get("artifact") or {}).get("revision")
+        return rev is not None and rev != (obj.get("status") or {}).get("lastAttemptedRevision")
+
     def _due(self, kind: str, obj: Obj) -> bool:
         meta, spec, status = obj["metadata"], obj.get("spec") or {}, obj.get("status") or {}
         if kind == "Application":
@@ -77,6 +91,8 @@ class GitOpsSimulator(FluxControllers, ArgoCDController):
             if requested and requested != status.get("lastHandledReconcileAt"):
                 return True
             if status.get("observedGeneration", -1) != meta.get("generation"):
+                return True
+            if kind == "Kustomization" and self._source_moved(obj):
                 return True
             interval = seconds(spec.get("interval"), 60)
         key = (kind, meta["namespace"], meta["name"])

@@ -24,6 +24,7 @@ from gitops_mcp.providers.base import (
     Generated,
     OciArtifacts,
     PackageType,
+    PlainDirs,
     QuestionContext,
     SourceKind,
     summary_of,
@@ -61,6 +62,7 @@ class ArgoCDProvider(ArgoCDCluster):
             "sync_policy": (("spec", "syncPolicy", "automated"),),
         }
     )
+    plain_dirs = PlainDirs((".yaml", ".yml", ".json"), subdirectories=False)  # recurse only with no nested package
 
     def output_dirs(self, found: GitOpsStructure) -> list[str]:
         """The directories of the committed Applications and ApplicationSets."""
@@ -141,7 +143,15 @@ class ArgoCDProvider(ArgoCDCluster):
         if spec.source_kind == "git":
             source = git_source(spec.repo_url, spec.revision or "HEAD", spec.path or ".")
             if spec.package_type == "manifests":
-                source["directory"] = {"recurse": True}
+                # recursing into subdirectories that are packages of their own would read their
+                # kustomization files and patches as objects
+                source["directory"] = {"recurse": not spec.nested}
+                if spec.nested:
+                    notes.append(
+                        f"Only the files in {spec.path} are applied, not its subdirectories "
+                        f"{', '.join(spec.nested[:5])}{' ...' if len(spec.nested) > 5 else ''} "
+                        "(packages of their own: deploy them separately)."
+                    )
             if spec.package_type == "helm":
                 helm: dict[str, Any] = {}
                 if spec.value_files:

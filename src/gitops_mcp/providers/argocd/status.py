@@ -1,11 +1,13 @@
 """The Argo CD kinds as served, and the normalised status of an Application (pure, no I/O).
 
-A failed or errored operation, ``Degraded`` health or an error condition is a failure;
+A failed or errored operation (or one waiting to retry a failed attempt), ``Degraded`` health or an
+error condition is a failure;
 ``Synced`` + ``Healthy`` (and no running operation) is ready.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from gitops_mcp.providers.argocd.objects import API_VERSION
@@ -16,6 +18,7 @@ KINDS = (
     KindInfo("Application", API_VERSION, "applications"),
     KindInfo("ApplicationSet", API_VERSION, "applicationsets", status=False, owner_root=True),
 )
+_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 ERROR_CONDITIONS = {"ComparisonError", "InvalidSpecError", "SyncError", "UnknownError", "DeletionError"}
 
 
@@ -52,9 +55,16 @@ def normalize_status(ref: ObjectRef, obj: Obj) -> SyncStatus:
     }
     errors = [c for c in conds if c.type in ERROR_CONDITIONS]
     phase, hstatus, sstatus = op.get("phase"), health.get("status"), sync.get("status")
-    if phase in ("Failed", "Error"):
+    # An automated sync retries (limit 5 by default): after a failed attempt the phase stays Running, with
+    # retryCount, finishedAt and "<why>. Retrying attempt #N at <time>." as its message.
+    retrying = phase == "Running" and op.get("retryCount") and op.get("finishedAt")
+    if phase in ("Failed", "Error") or retrying:
         return SyncStatus(**fields, state="failed", message=op.get("message") or f"sync operation {phase}")
     if errors:
+        if not _SHA.match(str(revision or "")):
+            # Argo CD could not render its target at all (e.g. "app path does not exist"): sync.revision is the
+            # unresolved targetRevision, so no commit is named; it only tries again on a refresh or a spec change.
+            fields["conditions"] = [*conds, Condition(type="Stalled", status="True", reason=errors[0].type)]
         return SyncStatus(**fields, state="failed", message="; ".join(f"{c.type}: {c.message}" for c in errors))
     if hstatus == "Degraded":
         msg = health.get("message") or next(

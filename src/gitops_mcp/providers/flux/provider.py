@@ -17,6 +17,7 @@ from gitops_mcp.providers.base import (
     Generated,
     OciArtifacts,
     PackageType,
+    PlainDirs,
     QuestionContext,
     SourceKind,
     summary_of,
@@ -66,6 +67,8 @@ class FluxProvider(FluxCluster):
     fleet: FleetLayout = FluxFleet()
 
     keywords: tuple[str, ...] = ("flux",)
+    # kustomize-controller generates a kustomization of every YAML file below the path
+    plain_dirs = PlainDirs((".yaml", ".yml"), subdirectories=True)
 
     # -- what the rest of the code asks the provider: rules (schemas.py), kinds (kinds.py), layout
     def builtin_rules(self) -> BuiltinRules:
@@ -211,6 +214,11 @@ class FluxProvider(FluxCluster):
                     objects.append(adapt.namespace_object(n))
                     summaries.append(summary_of(objects[-1], "creates the namespace the package needs"))
                 objects.append(ks)
+                if spec.package_type == "manifests" and spec.nested:
+                    notes.append(
+                        f"Flux applies ./{spec.path} with its subdirectories {', '.join(spec.nested[:5])} "
+                        "(one with a kustomization.yaml is built by kustomize)."
+                    )
                 target = ks["spec"].get("targetNamespace")
                 own = ", ".join(spec.around.package.namespaces) if spec.around.package else spec.namespace
                 where = f"into {target}" if target else f"into its own namespaces ({own})"

@@ -1,9 +1,10 @@
 """The Flux kinds as served, and their normalised status (pure, no I/O).
 
-Flux follows kstatus and ``flux``'s own readiness rules: not reconciled yet while
-``observedGeneration`` < 1 or behind ``metadata.generation``; ``Stalled=True`` is a failure;
-``Reconciling=True`` is progress; then ``Ready`` decides, and ``Ready=False`` with a reason that
-is not a progress reason is a failure with the controller's message.
+Flux follows kstatus and ``flux``'s own readiness rules: not reconciled yet while the Ready
+condition's ``observedGeneration`` (else the status') is < 1 or behind ``metadata.generation``;
+``Stalled=True`` is a failure; then ``Ready`` decides, and ``Ready=False`` with a reason that is not
+a progress reason (nor a wait for the source's artifact) is a failure with the controller's message;
+otherwise ``Reconciling=True`` is progress.
 """
 
 from __future__ import annotations
@@ -26,6 +27,13 @@ API_VERSIONS = {k.kind: k.api_version for k in KINDS}
 APPLIERS = ("Kustomization", "HelmRelease")
 """The kinds that apply manifests from a source (and label what they apply)."""
 PROGRESS_REASONS = {"Progressing", "DependencyNotReady", "ReconciliationInProgress", "NewRevision"}
+
+
+def _waits_for_source(ready: Any) -> bool:
+    """kustomize-controller's "Source artifact not found, retrying in 30s" (reason ArtifactFailed): its
+    source has no artifact yet, and it reconciles again as soon as it has. On the real controllers this
+    is what a new Kustomization says first when it is quicker than its GitRepository."""
+    return ready.reason == "ArtifactFailed" and (ready.message or "").startswith("Source artifact not found")
 
 
 def manages_api_group(group: str) -> bool:
@@ -86,8 +94,6 @@ def normalize_status(ref: ObjectRef, obj: Obj) -> SyncStatus:
         )
     if stalled is not None and stalled.status == "True":
         return SyncStatus(**fields, state="failed", message=stalled.message or ready_msg or "stalled")
-    if og is None or og < 1:
-        return SyncStatus(**fields, state="progressing", message="not reconciled yet")
     ready_gen = next(
         (
             c.get("observedGeneration")
@@ -96,7 +102,11 @@ def normalize_status(ref: ObjectRef, obj: Obj) -> SyncStatus:
         ),
         None,
     )
+    # A first reconcile that failed leaves status.observedGeneration at -1 (the real controllers
+    # record it on success only) while its Ready condition carries the generation it judged.
     observed = ready_gen if ready_gen not in (None, 0) else og
+    if not isinstance(observed, int) or observed < 1:
+        return SyncStatus(**fields, state="progressing", message="not reconciled yet")
     if gen is not None and observed != gen:
         return SyncStatus(
             **fields, state="progressing", message=f"generation {gen} not observed yet (observed {observed})"
@@ -105,7 +115,7 @@ def normalize_status(ref: ObjectRef, obj: Obj) -> SyncStatus:
         return SyncStatus(**fields, state="progressing", message="no Ready condition yet")
     if ready.status == "True":
         return SyncStatus(**fields, state="ready", message=ready_msg or "ready")
-    if ready.status == "False" and (ready.reason or "") not in PROGRESS_REASONS:
+    if ready.status == "False" and (ready.reason or "") not in PROGRESS_REASONS and not _waits_for_source(ready):
         return SyncStatus(**fields, state="failed", message=ready_msg or ready.reason or "not ready")
     if reconciling is not None and reconciling.status == "True":
         return SyncStatus(**fields, state="progressing", message=reconciling.message or ready_msg or "reconciling")

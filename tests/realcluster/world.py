@@ -1,0 +1,110 @@
+"""A real-cluster world: the project's authenticated `git http-backend` remote on 127.0.0.1, a work
+clone of the podinfo fixture pushed to it, and gitops-mcp's Services talking to the testbed's API
+server as the gitops-mcp ServiceAccount (the RBAC of deploy/kubernetes)."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from conftest import FIXTURES, make_repo, need_shared
+from doubles.git_remote import GitHttpServer
+from gitops_mcp.services import Services
+from gitops_mcp.settings import PolicySettings, Settings
+
+from .conftest import Testbed
+
+USER = "x-access-token"
+TOKEN = "realcluster-token-0123456789"
+_seq = itertools.count(1)
+
+
+def unique(prefix: str) -> str:
+    """A name no other test of this session uses (the testbed is shared)."""
+    return f"{prefix}-{os.getpid() % 1000}-{next(_seq)}"
+
+
+@dataclass
+class RealWorld:
+    tb: Testbed
+    remote: GitHttpServer
+    root: Path
+    work: Path
+    url: str
+    repo: str
+    created: list[str]  # kind/name of the Flux objects in flux-system this world made, deleted after
+
+    def git(self, *args: str, cwd: Path | None = None) -> str:
+        env = self.remote.client_env(USER)
+        return subprocess.run(
+            ["git", *args], cwd=cwd or self.work, env=env, check=True, capture_output=True, text=True
+        ).stdout.strip()
+
+    def head(self) -> str | None:
+        return self.remote.head(self.repo)
+
+    def settings(self, **overrides: Any) -> Settings:
+        base: dict[str, Any] = {
+            "allowed_roots": [self.root],
+            "state_dir": self.root / "state",
+            "cache_dir": self.root / "cache",
+            "git_token": TOKEN,
+            "allowed_git_hosts": [f"127.0.0.1:{self.remote.port}"],
+            "git_allow_http": True,
+            "kubeconfig": self.tb.server_kubeconfig,
+            "policy": PolicySettings(secure_git_urls=False),  # the remote is plain http on loopback
+            "wizard_wait_seconds": 120,
+        }
+        return Settings(**{**base, **overrides})
+
+    def app(self, **overrides: Any) -> Services:
+        return Services(self.settings(**overrides))
+
+
+def podinfo_world(tb: Testbed, root: Path, remote: GitHttpServer) -> RealWorld:
+    """podinfo (the shared fixture) pushed to a new repository on ``remote``, cloned to root/work."""
+    repo = f"org/{unique('podinfo')}.git"
+    url = remote.url(repo)
+    remote.create_repo(repo)
+    seed = make_repo(root / "seed", need_shared(FIXTURES / "podinfo"))
+    (seed / "clusters/dev").mkdir(parents=True)
+    (seed / "clusters/dev/README.md").write_text("The dev cluster syncs this directory.\n", encoding="utf-8")
+    w = RealWorld(tb, remote, root, root / "work", url, repo, [])
+    w.git("add", "-A", cwd=seed)
+    w.git("commit", "-qm", "clusters/dev", cwd=seed)
+    w.git("push", "-q", url, "main", cwd=seed)
+    w.git("clone", "-q", url, str(w.work), cwd=root)
+    return w
+
+
+def bootstrap(w: RealWorld) -> str:
+    """What `flux bootstrap` leaves: a GitRepository and a Kustomization applying ./clusters/dev of the
+    repository (applied as admin); returns the Kustomization's name once it is Ready."""
+    name = unique("dev")
+    w.tb.plane.apply(
+        f"""apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {{name: {name}, namespace: flux-system}}
+spec: {{interval: 10m, url: "{w.url}", ref: {{branch: main}}}}
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {{name: {name}, namespace: flux-system}}
+spec: {{interval: 10m, path: ./clusters/dev, prune: true, sourceRef: {{kind: GitRepository, name: {name}}}}}
+"""
+    )
+    w.created += [f"kustomization/{name}", f"gitrepository/{name}"]
+    w.tb.kubectl(
+        "wait", "--for=condition=Ready", "--timeout=60s", "-n", "flux-system", f"kustomization/{name}", timeout=70
+    )
+    return name
+
+
+def cleanup(w: RealWorld) -> None:
+    """Delete the Flux objects the world made (their applied objects are pruned with them)."""
+    if w.created:
+        w.tb.kubectl("delete", "--wait=false", "--ignore-not-found", "-n", "flux-system", *w.created)
