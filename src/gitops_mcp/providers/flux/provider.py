@@ -215,7 +215,7 @@ class FluxProvider(FluxCluster):
                     summaries.append(summary_of(objects[-1], "creates the namespace the package needs"))
                 objects.append(ks)
                 if spec.package_type == "manifests" and spec.nested:
-                    notes.append(
+                    package_notes.append(
                         f"Flux applies ./{spec.path} with its subdirectories {', '.join(spec.nested[:5])} "
                         "(one with a kustomization.yaml is built by kustomize)."
                     )
@@ -226,7 +226,8 @@ class FluxProvider(FluxCluster):
                 notes += ks_notes
             notes += adapt.stale_notes(spec.around)
             notes += self._chart_notes(spec)
-            package_notes = adapt.stale_notes(spec.around, siblings=False) + self._chart_notes(spec)
+            notes += [n for n in package_notes if n not in notes]
+            package_notes += adapt.stale_notes(spec.around, siblings=False) + self._chart_notes(spec)
         elif spec.source_kind == "helm_repository":
             repo_name_ = _dns(repo_name(spec.chart_url or "") or spec.app_name)
             hrepo = helm_repository(repo_name_, ns, {"interval": source_interval, "url": spec.chart_url})
