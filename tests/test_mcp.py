@@ -312,7 +312,8 @@ async def test_generate_defaults_like_the_wizard_from_repo_path(
         r = await call(
             c, "generate_manifests", {"provider": "flux", "package": "kustomize", "repo_path": str(repo), "options": {}}
         )
-        source, ks = load_documents(r["yaml"])
+        source, ns, ks = load_documents(r["yaml"])
+        assert ns["kind"] == "Namespace" and ns["metadata"]["name"] == ks["spec"]["targetNamespace"]  # none exists
         assert source["spec"]["url"] == "https://github.com/stefanprodan/podinfo.git"  # origin
         assert source["spec"]["ref"] == {"branch": "main"}  # the checked-out branch
         assert ks["metadata"]["name"] == ks["spec"]["targetNamespace"]  # app name and namespace defaulted

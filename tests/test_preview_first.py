@@ -70,6 +70,7 @@ def test_push_answered_ahead_waits_for_the_preview(remote: GitHttpServer, tmp_pa
         v = app.wizard.start("local", str(work))
         package, provider = PACKAGES[fixture]
         ahead = {"package": package, "provider": provider, "repo_url": URL, "delivery": "push", "wait": False}
+        ahead["existing"] = "add"  # a package the repository deploys already: a new file, not its owner updated
         v = app.wizard.answer("local", v.session_id, ahead, accept_defaults=True)
         # the one call stops at the preview: nothing written, committed or pushed
         assert v.status == "open" and v.step == "preview" and v.preview is not None, (v.errors, v.next)

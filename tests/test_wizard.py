@@ -270,8 +270,9 @@ def test_flux_bootstrap_layout_and_source_reuse(app: Services, tmp_path: Path) -
     view = run_to_preview(app, repo, {"package": "apps/web"})
     assert view.answers["provider"] == "flux"  # the bootstrap says Flux
     assert view.answers["output_path"] == "clusters/prod/web.yaml"
-    assert [o.kind for o in view.preview.objects] == ["Kustomization"]  # the GitRepository is reused
-    assert any("Reusing the GitRepository flux-system/flux-system" in n for n in view.preview.notes)
+    # the GitRepository is reused; the namespace the Deployment lacks is created beside (the bootstrap applies it)
+    assert [o.kind for o in view.preview.objects] == ["Namespace", "Kustomization"]
+    assert any("Uses the bootstrap's GitRepository flux-system/flux-system" in n for n in view.preview.notes)
 
 
 def test_head_means_default_branch_for_flux(app: Services, fixture_repo: Callable[..., Path]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from gitops_mcp.detection.kinds import GitOpsKinds, as_map, as_str
@@ -22,6 +23,7 @@ from gitops_mcp.manifests.validation.schema import BuiltinRules, Found, KindRule
 from gitops_mcp.manifests.yaml import dump_documents
 from gitops_mcp.providers.base import (
     DeploymentSpec,
+    ExistingOwner,
     ExistingSource,
     Generated,
     OciArtifacts,
@@ -186,6 +188,14 @@ class KappProvider:
 
     def existing_sources(self, found: GitOpsStructure) -> list[ExistingSource]:
         return []  # an App names its repository itself
+
+    update_paths: Mapping[str, tuple[tuple[str, ...], ...]] = MappingProxyType({})
+
+    def current_api(self, doc: Mapping[str, Any]) -> str | None:
+        return None
+
+    def repo_appliers(self, found: GitOpsStructure) -> list[ExistingOwner]:
+        return []  # a committed App is not read for the path it applies
 
     # -- the live side -------------------------------------------------------------------------------------
     def manages_api_group(self, group: str) -> bool:

@@ -1,8 +1,9 @@
 """Register a repository with its controller: apply the root GitOps objects of a committed file.
 
 Only the kinds the providers name as roots (:attr:`Provider.root_kinds`: sources and the objects
-that apply a path, e.g. GitRepository + Kustomization, or an Argo CD Application) are applied,
-never a workload object. Every root is first sent as a server-side dry run; only when the API
+that apply a path, e.g. GitRepository + Kustomization, or an Argo CD Application), and the
+Namespaces the file creates beside them (the one a Kustomization deploys into), are applied, never
+a workload object. Every root is first sent as a server-side dry run; only when the API
 server accepts all of them is each applied for real (server-side apply, field manager
 ``gitops-mcp``, no forced ownership), so a refusal (RBAC, a kind the cluster does not serve, an
 admission rejection) leaves nothing half-applied and is reported in the API server's words.
@@ -69,6 +70,9 @@ def split_roots(
             continue
         ref = _ref(doc)
         owner = _root_of(doc, providers)
+        if doc.get("apiVersion") == "v1" and doc.get("kind") == "Namespace" and ref.name:
+            roots.append(doc)  # a namespace the roots deploy into: nothing else would create it
+            continue
         if owner is None:
             reason = "not a root GitOps object (its controller applies it from Git)"
         elif not ref.name:

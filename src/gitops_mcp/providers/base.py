@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from pydantic import Field
 
+from gitops_mcp.detection.facts import FileObject, PackageFacts
 from gitops_mcp.detection.kinds import GitOpsKinds
 from gitops_mcp.detection.models import GitOpsStructure
 from gitops_mcp.manifests.validation.schema import BuiltinRules, Found
@@ -57,6 +58,50 @@ class ExistingSource(Model):
     url: str
     ref: dict[str, str] | None = None
     file: str
+    serves: str | None = Field(
+        None, description="A bootstrap's own source: the cluster directory whose objects it serves (this repository)"
+    )
+
+
+class ObjectKey(Model):
+    kind: str
+    name: str
+    namespace: str | None = None
+
+    def text(self) -> str:
+        return f"{self.kind} {self.namespace + '/' if self.namespace else ''}{self.name}"
+
+
+class ExistingOwner(Model):
+    """An engine object committed in the repository that already applies the package's path or a parent."""
+
+    kind: str
+    name: str
+    namespace: str | None = None
+    file: str
+    path: str = Field(description="The directory it applies, repository-relative ('' for the root)")
+    repo_url: str | None = Field(None, description="The repository it applies from; None: this one (a bootstrap)")
+    document: int = Field(0, description="Index of its YAML document in the file")
+    revision: str | None = Field(None, description="The branch or tag it follows, when it says")
+
+    def text(self) -> str:
+        where = "in the cluster" if self.file == "(the cluster)" else f"in {self.file}"
+        return (
+            f"{self.kind} {self.namespace + '/' if self.namespace else ''}{self.name} {where} (applies ./{self.path})"
+        )
+
+
+class Surroundings(Model):
+    """What the repository and the cluster around the new file say (all optional: unknown is empty)."""
+
+    output_path: str | None = None
+    package: PackageFacts | None = Field(None, description="What the package's own files say")
+    siblings: list[FileObject] = Field(default_factory=list, description="Objects of the other files beside it")
+    taken: list[ObjectKey] = Field(default_factory=list, description="Objects the output directory or cluster has")
+    owners: list[ExistingOwner] = Field(default_factory=list, description="What already applies the package")
+    cluster_namespaces: list[str] | None = Field(None, description="Namespaces the cluster has (None: unknown)")
+    repo_namespaces: dict[str, str] = Field(default_factory=dict, description="Namespace -> file creating it")
+    applied: bool | None = Field(None, description="Something (repository or cluster) applies the output dir")
 
 
 class DeploymentSpec(Model):
@@ -76,6 +121,7 @@ class DeploymentSpec(Model):
     value_files: list[str] = Field(default_factory=list, description="Values files relative to the chart dir")
     values: dict[str, Any] = Field(default_factory=dict)
     existing_sources: list[ExistingSource] = Field(default_factory=list)
+    around: Surroundings = Field(default_factory=Surroundings)
     nested: list[str] = Field(
         default_factory=list, description="Plain manifests: its subdirectories holding manifests of their own"
     )
@@ -105,6 +151,9 @@ class Generated(Model):
     objects: list[dict[str, Any]]
     summary: list[ObjectSummary]
     notes: list[str] = Field(default_factory=list)
+    package_notes: list[str] = Field(
+        default_factory=list, description="Those of the notes about the package itself, whatever deploys it"
+    )
 
 
 @dataclass(frozen=True)
@@ -240,6 +289,20 @@ class Provider(Protocol):
     def existing_sources(self, found: GitOpsStructure) -> list[ExistingSource]:
         """Source objects committed in the repository that its generator may reuse."""
         ...
+
+    def repo_appliers(self, found: GitOpsStructure) -> list[ExistingOwner]:
+        """Its objects committed in the repository that apply a directory of a Git repository."""
+        ...
+
+    update_paths: Mapping[str, tuple[tuple[str, ...], ...]]
+
+    def current_api(self, doc: Mapping[str, Any]) -> str | None:
+        """The apiVersion to write instead of ``doc``'s when its controllers no longer serve that one
+        and its spec converts as it is (updating a committed object moves it on); else None."""
+        ...
+
+    """Question id -> the fields of its applier object (the kinds of :meth:`repo_appliers`) that answer
+    sets: what updating a committed object with the user's answers changes (nothing else)."""
 
     # -- repairs and the pushed commit ---------------------------------------------------------------
     def applier_in(self, chain: Sequence[OwnerLink]) -> OwnerLink | None:

@@ -18,7 +18,7 @@ from gitops_mcp.detection.models import GitOpsStructure
 from gitops_mcp.errors import UserInputError
 from gitops_mcp.fleet import FleetPlan, FleetSpec
 from gitops_mcp.manifests.validation.schema import BuiltinRules, Found
-from gitops_mcp.providers.base import ExistingSource, OciArtifacts, PackageType, PlainDirs, SourceKind
+from gitops_mcp.providers.base import ExistingOwner, ExistingSource, OciArtifacts, PackageType, PlainDirs, SourceKind
 from gitops_mcp.providers.live import (
     Applier,
     ChartRelease,
@@ -85,9 +85,13 @@ class ProviderDefaults:
     fleet = NoFleet()
     oci: OciArtifacts | None = None
     chart_releases: Mapping[str, ChartRelease] = MappingProxyType({})
+    update_paths: Mapping[str, tuple[tuple[str, ...], ...]] = MappingProxyType({})
     plain_dirs = PlainDirs((".yaml", ".yml"), subdirectories=False)
 
     def unsupported_reason(self, package_type: PackageType, source_kind: SourceKind) -> str | None:
+        return None
+
+    def current_api(self, doc: Mapping[str, Any]) -> str | None:
         return None
 
     def builtin_rules(self) -> BuiltinRules:
@@ -106,6 +110,9 @@ class ProviderDefaults:
         return []
 
     def existing_sources(self, found: GitOpsStructure) -> list[ExistingSource]:
+        return []
+
+    def repo_appliers(self, found: GitOpsStructure) -> list[ExistingOwner]:
         return []
 
     def applier_in(self, chain: Sequence[OwnerLink]) -> OwnerLink | None:

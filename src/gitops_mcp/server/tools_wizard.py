@@ -76,7 +76,7 @@ def register(tools: ToolSet, svc: Services, settings: Settings) -> None:
     ) -> SessionView:
         """Open a deployment session: detects packages and returns the first questions, to answer
         with answer_questions. Stable ids, answerable ahead: package, provider, repo_url, path,
-        revision, namespace, app_name, output_path, delivery; Argo CD argocd_namespace, project,
+        revision, namespace, app_name, existing, output_path, delivery; Argo CD argocd_namespace, project,
         sync_policy; Flux flux_namespace, interval, prune. Clients with elicitation are asked inline."""
         principal = current_principal()
         computes = local and svc.shared.computes_only(repo_path, asks_cluster=True)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops_mcp.cluster.owner import OwnerFinder
+from gitops_mcp.detection.facts import PackageFacts, package_facts
 from gitops_mcp.detection.models import Package
 from gitops_mcp.errors import ClusterError
 from gitops_mcp.git.urls import url_identity
@@ -16,12 +17,23 @@ from gitops_mcp.manifests.preflight import PackageCheck, check_helm, check_kusto
 from gitops_mcp.manifests.validation import validate_documents
 from gitops_mcp.manifests.write import diff_against, unified_diff
 from gitops_mcp.manifests.yaml import dump_documents
-from gitops_mcp.paths import check_relative
+from gitops_mcp.paths import check_relative, safe_repo_file
+from gitops_mcp.providers.base import Provider, Surroundings
+from gitops_mcp.services.around import gather, repo_tree
 from gitops_mcp.services.shared import Shared
+from gitops_mcp.services.update_owner import updated_file
 from gitops_mcp.sessions import flow
+from gitops_mcp.sessions.defaults import choice_help
+from gitops_mcp.sessions.delivery_steps import updatable_owner
 from gitops_mcp.sessions.models import ClusterApplier, Preview, SessionContext, SessionState
 
 MAX_TAGS = 500
+
+
+def _same(url: str, ctx: SessionContext) -> bool:
+    from gitops_mcp.git.urls import url_identity
+
+    return bool(ctx.origin_url) and url_identity(url) == url_identity(str(ctx.origin_url))
 
 
 class Preparation:
@@ -51,6 +63,13 @@ class Preparation:
             ctx.branch = info.branch
             ctx.default_branch = info.default_branch
             ctx.tags = sorted(info.tags)[:MAX_TAGS]
+        for p in self.shared.registry:
+            mine = [a for a in p.repo_appliers(report.gitops) if a.repo_url is None or _same(a.repo_url, ctx)]
+            if mine:
+                ctx.repo_appliers[p.name] = mine
+            applied = [a.path for a in mine] + [s.serves for s in p.existing_sources(report.gitops) if s.serves]
+            if applied:
+                ctx.applied_dirs[p.name] = sorted(set(applied))
         if not self.shared.settings.read_only:
             ctx.delivery_options = ["write", "push", "pull_request"] if ctx.origin_url else ["write"]
             if self.shared.settings.proposes_only and "push" in ctx.delivery_options:  # no push, no registration
@@ -60,7 +79,27 @@ class Preparation:
                 ctx.clusters = list(self.shared.settings.clusters)
         if ctx.can_wait:
             ctx.cluster_appliers = self.cluster_appliers()
+            ctx.cluster_namespaces = self.cluster_namespaces() if ctx.cluster_appliers is not None else None
         return ctx
+
+    def cluster_namespaces(self) -> list[str] | None:
+        """The cluster's namespaces; None when they cannot be listed."""
+        from gitops_mcp.errors import ClusterError
+
+        try:
+            with self.shared.kube(timeout=5.0) as kube:
+                items, _ = kube.list("v1", "Namespace")
+        except ClusterError:
+            return None
+        return sorted(str((i.get("metadata") or {}).get("name")) for i in items)
+
+    def surroundings(self, answers: Mapping[str, Any], ctx: SessionContext, provider: Provider) -> Surroundings:
+        """What the repository (and the cluster) around the output file say (empty without a repository)."""
+        if not ctx.repo_root:
+            return Surroundings(output_path=str(answers.get("output_path") or "") or None)
+        root = Path(ctx.repo_root)
+        with repo_tree(root, self.shared.delivery.is_cached(root)) as tree:
+            return gather(answers, ctx, tree)
 
     def cluster_appliers(self) -> list[ClusterApplier] | None:
         """What in the cluster applies a directory of a Git repository (every provider's
@@ -114,11 +153,24 @@ class Preparation:
             check = self.package_check(answers, ctx)
             return None if check is None or check.ok else check.message
 
+        facts_seen: dict[tuple[str, str], PackageFacts | None] = {}
+
+        def facts(answers: Mapping[str, Any]) -> PackageFacts | None:
+            pkg = flow.selected_package(answers, ctx)
+            if root is None or pkg is None:
+                return None
+            path = str(answers.get("path") or pkg.path)
+            if (path, pkg.type) not in facts_seen:
+                with repo_tree(root, delivery.is_cached(root)) as tree:
+                    facts_seen[(path, pkg.type)] = package_facts(tree, path, pkg.type)
+            return facts_seen[(path, pkg.type)]
+
         return flow.FlowEnv(
             self.shared.registry,
             self.shared.settings.policy,
             exists if root is not None else None,
             problem if root is not None else None,
+            facts if root is not None else None,
         )
 
     def package_check(self, answers: Mapping[str, Any], ctx: SessionContext) -> PackageCheck | None:
@@ -155,20 +207,49 @@ class Preparation:
                 self._checks[key] = None
         return self._checks[key]
 
+    def _current(self, ctx: SessionContext, rel: str) -> str | None:
+        """The file's text where the session delivers (the remote's tip, or the working tree)."""
+        if ctx.source_url:
+            return self.shared.delivery.tip_file(ctx.source_url, ctx.branch, rel)[0]
+        root = Path(ctx.repo_root or ".")
+        self.shared.delivery.prepare_write(root, [rel])
+        target = safe_repo_file(root, rel)
+        return target.read_text(encoding="utf-8") if target.is_file() else None
+
     def preview(self, state: SessionState) -> Preview:
         a, ctx = state.answers, state.context
         provider = self.shared.registry.get(str(a["provider"]))
         spec = flow.build_spec(a, ctx)
+        spec.around = self.surroundings(a, ctx, provider)
         if spec.package_type == "manifests" and spec.source_kind == "git" and ctx.repo_root and spec.path:
             spec.nested = nested_manifest_dirs(Path(ctx.repo_root), spec.path)
         options = {q.id: a[q.id] for q in flow.questions_for("provider_options", a, ctx, self.env(ctx)) if q.id in a}
         gen = provider.generate(spec, options)
         pkg = flow.selected_package(a, ctx)
         needs = [k for k in (pkg.custom_kinds if pkg else []) if not provider.manages_api_group(k.split("/")[0])]
+        objects, text = gen.objects, dump_documents(gen.objects)
+        owner = updatable_owner(a, ctx) if a.get("existing") == "update" else None
+        if owner is not None:
+            answered = {k for k in a if k not in state.defaulted}
+            text, doc, summary, updated = updated_file(
+                self._current(ctx, owner.file),
+                owner,
+                gen.objects,
+                provider.update_paths,
+                answered,
+                provider.current_api,
+            )
+            others = [
+                o.text() for o in spec.around.owners if (o.kind, o.name, o.file) != (owner.kind, owner.name, owner.file)
+            ]
+            updated += [f"Also deployed by {'; '.join(others[:3])}: update those too if needed."] if others else []
+            gen = gen.model_copy(update={"summary": [summary], "notes": updated + gen.package_notes})
+            objects = [doc]
+        if choice := choice_help(str(a["output_path"]), provider.name, ctx, self.shared.registry):
+            gen.notes.insert(0, f"Output: {choice}.")
         notes = [*gen.notes, *self.crd_notes(needs)]
-        text = dump_documents(gen.objects)
         validation = validate_documents(
-            gen.objects, self.shared.settings.policy, self.shared.crds(), rules=self.shared.rules
+            objects, self.shared.settings.policy, self.shared.crds(), rules=self.shared.rules
         )
         out = str(a["output_path"])
         exists, diff = (False, "")

@@ -78,12 +78,29 @@ def parent_for(ctx: SessionContext, output_path: str, own: set[tuple[str, str]])
     return next(a for a in ctx.cluster_appliers if a.ref == found.ref and a.path == found.path)
 
 
+_EXAMPLES = re.compile(r"(^|/)(examples?|samples?|demos?|tests?|testdata|docs?)(/|$)")
+
+
+def output_dirs(provider: str, ctx: SessionContext, registry: ProviderRegistry) -> list[str]:
+    """The directories already holding the provider's manifests, best first: those the repository's
+    own objects apply, then the others but example, sample and test folders, then those."""
+    dirs = ctx.output_dirs.get(provider, []) if provider in registry else []
+    applied = ctx.applied_dirs.get(provider, [])
+
+    def rank(d: str) -> tuple[int, int]:
+        rel = "" if d == "." else d
+        covered = any(a == "" or rel == a or rel.startswith(a + "/") for a in applied)
+        return (0 if covered or not applied else 1, 1 if _EXAMPLES.search(rel) else 0)
+
+    return sorted(dirs, key=rank)
+
+
 def default_output_path(provider: str, app: str, ctx: SessionContext, registry: ProviderRegistry) -> str:
     """Where the manifests of ``app`` go: into the first directory already holding the provider's
     manifests that something in the cluster applies, else into the directory such a parent
-    applies, else into the first directory holding the provider's manifests, else
-    ``gitops/<provider>/``."""
-    dirs = ctx.output_dirs.get(provider, []) if provider in registry else []
+    applies, else into the best directory holding the provider's manifests (:func:`output_dirs`;
+    not an example folder nothing applies), else ``gitops/<provider>/``."""
+    dirs = [d for d in output_dirs(provider, ctx, registry) if not _EXAMPLES.search(d) or _applied(provider, d, ctx)]
     candidates = [_in(d, app) for d in dirs] + [f"gitops/{provider}/{app}.yaml"]
     own = own_objects(provider, app, registry)
     parents = cluster_parents(ctx, own)
@@ -91,6 +108,27 @@ def default_output_path(provider: str, app: str, ctx: SessionContext, registry: 
         covered = next((c for c in candidates if parent_for(ctx, c, own) is not None), None)
         return covered or _in(parents[0].path, app)
     return candidates[0]
+
+
+def _applied(provider: str, d: str, ctx: SessionContext) -> bool:
+    rel = "" if d == "." else d
+    return any(a == "" or rel == a or rel.startswith(a + "/") for a in ctx.applied_dirs.get(provider, []))
+
+
+def choice_help(path: str | None, provider: str, ctx: SessionContext, registry: ProviderRegistry) -> str | None:
+    """Why the default directory, and the other real candidates (the question is the user's when there are several)."""
+    dirs = output_dirs(provider, ctx, registry)
+    if not dirs:
+        return None
+    chosen = posixpath.dirname(path or "") or "."
+    others = [d for d in dirs if d != chosen]
+    if not others:
+        return None
+    why = "applied by the repository's own objects" if _applied(provider, chosen, ctx) else "holding its manifests"
+    return (
+        f"{chosen} is the first directory {why}; also holding {provider} manifests: {', '.join(others[:5])} "
+        "(each a separate cluster or environment: answer output_path there to deploy to it)"
+    )
 
 
 def output_help(

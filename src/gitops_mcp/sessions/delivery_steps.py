@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from gitops_mcp.providers.base import ExistingOwner
 from gitops_mcp.questions import (
     AnswerError,
     Question,
@@ -14,6 +15,7 @@ from gitops_mcp.questions import (
     select,
 )
 from gitops_mcp.sessions.defaults import (
+    choice_help,
     default_output_path,
     output_help,
     own_objects,
@@ -21,7 +23,39 @@ from gitops_mcp.sessions.defaults import (
 )
 from gitops_mcp.sessions.env import FlowEnv
 from gitops_mcp.sessions.models import SessionContext
+from gitops_mcp.sessions.owners import owners
 from gitops_mcp.sessions.spec import selected_package
+
+EXISTING = ("update", "add")
+
+
+def updatable_owner(answers: Mapping[str, Any], ctx: SessionContext) -> ExistingOwner | None:
+    """The committed object of the chosen provider that already deploys the package, if one does."""
+    provider = str(answers.get("provider", ""))
+    return next((o for name, o in owners(answers, ctx, keep_output=True) if name == provider), None)
+
+
+def existing_questions(answers: Mapping[str, Any], ctx: SessionContext) -> list[QuestionDef]:
+    """``existing``: update the object that already deploys the package, or add a second owner."""
+    first = updatable_owner(answers, ctx)
+    if first is None:
+        return []
+    return [
+        QuestionDef(
+            Question(
+                id="existing",
+                prompt=(
+                    f"{first.text()} already deploys this package. Update that object with your answers, "
+                    "or add a separate deployment?"
+                ),
+                type="select",
+                options=list(EXISTING),
+                default="update",
+                help="add: a second owner of the same objects; the two fight over them (each applies and prunes)",
+            ),
+            select(EXISTING),
+        )
+    ]
 
 
 def output_questions(answers: Mapping[str, Any], ctx: SessionContext, env: FlowEnv) -> list[QuestionDef]:
@@ -41,6 +75,21 @@ def output_questions(answers: Mapping[str, Any], ctx: SessionContext, env: FlowE
         return v
 
     default = default_output_path(provider, app, ctx, env.registry)
+    chosen = parse
+    first = updatable_owner(answers, ctx)
+    if first is not None and answers.get("existing") == "update":
+        default = first.file
+
+        def parse_update(value: Any) -> str:
+            v = parse(value)
+            if v != first.file:
+                raise AnswerError(
+                    f"existing=update edits {first.file}, which holds {first.kind} {first.name}; answer "
+                    "existing=add to write a separate deployment elsewhere"
+                )
+            return v
+
+        chosen = parse_update
     return [
         QuestionDef(
             Question(
@@ -48,11 +97,18 @@ def output_questions(answers: Mapping[str, Any], ctx: SessionContext, env: FlowE
                 prompt="File to write the manifests to (relative to the repository root)",
                 type="text",
                 default=default,
-                help=output_help(str(answers.get("output_path", default)), provider, app, ctx, env.registry),
+                help=_join_help(
+                    choice_help(str(answers.get("output_path", default)), provider, ctx, env.registry),
+                    output_help(str(answers.get("output_path", default)), provider, app, ctx, env.registry),
+                ),
             ),
-            parse,
-        )
+            chosen,
+        ),
     ]
+
+
+def _join_help(*parts: str | None) -> str | None:
+    return ". ".join(p for p in parts if p) or None
 
 
 def asks_register(answers: Mapping[str, Any], ctx: SessionContext, env: FlowEnv) -> bool:

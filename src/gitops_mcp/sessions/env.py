@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gitops_mcp.detection.facts import PackageFacts
 from gitops_mcp.providers.registry import ProviderRegistry
 from gitops_mcp.settings import PolicySettings
 
@@ -22,5 +23,7 @@ class FlowEnv:
     exists: Callable[[str], bool] | None = None  # does a repo-relative directory exist?
     package_problem: Callable[[Mapping[str, Any]], str | None] | None = None
     """Why the chosen package does not build (kustomize build / helm template), or None."""
+    package_facts: Callable[[Mapping[str, Any]], PackageFacts | None] | None = None
+    """What the chosen package's own files say (its namespaces, ...), or None when not readable here."""
     questions: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
     """The question lists of this call by (step, answers): one env per call, its questions built once."""

@@ -13,7 +13,7 @@ from gitops_mcp.errors import UserInputError
 from gitops_mcp.manifests.preflight import PackageCheck
 from gitops_mcp.manifests.validation import ValidationResult
 from gitops_mcp.model import Model
-from gitops_mcp.providers.base import ExistingSource, ObjectSummary
+from gitops_mcp.providers.base import ExistingOwner, ExistingSource, ObjectSummary
 from gitops_mcp.providers.live import Applier, ObjectRef
 from gitops_mcp.questions import AnswerError, Question, as_text
 from gitops_mcp.syntax import MAX_FREE_TEXT
@@ -55,6 +55,12 @@ class SessionContext(Model):
     output_dirs: dict[str, list[str]] = Field(
         default_factory=dict, description="Per provider: directories already holding its manifests, best first"
     )
+    repo_appliers: dict[str, list[ExistingOwner]] = Field(
+        default_factory=dict, description="Per provider: its committed objects applying a directory of this repository"
+    )
+    applied_dirs: dict[str, list[str]] = Field(
+        default_factory=dict, description="Per provider: directories of this repository its committed objects apply"
+    )
     intent: str | None = None
     provider_hint: str | None = None
     delivery_options: list[str] = Field(default_factory=list, description="What delivery can do here")
@@ -63,6 +69,7 @@ class SessionContext(Model):
     cluster_appliers: list[ClusterApplier] | None = Field(
         None, description="What in the cluster applies a directory of a Git repository (None: not known)"
     )
+    cluster_namespaces: list[str] | None = Field(None, description="Namespaces the cluster has (None: not known)")
 
     @field_validator("intent")
     @classmethod

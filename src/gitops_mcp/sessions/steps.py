@@ -30,7 +30,7 @@ from gitops_mcp.sessions.defaults import (
     intent_package,
     provider_default,
 )
-from gitops_mcp.sessions.delivery_steps import output_questions, preview_questions
+from gitops_mcp.sessions.delivery_steps import existing_questions, output_questions, preview_questions
 from gitops_mcp.sessions.env import MAX_SELECT_OPTIONS, PREVIEW_QUESTION_IDS, FlowEnv
 from gitops_mcp.sessions.models import SessionContext, Step
 from gitops_mcp.sessions.spec import CHART, package_kind, revision, selected_package
@@ -177,13 +177,16 @@ def _common_questions(answers: Mapping[str, Any], ctx: SessionContext, env: Flow
                 revision,
             ),
         ]
+    facts = env.package_facts(answers) if env.package_facts is not None and pkg is not None else None
+    own = facts.namespaces if facts is not None else []
     qs += [
         QuestionDef(
             Question(
                 id="namespace",
                 prompt="Namespace to deploy the workload into",
                 type="text",
-                default=(pkg.namespace if pkg and pkg.namespace else name_default),
+                default=(pkg.namespace if pkg and pkg.namespace else own[0] if own else name_default),
+                help=_namespace_help(own, facts is not None and facts.unplaced),
             ),
             dns_label,
         ),
@@ -198,6 +201,15 @@ def _common_questions(answers: Mapping[str, Any], ctx: SessionContext, env: Flow
         ),
     ]
     return qs
+
+
+def _namespace_help(own: list[str], unplaced: bool) -> str | None:
+    if not own:
+        return None
+    first = f"The package places its objects in {', '.join(own)}"
+    if unplaced:
+        return first + "; those without a namespace go to this one"
+    return first + ": kept as they are unless you answer another namespace (then all are moved into it)"
 
 
 def questions_for(step: Step, answers: Mapping[str, Any], ctx: SessionContext, env: FlowEnv) -> list[QuestionDef]:
@@ -216,7 +228,7 @@ def _questions_for(step: Step, answers: Mapping[str, Any], ctx: SessionContext, 
     if step == "provider":
         return _provider_questions_step(answers, ctx, env)
     if step == "common":
-        return _common_questions(answers, ctx, env)
+        return _common_questions(answers, ctx, env) + existing_questions(answers, ctx)
     if step == "provider_options":
         qctx = _question_context(answers, ctx, env)
         provider = answers.get("provider")
@@ -258,6 +270,7 @@ def all_question_ids(registry: ProviderRegistry) -> set[str]:
         "namespace",
         "app_name",
         "output_path",
+        "existing",
         *PREVIEW_QUESTION_IDS,
     }
     package_types: tuple[PackageType, ...] = ("helm", "kustomize", "manifests")

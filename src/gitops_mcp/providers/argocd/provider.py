@@ -11,7 +11,7 @@ from gitops_mcp.detection.kinds import GitOpsKinds
 from gitops_mcp.detection.models import GitOpsStructure
 from gitops_mcp.fleet import FleetLayout
 from gitops_mcp.manifests.validation.schema import BuiltinRules
-from gitops_mcp.providers.argocd import checks
+from gitops_mcp.providers.argocd import adapt, checks
 from gitops_mcp.providers.argocd.cluster import ArgoCDCluster
 from gitops_mcp.providers.argocd.fleet import ArgoCDFleet
 from gitops_mcp.providers.argocd.kinds import GITOPS_KINDS
@@ -19,6 +19,7 @@ from gitops_mcp.providers.argocd.objects import SYNC_POLICIES, application, git_
 from gitops_mcp.providers.argocd.schemas import RULES
 from gitops_mcp.providers.base import (
     DeploymentSpec,
+    ExistingOwner,
     ExistingSource,
     Generated,
     OciArtifacts,
@@ -53,6 +54,14 @@ class ArgoCDProvider(ArgoCDCluster):
 
     oci: OciArtifacts | None = None  # Argo CD reads OCI Helm charts, not manifest artifacts
     chart_releases: Mapping[str, ChartRelease] = MappingProxyType({})  # its charts are rendered, not released
+    update_paths: Mapping[str, tuple[tuple[str, ...], ...]] = MappingProxyType(
+        {
+            "revision": (("spec", "source", "targetRevision"),),
+            "namespace": (("spec", "destination", "namespace"),),
+            "project": (("spec", "project"),),
+            "sync_policy": (("spec", "syncPolicy", "automated"),),
+        }
+    )
     plain_dirs = PlainDirs((".yaml", ".yml", ".json"), subdirectories=False)  # recurse only with no nested package
 
     def output_dirs(self, found: GitOpsStructure) -> list[str]:
@@ -63,8 +72,32 @@ class ArgoCDProvider(ArgoCDCluster):
     def existing_sources(self, found: GitOpsStructure) -> list[ExistingSource]:
         return []  # an Application names its repository itself
 
+    def repo_appliers(self, found: GitOpsStructure) -> list[ExistingOwner]:
+        """The committed Applications with a Git source path."""
+        out = []
+        for o in found.objects:
+            if o.kind != "Application" or o.patch or not o.repo_url or o.path is None:
+                continue
+            path = posixpath.normpath(o.path.lstrip("/"))
+            out.append(
+                ExistingOwner(
+                    kind=o.kind,
+                    name=o.name,
+                    namespace=o.namespace,
+                    file=o.file,
+                    path="" if path == "." else path,
+                    repo_url=o.repo_url,
+                    document=o.document,
+                    revision=o.target_revision if o.target_revision not in (None, "HEAD") else None,
+                )
+            )
+        return out
+
     def unsupported_reason(self, package_type: PackageType, source_kind: SourceKind) -> str | None:
         return None
+
+    def current_api(self, doc: Mapping[str, Any]) -> str | None:
+        return None  # argoproj.io/v1alpha1 is the only version served
 
     def questions(self, ctx: QuestionContext) -> list[QuestionDef]:
         qs = [
@@ -139,13 +172,20 @@ class ArgoCDProvider(ArgoCDCluster):
                 source["helm"] = {"valuesObject": dict(spec.values)}
 
         policy = options.get("sync_policy", "auto")
+        argocd_ns = str(options.get("argocd_namespace", "argocd"))
+        sync = sync_policy(policy, bool(options.get("create_namespace", True)))
+        name, name_notes = adapt.free_name(spec.app_name, argocd_ns, spec)
+        notes += name_notes + adapt.owner_notes(spec)
+        package_notes: list[str] = []
+        if spec.source_kind == "git":
+            notes += adapt.adjust(spec, source, sync, argocd_ns, package_notes)
         app = application(
-            spec.app_name,
-            str(options.get("argocd_namespace", "argocd")),
+            name,
+            argocd_ns,
             project=str(options.get("project", "default")),
             source=source,
             destination_namespace=spec.namespace,
-            sync=sync_policy(policy, bool(options.get("create_namespace", True))),
+            sync=sync,
         )
         where = (
             f"{spec.repo_url} path {spec.path} at {spec.revision or 'HEAD'}"
@@ -155,4 +195,4 @@ class ArgoCDProvider(ArgoCDCluster):
         text = f"deploys {where} into namespace {spec.namespace}, sync {policy}"
         if policy == "manual":
             notes.append("Sync policy is manual: nothing is deployed until someone syncs the Application.")
-        return Generated(objects=[app], summary=[summary_of(app, text)], notes=notes)
+        return Generated(objects=[app], summary=[summary_of(app, text)], notes=notes, package_notes=package_notes)

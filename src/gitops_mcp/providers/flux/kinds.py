@@ -8,7 +8,7 @@ from typing import Any
 
 from gitops_mcp.detection.kinds import Bootstrap, GitOpsKinds, ObjectReader, as_map, as_str
 from gitops_mcp.detection.models import GitOpsObject, GitOpsStructure
-from gitops_mcp.providers.base import ExistingSource
+from gitops_mcp.providers.base import ExistingOwner, ExistingSource
 
 SOURCE_KINDS = ("GitRepository", "OCIRepository", "HelmRepository", "Bucket")
 
@@ -60,17 +60,106 @@ GITOPS_KINDS = GitOpsKinds(
 )
 
 
+BOOTSTRAP_SOURCE = "GitRepository/flux-system"
+BOOTSTRAP_NS = "flux-system"
+
+
+def _bootstrap_ref(o: GitOpsObject) -> bool:
+    """A Kustomization reading the bootstrap's own GitRepository (``flux-system/flux-system``)."""
+    ref = o.source_ref or ""
+    return (
+        o.kind == "Kustomization"
+        and not o.patch
+        and (
+            (ref == BOOTSTRAP_SOURCE and (o.namespace or BOOTSTRAP_NS) == BOOTSTRAP_NS)
+            or ref == f"{BOOTSTRAP_SOURCE}.{BOOTSTRAP_NS}"
+        )
+    )
+
+
+def cluster_dirs(found: GitOpsStructure) -> list[str]:
+    """The directories a bootstrap applies: those with a committed ``flux-system``, then those whose
+    Kustomizations read the bootstrap's GitRepository (``clusters/<name>`` before ``flux bootstrap``
+    committed its own files, or with them kept elsewhere)."""
+    boots = [b.path for b in found.bootstraps if posixpath.basename(b.system_path) == "flux-system"]
+    inferred = sorted({posixpath.dirname(o.file) or "." for o in found.objects if _bootstrap_ref(o)} - set(boots))
+    top = [d for d in inferred if not any(d.startswith(b + "/") for b in boots)]
+    return boots + top
+
+
 def output_dirs(found: GitOpsStructure) -> list[str]:
     """Bootstrapped cluster directories first, then directories holding only Flux objects."""
-    boots = [b.path for b in found.bootstraps if posixpath.basename(b.system_path) == "flux-system"]
+    boots = cluster_dirs(found)
     files = {o.file for o in found.objects if o.api_version.split("/")[0].endswith("fluxcd.io")}
-    return boots + sorted({posixpath.dirname(f) or "." for f in files} & set(found.directories))
+    return boots + sorted(({posixpath.dirname(f) or "." for f in files} & set(found.directories)) - set(boots))
 
 
 def existing_sources(found: GitOpsStructure) -> list[ExistingSource]:
     """The committed Git, OCI and Helm repository sources (not patches) a generated object may reuse."""
-    return [
+    out = [
         ExistingSource(kind=o.kind, name=o.name, namespace=o.namespace, url=o.url, ref=o.ref, file=o.file)
         for o in found.objects
         if o.kind in ("GitRepository", "OCIRepository", "HelmRepository") and o.url and not o.patch
     ]
+    for d in cluster_dirs(found):  # the bootstrap's own GitRepository serves this repository
+        system = f"{d}/flux-system" if d != "." else "flux-system"
+        own = next(
+            (
+                s
+                for s in out
+                if s.kind == "GitRepository" and s.name == BOOTSTRAP_NS and posixpath.dirname(s.file) == system
+            ),
+            None,
+        )
+        if own is not None:
+            own.serves = d
+        else:
+            out.append(
+                ExistingSource(
+                    kind="GitRepository",
+                    name=BOOTSTRAP_NS,
+                    namespace=BOOTSTRAP_NS,
+                    url="",
+                    file=f"{system}/gotk-sync.yaml",
+                    serves=d,
+                )
+            )
+    return out
+
+
+def repo_appliers(found: GitOpsStructure) -> list[ExistingOwner]:
+    """Kustomizations committed in the repository that apply a directory of a GitRepository: the
+    bootstrap's (``repo_url`` None: this repository) or one committed with its URL."""
+    urls = {
+        (o.namespace or BOOTSTRAP_NS, o.name): o.url
+        for o in found.objects
+        if o.kind == "GitRepository" and o.url and not o.patch
+    }
+    refs = {
+        (o.namespace or BOOTSTRAP_NS, o.name): (o.ref or {}).get("branch") or (o.ref or {}).get("tag")
+        for o in found.objects
+        if o.kind == "GitRepository" and not o.patch
+    }
+    out: list[ExistingOwner] = []
+    for o in found.objects:
+        if o.kind != "Kustomization" or o.patch or not (o.source_ref or "").startswith("GitRepository/"):
+            continue
+        ns = o.namespace or BOOTSTRAP_NS
+        name, _, src_ns = (o.source_ref or "").removeprefix("GitRepository/").partition(".")
+        url = urls.get((src_ns or ns, name))
+        if url is None and not _bootstrap_ref(o):
+            continue
+        path = posixpath.normpath((o.path or "./").lstrip("/"))
+        out.append(
+            ExistingOwner(
+                kind=o.kind,
+                name=o.name,
+                namespace=ns,
+                file=o.file,
+                path="" if path == "." else path,
+                repo_url=url if url and not _bootstrap_ref(o) else None,
+                document=o.document,
+                revision=None if _bootstrap_ref(o) else refs.get((src_ns or ns, name)),
+            )
+        )
+    return out

@@ -59,6 +59,9 @@ class KustomizationSpec(TypedDict, total=False):
     prune: Required[bool]
     wait: bool
     sourceRef: Required[ObjectRef]
+    serviceAccountName: str
+    decryption: dict[str, Any]
+    postBuild: dict[str, Any]
     targetNamespace: str
 
 
@@ -76,6 +79,7 @@ class HelmChartTemplate(TypedDict):
 
 class HelmReleaseSpec(TypedDict, total=False):
     interval: Required[str]
+    serviceAccountName: str
     chart: HelmChartTemplate
     chartRef: ObjectRef
     releaseName: str

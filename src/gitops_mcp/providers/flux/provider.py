@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from types import MappingProxyType
+from typing import Any, cast
 
 from gitops_mcp.detection import dns_label as to_label
 from gitops_mcp.detection.kinds import GitOpsKinds
@@ -22,7 +23,7 @@ from gitops_mcp.providers.base import (
     summary_of,
 )
 from gitops_mcp.providers.common import helm_questions, interval_parser
-from gitops_mcp.providers.flux import checks, kinds
+from gitops_mcp.providers.flux import adapt, checks, kinds
 from gitops_mcp.providers.flux.cluster import FluxCluster
 from gitops_mcp.providers.flux.fleet import FluxFleet
 from gitops_mcp.providers.flux.kinds import GITOPS_KINDS
@@ -81,6 +82,16 @@ class FluxProvider(FluxCluster):
 
     output_dirs = staticmethod(kinds.output_dirs)
     existing_sources = staticmethod(kinds.existing_sources)
+    repo_appliers = staticmethod(kinds.repo_appliers)
+    current_api = staticmethod(adapt.current_api)
+    update_paths: Mapping[str, tuple[tuple[str, ...], ...]] = MappingProxyType(
+        {
+            "interval": (("spec", "interval"),),
+            "prune": (("spec", "prune"),),
+            "health_checks": (("spec", "wait"), ("spec", "timeout")),
+            "namespace": (("spec", "targetNamespace"),),
+        }
+    )
     oci: OciArtifacts | None = FluxArtifacts()
 
     def unsupported_reason(self, package_type: PackageType, source_kind: SourceKind) -> str | None:
@@ -159,15 +170,25 @@ class FluxProvider(FluxCluster):
         objects: list[dict[str, Any]] = []
         summaries = []
         notes: list[str] = []
+        package_notes: list[str] = []
 
         if spec.source_kind == "git":
             src_kind = "GitRepository"
-            reused = self._reusable(spec, ns)
-            if reused is not None:
+            reused = adapt.bootstrap_source(spec, ns) or self._reusable(spec, ns)
+            if reused is not None and reused.serves is not None:
+                src_name, src_ns = reused.name, reused.namespace or ns
+                notes.append(
+                    f"Uses the bootstrap's GitRepository {src_ns}/{src_name}: it already serves this repository to "
+                    f"{reused.serves}/ (at the branch the cluster follows)."
+                )
+            elif reused is not None:
                 src_name, src_ns = reused.name, reused.namespace or ns
                 notes.append(f"Reusing the GitRepository {src_ns}/{src_name} from {reused.file} (same URL and ref).")
             else:
                 src_name, src_ns = self._source_name(spec, ns), ns
+                free = adapt.free_name("GitRepository", src_name, ns, spec.around.taken)
+                notes += adapt.clash_note("GitRepository", src_name, free, ns, spec.around)
+                src_name = free
                 repo = git_repository(
                     src_name, ns, {"interval": source_interval, "url": spec.repo_url, "ref": _ref_dict(spec)}
                 )
@@ -183,17 +204,30 @@ class FluxProvider(FluxCluster):
                     )
             source_ref = object_ref(src_kind, src_name, src_ns if src_ns != ns else None)
             if spec.package_type == "helm":
-                objects.append(self._helm_release_git(spec, options, ns, interval, source_ref))
-                summaries.append(summary_of(objects[-1], f"installs the chart at ./{spec.path} into {spec.namespace}"))
+                hr = self._helm_release_git(spec, options, ns, interval, source_ref)
+                objects.append(hr)
+                summaries.append(summary_of(hr, f"installs the chart at ./{spec.path} into {spec.namespace}"))
+                notes += adapt.owner_notes(spec, "HelmRelease")
             else:
-                ks = self._kustomization(spec, options, ns, interval, source_ref)
+                ks, ks_notes, namespaces = self._kustomization(spec, options, ns, interval, source_ref)
+                for n in namespaces:
+                    objects.append(adapt.namespace_object(n))
+                    summaries.append(summary_of(objects[-1], "creates the namespace the package needs"))
                 objects.append(ks)
                 if spec.package_type == "manifests" and spec.nested:
-                    notes.append(
+                    package_notes.append(
                         f"Flux applies ./{spec.path} with its subdirectories {', '.join(spec.nested[:5])} "
                         "(one with a kustomization.yaml is built by kustomize)."
                     )
-                summaries.append(summary_of(ks, f"applies ./{spec.path} into {spec.namespace}"))
+                target = ks["spec"].get("targetNamespace")
+                own = ", ".join(spec.around.package.namespaces) if spec.around.package else spec.namespace
+                where = f"into {target}" if target else f"into its own namespaces ({own})"
+                summaries.append(summary_of(ks, f"applies ./{spec.path} {where}"))
+                notes += ks_notes
+            notes += adapt.stale_notes(spec.around)
+            notes += self._chart_notes(spec)
+            notes += [n for n in package_notes if n not in notes]
+            package_notes += adapt.stale_notes(spec.around, siblings=False) + self._chart_notes(spec)
         elif spec.source_kind == "helm_repository":
             repo_name_ = _dns(repo_name(spec.chart_url or "") or spec.app_name)
             hrepo = helm_repository(repo_name_, ns, {"interval": source_interval, "url": spec.chart_url})
@@ -229,7 +263,7 @@ class FluxProvider(FluxCluster):
             hr = self._helm_release(spec, options, ns, interval, chart_ref=object_ref("OCIRepository", spec.app_name))
             objects.append(hr)
             summaries.append(summary_of(hr, f"installs the OCI chart into {spec.namespace}"))
-        return Generated(objects=objects, summary=summaries, notes=notes)
+        return Generated(objects=objects, summary=summaries, notes=notes, package_notes=package_notes)
 
     def _reusable(self, spec: DeploymentSpec, ns: str) -> ExistingSource | None:
         if not spec.repo_url:
@@ -250,19 +284,50 @@ class FluxProvider(FluxCluster):
 
     def _kustomization(
         self, spec: DeploymentSpec, options: Mapping[str, Any], ns: str, interval: str, source_ref: ObjectRef
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], list[str], list[str]]:
+        """The Kustomization, its notes, and the namespaces to create beside it."""
         path = "./" if spec.path in (None, ".", "") else f"./{spec.path}"
-        ks_spec: KustomizationSpec = {
-            "interval": interval,
-            "path": path,
-            "prune": bool(options.get("prune", True)),
-            "sourceRef": source_ref,
-            "targetNamespace": spec.namespace,
-        }
+        name = adapt.free_name("Kustomization", spec.app_name, ns, spec.around.taken)
+        notes = adapt.clash_note("Kustomization", spec.app_name, name, ns, spec.around)
+        notes += adapt.owner_notes(spec, "Kustomization")
+        follow, follow_notes = adapt.conventions(spec.around, ns, name)
+        raw: dict[str, Any] = {"dependsOn": follow["dependsOn"]} if "dependsOn" in follow else {}
+        raw |= {"interval": interval, "path": path, "prune": bool(options.get("prune", True)), "sourceRef": source_ref}
+        raw |= {k: follow[k] for k in adapt.CONVENTION_FIELDS if k in follow}
+        ks_spec = cast(KustomizationSpec, raw)
+        target, ns_notes = adapt.target_namespace(spec)
+        if target:
+            ks_spec["targetNamespace"] = target
         if options.get("health_checks", True):
             ks_spec["wait"] = True
             ks_spec["timeout"] = "5m"
-        return kustomization(spec.app_name, ns, ks_spec)
+        notes += follow_notes + ns_notes
+        # unknown without the package's files (one-shot generation from a spec): nothing assumed
+        missing = adapt.missing_namespaces(spec, target, ns) if spec.around.package is not None else []
+        if missing:
+            known = "" if spec.around.cluster_namespaces is not None else " (the cluster could not be asked)"
+            how = (
+                " (nothing applies this directory yet: register applies it with the Flux objects)"
+                if spec.around.applied is False
+                else ""
+            )
+            notes.append(
+                f"Namespace {', '.join(missing)} is neither in the package nor in the cluster{known}: "
+                f"a Namespace object is added beside the Kustomization{how}."
+            )
+        return kustomization(name, ns, ks_spec), notes, missing
+
+    @staticmethod
+    def _chart_notes(spec: DeploymentSpec) -> list[str]:
+        facts = spec.around.package
+        if facts is None or not facts.chart_dependencies or facts.chart_dependencies_built:
+            return []
+        return [
+            f"The chart's dependencies ({'; '.join(facts.chart_dependencies)}) are not vendored in charts/: "
+            "source-controller builds them on every chart build, from repositories it can reach without "
+            "credentials (a private one needs a HelmRepository with a secretRef); run helm dependency build "
+            "and commit charts/ to pin them."
+        ]
 
     def _helm_release_git(
         self, spec: DeploymentSpec, options: Mapping[str, Any], ns: str, interval: str, source_ref: ObjectRef
@@ -292,6 +357,9 @@ class FluxProvider(FluxCluster):
     ) -> dict[str, Any]:
         """``chart`` (a chart from a source) or ``chart_ref`` (an OCIRepository holding the chart)."""
         hr_spec: HelmReleaseSpec = {"interval": interval}
+        follow, _ = adapt.conventions(spec.around, ns, spec.app_name)
+        if "serviceAccountName" in follow:
+            hr_spec["serviceAccountName"] = follow["serviceAccountName"]
         if chart is not None:
             hr_spec["chart"] = chart
         elif chart_ref is not None:
@@ -303,4 +371,4 @@ class FluxProvider(FluxCluster):
             hr_spec["install"] = {"createNamespace": True}
         if spec.values:
             hr_spec["values"] = dict(spec.values)
-        return helm_release(spec.app_name, ns, hr_spec)
+        return helm_release(adapt.free_name("HelmRelease", spec.app_name, ns, spec.around.taken), ns, hr_spec)

@@ -1,0 +1,329 @@
+"""Would the wizard's default deployments work? Every package of the six shared fixtures, with both
+providers, driven with accept_defaults up to the preview, then judged by rules written here
+independently of the generator (what Flux's and Argo CD's controllers would do with the file):
+
+- namespaces: a Flux targetNamespace that rewrites namespaces the package declares; objects left
+  without a namespace; a namespace nothing creates (the package, the generated file, CreateNamespace,
+  a HelmRelease's createNamespace, the bootstrap's other directories, or a system namespace);
+- clashes: a generated object with the kind/name/namespace of one in the output directory (or
+  applied from it); a second GitRepository in a Flux bootstrap that serves the repository;
+- already deployed: a committed Kustomization or Application applies the package or a parent;
+- placement: a Flux file outside every bootstrap of a bootstrapped repository, another bootstrap
+  not mentioned; an Argo CD file in an example folder nothing applies;
+- conventions: sibling Kustomizations' shared serviceAccountName not followed, their dependsOn
+  chain ignored, Flux API versions no longer served;
+- engine specifics: Argo CD CRDs over 256 KiB without ServerSideApply, Jsonnet arguments or
+  imports unresolved, chart dependencies not vendored.
+
+Each deployment is: works (no problem), said (every problem named in the preview's notes,
+validation, or a question asked instead), or silent (a problem the preview does not name).
+
+    .venv/bin/python bench/deployments.py [--verbose]
+    PYTHONPATH=<other checkout>/src .venv/bin/python bench/deployments.py   # e.g. the baseline
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import posixpath
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
+FIXTURES = SHARED / "fixtures"
+ORIGINS = {
+    "argocd-example-apps": "https://github.com/argoproj/argocd-example-apps",
+    "flux2-kustomize-helm-example": "https://github.com/fluxcd/flux2-kustomize-helm-example",
+    "podinfo": "https://github.com/stefanprodan/podinfo",
+    "flux2-multi-tenancy": "https://github.com/fluxcd/flux2-multi-tenancy",
+    "flux2-monitoring-example": "https://github.com/fluxcd/flux2-monitoring-example",
+    "gitops-istio": "https://github.com/stefanprodan/gitops-istio",
+}
+SYSTEM = {"default", "kube-system", "kube-public", "kube-node-lease", "flux-system", "argocd"}
+SERVED = {"source.toolkit.fluxcd.io": "v1", "kustomize.toolkit.fluxcd.io": "v1", "helm.toolkit.fluxcd.io": "v2"}
+CLUSTER_KINDS = {"Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding", "ClusterIssuer"}
+EXAMPLES = ("example", "sample", "demo", "test", "doc")
+
+
+def docs_of(path: Path) -> list[dict[str, Any]]:
+    try:
+        return [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if isinstance(d, dict)]
+    except (yaml.YAMLError, UnicodeDecodeError, OSError):
+        return []
+
+
+class Repo:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.files: dict[str, list[dict[str, Any]]] = {}
+        for p in sorted(root.rglob("*.y*ml")):
+            rel = p.relative_to(root).as_posix()
+            if ".git/" in rel or rel.endswith("gotk-components.yaml"):
+                continue
+            self.files[rel] = docs_of(p)
+
+    def kustomization(self, d: str) -> dict[str, Any] | None:
+        for n in ("kustomization.yaml", "kustomization.yml"):
+            if f"{d}/{n}".lstrip("/") in self.files:
+                docs = self.files[f"{d}/{n}".lstrip("/")]
+                return docs[0] if docs else {}
+        return None
+
+    def build(self, d: str, seen: set[str] | None = None) -> list[tuple[dict[str, Any], str | None]]:
+        """(object, namespace the kustomization sets) of a directory as Flux would build it."""
+        seen = set() if seen is None else seen
+        if d in seen:
+            return []
+        seen.add(d)
+        k = self.kustomization(d)
+        out: list[tuple[dict[str, Any], str | None]] = []
+        if k is None:
+            for f, docs in self.files.items():
+                if posixpath.dirname(f) == d:
+                    out += [(x, None) for x in docs if "apiVersion" in x and "kind" in x]
+            for sub in sorted({posixpath.dirname(f) for f in self.files if posixpath.dirname(f).startswith(d + "/")}):
+                if posixpath.dirname(sub) == d:
+                    out += self.build(sub, seen)
+            return out
+        ns = k.get("namespace")
+        for r in [*(k.get("resources") or []), *(k.get("bases") or [])]:
+            t = posixpath.normpath(posixpath.join(d, r))
+            if t in self.files:
+                out += [(x, ns) for x in self.files[t] if "apiVersion" in x]
+            else:
+                out += [(x, ns or n) for x, n in self.build(t, seen)]
+        return out
+
+    def includes(self, parent: str, target: str) -> bool:
+        if parent == target:
+            return True
+        k = self.kustomization(parent)
+        if k is None:
+            return target.startswith(parent + "/") if parent else True
+        for r in [*(k.get("resources") or []), *(k.get("bases") or [])]:
+            t = posixpath.normpath(posixpath.join(parent, r))
+            if t not in self.files and self.includes(t, target):
+                return True
+        return False
+
+    def flux_bootstraps(self) -> list[str]:
+        out = set()
+        for f, docs in self.files.items():
+            for d in docs:
+                src = (d.get("spec") or {}).get("sourceRef") or {}
+                if d.get("kind") == "Kustomization" and src.get("name") == "flux-system" and f.startswith("clusters/"):
+                    out.add("/".join(f.split("/")[:2]))
+            if "/flux-system/" in f and f.startswith("clusters/"):
+                out.add("/".join(f.split("/")[:2]))
+        return sorted(out)
+
+    def appliers(self, origin: str) -> list[tuple[str, str, str]]:
+        """(file, name, path) of committed Kustomizations / Applications applying this repository."""
+        out = []
+        for f, docs in self.files.items():
+            for d in docs:
+                spec = d.get("spec") or {}
+                name = str((d.get("metadata") or {}).get("name"))
+                src = spec.get("sourceRef") or {}
+                ks = d.get("kind") == "Kustomization" and src.get("kind") == "GitRepository" and "interval" in spec
+                if ks and (src.get("name") == "flux-system" or self._serves(src.get("name"), origin)):
+                    out.append((f, name, posixpath.normpath(str(spec.get("path") or ".")).lstrip("./")))
+                s = spec.get("source") or {}
+                if (
+                    d.get("kind") == "Application"
+                    and str(s.get("repoURL", "")).rstrip("/").removesuffix(".git") == origin
+                ):
+                    out.append((f, name, posixpath.normpath(str(s.get("path") or ".")).lstrip("./")))
+        return out
+
+    def _serves(self, name: Any, origin: str) -> bool:
+        return any(
+            d.get("kind") == "GitRepository"
+            and (d.get("metadata") or {}).get("name") == name
+            and str((d.get("spec") or {}).get("url", "")).rstrip("/").removesuffix(".git") == origin
+            and ((d.get("spec") or {}).get("ref") or {}).get("branch") in (None, "main", "master")
+            for docs in self.files.values()
+            for d in docs
+        )
+
+
+def judge(repo: Repo, origin: str, pkg: dict[str, Any], provider: str, view: Any) -> tuple[str, list[str]]:
+    if view.preview is None:
+        return ("said" if view.questions else "silent"), [f"stopped at {view.step}: {[q.id for q in view.questions]}"]
+    pv = view.preview
+    if not pv.validation.valid:
+        return "said", ["invalid: " + pv.validation.describe()[:100]]
+    notes = " ".join(pv.notes).lower()
+    gen = [d for d in yaml.safe_load_all(pv.yaml) if isinstance(d, dict)]
+    out, out_dir = pv.output_path, posixpath.dirname(pv.output_path)
+    problems: list[tuple[str, list[str]]] = []  # (problem, words the notes must hold to name it)
+    path, ptype = pkg["path"], pkg["type"]
+    built = repo.build(path) if ptype in ("kustomize", "manifests") else []
+    declared = {n or (x.get("metadata") or {}).get("namespace") for x, n in built if x.get("kind") not in CLUSTER_KINDS}
+    unplaced = None in declared
+    declared.discard(None)
+    creates = {(x.get("metadata") or {}).get("name") for x, _ in built if x.get("kind") == "Namespace"}
+    creates |= {(d.get("metadata") or {}).get("name") for d in gen if d.get("kind") == "Namespace"}
+    boots = repo.flux_bootstraps()
+    in_boot = next((b for b in boots if out_dir == b or out_dir.startswith(b + "/")), None)
+    if in_boot:  # what the bootstrap's other directories create
+        for f, _, p in repo.appliers(origin):
+            if f.startswith(in_boot + "/"):
+                creates |= {
+                    (x.get("metadata") or {}).get("name") for x, _ in repo.build(p) if x.get("kind") == "Namespace"
+                }
+    needed: set[str] = set(declared)
+    for d in gen:
+        spec = d.get("spec") or {}
+        if d.get("kind") == "Kustomization":
+            target = spec.get("targetNamespace")
+            if target and declared - {target}:
+                problems.append((f"targetNamespace {target} rewrites {sorted(declared)}", ["targetnamespace"]))
+            if target:
+                needed = {target}
+            elif unplaced:
+                problems.append(("objects without a namespace and no targetNamespace", ["namespace"]))
+        if d.get("kind") == "HelmRelease" and (spec.get("install") or {}).get("createNamespace"):
+            creates.add(spec.get("targetNamespace"))
+        if d.get("kind") == "Application":
+            dest = (spec.get("destination") or {}).get("namespace")
+            needed |= {dest} if (unplaced or ptype not in ("kustomize", "manifests")) else set()
+            if "CreateNamespace=true" in ((spec.get("syncPolicy") or {}).get("syncOptions") or []):
+                creates.add(dest)
+    problems += [(f"namespace {ns} is created by nothing", [ns]) for ns in sorted(needed - creates - SYSTEM)]
+    taken: dict[tuple[Any, Any, Any], str] = {}
+    for f, docs in repo.files.items():
+        if f != out and (posixpath.dirname(f) == out_dir or f.startswith(out_dir + "/")):
+            for d in docs:
+                m = d.get("metadata") or {}
+                taken[(d.get("kind"), m.get("name"), m.get("namespace"))] = f
+    for d in gen:
+        m = d.get("metadata") or {}
+        key = (d.get("kind"), m.get("name"), m.get("namespace"))
+        if key in taken:
+            problems.append((f"{key} clashes with {taken[key]}", ["already exists", str(m.get("name"))]))
+    if provider == "flux" and in_boot and any(d.get("kind") == "GitRepository" for d in gen):
+        problems.append(("a second GitRepository for the repository the bootstrap serves", ["__never__"]))
+    owners = [(f, n, p) for f, n, p in repo.appliers(origin) if f != out and repo.includes(p, path)]
+    if owners:
+        f, n, _ = owners[0]
+        problems.append((f"already applied by {n} in {f}", [n.lower(), f.lower()]))
+    if provider == "flux" and boots and not in_boot:
+        problems.append((f"outside the bootstraps {boots}", ["output_path"]))
+    other = next((b for b in boots if b != in_boot), None)
+    if provider == "flux" and other and in_boot and other.lower() not in notes:  # works for the one chosen if said
+        problems.append((f"another bootstrap {other} not mentioned", [other.lower()]))
+    if provider == "argocd" and any(w in out_dir.lower() for w in EXAMPLES):
+        problems.append((f"{out} in an example folder nothing applies", ["__never__"]))
+    sibs = [d for f, docs in repo.files.items() if posixpath.dirname(f) == out_dir and f != out for d in docs]
+    ks_sibs = [d for d in sibs if d.get("kind") == "Kustomization" and "interval" in (d.get("spec") or {})]
+    sas = {(d.get("spec") or {}).get("serviceAccountName") for d in ks_sibs}
+    mine = [d for d in gen if d.get("kind") in ("Kustomization", "HelmRelease")]
+    shared_sa = provider == "flux" and ks_sibs and len(sas) == 1 and None not in sas
+    if shared_sa and any((d.get("spec") or {}).get("serviceAccountName") != next(iter(sas)) for d in mine):
+        problems.append(("sibling serviceAccountName not followed", ["serviceaccountname"]))
+    chain = provider == "flux" and any((d.get("spec") or {}).get("dependsOn") for d in ks_sibs)
+    if chain and not any((d.get("spec") or {}).get("dependsOn") for d in mine) and not owners:
+        problems.append(("siblings' dependsOn chain ignored", ["depend"]))
+    if provider == "flux":
+        for x, _ in built:
+            group, _, version = str(x.get("apiVersion")).rpartition("/")
+            if group in SERVED and version != SERVED[group]:
+                problems.append((f"{x.get('kind')} {x.get('apiVersion')} no longer served", ["no longer serve"]))
+                break
+    if provider == "argocd":
+        app = next((d for d in gen if d.get("kind") == "Application"), {})
+        spec = app.get("spec") or {}
+        opts = (spec.get("syncPolicy") or {}).get("syncOptions") or []
+        big = [x for x, _ in built if x.get("kind") == "CustomResourceDefinition" and len(json.dumps(x)) > 262144]
+        if big and "ServerSideApply=true" not in opts:
+            problems.append(("CRD over 256 KiB without ServerSideApply", ["serversideapply"]))
+        if ptype == "jsonnet":
+            for f in sorted((repo.root / path).glob("*.jsonnet")):
+                text = f.read_text(encoding="utf-8")
+                head = text.lstrip()
+                tlas = ((spec.get("source") or {}).get("directory") or {}).get("jsonnet", {}).get("tlas")
+                if head.startswith("function") and "=" not in head[: head.find(")")] and not tlas:
+                    problems.append((f"{f.name}: top-level arguments without defaults", ["tlas"]))
+    if ptype == "helm":
+        chart = docs_of(repo.root / path / "Chart.yaml")
+        deps = (chart[0].get("dependencies") if chart else None) or docs_of(repo.root / path / "requirements.yaml")
+        if deps and not (repo.root / path / "charts").is_dir():
+            problems.append(("chart dependencies not vendored", ["dependenc"]))
+    if not problems:
+        return "works", []
+    silent = [p for p, words in problems if not all(w in notes for w in words)]
+    return ("silent" if silent else "said"), [("SILENT " if p in silent else "said ") + p for p, _ in problems]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--verbose", action="store_true")
+    args = ap.parse_args()
+    if not FIXTURES.is_dir():
+        print(f"{FIXTURES} is absent", file=sys.stderr)
+        return 2
+    from gitops_mcp.detection import detect_packages
+    from gitops_mcp.providers import default_registry
+    from gitops_mcp.services import Services
+    from gitops_mcp.settings import Settings
+
+    counts: Counter[tuple[str, str]] = Counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        app = Services(Settings(allowed_roots=[base], state_dir=base / "s", cache_dir=base / "c", allowed_git_hosts=[]))
+        for name, origin in ORIGINS.items():
+            root = base / name
+            shutil.copytree(FIXTURES / name, root)
+            for cmd in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "fixture"]):
+                subprocess.run(["git", "-c", "user.name=b", "-c", "user.email=b@b", *cmd], cwd=root, check=True)
+            subprocess.run(["git", "remote", "add", "origin", origin + ".git"], cwd=root, check=True)
+            repo = Repo(root)
+            report = detect_packages(root, gitops_kinds=default_registry().gitops_kinds())
+            for pkg in report.packages:
+                for provider in ("flux", "argocd"):
+                    reason = default_registry().get(provider).unsupported_reason(pkg.type, "git")
+                    if reason:
+                        continue
+                    v = app.wizard.start(
+                        "local", str(root), provider=provider, answers={"package": pkg.path}, accept_defaults=True
+                    )
+                    for _ in range(4):
+                        if (
+                            v.step == "preview"
+                            or not v.questions
+                            or any(q.default is None and q.required for q in v.questions)
+                        ):
+                            break
+                        v = app.wizard.answer("local", v.session_id, {}, accept_defaults=True)
+                    verdict, why = judge(repo, origin, pkg.model_dump(), provider, v)
+                    app.wizard.cancel("local", v.session_id)  # the server caps open sessions per caller
+                    counts[(provider, verdict)] += 1
+                    if args.verbose or verdict == "silent":
+                        print(f"{verdict:6} {provider:6} {name}/{pkg.path}: {'; '.join(why)}")
+        app.close()
+    total = sum(counts.values())
+    for provider in ("flux", "argocd"):
+        n = sum(v for (p, _), v in counts.items() if p == provider)
+        print(
+            f"{provider:6} {n:3} deployments: works {counts[(provider, 'works')]:3}"
+            f"  said {counts[(provider, 'said')]:3}  silent {counts[(provider, 'silent')]:3}"
+        )
+    works = sum(v for (_, verdict), v in counts.items() if verdict == "works")
+    said = sum(v for (_, verdict), v in counts.items() if verdict == "said")
+    print(
+        f"all    {total:3} deployments: works {works} ({works / total:.0%}), said {said}, silent {total - works - said}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
