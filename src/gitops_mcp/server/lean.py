@@ -8,9 +8,9 @@ rewrite of an output schema only drops annotations or assertions, or replaces a 
 superset of itself — whatever the model accepts, the lean schema accepts.
 
 - Descriptions: whitespace folded (docstrings arrive with their indentation).
-- Everywhere: a union of objects says ``type: object`` once; no ``title`` (clients ignore it), no ``default: null`` (not required says it)
-  nor a flag's ``default: false`` (not given says it),
-  no ``additionalProperties: true`` (the default), no ``discriminator`` (an OpenAPI keyword
+- Everywhere: a union of objects says ``type: object`` once; no ``title`` (clients ignore it),
+  no ``default: null`` (not required says it) nor a flag's ``default: false`` (not given says
+  it), no ``additionalProperties: true`` (the default), no ``discriminator`` (an OpenAPI keyword
   the ``const`` of each variant already says); ``anyOf [T, null]`` becomes ``type [T, "null"]``;
   a definition used once is written in place.
 - No model docstrings (the field holding the model describes it).
