@@ -119,7 +119,7 @@ def register(tools: ToolSet, svc: Services, settings: Settings) -> None:
         revision: Annotated[str | None, Field(description="Branch, tag or commit; HEAD = default branch")] = None,
         chart_url: Annotated[str | None, Field(description="Chart repository: https:// or oci://")] = None,
         chart: Annotated[str | None, Field(description="Chart name (with chart_url)")] = None,
-        chart_version: Annotated[str | None, Field(description="Version or range")] = None,
+        chart_version: Annotated[str | None, Field(description="Chart version or range")] = None,
         output_path: Annotated[str | None, Field(description="Target file, relative to the repository")] = None,
         options: Annotated[
             dict[str, Any] | None,

@@ -206,7 +206,7 @@ def add_push_artifact(tools: ToolSet, svc: Services) -> None:
         path: Annotated[str, Field(description="Manifest directory (absolute path)")],
         oci_url: Annotated[str, Field(description="oci://host/repository:tag")],
         source: Annotated[str | None, Field(description="Git URL it comes from (default: the origin)")] = None,
-        revision: Annotated[str | None, Field(description="e.g. main@sha1:<sha> (default: HEAD's)")] = None,
+        revision: Annotated[str | None, Field(description="Git revision, e.g. main@sha1:<sha> (default: HEAD)")] = None,
         annotations: Annotated[dict[str, str] | None, Field(description="Extra manifest annotations")] = None,
         ignore_paths: Annotated[
             list[str] | None, Field(description="More patterns to leave out (.git/, images and archives are)")
