@@ -182,7 +182,8 @@ def forbidden(call: Callable[[], Any]) -> None:
 def test_what_the_server_must_not_do_is_forbidden(release: Release, sa_kubeconfig: Path, registration: bool) -> None:
     """Real requests with the chart's ServiceAccount: everything beyond its job is refused by the
     API server (403); the rules it holds are reads, patch on the reconcile kinds and, with
-    registration, create on the root GitOps kinds: never delete, never Secrets, never a wildcard."""
+    registration, create on the root GitOps kinds and Namespaces: never delete, never Secrets,
+    never a wildcard."""
     release.set_registration(registration)
     api = k8s_config.new_client_from_config(config_file=str(sa_kubeconfig))
     core, apps, crd = k8s.CoreV1Api(api), k8s.AppsV1Api(api), k8s.CustomObjectsApi(api)
@@ -209,10 +210,15 @@ def test_what_the_server_must_not_do_is_forbidden(release: Release, sa_kubeconfi
     forbidden(lambda: rbac.create_cluster_role_binding({"metadata": {"name": unique("escalate")},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
         "subjects": [{"kind": "ServiceAccount", "name": ns, "namespace": ns}]}))  # fmt: skip
+    forbidden(lambda: core.patch_namespace(ns, {"metadata": {"labels": {"x": "y"}}}))
+    forbidden(lambda: core.delete_namespace(ns))
+    new_ns = {"metadata": {"name": unique("probe")}}
     if registration:  # allowed: a server-side dry run authorises the create without making it
         crd.create_namespaced_custom_object(*ks, new_ks, dry_run="All")
+        core.create_namespace(new_ns, dry_run="All")
     else:
         forbidden(lambda: crd.create_namespaced_custom_object(*ks, new_ks, dry_run="All"))
+        forbidden(lambda: core.create_namespace(new_ns, dry_run="All"))
     # every rule it holds
     review = k8s.AuthorizationV1Api(api).create_self_subject_rules_review(
         k8s.V1SelfSubjectRulesReview(spec=k8s.V1SelfSubjectRulesReviewSpec(namespace=ns))
@@ -225,8 +231,10 @@ def test_what_the_server_must_not_do_is_forbidden(release: Release, sa_kubeconfi
             continue
         extra = verbs - READ_VERBS
         assert extra <= {"patch", "create"}, (groups, resources, verbs)
-        if "create" in extra:
-            assert registration and set(groups) <= ROOT_GROUPS, (groups, resources)
+        if "patch" in extra:  # the reconcile request
+            assert set(groups) <= ROOT_GROUPS, (groups, resources)
+        if "create" in extra:  # registration: the root GitOps kinds, and a missing Namespace
+            assert registration and (set(groups) <= ROOT_GROUPS or (groups, resources) == ([""], ["namespaces"]))
     creates = {res for g, resources, verbs in held if "create" in verbs for res in resources} - SELF_REVIEWS
     assert bool(creates) is registration, creates
 
@@ -267,21 +275,22 @@ async def test_the_server_reaches_the_api_through_the_charts_service_account(
 ) -> None:
     release.set_registration(False)
     app = unique("podinfo")
-    world.tb.namespace(app)
+    # the app's namespace does not exist: registration creates it (create on namespaces, nothing more)
     errlog = tmp_path / "server.stderr"
     try:
         with errlog.open("w") as err:
             async with Client(stdio_client(server_params(world, sa_kubeconfig), errlog=err)) as c:
                 await deploy_and_check(c, world, release, app)
     finally:
-        world.tb.kubectl("delete", "namespace", app, "--wait=false")
+        world.tb.kubectl("delete", "namespace", app, "--wait=false", "--ignore-not-found")
     logs = errlog.read_text(encoding="utf-8")
     for secret in (token_of(sa_kubeconfig), TOKEN):
         assert secret not in logs
 
 
 async def deploy_and_check(c: Client, w: RealWorld, release: Release, app: str) -> None:
-    """podinfo generated, pushed and registered (refused until rbac.registration is on), synced at the
+    """podinfo generated, pushed and registered (refused until rbac.registration is on; its missing
+    namespace made by registration), synced at the
     pushed SHA, its status read, a reconcile requested, and its Deployment traced back to the file."""
     tb = w.tb
     gen = await call(c, "generate_manifests", {
@@ -308,6 +317,7 @@ async def deploy_and_check(c: Client, w: RealWorld, release: Release, app: str) 
     made = {(o["kind"], o["name"], o["namespace"]) for o in reg["applied"]}
     w.created += [f"{k.lower()}/{n}" for k, n, ns in made if ns == "flux-system"]
     assert ("Kustomization", app, "flux-system") in made, made
+    assert tb.get("namespace", app, "")["status"]["phase"] == "Active"
 
     ks = {"kind": "Kustomization", "name": app, "namespace": "flux-system"}
     waited = await call(c, "wait_for_sync", {**ks, "revision": sha, "timeout_s": 120})
