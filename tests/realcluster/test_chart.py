@@ -290,8 +290,8 @@ async def test_the_server_reaches_the_api_through_the_charts_service_account(
 
 async def deploy_and_check(c: Client, w: RealWorld, release: Release, app: str) -> None:
     """podinfo generated, pushed and registered (refused until rbac.registration is on; its missing
-    namespace made by registration), synced at the
-    pushed SHA, its status read, a reconcile requested, and its Deployment traced back to the file."""
+    namespace made by registration), synced at the pushed SHA, its status read, a reconcile
+    requested, and its Deployment traced back to the file."""
     tb = w.tb
     gen = await call(c, "generate_manifests", {
         "provider": "flux", "repo_path": str(w.work), "package": "kustomize", "namespace": app,
