@@ -7,10 +7,8 @@ import copy
 import re
 import time
 
-import yaml
-
 from doubles.controllers.base import Controllers, Obj, failing, now
-from doubles.controllers.build import build, files_at, git
+from doubles.controllers.build import BuildError, build, files_at, git
 from doubles.kube import ApiError
 
 
@@ -50,9 +48,9 @@ class ArgoCDController(Controllers):
             )
         try:
             docs = build(files, path, recurse=bool((src.get("directory") or {}).get("recurse")))
-        except yaml.YAMLError as exc:
+        except BuildError as exc:  # the repo-server's words, from the YAML parser's own (exc.__cause__)
             bad = next((f for f in files if f.endswith((".yaml", ".yml"))), path).rsplit("/", 1)[-1]
-            why = f"error converting YAML to JSON: {str(exc).splitlines()[0]}"
+            why = f"error converting YAML to JSON: {str(exc.__cause__ or exc).splitlines()[0]}"
             why = f'code = FailedPrecondition desc = Failed to unmarshal "{bad}": failed to unmarshal manifest: {why}'
             return self._comparison_error(obj, status, main_patch, why, rev_name)
         status.pop("conditions", None)

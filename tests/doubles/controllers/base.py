@@ -123,7 +123,8 @@ class Controllers:
         flux_messages: bool = False,
     ) -> tuple[list[Obj], str | None]:
         """Apply docs like the controller; (applied, error). ``flux_messages``: errors worded as
-        kustomize-controller words them (seen on the testbed), naming <Kind>/<namespace>/<name>."""
+        kustomize-controller words them (seen on the testbed), naming <Kind>/<namespace>/<name> and
+        ending with a newline."""
         out = []
         for d in docs:
             d = copy.deepcopy(d)
@@ -135,7 +136,7 @@ class Controllers:
                     name = f"{namespace or (d.get('metadata') or {}).get('namespace') or 'default'}/{name}"
                 return out, (
                     f"{d.get('kind')}/{name} dry-run failed: no matches for "
-                    f'kind "{d.get("kind")}" in version "{d.get("apiVersion")}"'
+                    f'kind "{d.get("kind")}" in version "{d.get("apiVersion")}"' + ("\n" if flux_messages else "")
                 )
             meta = d.setdefault("metadata", {})
             if r.namespaced:
@@ -148,7 +149,7 @@ class Controllers:
                 if self.kube.find("v1", "Namespace", None, meta["namespace"]) is None:
                     missing = f'namespaces "{meta["namespace"]}" not found'
                     if flux_messages:
-                        missing = f"{d.get('kind')}/{meta['namespace']}/{meta.get('name')} not found: {missing}"
+                        missing = f"{d.get('kind')}/{meta['namespace']}/{meta.get('name')} not found: {missing}\n"
                     return out, missing
             meta.setdefault("labels", {}).update(labels)
             if annotations or tracking:
