@@ -23,6 +23,7 @@ from conftest import FIXTURES, need_shared
 from gitops_mcp.errors import UserInputError
 
 from .backends import HR, KS, SOURCE, Backend, FakeBackend, RealBackend, git_repository, helm_release, kustomization
+from .conftest import Testbed
 
 REAL = pytest.param("real", marks=[pytest.mark.slow, pytest.mark.realcluster])
 IMAGE = "ghcr.io/stefanprodan/podinfo:6.9.0"
@@ -50,12 +51,18 @@ MONITOR = (
 )
 
 
+@pytest.fixture
+def testbed(request: pytest.FixtureRequest) -> Testbed | None:
+    """The session's testbed (conftest.py) for the real backend; None for the fake, which must not start
+    it. Named ``testbed`` so that a failure on the testbed reports the controllers' logs and the objects."""
+    if request.node.callspec.params.get("backend") == "fake":
+        return None
+    return request.getfixturevalue("testbed")  # type: ignore[no-any-return]
+
+
 @pytest.fixture(params=["fake", REAL])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    if request.param == "fake":
-        b: Backend = FakeBackend(tmp_path)
-    else:
-        b = RealBackend(request.getfixturevalue("testbed"), tmp_path)
+def backend(request: pytest.FixtureRequest, testbed: Testbed | None, tmp_path: Path) -> Iterator[Backend]:
+    b: Backend = FakeBackend(tmp_path) if testbed is None else RealBackend(testbed, tmp_path)
     try:
         yield b
     finally:
@@ -63,13 +70,11 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
 
 
 @pytest.fixture(autouse=True)
-def testbed_tools_on_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The directory's autouse fixture, without starting the testbed for the fake backend."""
-    if "backend" in request.fixturenames and request.node.callspec.params.get("backend") == "fake":
-        return
-    tb = request.getfixturevalue("testbed")
-    tools = {Path(tb.plane.bin(b)).parent for b in ("kustomize", "helm", "kubectl")}
-    monkeypatch.setenv("PATH", os.pathsep.join([*sorted(map(str, tools)), os.environ["PATH"]]))
+def testbed_tools_on_path(testbed: Testbed | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The directory's autouse fixture, which the fake backend does without."""
+    if testbed is not None:
+        tools = {Path(testbed.plane.bin(b)).parent for b in ("kustomize", "helm", "kubectl")}
+        monkeypatch.setenv("PATH", os.pathsep.join([*sorted(map(str, tools)), os.environ["PATH"]]))
 
 
 def real_only(b: Backend, why: str) -> None:
