@@ -17,6 +17,7 @@ from gitops_mcp.providers.live import ObjectRef
 
 TOKEN = "contract-token-0123456789"
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  colour: blue\n"
+BROKEN = "apiVersion: v1\nkind: ConfigMap\nmetadata: [x\n"
 MONITOR = "apiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\nmetadata:\n  name: podinfo\nspec: {}\n"
 
 
@@ -81,6 +82,22 @@ def test_a_missing_crd(w: shared.World) -> None:
         "one or more synchronization tasks are not valid: failed to discover server resources for group version"
         " monitoring.coreos.com/v1: the server could not find the requested resource. Retrying attempt #1 at "
     ), said
+
+
+def test_a_kustomization_that_does_not_build(w: shared.World) -> None:
+    kustomization = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - cm.yaml\n"
+    files = {"apps/nobuild/kustomization.yaml": kustomization, "apps/nobuild/cm.yaml": BROKEN}
+    res, _sha, app = register_app(w, "nobuild", "apps/nobuild", files)
+    assert res.outcome == "failed" and res.waited_s < 10, res.message
+    said = app["status"]["conditions"][0]["message"]
+    assert said == (  # what the real repo-server said (tests/realcluster/test_failures.py)
+        "Failed to load target state: failed to generate manifest for source 1 of 1: rpc error: code = Unknown "
+        "desc = `kustomize build <path to cached source>/apps/nobuild` failed exit status 1: Error: accumulating "
+        "resources: accumulating resources from 'cm.yaml': MalformedYAMLError: yaml: line 2: did not find expected "
+        "',' or ']' in File: cm.yaml"
+    )
+    assert res.message == f"ComparisonError: {said}"
+    assert app["status"]["sync"] == {"status": "Unknown", "revision": "main"}
 
 
 def test_a_synced_application_lists_its_resources_without_health(w: shared.World) -> None:
