@@ -3,9 +3,10 @@ the real source-, kustomize- and helm-controller of Flux 2.9.3 on the testbed (b
 asserting what gitops-mcp reports: the controller's reason and words, revisions ``main@sha1:<sha>``,
 inventories, observedGeneration, reconcile requests, a HelmRelease's health, suspend.
 
-The rule: the fake may only say what the real controllers say. Where it cannot, the scenario runs on
-the testbed only and says why (``real_only``). The fake runs in the fast suite; the real backend is
-marked slow and realcluster like the rest of this directory.
+The rule: the fake may only say what the real controllers say. One scenario stays on the testbed
+(test_flux.py): a private repository without credentials, since the simulator reads repositories from
+disk and never authenticates. The fake runs in the fast suite; the real backend is marked slow and
+realcluster like the rest of this directory.
 """
 
 from __future__ import annotations
@@ -75,11 +76,6 @@ def testbed_tools_on_path(testbed: Testbed | None, monkeypatch: pytest.MonkeyPat
     if testbed is not None:
         tools = {Path(testbed.plane.bin(b)).parent for b in ("kustomize", "helm", "kubectl")}
         monkeypatch.setenv("PATH", os.pathsep.join([*sorted(map(str, tools)), os.environ["PATH"]]))
-
-
-def real_only(b: Backend, why: str) -> None:
-    if b.name == "fake":
-        pytest.skip(f"not on the fake: {why}")
 
 
 def app_dir(b: Backend, name: str, files: dict[str, str]) -> dict[str, str]:
@@ -245,7 +241,6 @@ def test_a_missing_namespace_on_the_first_reconcile(backend: Backend) -> None:
 
 
 def test_an_object_the_api_server_rejects(backend: Backend) -> None:
-    real_only(backend, "the fake API server does not validate built-in kinds (a container name, here)")
     b = backend
     name, ns, sha = deploy_app(b, {"web.yaml": DEPLOY % IMAGE})
     assert wait(b, name, sha).outcome == "synced"

@@ -208,4 +208,6 @@ def _sync_failure(error: str) -> str:
             "one or more synchronization tasks are not valid: failed to discover server resources for group version"
             f" {unknown.group(1)}: the server could not find the requested resource"
         )
+    if error.startswith("error when "):  # kubectl's words for an object the API server refused
+        return f"one or more synchronization tasks completed unsuccessfully, reason: {error}"
     return f"one or more objects failed to apply, reason: {error}"

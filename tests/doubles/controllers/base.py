@@ -4,6 +4,7 @@ injected failures, status writes, and applying objects the way the controllers a
 from __future__ import annotations
 
 import copy
+import random
 import re
 import time
 from collections.abc import Callable
@@ -162,7 +163,14 @@ class Controllers:
                     merged = {**((live.get("metadata") or {}).get(field) or {}), **(meta.get(field) or {})}
                     if merged:
                         meta[field] = merged
-            stored = self.kube.put(d)
+            try:
+                stored = self.kube.put(d)
+            except ApiError as e:  # refused by the API server (the real controllers' dry run is)
+                if flux_messages:
+                    return out, f"{d['kind']}/{meta.get('namespace')}/{meta['name']} dry-run failed ({e.reason}): {e}\n"
+                # Argo CD applies with kubectl from a temporary file
+                tmp = f"/dev/shm/{random.randrange(10**9, 10**10)}"
+                return out, f'error when {"patching" if live else "creating"} "{tmp}": {e}'
             self._workload_status(d, stored)
             out.append(stored)
         return out, None

@@ -1,13 +1,18 @@
 """The simulated Flux controllers: source-controller (GitRepository, OCIRepository), kustomize-controller
 (Kustomization) and helm-controller (HelmRelease, charts from a GitRepository).
 
-Checked against the real controllers (Flux 2.9.3 on the testbed, tests/realcluster) and changed to
-match: a failed reconcile sets Reconciling=True/ProgressingWithRetry before Ready=False and leaves
-status.observedGeneration as it was (-1 before any success); apply errors name <Kind>/<ns>/<name>;
-a Kustomization reconciles as soon as its source's revision moves. Still different: the simulator
-reads the remote's repositories from disk and never authenticates (the real source-controller needs
-spec.secretRef for a private repository); real statuses carry more (Kustomization history and a
-Healthy condition, HelmRelease inventory and richer history entries) that the server does not read.
+The contract suite (tests/realcluster/test_flux_contract.py) runs the same scenarios here and on the
+real controllers (Flux 2.9.3 on the testbed); what it checks, this says as they do: revisions, Ready
+and Reconciling (reason and words: "Building manifests|Detecting drift for revision R with a timeout
+of 9m30s"), observedGeneration -1 until a success, apply errors naming <Kind>/<ns>/<name> and ending
+in a newline, kustomize's MalformedYAMLError words, a missing repository (FetchFailed, "repository
+not found: "), a Kustomization waiting for its source (Ready only), inventories, HelmRelease install
+and upgrade (Ready and Released, history, release name <targetNamespace>-<name>).
+Known differences, none of which the server reads or the contract asserts: the simulator reads the
+remote's repositories from disk and never authenticates (the private-repository case stays on the
+testbed); it renders no chart (no HelmChart object, no HelmRelease inventory, nothing applied); YAML
+errors other than an unclosed flow sequence or mapping keep PyYAML's words; real statuses carry more
+(Kustomization history, Healthy; HelmRelease digests and durations).
 """
 
 from __future__ import annotations
