@@ -164,3 +164,23 @@ def test_in_a_pod_the_server_reads_the_cluster_with_its_service_account(
                 app.cluster.sync_status("Kustomization", "apps", "flux-system")
         finally:
             app.close()
+
+
+def test_registration_creates_a_missing_namespace_with_create_only(env: Env) -> None:
+    """A Namespace beside the roots is created (POST: the `create` the registration rules grant), never
+    applied: an apply needs `patch` on namespaces, which would let the server relabel any namespace."""
+    text = (env.work / "clusters/dev/more.yaml").read_text(encoding="utf-8")
+    ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "fresh"}}
+    (env.work / "clusters/dev/more.yaml").write_text(yaml.safe_dump(ns) + "---\n" + text, encoding="utf-8")
+    env.w.git(env.work, "-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-qam", "fresh")
+    env.w.git(env.work, "push", "-q", "origin", "main")
+    env.w.kube.allow(env.rules + env.registration)
+    done = env.app.registrar.register(str(env.work), "clusters/dev/more.yaml")
+    assert done.ok, done.message
+    assert [a.kind for a in done.applied] == ["Namespace", "GitRepository", "Kustomization"]
+    assert env.w.kube.find("v1", "Namespace", None, "fresh") is not None
+    again = env.app.registrar.register(str(env.work), "clusters/dev/more.yaml")  # it exists now: left alone
+    assert again.ok and "Namespace" not in [a.kind for a in again.applied], again.message
+    kube = env.app.shared.kube()
+    with kube, pytest.raises(ClusterError, match='cannot patch resource "namespaces"'):
+        kube.patch_merge("v1", "Namespace", "fresh", None, {"metadata": {"labels": {"x": "y"}}})

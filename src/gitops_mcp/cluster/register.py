@@ -90,23 +90,24 @@ def register_roots(
     kube: Any, roots: list[Obj], skipped: list[SkippedObject], commit: str | None = None
 ) -> RegisterResult:
     """Dry-run every root, then apply every root; the API server's reason when it refuses."""
-    refs = [_ref(o) for o in roots]
     if not roots:
         return RegisterResult(
             ok=False, skipped=skipped, commit_sha=commit, message="the file holds no root GitOps object to apply"
         )
     try:
+        roots = [o for o in roots if not _exists(kube, o)]
         for obj in roots:
-            kube.apply(obj, dry_run=True)
+            _put(kube, obj, dry_run=True)
     except ClusterError as exc:
         return RegisterResult(
             ok=False, skipped=skipped, commit_sha=commit, message=f"nothing applied: the dry run was refused: {exc}"
         )
+    refs = [_ref(o) for o in roots]
     applied: list[ObjectRef] = []
     refused: ClusterError | None = None
     for obj, ref in zip(roots, refs, strict=True):
         try:
-            kube.apply(obj, dry_run=False)
+            _put(kube, obj, dry_run=False)
         except ClusterError as exc:  # only when the cluster changed since the dry run a moment ago
             refused = exc
             break
@@ -123,3 +124,25 @@ def register_roots(
             else f"applied {names}, then refused: {refused}"
         ),
     )
+
+
+def _is_namespace(obj: Obj) -> bool:
+    return obj.get("apiVersion") == "v1" and obj.get("kind") == "Namespace"
+
+
+def _exists(kube: Any, obj: Obj) -> bool:
+    """A Namespace that exists is left alone (its controller, or whoever made it, owns it)."""
+    return _is_namespace(obj) and kube.get("v1", "Namespace", _ref(obj).name, None) is not None
+
+
+def _put(kube: Any, obj: Obj, dry_run: bool) -> None:
+    """A root by server-side apply; a missing Namespace by create, which needs only the ``create`` verb
+    (an apply needs ``patch`` on namespaces too, which would let labels such as Pod Security's change)."""
+    if not _is_namespace(obj):
+        kube.apply(obj, dry_run=dry_run)
+        return
+    try:
+        kube.create(obj, dry_run=dry_run)
+    except ClusterError as exc:
+        if exc.status != 409:  # made by someone else since the check: it is there, which is what counts
+            raise
