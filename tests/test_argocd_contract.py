@@ -100,6 +100,23 @@ def test_a_kustomization_that_does_not_build(w: shared.World) -> None:
     assert app["status"]["sync"] == {"status": "Unknown", "revision": "main"}
 
 
+def test_an_object_the_api_server_rejects(w: shared.World) -> None:
+    web = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n"
+    web += "spec:\n  selector:\n    matchLabels: {app: web}\n"
+    web += "  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n        - name: Web\n"
+    res, sha, app = register_app(w, "rej", "apps/rej", {"apps/rej/web.yaml": web + "          image: podinfo\n"})
+    assert res.outcome == "failed" and res.status.attempted_revision == sha, res.message
+    op = app["status"]["operationState"]
+    assert op["phase"] == "Running" and op["retryCount"] == 1
+    assert op["message"].startswith(  # what the real controller said for a new object (seen on the testbed)
+        'one or more objects failed to apply, reason: Deployment.apps "web" is invalid: '
+        'spec.template.spec.containers[0].name: Invalid value: "Web": a lowercase RFC 1123 label must consist of '
+        "lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. "
+        "'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?'). Retrying attempt #1 "
+    ), op["message"]
+    assert op["message"] in res.message
+
+
 def test_a_synced_application_lists_its_resources_without_health(w: shared.World) -> None:
     res, sha, app = register_app(w, "ok", "apps/ok", {"apps/ok/cm.yaml": CM})
     assert res.outcome == "synced" and app["status"]["sync"] == {"status": "Synced", "revision": sha}
