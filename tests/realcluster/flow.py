@@ -111,25 +111,27 @@ def controller_log(tb: Testbed, proc: str) -> list[dict[str, Any]]:
 WIDGET_CRD = """apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
 metadata:
-  name: widgets.fleet.example.test
+  name: widgets.{group}
 spec:
-  group: fleet.example.test
-  names: {kind: Widget, plural: widgets, singular: widget}
+  group: {group}
+  names: {{kind: Widget, plural: widgets, singular: widget}}
   scope: Namespaced
   versions:
     - name: v1
       served: true
       storage: true
       schema:
-        openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+        openAPIV3Schema: {{type: object, x-kubernetes-preserve-unknown-fields: true}}
 """
 
 
-def fleet_content(ns: str, *, argocd: bool = False) -> dict[str, str]:
+def fleet_content(ns: str) -> dict[str, str]:
     """What a team adds to the scaffolded layout: a CRD (infrastructure/controllers), the namespace and
     a Widget (infrastructure/configs), and an app that needs both: a Widget and a Deployment
-    (apps/base). Applied in any other order, the Widgets are refused (no such kind yet)."""
-    widget = "apiVersion: fleet.example.test/v1\nkind: Widget\nmetadata:\n  name: {n}\n  namespace: " + ns + "\n"
+    (apps/base). Applied in any other order, the Widgets are refused (no such kind yet). The CRD's
+    group is ``<ns>.example.test``."""
+    group = f"{ns}.example.test"  # the CRD is cluster-wide: one of its own per test
+    widget = f"apiVersion: {group}/v1\nkind: Widget\nmetadata:\n  name: {{n}}\n  namespace: {ns}\n"
     deploy = (
         f"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: {ns}\nspec:\n"
         "  replicas: 1\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n"
@@ -138,7 +140,7 @@ def fleet_content(ns: str, *, argocd: bool = False) -> dict[str, str]:
     )
     head = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n"
     return {
-        "infrastructure/controllers/widgets-crd.yaml": WIDGET_CRD,
+        "infrastructure/controllers/widgets-crd.yaml": WIDGET_CRD.format(group=group),
         "infrastructure/controllers/kustomization.yaml": head + "  - widgets-crd.yaml\n",
         "infrastructure/configs/namespace.yaml": f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n",
         "infrastructure/configs/defaults.yaml": widget.format(n="defaults"),

@@ -160,9 +160,9 @@ spec: {{interval: 10m, path: ./clusters/dev, prune: true, sourceRef: {{kind: Git
         assert app.cluster.wait("Kustomization", layer, "flux-system", sha, 10).outcome == "synced"
     dep = world.tb.get("deployment", "web", ns)
     assert dep["status"].get("availableReplicas") == 1, dep["status"]
-    assert world.tb.kubectl("get", "widgets.fleet.example.test", "-n", ns, "-o", "name").split() == [
-        "widget.fleet.example.test/defaults",
-        "widget.fleet.example.test/web",
+    assert world.tb.kubectl("get", f"widgets.{ns}.example.test", "-n", ns, "-o", "name").split() == [
+        f"widget.{ns}.example.test/defaults",
+        f"widget.{ns}.example.test/web",
     ]
     # the order, in kustomize-controller's own log: each layer finished before the next one started
     logs = {n: kustomize_log(world, n) for n in ("infra-controllers", "infra-configs", "apps")}
