@@ -189,3 +189,33 @@ def test_scaffold_fleet_syncs_infrastructure_before_apps(world: RealWorld, appli
     finally:
         world.tb.kubectl("delete", "application", *names, "-n", "argocd", "--ignore-not-found", "--wait=false")
         world.tb.kubectl("delete", "crd", f"widgets.{ns}.example.test", "--ignore-not-found", "--wait=false")
+
+
+def test_a_helm_value_remediation_is_pushed_and_verified_live(world: RealWorld) -> None:
+    """An Application rendering the podinfo chart from Git (Argo CD's repo-server runs helm 4): find_owner
+    reads Argo CD's tracking and finds the chart's values file; replicaCount set there is pushed,
+    synced, and live."""
+    from gitops_mcp.remediation import SetHelmValues
+
+    name = unique("chart")
+    res, _sha = test_argocd.register_app(world, name, "charts/podinfo", {})
+    try:
+        assert res.outcome == "synced", res.message
+        [dep] = json.loads(world.tb.kubectl("get", "deployments", "-n", name, "-o", "json"))["items"]
+        dep_name = dep["metadata"]["name"]
+        app = world.app()
+        owner = app.cluster.find_owner("apps/v1", "Deployment", dep_name, name, repo_path=str(world.work))
+        assert [(c.kind, c.name) for c in owner.chain] == [("Application", name)], owner.message
+        assert owner.git is not None and owner.git.path == "charts/podinfo", owner.git
+        with timed("argocd: Helm value remediation pushed and live"):
+            fix = app.remediation.remediate(
+                "apps/v1", "Deployment", dep_name, name, SetHelmValues(values={"replicaCount": 2}), mode="push",
+                repo_path=str(world.work),
+            )  # fmt: skip
+        assert fix.plan is not None and [e.file for e in fix.plan.edits] == ["charts/podinfo/values.yaml"], fix.plan
+        assert fix.verification is not None and fix.verification.outcome == "synced", fix.message
+        live = world.tb.get("deployment", dep_name, name)
+        assert live["spec"]["replicas"] == 2, live["spec"]
+        assert fix.live_ok is True, fix.message
+    finally:
+        world.tb.kubectl("delete", "application", name, "-n", "argocd", "--ignore-not-found", "--wait=false")
