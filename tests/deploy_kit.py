@@ -1,8 +1,8 @@
 """The deploy base under test (``deploy/kubernetes``): rendered by a real ``kubectl kustomize``.
 
-``GITOPS_MCP_KUBECTL`` names the kubectl to use (e.g. Debian's 1.20 with its embedded kustomize
-v2.0.3, to check the base still builds there); else ``kubectl`` on PATH; tests skip without one
-(fail with ``GITOPS_MCP_REQUIRE_KUBECTL=1``, as in CI).
+``GITOPS_MCP_KUBECTL`` names the kubectl to use; else the testbed's kubectl 1.37 (built from
+testbed/kube by ``scripts/testbed build``, found in its build cache); else ``kubectl`` on PATH.
+Tests skip without one (fail with ``GITOPS_MCP_REQUIRE_KUBECTL=1``, as in CI).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,22 @@ NAMESPACE = "gitops-mcp"
 Obj = dict[str, Any]
 
 
+def testbed_kubectl() -> str | None:
+    """The testbed's kubectl from its build cache (``scripts/testbed build kube``), or None when it is not built."""
+    sys.path.insert(0, str(PROJECT / "testbed"))
+    try:
+        from gitops_testbed import build
+
+        path = build.binaries("kube")["kubectl"]
+    except (ImportError, RuntimeError, OSError, subprocess.SubprocessError):  # BuildError: no go command
+        return None
+    finally:
+        sys.path.remove(str(PROJECT / "testbed"))
+    return str(path) if path.is_file() else None
+
+
 # read at import: the tests' autouse fixture clears GITOPS_MCP_* from the environment
-KUBECTL = os.environ.get("GITOPS_MCP_KUBECTL") or shutil.which("kubectl")
+KUBECTL = os.environ.get("GITOPS_MCP_KUBECTL") or testbed_kubectl() or shutil.which("kubectl")
 REQUIRE_KUBECTL = os.environ.get("GITOPS_MCP_REQUIRE_KUBECTL") == "1"
 
 
@@ -33,7 +48,7 @@ def kubectl() -> str:
     """The kubectl binary, or skip the test with the reason."""
     chosen = KUBECTL
     if not chosen or not Path(chosen).is_file():
-        reason = "no kubectl on PATH (CI installs Debian's kubernetes-client); set GITOPS_MCP_KUBECTL to choose one"
+        reason = "no kubectl: run scripts/testbed build kube (CI does), or set GITOPS_MCP_KUBECTL to one"
         if REQUIRE_KUBECTL:
             pytest.fail(reason)
         pytest.skip(reason)

@@ -201,7 +201,7 @@ def live_fields(obj: Obj) -> dict[str, Any]:
 def test_kubectl_applies_the_base_to_the_api_server(tmp_path: Path) -> None:
     """``kubectl apply --server-side`` of the base and of registration/. ``--validate=false`` turns off
     kubectl's own client-side schema check, which downloads the API server's OpenAPI document (v3
-    JSON for kubectl 1.32, v2 protobuf for 1.20), more than the fake serves; the objects pass the
+    JSON for kubectl 1.37), more than the fake serves; the objects pass the
     stricter check against the real schemas above."""
     with FakeKube() as kube:
         cfg = kube.kubeconfig(tmp_path / "kubeconfig")

@@ -103,7 +103,9 @@ def testbed_tools_on_path(testbed: Testbed, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    for line in RAN_AGAINST:
+    from .flow import TIMINGS  # the flows' scenarios, timed
+
+    for line in RAN_AGAINST + TIMINGS:
         terminalreporter.write_line(line)
 
 

@@ -104,6 +104,8 @@ class OwnerFinder:
             )
         git = manager.git_location(self, obj, chain)
         where = f"{git.url} path {git.path}" if git else "an unknown source"
+        if git is not None and git.note:
+            where += f" ({git.note})"
         return OwnerResult(
             object=target,
             managed=True,

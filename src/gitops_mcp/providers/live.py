@@ -214,6 +214,7 @@ class GitLocation(Model):
     defining_name: str
     defining_namespace: str | None = None
     value_files: list[str] = Field(default_factory=list)
+    note: str | None = Field(None, description="How the document reaches the cluster when not from the path")
 
 
 @dataclass(frozen=True)

@@ -104,7 +104,14 @@ def applier_in(chain: Sequence[OwnerLink]) -> OwnerLink | None:
 
 
 def remediation_route(chain: Sequence[OwnerLink], git: GitLocation | None) -> RemediationRoute:
-    """An object a HelmRelease defined in Git renders changes through the HelmRelease's values."""
+    """An object a HelmRelease defined in Git renders changes through the HelmRelease's values;
+    refused when no Kustomization applies that HelmRelease (a change to its file would not reach it)."""
+    if git is not None and git.note == owner.UNAPPLIED:
+        return RemediationRoute(
+            refusal=f"{git.defining_kind} {git.defining_namespace}/{git.defining_name} was {owner.UNAPPLIED}, "
+            "so a change to its file would not reach the cluster; change the file, commit it and register it "
+            "again (register_gitops_objects), or add its directory to a Kustomization's path"
+        )
     if chain and chain[0].kind == "HelmRelease" and git is not None and git.defining_kind == "HelmRelease":
         return RemediationRoute(values_kind="HelmRelease", values_path=CHART_RELEASES["HelmRelease"].values)
     return RemediationRoute()

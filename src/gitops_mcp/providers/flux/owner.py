@@ -96,7 +96,7 @@ def git_location(cluster: ClusterReader, obj: Obj, chain: Sequence[OwnerLink]) -
     """The source and path of the Kustomization in ``chain`` (nearest first) that applies ``obj``."""
     ks_index = next((i for i, c in enumerate(chain) if c.kind == "Kustomization"), None)
     if ks_index is None:
-        return None
+        return _unapplied_location(cluster, obj, chain)
     ks_link = chain[ks_index]
     ks = cluster.get(ks_link.api_version, "Kustomization", ks_link.name, ks_link.namespace)
     if ks is None:
@@ -117,4 +117,34 @@ def git_location(cluster: ClusterReader, obj: Obj, chain: Sequence[OwnerLink]) -
         defining_kind=defining.kind if defining else str(obj.get("kind")),
         defining_name=defining.name if defining else obj["metadata"]["name"],
         defining_namespace=defining.namespace if defining else obj["metadata"].get("namespace"),
+    )
+
+
+UNAPPLIED = "applied to the cluster once (e.g. registered), not from Git: no Kustomization applies it"
+
+
+def _unapplied_location(cluster: ClusterReader, obj: Obj, chain: Sequence[OwnerLink]) -> GitLocation | None:
+    """A HelmRelease no Kustomization applies (``register`` applies it once; so does ``kubectl apply``):
+    its document looked for in the whole repository its chart comes from (a GitRepository). Its
+    labels name no Kustomization, so the chain ends at that source (seen on the real controllers)."""
+    release: OwnerLink | None = next((c for c in chain if c.kind == "HelmRelease"), None)
+    meta = obj.get("metadata") or {}
+    if release is None and not (obj.get("kind") == "HelmRelease" and is_applier(obj)):
+        return None
+    src_link = chain[-1] if chain else None
+    if src_link is None or src_link.kind != "GitRepository":
+        return None
+    src = cluster.get(src_link.api_version, src_link.kind, src_link.name, src_link.namespace)
+    src_spec = (src or {}).get("spec") or {}
+    if not src_spec.get("url"):
+        return None
+    return GitLocation(
+        url=str(src_spec["url"]),
+        ref={str(k): str(v) for k, v in (src_spec.get("ref") or {}).items()},
+        path="./",
+        applied_revision=None,
+        defining_kind="HelmRelease",
+        defining_name=release.name if release else str(meta.get("name")),
+        defining_namespace=release.namespace if release else meta.get("namespace"),
+        note=UNAPPLIED,
     )
