@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from conftest import REGISTRY
+from conftest import CRDS, REGISTRY
 from doubles.clock import virtual_time
 from doubles.controllers import GitOpsSimulator
 from doubles.kube import FakeKube
@@ -357,7 +357,7 @@ async def test_cluster_tools_over_mcp(env: Env, tmp_path: Path) -> None:
 
     from gitops_mcp.server import build_server
 
-    shared = Path(__file__).resolve().parents[2] / "shared" / "crds" / "flux"
+    shared = CRDS / "flux"
     if shared.exists():  # the cluster's own CRDs (the real Flux ones) drive validation and the controller check
         import yaml as pyyaml
 
