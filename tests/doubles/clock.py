@@ -3,6 +3,7 @@ without real time passing."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -10,31 +11,41 @@ from typing import Any
 
 class FakeClock:
     """``monotonic()`` moves on ``tick`` seconds at every read (a wait sees its deadline pass);
-    ``sleep()`` moves it on by the time asked, records it and returns at once."""
+    ``sleep()`` moves it on by the time asked, records it and returns at once. Thread-safe: the
+    code under test and a double serving it (the fake API server's watches) may share one."""
 
     def __init__(self, tick: float = 0.0) -> None:
         self.now = 0.0
         self.tick = tick
         self.slept: list[float] = []
+        self._lock = threading.Lock()
 
     def monotonic(self) -> float:
-        t = self.now
-        self.now += self.tick
-        return t
+        with self._lock:
+            t = self.now
+            self.now += self.tick
+            return t
 
     def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
+        with self._lock:
+            self.slept.append(seconds)
+            self.now += seconds
 
     def advance(self, seconds: float) -> None:
-        self.now += seconds
+        with self._lock:
+            self.now += seconds
 
 
 @contextmanager
-def virtual_time(client: Any, tick: float = 0.0) -> Iterator[FakeClock]:
-    """``client`` (a KubeClient) on a :class:`FakeClock` while the block runs."""
-    real, client.clock = client.clock, FakeClock(tick)
+def virtual_time(*holders: Any, tick: float = 0.0) -> Iterator[FakeClock]:
+    """Every one of ``holders`` (whatever reads a ``clock`` attribute: a KubeClient, the services'
+    ``Shared``, a FakeKube whose watches then end on it) on one :class:`FakeClock` while the block runs."""
+    clock = FakeClock(tick)
+    real = [h.clock for h in holders]
+    for h in holders:
+        h.clock = clock
     try:
-        yield client.clock
+        yield clock
     finally:
-        client.clock = real
+        for h, c in zip(holders, real, strict=True):
+            h.clock = c

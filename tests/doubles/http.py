@@ -17,6 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Self
 
+POLL_S = 0.05  # how often a serving loop checks for stop()
+
 Headers = Mapping[str, str] | Iterable[tuple[str, str]]
 
 
@@ -79,7 +81,8 @@ class HttpDouble:
         )
         self._httpd = _Server(("127.0.0.1", 0), handler)
         self._httpd.double = self
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        # stop() waits for the loop to see the request: a short poll, not serve_forever's half second
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(POLL_S,), daemon=True)
         self.scheme = "http"
 
     def serve_tls(self, certfile: Path, keyfile: Path) -> None:

@@ -23,7 +23,7 @@ superset of itself — whatever the model accepts, the lean schema accepts.
   (:data:`REPOSITORY`; the server instructions say once what it means).
 
 Arguments keep their descriptions, defaults and constraints: the lean input schema accepts
-exactly what pydantic's does. ``tests/test_tool_defs.py`` checks both claims on generated values.
+exactly what pydantic's does. ``tests/server/test_tool_defs.py`` checks both claims on generated values.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ The registration modules import the types their signatures name only for type ch
 a start imports no use case; :func:`import_annotation_names` imports them into the module when
 a tool's models are made.
 
-``scripts/tool-defs`` writes the file; ``tests/test_tool_defs.py`` fails when it is not what
+``scripts/tool-defs`` writes the file; ``tests/server/test_tool_defs.py`` fails when it is not what
 the code builds.
 """
 

@@ -15,12 +15,15 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from doubles.kube import events, validate
 from doubles.kube.patch import PATCH_TYPES, json_patch, merge_patch
 from doubles.kube.resources import DEFAULT_RESOURCES, ApiError, Obj, Resource
 from doubles.kube.selectors import field_match, label_match
+
+if TYPE_CHECKING:
+    from gitops_mcp.clock import Clock
 
 
 @dataclass
@@ -54,6 +57,7 @@ class Store:
         self.hooks: list[Callable[[Event], None]] = []
         self.closed = False
         self._dry = False
+        self.clock: Clock | None = None  # None: watches end in real time; a test clock: idle watch time passes at once
         self.create(self.resource_for("v1", "Namespace"), None, {"metadata": {"name": "default"}})
 
     def close(self) -> None:
@@ -329,7 +333,8 @@ class Store:
         """Watch events of ``r`` (in ``ns`` when given) matching the selectors: the current objects as
         ADDED when ``resource_version`` is empty or "0", else the changes after it (410 Expired when
         it is older than the history); ends after ``timeout`` seconds or when the store closes."""
-        deadline = time.monotonic() + timeout
+        clock = self.clock
+        deadline = (clock or time).monotonic() + timeout
         view, r = r, self._canon(r)
         field_labels = events.labels_for(view)
 
@@ -363,10 +368,13 @@ class Store:
                     last = max(e.rv for e in self.events if e.rv > last)
                 else:
                     last = max([last] + [e.rv for e in self.events if e.rv > last])
-                    remaining = deadline - time.monotonic()
+                    remaining = deadline - (clock or time).monotonic()
                     if remaining <= 0 or self.closed:
                         return
-                    self.cond.wait(min(remaining, 1.0))
+                    if clock is None:
+                        self.cond.wait(min(remaining, 1.0))
+                    else:
+                        clock.sleep(min(remaining, 1.0))  # nothing pending: the test's time moves on
                     continue
             for e in pending:
                 yield {"type": e.type, "object": self._out(view, e.obj)}

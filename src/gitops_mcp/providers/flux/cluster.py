@@ -62,13 +62,14 @@ def reconcile_plan(ref: ObjectRef, obj: Obj, token: str, *, with_source: bool, s
     def applier_handled(o: Obj) -> bool:
         new = fetched.get("revision")
         st = o.get("status") or {}
-        applied_new = (
-            new is not None
-            and new != before
-            and st.get("lastAppliedRevision") == new
-            and normalize(ref, o).state == "ready"
+        if handled(o) or new is None or new == before:
+            return handled(o)
+        state = normalize(ref, o).state
+        # applying the new revision confirms it; so does failing it (a build or health check that
+        # fails: lastAttemptedRevision moves, lastAppliedRevision stays), which the wait then reports
+        return (st.get("lastAppliedRevision") == new and state == "ready") or (
+            st.get("lastAttemptedRevision") == new and state == "failed"
         )
-        return handled(o) or applied_new
 
     def note_source(o: Obj) -> bool:  # the source as read before its patch
         fetched["before"] = ((o.get("status") or {}).get("artifact") or {}).get("revision") or ""

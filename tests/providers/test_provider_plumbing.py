@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from conftest import REGISTRY
+from conftest import PROJECT, REGISTRY
 from gitops_mcp.detection import detect_packages, is_gitops_kind
 from gitops_mcp.detection.kinds import GitOpsKinds
 from gitops_mcp.detection.models import GitOpsObject, GitOpsStructure
@@ -27,7 +27,7 @@ from gitops_mcp.sessions.flow import FlowEnv, default_output_path, questions_for
 from gitops_mcp.sessions.models import SessionContext
 from gitops_mcp.settings import PolicySettings
 
-SRC = Path(__file__).resolve().parent.parent / "src" / "gitops_mcp"
+SRC = PROJECT / "src" / "gitops_mcp"
 WIDGET_API = "widgets.example.com/v1"
 WIDGET = f"""apiVersion: {WIDGET_API}
 kind: Widget

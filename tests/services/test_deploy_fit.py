@@ -3,7 +3,7 @@ default preview on the shared fixtures, and behaviour tests of each point.
 
 Golden cases: ``tests/goldens/wizard/<provider>/<case>/case.yaml`` (``fixture``, ``package``,
 optional ``answers``); ``expected.yaml`` is the preview's YAML, ``preview.txt`` its output path and
-notes. Regenerate with ``pytest tests/test_deploy_fit.py --update-goldens`` and review the diff.
+notes. Regenerate with ``pytest tests/services/test_deploy_fit.py --update-goldens`` and review the diff.
 """
 
 from __future__ import annotations

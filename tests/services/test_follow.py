@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from conftest import wizard_to_preview
+from doubles.clock import virtual_time
 from doubles.forge import FakeForge
 from doubles.world import World, application, git_repository, kustomization
 from gitops_mcp.errors import UserInputError
@@ -117,8 +118,12 @@ def test_a_pull_request_closed_unmerged_fails_clearly(env: Env) -> None:
 
 def test_the_merge_wait_is_bounded_and_takes_one_of_revision_or_pull_request(env: Env) -> None:
     follow = propose(env)
-    r = env.app.cluster.wait(follow.kind, follow.name, follow.namespace, None, 1, pull_request=follow.pull_request)
+    with virtual_time(env.app.shared) as clock:  # the merge poll's sleeps pass on the test's clock
+        r = env.app.cluster.wait(follow.kind, follow.name, follow.namespace, None, 1, pull_request=follow.pull_request)
     assert r.outcome == "timeout" and "still open: not merged before the timeout" in r.message
+    assert clock.slept and sum(clock.slept) == pytest.approx(
+        1
+    )  # polled, backing off, until the deadline and not past it
     with pytest.raises(UserInputError, match="revision or pull_request, not both"):
         env.app.cluster.wait(follow.kind, follow.name, follow.namespace, "a" * 40, 5, pull_request="org/apps#1")
 

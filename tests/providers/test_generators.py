@@ -2,7 +2,7 @@
 
 The cases are the folders ``tests/goldens/generators/<provider>/<case>/``: ``case.yaml`` holds the
 inputs (``spec``: the DeploymentSpec, ``options``: the provider's options), ``expected.yaml`` the
-output. Regenerate with ``pytest tests/test_generators.py --update-goldens`` and review the diff.
+output. Regenerate with ``pytest tests/providers/test_generators.py --update-goldens`` and review the diff.
 """
 
 from __future__ import annotations

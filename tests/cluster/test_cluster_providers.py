@@ -122,31 +122,45 @@ class WidgetController:
         self.kube = kube
         self.wake, self.stop = threading.Event(), threading.Event()
         self.thread = threading.Thread(target=self.loop, daemon=True)
+        self.passes, self.passed = 0, threading.Condition()
         kube.hooks.append(lambda ev: self.wake.set())
+
+    def settle(self, passes: int = 2) -> None:
+        """Return once the loop made ``passes`` more passes over the widgets (each one a chance to act)."""
+        with self.passed:
+            target = self.passes + passes
+            self.wake.set()
+            assert self.passed.wait_for(lambda: self.passes >= target, 10), "the widget controller made no pass"
 
     def loop(self) -> None:
         while not self.stop.is_set():
             self.wake.wait(0.2)
             self.wake.clear()
-            for w in self.kube.list(WIDGET, None):
-                token = (w["metadata"].get("annotations") or {}).get(POKE)
-                status = w.get("status") or {}
-                if token and status.get("pokedAt") != token:
-                    rev = w["spec"]["revision"]
-                    broken = rev == "bad"
-                    self.kube.patch_status(
-                        API,
-                        "Widget",
-                        w["metadata"]["namespace"],
-                        w["metadata"]["name"],
-                        {
-                            "pokedAt": token,
-                            "phase": "Broken" if broken else "Done",
-                            "attempted": rev,
-                            "revision": status.get("revision") if broken else rev,
-                            **({"message": "the widget fell apart"} if broken else {}),
-                        },
-                    )
+            self.act()
+            with self.passed:
+                self.passes += 1
+                self.passed.notify_all()
+
+    def act(self) -> None:
+        for w in self.kube.list(WIDGET, None):
+            token = (w["metadata"].get("annotations") or {}).get(POKE)
+            status = w.get("status") or {}
+            if token and status.get("pokedAt") != token:
+                rev = w["spec"]["revision"]
+                broken = rev == "bad"
+                self.kube.patch_status(
+                    API,
+                    "Widget",
+                    w["metadata"]["namespace"],
+                    w["metadata"]["name"],
+                    {
+                        "pokedAt": token,
+                        "phase": "Broken" if broken else "Done",
+                        "attempted": rev,
+                        "revision": status.get("revision") if broken else rev,
+                        **({"message": "the widget fell apart"} if broken else {}),
+                    },
+                )
 
 
 @dataclass
@@ -190,8 +204,10 @@ def test_status_reconcile_and_wait_through_an_unknown_provider(env: Env) -> None
     put_widget(kube, "a" * 40)
     st = get_status(client, "Widget", "w1", "apps", registry=registry)
     assert (st.state, st.api_version, st.message) == ("progressing", API, "phase none yet")
-    # nothing happens until the controller is asked
-    early = wait_for_sync(client, "Widget", "w1", "apps", "a" * 40, 1, registry=registry)
+    # nothing happens until the controller is asked: it had its passes, and the wait times out on the test's clock
+    env.controller.settle()
+    with virtual_time(client, kube):
+        early = wait_for_sync(client, "Widget", "w1", "apps", "a" * 40, 1, registry=registry)
     assert early.outcome == "timeout"
     rec = reconcile(client, "Widget", "w1", "apps", registry=registry)
     assert rec.handled and rec.message == "poked" and rec.requested == ["Widget/apps/w1"]

@@ -12,6 +12,7 @@ import pytest
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 
+from doubles.clock import virtual_time
 from doubles.kube import FakeKube
 
 KS = ("kustomize.toolkit.fluxcd.io", "v1", "kustomizations")
@@ -178,12 +179,13 @@ def test_events_through_both_apis(kube: FakeKube, api: client.ApiClient) -> None
             lister.list_namespaced_event("flux-system", field_selector=selector)
         assert err.value.status == 400 and "field label not supported" in err.value.body
     w = watch.Watch()
-    seen = [
-        ev["object"].note
-        for ev in w.stream(
-            new.list_namespaced_event, "flux-system", field_selector="regarding.uid=u2", timeout_seconds=1
-        )
-    ]
+    with virtual_time(kube):  # the watch's timeoutSeconds passes on the test's clock
+        seen = [
+            ev["object"].note
+            for ev in w.stream(
+                new.list_namespaced_event, "flux-system", field_selector="regarding.uid=u2", timeout_seconds=1
+            )
+        ]
     assert seen == ["health check failed"]
 
 
@@ -223,14 +225,15 @@ def test_watch_initial_resume_and_timeout(kube: FakeKube, api: client.ApiClient)
         events.append((ev["type"], ev["object"]["metadata"]["name"]))
         w.stop()
     assert events == [("MODIFIED", "one")]
-    # without a resourceVersion: the existing objects first; the stream ends at timeoutSeconds
-    got = [
-        ev["type"]
-        for ev in watch.Watch().stream(
-            co.list_namespaced_custom_object, *KS[:2], "flux-system", KS[2], timeout_seconds=1
-        )
-    ]
-    assert got == ["ADDED"]
+    # without a resourceVersion: the existing objects first; the stream ends at timeoutSeconds (of the test's clock)
+    with virtual_time(kube) as clock:
+        got = [
+            ev["type"]
+            for ev in watch.Watch().stream(
+                co.list_namespaced_custom_object, *KS[:2], "flux-system", KS[2], timeout_seconds=30
+            )
+        ]
+    assert got == ["ADDED"] and sum(clock.slept) == 30
 
 
 def test_watch_expired_resource_version(tmp_path: Path) -> None:

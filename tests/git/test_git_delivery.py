@@ -475,7 +475,7 @@ def test_wizard_on_a_url_writes_pushes_and_rolls_back(tmp_path: Path, remote: Gi
 def test_commit_in_sparse_cache_never_deletes_unmaterialized_files(
     tmp_path: Path, remote: GitHttpServer, forge: FakeForge
 ) -> None:
-    """The cached clone is not a local path at all (issue 17, item 5; tests/test_private_dirs.py);
+    """The cached clone is not a local path at all (issue 17, item 5; tests/git/test_private_dirs.py);
     its sparse files stay as they are."""
     app = Services(settings_for(tmp_path, remote, forge))
     app.inspect.detect(remote.url(f"{REPO}.git"))

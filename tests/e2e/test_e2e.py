@@ -203,7 +203,7 @@ def test_remediate_as_pull_request_and_refusals(world: World) -> None:
 def test_production_needs_three_replicas(world: World) -> None:
     """'The cache deployment in production needs 3 replicas': the production overlay only, through a
     pull request; after the merge the controller applies it and the tool reports it live. (The
-    frontend's replicas are its HPA's: refused, see tests/test_governing_edits.py.)"""
+    frontend's replicas are its HPA's: refused, see tests/remediation/test_governing_edits.py.)"""
     from gitops_mcp.remediation import SetReplicas
 
     world.kube.put(shared.kustomization("podinfo-production", "./deploy/overlays/production", "flux-system"))

@@ -25,9 +25,10 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from conftest import PROJECT
 from gitops_mcp.providers import default_registry
 
-SRC = Path(__file__).resolve().parents[1] / "src" / "gitops_mcp"
+SRC = PROJECT / "src" / "gitops_mcp"
 ENGINE_WORD = re.compile(r"flux|argo", re.IGNORECASE)
 SHARED_KINDS = frozenset({"Kustomization"})  # kustomize.config.k8s.io/Kustomization: kustomize's own
 PUBLISHED: dict[str, frozenset[str]] = {
