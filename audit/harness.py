@@ -109,7 +109,8 @@ class Audit:
         self.stdio_logs: list[Path] = []
         self._stack = contextlib.ExitStack()
         self._n = 0
-        self.victims: dict[Path, dict[str, str]] = {}  # each victim directory as it was made
+        self.victims: dict[Path, dict[str, str]] = {}
+        self.figures: dict[str, list[str]] = {}  # measurements worth reporting (build peaks, load)  # each victim directory as it was made
 
     # -- lifecycle -------------------------------------------------------------------------------------
     def __enter__(self) -> Audit:
@@ -161,6 +162,7 @@ class Audit:
                 "GITOPS_MCP_BUILD_MEMORY_MB": "256",
                 "GITOPS_MCP_BUILD_CPU_SECONDS": "20",
                 "GITOPS_MCP_BUILD_TIMEOUT_SECONDS": "20",
+                "GITOPS_MCP_BUILD_MAX_INPUT_MB": "4",
                 "GITOPS_MCP_MAX_OPEN_SESSIONS": "40",
                 "PYTHONUNBUFFERED": "1",
             }

@@ -127,6 +127,8 @@ def cli() -> int:
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
+    for k, lines in a.figures.items():
+        print(f"{k}:", *lines, sep="\n  ")
     print(table(a))
     print(f"\n{len(a.results)} probes in {time.monotonic() - started:.0f} s; work dir {root}{'' if args.keep else ' (removed)'}")
     if args.json:

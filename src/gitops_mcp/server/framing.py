@@ -66,7 +66,7 @@ def _judge(text: str, not_utf8: int | None) -> tuple[int, str, RequestId]:
     if data.get("jsonrpc") != "2.0":
         return INVALID_REQUEST, 'jsonrpc must be "2.0"', request_id
     if "id" in data and not _valid_id(data["id"]):
-        return INVALID_REQUEST, "id must be a string or an integer", None
+        return INVALID_REQUEST, "id must be a string of valid Unicode or an integer", None
     if "method" in data and not isinstance(data["method"], str):
         return INVALID_REQUEST, "method must be a string", request_id
     if "params" in data and not isinstance(data["params"], dict):
@@ -82,7 +82,10 @@ def _judge(text: str, not_utf8: int | None) -> tuple[int, str, RequestId]:
 
 
 def _valid_id(value: Any) -> bool:
-    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+    """A string (valid Unicode: a lone surrogate cannot be written back) or an integer."""
+    if isinstance(value, str):
+        return not _SURROGATE.search(value)
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _id_of(members: dict[str, Any]) -> RequestId:
@@ -162,6 +165,14 @@ def _stray_id(item: SessionMessage, line: str) -> bool:
     return isinstance(data, dict) and "id" in data
 
 
+def _id_ok(item: SessionMessage) -> bool:
+    """A request the SDK read whose id holds a lone surrogate (``"id":"\\ud800"``) cannot be
+    answered with that id (its answer cannot be encoded, and the SDK's writer would stop for good):
+    it is refused with ``id: null``."""
+    request_id = getattr(item.message, "id", None)
+    return not (isinstance(request_id, str) and _SURROGATE.search(request_id))
+
+
 class _Lines:
     """stdin as the SDK's reader iterates it: one line at a time, each kept (with the offset of
     its first byte that is not UTF-8, if any) until the transport delivers what it made of it."""
@@ -199,7 +210,7 @@ class _Answering:
         while True:
             item = await self._inner.receive()
             line, bad = self._lines.pending.popleft() if self._lines.pending else ("", None)
-            if not isinstance(item, Exception) and bad is None and not _stray_id(item, line):
+            if not isinstance(item, Exception) and bad is None and not _stray_id(item, line) and _id_ok(item):
                 return item
             answer = refusal(line, bad)
             log.warning("refused a line (%s; id %r)", answer.error.message, answer.id)
