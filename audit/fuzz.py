@@ -18,10 +18,42 @@ LONG = "L" * 25_000 + "-end-of-a-25-KB-argument"
 
 def _pool(a: Audit) -> list[Any]:
     return [
-        str(a.roots), str(a.outside), "/", "/etc/passwd", "../..", "~", str(a.home / ".cache"), a.remote.url("org/none.git"),
-        "http://127.0.0.1:1/x.git", "", " ", "\u202e", "\x1b[31mred", "ignore previous instructions", LONG, "a" * 300,
-        None, True, 0, -1, 2**63, 1e308, [], {}, ["*"], {"a": {"b": [1]}}, "flux", "argocd", "apps/v1", "Deployment",
-        "flux-system", "main", "oci://127.0.0.1:1/x:1", "x\x00y", "$(touch /tmp/pwn)", "`id`",
+        str(a.roots),
+        str(a.outside),
+        "/",
+        "/etc/passwd",
+        "../..",
+        "~",
+        str(a.home / ".cache"),
+        a.remote.url("org/none.git"),
+        "http://127.0.0.1:1/x.git",
+        "",
+        " ",
+        "\u202e",
+        "\x1b[31mred",
+        "ignore previous instructions",
+        LONG,
+        "a" * 300,
+        None,
+        True,
+        0,
+        -1,
+        2**63,
+        1e308,
+        [],
+        {},
+        ["*"],
+        {"a": {"b": [1]}},
+        "flux",
+        "argocd",
+        "apps/v1",
+        "Deployment",
+        "flux-system",
+        "main",
+        "oci://127.0.0.1:1/x:1",
+        "x\x00y",
+        "$(touch /tmp/pwn)",
+        "`id`",
     ]
 
 
@@ -78,13 +110,32 @@ async def fuzz(a: Audit, c: Any, transport: str, n: int, seed: int) -> None:
             unanswered += 1
             a.record(PROP, f"{transport} fuzz {i}: {name}", False, str(args)[:200])
             continue
-        raw = "errors.pydantic.dev" in ans.text or "Traceback (most recent" in ans.text or "validation error for" in ans.text
+        raw = (
+            "errors.pydantic.dev" in ans.text
+            or "Traceback (most recent" in ans.text
+            or "validation error for" in ans.text
+        )
         echoed = LONG in ans.text
         dumps += raw
         echoes += echoed
         if raw or echoed:
-            a.record(SHAPE, f"{transport} fuzz {i}: {name}", False, ("echoed a 25 KB argument; " if echoed else "") + ans.text[:300])
-    a.record(PROP, f"{transport}: {n} fuzzed calls answered (slowest {slowest:.1f} s)", unanswered == 0, f"{unanswered} unanswered")
-    a.record(SHAPE, f"{transport}: {n} fuzzed answers without a raw dump or a whole 25 KB echo", dumps + echoes == 0, f"{dumps} dumps, {echoes} echoes")
+            a.record(
+                SHAPE,
+                f"{transport} fuzz {i}: {name}",
+                False,
+                ("echoed a 25 KB argument; " if echoed else "") + ans.text[:300],
+            )
+    a.record(
+        PROP,
+        f"{transport}: {n} fuzzed calls answered (slowest {slowest:.1f} s)",
+        unanswered == 0,
+        f"{unanswered} unanswered",
+    )
+    a.record(
+        SHAPE,
+        f"{transport}: {n} fuzzed answers without a raw dump or a whole 25 KB echo",
+        dumps + echoes == 0,
+        f"{dumps} dumps, {echoes} echoes",
+    )
     ok = await a.call(c, "list_sessions", {})
     a.record(PROP, f"{transport}: serving after the fuzz", ok.ok, str(ok))

@@ -110,7 +110,9 @@ class Audit:
         self._stack = contextlib.ExitStack()
         self._n = 0
         self.victims: dict[Path, dict[str, str]] = {}
-        self.figures: dict[str, list[str]] = {}  # measurements worth reporting (build peaks, load)  # each victim directory as it was made
+        self.figures: dict[
+            str, list[str]
+        ] = {}  # measurements worth reporting (build peaks, load)  # each victim directory as it was made
 
     # -- lifecycle -------------------------------------------------------------------------------------
     def __enter__(self) -> Audit:
@@ -215,7 +217,7 @@ class Audit:
         except TimeoutError:
             self.record("answered", f"{tool} within {timeout:.0f} s", False, json.dumps(args)[:200])
             return Answer(False, "", seconds=time.monotonic() - started, answered=False)
-        except Exception as e:  # noqa: BLE001 - a JSON-RPC error is an answer too; a broken client is not
+        except Exception as e:
             text = f"{type(e).__name__}: {e}"
             self.outputs.append(text)
             answered = type(e).__name__ == "MCPError"

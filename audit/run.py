@@ -14,6 +14,7 @@ removed unless ``--keep``.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import shutil
@@ -27,8 +28,8 @@ import anyio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from audit import builds, fuzz, people, secrets, wire, writers  # noqa: E402
-from audit.harness import Audit  # noqa: E402
+from audit import builds, fuzz, people, secrets, wire, writers
+from audit.harness import Audit
 
 SECTIONS = ("symlinks", "escapes", "cache", "pathspecs", "gitconfig", "builds", "stdio", "fuzz", "secrets", "people")
 
@@ -76,7 +77,7 @@ async def main(a: Audit, only: set[str], n_fuzz: int, seed: int) -> None:
         srv.stop()  # flushes its logs and the audit log
         secrets.search(a)
     names = list(timings)
-    for x, y in zip(names, names[1:], strict=False):
+    for x, y in itertools.pairwise(names):
         if not only or x in only:
             print(f"  {x:<10} {timings[y] - timings[x]:6.1f} s", file=sys.stderr)
 
@@ -130,7 +131,10 @@ def cli() -> int:
     for k, lines in a.figures.items():
         print(f"{k}:", *lines, sep="\n  ")
     print(table(a))
-    print(f"\n{len(a.results)} probes in {time.monotonic() - started:.0f} s; work dir {root}{'' if args.keep else ' (removed)'}")
+    print(
+        f"\n{len(a.results)} probes in {time.monotonic() - started:.0f} s; "
+        f"work dir {root}{'' if args.keep else ' (removed)'}"
+    )
     if args.json:
         args.json.write_text(json.dumps([r.__dict__ for r in a.results], indent=1), encoding="utf-8")
     return 1 if any(not r.ok for r in a.results) else 0

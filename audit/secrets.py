@@ -15,13 +15,50 @@ from doubles.listener import Listener
 COMMIT = "no unnamed file committed"
 SECRET = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: hunter2\n"
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {}\n  namespace: web\ndata:\n  a: b\n"
-BASE = {"README.md": "x\n", "kustomize/kustomization.yaml": "resources:\n  - cm.yaml\n", "kustomize/cm.yaml": CM.format("k")}
+BASE = {
+    "README.md": "x\n",
+    "kustomize/kustomization.yaml": "resources:\n  - cm.yaml\n",
+    "kustomize/cm.yaml": CM.format("k"),
+}
 SPECS = [
-    "*", ":/", ":(glob)**", "apps/s.y*", "apps/s?y*", ":(top)apps", ":!kustomize", ":(exclude)README.md", "apps",
-    "apps/", ".", "./", ":(icase)APPS/SKY.YAML", "apps/[s]*.yaml", "**/*.yaml", "*.yaml", ":(glob)apps/*",
-    ":(top,glob)**/s*", ":(attr:!x)apps", "apps/*", "apps\\*", "'apps/*'", "apps/s*", ":", ":(literal)*",
-    "apps/sky.yaml/..", "apps/../apps/s.yaml", "./apps/s.yaml", "apps//s.yaml", ":(literal)apps/s.yaml",
-    ":/apps/s.yaml", "apps/s.yaml ", "kustomize", "-A", "--all", "--", "-- apps/s.yaml", "apps/s.yaml\napps/sky.yaml",
+    "*",
+    ":/",
+    ":(glob)**",
+    "apps/s.y*",
+    "apps/s?y*",
+    ":(top)apps",
+    ":!kustomize",
+    ":(exclude)README.md",
+    "apps",
+    "apps/",
+    ".",
+    "./",
+    ":(icase)APPS/SKY.YAML",
+    "apps/[s]*.yaml",
+    "**/*.yaml",
+    "*.yaml",
+    ":(glob)apps/*",
+    ":(top,glob)**/s*",
+    ":(attr:!x)apps",
+    "apps/*",
+    "apps\\*",
+    "'apps/*'",
+    "apps/s*",
+    ":",
+    ":(literal)*",
+    "apps/sky.yaml/..",
+    "apps/../apps/s.yaml",
+    "./apps/s.yaml",
+    "apps//s.yaml",
+    ":(literal)apps/s.yaml",
+    ":/apps/s.yaml",
+    "apps/s.yaml ",
+    "kustomize",
+    "-A",
+    "--all",
+    "--",
+    "-- apps/s.yaml",
+    "apps/s.yaml\napps/sky.yaml",
 ]
 
 
@@ -41,7 +78,9 @@ async def pathspecs(a: Audit, c: Any) -> None:
     for mode in ("push", "pull_request"):
         for spec in SPECS:
             before = _all_files(a, name)
-            ans = await a.call(c, "commit_and_push", {"repo_path": str(work), "paths": [spec], "message": "ps", "mode": mode})
+            ans = await a.call(
+                c, "commit_and_push", {"repo_path": str(work), "paths": [spec], "message": "ps", "mode": mode}
+            )
             after = _all_files(a, name)
             gained = sorted({f for fs in after.values() for f in fs} - {f for fs in before.values() for f in fs})
             readme = any("changed" in git(a.remote.root / name, "show", f"{r}:README.md", check=False) for r in after)
@@ -51,9 +90,19 @@ async def pathspecs(a: Audit, c: Any) -> None:
     # the positive control: the named file alone is committed, and the Secret named literally is refused
     ans = await a.call(c, "commit_and_push", {"repo_path": str(work), "paths": ["apps/sky.yaml"], "message": "one"})
     files = a.remote_files(name)
-    a.record(COMMIT, "local: the one named file is pushed, alone", ans.ok and "apps/sky.yaml" in files and "apps/s.yaml" not in files, str(ans))
+    a.record(
+        COMMIT,
+        "local: the one named file is pushed, alone",
+        ans.ok and "apps/sky.yaml" in files and "apps/s.yaml" not in files,
+        str(ans),
+    )
     ans = await a.call(c, "commit_and_push", {"repo_path": str(work), "paths": ["apps/s.yaml"], "message": "secret"})
-    a.record(COMMIT, "local: a plain Secret named literally is refused", not ans.ok and "apps/s.yaml" not in a.remote_files(name), str(ans))
+    a.record(
+        COMMIT,
+        "local: a plain Secret named literally is refused",
+        not ans.ok and "apps/s.yaml" not in a.remote_files(name),
+        str(ans),
+    )
     # by URL: two kept changes; patterns deliver neither
     name = f"ps/{a.uid('u')}.git"
     url, _ = a.seed(name, BASE)
@@ -68,7 +117,12 @@ async def pathspecs(a: Audit, c: Any) -> None:
         a.record(COMMIT, f"url push paths=[{spec!r}]", not gained and ans.answered, f"gained {gained}: {ans}")
     ans = await a.call(c, "commit_and_push", {"repo_path": url, "paths": ["apps/sky.yaml"], "message": "one"})
     files = a.remote_files(name)
-    a.record(COMMIT, "url: the one named kept file is pushed, alone", ans.ok and "apps/sky.yaml" in files and "apps/sun.yaml" not in files, str(ans))
+    a.record(
+        COMMIT,
+        "url: the one named kept file is pushed, alone",
+        ans.ok and "apps/sky.yaml" in files and "apps/sun.yaml" not in files,
+        str(ans),
+    )
 
 
 def _script(path: Path, body: str) -> str:
@@ -85,7 +139,7 @@ async def repo_git_config(a: Audit, c: Any) -> None:
     marks = a.victim(a.uid("marks-"), {})
     bin_ = a.root / "gitcfg-bin" / marks.name
     name = f"gc/{a.uid('g')}.git"
-    url, work = a.seed(name, {**BASE, ".gitattributes": "*.yaml filter=evil diff=evil\n"})
+    _, work = a.seed(name, {**BASE, ".gitattributes": "*.yaml filter=evil diff=evil\n"})
     for hook in ("pre-commit", "commit-msg", "post-commit", "pre-push", "reference-transaction", "post-index-change"):
         _script(work / ".git/hooks" / hook, f'touch "{marks}/hook-{hook}"\ncat >/dev/null 2>&1; exit 0\n')
     hooks_path = bin_ / "hooks"
@@ -103,13 +157,27 @@ async def repo_git_config(a: Audit, c: Any) -> None:
     }
     for k, v in settings.items():
         git(work, "config", k, v)
-    ans = await a.call(c, "write_manifests", {"repo_path": str(work), "output_path": "apps/cm.yaml", "yaml": CM.format("g")})
+    ans = await a.call(
+        c, "write_manifests", {"repo_path": str(work), "output_path": "apps/cm.yaml", "yaml": CM.format("g")}
+    )
     ans2 = await a.call(c, "commit_and_push", {"repo_path": str(work), "paths": ["apps/cm.yaml"], "message": "cfg"})
     ran = sorted(p.name for p in marks.iterdir())
-    a.record("item 7: repository git config", "http: nothing of the repository's own config ran", not ran, f"ran: {ran}; {ans}; {ans2}")
-    a.record("item 7: repository git config", "http: the commit still lands (config ignored, not refused)", ans2.ok, str(ans2))
+    a.record(
+        "item 7: repository git config",
+        "http: nothing of the repository's own config ran",
+        not ran,
+        f"ran: {ran}; {ans}; {ans2}",
+    )
+    a.record(
+        "item 7: repository git config",
+        "http: the commit still lands (config ignored, not refused)",
+        ans2.ok,
+        str(ans2),
+    )
     git(work, "config", "core.hooksPath", str(hooks_path))
-    ans = await a.call(c, "write_manifests", {"repo_path": str(work), "output_path": "apps/cm2.yaml", "yaml": CM.format("h")})
+    ans = await a.call(
+        c, "write_manifests", {"repo_path": str(work), "output_path": "apps/cm2.yaml", "yaml": CM.format("h")}
+    )
     ans = await a.call(c, "commit_and_push", {"repo_path": str(work), "paths": ["apps/cm2.yaml"], "message": "hp"})
     ran = sorted(p.name for p in marks.iterdir())
     a.record("item 7: repository git config", "http: core.hooksPath not run", not ran, f"ran: {ran}; {ans}")
@@ -119,13 +187,22 @@ async def rewrites(a: Audit, c: Any, transport: str) -> None:
     with Listener() as ear:
         for key in ("insteadOf", "pushInsteadOf"):
             name = f"rw/{a.uid('r')}.git"
-            url, work = a.seed(name, BASE)
+            _, work = a.seed(name, BASE)
             git(work, "config", f"url.http://127.0.0.1:{ear.port}/.{key}", a.remote.url(""))
             before = a.remote_refs(name)
-            await a.call(c, "write_manifests", {"repo_path": str(work), "output_path": "apps/x.yaml", "yaml": CM.format("x")})
-            ans = await a.call(c, "commit_and_push", {"repo_path": str(work), "paths": ["apps/x.yaml"], "message": "rw"})
+            await a.call(
+                c, "write_manifests", {"repo_path": str(work), "output_path": "apps/x.yaml", "yaml": CM.format("x")}
+            )
+            ans = await a.call(
+                c, "commit_and_push", {"repo_path": str(work), "paths": ["apps/x.yaml"], "message": "rw"}
+            )
             ok = not ans.ok and ear.count == 0 and a.remote_refs(name) == before
-            a.record("item 7: repository git config", f"{transport}: {key} to a host not allowed refused", ok, f"listener {ear.count}; {ans}")
+            a.record(
+                "item 7: repository git config",
+                f"{transport}: {key} to a host not allowed refused",
+                ok,
+                f"listener {ear.count}; {ans}",
+            )
 
 
 def url_forms(a: Audit) -> list[str]:
@@ -133,20 +210,46 @@ def url_forms(a: Audit) -> list[str]:
     good = f"127.0.0.1:{r}"
     tail = "/org/apps.git"
     return [
-        f"http://127.0.0.1:{ear}{tail}", f"https://127.0.0.1:{ear}{tail}", f"http://localhost:{r}{tail}",
-        f"http://127.0.0.1:{r}@127.0.0.1:{ear}{tail}", f"http://{good}#@127.0.0.1:{ear}{tail}",
-        f"http://127.0.0.1:{ear}\\@{good}{tail}", f"http://127.0.0.1:{ear}?@{good}{tail}", f"http://[::1]:{r}{tail}",
-        f"http://2130706433:{ear}{tail}", f"http://0x7f.1:{ear}{tail}", f"http://127.1:{ear}{tail}",
-        f"http://127.0.0.1.:{ear}{tail}", f"HTTP://127.0.0.1:{ear}{tail}", f" http://127.0.0.1:{ear}{tail}",
-        f"http://127.0.0.1:{ear}{tail}\n[credential]", f"http://127.0.0.1%3a{ear}{tail}", f"http://127.0.0.1:{rec}{tail}",
-        f"git://127.0.0.1:{ear}{tail}", f"ssh://127.0.0.1:{ear}{tail}", f"ssh://-oProxyCommand=touch%20/tmp/x@{good}{tail}",
-        f"127.0.0.1:{ear}:org/apps.git", f"git@127.0.0.1:org/apps.git", "file:///etc", f"file://{a.remote.root}/org/x.git",
-        f"ext::sh -c touch% {a.outside}/ext", "fd::3", f"--upload-pack=touch {a.outside}/up", "-uhttp://x",
-        f"http://{USER}:guess@127.0.0.1:{ear}{tail}", f"http://127.0.0.1:{ear}/{good}{tail}",
-        f"http://{good}.127.0.0.1.nip.io:{ear}{tail}", f"http://127.0.0.1:{r}/../../../{tail}",
-        f"http://127.0.0.1:{r}/%2e%2e/%2e%2e{tail}", f"http://127.0.0.1:{r}/org/apps.git/../../x.git", f"http://127.0.0.1:{r}/org/../../x.git",
-        "https://github.com/org/repo.git", f"http://127.0.0.1:{ear}", f"http://127.0.0.1:{r}:{ear}{tail}",
-        f"http://u:input-pass-5e3c0d@127.0.0.1:{ear}{tail}", f"http://u:input-pass-5e3c0d@{good}{tail}",
+        f"http://127.0.0.1:{ear}{tail}",
+        f"https://127.0.0.1:{ear}{tail}",
+        f"http://localhost:{r}{tail}",
+        f"http://127.0.0.1:{r}@127.0.0.1:{ear}{tail}",
+        f"http://{good}#@127.0.0.1:{ear}{tail}",
+        f"http://127.0.0.1:{ear}\\@{good}{tail}",
+        f"http://127.0.0.1:{ear}?@{good}{tail}",
+        f"http://[::1]:{r}{tail}",
+        f"http://2130706433:{ear}{tail}",
+        f"http://0x7f.1:{ear}{tail}",
+        f"http://127.1:{ear}{tail}",
+        f"http://127.0.0.1.:{ear}{tail}",
+        f"HTTP://127.0.0.1:{ear}{tail}",
+        f" http://127.0.0.1:{ear}{tail}",
+        f"http://127.0.0.1:{ear}{tail}\n[credential]",
+        f"http://127.0.0.1%3a{ear}{tail}",
+        f"http://127.0.0.1:{rec}{tail}",
+        f"git://127.0.0.1:{ear}{tail}",
+        f"ssh://127.0.0.1:{ear}{tail}",
+        f"ssh://-oProxyCommand=touch%20/tmp/x@{good}{tail}",
+        f"127.0.0.1:{ear}:org/apps.git",
+        "git@127.0.0.1:org/apps.git",
+        "file:///etc",
+        f"file://{a.remote.root}/org/x.git",
+        f"ext::sh -c touch% {a.outside}/ext",
+        "fd::3",
+        f"--upload-pack=touch {a.outside}/up",
+        "-uhttp://x",
+        f"http://{USER}:guess@127.0.0.1:{ear}{tail}",
+        f"http://127.0.0.1:{ear}/{good}{tail}",
+        f"http://{good}.127.0.0.1.nip.io:{ear}{tail}",
+        f"http://127.0.0.1:{r}/../../../{tail}",
+        f"http://127.0.0.1:{r}/%2e%2e/%2e%2e{tail}",
+        f"http://127.0.0.1:{r}/org/apps.git/../../x.git",
+        f"http://127.0.0.1:{r}/org/../../x.git",
+        "https://github.com/org/repo.git",
+        f"http://127.0.0.1:{ear}",
+        f"http://127.0.0.1:{r}:{ear}{tail}",
+        f"http://u:input-pass-5e3c0d@127.0.0.1:{ear}{tail}",
+        f"http://u:input-pass-5e3c0d@{good}{tail}",
     ]
 
 
@@ -162,8 +265,18 @@ async def git_urls(a: Audit, c: Any) -> None:
                 ("write_manifests", {"repo_path": form, "output_path": "apps/u.yaml", "yaml": CM.format("u")}),
             ):
                 ans = await a.call(c, tool, args)
-                a.record("git URL forms", f"{tool} {form[:60]!r}", ans.answered and ("input-pass-5e3c0d" not in ans.text), str(ans))
-        a.record("git URL forms", f"no connection to hosts not allowed ({len(forms)} forms x 2 tools)", ear.count == 0 and not rec.log, f"listener {ear.count}, recorder {len(rec.log)}")
+                a.record(
+                    "git URL forms",
+                    f"{tool} {form[:60]!r}",
+                    ans.answered and ("input-pass-5e3c0d" not in ans.text),
+                    str(ans),
+                )
+        a.record(
+            "git URL forms",
+            f"no connection to hosts not allowed ({len(forms)} forms x 2 tools)",
+            ear.count == 0 and not rec.log,
+            f"listener {ear.count}, recorder {len(rec.log)}",
+        )
     leaked = [x for x in ("ext", "up") if (a.outside / x).exists()] + [x for x in ("/tmp/x",) if Path(x).exists()]
     a.record("git URL forms", "no command ran from a URL", not leaked, str(leaked))
 
@@ -182,10 +295,21 @@ def search(a: Audit) -> None:
     repos |= {p for p in a.remote.root.rglob("*.git") if p.is_dir()}
     repos |= {p for p in a.roots.rglob(".git") if p.is_dir()}
     for r in sorted(repos):
-        log = subprocess.run(["git", "log", "--all", "-p", "--format=%H %an %ae%n%B"], cwd=r, capture_output=True, text=True, errors="replace")
+        log = subprocess.run(
+            ["git", "log", "--all", "-p", "--format=%H %an %ae%n%B"],
+            cwd=r,
+            capture_output=True,
+            text=True,
+            errors="replace",
+        )
         arts.append((f"commits of {r.relative_to(a.root)}", log.stdout))
     arts += [(f"forge request {i}", str(q.body) + str(q.path)) for i, q in enumerate(a.forge.requests)]
     found = [(n, s[:6]) for n, t in arts for s in (*SECRETS, "input-pass-5e3c0d") if s in t]
-    a.record("secrets never in an artifact", f"{len(arts)} artifacts searched for {len(SECRETS) + 1} secrets", not found, str(found[:10]))
+    a.record(
+        "secrets never in an artifact",
+        f"{len(arts)} artifacts searched for {len(SECRETS) + 1} secrets",
+        not found,
+        str(found[:10]),
+    )
     sent = [q for q in a.remote.log if q.authorization and q.user is None]
     a.record("secrets never in an artifact", "the remote never got a wrong credential", not sent, str(sent[:3]))

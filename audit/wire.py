@@ -85,9 +85,24 @@ def _random_line(rng: random.Random) -> bytes:
     if how == 2:
         return bytes(rng.randrange(256) for _ in range(rng.randrange(1, 200))).replace(b"\n", b" ")
     if how == 3:
-        return json.dumps({"jsonrpc": "2.0", "id": rng.randrange(10**6), "method": "tools/call", "params": {"name": rng.choice(["list_sessions", "detect_packages", "x"]), "arguments": {"repo_path": "\\ud800" * rng.randrange(3)}}}).encode().replace(b"\\\\ud800", b"\\ud800")
-    return b'{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"get_session","arguments":{"session_id":"%s"}}}' % (
-        rng.randrange(10**6), bytes(rng.choice(b"ab\\\"\xc3") for _ in range(8))
+        return (
+            json.dumps(
+                {
+                    "jsonrpc": "2.0",
+                    "id": rng.randrange(10**6),
+                    "method": "tools/call",
+                    "params": {
+                        "name": rng.choice(["list_sessions", "detect_packages", "x"]),
+                        "arguments": {"repo_path": "\\ud800" * rng.randrange(3)},
+                    },
+                }
+            )
+            .encode()
+            .replace(b"\\\\ud800", b"\\ud800")
+        )
+    return (
+        b'{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"get_session","arguments":{"session_id":"%s"}}}'
+        % (rng.randrange(10**6), bytes(rng.choice(b'ab\\"\xc3') for _ in range(8)))
     )
 
 
@@ -105,7 +120,9 @@ def framing(a: Audit, n_random: int = 150, seed: int = 17) -> None:
     home.mkdir()
     rng = random.Random(seed)
     cases = [(k, v, 1) for k, v in LINES.items()] + [(k, v, 0) for k, v in NOTIFICATIONS.items()]
-    cases += [(f"random line {i}", line, _expected(line)) for i, line in enumerate(_random_line(rng) for _ in range(n_random))]
+    cases += [
+        (f"random line {i}", line, _expected(line)) for i, line in enumerate(_random_line(rng) for _ in range(n_random))
+    ]
     with StdioWire(home) as w:
         slow = 0.0
         for name, line, want in cases:
@@ -130,7 +147,12 @@ def framing(a: Audit, n_random: int = 150, seed: int = 17) -> None:
             short = all(len(json.dumps(g)) < 4000 for g in got)
             a.record(PROP, f"stdio: {name}", count_ok and shapes_ok and short and w.alive, json.dumps(got)[:200])
         ok = w.call(10**6, "list_sessions", {})
-        a.record(PROP, f"stdio: serving after {len(cases)} raw lines (slowest answer {slow:.1f} s)", ok.get("result", {}).get("isError") is False, str(ok)[:200])
+        a.record(
+            PROP,
+            f"stdio: serving after {len(cases)} raw lines (slowest answer {slow:.1f} s)",
+            ok.get("result", {}).get("isError") is False,
+            str(ok)[:200],
+        )
     log = (home / "stdio-server.log").read_text(errors="replace")
     a.stdio_logs.append(home / "stdio-server.log")
     a.record(PROP, "stdio: no traceback in the server's log", "Traceback" not in log, log[-300:])

@@ -32,7 +32,9 @@ def overlay(tag: str) -> str:
 def files(ns: str = "web") -> dict[str, str]:
     return {
         "apps/web/deploy.yaml": DEPLOY.format(ns=ns),
-        "deploy/base/deploy.yaml": DEPLOY.format(ns="front").replace("name: web\n  namespace", "name: front\n  namespace"),
+        "deploy/base/deploy.yaml": DEPLOY.format(ns="front").replace(
+            "name: web\n  namespace", "name: front\n  namespace"
+        ),
         "deploy/base/kustomization.yaml": BASE_K,
         "deploy/overlays/staging/kustomization.yaml": overlay("1.27"),
         "deploy/overlays/production/kustomization.yaml": overlay("1.25"),
@@ -70,7 +72,9 @@ async def _wizard_write(a: Audit, c: Any, repo: str, url: str, rel: str) -> Answ
         if not v.ok or "session_id" not in v.data:
             return v
         if v.data.get("step") == "preview" and v.data.get("preview"):
-            return await a.call(c, "answer_questions", {"session_id": v.data["session_id"], "answers": {"delivery": "write"}})
+            return await a.call(
+                c, "answer_questions", {"session_id": v.data["session_id"], "answers": {"delivery": "write"}}
+            )
         v = await a.call(
             c, "answer_questions", {"session_id": v.data["session_id"], "answers": {}, "accept_defaults": True}
         )
@@ -95,7 +99,9 @@ async def _run_writer(a: Audit, c: Any, writer: str, repo: str, url: str, ns: st
     a.kube.ensure_namespace(ns)
     a.kube.put(git_repository(name, url))
     a.kube.put(kustomization(name, "./apps/web", name))
-    await a.call(c, "wait_for_sync", {"kind": "Kustomization", "name": name, "namespace": "flux-system", "timeout_s": 30})
+    await a.call(
+        c, "wait_for_sync", {"kind": "Kustomization", "name": name, "namespace": "flux-system", "timeout_s": 30}
+    )
     change = {"type": "set_image", "image": "nginx:1.27"}
     args = {"api_version": "apps/v1", "kind": "Deployment", "name": "web", "namespace": ns, "change": change}
     args |= {"mode": "push", "wait": False, "repo_path": repo if where == "local" else None}
@@ -106,10 +112,12 @@ async def hostile_symlinks(a: Audit, c: Any, transport: str, wheres: tuple[str, 
     for writer, (rel, parent) in TARGETS.items():
         for where in wheres:
             for attack in ATTACKS:
-                if attack == "parent" and parent is None or writer == "remediate" and attack != "temp":
+                if (attack == "parent" and parent is None) or (writer == "remediate" and attack != "temp"):
                     continue
                 ns = a.uid("w")
-                victim = a.victim(f"{ns}-{writer}-{attack}", {"victim.yaml": overlay("9.9"), "kustomization.yaml": BASE_K})
+                victim = a.victim(
+                    f"{ns}-{writer}-{attack}", {"victim.yaml": overlay("9.9"), "kustomization.yaml": BASE_K}
+                )
                 links = {
                     "temp": temp_links(rel, str(victim / "victim.yaml")),
                     "target": {rel: str(victim / "victim.yaml")},
@@ -136,13 +144,46 @@ def _pth_files() -> set[str]:
 
 
 ESCAPES = [
-    "../x.yaml", "../../x.yaml", "apps/../../x.yaml", "apps/./../../x.yaml", "/tmp/x.yaml", "//tmp/x.yaml",
-    "~/x.yaml", "~root/x.yaml", ".git/config", ".git/hooks/pre-commit", ".git/x.yaml", "apps/.git/x.yaml",
-    ".GIT/config", ".git./config", "apps/%2e%2e/%2e%2e/x.yaml", "..%2fx.yaml", "apps\\..\\..\\x.yaml",
-    "x\x00.yaml", "apps/\u2024\u2024/x.yaml", "\uff0e\uff0e/x.yaml", "C:\\x.yaml", "file:///tmp/x.yaml",
-    "apps/" + "a/" * 200 + "x.yaml", "a" * 300 + ".yaml", " ../x.yaml", "../x.yaml ", "./../x.yaml", "..",
-    ".", "", "apps/", "apps/x.yaml/", "$HOME/x.yaml", "${HOME}/x.yaml", "apps/*/x.yaml", ":/x.yaml",
-    ".gitmodules", ".git\\config", "apps/\n../x.yaml", "apps/../.git/config",
+    "../x.yaml",
+    "../../x.yaml",
+    "apps/../../x.yaml",
+    "apps/./../../x.yaml",
+    "/tmp/x.yaml",
+    "//tmp/x.yaml",
+    "~/x.yaml",
+    "~root/x.yaml",
+    ".git/config",
+    ".git/hooks/pre-commit",
+    ".git/x.yaml",
+    "apps/.git/x.yaml",
+    ".GIT/config",
+    ".git./config",
+    "apps/%2e%2e/%2e%2e/x.yaml",
+    "..%2fx.yaml",
+    "apps\\..\\..\\x.yaml",
+    "x\x00.yaml",
+    "apps/\u2024\u2024/x.yaml",
+    "\uff0e\uff0e/x.yaml",
+    "C:\\x.yaml",
+    "file:///tmp/x.yaml",
+    "apps/" + "a/" * 200 + "x.yaml",
+    "a" * 300 + ".yaml",
+    " ../x.yaml",
+    "../x.yaml ",
+    "./../x.yaml",
+    "..",
+    ".",
+    "",
+    "apps/",
+    "apps/x.yaml/",
+    "$HOME/x.yaml",
+    "${HOME}/x.yaml",
+    "apps/*/x.yaml",
+    ":/x.yaml",
+    ".gitmodules",
+    ".git\\config",
+    "apps/\n../x.yaml",
+    "apps/../.git/config",
 ]
 
 
@@ -170,7 +211,10 @@ async def path_escapes(a: Audit, c: Any, transport: str) -> None:
         ("detect_packages", {"repo_path": str(a.roots / ".." / "outside")}),
         ("start_deployment", {"repo_path": str(victim)}),
         ("list_providers", {"repo_path": str(victim)}),
-        ("find_owner", {"api_version": "v1", "kind": "ConfigMap", "name": "x", "namespace": "d", "repo_path": str(victim)}),
+        (
+            "find_owner",
+            {"api_version": "v1", "kind": "ConfigMap", "name": "x", "namespace": "d", "repo_path": str(victim)},
+        ),
         ("push_artifact", {"path": str(victim), "oci_url": "oci://127.0.0.1:1/x:1"}),
         ("write_manifests", {"repo_path": str(victim), "output_path": "x.yaml", "yaml": CM}),
         ("write_manifests", {"repo_path": "/", "output_path": "tmp/x.yaml", "yaml": CM}),
@@ -193,7 +237,8 @@ async def clone_cache(a: Audit, c: Any, cache: Path) -> None:
     url, _ = a.seed(f"cache/{a.uid('c')}.git", files())
     ans = await a.call(c, "write_manifests", {"repo_path": url, "output_path": "apps/kept.yaml", "yaml": CM})
     a.record("item 5: clone cache", "a kept change by URL (sets the cache up)", ans.ok, str(ans))
-    places = [cache, *(p for p in cache.rglob("*") if p.is_dir() and (p / ".git").exists() or p.name.endswith(".git"))]
+    repos = (p for p in cache.rglob("*") if (p.is_dir() and (p / ".git").exists()) or p.name.endswith(".git"))
+    places = [cache, *repos]
     places += [p for p in (cache / "work", cache / "repos", cache / "kept") if p.exists()]
     seen = set()
     for place in places[:12]:
@@ -210,4 +255,8 @@ async def clone_cache(a: Audit, c: Any, cache: Path) -> None:
             leaked = str(cache) in ans.text or str(cache.resolve()) in ans.text
             name = f"{tool} in the cache ({place.relative_to(cache.parent)})"
             a.record("item 5: clone cache", name, not ans.ok and not leaked, str(ans))
-        a.record("item 5: clone cache", f"cache repos unchanged after {place.name}", not changed(before, snapshot(cache / "repos")))
+        a.record(
+            "item 5: clone cache",
+            f"cache repos unchanged after {place.name}",
+            not changed(before, snapshot(cache / "repos")),
+        )

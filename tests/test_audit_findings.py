@@ -1,0 +1,80 @@
+"""Regressions for what the outside re-run of issue 17's audit (audit/run.py) found.
+
+- Over stdio, a request whose id held a lone surrogate (``"id":"\\ud800"``) was read by the SDK,
+  answered with that id, and the answer could not be encoded: the SDK's writer stopped, and no
+  request after it was ever answered.
+- One wizard request built the same package three times (the preview and the view each started
+  a fresh environment): a package that runs to the build's time limit held the call for three
+  times the limit.
+- A repository holding a file name that is not UTF-8 failed start_deployment with a raw
+  serialization error: the session could not be stored.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from doubles.stdio_wire import StdioWire
+from gitops_mcp.services import Services, prepare
+
+CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {}\n  namespace: web\ndata:\n  a: b\n"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"jsonrpc":"2.0","id":"\\ud800","method":"ping"}',
+        b'{"jsonrpc":"2.0","id":"a\\udfffb","method":"tools/list"}',
+        b'{"jsonrpc":"2.0","id":"\\udc00\\ud800","method":"tools/call","params":{"name":"list_sessions","arguments":{}}}',
+    ],
+)
+def test_a_lone_surrogate_in_the_id_is_refused_and_the_server_keeps_answering(tmp_path: Path, line: bytes) -> None:
+    with StdioWire(tmp_path) as wire:
+        wire.send(line)
+        answer = wire.answer(timeout=10)
+        assert answer is not None, "no answer"
+        assert answer["id"] is None and answer["error"]["code"] == -32600, answer
+        assert "valid Unicode" in answer["error"]["message"]
+        assert wire.answers_until_probe(timeout=10) == []
+        ok = wire.call(7, "list_sessions", {})
+        assert ok["result"]["isError"] is False, ok
+
+
+def test_one_request_builds_a_package_once(
+    app: Services, fixture_repo: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    builds: list[str] = []
+    real = prepare.check_kustomize
+
+    def counted(root: Path, path: str, *args: Any, **kwargs: Any) -> Any:
+        builds.append(path)
+        return real(root, path, *args, **kwargs)
+
+    monkeypatch.setattr(prepare, "check_kustomize", counted)
+    repo = fixture_repo("podinfo")
+    answers = {"package": "kustomize", "provider": "flux", "namespace": "podinfo", "app_name": "podinfo"}
+    v = app.wizard.start("local", str(repo), provider="flux", answers=answers, accept_defaults=True)
+    assert v.step == "preview" and v.preview is not None and v.preview.package_check is not None, v
+    assert builds == ["kustomize"], builds
+    v = app.wizard.answer("local", v.session_id, {"wait": False})
+    assert len(builds) <= 2, builds  # a new request may build again (the files may have changed), once
+
+
+def test_a_file_name_that_is_not_utf8_does_not_fail_the_session(app: Services, tmp_path: Path) -> None:
+    repo = tmp_path / "repos" / "raw"
+    (repo / "apps").mkdir(parents=True)
+    (repo / "apps/cm.yaml").write_text(CM.format("a"), encoding="utf-8")
+    with open(bytes(repo / "apps") + b"/\xff\xfe-b.yaml", "w", encoding="utf-8") as fh:
+        fh.write(CM.format("b"))
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "raw names"]):
+        subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+    v = app.wizard.start("local", str(repo), provider="flux")
+    assert v.status == "open", v
+    again = app.wizard.get("local", v.session_id)
+    assert again.session_id == v.session_id and again.status == "open"
