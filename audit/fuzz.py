@@ -57,15 +57,45 @@ def _pool(a: Audit) -> list[Any]:
     ]
 
 
-def _value(rng: random.Random, schema: dict[str, Any], pool: list[Any], depth: int = 0) -> Any:
-    if rng.random() < 0.3 or depth > 3:
+def _hints(a: Audit, work: str, url: str) -> dict[str, list[Any]]:
+    """Plausible values by argument name, so that most calls get past the schema into the tools."""
+    return {
+        "repo_path": [work, url, work + "/apps"],
+        "path": [work + "/apps/web/deploy.yaml", work + "/apps"],
+        "output_path": ["apps/web/out.yaml", "clusters/x.yaml", "apps/web/deploy.yaml"],
+        "provider": ["flux", "argocd"],
+        "package": ["apps/web", "deploy/overlays/staging", "deploy/base"],
+        "repo_url": [url],
+        "kind": ["Kustomization", "HelmRelease", "Application", "GitRepository", "Deployment"],
+        "namespace": ["flux-system", "argocd", "web"],
+        "name": ["web", "apps", "w1"],
+        "api_version": ["apps/v1", "v1"],
+        "paths": [["apps/web/out.yaml"], ["apps/web/deploy.yaml"]],
+        "yaml": ["apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: f\n  namespace: web\n"],
+        "environments": [["dev", "prod"]],
+        "app": ["front"],
+        "from_env": ["staging"],
+        "to_env": ["production"],
+        "message": ["fuzz"],
+        "mode": ["push", "pull_request"],
+        "session_id": [],  # filled with the sessions the fuzz opens
+    }
+
+
+def _value(
+    rng: random.Random, schema: dict[str, Any], pool: list[Any], depth: int = 0, key: str = "", hints: Any = None
+) -> Any:
+    hinted = (hints or {}).get(key)
+    if hinted and rng.random() < 0.6:
+        return rng.choice(hinted)
+    if rng.random() < 0.2 or depth > 3:
         return rng.choice(pool)
     types = schema.get("type")
     types = types if isinstance(types, list) else [types]
     if "enum" in schema:
         return rng.choice(schema["enum"])
     if "oneOf" in schema or "anyOf" in schema:
-        return _value(rng, rng.choice(schema.get("oneOf") or schema["anyOf"]), pool, depth + 1)
+        return _value(rng, rng.choice(schema.get("oneOf") or schema["anyOf"]), pool, depth + 1, key, hints)
     t = rng.choice(types)
     if t == "string":
         return rng.choice([s for s in pool if isinstance(s, str)])
@@ -79,7 +109,7 @@ def _value(rng: random.Random, schema: dict[str, Any], pool: list[Any], depth: i
         return [_value(rng, schema.get("items", {}), pool, depth + 1) for _ in range(rng.randrange(3))]
     if t == "object":
         props = schema.get("properties", {})
-        return {k: _value(rng, v, pool, depth + 1) for k, v in props.items() if rng.random() < 0.7}
+        return {k: _value(rng, v, pool, depth + 1, k, hints) for k, v in props.items() if rng.random() < 0.8}
     return None
 
 
@@ -90,12 +120,16 @@ async def fuzz(a: Audit, c: Any, transport: str, n: int, seed: int) -> None:
     rng = random.Random(seed)
     tools = {t.name: t.input_schema for t in (await c.list_tools()).tools}
     pool = _pool(a)
-    unanswered = dumps = echoes = 0
+    from audit.writers import files
+
+    url, work = a.seed(f"fuzz/{a.uid('f')}.git", files())
+    hints = _hints(a, str(work), url)
+    unanswered = dumps = echoes = answered_ok = 0
     slowest = 0.0
     for i in range(n):
         name = rng.choice(sorted(tools))
         schema = tools[name]
-        args = _value(rng, {**schema, "type": "object"}, pool, 1) or {}
+        args = _value(rng, {**schema, "type": "object"}, pool, 1, "", hints) or {}
         if not isinstance(args, dict):
             args = {"x": args}
         if rng.random() < 0.2:
@@ -106,6 +140,9 @@ async def fuzz(a: Audit, c: Any, transport: str, n: int, seed: int) -> None:
             args.pop("accept_defaults", None)
         ans = await a.call(c, name if rng.random() > 0.03 else name + "_x", args, timeout=120)
         slowest = max(slowest, ans.seconds)
+        answered_ok += ans.ok
+        if ans.ok and isinstance(ans.data.get("session_id"), str):
+            hints["session_id"].append(ans.data["session_id"])
         if not ans.answered:
             unanswered += 1
             a.record(PROP, f"{transport} fuzz {i}: {name}", False, str(args)[:200])
@@ -127,7 +164,7 @@ async def fuzz(a: Audit, c: Any, transport: str, n: int, seed: int) -> None:
             )
     a.record(
         PROP,
-        f"{transport}: {n} fuzzed calls answered (slowest {slowest:.1f} s)",
+        f"{transport}: {n} fuzzed calls answered ({answered_ok} without error; slowest {slowest:.1f} s)",
         unanswered == 0,
         f"{unanswered} unanswered",
     )

@@ -28,10 +28,22 @@ import anyio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from audit import builds, fuzz, people, secrets, wire, writers
+from audit import builds, crash, fuzz, people, secrets, wire, writers
 from audit.harness import Audit
 
-SECTIONS = ("symlinks", "escapes", "cache", "pathspecs", "gitconfig", "builds", "stdio", "fuzz", "secrets", "people")
+SECTIONS = (
+    "symlinks",
+    "escapes",
+    "cache",
+    "pathspecs",
+    "crash",
+    "gitconfig",
+    "builds",
+    "stdio",
+    "fuzz",
+    "secrets",
+    "people",
+)
 
 
 async def main(a: Audit, only: set[str], n_fuzz: int, seed: int) -> None:
@@ -53,6 +65,8 @@ async def main(a: Audit, only: set[str], n_fuzz: int, seed: int) -> None:
             await writers.clone_cache(a, c, a.home / ".cache")
         if timed("pathspecs"):
             await secrets.pathspecs(a, c)
+        if timed("crash"):
+            await crash.kill_mid_push(a)
         if timed("gitconfig"):
             await secrets.repo_git_config(a, c)
             await secrets.rewrites(a, c, "http")
@@ -71,6 +85,8 @@ async def main(a: Audit, only: set[str], n_fuzz: int, seed: int) -> None:
         if timed("people"):
             await people.principals(a, srv)
             await people.repository_text(a, c)
+            async with a.stdio_client() as s:
+                await people.repository_text(a, s, "stdio")
             await people.small_items(a, srv)
     timings["end"] = time.monotonic()
     if not only or "secrets" in only:
@@ -100,7 +116,7 @@ def table(a: Audit) -> str:
 def cli() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", action="append", choices=SECTIONS, default=[])
-    ap.add_argument("--fuzz", type=int, default=200, help="fuzzed tool calls per transport (the first audit: 3,150)")
+    ap.add_argument("--fuzz", type=int, default=500, help="fuzzed tool calls per transport (the first audit: 3,150)")
     ap.add_argument("--seed", type=int, default=17)
     ap.add_argument("--json", type=Path, help="write every probe here")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
