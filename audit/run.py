@@ -29,7 +29,7 @@ import anyio
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from audit import builds, crash, fuzz, people, secrets, wire, writers
-from audit.harness import Audit
+from audit.harness import CALLERS, Audit
 
 SECTIONS = (
     "symlinks",
@@ -78,6 +78,7 @@ async def main(a: Audit, only: set[str], n_fuzz: int, seed: int) -> None:
             await builds.no_outbound(a, c)
         if timed("stdio"):
             wire.framing(a)
+            wire.http_framing(a, srv.url, CALLERS["alice"])
         if timed("fuzz"):
             await fuzz.fuzz(a, c, "http", n_fuzz, seed)
             async with a.stdio_client() as s:

@@ -156,3 +156,31 @@ def framing(a: Audit, n_random: int = 150, seed: int = 17) -> None:
     log = (home / "stdio-server.log").read_text(errors="replace")
     a.stdio_logs.append(home / "stdio-server.log")
     a.record(PROP, "stdio: no traceback in the server's log", "Traceback" not in log, log[-300:])
+
+
+def http_framing(a: Audit, url: str, token: str) -> None:
+    """The same raw bodies POSTed to the streamable HTTP endpoint in an initialized MCP session:
+    each gets an HTTP answer within the bound (a JSON-RPC error for a request), and the server
+    still serves afterwards."""
+    import httpx
+
+    base = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    base["Authorization"] = f"Bearer {token}"
+    init = b'{"jsonrpc":"2.0","id":"init","method":"initialize","params":{"protocolVersion":"2025-06-18",'
+    init += b'"capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}'
+    with httpx.Client(timeout=30) as h:
+        r = h.post(url, content=init, headers=base)
+        headers = {**base, "mcp-session-id": r.headers.get("mcp-session-id", ""), "mcp-protocol-version": "2025-06-18"}
+        h.post(url, content=b'{"jsonrpc":"2.0","method":"notifications/initialized"}', headers=headers)
+        for name, line in LINES.items():
+            try:
+                r = h.post(url, content=line, headers=headers)
+                text = r.text
+                ok = r.status_code < 500 and ("error" in text or "result" in text or r.status_code in (202, 400, 413))
+                a.record(PROP, f"http: {name}", ok, f"{r.status_code} {text[:160]}")
+            except httpx.HTTPError as e:
+                a.record(PROP, f"http: {name}", False, f"{type(e).__name__}: {e}")
+        ping = h.post(url, content=b'{"jsonrpc":"2.0","id":"p","method":"ping"}', headers=headers)
+        a.record(
+            PROP, "http: serving after the raw bodies", ping.status_code == 200 and '"p"' in ping.text, ping.text[:160]
+        )

@@ -8,6 +8,8 @@
   times the limit.
 - A repository holding a file name that is not UTF-8 failed start_deployment with a raw
   serialization error: the session could not be stored.
+- A Go build (helm template) stopped by the memory limit while making a thread was not seen as
+  the memory limit: the preview's reason was the last line of its register dump ('gs 0x0').
 """
 
 from __future__ import annotations
@@ -78,3 +80,34 @@ def test_a_file_name_that_is_not_utf8_does_not_fail_the_session(app: Services, t
     assert v.status == "open", v
     again = app.wizard.get("local", v.session_id)
     assert again.session_id == v.session_id and again.status == "open"
+
+
+GO_THREAD_CRASH = (
+    "runtime/cgo: pthread_create failed: Resource temporarily unavailable\nSIGABRT: abort\n"
+    "PC=0x7f248a1e7eec m=6 sigcode=18446744073709551610\n\ngoroutine 0 gp=0x2c94fd0dd680 m=6 [idle]:\n"
+    + "".join(f"r{i}     0x0\n" for i in range(8, 16))
+    + "rip    0x7f248a1e7eec\nrflags 0x246\ncs     0x33\nfs     0x0\ngs     0x0\n"
+)
+
+
+@pytest.mark.parametrize(
+    "stderr",
+    [
+        GO_THREAD_CRASH,
+        "runtime: failed to create new OS thread (have 7 already; errno=12)\nfatal error: newosproc\n",
+    ],
+    ids=["cgo-thread", "runtime-thread"],
+)
+def test_a_go_build_that_cannot_start_a_thread_under_the_memory_limit_says_memory(tmp_path: Path, stderr: str) -> None:
+    """helm template under the 256 MB limit (the audit's string-doubling chart, on a loaded machine)
+    sometimes dies making a thread rather than in the allocator: the preview said only its last
+    register line, 'gs 0x0'. It is the memory limit, and the preview says so."""
+    from gitops_mcp.sandbox import Limits, run_build, which
+
+    python = which("python3")
+    assert python is not None
+    script = f"import sys\nsys.stderr.write({stderr!r})\nsys.exit(2)\n"
+    limits = Limits(memory_mb=256)
+    run = run_build([python, "-c", script], tmp_path, limits)
+    assert run.returncode == 2 and run.limit == "memory", (run.returncode, run.limit, run.stderr[-200:])
+    assert "256 MB of memory (GITOPS_MCP_BUILD_MEMORY_MB)" in (run.problem(limits) or "")
