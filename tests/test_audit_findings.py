@@ -10,6 +10,9 @@
   serialization error: the session could not be stored.
 - A Go build (helm template) stopped by the memory limit while making a thread was not seen as
   the memory limit: the preview's reason was the last line of its register dump ('gs 0x0').
+- Over streamable HTTP, a message the SDK refused was answered with pydantic's whole report (the
+  caller's input and links in it), and a request whose id was null, a float or an object was
+  taken for a notification: 202, never answered.
 """
 
 from __future__ import annotations
@@ -111,3 +114,43 @@ def test_a_go_build_that_cannot_start_a_thread_under_the_memory_limit_says_memor
     run = run_build([python, "-c", script], tmp_path, limits)
     assert run.returncode == 2 and run.limit == "memory", (run.returncode, run.limit, run.stderr[-200:])
     assert "256 MB of memory (GITOPS_MCP_BUILD_MEMORY_MB)" in (run.problem(limits) or "")
+
+
+HTTP_CASES = [
+    (b'{"jsonrpc":"2.0","id":9,"method":"tools/call","params":[1,2]}', 9, -32602),
+    (b'{"jsonrpc":"2.0","id":{"a":1},"method":"tools/list"}', None, -32600),
+    (b'{"jsonrpc":"2.0","id":1.5,"method":"ping"}', None, -32600),
+    (b'{"jsonrpc":"2.0","id":null,"method":"ping"}', None, -32600),
+    (b'{"jsonrpc":"1.0","id":7,"method":"tools/list"}', 7, -32600),
+    (b'[{"jsonrpc":"2.0","id":1,"method":"ping"}]', None, -32600),
+    (b'{"jsonrpc":"2.0","id":14,"result":[1]}', None, -32600),
+]
+
+
+@pytest.mark.slow
+def test_over_http_a_refused_message_is_answered_in_one_line(tmp_path: Path) -> None:
+    """Over streamable HTTP the SDK answered these with pydantic's whole report (the caller's
+    input and links in it), or took a request with an unusable id for a notification (202, never
+    answered). Now each gets what stdio gets; a caller without a token still gets 401 first."""
+    import httpx
+
+    from doubles.mcp_server import ServerProcess
+
+    token = "tok-audit-findings-0123456789abcdef"
+    base = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    with ServerProcess(tmp_path, env={"GITOPS_MCP_AUTH_TOKEN": token}) as srv, httpx.Client(timeout=30) as h:
+        init = b'{"jsonrpc":"2.0","id":"i","method":"initialize","params":{"protocolVersion":"2025-06-18",'
+        init += b'"capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}'
+        auth = {**base, "Authorization": f"Bearer {token}"}
+        r = h.post(srv.url, content=init, headers=auth)
+        headers = {**auth, "mcp-session-id": r.headers["mcp-session-id"], "mcp-protocol-version": "2025-06-18"}
+        for body, request_id, code in HTTP_CASES:
+            r = h.post(srv.url, content=body, headers=headers)
+            assert r.status_code == 400, (body, r.status_code, r.text)
+            answer = r.json()
+            assert answer["id"] == request_id and answer["error"]["code"] == code, (body, answer)
+            message = answer["error"]["message"]
+            assert "\n" not in message and "pydantic" not in message and "input_value" not in message, message
+            assert h.post(srv.url, content=body, headers=base).status_code == 401  # no token: refused first
+        r = h.post(srv.url, content=b'{"jsonrpc":"2.0","id":"p","method":"ping"}', headers=headers)
+        assert r.status_code == 200 and '"id":"p"' in r.text, r.text

@@ -268,3 +268,65 @@ async def stdio_transport() -> AsyncIterator[tuple[Any, Any]]:
             yield _Answering(read_stream, write_stream, lines), write_stream
     finally:
         restore()
+
+
+class HttpEnvelope:
+    """The streamable HTTP endpoint's counterpart of :func:`stdio_transport`: a POSTed message the
+    SDK would refuse with pydantic's whole report (inputs and links included), or take for a
+    notification although it has an id (``"id": null``, a float, an object: 202, never answered),
+    is answered 400 with :func:`refusal`'s one line and the request's id when it can be read.
+    Bodies past ``limit`` and bodies that are not JSON go on to the SDK (413, its parse error)."""
+
+    def __init__(self, app: Any, limit: int = 4 << 20) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope.get("type") != "http" or scope.get("method") != "POST":
+            await self.app(scope, receive, send)
+            return
+        held: list[Any] = []
+        size, complete = 0, False
+        while size <= self.limit:
+            message = await receive()
+            held.append(message)
+            if message.get("type") != "http.request":
+                break
+            size += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                complete = True
+                break
+        if complete and size <= self.limit:
+            answer = http_refusal(b"".join(m.get("body", b"") for m in held))
+            if answer is not None:
+                body = answer.model_dump_json(by_alias=True, exclude_unset=True).encode()
+                headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+                await send({"type": "http.response.start", "status": 400, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+                return
+
+        async def replay() -> Any:
+            return held.pop(0) if held else await receive()
+
+        await self.app(scope, replay, send)
+
+
+def http_refusal(body: bytes) -> JSONRPCError | None:
+    """The answer to a POSTed body whose JSON the SDK reads but whose envelope it would refuse
+    unreadably (or wrongly take for a notification); None for everything else."""
+    from mcp.types import jsonrpc_message_adapter
+    from pydantic import ValidationError
+
+    try:
+        text = body.decode("utf-8")
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return None  # the SDK's own parse error is one line
+    if isinstance(data, dict) and "id" in data and "method" in data and not _valid_id(data["id"]):
+        return refusal(text)
+    try:
+        jsonrpc_message_adapter.validate_python(data, by_name=False)
+    except ValidationError:
+        return refusal(text)
+    except RecursionError:
+        return refusal(text)
+    return None
