@@ -214,9 +214,21 @@ def _limit(code: int, timed_out: bool, cpu: float, stderr: str, limits: Limits) 
     if code == -signal.SIGXFSZ or (code != 0 and "file too large" in stderr.lower()):
         return "output"
     low = stderr.lower()
-    if code != 0 and ("out of memory" in low or "cannot allocate memory" in low or "memoryerror" in low):
+    if code != 0 and any(sign in low for sign in _OUT_OF_MEMORY):
         return "memory"
     return None
+
+
+# How a build says it ran out of memory. Go has several ways: the allocator's own words, or a new
+# thread whose stack cannot be mapped under the limit (cgo: EAGAIN; the runtime: errno=12 or 11),
+# followed by a register dump whose last line says nothing.
+_OUT_OF_MEMORY = (
+    "out of memory",
+    "cannot allocate memory",
+    "memoryerror",
+    "pthread_create failed",
+    "failed to create new os thread",
+)
 
 
 def which(*names: str) -> str | None:

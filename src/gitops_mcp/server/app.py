@@ -17,11 +17,13 @@ from typing import Any
 
 import anyio
 from mcp.server import MCPServer
+from mcp.server.auth.middleware.bearer_auth import RequireAuthMiddleware
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, InputRequiredResult
 from pydantic import ValidationError
+from starlette.routing import Route
 
 from gitops_mcp import __version__, audit
 from gitops_mcp.caller import acting
@@ -29,7 +31,7 @@ from gitops_mcp.errors import GitOpsError
 from gitops_mcp.scrub import capped, install_log_scrubbing, register_secrets
 from gitops_mcp.server import resources, tools_read, tools_wizard, tools_write
 from gitops_mcp.server.auth import current_caller, current_scopes, make_auth, metadata_routes
-from gitops_mcp.server.framing import stdio_transport
+from gitops_mcp.server.framing import HttpEnvelope, stdio_transport
 from gitops_mcp.server.guard import (
     check_arguments,
     describe_validation,
@@ -159,6 +161,13 @@ class GitOpsServer(MCPServer):
 
     def streamable_http_app(self, **kwargs: Any) -> Any:
         app = super().streamable_http_app(**kwargs)
+        for route in app.router.routes:  # a refused message answered in one line, as over stdio (see .framing)
+            if isinstance(route, Route) and route.path == kwargs.get("streamable_http_path", "/mcp"):
+                outer = route.app  # behind the bearer-token check when there is one: no token, 401 first
+                if isinstance(outer, RequireAuthMiddleware):
+                    outer.app = HttpEnvelope(outer.app)
+                else:
+                    route.app = HttpEnvelope(outer)
         app.router.routes[0:0] = self.extra_routes  # before the SDK's own metadata route: ours names both scopes
         return app
 

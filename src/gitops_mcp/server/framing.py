@@ -66,7 +66,7 @@ def _judge(text: str, not_utf8: int | None) -> tuple[int, str, RequestId]:
     if data.get("jsonrpc") != "2.0":
         return INVALID_REQUEST, 'jsonrpc must be "2.0"', request_id
     if "id" in data and not _valid_id(data["id"]):
-        return INVALID_REQUEST, "id must be a string or an integer", None
+        return INVALID_REQUEST, "id must be a string of valid Unicode or an integer", None
     if "method" in data and not isinstance(data["method"], str):
         return INVALID_REQUEST, "method must be a string", request_id
     if "params" in data and not isinstance(data["params"], dict):
@@ -82,7 +82,10 @@ def _judge(text: str, not_utf8: int | None) -> tuple[int, str, RequestId]:
 
 
 def _valid_id(value: Any) -> bool:
-    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+    """A string (valid Unicode: a lone surrogate cannot be written back) or an integer."""
+    if isinstance(value, str):
+        return not _SURROGATE.search(value)
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _id_of(members: dict[str, Any]) -> RequestId:
@@ -162,6 +165,14 @@ def _stray_id(item: SessionMessage, line: str) -> bool:
     return isinstance(data, dict) and "id" in data
 
 
+def _id_ok(item: SessionMessage) -> bool:
+    """A request the SDK read whose id holds a lone surrogate (``"id":"\\ud800"``) cannot be
+    answered with that id (its answer cannot be encoded, and the SDK's writer would stop for good):
+    it is refused with ``id: null``."""
+    request_id = getattr(item.message, "id", None)
+    return not (isinstance(request_id, str) and _SURROGATE.search(request_id))
+
+
 class _Lines:
     """stdin as the SDK's reader iterates it: one line at a time, each kept (with the offset of
     its first byte that is not UTF-8, if any) until the transport delivers what it made of it."""
@@ -199,7 +210,7 @@ class _Answering:
         while True:
             item = await self._inner.receive()
             line, bad = self._lines.pending.popleft() if self._lines.pending else ("", None)
-            if not isinstance(item, Exception) and bad is None and not _stray_id(item, line):
+            if not isinstance(item, Exception) and bad is None and not _stray_id(item, line) and _id_ok(item):
                 return item
             answer = refusal(line, bad)
             log.warning("refused a line (%s; id %r)", answer.error.message, answer.id)
@@ -257,3 +268,65 @@ async def stdio_transport() -> AsyncIterator[tuple[Any, Any]]:
             yield _Answering(read_stream, write_stream, lines), write_stream
     finally:
         restore()
+
+
+class HttpEnvelope:
+    """The streamable HTTP endpoint's counterpart of :func:`stdio_transport`: a POSTed message the
+    SDK would refuse with pydantic's whole report (inputs and links included), or take for a
+    notification although it has an id (``"id": null``, a float, an object: 202, never answered),
+    is answered 400 with :func:`refusal`'s one line and the request's id when it can be read.
+    Bodies past ``limit`` and bodies that are not JSON go on to the SDK (413, its parse error)."""
+
+    def __init__(self, app: Any, limit: int = 4 << 20) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope.get("type") != "http" or scope.get("method") != "POST":
+            await self.app(scope, receive, send)
+            return
+        held: list[Any] = []
+        size, complete = 0, False
+        while size <= self.limit:
+            message = await receive()
+            held.append(message)
+            if message.get("type") != "http.request":
+                break
+            size += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                complete = True
+                break
+        if complete and size <= self.limit:
+            answer = http_refusal(b"".join(m.get("body", b"") for m in held))
+            if answer is not None:
+                body = answer.model_dump_json(by_alias=True, exclude_unset=True).encode()
+                headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+                await send({"type": "http.response.start", "status": 400, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+                return
+
+        async def replay() -> Any:
+            return held.pop(0) if held else await receive()
+
+        await self.app(scope, replay, send)
+
+
+def http_refusal(body: bytes) -> JSONRPCError | None:
+    """The answer to a POSTed body whose JSON the SDK reads but whose envelope it would refuse
+    unreadably (or wrongly take for a notification); None for everything else."""
+    from mcp.types import jsonrpc_message_adapter
+    from pydantic import ValidationError
+
+    try:
+        text = body.decode("utf-8")
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return None  # the SDK's own parse error is one line
+    if isinstance(data, dict) and "id" in data and "method" in data and not _valid_id(data["id"]):
+        return refusal(text)
+    try:
+        jsonrpc_message_adapter.validate_python(data, by_name=False)
+    except ValidationError:
+        return refusal(text)
+    except RecursionError:
+        return refusal(text)
+    return None

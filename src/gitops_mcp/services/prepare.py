@@ -140,11 +140,15 @@ class Preparation:
             notes.append("The cluster has all of them.")
         return notes
 
-    def env(self, ctx: SessionContext) -> flow.FlowEnv:
+    def env(self, ctx: SessionContext, fresh: bool = True) -> flow.FlowEnv:
+        """The flow's view of the repository and cluster. ``fresh``: forget the package checks and
+        CRDs seen so far (files may have changed since the last request); within one request
+        (the preview, the view answered) they are kept, so a package is built once per request."""
         root = Path(ctx.repo_root) if ctx.repo_root else None
         delivery = self.shared.delivery
-        self._checks.clear()  # one env per request: files may have changed since the last one
-        self._served = None
+        if fresh:
+            self._checks.clear()
+            self._served = None
 
         def exists(rel: str) -> bool:
             return root is not None and delivery.dir_exists(root, rel)
@@ -223,7 +227,11 @@ class Preparation:
         spec.around = self.surroundings(a, ctx, provider)
         if spec.package_type == "manifests" and spec.source_kind == "git" and ctx.repo_root and spec.path:
             spec.nested = nested_manifest_dirs(Path(ctx.repo_root), spec.path)
-        options = {q.id: a[q.id] for q in flow.questions_for("provider_options", a, ctx, self.env(ctx)) if q.id in a}
+        options = {
+            q.id: a[q.id]
+            for q in flow.questions_for("provider_options", a, ctx, self.env(ctx, fresh=False))
+            if q.id in a
+        }
         gen = provider.generate(spec, options)
         pkg = flow.selected_package(a, ctx)
         needs = [k for k in (pkg.custom_kinds if pkg else []) if not provider.manages_api_group(k.split("/")[0])]

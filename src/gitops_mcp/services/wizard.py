@@ -69,7 +69,7 @@ class WizardService:
             new = self._settle(adv.state, errors, env)
         self._check_open_sessions(principal)  # after the path is checked: a refused path touches no store
         state = self.shared.store.create(new)
-        return self._view(state, errors, adv.ignored, include_packages=True)
+        return self._view(state, errors, adv.ignored, include_packages=True, env=env)
 
     def _check_open_sessions(self, principal: str) -> None:
         """Refuse a new session while the caller has ``max_open_sessions`` open (done, cancelled
@@ -135,7 +135,7 @@ class WizardService:
                         raise
                     log.info("session %s: another call stored an answer first; applying these again on top", session_id)
                     continue
-                return self._view(saved, errors, adv.ignored)
+                return self._view(saved, errors, adv.ignored, env=env)
         raise AssertionError("unreachable")
 
     def _settle(self, state: SessionState, errors: dict[str, str], env: flow.FlowEnv) -> SessionState:
@@ -333,9 +333,14 @@ class WizardService:
         return view.questions
 
     def _view(
-        self, state: SessionState, errors: Mapping[str, str], ignored: list[str], include_packages: bool = False
+        self,
+        state: SessionState,
+        errors: Mapping[str, str],
+        ignored: list[str],
+        include_packages: bool = False,
+        env: flow.FlowEnv | None = None,
     ) -> SessionView:
-        env = self.prep.env(state.context)
+        env = env or self.prep.env(state.context)  # the request's own: its package checks are kept
         questions = flow.open_questions(state, env, errors) if state.status == "open" else []
         found = state.context.packages
         include_packages = include_packages and "package" not in state.answers  # else: chosen already

@@ -31,7 +31,15 @@ from redis.retry import Retry
 from gitops_mcp.errors import StoreUnavailable
 from gitops_mcp.scrub import scrub
 from gitops_mcp.sessions.models import SessionState, SessionSummary
-from gitops_mcp.sessions.store import conflict, created, not_found, summary, summary_json, transitioned
+from gitops_mcp.sessions.store import (
+    conflict,
+    created,
+    not_found,
+    state_json,
+    summary,
+    summary_json,
+    transitioned,
+)
 from gitops_mcp.settings import RedisTarget
 
 PREFIX = "gitops-mcp:"
@@ -165,7 +173,7 @@ class RedisSessionStore:
             state.principal,
             _num(now),
             _num(state.expires_at),
-            state.model_dump_json(),
+            state_json(state),
             summary_json(state),
             self.ttl * 1000,
             state.id,
@@ -196,7 +204,7 @@ class RedisSessionStore:
             str(new.version),
             _num(now),
             _num(new.expires_at),
-            new.model_dump_json(),
+            state_json(new),
             summary_json(new),
             self.ttl * 1000,
             state.id,

@@ -12,7 +12,15 @@ from pathlib import Path
 
 from gitops_mcp.errors import StoreUnavailable
 from gitops_mcp.sessions.models import SessionState, SessionSummary
-from gitops_mcp.sessions.store import conflict, created, not_found, summary, summary_json, transitioned
+from gitops_mcp.sessions.store import (
+    conflict,
+    created,
+    not_found,
+    state_json,
+    summary,
+    summary_json,
+    transitioned,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -104,7 +112,7 @@ class SqliteSessionStore:
                     now,
                     state.expires_at,
                     1,
-                    state.model_dump_json(),
+                    state_json(state),
                     summary_json(state),
                 ),
             )
@@ -135,7 +143,7 @@ class SqliteSessionStore:
                     now,
                     new.expires_at,
                     new.version,
-                    new.model_dump_json(),
+                    state_json(new),
                     summary_json(new),
                     state.id,
                     state.principal,

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import builtins
 import json
+import re
 import secrets
-from typing import Protocol
+from typing import Any, Protocol
+
+from pydantic_core import PydanticSerializationError
 
 from gitops_mcp.errors import GitOpsError, NotFoundError
 from gitops_mcp.sessions.models import SessionState, SessionSummary
@@ -85,6 +88,29 @@ def created(state: SessionState, now: float, ttl: int) -> SessionState:
 
 def transitioned(state: SessionState, now: float, ttl: int) -> SessionState:
     return state.model_copy(update={"updated_at": now, "expires_at": now + ttl, "version": state.version + 1})
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def state_json(state: SessionState) -> str:
+    """The state as stored. A name read from a repository that is not UTF-8 (a file name's bytes
+    kept as lone surrogates) cannot be encoded: it is stored with U+FFFD in their place, as every
+    answer shows it (no tool argument can name it otherwise), instead of failing the call."""
+    try:
+        return state.model_dump_json()
+    except PydanticSerializationError:
+        return SessionState.model_validate(_valid_unicode(state.model_dump())).model_dump_json()
+
+
+def _valid_unicode(value: Any) -> Any:
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_valid_unicode(k): _valid_unicode(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_valid_unicode(v) for v in value]
+    return value
 
 
 def summary_json(state: SessionState) -> str:
