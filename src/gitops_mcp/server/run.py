@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import sys
 from typing import Any
@@ -41,6 +42,29 @@ def _uvicorn(settings: Settings, app: Any) -> Any:
     return uvicorn.Server(config)
 
 
+GC_YOUNG = 10_000
+"""Allocations between two collections of the youngest generation while serving HTTP (Python's
+default is 700); see :func:`settle_heap`."""
+
+
+def settle_heap() -> None:
+    """Before serving HTTP: collect once and freeze what start-up made (modules, tool models and
+    schemas, settings: about 110,000 objects that live as long as the process), so that no
+    collection walks them again, and collect the youngest generation less often.
+
+    Measured (bench/load.py, 50 clients listing sessions): with Python's defaults a full collection
+    came every ~250 calls and stopped the server for 85 ms of CPU (more under load) while 50 calls
+    were in flight, and the objects of calls in flight, surviving the frequent young collections,
+    were what brought the full ones on; the collector took ~30% of the server's CPU. Frozen: a
+    full collection walks only what was made since; 10,000 allocations: about a tenth as many young
+    collections (~10 ms each), and what a finished call made is mostly freed by then. Only cyclic
+    garbage waits longer (at most that many objects)."""
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG, older, oldest)
+
+
 def serve(settings: Settings) -> None:
 
     mcp = build_server(settings)
@@ -71,6 +95,8 @@ def serve(settings: Settings) -> None:
         app = mcp.streamable_http_app(
             stateless_http=settings.http_stateless, transport_security=security, host=settings.host
         )
+        settle_heap()
         anyio.run(_uvicorn(settings, app).serve, backend_options={"use_uvloop": _has("uvloop")})
     else:
+        settle_heap()
         mcp.run(transport="sse", host=settings.host, port=settings.port, transport_security=security)
