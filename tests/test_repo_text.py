@@ -189,3 +189,12 @@ def test_the_json_fast_path_changes_what_as_data_changes(value: Any) -> None:
     data, text = data_json(value)
     assert data == as_data(value)
     assert text == json.dumps(as_data(value), separators=(",", ":"), ensure_ascii=False)
+
+
+@pytest.mark.parametrize("char", list(_HOSTILE + "\\"))
+def test_the_json_fast_path_sees_each_character_alone(char: str) -> None:
+    for value in ({"k": f"a{char}b"}, {f"k{char}": 1}, [char, "\\u0041"], {"next": "x"}):
+        assert data_json(value) == (
+            as_data(value),
+            json.dumps(as_data(value), separators=(",", ":"), ensure_ascii=False),
+        )

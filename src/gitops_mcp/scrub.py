@@ -161,18 +161,22 @@ def as_data(value: Any, key: str = "") -> Any:
 
 # What compact JSON (``ensure_ascii=False``) shows of anything :func:`as_data` would change: a
 # character it removes or replaces (as itself, or escaped: \b, \f, \r, \u00XX below U+0020), or a
-# key whose value it caps. It may match more (an escaped backslash before b, f, r or u), never less.
-_JSON_UNCLEAN = re.compile(
-    f"[{_INVISIBLE}\ud800-\udfff]|" + r"\\[bfru]|" + "|".join(f'"{re.escape(k)}":' for k in sorted(MESSAGE_KEYS))
-)
+# key whose value it caps. They may match more (an escaped backslash before b, f, r or u), never less.
+_JSON_INVISIBLE = re.compile(f"[{_INVISIBLE}\ud800-\udfff]")
+_JSON_ESCAPE = re.compile(r"\\[bfru]")
+_JSON_MESSAGE = re.compile('"(?:' + "|".join(map(re.escape, sorted(MESSAGE_KEYS))) + ')":')
 
 
 def data_json(value: Any) -> tuple[Any, str]:
     """``(as_data(value), its compact JSON)``, without walking ``value`` when its JSON shows that
-    :func:`as_data` would change nothing (no character to clean, no message to cap): one pattern
-    search of the text instead of a search per string (list_sessions: 87 -> 6 us)."""
+    :func:`as_data` would change nothing (no character to clean, no message to cap): three quick
+    looks at the text instead of a search per string (list_sessions' result: 90 -> 20 us)."""
     text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    if _JSON_UNCLEAN.search(text) is None:
+    if (
+        ((text.isascii() and "\x7f" not in text) or _JSON_INVISIBLE.search(text) is None)
+        and ("\\" not in text or _JSON_ESCAPE.search(text) is None)
+        and _JSON_MESSAGE.search(text) is None
+    ):
         return value, text
     value = as_data(value)
     return value, json.dumps(value, separators=(",", ":"), ensure_ascii=False)
