@@ -49,16 +49,14 @@ default is 700); see :func:`settle_heap`."""
 
 def settle_heap() -> None:
     """Before serving HTTP: collect once and freeze what start-up made (modules, tool models and
-    schemas, settings: about 110,000 objects that live as long as the process), so that no
+    schemas, settings: some 110,000 objects that live as long as the process), so that no
     collection walks them again, and collect the youngest generation less often.
 
-    Measured (bench/load.py, 50 clients listing sessions): with Python's defaults a full collection
-    came every ~250 calls and stopped the server for 85 ms of CPU (more under load) while 50 calls
-    were in flight, and the objects of calls in flight, surviving the frequent young collections,
-    were what brought the full ones on; the collector took ~30% of the server's CPU. Frozen: a
-    full collection walks only what was made since; 10,000 allocations: about a tenth as many young
-    collections (~10 ms each), and what a finished call made is mostly freed by then. Only cyclic
-    garbage waits longer (at most that many objects)."""
+    Measured (bench/load.py, 50 clients listing sessions, per 500 calls): with Python's defaults the
+    objects of the calls in flight survived the young collections and brought on two full ones, of
+    86 ms of CPU each, stopping every call in flight; 244 ms of collector CPU in all. Frozen and
+    every 10,000 allocations: 53 ms, no full collection (a young one takes ~10 ms). Only cyclic
+    garbage waits longer for its collection (at most that many objects)."""
     gc.collect()
     gc.freeze()
     _, older, oldest = gc.get_threshold()
