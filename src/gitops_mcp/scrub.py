@@ -6,6 +6,7 @@ secret values are removed with plain substring replacement.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -108,7 +109,8 @@ def install_log_scrubbing() -> None:
 # assistant only as data: cleaned of characters that hide or reorder text (every string of every
 # result and error), in the result's fields; the server's instructions (:data:`INSTRUCTION_KEYS`)
 # never interpolate it but through :func:`quoted`; messages that quote values are :func:`capped`.
-_HIDING = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2028\u2029\u2060\u2066-\u2069\ufeff]")
+_INVISIBLE = "\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2028\u2029\u2060\u2066-\u2069\ufeff"  # at and above U+007F
+_HIDING = re.compile(f"[\x00-\x08\x0b-\x1f{_INVISIBLE}]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 MAX_TOKEN = 200  # a run of text without a space, in the server's own words
 MAX_MESSAGE = 2000
@@ -155,3 +157,26 @@ def as_data(value: Any, key: str = "") -> Any:
     if isinstance(value, list):
         return [as_data(v, key) for v in value]
     return value
+
+
+# What compact JSON (``ensure_ascii=False``) shows of anything :func:`as_data` would change: a
+# character it removes or replaces (as itself, or escaped: \b, \f, \r, \u00XX below U+0020), or a
+# key whose value it caps. They may match more (an escaped backslash before b, f, r or u), never less.
+_JSON_INVISIBLE = re.compile(f"[{_INVISIBLE}\ud800-\udfff]")
+_JSON_ESCAPE = re.compile(r"\\[bfru]")
+_JSON_MESSAGE = re.compile('"(?:' + "|".join(map(re.escape, sorted(MESSAGE_KEYS))) + ')":')
+
+
+def data_json(value: Any) -> tuple[Any, str]:
+    """``(as_data(value), its compact JSON)``, without walking ``value`` when its JSON shows that
+    :func:`as_data` would change nothing (no character to clean, no message to cap): three quick
+    looks at the text instead of a search per string (list_sessions' result: 90 -> 20 us)."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    if (
+        ((text.isascii() and "\x7f" not in text) or _JSON_INVISIBLE.search(text) is None)
+        and ("\\" not in text or _JSON_ESCAPE.search(text) is None)
+        and _JSON_MESSAGE.search(text) is None
+    ):
+        return value, text
+    value = as_data(value)
+    return value, json.dumps(value, separators=(",", ":"), ensure_ascii=False)

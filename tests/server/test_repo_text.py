@@ -6,6 +6,7 @@ text; what an error or a message echoes of a value is capped (see ``gitops_mcp.s
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -13,10 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from mcp import Client
 
-from gitops_mcp.scrub import INSTRUCTION_KEYS, MAX_MESSAGE, MAX_TOKEN, MESSAGE_KEYS
+from gitops_mcp.scrub import INSTRUCTION_KEYS, MAX_MESSAGE, MAX_TOKEN, MESSAGE_KEYS, as_data, data_json
 from gitops_mcp.server import build_server
 from gitops_mcp.server.app import INSTRUCTIONS
 from gitops_mcp.server.lean import REPO_MARK
@@ -165,3 +169,32 @@ async def test_what_is_echoed_of_an_argument_is_capped(tmp_path: Path) -> None:
         assert not r.is_error and r.structured_content is not None
         for field, text in strings(r.structured_content):
             assert field not in MESSAGE_KEYS or max(map(len, re.findall("A+", text)), default=0) <= MAX_TOKEN, text
+
+
+_HOSTILE = "".join(map(chr, [*range(0x20), *range(0x7F, 0xA0), 0x200B, 0x202E, 0x2028, 0x2066, 0xFEFF, 0xD800]))
+_TEXT = st.text(st.sampled_from(f'{_HOSTILE}ab \\"/ubfrn\u00e9\u4e2d') | st.characters(), max_size=30)
+_KEYS = st.sampled_from(sorted(MESSAGE_KEYS)) | _TEXT
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | _TEXT | st.just("A" * (MAX_TOKEN + 5)),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_KEYS, inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(_JSON)
+@hypothesis.settings(max_examples=500, deadline=None)
+def test_the_json_fast_path_changes_what_as_data_changes(value: Any) -> None:
+    """data_json skips the walk only when the text shows nothing as_data would clean or cap: its
+    answer is always as_data's, and its text that answer's compact JSON."""
+    data, text = data_json(value)
+    assert data == as_data(value)
+    assert text == json.dumps(as_data(value), separators=(",", ":"), ensure_ascii=False)
+
+
+@pytest.mark.parametrize("char", list(_HOSTILE + "\\"))
+def test_the_json_fast_path_sees_each_character_alone(char: str) -> None:
+    for value in ({"k": f"a{char}b"}, {f"k{char}": 1}, [char, "\\u0041"], {"next": "x"}):
+        assert data_json(value) == (
+            as_data(value),
+            json.dumps(as_data(value), separators=(",", ":"), ensure_ascii=False),
+        )

@@ -3,7 +3,6 @@ runner that turns our errors into tool errors, and the resource error mapping.""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar, cast
 
@@ -13,7 +12,7 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from gitops_mcp.errors import GitOpsError, NotFoundError
-from gitops_mcp.scrub import as_data, scrub
+from gitops_mcp.scrub import data_json, scrub
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -95,8 +94,7 @@ def compact(value: M) -> M:
     JSON (not the SDK's indented dump of it). The SDK passes a CallToolResult through after
     validating its structured content against the tool's declared output, so the declared
     schema still holds; the cast keeps the tools' return annotations (their output schemas)."""
-    data = as_data(value.model_dump(mode="json", by_alias=True))  # repository text is data: see scrub.as_data
-    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    data, text = data_json(value.model_dump(mode="json", by_alias=True))  # repository text is data: scrub.as_data
     return cast(M, CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data))
 
 
