@@ -18,6 +18,7 @@ from typing import Any, Literal, Protocol
 from pydantic import Field
 
 from gitops_mcp.git.urls import url_identity
+from gitops_mcp.manifests.render import RenderPlan
 from gitops_mcp.model import Model
 
 Obj = dict[str, Any]
@@ -293,3 +294,20 @@ def parent_of(
         if url_identity(a.repo_url) == repo and _covers(a.path, directory) and (a.ref.kind, a.ref.name) not in own
     ]
     return max(found, key=lambda a: len(a.path), default=None)
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """How a provider's applier turns its Git path into what it applies (``Provider.rendering``):
+    what to build, then what its controller adds to each object before a server-side apply."""
+
+    plan: RenderPlan
+    field_manager: str
+    """The field manager its controller applies with."""
+    finish: Callable[[Obj, bool], Obj] = lambda obj, namespaced: obj
+    """One rendered object as the controller sends it (``namespaced``: whether its kind is);
+    labels, annotations, a default namespace, substitutions."""
+    notes: tuple[str, ...] = ()
+    """What could not be taken into account (a Secret it may not read, ...)."""
+    repo_url: str | None = None
+    """The Git repository the plan's path is in (None: not a Git repository)."""
