@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from gitops_mcp.manifests.build_inputs import Budget, InputError, load_yaml, load_yaml_text
 from gitops_mcp.manifests.plain import _included

@@ -97,7 +97,7 @@ def rendering(cluster: ClusterReader, app: Obj) -> Rendering | str:
         return "a multi-source Application is not rendered here"
     source = spec.get("source") or {}
     if source.get("chart"):
-        return f"its chart {source['chart']} comes from a Helm repository, which is not rendered here (no outbound request)"
+        return f"its chart {source['chart']} comes from a Helm repository: not rendered here (no outbound request)"
     if source.get("plugin") or (source.get("directory") or {}).get("jsonnet"):
         return "a plugin or Jsonnet source is not rendered here"
     namespace = str((spec.get("destination") or {}).get("namespace") or "")

@@ -13,8 +13,8 @@ namespace, and applies server-side as ``kustomize-controller``. helm-controller 
 from __future__ import annotations
 
 import base64
-import dataclasses
 import copy
+import dataclasses
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -49,9 +49,8 @@ def _substitute(obj: Obj, variables: Mapping[str, str]) -> Obj:
     import yaml
 
     meta = obj.get("metadata") or {}
-    if SUBSTITUTE in (meta.get("annotations") or {}) or SUBSTITUTE in (meta.get("labels") or {}):
-        if "disabled" in ((meta.get("annotations") or {}).get(SUBSTITUTE), (meta.get("labels") or {}).get(SUBSTITUTE)):
-            return obj
+    if "disabled" in ((meta.get("annotations") or {}).get(SUBSTITUTE), (meta.get("labels") or {}).get(SUBSTITUTE)):
+        return obj
     text = yaml.safe_dump(obj, sort_keys=False)
     if "${" not in text:
         return obj
@@ -171,7 +170,10 @@ def _helm_release(cluster: ClusterReader, hr: Obj) -> Rendering | str:
     )
     values, notes = _values(cluster, hr)
     files = [str(f) for f in chart.get("valuesFiles") or []]
-    labels = {"helm.toolkit.fluxcd.io/name": str(meta.get("name")), "helm.toolkit.fluxcd.io/namespace": str(meta.get("namespace"))}
+    labels = {
+        "helm.toolkit.fluxcd.io/name": str(meta.get("name")),
+        "helm.toolkit.fluxcd.io/namespace": str(meta.get("namespace")),
+    }
 
     def finish(obj: Obj, namespaced: bool) -> Obj:
         out = copy.deepcopy(obj)
