@@ -10,6 +10,7 @@ from gitops_mcp.model import Model
 
 MAX_LISTED = 20
 MAX_FIELDS = 12
+MAX_TEXT = 6000
 
 
 class Effect(Model):
@@ -66,4 +67,8 @@ class LiveEffect(Model):
         lines += [f"- unchanged: {self.unchanged} objects"] if self.unchanged else []
         lines += [f"- and {self.more} more"] if self.more else []
         lines += [f"- note: {n}" for n in self.notes]
-        return "\n".join(lines)
+        text = "\n".join(lines)
+        if len(text) > MAX_TEXT:
+            cut = text[:MAX_TEXT].rsplit("\n", 1)[0]
+            text = f"{cut}\n- ... and {text[len(cut) :].count(chr(10))} more lines"
+        return text

@@ -20,6 +20,7 @@ from pydantic import Field
 from gitops_mcp.git.urls import url_identity
 from gitops_mcp.manifests.render import RenderPlan
 from gitops_mcp.model import Model
+from gitops_mcp.providers.effects import LiveEffect
 
 Obj = dict[str, Any]
 State = Literal["ready", "progressing", "failed", "suspended", "not_found", "unknown"]
@@ -91,6 +92,7 @@ class SyncStatus(Model):
         None,
         description="What to look at next: its recent Events and, when not ready, the unhealthy objects it manages",
     )
+    live_effect: LiveEffect | None = Field(None, description="With revision: what applying it would do (dry run)")
 
 
 class EventNote(Model):

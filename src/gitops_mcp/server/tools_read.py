@@ -8,6 +8,7 @@ import anyio
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
+from gitops_mcp.server.auth import current_principal
 from gitops_mcp.server.common import (
     READ,
     READ_CLUSTER,
@@ -59,10 +60,13 @@ def register(tools: ToolSet, svc: Services, settings: Settings) -> None:
         name: ObjectName,
         namespace: Annotated[str, Field(description="Object namespace (Flux: usually flux-system; Argo: argocd)")],
         cluster: Cluster = None,
+        revision: Annotated[
+            str | None, Field(description="A branch: add live_effect, what applying it would do")
+        ] = None,
     ) -> SyncStatus:
         """Normalised status of a Flux object or Argo CD Application: state, revisions, the
         controller's message and conditions (Argo CD: sync, health, operation phase)."""
-        return await answer(svc.cluster.sync_status, kind, name, namespace, cluster)
+        return await answer(svc.cluster.sync_status, kind, name, namespace, cluster, revision, current_principal())
 
     @tools.tool(annotations=READ_CLUSTER)
     async def find_owner(

@@ -21,10 +21,24 @@ class ClusterService:
     def __init__(self, shared: Shared) -> None:
         self.shared = shared
 
-    def sync_status(self, kind: str, name: str, namespace: str, context: str | None = None) -> SyncStatus:
+    def sync_status(
+        self,
+        kind: str,
+        name: str,
+        namespace: str,
+        context: str | None = None,
+        revision: str | None = None,
+        principal: str = "local",
+    ) -> SyncStatus:
+        """With ``revision`` (a branch of the repository it applies): also what applying its tip would
+        do (:func:`~gitops_mcp.services.effect.branch_effect`)."""
+        from gitops_mcp.services.effect import branch_effect
 
         with self.shared.kube(context) as kube:
-            return get_status(kube, kind, name, namespace, registry=self.shared.registry, diagnose=True)
+            st = get_status(kube, kind, name, namespace, registry=self.shared.registry, diagnose=True)
+            if revision is not None:
+                st.live_effect = branch_effect(self.shared, kube, st, revision, principal)
+            return st
 
     def reconcile(
         self,

@@ -1,0 +1,142 @@
+"""The live effect of a change before it merges, against the fake API server and the simulated
+controllers (Flux and Argo CD): a remediation's pull request says per object what the merge
+would create, change (the field paths) and prune, from a real kustomize build in the sandbox and
+a server-side dry run; then the controllers do exactly that."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from doubles.forge import FakeForge
+from doubles.world import World
+from gitops_mcp.cluster.fielddiff import changed_paths, object_diff
+from gitops_mcp.providers.effects import MAX_LISTED, Effect, LiveEffect
+from gitops_mcp.remediation import Remove, SetImage
+from gitops_mcp.services import Services
+from test_lifecycle import NS, Env, make_env
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("kustomize") is None and shutil.which("kubectl") is None, reason="no kustomize or kubectl on PATH"
+)
+FLUX_API, ARGO_API = "kustomize.toolkit.fluxcd.io/v1", "argoproj.io/v1alpha1"
+
+
+FORGE_TOKEN = "forge-token-live-effect-0123"
+
+
+@pytest.fixture(params=["flux", "argocd"])
+def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
+    """The lifecycle world (an app ``web`` of a Deployment and a ConfigMap, applied by a child of
+    the bootstrap) with a fake forge for pull requests."""
+    for e in make_env(tmp_path, request.param):
+        with FakeForge(e.world.remote.root, FORGE_TOKEN) as forge:
+            settings = e.world.settings(forge="github", github_api_url=forge.github_api, github_token=FORGE_TOKEN)
+            e.app = Services(settings)
+            e.forge = forge  # type: ignore[attr-defined]
+            try:
+                yield e
+            finally:
+                e.app.close()
+
+
+def pr_body(env: Env, url: str | None) -> str:
+    assert url is not None
+    forge: FakeForge = env.forge  # type: ignore[attr-defined]
+    [pr] = [p for pulls in forge.store.pulls.values() for p in pulls if p["html_url"] == url]
+    return str(pr["body"])
+
+
+def test_an_image_change_in_a_pull_request_shows_the_changed_field(env: Env) -> None:
+    r = env.app.remediation.remediate(
+        "apps/v1", "Deployment", "web", NS, SetImage(image="nginx:1.27"), mode="pull_request"
+    )
+    e = r.live_effect
+    assert e is not None and e.skipped is None, e
+    assert [(c.kind, c.name, c.fields) for c in e.changed] == [
+        ("Deployment", "web", ["spec.template.spec.containers[name=web].image"])
+    ]
+    assert not e.created and not e.pruned and not e.refused and e.unchanged == 1  # the ConfigMap
+    assert env.child[1] in e.applier
+    body = pr_body(env, r.commit.pr_url if r.commit else None)
+    assert "- change: Deployment web/web: spec.template.spec.containers[name=web].image" in body
+    assert "nginx:1.27" not in e.text()  # paths, never values
+
+
+def test_removing_the_apps_gitops_object_shows_it_pruned_with_what_it_applied(env: Env) -> None:
+    kind, name, ns = env.child
+    api = FLUX_API if env.engine == "flux" else ARGO_API
+    r = env.app.remediation.remediate(api, kind, name, ns, Remove(), mode="pull_request")
+    e = r.live_effect
+    assert e is not None and e.skipped is None, e
+    assert [(p.kind, p.name, p.note) for p in e.pruned] == [(kind, name, "with the 2 objects it applied")]
+    assert not e.changed and not e.created and not e.refused
+    body = pr_body(env, r.commit.pr_url if r.commit else None)
+    assert f"- prune: {kind} {ns}/{name} (with the 2 objects it applied)" in body
+
+
+def test_a_new_object_is_created_and_a_bad_one_refused(env: Env) -> None:
+    """A branch adding a Service and a Deployment the API server refuses (a changed selector is
+    immutable), seen through get_sync_status(revision=<branch>)."""
+    w = env.world
+    w.git(env.work, "checkout", "-qb", "more")
+    svc = (
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  selector: {app: web}\n  ports: [{port: 80}]\n"
+    )
+    (env.work / "apps/web/svc.yaml").write_text(svc, encoding="utf-8")
+    k = (env.work / "apps/web/kustomization.yaml").read_text(encoding="utf-8")
+    (env.work / "apps/web/kustomization.yaml").write_text(k + "  - svc.yaml\n", encoding="utf-8")
+    d = (env.work / "apps/web/deploy.yaml").read_text(encoding="utf-8")
+    (env.work / "apps/web/deploy.yaml").write_text(
+        d.replace("matchLabels: {app: web}", "matchLabels: {app: web2}").replace(
+            "labels: {app: web}", "labels: {app: web2}"
+        ),
+        encoding="utf-8",
+    )
+    w.git(env.work, "add", "-A")
+    w.git(env.work, "-c", "user.name=Dev", "-c", "user.email=dev@example.com", "commit", "-qm", "more")
+    w.git(env.work, "push", "-q", "origin", "more")
+    kind, name, ns = env.child
+    s = env.app.cluster.sync_status(kind, name, ns, revision="more")
+    e = s.live_effect
+    assert e is not None and e.skipped is None, e
+    assert [(c.kind, c.name) for c in e.created] == [("Service", "web")]
+    assert [(c.kind, c.name) for c in e.refused] == [("Deployment", "web")]
+    assert "field is immutable" in (e.refused[0].note or "")
+
+
+def test_field_paths() -> None:
+    before = {
+        "metadata": {"name": "a", "resourceVersion": "1", "labels": {"app.kubernetes.io/name": "x"}},
+        "spec": {"replicas": 1, "template": {"spec": {"containers": [{"name": "a", "image": "x:1", "env": []}]}}},
+        "status": {"ready": 1},
+    }
+    after = {
+        "metadata": {"name": "a", "resourceVersion": "2", "labels": {"app.kubernetes.io/name": "y"}},
+        "spec": {"replicas": 1, "template": {"spec": {"containers": [{"name": "a", "image": "x:2"}]}}},
+        "status": {"ready": 0},
+    }
+    assert object_diff(before, after) == [
+        'metadata.labels["app.kubernetes.io/name"]',
+        "spec.template.spec.containers[name=a].image",
+        "spec.template.spec.containers[name=a].env",
+    ]
+    assert changed_paths([1, 2], [1, 2, 3]) == ["."]
+    assert changed_paths({"a": [1, 2]}, {"a": [1, 3]}) == ["a[1]"]
+
+
+def test_the_effect_is_bounded() -> None:
+    e = LiveEffect(applier="Kustomization flux-system/x")
+    for i in range(MAX_LISTED + 5):
+        e.add(e.created, Effect(kind="ConfigMap", name=f"c{i}", fields=[f"data.k{j}" for j in range(40)]))
+    assert len(e.created) == MAX_LISTED and e.more == 5
+    assert len(e.created[0].fields) == 13 and e.created[0].fields[-1] == "... 28 more"
+    assert len(e.text()) <= 6100
+
+
+def test_no_cluster_no_effect(tmp_path: Path) -> None:
+    with World(tmp_path) as w:
+        del w
