@@ -5,18 +5,23 @@ a server-side dry run; then the controllers do exactly that."""
 
 from __future__ import annotations
 
+import copy
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from doubles.forge import FakeForge
-from doubles.world import World
+from doubles.kube import FakeKube
+from gitops_mcp.cluster.client import KubeClient
 from gitops_mcp.cluster.fielddiff import changed_paths, object_diff
+from gitops_mcp.errors import ClusterError
 from gitops_mcp.providers.effects import MAX_LISTED, Effect, LiveEffect
 from gitops_mcp.remediation import Remove, SetImage
 from gitops_mcp.services import Services
+from gitops_mcp.settings import Settings
 from test_lifecycle import NS, Env, make_env
 
 pytestmark = pytest.mark.skipif(
@@ -137,6 +142,74 @@ def test_the_effect_is_bounded() -> None:
     assert len(e.text()) <= 6100
 
 
-def test_no_cluster_no_effect(tmp_path: Path) -> None:
-    with World(tmp_path) as w:
-        del w
+# -- the fake API server answers a dry-run apply as the real one does (measured on Kubernetes 1.37) ----------
+DEPLOY_OBJ = {
+    "apiVersion": "apps/v1",
+    "kind": "Deployment",
+    "metadata": {"name": "d", "namespace": "t1"},
+    "spec": {
+        "selector": {"matchLabels": {"app": "d"}},
+        "template": {
+            "metadata": {"labels": {"app": "d"}},
+            "spec": {"containers": [{"name": "c", "image": "nginx:1", "env": [{"name": "A", "value": "1"}]}]},
+        },
+    },
+}
+
+
+@pytest.fixture
+def fake(tmp_path: Path) -> Iterator[KubeClient]:
+    with FakeKube() as kube:
+        kube.ensure_namespace("t1")
+        settings = Settings(
+            allowed_roots=[tmp_path], state_dir=tmp_path / "s", kubeconfig=kube.kubeconfig(tmp_path / "kc")
+        )
+        with KubeClient(settings) as client:
+            client.apply(DEPLOY_OBJ, dry_run=False, manager="kustomize-controller", force=True)
+            yield client
+
+
+def _with(**changes: Any) -> dict[str, Any]:
+    d = copy.deepcopy(DEPLOY_OBJ)
+    c = d["spec"]["template"]["spec"]["containers"][0]
+    for k, v in changes.items():
+        if v is None:
+            c.pop(k)
+        else:
+            c[k] = v
+    return d
+
+
+def test_fake_dry_run_removes_what_the_manager_no_longer_applies(fake: KubeClient) -> None:
+    live = fake.get("apps/v1", "Deployment", "d", "t1")
+    after = fake.apply(_with(env=None), dry_run=True, manager="kustomize-controller", force=True)
+    assert object_diff(live or {}, after) == ["spec.template.spec.containers[name=c].env"]
+    assert fake.get("apps/v1", "Deployment", "d", "t1") == live  # a dry run stores nothing
+
+
+def test_fake_dry_run_refuses_what_the_real_one_refuses(fake: KubeClient) -> None:
+    d = copy.deepcopy(DEPLOY_OBJ)
+    d["spec"]["selector"]["matchLabels"]["x"] = "y"
+    d["spec"]["template"]["metadata"]["labels"]["x"] = "y"
+    with pytest.raises(ClusterError, match=r'422 Deployment.apps "d" is invalid: spec.selector: .*field is immutable'):
+        fake.apply(d, dry_run=True, manager="kustomize-controller", force=True)
+    d = copy.deepcopy(DEPLOY_OBJ)
+    d["spec"]["foo"] = 1
+    with pytest.raises(
+        ClusterError, match=r"500 failed to create typed patch object .*\.spec\.foo: field not declared"
+    ):
+        fake.apply(d, dry_run=True, manager="kustomize-controller", force=True)
+    d = copy.deepcopy(DEPLOY_OBJ)
+    d["metadata"]["namespace"] = "nons"
+    with pytest.raises(ClusterError, match='404 namespaces "nons" not found'):
+        fake.apply(d, dry_run=True, manager="kustomize-controller", force=True)
+    d = copy.deepcopy(DEPLOY_OBJ)
+    d["metadata"]["name"] = "new"
+    del d["spec"]["selector"]
+    with pytest.raises(ClusterError, match=r"422 .*spec.selector: Required value"):
+        fake.apply(d, dry_run=True, manager="kustomize-controller", force=True)
+    other = _with(image="nginx:3")
+    with pytest.raises(ClusterError, match=r'409 Apply failed with 1 conflict: conflict with "kustomize-controller"'):
+        fake.apply(other, dry_run=True, manager="other")  # not forced: another manager owns the image
+    forced = fake.apply(other, dry_run=True, manager="other", force=True)
+    assert forced["spec"]["template"]["spec"]["containers"][0]["env"] == [{"name": "A", "value": "1"}]

@@ -270,7 +270,12 @@ class FakeKube(Store, HttpDouble):
         if method in ("POST", "PUT", "PATCH", "DELETE"):
             dry = query.get("dryRun", [])
             if any(v != "All" for v in dry):
-                raise ApiError(400, "BadRequest", f"Invalid dryRun value {dry!r}: only All is supported")
+                raise ApiError(
+                    422,
+                    "Invalid",
+                    f'PatchOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: {json.dumps(dry)}: '
+                    'supported values: "All"',
+                )
             if dry:
                 with self.dry_run():
                     return self._dispatch(method, path, query, body, ctype)
@@ -343,7 +348,7 @@ class FakeKube(Store, HttpDouble):
                     doc = yaml.safe_load(body.decode() or "null")
                 except (yaml.YAMLError, UnicodeDecodeError):
                     raise ApiError(400, "BadRequest", "the apply patch is not valid YAML") from None
-                return self.apply(r, ns, name, doc, manager)
+                return self.apply(r, ns, name, doc, manager, force == ["true"])
             if force:
                 raise ApiError(
                     400,

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from doubles.kube import events
+from doubles.kube import events, rules
 from doubles.kube.patch import PATCH_TYPES, json_patch, merge_patch
 from doubles.kube.resources import DEFAULT_RESOURCES, ApiError, Obj, Resource
 from doubles.kube.selectors import field_match, label_match
@@ -140,6 +140,7 @@ class Store:
                 meta["namespace"] = ns
             else:  # as the API server does: a cluster-scoped object has no namespace
                 meta.pop("namespace", None)
+            rules.check_object(r, body)
             key = self._key(r, ns, name)
             if key in self.objects:
                 raise ApiError(409, "AlreadyExists", f'{r.plural} "{name}" already exists')
@@ -169,6 +170,8 @@ class Store:
             stored = copy.deepcopy(old)
             stored["status"] = new.get("status", {})
         else:
+            rules.check_object(r, new)
+            rules.check_update(r, old, new)
             stored = new
             if r.status:
                 if "status" in old:
@@ -231,11 +234,15 @@ class Store:
                 raise ApiError(409, "Conflict", "the object has been modified")
             return self._out(view, self._store_update(r, old, new, status_only))
 
-    def apply(self, r: Resource, ns: str | None, name: str, body: Any, manager: str) -> tuple[int, Obj]:
+    def apply(
+        self, r: Resource, ns: str | None, name: str, body: Any, manager: str, force: bool = False
+    ) -> tuple[int, Obj]:
         """Server-side apply of ``body`` by the field manager ``manager``: creates the object when it
-        is absent (201), else merges the applied configuration into it (200). Approximations: lists
-        are replaced whole, fields other managers own never conflict, and fields this manager
-        stops applying are not removed."""
+        is absent (201), else merges the applied configuration into it (200), as the API server
+        does: a field another manager owns with another value is a 409 conflict unless ``force``
+        (which takes it over), and a field this manager applied before and no longer applies
+        (nor anyone else owns) is removed; each manager's fields are kept in its ``managedFields``
+        entry. Approximation: lists are atomic (replaced whole; no merge by key)."""
         if not isinstance(body, dict):
             raise ApiError(400, "BadRequest", "an apply patch must be an object")
         if body.get("apiVersion") != r.api_version or body.get("kind") != r.kind:
@@ -252,7 +259,16 @@ class Store:
             )
         if r.namespaced and meta.get("namespace") not in (None, ns):
             raise ApiError(400, "BadRequest", "the namespace of the object does not match the namespace on the URL")
-        entry = {"manager": manager, "operation": "Apply", "apiVersion": r.api_version, "fieldsType": "FieldsV1"}
+        rules.check_apply(r, ns, name, body)
+        applied = {k: v for k, v in body.items() if k != "status" or not r.status}
+        mine = rules.field_paths(applied)
+        entry = {
+            "manager": manager,
+            "operation": "Apply",
+            "apiVersion": r.api_version,
+            "fieldsType": "FieldsV1",
+            "fieldsV1": rules.to_fields_v1(mine),
+        }
         with self.cond:
             if self._key(r, ns, name) not in self.objects:
                 new = copy.deepcopy(body)
@@ -261,9 +277,32 @@ class Store:
             view, r = r, self._canon(r)
             body = events.to_core(body) if view != r else body
             old = self.get(r, ns, name)
-            new = _apply_merge(old, {k: v for k, v in body.items() if k != "status" or not r.status})
-            fields = [m for m in old["metadata"].get("managedFields") or [] if m.get("manager") != manager]
-            new["metadata"]["managedFields"] = [*fields, entry]
+            found = rules.conflicts(old, body, manager)
+            if found and not force:
+                raise ApiError(
+                    409,
+                    "Conflict",
+                    f"Apply failed with {len(found)} conflict{'s' if len(found) > 1 else ''}: "
+                    + "; ".join(f'conflict with "{m}": {p}' for m, p in found),
+                )
+            entries = old["metadata"].get("managedFields") or []
+            before = next((e for e in entries if e.get("manager") == manager and e.get("operation") == "Apply"), None)
+            others: list[Obj] = []
+            for e in entries:
+                if e is before:
+                    continue
+                e = copy.deepcopy(e)
+                if "fieldsV1" in e:  # forced: the fields this apply sets are its own now
+                    left = rules.from_fields_v1(e["fieldsV1"]) - mine
+                    if not left:
+                        continue
+                    e["fieldsV1"] = rules.to_fields_v1(left)
+                others.append(e)
+            owned = set().union(*(rules.from_fields_v1(e.get("fieldsV1")) for e in others)) if others else set()
+            new = _apply_merge(old, applied)
+            for path in rules.from_fields_v1((before or {}).get("fieldsV1")) - mine - owned:
+                rules.drop(new, path)  # no longer applied by anyone: gone
+            new["metadata"]["managedFields"] = [*others, entry]
             return 200, self._out(view, self._store_update(r, old, new, status_only=False))
 
     def delete(self, r: Resource, ns: str | None, name: str) -> Obj:
