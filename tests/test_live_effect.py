@@ -13,8 +13,10 @@ from typing import Any
 
 import pytest
 
+from conftest import FIXTURES, make_repo, need_shared, wizard_to_preview
 from doubles.forge import FakeForge
 from doubles.kube import FakeKube
+from doubles.world import World
 from gitops_mcp.cluster.client import KubeClient
 from gitops_mcp.cluster.fielddiff import changed_paths, object_diff
 from gitops_mcp.errors import ClusterError
@@ -27,6 +29,7 @@ from test_lifecycle import NS, Env, make_env
 pytestmark = pytest.mark.skipif(
     shutil.which("kustomize") is None and shutil.which("kubectl") is None, reason="no kustomize or kubectl on PATH"
 )
+APPLY = "application/apply-patch+yaml"
 FLUX_API, ARGO_API = "kustomize.toolkit.fluxcd.io/v1", "argoproj.io/v1alpha1"
 
 
@@ -213,3 +216,38 @@ def test_fake_dry_run_refuses_what_the_real_one_refuses(fake: KubeClient) -> Non
         fake.apply(other, dry_run=True, manager="other")  # not forced: another manager owns the image
     forced = fake.apply(other, dry_run=True, manager="other", force=True)
     assert forced["spec"]["template"]["spec"]["containers"][0]["env"] == [{"name": "A", "value": "1"}]
+
+
+# -- the wizard's preview -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("provider", ["flux", "argocd"])
+def test_a_wizard_preview_shows_what_the_deploy_would_create(tmp_path: Path, provider: str) -> None:
+    """podinfo (the shared fixture) not deployed yet: the preview's live effect lists the new GitOps
+    objects and what they would apply from the package, dry-run as their controller; nothing is
+    stored in the cluster."""
+    with World(tmp_path, "effect-token-0123456789") as w:
+        url = w.create_repo("org/podinfo.git")
+        seed = make_repo(tmp_path / "seed", need_shared(FIXTURES / "podinfo"))
+        w.git(seed, "push", "-q", url, "main")
+        work = tmp_path / "work"
+        w.git(tmp_path, "clone", "-q", url, str(work))
+        for ns in ("flux-system", "argocd", "podinfo"):
+            w.kube.ensure_namespace(ns)
+        app = Services(w.settings())
+        try:
+            v = wizard_to_preview(
+                app, work, {"package": "kustomize", "namespace": "podinfo", "app_name": "podinfo", "provider": provider}
+            )
+        finally:
+            app.close()
+    e = v.preview.live_effect
+    assert e is not None and e.skipped is None, e
+    created = {(c.kind, c.name) for c in e.created}
+    own = (
+        {("GitRepository", "podinfo"), ("Kustomization", "podinfo")}
+        if provider == "flux"
+        else {("Application", "podinfo")}
+    )
+    assert own | {("Deployment", "podinfo"), ("Service", "podinfo")} <= created, created
+    assert not e.refused and not e.pruned and not e.changed, e
+    assert all(r.query.get("dryRun") == ["All"] for r in w.kube.requests if r.content_type == APPLY)
+    assert w.kube.find("apps/v1", "Deployment", "podinfo", "podinfo") is None

@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from gitops_mcp.cluster.client import KubeClient
+from gitops_mcp.cluster.client import FIELD_MANAGER, KubeClient
 from gitops_mcp.cluster.fielddiff import object_diff
 from gitops_mcp.cluster.owner import OwnerFinder
 from gitops_mcp.errors import ClusterError
@@ -121,45 +121,52 @@ def live_effect(
     live_applier: Obj | None = None,
     limits: Limits | None = None,
     max_input_mb: int = 16,
+    first: list[Obj] | None = None,
+    reader: Any = None,
 ) -> LiveEffect:
     """What ``applier`` (its provider's object; generated, or ``live_applier`` as the cluster has it)
     would do once it applies the tree at ``root``: a server-side dry run of its render, compared
-    with the live objects and with what it applied before (``live_applier``'s inventory)."""
+    with the live objects and with what it applied before (``live_applier``'s inventory). ``first``:
+    objects applied before (a new file of GitOps objects, as ``gitops-mcp``); ``reader``: what the
+    provider reads (default: the cluster)."""
     where = f"{_what(applier)}" + (f" at {revision[:12]}" if revision else "")
-    reader = OwnerFinder(kube, registry)
-    how = provider.rendering(reader, applier)
+    how = provider.rendering(reader or OwnerFinder(kube, registry), applier)
     if isinstance(how, str):
         return LiveEffect(applier=where, skipped=how)
     rendered = render(root, how.plan, limits, max_input_mb)
     if rendered.problem is not None:
         return LiveEffect(applier=where, skipped=rendered.problem)
     result = LiveEffect(applier=where, notes=list(how.notes))
-    run = _Run(kube, how.field_manager, result)
+    run = _Run(kube, FIELD_MANAGER, result)
+    for obj in sorted(first or [], key=lambda o: 0 if o.get("kind") in _FIRST else 1):
+        _dry_run(run, obj, lambda o, _namespaced: o)
+    run.manager = how.field_manager
     objs = sorted(rendered.objects, key=lambda o: 0 if o.get("kind") in _FIRST else 1)
     seen: set[tuple[str, str, str, str]] = set()
     for i, raw in enumerate(objs):
         if i >= MAX_OBJECTS:
             result.notes.append(f"only the first {MAX_OBJECTS} of {len(objs)} rendered objects were dry-run")
             break
-        namespaced = run.namespaced(raw)
-        obj = how.finish(raw, bool(namespaced))
-        ref = _ref(obj)
-        seen.add(_key(ref))
-        run.learn(obj)
-        if namespaced is None:
-            note = "not dry-run: its CRD is not installed"
-            if (api_group(ref.api_version), ref.kind) in run.new_kinds:
-                note = "not dry-run: its CRD is created by the same sync"
-                result.add(result.created, _effect(ref, note=note))
-            else:
-                result.add(
-                    result.refused, _effect(ref, note=f"the cluster does not serve {ref.api_version} {ref.kind}")
-                )
-            continue
-        run.one(obj)
+        seen.add(_dry_run(run, raw, how.finish))
     if live_applier is not None:
         _pruned(kube, provider, live_applier, seen, result)
     return result
+
+
+def _dry_run(run: _Run, raw: Obj, finish: Any) -> tuple[str, str, str, str]:
+    """Dry-run one object as the controller sends it (``finish``); its key."""
+    result = run.result
+    namespaced = run.namespaced(raw)
+    obj = finish(raw, bool(namespaced))
+    ref = _ref(obj)
+    run.learn(obj)
+    if namespaced is not None:
+        run.one(obj)
+    elif (api_group(ref.api_version), ref.kind) in run.new_kinds:
+        result.add(result.created, _effect(ref, note="not dry-run: its CRD is created by the same sync"))
+    else:
+        result.add(result.refused, _effect(ref, note=f"the cluster does not serve {ref.api_version} {ref.kind}"))
+    return _key(ref)
 
 
 def _pruned(

@@ -87,3 +87,52 @@ def branch_effect(shared: Shared, kube: Any, status: SyncStatus, branch: str, pr
         return LiveEffect(skipped=how if isinstance(how, str) else "it applies no Git repository")
     with Repository.of(how.repo_url).working_tree(shared, principal, branch) as tree:
         return effect_of(shared, kube, live, tree.root, how.repo_url, revision=tree.tip or branch, live=live)
+
+
+class _WithNew:
+    """The cluster as the providers read it, with the objects of a new file in it already."""
+
+    def __init__(self, kube: Any, shared: Shared, objs: list[Obj]) -> None:
+        self.cluster, self.objs = OwnerFinder(kube, shared.registry), objs
+
+    def get(self, api_version: str, kind: str, name: str, namespace: str | None) -> Obj | None:
+        for o in self.objs:
+            meta = o.get("metadata") or {}
+            if (o.get("kind"), meta.get("name"), meta.get("namespace")) == (kind, name, namespace):
+                return o
+        return self.cluster.get(api_version, kind, name, namespace)
+
+    def list(self, api_version: str, kind: str) -> list[Obj] | None:
+        return self.cluster.list(api_version, kind)
+
+
+def preview_effect(
+    shared: Shared, objs: list[Obj], root: Path, repo_url: str | None, context: str | None
+) -> LiveEffect:
+    """What the wizard's file would do once applied: its own objects, and what the applier among
+    them renders from the working tree at ``root`` (with what it applied before, when it exists)."""
+    from gitops_mcp.cluster.effect import live_effect
+
+    try:
+        with shared.kube(context, timeout=10.0) as kube:
+            reader = _WithNew(kube, shared, objs)
+            for obj in objs:
+                found = shared.registry.kind_of(str(obj.get("apiVersion")), str(obj.get("kind")))
+                how = found[0].rendering(reader, obj) if found is not None else "not a GitOps object"
+                if isinstance(how, str):
+                    continue
+                if repo_url and how.repo_url and url_identity(how.repo_url) != url_identity(repo_url):
+                    continue
+                meta = obj.get("metadata") or {}
+                live = kube.get(
+                    str(obj.get("apiVersion")), str(obj.get("kind")), str(meta.get("name")), meta.get("namespace")
+                )
+                limits, max_mb = _limits(shared)
+                assert found is not None
+                return live_effect(
+                    kube, shared.registry, found[0], obj, root, live_applier=live, limits=limits,
+                    max_input_mb=max_mb, first=objs, reader=reader,
+                )  # fmt: skip
+            return LiveEffect(skipped="nothing in the file applies a path of this repository")
+    except (ClusterError, UserInputError) as exc:
+        return LiveEffect(skipped=f"the cluster cannot be asked: {str(exc)[:300]}")

@@ -261,6 +261,11 @@ class Preparation:
             self.shared.delivery.prepare_write(Path(ctx.repo_root), [out])
             exists, diff = diff_against(Path(ctx.repo_root), out, text)
         diff = diff if exists else ""  # a new file: its diff would be the whole yaml again
+        effect = None
+        if ctx.can_wait and ctx.repo_root and not ctx.source_url:  # dry-run what the file would apply
+            from gitops_mcp.services.effect import preview_effect
+
+            effect = preview_effect(self.shared, objects, Path(ctx.repo_root), ctx.origin_url, a.get("cluster"))
         return Preview(
             provider=provider.name,
             output_path=out,
@@ -271,4 +276,5 @@ class Preparation:
             file_exists=exists,
             validation=validation,
             package_check=self.package_check(a, ctx),
+            live_effect=effect,
         )
