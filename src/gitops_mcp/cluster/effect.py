@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops_mcp.cluster.client import FIELD_MANAGER, KubeClient
-from gitops_mcp.cluster.fielddiff import object_diff
+from gitops_mcp.cluster.fielddiff import applied_diff, object_diff
 from gitops_mcp.cluster.owner import OwnerFinder
 from gitops_mcp.errors import ClusterError
 from gitops_mcp.manifests.render import render
@@ -63,6 +63,7 @@ class _Run:
         self.kube, self.manager, self.result = kube, manager, result
         self.new_namespaces: set[str] = set()
         self.new_kinds: dict[tuple[str, str], bool] = {}  # (group, Kind) of CRDs the render adds -> namespaced
+        self.compared: set[str] = set()  # kinds the server may not dry-run: compared without the API server
 
     def namespaced(self, obj: Obj) -> bool | None:
         """Whether the object's kind is namespaced; None when the cluster serves no such kind."""
@@ -90,21 +91,28 @@ class _Run:
         try:
             live = self.kube.get(ref.api_version, ref.kind, ref.name, ref.namespace)
         except ClusterError as exc:
-            result.add(result.refused, _effect(ref, note=f"cannot be read: {str(exc)[:200]}"))
+            result.add(result.unchecked, _effect(ref, note=f"cannot be read: {str(exc)[:200]}"))
             return
         try:
             after = self.kube.apply(obj, dry_run=True, manager=self.manager, force=True)
         except ClusterError as exc:
+            if exc.status == 403:  # a dry run needs the rights of a write: compare without the API server
+                self.compared.add(ref.kind)
+                fields = applied_diff(live, obj, self.manager) if live is not None else []
+                self._record(ref, live, fields, "not dry-run (RBAC)" if live is None else None)
+                return
             if live is None and exc.status == 404 and ref.namespace in self.new_namespaces - {""}:
                 result.add(result.created, _effect(ref, note="not dry-run: its namespace is created by the same sync"))
                 return
             result.add(result.refused, _effect(ref, note=str(exc)[:300]))
             return
+        self._record(ref, live, object_diff(live, after) if live is not None else [], None)
+
+    def _record(self, ref: ObjectRef, live: Obj | None, fields: list[str], note: str | None) -> None:
+        result = self.result
         if live is None:
-            result.add(result.created, _effect(ref))
-            return
-        fields = object_diff(live, after)
-        if fields:
+            result.add(result.created, _effect(ref, note=note))
+        elif fields:
             result.add(result.changed, _effect(ref, fields=fields))
         else:
             result.unchanged += 1
@@ -150,6 +158,11 @@ def live_effect(
         seen.add(_dry_run(run, raw, how.finish))
     if live_applier is not None:
         _pruned(kube, provider, live_applier, seen, result)
+    if run.compared:
+        result.notes.append(
+            f"the server may not dry-run {', '.join(sorted(run.compared))} (a dry run needs patch rights): those "
+            "were compared with the live objects, without the API server's defaults and checks"
+        )
     return result
 
 

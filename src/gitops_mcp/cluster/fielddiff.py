@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 IGNORED_METADATA = frozenset(
@@ -70,3 +71,130 @@ def changed_paths(before: Any, after: Any, prefix: str = "", out: list[str] | No
 def object_diff(live: dict[str, Any], dry_run: dict[str, Any]) -> list[str]:
     """The changed field paths of ``live`` once the dry-run apply's result is what it becomes."""
     return changed_paths(comparable(live), comparable(dry_run))
+
+
+Segment = tuple[str, str]
+"""("f", key) for a field, ("k", name) for the item of a list of named objects."""
+
+
+def _owned(fields: Any, prefix: tuple[Segment, ...], out: set[tuple[Segment, ...]]) -> None:
+    """The leaf paths of a ``managedFields[].fieldsV1`` tree."""
+    if not isinstance(fields, dict):
+        return
+    children = {k: v for k, v in fields.items() if k != "."}
+    if not children:
+        out.add(prefix)
+        return
+    for k, v in children.items():
+        if k.startswith("f:"):
+            _owned(v, (*prefix, ("f", k[2:])), out)
+        elif k.startswith("k:"):
+            try:
+                ident = json.loads(k[2:])
+            except ValueError:
+                continue
+            if isinstance(ident, dict) and set(ident) == {"name"}:
+                _owned(v, (*prefix, ("k", str(ident["name"]))), out)
+            else:
+                out.add(prefix)  # keyed otherwise (ports by port and protocol): the list as a whole
+
+
+def _text(path: tuple[Segment, ...]) -> str:
+    out = ""
+    for kind, key in path:
+        out = f"{out}[name={key}]" if kind == "k" else _key(out, key)
+    return out or "."
+
+
+def _gone(desired: Any, path: tuple[Segment, ...]) -> tuple[Segment, ...] | None:
+    """The shortest prefix of ``path`` that ``desired`` does not have (None: it has it all)."""
+    node = desired
+    for i, (kind, key) in enumerate(path):
+        if kind == "f":
+            if not isinstance(node, dict) or key not in node:
+                return path[: i + 1]
+            node = node[key]
+        else:
+            named = _named(node) if isinstance(node, list) else None
+            if named is None or key not in named:
+                return path[: i + 1]
+            node = named[key]
+    return None
+
+
+def _present(desired: Any, live: Any, prefix: str, out: list[str]) -> None:
+    """Paths of ``desired``'s fields whose value ``live`` does not have."""
+    if isinstance(desired, dict) and isinstance(live, dict):
+        for k, v in desired.items():
+            if k not in live:
+                out.append(_key(prefix, str(k)))
+            else:
+                _present(v, live[k], _key(prefix, str(k)), out)
+        return
+    if isinstance(desired, list) and isinstance(live, list):
+        a, b = _named(desired), _named(live)
+        if a is not None and b is not None:
+            for name, item in a.items():
+                if name not in b:
+                    out.append(f"{prefix}[name={name}]")
+                else:
+                    _present(item, b[name], f"{prefix}[name={name}]", out)
+            return
+        if len(desired) == len(live):
+            for i, (x, y) in enumerate(zip(desired, live, strict=True)):
+                _present(x, y, f"{prefix}[{i}]", out)
+            return
+    if not _same(desired, live):
+        out.append(prefix or ".")
+
+
+_QUANTITY = re.compile(r"^([+-]?[0-9.]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?[0-9]+)?$")
+_SCALE = {"m": "1e-3", "k": "1e3", "M": "1e6", "G": "1e9", "T": "1e12", "P": "1e15", "E": "1e18"}
+_SCALE |= {f"{k}i": str(1024 ** (i + 1)) for i, k in enumerate(("K", "M", "G", "T", "P", "E"))}
+
+
+def _quantity(value: Any) -> Decimal | None:
+    """A number or a Kubernetes quantity (``500m``, ``128Mi``, ``1e3``) as a number; None otherwise."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    m = _QUANTITY.match(str(value))
+    if m is None:
+        return None
+    suffix = m.group(2) or ""
+    try:
+        number = Decimal(m.group(1))
+        if suffix[:1] in ("e", "E"):
+            return number * Decimal(10) ** int(suffix[1:])
+        return number * Decimal(_SCALE.get(suffix, "1"))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def _same(desired: Any, live: Any) -> bool:
+    """Equal as the API server stores them: numbers and their text, quantities in any unit (1 = 1000m)."""
+    if desired == live:
+        return True
+    a, b = _quantity(desired), _quantity(live)
+    return a is not None and a == b
+
+
+def applied_diff(live: dict[str, Any], desired: dict[str, Any], manager: str) -> list[str]:
+    """Without the API server: the fields a server-side apply of ``desired`` by ``manager`` would
+    change in ``live``: those it sets to another value, and those ``manager`` applied before (its
+    ``managedFields``) that it no longer sets. Defaults the server would add are not known here."""
+    out: list[str] = []
+    mine = {k: v for k, v in comparable(desired).items() if k not in ("apiVersion", "kind")}
+    meta = mine.get("metadata")
+    if isinstance(meta, dict):
+        mine["metadata"] = {k: v for k, v in meta.items() if k not in ("name", "namespace")}
+    _present(mine, comparable(live), "", out)
+    owned: set[tuple[Segment, ...]] = set()
+    for entry in (live.get("metadata") or {}).get("managedFields") or []:
+        if entry.get("manager") == manager and entry.get("operation") == "Apply":
+            _owned(entry.get("fieldsV1"), (), owned)
+    identity = ((("f", "metadata"), ("f", "name")), (("f", "metadata"), ("f", "namespace")))
+    for path in sorted(owned):
+        gone = _gone(mine, path)
+        if gone is not None and gone[:2] not in identity and _text(gone) not in out:
+            out.append(_text(gone))
+    return out

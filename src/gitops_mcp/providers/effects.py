@@ -35,6 +35,7 @@ class LiveEffect(Model):
     pruned: list[Effect] = Field(default_factory=list)
     orphaned: list[Effect] = Field(default_factory=list, description="No longer rendered but left in the cluster")
     refused: list[Effect] = Field(default_factory=list, description="The API server refused them: the sync fails")
+    unchecked: list[Effect] = Field(default_factory=list, description="Not readable by this server")
     unchanged: int = 0
     more: int = Field(0, description="Objects left out of the lists (bounded)")
     notes: list[str] = Field(default_factory=list)
@@ -60,6 +61,7 @@ class LiveEffect(Model):
             ("prune", self.pruned),
             ("stays, no longer in Git", self.orphaned),
             ("refused by the API server", self.refused),
+            ("not checked", self.unchecked),
         ):
             lines += [f"- {word}: {e.text()}" for e in items]
         if not (self.created or self.changed or self.pruned or self.orphaned or self.refused):

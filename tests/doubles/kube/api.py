@@ -321,14 +321,14 @@ class FakeKube(Store, HttpDouble):
                 raise ApiError(400, "BadRequest", "the body must be an object")
             if obj.get("kind") not in (None, r.kind) or obj.get("apiVersion") not in (None, r.api_version):
                 raise ApiError(400, "BadRequest", f"the API version/kind in the body does not match {r.kind}")
-            return 201, self.create(r, ns, obj)
+            return 201, self.create(r, ns, obj, strict=True)
         if name is None:
             raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
         if method == "PUT":
             obj = parsed()
             if not isinstance(obj, dict):
                 raise ApiError(400, "BadRequest", "the body must be an object")
-            return 200, self.replace(r, ns, name, obj, status_only)
+            return 200, self.replace(r, ns, name, obj, status_only, strict=True)
         if method == "PATCH":
             force = query.get("force", [])
             if ctype == "application/apply-patch+yaml":
@@ -356,7 +356,7 @@ class FakeKube(Store, HttpDouble):
                     'PatchOptions.meta.k8s.io "" is invalid: force: Forbidden: '
                     "may not be specified for non-apply patch",
                 )
-            return 200, self.patch(r, ns, name, parsed(), ctype or "", status_only)
+            return 200, self.patch(r, ns, name, parsed(), ctype or "", status_only, strict=True)
         if method == "DELETE":
             return 200, self.delete(r, ns, name)
         raise ApiError(405, "MethodNotAllowed", "method not allowed")
