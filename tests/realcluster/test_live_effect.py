@@ -80,9 +80,38 @@ def add_configmap(w: RealWorld) -> dict[str, str]:
     }
 
 
+DRY_RUN_RBAC = Path(__file__).resolve().parents[2] / "deploy/kubernetes/dry-run/rbac.yaml"
+SA = "system:serviceaccount:gitops-mcp:gitops-mcp"
+
+
+@pytest.fixture
+def dry_run_rights(testbed: Testbed) -> Iterator[None]:
+    """deploy/kubernetes/dry-run bound to the server's ServiceAccount (removed after: the testbed is shared)."""
+    from gitops_testbed.procs import TestbedError, wait_until
+
+    testbed.plane.apply(DRY_RUN_RBAC.read_text(encoding="utf-8"))
+
+    def allowed() -> bool:
+        try:
+            return (
+                testbed.kubectl("auth", "can-i", "patch", "deployments", "--as", SA, "-n", "default").strip() == "yes"
+            )
+        except TestbedError:  # "no" exits 1
+            return False
+
+    try:
+        wait_until(allowed, "the dry-run ClusterRole to take effect", 30)  # the authorizer's cache
+        yield
+    finally:
+        testbed.kubectl(
+            "delete", "--ignore-not-found", "clusterrolebinding/gitops-mcp-dry-run", "clusterrole/gitops-mcp-dry-run"
+        )
+
+
 # -- Flux ----------------------------------------------------------------------------------------------------
 @pytest.fixture
-def flux_world(testbed: Testbed, tmp_path: Path) -> Iterator[tuple[RealWorld, FakeForge]]:
+def flux_world(testbed: Testbed, tmp_path: Path, dry_run_rights: None) -> Iterator[tuple[RealWorld, FakeForge]]:
+    """With the optional dry-run rights: the API server checks every object."""
     with GitHttpServer(tmp_path / "srv", users={USER: TOKEN}, anonymous_read=True) as remote:
         w = podinfo_world(testbed, tmp_path, remote)
         with FakeForge(remote.root, FORGE_TOKEN) as forge:
@@ -111,6 +140,7 @@ def test_flux_live_effect_is_what_kustomize_controller_does(flux_world: tuple[Re
     assert e is not None and e.skipped is None, e
     assert [(c.kind, c.name, c.fields) for c in e.changed] == [("Deployment", "podinfo", [IMAGE_FIELD])], e
     assert not (e.created or e.pruned or e.refused) and e.unchanged >= 2, e
+    assert not e.notes, e.notes  # every object dry-run by the API server
     assert f"- change: Deployment {ns}/podinfo: {IMAGE_FIELD}" in pr_body(forge, w)
     sha = forge.merge(repo(w), 1)
     app.cluster.reconcile("Kustomization", name, "flux-system", with_source=True)
@@ -223,6 +253,7 @@ def test_argocd_live_effect_is_what_the_application_controller_does(argo_world: 
         assert e is not None and e.skipped is None, e
         assert [(c.kind, c.name, c.fields) for c in e.changed] == [("Deployment", "podinfo", [IMAGE_FIELD])], e
         assert not (e.created or e.pruned or e.refused), e
+        assert any("may not dry-run" in n for n in e.notes), e.notes  # the default RBAC: compared, not dry-run
         assert f"- change: Deployment {ns}/podinfo: {IMAGE_FIELD}" in pr_body(forge, w)
         sha = forge.merge(repo(w), 1)
         app.cluster.reconcile("Application", name, "argocd", sync=True)
