@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops_mcp.cluster.client import FIELD_MANAGER, KubeClient
-from gitops_mcp.cluster.fielddiff import applied_diff, object_diff
+from gitops_mcp.cluster.fielddiff import applied_diff, no_longer_applied, object_diff
 from gitops_mcp.cluster.owner import OwnerFinder
 from gitops_mcp.errors import ClusterError
 from gitops_mcp.manifests.render import render
@@ -106,7 +106,10 @@ class _Run:
                 return
             result.add(result.refused, _effect(ref, note=str(exc)[:300]))
             return
-        self._record(ref, live, object_diff(live, after) if live is not None else [], None)
+        fields = object_diff(live, after) if live is not None else []
+        if live is not None:  # a client-side apply also drops what its last-applied configuration had
+            fields += [f for f in no_longer_applied(live, obj, self.manager, server_side=False) if f not in fields]
+        self._record(ref, live, fields, None)
 
     def _record(self, ref: ObjectRef, live: Obj | None, fields: list[str], note: str | None) -> None:
         result = self.result

@@ -21,6 +21,8 @@ IGNORED_METADATA = frozenset(
     {"managedFields", "resourceVersion", "generation", "uid", "creationTimestamp", "selfLink", "deletionTimestamp"}
 )
 _WORD = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+"""A client-side apply's record of what it applied (Argo CD applies this way): bookkeeping, not a change."""
 
 
 def comparable(obj: dict[str, Any]) -> dict[str, Any]:
@@ -29,6 +31,14 @@ def comparable(obj: dict[str, Any]) -> dict[str, Any]:
     meta = out.get("metadata")
     if isinstance(meta, dict):
         out["metadata"] = {k: v for k, v in meta.items() if k not in IGNORED_METADATA}
+        notes = out["metadata"].get("annotations")
+        if isinstance(notes, dict) and LAST_APPLIED in notes:
+            rest = {k: v for k, v in notes.items() if k != LAST_APPLIED}
+            out["metadata"] = (
+                {**out["metadata"], "annotations": rest}
+                if rest
+                else {k: v for k, v in out["metadata"].items() if k != "annotations"}
+            )
     return out
 
 
@@ -188,13 +198,45 @@ def applied_diff(live: dict[str, Any], desired: dict[str, Any], manager: str) ->
     if isinstance(meta, dict):
         mine["metadata"] = {k: v for k, v in meta.items() if k not in ("name", "namespace")}
     _present(mine, comparable(live), "", out)
+    return out + [p for p in no_longer_applied(live, desired, manager) if p not in out]
+
+
+def no_longer_applied(
+    live: dict[str, Any], desired: dict[str, Any], manager: str, server_side: bool = True
+) -> list[str]:
+    """The fields ``manager`` applied to ``live`` before that ``desired`` no longer sets, which the apply
+    removes: its server-side apply fields (``server_side``; a dry run already shows those), and a
+    client-side apply's last-applied configuration (Argo CD applies this way)."""
+    out: list[str] = []
+    mine = comparable(desired)
     owned: set[tuple[Segment, ...]] = set()
-    for entry in (live.get("metadata") or {}).get("managedFields") or []:
+    meta = live.get("metadata") or {}
+    for entry in meta.get("managedFields") or [] if server_side else []:
         if entry.get("manager") == manager and entry.get("operation") == "Apply":
             _owned(entry.get("fieldsV1"), (), owned)
+    last = (meta.get("annotations") or {}).get(LAST_APPLIED)
+    if isinstance(last, str):
+        try:
+            before = json.loads(last)
+        except ValueError:
+            before = None
+        if isinstance(before, dict):
+            _owned(
+                _as_fields(comparable({k: v for k, v in before.items() if k not in ("apiVersion", "kind")})), (), owned
+            )
     identity = ((("f", "metadata"), ("f", "name")), (("f", "metadata"), ("f", "namespace")))
     for path in sorted(owned):
         gone = _gone(mine, path)
         if gone is not None and gone[:2] not in identity and _text(gone) not in out:
             out.append(_text(gone))
     return out
+
+
+def _as_fields(value: Any) -> Any:
+    """``value`` as a fieldsV1 tree (lists of named objects keyed by name, other lists whole)."""
+    if isinstance(value, dict):
+        return {f"f:{k}": _as_fields(v) for k, v in value.items()}
+    named = _named(value) if isinstance(value, list) else None
+    if named is not None:
+        return {f"k:{json.dumps({'name': n})}": _as_fields(v) for n, v in named.items()}
+    return {}
