@@ -288,7 +288,7 @@ def test_argocd_live_effect_is_what_the_application_controller_does(argo_world: 
         ], e
         assert not (e.changed or e.created or e.refused), e
         sha = forge.merge(repo(w), 2)
-        app.cluster.reconcile("Application", root, "argocd", sync=True)
+        app.cluster.reconcile("Application", root, "argocd")  # a refresh: its automated sync prunes
         assert app.cluster.wait("Application", root, "argocd", sha, 120).outcome == "synced"
         w.tb.kubectl(
             "wait",
