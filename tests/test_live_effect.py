@@ -62,7 +62,8 @@ def test_an_image_change_in_a_pull_request_shows_the_changed_field(env: Env) -> 
     r = env.app.remediation.remediate(
         "apps/v1", "Deployment", "web", NS, SetImage(image="nginx:1.27"), mode="pull_request"
     )
-    e = r.live_effect
+    assert r.plan is not None
+    e = r.plan.live_effect
     assert e is not None and e.skipped is None, e
     assert [(c.kind, c.name, c.fields) for c in e.changed] == [
         ("Deployment", "web", ["spec.template.spec.containers[name=web].image"])
@@ -78,7 +79,8 @@ def test_removing_the_apps_gitops_object_shows_it_pruned_with_what_it_applied(en
     kind, name, ns = env.child
     api = FLUX_API if env.engine == "flux" else ARGO_API
     r = env.app.remediation.remediate(api, kind, name, ns, Remove(), mode="pull_request")
-    e = r.live_effect
+    assert r.plan is not None
+    e = r.plan.live_effect
     assert e is not None and e.skipped is None, e
     assert [(p.kind, p.name, p.note) for p in e.pruned] == [(kind, name, "with the 2 objects it applied")]
     assert not e.changed and not e.created and not e.refused

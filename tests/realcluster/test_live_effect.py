@@ -136,7 +136,8 @@ def test_flux_live_effect_is_what_kustomize_controller_does(flux_world: tuple[Re
     fix = app.remediation.remediate(
         "apps/v1", "Deployment", "podinfo", ns, SetImage(image=f"{IMAGE}:6.14.2"), mode="pull_request"
     )
-    e = fix.live_effect
+    assert fix.plan is not None
+    e = fix.plan.live_effect
     assert e is not None and e.skipped is None, e
     assert [(c.kind, c.name, c.fields) for c in e.changed] == [("Deployment", "podinfo", [IMAGE_FIELD])], e
     assert not (e.created or e.pruned or e.refused) and e.unchanged >= 2, e
@@ -167,7 +168,8 @@ def test_flux_live_effect_is_what_kustomize_controller_does(flux_world: tuple[Re
     # the app's Kustomization removed through a pull request: pruned by the bootstrap, with what it applied
     inventory = len(w.tb.get("kustomization", name, "flux-system")["status"]["inventory"]["entries"])
     out = app.remediation.remediate(ks_api, "Kustomization", name, "flux-system", Remove(), mode="pull_request")
-    e = out.live_effect
+    assert out.plan is not None
+    e = out.plan.live_effect
     assert e is not None and e.skipped is None, e
     assert [(p.kind, p.name, p.note) for p in e.pruned] == [
         ("Kustomization", name, f"with the {inventory} objects it applied")
@@ -249,7 +251,8 @@ def test_argocd_live_effect_is_what_the_application_controller_does(argo_world: 
         fix = app.remediation.remediate(
             "apps/v1", "Deployment", "podinfo", ns, SetImage(image=f"{IMAGE}:6.14.2"), mode="pull_request"
         )
-        e = fix.live_effect
+        assert fix.plan is not None
+        e = fix.plan.live_effect
         assert e is not None and e.skipped is None, e
         assert [(c.kind, c.name, c.fields) for c in e.changed] == [("Deployment", "podinfo", [IMAGE_FIELD])], e
         assert not (e.created or e.pruned or e.refused), e
@@ -281,7 +284,8 @@ def test_argocd_live_effect_is_what_the_application_controller_does(argo_world: 
         out = app.remediation.remediate(
             *("argoproj.io/v1alpha1", "Application"), name, "argocd", Remove(), mode="pull_request"
         )
-        e = out.live_effect
+        assert out.plan is not None
+        e = out.plan.live_effect
         assert e is not None and e.skipped is None, e
         assert [(p.kind, p.name, p.note) for p in e.pruned] == [
             ("Application", name, f"with the {managed} objects it applied")

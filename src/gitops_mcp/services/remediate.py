@@ -15,7 +15,6 @@ from gitops_mcp.git.urls import url_identity
 from gitops_mcp.manifests.validation import ValidationResult
 from gitops_mcp.manifests.write import unified_diff
 from gitops_mcp.model import Model
-from gitops_mcp.providers.effects import LiveEffect
 from gitops_mcp.providers.live import RemediationRoute
 from gitops_mcp.remediation import (
     Plan,
@@ -51,7 +50,6 @@ class RemediationResult(Model):
     live_detail: str = ""
     message: str
     follow: Follow | None = Field(None, description="pull_request: the wait_for_sync call to follow it to live")
-    live_effect: LiveEffect | None = Field(None, description="pull_request: what the merge would do (dry run)")
 
 
 def live_check(live: dict[str, Any] | None, change: Any, route: RemediationRoute) -> tuple[bool, str]:
@@ -236,11 +234,12 @@ class RemediationService:
         if mode == "pull_request":  # what the merge would do, dry-run against the cluster, in the description
             from gitops_mcp.services.effect import remediation_effect
 
-            result.live_effect = remediation_effect(
+            effect = remediation_effect(
                 self.shared, owner, root, url or (owner.git.url if owner.git else None), context
             )
-            removal = "" if result.live_effect.skipped else removal
-            msg += removal + "\n\n" + result.live_effect.text()
+            p.live_effect = effect  # in the result's plan, and in the pull request's description
+            removal = "" if effect.skipped else removal
+            msg += removal + "\n\n" + effect.text()
         else:
             msg += removal
         commit = self.edits.commit(root, p.edits, msg, mode)
