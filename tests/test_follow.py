@@ -140,6 +140,7 @@ def test_a_removal_proposed_says_its_live_effect_and_is_pruned_after_the_merge(e
     f = r.follow
     w = env.app.cluster.wait(f.kind, f.name, f.namespace, None, 60, progress, pull_request=f.pull_request)
     assert w.outcome == "synced", w.message
+    assert w.message.endswith("; pruned and gone from the cluster: Deployment web/web"), w.message
     assert env.world.kube.find("apps/v1", "Deployment", "web", "web") is None
 
 

@@ -86,6 +86,22 @@ def test_removing_the_apps_gitops_object_shows_it_pruned_with_what_it_applied(en
     assert not e.changed and not e.created and not e.refused
     body = pr_body(env, r.commit.pr_url if r.commit else None)
     assert f"- prune: {kind} {ns}/{name} (with the 2 objects it applied)" in body
+    # merged and followed to live (the wait_for_sync call the result gives): it says they are gone
+    forge: FakeForge = env.forge  # type: ignore[attr-defined]
+    f = r.follow
+    assert f is not None and (f.kind, f.name) == env.root[:2], f
+
+    def progress(elapsed: float, message: str) -> None:
+        if "to be merged (open)" in message and forge.store.pulls["org/apps"][0]["state"] == "open":
+            forge.merge("org/apps", 1)
+            env.app.cluster.reconcile(f.kind, f.name, f.namespace, with_source=True, sync=env.engine == "argocd")
+
+    w = env.app.cluster.wait(f.kind, f.name, f.namespace, None, 60, progress, pull_request=f.pull_request)
+    assert w.outcome == "synced", w.message
+    assert w.message.endswith(
+        f"; pruned and gone from the cluster: {kind} {ns}/{name} (with the 2 objects they applied)"
+    )
+    assert env.live("apps/v1", "Deployment", "web") is None and env.live(api, kind, name, ns) is None
 
 
 def test_a_new_object_is_created_and_a_bad_one_refused(env: Env) -> None:

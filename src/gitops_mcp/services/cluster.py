@@ -75,7 +75,14 @@ class ClusterService:
         if pull_request is not None and revision is not None:
             raise UserInputError("give revision or pull_request, not both: the merge commit is the revision")
         start = clock.monotonic()
+        before = None
         if pull_request is not None:
+            from gitops_mcp.cluster.gone import applied_now
+
+            with self.shared.kube(
+                context
+            ) as kube:  # what it applies before the merge: what the merge prunes is checked
+                before = applied_now(kube, self.shared.registry, kind, name, namespace)
             merge = wait_for_merge(self.shared.settings, pull_request, start + timeout_s, clock, progress)
             if merge.outcome != "merged":
                 with self.shared.kube(context) as kube:
@@ -93,7 +100,13 @@ class ClusterService:
                 progress = lambda elapsed, msg: outer(elapsed + offset, msg)  # noqa: E731
         left = max(1.0, timeout_s - (clock.monotonic() - start))
         with self.shared.kube(context) as kube:
-            return wait_for_sync(kube, kind, name, namespace, revision, left, progress, registry=self.shared.registry)
+            result = wait_for_sync(kube, kind, name, namespace, revision, left, progress, registry=self.shared.registry)
+            if before and result.outcome == "synced":
+                from gitops_mcp.cluster.gone import report_gone
+
+                gone = report_gone(kube, self.shared.registry, before, kind, name, namespace, start + timeout_s)
+                result.message += f"; {gone}" if gone else ""
+            return result
 
     def find_owner(
         self,
