@@ -98,9 +98,7 @@ def test_removing_the_apps_gitops_object_shows_it_pruned_with_what_it_applied(en
 
     w = env.app.cluster.wait(f.kind, f.name, f.namespace, None, 60, progress, pull_request=f.pull_request)
     assert w.outcome == "synced", w.message
-    assert w.message.endswith(
-        f"; pruned and gone from the cluster: {kind} {ns}/{name} (with the 2 objects they applied)"
-    )
+    assert w.message.endswith(f"; pruned and gone from the cluster: {kind} {ns}/{name} and 2 more it applied")
     assert env.live("apps/v1", "Deployment", "web") is None and env.live(api, kind, name, ns) is None
 
 

@@ -209,6 +209,9 @@ def _pruned(
             continue
         note = None
         found = provider.removal(live) if api_group(m.ref.api_version) else None
+        result.will_delete(m.ref.api_version, m.ref.kind, m.ref.namespace, m.ref.name)
+        for r in found.managed if found is not None and not found.stays else ():
+            result.will_delete(r.api_version, r.kind, r.namespace, r.name)
         if found is not None and found.managed:
             note = f"with the {len(found.managed)} objects it applied"
             if found.stays:

@@ -132,6 +132,16 @@ def _gone(desired: Any, path: tuple[Segment, ...]) -> tuple[Segment, ...] | None
     return None
 
 
+def _at(obj: Any, path: tuple[Segment, ...]) -> Any:
+    for kind, key in path:
+        if kind == "f":
+            obj = obj.get(key) if isinstance(obj, dict) else None
+        else:
+            named = _named(obj) if isinstance(obj, list) else None
+            obj = named.get(key) if named else None
+    return obj
+
+
 def _present(desired: Any, live: Any, prefix: str, out: list[str]) -> None:
     """Paths of ``desired``'s fields whose value ``live`` does not have."""
     if isinstance(desired, dict) and isinstance(live, dict):
@@ -226,6 +236,8 @@ def no_longer_applied(
             )
     identity = ((("f", "metadata"), ("f", "name")), (("f", "metadata"), ("f", "namespace")))
     for path in sorted(owned):
+        if isinstance(_at(live, path), dict):
+            continue  # owning a map only (Flux applies a Namespace's spec: {}): its content is not the manager's
         gone = _gone(mine, path)
         if gone is not None and gone[:2] not in identity and _text(gone) not in out:
             out.append(_text(gone))

@@ -1,24 +1,12 @@
-"""Wait until objects are deleted (a prune, a garbage collection): a watch per object still there; and
-what left an applier's inventory between two revisions, reported gone (or not)."""
+"""Wait until objects are deleted (a prune, a garbage collection): a watch per object still there."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from gitops_mcp.cluster.client import KubeClient
-from gitops_mcp.cluster.ops import _target
 from gitops_mcp.errors import ClusterError
 from gitops_mcp.providers.live import ObjectRef
-from gitops_mcp.providers.registry import ProviderRegistry
-
-
-@dataclass(frozen=True)
-class Tracked:
-    """An object an applier applies, with what it applies in turn (a GitOps object of its own)."""
-
-    ref: ObjectRef
-    managed: tuple[ObjectRef, ...] = ()
 
 
 def wait_gone(kube: KubeClient, refs: Sequence[ObjectRef], deadline: float) -> list[ObjectRef]:
@@ -51,50 +39,15 @@ def wait_gone(kube: KubeClient, refs: Sequence[ObjectRef], deadline: float) -> l
     return left
 
 
-MAX_TRACKED = 200
-
-
-def _key(ref: ObjectRef) -> tuple[str, str, str, str]:
-    return (
-        ref.api_version.rsplit("/", 1)[0] if "/" in ref.api_version else "",
-        ref.kind,
-        ref.namespace or "",
-        ref.name,
-    )
-
-
-def applied_now(kube: KubeClient, registry: ProviderRegistry, kind: str, name: str, namespace: str) -> list[Tracked]:
-    """What the applier ``kind namespace/name`` applies now (its inventory or resource list), each with
-    what it applies in turn when it is a GitOps object itself (deleted with it); bounded."""
-    provider, ref = _target(registry, kind, name, namespace)
-    obj = kube.get(ref.api_version, kind, name, namespace)
-    out: list[Tracked] = []
-    for m in (provider.managed_objects(ref, obj) or [])[:MAX_TRACKED] if obj else []:
-        found = registry.kind_of(m.ref.api_version, m.ref.kind) if "/" in m.ref.api_version else None
-        nested: tuple[ObjectRef, ...] = ()
-        if found is not None:
-            live = kube.get(m.ref.api_version, m.ref.kind, m.ref.name, m.ref.namespace)
-            nested = found[0].removal(live).managed if live else ()
-        out.append(Tracked(m.ref, nested))
-    return out
-
-
-def report_gone(
-    kube: KubeClient, registry: ProviderRegistry, before: list[Tracked], kind: str, name: str, namespace: str,
-    deadline: float,
-) -> str:  # fmt: skip
-    """After the applier applied a new revision: what left its inventory since ``before``, and whether
-    it is gone from the cluster (waited for until ``deadline``); '' when nothing left it."""
-    now = {_key(t.ref) for t in applied_now(kube, registry, kind, name, namespace)}
-    left = [t for t in before if _key(t.ref) not in now]
-    refs = [r for t in left for r in (t.ref, *t.managed)][:MAX_TRACKED]
-    if not refs:
-        return ""
+def report_gone(kube: KubeClient, gone: Sequence[tuple[str, str, str, str]], deadline: float) -> str:
+    """Whether the objects ``gone`` ((apiVersion, kind, namespace, name): what a merge deletes) are
+    gone from the cluster, waited for until ``deadline``; in a sentence."""
+    refs = [ObjectRef(api_version=a, kind=k, namespace=ns or None, name=n) for a, k, ns, n in gone]
     still = wait_gone(kube, refs, deadline)
-    names = ", ".join(f"{r.kind} {r.namespace + '/' if r.namespace else ''}{r.name}" for r in (t.ref for t in left[:5]))
-    names += f" and {len(left) - 5} more" if len(left) > 5 else ""
-    nested = len(refs) - len(left)
-    what = names + (f" (with the {nested} objects they applied)" if nested else "")
+    first = refs[0]
+    what = f"{first.kind} {first.namespace + '/' if first.namespace else ''}{first.name}"
+    what += f" and {len(refs) - 1} more it applied" if len(refs) > 1 else ""
     if not still:
         return f"pruned and gone from the cluster: {what}"
-    return f"pruned but still in the cluster at the deadline: {len(still)} of {len(refs)} ({what})"
+    names = ", ".join(f"{r.kind} {r.namespace + '/' if r.namespace else ''}{r.name}" for r in still[:5])
+    return f"{len(still)} of the {len(refs)} objects it prunes are still in the cluster at the deadline: {names}"

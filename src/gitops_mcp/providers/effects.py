@@ -4,13 +4,30 @@ effect and :data:`MAX_FIELDS` field paths each; the rest counted."""
 
 from __future__ import annotations
 
-from pydantic import Field
+import json
+import re
+
+from pydantic import Field, PrivateAttr
 
 from gitops_mcp.model import Model
 
 MAX_LISTED = 20
 MAX_FIELDS = 12
 MAX_TEXT = 6000
+MAX_GONE = 100
+_MARK = re.compile(r"<!-- gitops-mcp prunes: (\[.*?\]) -->", re.DOTALL)
+
+
+def pruned_in(text: str) -> list[tuple[str, str, str, str]]:
+    """(apiVersion, kind, namespace, name) of what a description written by :meth:`LiveEffect.text`
+    says the merge prunes (and what those applied); empty when it says nothing."""
+    m = _MARK.search(text or "")
+    try:
+        items = json.loads(m.group(1)) if m else []
+    except ValueError:
+        return []
+    ok = [i for i in items if isinstance(i, list) and len(i) == 4 and all(isinstance(x, str) for x in i)]
+    return [(a, b, c, d) for a, b, c, d in ok[:MAX_GONE]]
 
 
 class Effect(Model):
@@ -40,6 +57,12 @@ class LiveEffect(Model):
     more: int = Field(0, description="Objects left out of the lists (bounded)")
     notes: list[str] = Field(default_factory=list)
     skipped: str | None = Field(None, description="Why there is no live effect")
+    _gone: list[tuple[str, str, str, str]] = PrivateAttr(default_factory=list)
+    """What the merge deletes, with what those applied: checked gone after the merge (see :func:`pruned_in`)."""
+
+    def will_delete(self, api_version: str, kind: str, namespace: str | None, name: str) -> None:
+        if len(self._gone) < MAX_GONE:
+            self._gone.append((api_version, kind, namespace or "", name))
 
     def add(self, which: list[Effect], effect: Effect) -> None:
         if len(which) >= MAX_LISTED:
@@ -73,4 +96,6 @@ class LiveEffect(Model):
         if len(text) > MAX_TEXT:
             cut = text[:MAX_TEXT].rsplit("\n", 1)[0]
             text = f"{cut}\n- ... and {text[len(cut) :].count(chr(10))} more lines"
+        if self._gone:  # for wait_for_sync after the merge (invisible in a rendered description)
+            text += f"\n<!-- gitops-mcp prunes: {json.dumps([list(g) for g in self._gone], separators=(',', ':'))} -->"
         return text

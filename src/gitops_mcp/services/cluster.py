@@ -12,6 +12,7 @@ from gitops_mcp.errors import UserInputError
 from gitops_mcp.git.info import read_repo_info
 from gitops_mcp.git.urls import url_identity
 from gitops_mcp.manifests.locate import locate
+from gitops_mcp.providers.effects import pruned_in
 from gitops_mcp.services.shared import Shared
 
 
@@ -75,14 +76,8 @@ class ClusterService:
         if pull_request is not None and revision is not None:
             raise UserInputError("give revision or pull_request, not both: the merge commit is the revision")
         start = clock.monotonic()
-        before = None
+        gone: list[tuple[str, str, str, str]] = []
         if pull_request is not None:
-            from gitops_mcp.cluster.gone import applied_now
-
-            with self.shared.kube(
-                context
-            ) as kube:  # what it applies before the merge: what the merge prunes is checked
-                before = applied_now(kube, self.shared.registry, kind, name, namespace)
             merge = wait_for_merge(self.shared.settings, pull_request, start + timeout_s, clock, progress)
             if merge.outcome != "merged":
                 with self.shared.kube(context) as kube:
@@ -94,6 +89,7 @@ class ClusterService:
                     message=merge.message,
                 )
             revision = merge.sha
+            gone = pruned_in(merge.body)  # what its description says the merge deletes
             offset = clock.monotonic() - start
             if progress is not None:
                 outer = progress
@@ -101,11 +97,10 @@ class ClusterService:
         left = max(1.0, timeout_s - (clock.monotonic() - start))
         with self.shared.kube(context) as kube:
             result = wait_for_sync(kube, kind, name, namespace, revision, left, progress, registry=self.shared.registry)
-            if before and result.outcome == "synced":
+            if gone and result.outcome == "synced":
                 from gitops_mcp.cluster.gone import report_gone
 
-                gone = report_gone(kube, self.shared.registry, before, kind, name, namespace, start + timeout_s)
-                result.message += f"; {gone}" if gone else ""
+                result.message += "; " + report_gone(kube, gone, start + timeout_s)
             return result
 
     def find_owner(
