@@ -89,7 +89,7 @@ class LiveEffect(Model):
             lines += [f"- {word}: {e.text()}" for e in items]
         if not (self.created or self.changed or self.pruned or self.orphaned or self.refused):
             lines.append("- nothing changes")
-        lines += [f"- unchanged: {self.unchanged} objects"] if self.unchanged else []
+        lines += [f"- unchanged: {self.unchanged} object{'s' if self.unchanged > 1 else ''}"] if self.unchanged else []
         lines += [f"- and {self.more} more"] if self.more else []
         lines += [f"- note: {n}" for n in self.notes]
         text = "\n".join(lines)

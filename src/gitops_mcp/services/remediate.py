@@ -238,7 +238,7 @@ class RemediationService:
                 self.shared, owner, root, url or (owner.git.url if owner.git else None), context
             )
             p.live_effect = effect  # in the result's plan, and in the pull request's description
-            removal = "" if effect.skipped else removal
+            removal = removal if effect.skipped else ""  # the dry run says it, object by object
             msg += removal + "\n\n" + effect.text()
         else:
             msg += removal
