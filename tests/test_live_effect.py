@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from conftest import FIXTURES, make_repo, need_shared, wizard_to_preview
 from doubles.forge import FakeForge
@@ -267,3 +268,128 @@ def test_a_wizard_preview_shows_what_the_deploy_would_create(tmp_path: Path, pro
     assert not e.refused and not e.pruned and not e.changed, e
     assert all(r.query.get("dryRun") == ["All"] for r in w.kube.requests if r.content_type == APPLY)
     assert w.kube.find("apps/v1", "Deployment", "podinfo", "podinfo") is None
+
+
+# -- how each engine renders (pure, with a real kustomize build) --------------------------------------------
+class Reader:
+    """The cluster as the providers read it: ConfigMaps, and Secrets it may not read (403)."""
+
+    def __init__(self, objs: list[dict[str, Any]]) -> None:
+        self.objs = objs
+
+    def get(self, api_version: str, kind: str, name: str, namespace: str | None) -> dict[str, Any] | None:
+        if kind == "Secret":
+            raise ClusterError('secrets "vars" is forbidden', 403)
+        return next((o for o in self.objs if (o["kind"], o["metadata"]["name"]) == (kind, name)), None)
+
+    def list(self, api_version: str, kind: str) -> list[dict[str, Any]] | None:
+        return [o for o in self.objs if o["kind"] == kind]
+
+
+def _package(tmp_path: Path) -> Path:
+    app = tmp_path / "repo/apps/web"
+    app.mkdir(parents=True)
+    (app / "kustomization.yaml").write_text("resources: [deploy.yaml, cm.yaml]\n", encoding="utf-8")
+    (app / "deploy.yaml").write_text(
+        yaml.safe_dump(
+            {**DEPLOY_OBJ, "metadata": {"name": "web"}} | {"spec": {**DEPLOY_OBJ["spec"], "replicas": "${replicas:=2}"}}
+        ),
+        encoding="utf-8",
+    )
+    cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n  annotations:\n    {ann}\ndata:\n  env: ${{env}}\n"
+    (app / "cm.yaml").write_text(cm.format(ann="kustomize.toolkit.fluxcd.io/substitute: disabled"), encoding="utf-8")
+    return tmp_path / "repo"
+
+
+def test_flux_renders_its_path_as_kustomize_controller_does(tmp_path: Path) -> None:
+    from gitops_mcp.manifests.render import render
+    from gitops_mcp.providers.flux.render import envsubst, rendering
+
+    assert envsubst("${a} ${b:=x} ${c:-y} ${a:=z} ${unset}!", {"a": "1", "c": ""}) == "1 x y 1 !"
+    root = _package(tmp_path)
+    source = {
+        "apiVersion": "source.toolkit.fluxcd.io/v1",
+        "kind": "GitRepository",
+        "metadata": {"name": "apps", "namespace": "flux-system"},
+        "spec": {"url": "https://example.com/apps.git"},
+    }
+    vars_cm = {
+        "kind": "ConfigMap",
+        "metadata": {"name": "vars", "namespace": "flux-system"},
+        "data": {"replicas": "3", "env": "prod"},
+    }
+    ks = {
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+        "kind": "Kustomization",
+        "metadata": {"name": "web", "namespace": "flux-system"},
+        "spec": {
+            "path": "./apps/web",
+            "targetNamespace": "prod",
+            "images": [{"name": "nginx", "newTag": "1.27"}],
+            "sourceRef": {"kind": "GitRepository", "name": "apps"},
+            "postBuild": {
+                "substituteFrom": [{"kind": "ConfigMap", "name": "vars"}, {"kind": "Secret", "name": "vars"}]
+            },
+        },
+    }
+    how = rendering(Reader([source, vars_cm]), ks)
+    assert not isinstance(how, str)
+    assert how.field_manager == "kustomize-controller" and how.repo_url == "https://example.com/apps.git"
+    assert any("Secret flux-system/vars are not substituted" in n for n in how.notes), how.notes
+    out = render(root, how.plan)
+    assert out.problem is None, out.problem
+    objs = {o["kind"]: how.finish(o, True) for o in out.objects}
+    dep, cm = objs["Deployment"], objs["ConfigMap"]
+    assert dep["metadata"]["namespace"] == "prod" and dep["spec"]["replicas"] == 3
+    assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.27"
+    assert dep["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/name"] == "web"
+    assert cm["data"] == {"env": "${env}"}  # substitute: disabled
+    ks["spec"]["sourceRef"] = {"kind": "OCIRepository", "name": "apps"}
+    assert "not a Git repository" in str(rendering(Reader([source]), ks))
+
+
+def test_argocd_renders_its_source_as_the_repo_server_does(tmp_path: Path) -> None:
+    from gitops_mcp.manifests.render import render
+    from gitops_mcp.providers.argocd.render import _images, rendering
+
+    assert _images(["nginx=registry.example/nginx:1.27", "nginx:1.26", "redis@sha256:abc"]) == [
+        {"name": "nginx", "newName": "registry.example/nginx", "newTag": "1.27"},
+        {"name": "nginx", "newTag": "1.26"},
+        {"name": "redis", "digest": "sha256:abc"},
+    ]
+    root = _package(tmp_path)
+    app = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": "web", "namespace": "argocd"},
+        "spec": {
+            "source": {
+                "repoURL": "https://example.com/apps.git",
+                "path": "apps/web",
+                "kustomize": {"namePrefix": "p-"},
+            },
+            "destination": {"namespace": "prod"},
+        },
+    }
+    how = rendering(Reader([]), app)
+    assert not isinstance(how, str) and how.field_manager == "argocd-controller"
+    out = render(root, how.plan)
+    assert out.problem is None, out.problem
+    dep = next(how.finish(o, True) for o in out.objects if o["kind"] == "Deployment")
+    assert dep["metadata"]["name"] == "p-web" and dep["metadata"]["namespace"] == "prod"
+    assert dep["metadata"]["annotations"]["argocd.argoproj.io/tracking-id"] == "web:apps/Deployment:prod/p-web"
+    assert dep["spec"]["replicas"] == "${replicas:=2}"  # Argo CD substitutes nothing
+    app["spec"]["source"]["chart"] = "podinfo"
+    assert "no outbound request" in str(rendering(Reader([]), app))
+
+
+def test_a_remote_reference_is_never_fetched(tmp_path: Path) -> None:
+    from gitops_mcp.manifests.render import RenderPlan, render
+
+    root = _package(tmp_path)
+    (root / "apps/web/kustomization.yaml").write_text(
+        "resources: [deploy.yaml, https://github.com/org/repo//base?ref=v1]\n", encoding="utf-8"
+    )
+    out = render(root, RenderPlan(path="apps/web"))
+    assert out.objects == [] and out.problem is not None and "is remote" in out.problem
+    assert render(root, RenderPlan(path="../elsewhere")).problem == "../elsewhere leaves the repository"
