@@ -22,7 +22,7 @@ from typing import Any
 from gitops_mcp.cluster.client import FIELD_MANAGER, KubeClient
 from gitops_mcp.cluster.fielddiff import applied_diff, no_longer_applied, object_diff
 from gitops_mcp.cluster.owner import OwnerFinder
-from gitops_mcp.errors import ClusterError
+from gitops_mcp.errors import ClusterError, ClusterUnavailable
 from gitops_mcp.manifests.render import render
 from gitops_mcp.providers.base import Provider
 from gitops_mcp.providers.effects import Effect, LiveEffect
@@ -90,11 +90,15 @@ class _Run:
         ref, result = _ref(obj), self.result
         try:
             live = self.kube.get(ref.api_version, ref.kind, ref.name, ref.namespace)
+        except ClusterUnavailable:
+            raise
         except ClusterError as exc:
             result.add(result.unchecked, _effect(ref, note=f"cannot be read: {str(exc)[:200]}"))
             return
         try:
             after = self.kube.apply(obj, dry_run=True, manager=self.manager, force=True)
+        except ClusterUnavailable:
+            raise
         except ClusterError as exc:
             if exc.status == 403:  # a dry run needs the rights of a write: compare without the API server
                 self.compared.add(ref.kind)
