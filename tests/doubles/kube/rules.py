@@ -204,3 +204,37 @@ def conflicts(live: Obj, body: Obj, manager: str) -> list[tuple[str, str]]:
             if value_at(live, p) != value_at(body, p)
         )
     return out
+
+
+def take_over(live: Obj, body: Obj, manager: str, force: bool) -> tuple[list[Obj], set[Path_]]:
+    """What a server-side apply of ``body`` by ``manager`` does to ``live``'s field ownership: (the
+    other managers' entries, without what a forced apply takes from them; the fields ``manager``
+    applied before, no longer applies and nobody else owns, which the apply removes).
+
+    Raises:
+        ApiError: 409 when another manager owns a field ``body`` sets to another value, unless ``force``.
+    """
+    found = conflicts(live, body, manager)
+    if found and not force:
+        raise ApiError(
+            409,
+            "Conflict",
+            f"Apply failed with {len(found)} conflict{'s' if len(found) > 1 else ''}: "
+            + "; ".join(f'conflict with "{m}": {p}' for m, p in found),
+        )
+    mine = field_paths({k: v for k, v in body.items() if k != "status"})
+    entries = (live.get("metadata") or {}).get("managedFields") or []
+    before = next((e for e in entries if e.get("manager") == manager and e.get("operation") == "Apply"), None)
+    others: list[Obj] = []
+    for e in entries:
+        if e is before:
+            continue
+        e = json.loads(json.dumps(e))
+        if "fieldsV1" in e:  # forced: the fields this apply sets are its own now
+            left = from_fields_v1(e["fieldsV1"]) - mine
+            if not left:
+                continue
+            e["fieldsV1"] = to_fields_v1(left)
+        others.append(e)
+    owned = set().union(*(from_fields_v1(e.get("fieldsV1")) for e in others)) if others else set()
+    return others, from_fields_v1((before or {}).get("fieldsV1")) - mine - owned

@@ -274,13 +274,12 @@ class Store:
             raise ApiError(400, "BadRequest", "the namespace of the object does not match the namespace on the URL")
         rules.check_apply(r, ns, name, body)
         applied = {k: v for k, v in body.items() if k != "status" or not r.status}
-        mine = rules.field_paths(applied)
         entry = {
             "manager": manager,
             "operation": "Apply",
             "apiVersion": r.api_version,
             "fieldsType": "FieldsV1",
-            "fieldsV1": rules.to_fields_v1(mine),
+            "fieldsV1": rules.to_fields_v1(rules.field_paths(applied)),
         }
         with self.cond:
             if self._key(r, ns, name) not in self.objects:
@@ -290,30 +289,9 @@ class Store:
             view, r = r, self._canon(r)
             body = events.to_core(body) if view != r else body
             old = self.get(r, ns, name)
-            found = rules.conflicts(old, body, manager)
-            if found and not force:
-                raise ApiError(
-                    409,
-                    "Conflict",
-                    f"Apply failed with {len(found)} conflict{'s' if len(found) > 1 else ''}: "
-                    + "; ".join(f'conflict with "{m}": {p}' for m, p in found),
-                )
-            entries = old["metadata"].get("managedFields") or []
-            before = next((e for e in entries if e.get("manager") == manager and e.get("operation") == "Apply"), None)
-            others: list[Obj] = []
-            for e in entries:
-                if e is before:
-                    continue
-                e = copy.deepcopy(e)
-                if "fieldsV1" in e:  # forced: the fields this apply sets are its own now
-                    left = rules.from_fields_v1(e["fieldsV1"]) - mine
-                    if not left:
-                        continue
-                    e["fieldsV1"] = rules.to_fields_v1(left)
-                others.append(e)
-            owned = set().union(*(rules.from_fields_v1(e.get("fieldsV1")) for e in others)) if others else set()
+            others, dropped = rules.take_over(old, body, manager, force)
             new = _apply_merge(old, applied)
-            for path in rules.from_fields_v1((before or {}).get("fieldsV1")) - mine - owned:
+            for path in dropped:
                 rules.drop(new, path)  # no longer applied by anyone: gone
             new["metadata"]["managedFields"] = [*others, entry]
             return 200, self._out(view, self._store_update(r, old, new, status_only=False, strict=True))
