@@ -135,7 +135,7 @@ def test_a_removal_proposed_says_its_live_effect_and_is_pruned_after_the_merge(e
     assert r.commit is not None and r.commit.pr_url and r.follow is not None, r.message
     [pr] = env.forge.store.pulls["org/apps"]
     assert pr["title"] == "Remove Deployment web/web"
-    assert "Live effect after the merge: the controller deletes Deployment web/web." in pr["body"]
+    assert "- prune: Deployment web/web" in pr["body"], pr["body"]  # the dry run of the merge
     assert env.world.kube.find("apps/v1", "Deployment", "web", "web") is not None  # nothing live before the merge
 
     def progress(elapsed: float, message: str) -> None:
@@ -145,6 +145,7 @@ def test_a_removal_proposed_says_its_live_effect_and_is_pruned_after_the_merge(e
     f = r.follow
     w = env.app.cluster.wait(f.kind, f.name, f.namespace, None, 60, progress, pull_request=f.pull_request)
     assert w.outcome == "synced", w.message
+    assert w.message.endswith("; pruned and gone from the cluster: Deployment web/web"), w.message
     assert env.world.kube.find("apps/v1", "Deployment", "web", "web") is None
 
 

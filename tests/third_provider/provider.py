@@ -50,6 +50,7 @@ from gitops_mcp.providers.live import (
     ReconcileStep,
     RemediationRoute,
     Removal,
+    Rendering,
     SyncStatus,
     repo_dir,
 )
@@ -279,6 +280,24 @@ class KappProvider:
             return Removal()
         name = as_str(as_map(live.get("metadata")).get("name"))
         return Removal(bootstrap=f"the App {name} is kapp's own" if name == "kapp-system" else None)
+
+    def rendering(self, cluster: ClusterReader, applier: Obj) -> Rendering | str:
+        """kapp deploys the App's Git path as a plain directory, into its targetNamespace."""
+        from gitops_mcp.manifests.render import RenderPlan
+
+        if applier.get("kind") != "App":
+            return f"a kapp {applier.get('kind')} applies nothing"
+        spec = as_map(applier.get("spec"))
+        git, target = as_map(spec.get("git")), spec.get("targetNamespace")
+
+        def finish(obj: Obj, namespaced: bool) -> Obj:
+            meta = obj.setdefault("metadata", {})
+            if namespaced and target and not meta.get("namespace"):
+                meta["namespace"] = target
+            return obj
+
+        plan = RenderPlan(path=repo_dir(git.get("path")))
+        return Rendering(plan=plan, field_manager="kapp", finish=finish, repo_url=str(git.get("url") or "") or None)
 
     def suspension(self, doc: Mapping[str, Any], suspend: bool) -> tuple[FieldEdit, ...]:
         if doc.get("kind") != "App":

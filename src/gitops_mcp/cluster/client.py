@@ -129,6 +129,7 @@ class KubeClient:
         body: Any = None,
         content_type: str | None = None,
         what: str = "",
+        attempts: int = RETRIES,
     ) -> Obj:
         import urllib3
         from kubernetes.client.exceptions import ApiException
@@ -138,7 +139,7 @@ class KubeClient:
             headers["Content-Type"] = content_type
         what = what or f"{method} {path}"
         delay = 0.2
-        for attempt in range(RETRIES):
+        for attempt in range(attempts):
             try:
                 params = self._api.param_serialize(
                     method=method,
@@ -154,7 +155,7 @@ class KubeClient:
             except ApiException as exc:
                 status, data = exc.status or 0, exc.body or str(exc.reason)
             except (urllib3.exceptions.HTTPError, OSError) as exc:
-                if attempt + 1 < RETRIES:
+                if attempt + 1 < attempts:
                     self.clock.sleep(delay)
                     delay *= 2
                     continue
@@ -163,7 +164,7 @@ class KubeClient:
                 ) from None
             if 200 <= status < 300:
                 return json.loads(data) if data else {}
-            if status in _TRANSIENT and attempt + 1 < RETRIES:
+            if status in _TRANSIENT and attempt + 1 < attempts and "typed patch" not in data:
                 self.clock.sleep(delay)
                 delay *= 2
                 continue
@@ -231,10 +232,11 @@ class KubeClient:
             what=f"patch {kind} {namespace}/{name}",
         )
 
-    def apply(self, obj: Obj, dry_run: bool) -> Obj:
+    def apply(self, obj: Obj, dry_run: bool, manager: str = FIELD_MANAGER, force: bool = False) -> Obj:
         """Server-side apply of ``obj`` (field manager ``gitops-mcp``, never forcing ownership of
         fields another manager owns); ``dry_run``: the API server checks everything (RBAC, schema,
         admission) and stores nothing. The object as the server has (or would have) it.
+        ``manager``/``force``: as a controller applies (a dry run of what it will do).
 
         Raises:
             ClusterError: with the API server's own reason (403, 404 for a kind it does not serve,
@@ -247,7 +249,7 @@ class KubeClient:
             raise ClusterError(
                 f"apply {kind} {name or '?'}: the object needs a name" + (" and a namespace" if r.namespaced else "")
             )
-        query = {"fieldManager": FIELD_MANAGER, "force": "false"}
+        query = {"fieldManager": manager, "force": "true" if force else "false"}
         if dry_run:
             query["dryRun"] = "All"
         where = f"{namespace}/{name}" if r.namespaced else name

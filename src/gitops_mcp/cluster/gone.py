@@ -37,3 +37,17 @@ def wait_gone(kube: KubeClient, refs: Sequence[ObjectRef], deadline: float) -> l
                 if exc.status not in (404, 410):
                     raise
     return left
+
+
+def report_gone(kube: KubeClient, gone: Sequence[tuple[str, str, str, str]], deadline: float) -> str:
+    """Whether the objects ``gone`` ((apiVersion, kind, namespace, name): what a merge deletes) are
+    gone from the cluster, waited for until ``deadline``; in a sentence."""
+    refs = [ObjectRef(api_version=a, kind=k, namespace=ns or None, name=n) for a, k, ns, n in gone]
+    still = wait_gone(kube, refs, deadline)
+    first = refs[0]
+    what = f"{first.kind} {first.namespace + '/' if first.namespace else ''}{first.name}"
+    what += f" and {len(refs) - 1} more it applied" if len(refs) > 1 else ""
+    if not still:
+        return f"pruned and gone from the cluster: {what}"
+    names = ", ".join(f"{r.kind} {r.namespace + '/' if r.namespace else ''}{r.name}" for r in still[:5])
+    return f"{len(still)} of the {len(refs)} objects it prunes are still in the cluster at the deadline: {names}"

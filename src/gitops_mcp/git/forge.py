@@ -62,6 +62,7 @@ class PullState(Model):
     state: Literal["open", "merged", "closed"]
     merge_sha: str | None = Field(None, description="The commit the merge put on the base branch")
     url: str
+    body: str = ""
 
 
 @dataclass(frozen=True)
@@ -166,11 +167,15 @@ class Forge:
             pr = self._call("GET", f"/repos/{quote(ref.repo_path, safe='/')}/pulls/{ref.number}")
             state = "merged" if pr.get("merged") else ("open" if pr.get("state") == "open" else "closed")
             sha = pr.get("merge_commit_sha") if state == "merged" else None
-            return PullState(state=state, merge_sha=sha, url=str(pr.get("html_url", "")))
+            return PullState(
+                state=state, merge_sha=sha, url=str(pr.get("html_url", "")), body=str(pr.get("body") or "")
+            )
         mr = self._call("GET", f"/projects/{quote(ref.repo_path, safe='')}/merge_requests/{ref.number}")
         state = {"opened": "open", "locked": "open", "merged": "merged"}.get(str(mr.get("state")), "closed")
         sha = (mr.get("merge_commit_sha") or mr.get("squash_commit_sha")) if state == "merged" else None
-        return PullState(state=state, merge_sha=sha, url=str(mr.get("web_url", "")))
+        return PullState(
+            state=state, merge_sha=sha, url=str(mr.get("web_url", "")), body=str(mr.get("description") or "")
+        )
 
     def open_or_update(self, spec: PullRequestSpec) -> PullRequest:
         return self._github(spec) if self.kind == "github" else self._gitlab(spec)

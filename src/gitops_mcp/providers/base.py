@@ -29,6 +29,7 @@ from gitops_mcp.providers.live import (
     ReconcilePlan,
     RemediationRoute,
     Removal,
+    Rendering,
     SyncStatus,
 )
 from gitops_mcp.questions import QuestionDef
@@ -330,6 +331,12 @@ class Provider(Protocol):
         """The fields of its object's document ``doc`` that stop (``suspend``) or restart its
         controller applying new commits; empty when they already say so. Raises
         :class:`~gitops_mcp.errors.UserInputError` for a kind it cannot suspend."""
+        ...
+
+    def rendering(self, cluster: ClusterReader, applier: Obj) -> Rendering | str:
+        """How its (live or generated) ``applier`` renders its Git path at a revision, as its
+        controller does (what to build, what the controller adds to each object, its field
+        manager); or why it cannot be rendered here."""
         ...
 
     chart_releases: Mapping[str, ChartRelease]

@@ -35,6 +35,7 @@ from gitops_mcp.providers.live import (
     ReconcilePlan,
     RemediationRoute,
     Removal,
+    Rendering,
     SyncStatus,
 )
 from gitops_mcp.settings import PolicySettings
@@ -126,6 +127,9 @@ class ProviderDefaults:
 
     def removal(self, obj: Obj) -> Removal:
         return Removal()
+
+    def rendering(self, cluster: ClusterReader, applier: Obj) -> Rendering | str:
+        return f"{applier.get('kind')} is not rendered by this server"
 
     def suspension(self, doc: Mapping[str, Any], suspend: bool) -> tuple[FieldEdit, ...]:
         raise UserInputError(f"{doc.get('kind')} cannot be suspended by this server")

@@ -18,7 +18,9 @@ from typing import Any, Literal, Protocol
 from pydantic import Field, PrivateAttr
 
 from gitops_mcp.git.urls import url_identity
+from gitops_mcp.manifests.render import RenderPlan
 from gitops_mcp.model import Model
+from gitops_mcp.providers.effects import LiveEffect
 
 Obj = dict[str, Any]
 State = Literal["ready", "progressing", "failed", "suspended", "not_found", "unknown"]
@@ -90,6 +92,7 @@ class SyncStatus(Model):
         None,
         description="What to look at next: its recent Events and, when not ready, the unhealthy objects it manages",
     )
+    live_effect: LiveEffect | None = Field(None, description="With revision: what applying it would do (dry run)")
     _waits_for: ObjectRef | None = PrivateAttr(None)
 
     @property
@@ -304,3 +307,20 @@ def parent_of(
         if url_identity(a.repo_url) == repo and _covers(a.path, directory) and (a.ref.kind, a.ref.name) not in own
     ]
     return max(found, key=lambda a: len(a.path), default=None)
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """How a provider's applier turns its Git path into what it applies (``Provider.rendering``):
+    what to build, then what its controller adds to each object before a server-side apply."""
+
+    plan: RenderPlan
+    field_manager: str
+    """The field manager its controller applies with."""
+    finish: Callable[[Obj, bool], Obj] = lambda obj, namespaced: obj
+    """One rendered object as the controller sends it (``namespaced``: whether its kind is);
+    labels, annotations, a default namespace, substitutions."""
+    notes: tuple[str, ...] = ()
+    """What could not be taken into account (a Secret it may not read, ...)."""
+    repo_url: str | None = None
+    """The Git repository the plan's path is in (None: not a Git repository)."""

@@ -24,6 +24,7 @@ from gitops_mcp.detection.kinds import GitOpsKinds
 from gitops_mcp.manifests.edit import YamlEditor
 from gitops_mcp.manifests.yaml import load_documents
 from gitops_mcp.model import Model
+from gitops_mcp.providers.effects import LiveEffect
 from gitops_mcp.providers.live import RemediationRoute
 from gitops_mcp.providers.registry import ProviderRegistry
 from gitops_mcp.remediation.changes import (
@@ -56,6 +57,7 @@ class Plan(Model):
     edits: list[FileEdit]
     affects: list[str] = Field(default_factory=list, description="Other environments the change reaches")
     notes: list[str] = Field(default_factory=list)
+    live_effect: LiveEffect | None = Field(None, description="pull_request: what the merge would do (dry run)")
 
 
 def _read(root: Path, rel: str) -> str:

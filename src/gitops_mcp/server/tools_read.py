@@ -8,6 +8,7 @@ import anyio
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
+from gitops_mcp.server.auth import current_principal
 from gitops_mcp.server.common import (
     READ,
     READ_CLUSTER,
@@ -57,12 +58,13 @@ def register(tools: ToolSet, svc: Services, settings: Settings) -> None:
     async def get_sync_status(
         kind: SyncKind,
         name: ObjectName,
-        namespace: Annotated[str, Field(description="Object namespace (Flux: usually flux-system; Argo: argocd)")],
+        namespace: Annotated[str, Field(description="Object namespace")],
         cluster: Cluster = None,
+        revision: Annotated[str | None, Field(description="Branch to dry-run: live_effect")] = None,
     ) -> SyncStatus:
-        """Normalised status of a Flux object or Argo CD Application: state, revisions, the
-        controller's message and conditions (Argo CD: sync, health, operation phase)."""
-        return await answer(svc.cluster.sync_status, kind, name, namespace, cluster)
+        """Status of a Flux object or Argo CD Application: state, revisions, the controller's
+        message and conditions."""
+        return await answer(svc.cluster.sync_status, kind, name, namespace, cluster, revision, current_principal())
 
     @tools.tool(annotations=READ_CLUSTER)
     async def find_owner(

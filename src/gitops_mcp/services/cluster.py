@@ -12,6 +12,7 @@ from gitops_mcp.errors import UserInputError
 from gitops_mcp.git.info import read_repo_info
 from gitops_mcp.git.urls import url_identity
 from gitops_mcp.manifests.locate import locate
+from gitops_mcp.providers.effects import pruned_in
 from gitops_mcp.services.shared import Shared
 
 
@@ -21,10 +22,24 @@ class ClusterService:
     def __init__(self, shared: Shared) -> None:
         self.shared = shared
 
-    def sync_status(self, kind: str, name: str, namespace: str, context: str | None = None) -> SyncStatus:
+    def sync_status(
+        self,
+        kind: str,
+        name: str,
+        namespace: str,
+        context: str | None = None,
+        revision: str | None = None,
+        principal: str = "local",
+    ) -> SyncStatus:
+        """With ``revision`` (a branch of the repository it applies): also what applying its tip would
+        do (:func:`~gitops_mcp.services.effect.branch_effect`)."""
+        from gitops_mcp.services.effect import branch_effect
 
         with self.shared.kube(context) as kube:
-            return get_status(kube, kind, name, namespace, registry=self.shared.registry, diagnose=True)
+            st = get_status(kube, kind, name, namespace, registry=self.shared.registry, diagnose=True)
+            if revision is not None:
+                st.live_effect = branch_effect(self.shared, kube, st, revision, principal)
+            return st
 
     def reconcile(
         self,
@@ -61,6 +76,7 @@ class ClusterService:
         if pull_request is not None and revision is not None:
             raise UserInputError("give revision or pull_request, not both: the merge commit is the revision")
         start = clock.monotonic()
+        gone: list[tuple[str, str, str, str]] = []
         if pull_request is not None:
             merge = wait_for_merge(self.shared.settings, pull_request, start + timeout_s, clock, progress)
             if merge.outcome != "merged":
@@ -73,13 +89,19 @@ class ClusterService:
                     message=merge.message,
                 )
             revision = merge.sha
+            gone = pruned_in(merge.body)  # what its description says the merge deletes
             offset = clock.monotonic() - start
             if progress is not None:
                 outer = progress
                 progress = lambda elapsed, msg: outer(elapsed + offset, msg)  # noqa: E731
         left = max(1.0, timeout_s - (clock.monotonic() - start))
         with self.shared.kube(context) as kube:
-            return wait_for_sync(kube, kind, name, namespace, revision, left, progress, registry=self.shared.registry)
+            result = wait_for_sync(kube, kind, name, namespace, revision, left, progress, registry=self.shared.registry)
+            if gone and result.outcome == "synced":
+                from gitops_mcp.cluster.gone import report_gone
+
+                result.message += "; " + report_gone(kube, gone, start + timeout_s)
+            return result
 
     def find_owner(
         self,

@@ -48,7 +48,11 @@ class Edits:
         return out
 
     def write_and_commit(self, root: Path, edits: list[Any], message: str, mode: Mode) -> CommitResult:
+        self.write(root, edits)
+        return self.commit(root, edits, message, mode)
 
+    def write(self, root: Path, edits: list[Any]) -> None:
+        """Write every edit into the working tree at ``root`` (each target checked first)."""
         self.shared.delivery.prepare_write(root, [e.file for e in edits])
         targets = [safe_repo_file(root, e.file, "path") for e in edits]
         for target in targets:  # every target checked before anything is written
@@ -58,4 +62,6 @@ class Edits:
                 write_text_atomic(root, target, e.after)
             else:  # a removal: the file held nothing else
                 target.unlink()
+
+    def commit(self, root: Path, edits: list[Any], message: str, mode: Mode) -> CommitResult:
         return self.shared.delivery.commit_and_push(root, [e.file for e in edits], message, mode=mode)

@@ -25,6 +25,7 @@ class Merge:
     sha: str | None
     message: str
     ref: PullRef
+    body: str = ""
 
 
 def wait_for_merge(
@@ -43,7 +44,7 @@ def wait_for_merge(
                 msg = f"{ref.label} merged as {st.merge_sha[:12]}; waiting for the controller to apply it"
                 if progress is not None:
                     progress(elapsed, msg)
-                return Merge("merged", st.merge_sha, msg, ref)
+                return Merge("merged", st.merge_sha, msg, ref, st.body)
             if st.state == "closed":
                 return Merge("closed", None, f"{ref.label} was closed without merging: none of it will go live", ref)
             remaining = deadline - clock.monotonic()

@@ -19,6 +19,7 @@ from gitops_mcp.manifests.write import diff_against, unified_diff
 from gitops_mcp.manifests.yaml import dump_documents
 from gitops_mcp.paths import check_relative, safe_repo_file
 from gitops_mcp.providers.base import Provider, Surroundings
+from gitops_mcp.providers.effects import LiveEffect
 from gitops_mcp.services.around import gather, repo_tree
 from gitops_mcp.services.shared import Shared
 from gitops_mcp.services.update_owner import updated_file
@@ -269,6 +270,13 @@ class Preparation:
             self.shared.delivery.prepare_write(Path(ctx.repo_root), [out])
             exists, diff = diff_against(Path(ctx.repo_root), out, text)
         diff = diff if exists else ""  # a new file: its diff would be the whole yaml again
+        effect = None
+        if ctx.can_wait and ctx.repo_root and not ctx.source_url:  # dry-run what the file would apply
+            from gitops_mcp.services.effect import preview_effect
+
+            effect = preview_effect(self.shared, objects, Path(ctx.repo_root), ctx.origin_url, a.get("cluster"))
+        elif ctx.origin_url and not self.shared.cluster_configured():
+            effect = LiveEffect(skipped="no cluster configured")
         return Preview(
             provider=provider.name,
             output_path=out,
@@ -279,4 +287,5 @@ class Preparation:
             file_exists=exists,
             validation=validation,
             package_check=self.package_check(a, ctx),
+            live_effect=effect,
         )

@@ -156,7 +156,7 @@ class RemediationService:
         follows = repo.url is not None and url_identity(repo.url) == url_identity(chain.git.url)
         with repo.working_tree(self.shared, principal, source_branch(chain.git) if follows else None) as tree:
             owner = self.cluster.locate(chain, tree.root, tree.url)
-            result, facts = self._change(owner, tree.root, change, msg, mode, context)
+            result, facts = self._change(owner, tree.root, change, msg, mode, context, tree.url)
         if result.commit is None:
             return result
         if facts is not None and (facts.applier_keeps or facts.removal.stays):
@@ -200,18 +200,26 @@ class RemediationService:
                 )
 
     def _change(
-        self, owner: OwnerResult, root: Path, change: Any, msg: str, mode: Mode, context: str | None
+        self,
+        owner: OwnerResult,
+        root: Path,
+        change: Any,
+        msg: str,
+        mode: Mode,
+        context: str | None,
+        url: str | None = None,
     ) -> tuple[RemediationResult, LiveFacts | None]:
         """Plan, validate, write and deliver the edit in the repository at ``root`` (with, for a
         removal, what the cluster said of it before)."""
         from gitops_mcp.services.lifecycle import live_facts, removal_effect
 
         registry, facts = self.shared.registry, None
+        removal = ""
         if change.type == "remove":
             with self.shared.kube(context) as kube:
                 facts = live_facts(kube, owner, registry)
             p = plan_remove(root, owner, change, registry, facts)
-            msg += "\n\n" + removal_effect(owner, facts)  # the pull request's description says it too
+            removal = "\n\n" + removal_effect(owner, facts)  # the pull request's description says it too
         elif change.type in LIFECYCLE:
             p = plan_suspend(root, owner, change, registry)
         else:
@@ -222,7 +230,19 @@ class RemediationService:
             result.message = "; ".join(p.notes)
             return result, facts
         result.validation = self.edits.validate(p.edits, suspending=change.type == "suspend")
-        commit = self.edits.write_and_commit(root, p.edits, msg, mode)
+        self.edits.write(root, p.edits)
+        if mode == "pull_request":  # what the merge would do, dry-run against the cluster, in the description
+            from gitops_mcp.services.effect import remediation_effect
+
+            effect = remediation_effect(
+                self.shared, owner, root, url or (owner.git.url if owner.git else None), context
+            )
+            p.live_effect = effect  # in the result's plan, and in the pull request's description
+            removal = removal if effect.skipped else ""  # the dry run says it, object by object
+            msg += removal + "\n\n" + effect.text()
+        else:
+            msg += removal
+        commit = self.edits.commit(root, p.edits, msg, mode)
         result.commit = commit
         result.message = commit.message
         return result, facts

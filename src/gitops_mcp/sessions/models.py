@@ -14,6 +14,7 @@ from gitops_mcp.manifests.preflight import PackageCheck
 from gitops_mcp.manifests.validation import ValidationResult
 from gitops_mcp.model import Model
 from gitops_mcp.providers.base import ExistingOwner, ExistingSource, ObjectSummary
+from gitops_mcp.providers.effects import LiveEffect
 from gitops_mcp.providers.live import Applier, ObjectRef
 from gitops_mcp.questions import AnswerError, Question, as_text
 from gitops_mcp.syntax import MAX_FREE_TEXT
@@ -96,6 +97,7 @@ class Preview(Model):
     package_check: PackageCheck | None = Field(
         None, description="Whether the package itself builds (kustomize build / helm template); None: not checked"
     )
+    live_effect: LiveEffect | None = Field(None, description="What applying it would do (server-side dry run)")
 
     def digest(self) -> str:
         """What the user reviews: the target, the YAML and the change to the file."""

@@ -270,7 +270,12 @@ class FakeKube(Store, HttpDouble):
         if method in ("POST", "PUT", "PATCH", "DELETE"):
             dry = query.get("dryRun", [])
             if any(v != "All" for v in dry):
-                raise ApiError(400, "BadRequest", f"Invalid dryRun value {dry!r}: only All is supported")
+                raise ApiError(
+                    422,
+                    "Invalid",
+                    f'PatchOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: {json.dumps(dry)}: '
+                    'supported values: "All"',
+                )
             if dry:
                 with self.dry_run():
                     return self._dispatch(method, path, query, body, ctype)
@@ -316,14 +321,14 @@ class FakeKube(Store, HttpDouble):
                 raise ApiError(400, "BadRequest", "the body must be an object")
             if obj.get("kind") not in (None, r.kind) or obj.get("apiVersion") not in (None, r.api_version):
                 raise ApiError(400, "BadRequest", f"the API version/kind in the body does not match {r.kind}")
-            return 201, self.create(r, ns, obj)
+            return 201, self.create(r, ns, obj, strict=True)
         if name is None:
             raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
         if method == "PUT":
             obj = parsed()
             if not isinstance(obj, dict):
                 raise ApiError(400, "BadRequest", "the body must be an object")
-            return 200, self.replace(r, ns, name, obj, status_only)
+            return 200, self.replace(r, ns, name, obj, status_only, strict=True)
         if method == "PATCH":
             force = query.get("force", [])
             if ctype == "application/apply-patch+yaml":
@@ -343,7 +348,7 @@ class FakeKube(Store, HttpDouble):
                     doc = yaml.safe_load(body.decode() or "null")
                 except (yaml.YAMLError, UnicodeDecodeError):
                     raise ApiError(400, "BadRequest", "the apply patch is not valid YAML") from None
-                return self.apply(r, ns, name, doc, manager)
+                return self.apply(r, ns, name, doc, manager, force == ["true"])
             if force:
                 raise ApiError(
                     400,
@@ -351,7 +356,7 @@ class FakeKube(Store, HttpDouble):
                     'PatchOptions.meta.k8s.io "" is invalid: force: Forbidden: '
                     "may not be specified for non-apply patch",
                 )
-            return 200, self.patch(r, ns, name, parsed(), ctype or "", status_only)
+            return 200, self.patch(r, ns, name, parsed(), ctype or "", status_only, strict=True)
         if method == "DELETE":
             return 200, self.delete(r, ns, name)
         raise ApiError(405, "MethodNotAllowed", "method not allowed")

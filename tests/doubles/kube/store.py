@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from doubles.kube import events, validate
+from doubles.kube import events, rules, validate
 from doubles.kube.patch import PATCH_TYPES, json_patch, merge_patch
 from doubles.kube.resources import DEFAULT_RESOURCES, ApiError, Obj, Resource
 from doubles.kube.selectors import field_match, label_match
@@ -121,7 +121,7 @@ class Store:
                 raise ApiError(404, "NotFound", f'{r.plural}.{r.group or ""} "{name}" not found'.replace(". ", " "))
             return self._out(r, copy.deepcopy(obj))
 
-    def create(self, r: Resource, ns: str | None, body: Obj) -> Obj:
+    def create(self, r: Resource, ns: str | None, body: Obj, strict: bool = False) -> Obj:
         view, r = r, self._canon(r)
         if view != r:
             events.check_new(body)
@@ -144,6 +144,8 @@ class Store:
                 meta["namespace"] = ns
             else:  # as the API server does: a cluster-scoped object has no namespace
                 meta.pop("namespace", None)
+            if strict:  # a request to the API (tests and the simulator may store what they like)
+                rules.check_object(r, body)
             key = self._key(r, ns, name)
             if key in self.objects:
                 raise ApiError(409, "AlreadyExists", f'{r.plural} "{name}" already exists')
@@ -163,7 +165,7 @@ class Store:
             self._emit("ADDED", r, obj)
             return self._out(view, copy.deepcopy(obj))
 
-    def _store_update(self, r: Resource, old: Obj, new: Obj, status_only: bool) -> Obj:
+    def _store_update(self, r: Resource, old: Obj, new: Obj, status_only: bool, strict: bool = False) -> Obj:
         new["apiVersion"], new["kind"] = r.api_version, r.kind
         meta = new.setdefault("metadata", {})
         for k in ("uid", "creationTimestamp", "name", "namespace"):
@@ -176,6 +178,9 @@ class Store:
             stored = copy.deepcopy(old)
             stored["status"] = new.get("status", {})
         else:
+            if strict:
+                rules.check_object(r, new)
+                rules.check_update(r, old, new)
             stored = new
             if r.status:
                 if "status" in old:
@@ -194,7 +199,9 @@ class Store:
         self._emit("MODIFIED", r, stored)
         return copy.deepcopy(stored)
 
-    def replace(self, r: Resource, ns: str | None, name: str, body: Obj, status_only: bool = False) -> Obj:
+    def replace(
+        self, r: Resource, ns: str | None, name: str, body: Obj, status_only: bool = False, strict: bool = False
+    ) -> Obj:
         view, r = r, self._canon(r)
         body = events.to_core(body) if view != r else body
         with self.cond:
@@ -212,9 +219,18 @@ class Store:
             new = copy.deepcopy(body)
             if not r.namespaced and isinstance(new.get("metadata"), dict):
                 new["metadata"].pop("namespace", None)
-            return self._out(view, self._store_update(r, old, new, status_only))
+            return self._out(view, self._store_update(r, old, new, status_only, strict))
 
-    def patch(self, r: Resource, ns: str | None, name: str, patch: Any, ctype: str, status_only: bool = False) -> Obj:
+    def patch(
+        self,
+        r: Resource,
+        ns: str | None,
+        name: str,
+        patch: Any,
+        ctype: str,
+        status_only: bool = False,
+        strict: bool = False,
+    ) -> Obj:
         if ctype not in PATCH_TYPES:
             raise ApiError(
                 415,
@@ -236,13 +252,17 @@ class Store:
             rv = (patch.get("metadata") or {}).get("resourceVersion") if isinstance(patch, dict) else None
             if rv and rv != old["metadata"]["resourceVersion"]:
                 raise ApiError(409, "Conflict", "the object has been modified")
-            return self._out(view, self._store_update(r, old, new, status_only))
+            return self._out(view, self._store_update(r, old, new, status_only, strict))
 
-    def apply(self, r: Resource, ns: str | None, name: str, body: Any, manager: str) -> tuple[int, Obj]:
+    def apply(
+        self, r: Resource, ns: str | None, name: str, body: Any, manager: str, force: bool = False
+    ) -> tuple[int, Obj]:
         """Server-side apply of ``body`` by the field manager ``manager``: creates the object when it
-        is absent (201), else merges the applied configuration into it (200). Approximations: lists
-        are replaced whole, fields other managers own never conflict, and fields this manager
-        stops applying are not removed."""
+        is absent (201), else merges the applied configuration into it (200), as the API server
+        does: a field another manager owns with another value is a 409 conflict unless ``force``
+        (which takes it over), and a field this manager applied before and no longer applies
+        (nor anyone else owns) is removed; each manager's fields are kept in its ``managedFields``
+        entry. Approximation: lists are atomic (replaced whole; no merge by key)."""
         if not isinstance(body, dict):
             raise ApiError(400, "BadRequest", "an apply patch must be an object")
         if body.get("apiVersion") != r.api_version or body.get("kind") != r.kind:
@@ -259,19 +279,29 @@ class Store:
             )
         if r.namespaced and meta.get("namespace") not in (None, ns):
             raise ApiError(400, "BadRequest", "the namespace of the object does not match the namespace on the URL")
-        entry = {"manager": manager, "operation": "Apply", "apiVersion": r.api_version, "fieldsType": "FieldsV1"}
+        rules.check_apply(r, ns, name, body)
+        applied = {k: v for k, v in body.items() if k != "status" or not r.status}
+        entry = {
+            "manager": manager,
+            "operation": "Apply",
+            "apiVersion": r.api_version,
+            "fieldsType": "FieldsV1",
+            "fieldsV1": rules.to_fields_v1(rules.field_paths(applied)),
+        }
         with self.cond:
             if self._key(r, ns, name) not in self.objects:
                 new = copy.deepcopy(body)
                 new["metadata"]["managedFields"] = [entry]
-                return 201, self.create(r, ns, new)
+                return 201, self.create(r, ns, new, strict=True)
             view, r = r, self._canon(r)
             body = events.to_core(body) if view != r else body
             old = self.get(r, ns, name)
-            new = _apply_merge(old, {k: v for k, v in body.items() if k != "status" or not r.status})
-            fields = [m for m in old["metadata"].get("managedFields") or [] if m.get("manager") != manager]
-            new["metadata"]["managedFields"] = [*fields, entry]
-            return 200, self._out(view, self._store_update(r, old, new, status_only=False))
+            others, dropped = rules.take_over(old, body, manager, force)
+            new = _apply_merge(old, applied)
+            for path in dropped:
+                rules.drop(new, path)  # no longer applied by anyone: gone
+            new["metadata"]["managedFields"] = [*others, entry]
+            return 200, self._out(view, self._store_update(r, old, new, status_only=False, strict=True))
 
     def delete(self, r: Resource, ns: str | None, name: str) -> Obj:
         view, r = r, self._canon(r)

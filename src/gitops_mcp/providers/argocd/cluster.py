@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from gitops_mcp.errors import UserInputError
-from gitops_mcp.providers.argocd import appliers, lifecycle, owner, status
+from gitops_mcp.providers.argocd import appliers, lifecycle, owner, render, status
 from gitops_mcp.providers.live import (
     GitLocation,
     KindInfo,
@@ -81,4 +81,5 @@ class ArgoCDCluster:
     remediation_route = staticmethod(remediation_route)
     prunes = staticmethod(lifecycle.prunes)
     removal = staticmethod(lifecycle.removal)
+    rendering = staticmethod(render.rendering)
     suspension = staticmethod(lifecycle.suspension)

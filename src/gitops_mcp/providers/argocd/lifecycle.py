@@ -50,6 +50,9 @@ def prunes(applier: Obj, removed: Obj) -> str | None:
             "live object stays, OutOfSync; set prune: true first, or sync it once with prune after the merge"
         )
     meta = removed.get("metadata") or {}
+    options = str((meta.get("annotations") or {}).get("argocd.argoproj.io/sync-options") or "")
+    if "Prune=false" in options.replace(" ", "").split(","):
+        return "it says argocd.argoproj.io/sync-options: Prune=false, so Argo CD never prunes it; delete it by hand"
     own = (removed.get("kind"), meta.get("name"), meta.get("namespace") or "")
     resources = (applier.get("status") or {}).get("resources") or []
     left = [r for r in resources if (r.get("kind"), r.get("name"), r.get("namespace") or "") != own]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from gitops_mcp.errors import UserInputError
-from gitops_mcp.providers.flux import appliers, lifecycle, owner, status
+from gitops_mcp.providers.flux import appliers, lifecycle, owner, render, status
 from gitops_mcp.providers.flux.status import normalize_status as normalize
 from gitops_mcp.providers.live import (
     ChartRelease,
@@ -136,4 +136,5 @@ class FluxCluster:
     remediation_route = staticmethod(remediation_route)
     prunes = staticmethod(lifecycle.prunes)
     removal = staticmethod(lifecycle.removal)
+    rendering = staticmethod(render.rendering)
     suspension = staticmethod(lifecycle.suspension)

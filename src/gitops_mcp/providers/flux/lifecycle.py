@@ -37,6 +37,10 @@ def prunes(applier: Obj, removed: Obj) -> str | None:
             f"the {_what(applier)} that applies it has prune: false, so the live object stays after the merge; "
             "set prune: true on it first, or delete the object by hand after the merge"
         )
+    meta = removed.get("metadata") or {}
+    marks = {**(meta.get("labels") or {}), **(meta.get("annotations") or {})}
+    if str(marks.get(f"{KS_LABEL}/prune", "")).lower() == "disabled":
+        return f"it says {KS_LABEL}/prune: disabled, so the controller never deletes it; delete it by hand"
     return None
 
 
