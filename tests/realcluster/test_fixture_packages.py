@@ -1,0 +1,285 @@
+"""Issue 20 on the real controllers: for each package a shared fixture deploys itself (its clusters/
+Kustomizations, its app-of-apps chart, its README), the wizard's default output with both engines
+is pushed to the test remote and applied through the real Flux or Argo CD, and must be Ready at the
+pushed revision, or the preview said why not. Where the reason is the testbed's (a chart or source
+fetched from outside its loopback-only network, a controller it does not run), the test says so and
+the deployment counts as not checkable, never as working. A table of verdicts is printed.
+
+Flux: a bootstrapped fixture gets what `flux bootstrap` leaves (its GitRepository flux-system,
+without the committed Flux install, and a Kustomization applying its cluster directory), one fixture
+at a time (the names are the fixtures' own); the others are applied with the wizard's `register`.
+Argo CD: each deployment is registered (nothing in the cluster applies the output directory)."""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from conftest import FIXTURES, make_repo, need_shared
+from doubles.git_remote import GitHttpServer
+
+from .conftest import Testbed
+from .verdicts import Observed, observe_app, observe_flux
+from .world import TOKEN, USER, RealWorld, unique
+
+pytestmark = [pytest.mark.realcluster, pytest.mark.slow]
+
+# fixture: (the cluster directory its bootstrap applies, the packages the repository deploys itself)
+DEPLOYS: dict[str, tuple[str | None, tuple[str, ...]]] = {
+    "podinfo": (None, ("kustomize", "charts/podinfo")),  # its README's two ways
+    "argocd-example-apps": (None, (  # the apps chart's Applications, and that chart
+        "apps", "blue-green", "guestbook", "helm-dependency", "helm-guestbook", "helm-hooks",
+        "jsonnet-guestbook", "jsonnet-guestbook-tla", "kustomize-guestbook", "plugins/kasane",
+        "plugins/kustomized-helm", "pre-post-sync", "sock-shop", "sync-waves",
+    )),  # fmt: skip
+    "flux2-kustomize-helm-example": ("clusters/production", (
+        "infrastructure/controllers", "infrastructure/configs", "apps/production",
+    )),  # fmt: skip
+    "flux2-multi-tenancy": ("clusters/production", (
+        "infrastructure/kyverno", "infrastructure/kyverno-policies", "tenants/production",
+    )),  # fmt: skip
+    "flux2-monitoring-example": ("clusters/test", (
+        "monitoring/controllers/kube-prometheus-stack", "monitoring/controllers/loki-stack", "monitoring/configs",
+    )),  # fmt: skip
+    "gitops-istio": ("clusters/my-cluster", ("istio/system", "istio/gateway", "apps")),
+}
+ROOTS = {"flux": ("Kustomization", "HelmRelease"), "argocd": ("Application",)}
+WAIT_S = 150.0
+
+
+@dataclass
+class Deployment:
+    fixture: str
+    package: str
+    engine: str
+    notes: list[str] = field(default_factory=list)
+    targets: list[tuple[str, str, str]] = field(default_factory=list)  # kind, name, namespace
+    stopped: str | None = None  # the preview asked instead of delivering, and why
+    seen: Observed | None = None
+
+    @property
+    def verdict(self) -> str:
+        if self.stopped:
+            return "said"
+        assert self.seen is not None
+        if self.seen.ready:
+            return "works"
+        if self.seen.blocked:
+            return "testbed"
+        return "said" if said_in_preview(self.notes, self.seen.message) else "silent"
+
+
+def said_in_preview(notes: list[str], message: str) -> bool:
+    """The controller's failure is named in the preview: a note names what it stumbled on."""
+    text = " ".join(notes).lower()
+    words = [w.strip('"\',.:;()') for w in message.lower().split()]
+    return any(len(w) > 6 and w in text and w not in COMMON for w in words)
+
+
+COMMON = {"kustomization", "helmrelease", "application", "namespace", "reconciliation", "health", "progressing"}
+
+
+def fixture_world(tb: Testbed, root: Path, remote: GitHttpServer, fixture: str) -> RealWorld:
+    repo = f"org/{unique(fixture)}.git"
+    url = remote.url(repo)
+    remote.create_repo(repo)
+    seed = make_repo(root / "seed", need_shared(FIXTURES / fixture))
+    w = RealWorld(tb, remote, root, root / "work", url, repo, [])
+    w.git("push", "-q", url, "main", cwd=seed)
+    w.git("clone", "-q", url, str(w.work), cwd=root)
+    return w
+
+
+def flux_bootstrap(w: RealWorld, directory: str) -> None:
+    """What `flux bootstrap` leaves in a cluster that already runs Flux: the controllers' service
+    accounts (the multi-tenancy lockdown impersonates them) and flux-system syncing ``directory``;
+    the committed Flux install (flux-system/) is left out of the artifact, the testbed runs its own."""
+    w.tb.plane.apply(f"""apiVersion: v1
+kind: ServiceAccount
+metadata: {{name: kustomize-controller, namespace: flux-system}}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {{name: helm-controller, namespace: flux-system}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {{name: cluster-reconciler-flux-system}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}}
+subjects:
+- {{kind: ServiceAccount, name: kustomize-controller, namespace: flux-system}}
+- {{kind: ServiceAccount, name: helm-controller, namespace: flux-system}}
+---
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: {{name: flux-system, namespace: flux-system}}
+spec: {{interval: 1m, url: "{w.url}", ref: {{branch: main}}, ignore: "/{directory}/flux-system/\\n"}}
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {{name: flux-system, namespace: flux-system}}
+spec: {{interval: 10m, path: ./{directory}, prune: true, sourceRef: {{kind: GitRepository, name: flux-system}}}}
+""")
+    w.created += ["kustomization/flux-system", "gitrepository/flux-system"]
+    w.tb.kubectl("wait", "--for=condition=Ready", "--timeout=60s", "-n", "flux-system", "gitrepository/flux-system",
+                 timeout=70)  # fmt: skip
+
+
+def covers(path: Any, package: str) -> bool:
+    p = posixpath.normpath(str(path or ".")).removeprefix("./")
+    return p in (".", package) or package.startswith(p + "/")
+
+
+def roots_of(text: str, engine: str, package: str) -> list[tuple[str, str, str]]:
+    out = []
+    for d in yaml.safe_load_all(text):
+        if not isinstance(d, dict) or d.get("kind") not in ROOTS[engine]:
+            continue
+        spec, meta = d.get("spec") or {}, d.get("metadata") or {}
+        path = spec.get("path") or ((spec.get("chart") or {}).get("spec") or {}).get("chart")
+        path = (spec.get("source") or {}).get("path", path) if engine == "argocd" else path
+        if covers(path, package):
+            out.append((d["kind"], meta["name"], meta.get("namespace", "flux-system")))
+    return out
+
+
+def deploy(w: RealWorld, app: Any, fixture: str, package: str, engine: str) -> Deployment:
+    """The wizard with default answers, then push (and register when it asks)."""
+    dep = Deployment(fixture, package, engine)
+    v = app.wizard.start("local", str(w.work), provider=engine, answers={"package": package}, accept_defaults=True)
+    for _ in range(6):
+        if v.step == "preview" or v.status != "open":
+            break
+        v = app.wizard.answer("local", v.session_id, {}, accept_defaults=True)
+    if v.preview is None:
+        dep.stopped = f"stopped at {v.step}: " + "; ".join(f"{q.id}: {q.prompt}" for q in v.questions)
+        app.wizard.cancel("local", v.session_id)
+        return dep
+    dep.notes = list(v.preview.notes)
+    asked = {q.id for q in v.questions}
+    if not v.preview.validation.valid or "deliver_anyway" in asked:
+        dep.stopped = v.preview.validation.describe() if not v.preview.validation.valid else "package does not build"
+        app.wizard.cancel("local", v.session_id)
+        return dep
+    dep.targets = roots_of(v.preview.yaml, engine, package)
+    answers: dict[str, Any] = {"delivery": "push", "wait": False} | ({"register": True} if "register" in asked else {})
+    done = app.wizard.answer("local", v.session_id, answers)
+    assert done.status == "done" and done.result is not None, (fixture, package, engine, done.errors)
+    reg = done.result.registered
+    if reg is not None:
+        assert reg.ok, (fixture, package, reg.message)
+        w.created += [f"{o.kind.lower()}/{o.name}" for o in reg.applied if o.namespace == "flux-system"]
+    assert dep.targets, (fixture, package, engine, v.preview.yaml)
+    return dep
+
+
+def settle(w: RealWorld, deps: list[Deployment], engine: str) -> None:
+    """Ask the controllers to fetch the last push now, then wait (bounded) until every deployment is
+    Ready at it or fails for a reason of the testbed's; what is left is judged at the deadline."""
+    head = w.head()
+    assert head is not None
+    if engine == "flux":
+        w.tb.kubectl("annotate", "--overwrite", "-n", "flux-system", "gitrepositories", "--all",
+                     f"reconcile.fluxcd.io/requestedAt={time.time()}")  # fmt: skip
+    pending = [d for d in deps if d.targets]
+    deadline = time.monotonic() + WAIT_S
+    while pending:
+        for d in list(pending):
+            seen = [
+                observe_flux(w.tb, k, n, ns, head) if engine == "flux" else observe_app(w.tb, n, head)
+                for k, n, ns in d.targets
+            ]
+            bad = next((s for s in seen if not s.ready), None)
+            d.seen = bad or Observed(True, "")
+            if d.seen.ready or d.seen.blocked or time.monotonic() > deadline:
+                pending.remove(d)
+        if pending:
+            if engine == "argocd":
+                for d in pending:
+                    for _, n, _ in d.targets:
+                        w.tb.kubectl("annotate", "--overwrite", "-n", "argocd", "application", n,
+                                     "argocd.argoproj.io/refresh=normal")  # fmt: skip
+            time.sleep(3)  # polling several controllers' objects; each read is bounded
+
+
+def teardown_flux(w: RealWorld) -> None:
+    """Delete what the world applied (Kustomizations prune what they applied) and wait for it."""
+    if not w.created:
+        return
+    w.tb.kubectl("delete", "--ignore-not-found", "--wait=false", "-n", "flux-system", *w.created)
+    try:
+        w.tb.kubectl("wait", "--for=delete", "--timeout=90s", "-n", "flux-system", *w.created, timeout=100)
+    except Exception:  # a finalizer the testbed cannot honour: let the next fixture's names through
+        for obj in w.created:
+            w.tb.kubectl("patch", "-n", "flux-system", obj, "--type=merge", "-p", '{"metadata":{"finalizers":null}}')
+    w.created.clear()
+
+
+@pytest.fixture
+def remote(tmp_path: Path) -> Iterator[GitHttpServer]:
+    with GitHttpServer(tmp_path / "srv", users={USER: TOKEN}, anonymous_read=True) as r:
+        yield r
+
+
+TABLE: list[Deployment] = []
+
+
+@pytest.mark.parametrize("engine", ["flux", "argocd"])
+def test_the_fixtures_own_packages_reach_ready_or_the_preview_says_why(
+    engine: str, remote: GitHttpServer, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    tb: Testbed = request.getfixturevalue("testbed" if engine == "flux" else "argocd")
+    if engine == "argocd":
+        from gitops_testbed.argocd import NAMESPACE, repository_secret
+
+        creds = unique("creds")
+        tb.plane.apply(repository_secret(creds, f"{remote.base}/", USER, TOKEN, prefix=True))
+        request.addfinalizer(lambda: tb.kubectl("delete", "secret", creds, "-n", NAMESPACE, "--ignore-not-found"))
+    results: list[Deployment] = []
+    for fixture, (boot, packages) in DEPLOYS.items():
+        w = fixture_world(tb, tmp_path / fixture, remote, fixture)
+        try:
+            if engine == "flux" and boot:
+                flux_bootstrap(w, boot)
+            app = w.app()
+            deps = [deploy(w, app, fixture, p, engine) for p in packages if supported(engine, p, w)]
+            app.close()
+            settle(w, deps, engine)
+            results += deps
+        finally:
+            if engine == "flux":
+                teardown_flux(w)
+    TABLE.extend(results)
+    print(table(results))
+    silent = [d for d in results if d.verdict == "silent"]
+    assert not silent, "\n".join(
+        f"{d.fixture}/{d.package}: {d.seen.message if d.seen else ''}\n  preview notes: {d.notes}" for d in silent
+    )
+
+
+def supported(engine: str, package: str, w: RealWorld) -> bool:
+    from gitops_mcp.detection import detect_packages
+    from gitops_mcp.providers import default_registry
+
+    reg = default_registry()
+    pkgs = {p.path: p for p in detect_packages(w.work, gitops_kinds=reg.gitops_kinds()).packages}
+    assert package in pkgs, f"{package} is not a package of {w.work.name}: {sorted(pkgs)}"
+    return reg.get(engine).unsupported_reason(pkgs[package].type, "git") is None
+
+
+def table(deps: list[Deployment]) -> str:
+    lines = ["| fixture / package | engine | verdict | why |", "|---|---|---|---|"]
+    for d in deps:
+        why = d.stopped or (d.seen.blocked or d.seen.message if d.seen else "")
+        lines.append(f"| {d.fixture}/{d.package} | {d.engine} | {d.verdict} | {why[:160]} |")
+    counts = {v: sum(d.verdict == v for d in deps) for v in ("works", "said", "testbed", "silent")}
+    lines.append("totals: " + json.dumps(counts))
+    return "\n".join(lines)
