@@ -118,6 +118,27 @@ def test_registration_needs_the_registration_rules(env: Env) -> None:
     assert [a.kind for a in done.applied] == ["GitRepository", "Kustomization"]
 
 
+def test_registration_creates_a_namespace_beside_the_roots_and_leaves_an_existing_one(env: Env) -> None:
+    # The wizard adds the Namespace a Kustomization deploys into when nothing creates it; server-side
+    # apply would need patch on every namespace, so it is created (and never touched when present).
+    ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "fresh", "labels": {"team": "a"}}}
+    text = yaml.safe_dump_all([ns, *yaml.safe_load_all(roots_file(env.w.remote.url("org/fleet.git")))])
+    (env.work / "clusters/dev/more.yaml").write_text(text.replace("more", "fresh"), encoding="utf-8")
+    env.w.git(env.work, "-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-qam", "fresh")
+    env.w.git(env.work, "push", "-q", "origin", "main")
+    env.w.kube.allow(env.rules + env.registration)
+    done = env.app.registrar.register(str(env.work), "clusters/dev/more.yaml")
+    assert done.ok, done.message
+    assert [a.kind for a in done.applied] == ["Namespace", "GitRepository", "Kustomization"]
+    created = env.w.kube.find("v1", "Namespace", None, "fresh")
+    assert created is not None and created["metadata"]["labels"] == {"team": "a"}
+    env.w.kube.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "fresh", "labels": {"own": "x"}}})
+    again = env.app.registrar.register(str(env.work), "clusters/dev/more.yaml")
+    assert again.ok and [a.kind for a in again.applied] == ["GitRepository", "Kustomization"], again.message
+    kept = env.w.kube.find("v1", "Namespace", None, "fresh")
+    assert kept is not None and kept["metadata"]["labels"] == {"own": "x"}
+
+
 def test_what_the_base_does_not_grant_is_refused(env: Env) -> None:
     with pytest.raises(ClusterError, match='cannot get resource "secrets"'):
         env.app.cluster.find_owner("v1", "Secret", "db", "apps")

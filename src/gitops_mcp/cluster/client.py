@@ -260,6 +260,21 @@ class KubeClient:
             what=f"{'dry-run apply' if dry_run else 'apply'} {kind} {where}",
         )
 
+    def create(self, obj: Obj, dry_run: bool) -> Obj:
+        """Create ``obj`` (POST; 409 when it exists): for kinds the server may create but not patch."""
+        meta = obj.get("metadata") or {}
+        kind, name, namespace = str(obj.get("kind")), str(meta.get("name") or ""), meta.get("namespace")
+        r = self.resource(str(obj.get("apiVersion")), kind)
+        query = {"fieldManager": FIELD_MANAGER} | ({"dryRun": "All"} if dry_run else {})
+        return self.request(
+            "POST",
+            r.path(namespace if r.namespaced else None),
+            query,
+            body=obj,
+            content_type="application/json",
+            what=f"{'dry-run create' if dry_run else 'create'} {kind} {name}",
+        )
+
     def watch(
         self, api_version: str, kind: str, name: str, namespace: str | None, resource_version: str, timeout_s: float
     ) -> Iterator[tuple[str, Obj]]:

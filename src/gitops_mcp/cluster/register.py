@@ -2,8 +2,8 @@
 
 Only the kinds the providers name as roots (:attr:`Provider.root_kinds`: sources and the objects
 that apply a path, e.g. GitRepository + Kustomization, or an Argo CD Application), and the
-Namespaces the file creates beside them (the one a Kustomization deploys into), are applied, never
-a workload object. Every root is first sent as a server-side dry run; only when the API
+Namespaces the file creates beside them (the one a Kustomization deploys into: created when absent,
+an existing one left alone), are applied, never a workload object. Every root is first sent as a server-side dry run; only when the API
 server accepts all of them is each applied for real (server-side apply, field manager
 ``gitops-mcp``, no forced ownership), so a refusal (RBAC, a kind the cluster does not serve, an
 admission rejection) leaves nothing half-applied and is reported in the API server's words.
@@ -49,6 +49,10 @@ def _ref(doc: Obj) -> ObjectRef:
     )
 
 
+def _is_namespace(doc: Obj) -> bool:
+    return doc.get("apiVersion") == "v1" and doc.get("kind") == "Namespace"
+
+
 def _root_of(doc: Obj, providers: list[Provider]) -> Provider | None:
     group = api_group(str(doc.get("apiVersion", "")))
     for p in providers:
@@ -90,23 +94,27 @@ def register_roots(
     kube: Any, roots: list[Obj], skipped: list[SkippedObject], commit: str | None = None
 ) -> RegisterResult:
     """Dry-run every root, then apply every root; the API server's reason when it refuses."""
-    refs = [_ref(o) for o in roots]
     if not roots:
         return RegisterResult(
             ok=False, skipped=skipped, commit_sha=commit, message="the file holds no root GitOps object to apply"
         )
     try:
+        # a Namespace is created when absent (create, not apply: the grant is create only) and an
+        # existing one is left as it is, whoever made it
+        namespaces = [o for o in roots if _is_namespace(o)]
+        present = {str(o["metadata"]["name"]) for o in namespaces if kube.get("v1", "Namespace", _ref(o).name, None)}
+        roots = [o for o in roots if not (_is_namespace(o) and _ref(o).name in present)]
         for obj in roots:
-            kube.apply(obj, dry_run=True)
+            (kube.create if _is_namespace(obj) else kube.apply)(obj, dry_run=True)
     except ClusterError as exc:
         return RegisterResult(
             ok=False, skipped=skipped, commit_sha=commit, message=f"nothing applied: the dry run was refused: {exc}"
         )
     applied: list[ObjectRef] = []
     refused: ClusterError | None = None
-    for obj, ref in zip(roots, refs, strict=True):
+    for obj, ref in zip(roots, [_ref(o) for o in roots], strict=True):
         try:
-            kube.apply(obj, dry_run=False)
+            (kube.create if _is_namespace(obj) else kube.apply)(obj, dry_run=False)
         except ClusterError as exc:  # only when the cluster changed since the dry run a moment ago
             refused = exc
             break
