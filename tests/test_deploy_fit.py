@@ -362,3 +362,16 @@ def test_facts_do_not_expand_a_billion_laughs(tmp_path: Path) -> None:
     facts = package_facts(LocalTree(str(tmp_path)), "pkg", "manifests")
     assert facts.unplaced and facts.namespaces == []  # the bomb is not read; the other file is
     assert [o.file for o in directory_objects(LocalTree(str(tmp_path)), "pkg")] == ["pkg/ok.yaml"]
+
+
+def test_two_charts_of_one_name_get_their_directories_names(app: Services, fixture_repo: Callable[..., Path]) -> None:
+    # blue-green/Chart.yaml is named helm-guestbook too: deployed one after the other, the second
+    # would rewrite the first's file and HelmRelease (seen on the real Flux)
+    repo = fixture_repo("argocd-example-apps", origin=ORIGIN.format("argocd-example-apps"))
+    for provider in ("flux", "argocd"):
+        blue = preview(app, repo, "blue-green", provider)
+        guest = preview(app, repo, "helm-guestbook", provider)
+        assert blue.preview.output_path.endswith("/blue-green.yaml")
+        assert guest.preview.output_path.endswith("/helm-guestbook.yaml")
+        for v in (blue, guest):
+            app.wizard.cancel(OWNER, v.session_id)
