@@ -375,3 +375,17 @@ def test_two_charts_of_one_name_get_their_directories_names(app: Services, fixtu
         assert guest.preview.output_path.endswith("/helm-guestbook.yaml")
         for v in (blue, guest):
             app.wizard.cancel(OWNER, v.session_id)
+
+
+def test_a_charts_literal_crd_kinds_are_named_not_its_optional_ones() -> None:
+    from gitops_mcp.detection import detect_packages
+    from gitops_mcp.providers import default_registry
+
+    kinds = default_registry().gitops_kinds()
+    argo = {
+        p.path: p for p in detect_packages(need_shared(FIXTURES / "argocd-example-apps"), gitops_kinds=kinds).packages
+    }
+    assert argo["blue-green"].custom_kinds == ["argoproj.io/Rollout"]  # the real Flux: no matches for kind "Rollout"
+    assert argo["helm-guestbook"].custom_kinds == []
+    podinfo = {p.path: p for p in detect_packages(need_shared(FIXTURES / "podinfo"), gitops_kinds=kinds).packages}
+    assert podinfo["charts/podinfo"].custom_kinds == []  # ServiceMonitor, Certificate...: only when enabled
