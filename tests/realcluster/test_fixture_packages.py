@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -35,24 +36,53 @@ pytestmark = [pytest.mark.realcluster, pytest.mark.slow]
 # fixture: (the cluster directory its bootstrap applies, the packages the repository deploys itself)
 DEPLOYS: dict[str, tuple[str | None, tuple[str, ...]]] = {
     "podinfo": (None, ("kustomize", "charts/podinfo")),  # its README's two ways
-    "argocd-example-apps": (None, (  # the apps chart's Applications, and that chart
-        "apps", "blue-green", "guestbook", "helm-dependency", "helm-guestbook", "helm-hooks",
-        "jsonnet-guestbook", "jsonnet-guestbook-tla", "kustomize-guestbook", "plugins/kasane",
-        "plugins/kustomized-helm", "pre-post-sync", "sock-shop", "sync-waves",
-    )),  # fmt: skip
-    "flux2-kustomize-helm-example": ("clusters/production", (
-        "infrastructure/controllers", "infrastructure/configs", "apps/production",
-    )),  # fmt: skip
-    "flux2-multi-tenancy": ("clusters/production", (
-        "infrastructure/kyverno", "infrastructure/kyverno-policies", "tenants/production",
-    )),  # fmt: skip
-    "flux2-monitoring-example": ("clusters/test", (
-        "monitoring/controllers/kube-prometheus-stack", "monitoring/controllers/loki-stack", "monitoring/configs",
-    )),  # fmt: skip
+    "argocd-example-apps": (
+        None,
+        (  # the apps chart's Applications, and that chart
+            "apps",
+            "blue-green",
+            "guestbook",
+            "helm-dependency",
+            "helm-guestbook",
+            "helm-hooks",
+            "jsonnet-guestbook",
+            "jsonnet-guestbook-tla",
+            "kustomize-guestbook",
+            "plugins/kasane",
+            "plugins/kustomized-helm",
+            "pre-post-sync",
+            "sock-shop",
+            "sync-waves",
+        ),
+    ),
+    "flux2-kustomize-helm-example": (
+        "clusters/production",
+        (
+            "infrastructure/controllers",
+            "infrastructure/configs",
+            "apps/production",
+        ),
+    ),
+    "flux2-multi-tenancy": (
+        "clusters/production",
+        (
+            "infrastructure/kyverno",
+            "infrastructure/kyverno-policies",
+            "tenants/production",
+        ),
+    ),
+    "flux2-monitoring-example": (
+        "clusters/test",
+        (
+            "monitoring/controllers/kube-prometheus-stack",
+            "monitoring/controllers/loki-stack",
+            "monitoring/configs",
+        ),
+    ),
     "gitops-istio": ("clusters/my-cluster", ("istio/system", "istio/gateway", "apps")),
 }
 ROOTS = {"flux": ("Kustomization", "HelmRelease"), "argocd": ("Application",)}
-WAIT_S = 150.0
+WAIT_S = 120.0
 
 
 @dataclass
@@ -64,27 +94,35 @@ class Deployment:
     targets: list[tuple[str, str, str]] = field(default_factory=list)  # kind, name, namespace
     stopped: str | None = None  # the preview asked instead of delivering, and why
     seen: Observed | None = None
+    via: Deployment | None = None  # the deployment it depends on, which failed first
 
     @property
     def verdict(self) -> str:
         if self.stopped:
             return "said"
         assert self.seen is not None
+        if self.via is not None and not self.seen.ready:
+            return {"works": "silent"}.get(self.via.verdict, self.via.verdict)
         if self.seen.ready:
             return "works"
         if self.seen.blocked:
             return "testbed"
-        return "said" if said_in_preview(self.notes, self.seen.message) else "silent"
+        text = " ".join(self.notes)
+        return "said" if any(w in text for w in named(self.seen.message)) else "silent"
 
 
-def said_in_preview(notes: list[str], message: str) -> bool:
-    """The controller's failure is named in the preview: a note names what it stumbled on."""
-    text = " ".join(notes).lower()
-    words = [w.strip('"\',.:;()') for w in message.lower().split()]
-    return any(len(w) > 6 and w in text and w not in COMMON for w in words)
+def named(message: str) -> list[str]:
+    """What a controller's failure names (a kind from a CRD, an API version, a namespace, a host):
+    the preview said why when one of its notes names it too."""
+    found = re.findall(r'in version "([^"]+)"', message)
+    found += [k for k in re.findall(r'kind "([^"]+)"', message) if k not in GENERIC]
+    found += re.findall(r'namespaces? "([^"]+)" not found', message)
+    found += re.findall(r"(?:https?|oci)://([^/\s\"']+)", message)
+    return found
 
 
-COMMON = {"kustomization", "helmrelease", "application", "namespace", "reconciliation", "health", "progressing"}
+GENERIC = {"Kustomization", "HelmRelease", "GitRepository", "HelmRepository", "OCIRepository", "Namespace"}
+TERMINAL = ("dry-run failed", "no matches for kind", "install failed", "build failed", "upgrade failed")
 
 
 def fixture_world(tb: Testbed, root: Path, remote: GitHttpServer, fixture: str) -> RealWorld:
@@ -181,9 +219,10 @@ def deploy(w: RealWorld, app: Any, fixture: str, package: str, engine: str) -> D
     return dep
 
 
-def settle(w: RealWorld, deps: list[Deployment], engine: str) -> None:
+def settle(w: RealWorld, deps: list[Deployment], engine: str, boot: str | None) -> None:
     """Ask the controllers to fetch the last push now, then wait (bounded) until every deployment is
-    Ready at it or fails for a reason of the testbed's; what is left is judged at the deadline."""
+    Ready at it, or failed for good: in words that do not change (a refused apply, a failed build or
+    install), for a reason of the testbed's, or behind another deployment that failed so."""
     head = w.head()
     assert head is not None
     if engine == "flux":
@@ -192,14 +231,24 @@ def settle(w: RealWorld, deps: list[Deployment], engine: str) -> None:
     pending = [d for d in deps if d.targets]
     deadline = time.monotonic() + WAIT_S
     while pending:
+        late = time.monotonic() > deadline
         for d in list(pending):
             seen = [
                 observe_flux(w.tb, k, n, ns, head) if engine == "flux" else observe_app(w.tb, n, head)
                 for k, n, ns in d.targets
             ]
-            bad = next((s for s in seen if not s.ready), None)
-            d.seen = bad or Observed(True, "")
-            if d.seen.ready or d.seen.blocked or time.monotonic() > deadline:
+            d.seen = next((s for s in seen if not s.ready), Observed(True, ""))
+            msg = d.seen.message
+            if boot and "is not in the cluster" in msg:  # what the bootstrap's directory would apply
+                parent = observe_flux(w.tb, "Kustomization", "flux-system", "flux-system", head)
+                if not parent.ready and (parent.blocked or any(t in parent.message for t in TERMINAL)):
+                    d.seen = Observed(False, f"{msg}: the bootstrap's {parent.message}", parent.blocked)
+            after = re.search(r"dependency '[^/']+/([^']+)' is not ready", msg)
+            d.via = next(
+                (o for o in deps if after and o is not d and after.group(1) in [t[1] for t in o.targets]), None
+            )
+            settled = d.via is not None and d.via not in pending and not (d.via.seen and d.via.seen.ready)
+            if d.seen.ready or d.seen.blocked or settled or late or any(t in d.seen.message for t in TERMINAL):
                 pending.remove(d)
         if pending:
             if engine == "argocd":
@@ -252,7 +301,7 @@ def test_the_fixtures_own_packages_reach_ready_or_the_preview_says_why(
             app = w.app()
             deps = [deploy(w, app, fixture, p, engine) for p in packages if supported(engine, p, w)]
             app.close()
-            settle(w, deps, engine)
+            settle(w, deps, engine, boot if engine == "flux" else None)
             results += deps
         finally:
             if engine == "flux":
@@ -279,6 +328,7 @@ def table(deps: list[Deployment]) -> str:
     lines = ["| fixture / package | engine | verdict | why |", "|---|---|---|---|"]
     for d in deps:
         why = d.stopped or (d.seen.blocked or d.seen.message if d.seen else "")
+        why = f"after {d.via.package}: {why}" if d.via is not None and d.seen and not d.seen.ready else why
         lines.append(f"| {d.fixture}/{d.package} | {d.engine} | {d.verdict} | {why[:160]} |")
     counts = {v: sum(d.verdict == v for d in deps) for v in ("works", "said", "testbed", "silent")}
     lines.append("totals: " + json.dumps(counts))

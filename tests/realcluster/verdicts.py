@@ -75,7 +75,9 @@ def testbed_reason(tb: Testbed, kind: str, name: str, ns: str, seen: set[str] | 
     if kind in FLUX_SOURCES and _outside(str(spec.get("url", ""))):
         return f"{kind} {ns}/{name} fetches {spec.get('url')}, outside the testbed's loopback network"
     refs: list[tuple[str, str, str]] = []
-    src = spec.get("sourceRef") or ((spec.get("chart") or {}).get("spec") or {}).get("sourceRef") or spec.get("chartRef")
+    src = (
+        spec.get("sourceRef") or ((spec.get("chart") or {}).get("spec") or {}).get("sourceRef") or spec.get("chartRef")
+    )
     if src:
         refs.append((src.get("kind", ""), src.get("name", ""), src.get("namespace") or ns))
     if kind == "HelmRelease":

@@ -2,11 +2,12 @@
 
 Only the kinds the providers name as roots (:attr:`Provider.root_kinds`: sources and the objects
 that apply a path, e.g. GitRepository + Kustomization, or an Argo CD Application), and the
-Namespaces the file creates beside them (the one a Kustomization deploys into: created when absent,
-an existing one left alone), are applied, never a workload object. Every root is first sent as a server-side dry run; only when the API
-server accepts all of them is each applied for real (server-side apply, field manager
-``gitops-mcp``, no forced ownership), so a refusal (RBAC, a kind the cluster does not serve, an
-admission rejection) leaves nothing half-applied and is reported in the API server's words.
+Namespaces the file creates beside them (the one a Kustomization deploys into: created when
+absent, an existing one left alone), are applied, never a workload object. Every root is first
+sent as a server-side dry run; only when the API server accepts all of them is each applied for
+real (server-side apply, field manager ``gitops-mcp``, no forced ownership), so a refusal (RBAC, a
+kind the cluster does not serve, an admission rejection) leaves nothing half-applied and is
+reported in the API server's words.
 """
 
 from __future__ import annotations

@@ -7,10 +7,10 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gitops_mcp.detection.gitops import app_of_apps, is_yaml
+from gitops_mcp.detection.gitops import app_of_apps
 from gitops_mcp.detection.kinds import GitOpsKinds, as_str, custom_kind
 from gitops_mcp.detection.models import Confidence, Package
-from gitops_mcp.detection.reader import CHART_FILE, VALUES_FILE, Scanner
+from gitops_mcp.detection.reader import CHART_FILE, VALUES_FILE, Scanner, is_yaml
 
 
 def helm_packages(sc: Scanner, engines: Sequence[GitOpsKinds]) -> tuple[list[Package], list[str]]:

@@ -117,9 +117,7 @@ def _home(provider: str, d: str, ctx: SessionContext) -> bool:
     rel = "" if d == "." else d.strip("/")
     if rel in ctx.output_dirs.get(provider, []):
         return True
-    return not any(
-        p.path not in ("", ".") and (rel == p.path or rel.startswith(p.path + "/")) for p in ctx.packages
-    )
+    return not any(p.path not in ("", ".") and (rel == p.path or rel.startswith(p.path + "/")) for p in ctx.packages)
 
 
 def _applied(provider: str, d: str, ctx: SessionContext) -> bool:
