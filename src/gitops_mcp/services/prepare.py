@@ -202,7 +202,9 @@ class Preparation:
                 self._checks[key] = check_helm(root, str(path), list(files), limits, s.build_max_input_mb)
             elif kind[0] == "manifests" and answers.get("provider") in self.shared.registry:
                 how = self.shared.registry.get(str(answers["provider"])).plain_dirs
-                self._checks[key] = check_plain(root, str(path), how.suffixes, how.subdirectories)
+                self._checks[key] = check_plain(
+                    root, str(path), how.suffixes, how.subdirectories, generate_name=how.generate_name
+                )
             else:
                 self._checks[key] = None
         return self._checks[key]
