@@ -389,3 +389,12 @@ def test_a_charts_literal_crd_kinds_are_named_not_its_optional_ones() -> None:
     assert argo["helm-guestbook"].custom_kinds == []
     podinfo = {p.path: p for p in detect_packages(need_shared(FIXTURES / "podinfo"), gitops_kinds=kinds).packages}
     assert podinfo["charts/podinfo"].custom_kinds == []  # ServiceMonitor, Certificate...: only when enabled
+
+
+def test_crd_kinds_of_bases_and_subdirectories_are_named(app: Services, fixture_repo: Callable[..., Path]) -> None:
+    # apps/production builds ../base/podinfo (HelmRelease, HelmRepository): Argo CD applies them
+    v = preview(app, fixture_repo("flux2-kustomize-helm-example"), "apps/production", "argocd")
+    assert "helm.toolkit.fluxcd.io/HelmRelease" in notes(v) and "HelmRepository" in notes(v)
+    # Flux applies apps/ with its subdirectories: apps/backend's Canary
+    v = preview(app, fixture_repo("gitops-istio"), "apps", "flux")
+    assert "flagger.app/Canary" in notes(v)

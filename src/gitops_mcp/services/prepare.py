@@ -228,7 +228,8 @@ class Preparation:
         options = {q.id: a[q.id] for q in flow.questions_for("provider_options", a, ctx, self.env(ctx)) if q.id in a}
         gen = provider.generate(spec, options)
         pkg = flow.selected_package(a, ctx)
-        needs = [k for k in (pkg.custom_kinds if pkg else []) if not provider.manages_api_group(k.split("/")[0])]
+        used = built_kinds(pkg, ctx.packages, provider.plain_dirs.subdirectories) if pkg else []
+        needs = [k for k in used if not provider.manages_api_group(k.split("/")[0])]
         objects, text = gen.objects, dump_documents(gen.objects)
         owner = updatable_owner(a, ctx) if a.get("existing") == "update" else None
         if owner is not None:
@@ -274,3 +275,18 @@ class Preparation:
             validation=validation,
             package_check=self.package_check(a, ctx),
         )
+
+
+def built_kinds(pkg: Package, packages: list[Package], subdirectories: bool) -> list[str]:
+    """The CRD kinds of what the engine builds from ``pkg``: its own, its bases' (the packages it
+    uses, at any depth) and, for an engine that descends into a plain directory, its subdirectories'."""
+    found, todo, seen = set(pkg.custom_kinds), [pkg], {pkg.path}
+    while todo:
+        here = todo.pop()
+        for q in packages:
+            nested = subdirectories and here.type == "manifests" and q.path.startswith(here.path.rstrip("/") + "/")
+            if q.path not in seen and (here.path in q.used_by or nested):
+                seen.add(q.path)
+                found.update(q.custom_kinds)
+                todo.append(q)
+    return sorted(found)
