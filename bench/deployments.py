@@ -319,6 +319,21 @@ def other(d: Path) -> tuple[str, Path, str]:
     return named.split("+")[-1], d, origin
 
 
+def export(git_dir: Path, root: Path) -> None:
+    """HEAD's tree of a git directory into ``root`` (a snapshot may lack its largest blobs: skipped)."""
+    git = ["git", f"--git-dir={git_dir}"]
+    listing = subprocess.run([*git, "ls-tree", "-r", "-z", "HEAD"], capture_output=True, check=True).stdout
+    for entry in filter(None, listing.split(b"\0")):
+        meta, _, name = entry.partition(b"\t")
+        mode, kind, sha = meta.split()
+        blob = subprocess.run([*git, "cat-file", "blob", sha.decode()], capture_output=True)
+        if kind != b"blob" or mode == b"120000" or blob.returncode != 0:
+            continue
+        target = root / name.decode()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(blob.stdout)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--verbose", action="store_true")
@@ -350,9 +365,7 @@ def main() -> int:
         for name, src, origin in sources:
             root = base / name
             if (src / "HEAD").is_file() and not (src / ".git").exists():  # a git directory: its HEAD's tree
-                root.mkdir()
-                tree = subprocess.run(["git", f"--git-dir={src}", "archive", "HEAD"], capture_output=True, check=True)
-                subprocess.run(["tar", "-x", "-C", str(root)], input=tree.stdout, check=True)
+                export(src, root)
             else:
                 shutil.copytree(src, root, ignore=shutil.ignore_patterns(".git"))
             for cmd in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "fixture"]):

@@ -78,8 +78,8 @@ def _problem(rel: str, index: int, doc: Any, seen: dict[tuple[str, ...], str], g
     name, ns = meta.get("name") or meta.get("generateName"), meta.get("namespace") or ""
     if name and not meta.get("name") and not generate_name:
         return (
-            f"{where}: {kind} {name}* has only metadata.generateName (a hook of Argo CD or Helm): this engine "
-            "refuses it ('missing metadata.name'); give it a name, or deploy the package with Argo CD"
+            f"{where}: {kind} {name}* has only metadata.generateName (a hook): this engine refuses it "
+            "('missing metadata.name'); give it a name, or deploy the package with an engine that runs hooks"
         )
     if not name:
         return f"{where}: {kind} has no metadata.name"
