@@ -107,8 +107,7 @@ class Deployment:
             return "works"
         if self.seen.blocked:
             return "testbed"
-        text = " ".join(self.notes)
-        return "said" if any(w in text for w in named(self.seen.message)) else "silent"
+        return "said" if said_in(self.notes, self.seen.message) else "silent"
 
 
 def named(message: str) -> list[str]:
@@ -118,7 +117,22 @@ def named(message: str) -> list[str]:
     found += [k for k in re.findall(r'kind "([^"]+)"', message) if k not in GENERIC]
     found += re.findall(r'namespaces? "([^"]+)" not found', message)
     found += re.findall(r"(?:https?|oci)://([^/\s\"']+)", message)
+    found += re.findall(r"Missing argument: (\w+)", message)  # a Jsonnet top-level argument
+    found += re.findall(r'(\w+)\.[\w.]+ "" not found', message)  # Argo CD: Rollout.argoproj.io "" not found
+    found += [f"{g}/{v}" for g, v in re.findall(GROUP_VERSION, message)]  # a version its CRDs do not serve
     return found
+
+
+GROUP_VERSION = r"group version ([\w.-]+)/(\w+): the server could not find"
+
+
+def said_in(notes: list[str], message: str) -> bool:
+    """The preview named what the controller stumbled on (for a group the cluster lacks: among the
+    kinds it says are missing)."""
+    if any(w in " ".join(notes) for w in named(message)):
+        return True
+    missing = " ".join(n for n in notes if n.startswith("Missing in the cluster"))
+    return any(f"{g}/" in missing for g, _ in re.findall(GROUP_VERSION, message))
 
 
 GENERIC = {"Kustomization", "HelmRelease", "GitRepository", "HelmRepository", "OCIRepository", "Namespace"}

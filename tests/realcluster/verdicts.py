@@ -120,20 +120,34 @@ def observe_app(tb: Testbed, name: str, head: str) -> Observed:
     sync, health = st.get("sync") or {}, (st.get("health") or {}).get("status")
     if sync.get("status") == "Synced" and sync.get("revision") == head and health == "Healthy":
         return Observed(True, "")
-    bad = [r for r in st.get("resources") or [] if (r.get("health") or {}).get("status") not in (None, "Healthy")]
-    said = [f"{r['kind']} {r['name']}: {(r.get('health') or {}).get('message', r['health']['status'])}" for r in bad]
-    said += [c.get("message", "") for c in st.get("conditions") or []]
+    said = [c.get("message", "") for c in st.get("conditions") or []]
     said.append(str((st.get("operationState") or {}).get("message", "")))
     msg = f"Application {name}: sync {sync.get('status')} at {str(sync.get('revision'))[:12]}, health {health}: "
     msg += "; ".join(s for s in said if s)[:400]
-    reason = None
-    for r in bad:
+    # Argo CD 3 keeps each resource's health out of the Application: look at what it applied
+    for r in st.get("resources") or []:
+        reason = None
         if r["kind"] in FLUX_KINDS:
             reason = testbed_reason(tb, r["kind"], r["name"], r.get("namespace", ""))
         elif r["kind"] == "Application":
             child = _get(tb, "application", r["name"], r.get("namespace", "argocd")) or {}
             url = str(((child.get("spec") or {}).get("source") or {}).get("repoURL", ""))
             reason = f"Application {r['name']} reads {url}, outside the testbed" if _outside(url) else None
+        elif r["kind"] == "Service" and health == "Progressing":
+            svc = _get(tb, "service", r["name"], r.get("namespace", "")) or {}
+            lb = (svc.get("spec") or {}).get("type") == "LoadBalancer"
+            reason = (
+                f"Service {r['name']} is a LoadBalancer: the testbed has no load-balancer controller" if lb else None
+            )
         if reason:
-            break
-    return Observed(False, msg, reason)
+            return Observed(False, msg, reason)
+    workloads = [r for r in st.get("resources") or [] if r["kind"] in ("Deployment", "StatefulSet")]
+    if health == "Progressing" and workloads and all(_available(tb, r) for r in workloads):
+        return Observed(False, msg, "Argo CD's health lags the API server: every workload is available there")
+    return Observed(False, msg)
+
+
+def _available(tb: Testbed, r: dict[str, Any]) -> bool:
+    obj = _get(tb, r["kind"].lower(), r["name"], r.get("namespace", "")) or {}
+    want, st = (obj.get("spec") or {}).get("replicas", 1), obj.get("status") or {}
+    return bool(obj) and st.get("readyReplicas", 0) >= want and st.get("updatedReplicas", 0) >= want
