@@ -139,12 +139,30 @@ class Repo:
                 ks = d.get("kind") == "Kustomization" and src.get("kind") == "GitRepository" and "interval" in spec
                 if ks and (src.get("name") == "flux-system" or self._serves(src.get("name"), origin)):
                     out.append((f, name, posixpath.normpath(str(spec.get("path") or ".")).lstrip("./")))
+                if d.get("kind") == "Kustomization" and src.get("kind") == "ExternalArtifact":
+                    out += [(f, name, p) for p in self._generated(str(src.get("name")), str(spec.get("path") or "."))]
                 s = spec.get("source") or {}
                 if (
                     d.get("kind") == "Application"
                     and str(s.get("repoURL", "")).rstrip("/").removesuffix(".git") == origin
                 ):
                     out.append((f, name, posixpath.normpath(str(s.get("path") or ".")).lstrip("./")))
+        return out
+
+    def _generated(self, artifact: str, path: str) -> list[str]:
+        """Repository directories an ArtifactGenerator copies to ``path`` of ExternalArtifact ``artifact``."""
+        path = posixpath.normpath(path).lstrip("./")
+        out = []
+        for docs in self.files.values():
+            for d in docs:
+                if d.get("kind") != "ArtifactGenerator":
+                    continue
+                for art in (d.get("spec") or {}).get("artifacts") or []:
+                    for c in art.get("copy") or [] if art.get("name") == artifact else []:
+                        frm = str(c.get("from", "")).partition("/")[2].removesuffix("**").strip("/")
+                        to = str(c.get("to", "")).removeprefix("@artifact").strip("/")
+                        if not to or path == to or path.startswith(to + "/"):
+                            out.append(posixpath.normpath(posixpath.join(frm, path[len(to) :].lstrip("/"))))
         return out
 
     def _serves(self, name: Any, origin: str) -> bool:

@@ -398,3 +398,16 @@ def test_crd_kinds_of_bases_and_subdirectories_are_named(app: Services, fixture_
     # Flux applies apps/ with its subdirectories: apps/backend's Canary
     v = preview(app, fixture_repo("gitops-istio"), "apps", "flux")
     assert "flagger.app/Canary" in notes(v)
+
+
+def test_a_kustomization_fed_by_an_external_artifact_is_an_owner(
+    app: Services, fixture_repo: Callable[..., Path]
+) -> None:
+    # clusters/production/apps.yaml: Kustomization apps reads ExternalArtifact apps (./production),
+    # which the ArtifactGenerator copies from apps/production of the bootstrap's GitRepository
+    repo = fixture_repo("flux2-kustomize-helm-example", origin=ORIGIN.format("flux2-kustomize-helm-example"))
+    v = preview(app, repo, "apps/production", "flux")
+    assert v.preview.output_path == "clusters/production/apps.yaml"
+    assert "Updates Kustomization flux-system/apps in clusters/production/apps.yaml" in notes(v)
+    v = preview(app, repo, "infrastructure/controllers", "argocd")
+    assert "already deployed by Kustomization flux-system/infra-controllers" in notes(v)
