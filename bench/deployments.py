@@ -52,7 +52,15 @@ ORIGINS = {
 }
 SYSTEM = {"default", "kube-system", "kube-public", "kube-node-lease", "flux-system", "argocd"}
 SERVED = {"source.toolkit.fluxcd.io": "v1", "kustomize.toolkit.fluxcd.io": "v1", "helm.toolkit.fluxcd.io": "v2"}
-CLUSTER_KINDS = {"Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding", "ClusterIssuer"}
+CLUSTER_KINDS = {"Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding", "ClusterIssuer",
+                 "StorageClass", "PersistentVolume", "PriorityClass", "APIService", "IngressClass", "RuntimeClass",
+                 "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration", "PodSecurityPolicy", "CSIDriver",
+                 "ClusterPolicy", "GatewayClass"}  # fmt: skip
+# Kubernetes API versions the API server no longer serves (the judge's own list)
+GONE = {"extensions/v1beta1", "apps/v1beta1", "apps/v1beta2", "networking.k8s.io/v1beta1", "batch/v1beta1",
+        "rbac.authorization.k8s.io/v1beta1", "apiextensions.k8s.io/v1beta1", "policy/v1beta1",
+        "admissionregistration.k8s.io/v1beta1", "autoscaling/v2beta1", "autoscaling/v2beta2",
+        "storage.k8s.io/v1beta1", "scheduling.k8s.io/v1beta1"}  # fmt: skip
 EXAMPLES = ("example", "sample", "demo", "test", "doc")
 
 
@@ -177,6 +185,7 @@ class Repo:
 
 
 BUILTIN = {"", "apps", "batch", "autoscaling", "policy", "networking.k8s.io", "rbac.authorization.k8s.io",
+           "extensions", "apiregistration.k8s.io", "flowcontrol.apiserver.k8s.io",
            "storage.k8s.io", "apiextensions.k8s.io", "admissionregistration.k8s.io", "scheduling.k8s.io",
            "coordination.k8s.io", "discovery.k8s.io", "node.k8s.io", "certificates.k8s.io"}  # fmt: skip
 FLUX_GROUPS = set(SERVED) | {"notification.toolkit.fluxcd.io", "image.toolkit.fluxcd.io"}
@@ -299,6 +308,8 @@ def judge(repo: Repo, origin: str, pkg: dict[str, Any], provider: str, view: Any
     # a kind from a CRD the package does not bring: works where it is installed, which only the
     # preview can tell the user (it is a problem when the preview does not name it)
     problems += [(f"kind {k} from a CRD not named", [k.lower()]) for k in sorted(custom) if k.lower() not in notes]
+    gone = sorted({str(x.get("apiVersion")) for x, _ in applied} & GONE)
+    problems += [(f"{g} no longer served by Kubernetes", [g]) for g in gone]
     if provider == "flux":
         hooks = [x for x, _ in built if not (x.get("metadata") or {}).get("name")]
         if hooks:

@@ -411,3 +411,12 @@ def test_a_kustomization_fed_by_an_external_artifact_is_an_owner(
     assert "Updates Kustomization flux-system/apps in clusters/production/apps.yaml" in notes(v)
     v = preview(app, repo, "infrastructure/controllers", "argocd")
     assert "already deployed by Kustomization flux-system/infra-controllers" in notes(v)
+
+
+def test_kubernetes_api_versions_no_longer_served_are_named() -> None:
+    from gitops_mcp.manifests.removed_apis import removed_api_notes
+
+    (ds,) = removed_api_notes([("extensions/v1beta1", "DaemonSet", "deploy/ds.yaml"), ("apps/v1", "Deployment", "x")])
+    assert "DaemonSet extensions/v1beta1 (deploy/ds.yaml)" in ds and "change it to apps/v1" in ds
+    (psp,) = removed_api_notes([("policy/v1beta1", "PodSecurityPolicy", "psp.yaml")])
+    assert "Kubernetes 1.25+ no longer serves" in psp and "no successor" in psp

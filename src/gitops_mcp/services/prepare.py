@@ -14,6 +14,7 @@ from gitops_mcp.errors import ClusterError
 from gitops_mcp.git.urls import url_identity
 from gitops_mcp.manifests.plain import check_plain, nested_manifest_dirs
 from gitops_mcp.manifests.preflight import PackageCheck, check_helm, check_kustomize
+from gitops_mcp.manifests.removed_apis import removed_api_notes
 from gitops_mcp.manifests.validation import validate_documents
 from gitops_mcp.manifests.write import diff_against, unified_diff
 from gitops_mcp.manifests.yaml import dump_documents
@@ -246,7 +247,7 @@ class Preparation:
         own = {f"{k.group}/{k.kind}" for k in provider.kinds}  # (Argo Rollouts' argoproj.io/Rollout is not Argo CD's)
         needs = [k for k in used if k not in own]
         apis = [(u.api_version, u.kind, u.file) for u in (spec.around.package.apis if spec.around.package else [])]
-        apis = [u for u in apis if f"{u[0].rpartition('/')[0]}/{u[1]}" in needs]
+        every, apis = apis, [u for u in apis if f"{u[0].rpartition('/')[0]}/{u[1]}" in needs]
         objects, text = gen.objects, dump_documents(gen.objects)
         owner = updatable_owner(a, ctx) if a.get("existing") == "update" else None
         if owner is not None:
@@ -267,7 +268,7 @@ class Preparation:
             objects = [doc]
         if choice := choice_help(str(a["output_path"]), provider.name, ctx, self.shared.registry):
             gen.notes.insert(0, f"Output: {choice}.")
-        notes = [*gen.notes, *self.crd_notes(needs, apis)]
+        notes = [*gen.notes, *self.crd_notes(needs, apis), *removed_api_notes(every)]
         validation = validate_documents(
             objects, self.shared.settings.policy, self.shared.crds(), rules=self.shared.rules
         )
