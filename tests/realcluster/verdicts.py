@@ -133,6 +133,10 @@ def observe_app(tb: Testbed, name: str, head: str) -> Observed:
             child = _get(tb, "application", r["name"], r.get("namespace", "argocd")) or {}
             url = str(((child.get("spec") or {}).get("source") or {}).get("repoURL", ""))
             reason = f"Application {r['name']} reads {url}, outside the testbed" if _outside(url) else None
+        elif r["kind"] == "HorizontalPodAutoscaler" and health == "Degraded":
+            hpa = _get(tb, "horizontalpodautoscaler", r["name"], r.get("namespace", "")) or {}
+            why = [c.get("reason") for c in (hpa.get("status") or {}).get("conditions") or []]
+            reason = f"HPA {r['name']}: the testbed serves no metrics API" if "FailedGetResourceMetric" in why else None
         elif r["kind"] == "Service" and health == "Progressing":
             svc = _get(tb, "service", r["name"], r.get("namespace", "")) or {}
             lb = (svc.get("spec") or {}).get("type") == "LoadBalancer"
