@@ -222,6 +222,9 @@ def deploy(w: RealWorld, app: Any, fixture: str, package: str, engine: str) -> D
         app.wizard.cancel("local", v.session_id)
         return dep
     dep.targets = roots_of(v.preview.yaml, engine, package)
+    for note in dep.notes:  # an update of the object that deploys it (whatever its path says, e.g. an artifact's)
+        if m := re.match(r"Updates (\w+) ([\w.-]+)/([\w.-]+) in ", note):
+            dep.targets = dep.targets or [(m.group(1), m.group(3), m.group(2))]
     answers: dict[str, Any] = {"delivery": "push", "wait": False} | ({"register": True} if "register" in asked else {})
     done = app.wizard.answer("local", v.session_id, answers)
     assert done.status == "done" and done.result is not None, (fixture, package, engine, done.errors)
