@@ -4,7 +4,7 @@ Bytes on the wire and a token estimate (bytes / 4) per tool and in total, for ``
 serve`` in full and read-only mode, read by a stdio client (initialize, then tools/list) from
 the server's pipe. Baseline in the same run: argocd-mcp 0.9.0 (``npx -y argocd-mcp@0.9.0 stdio``,
 full and ``MCP_READ_ONLY=true``), skipped with the reason when npx cannot fetch or start it.
-Targets: total <= 35,000 bytes, no tool definition over 4,000 bytes.
+Targets: total <= 30,000 bytes, no tool definition over 3,000 bytes.
 
 A tool's bytes are its object in the answer, serialised compactly as the wire carries it (the
 per-tool figures add up to the answer less its envelope). "Spaced JSON" is the same list dumped
@@ -23,7 +23,7 @@ from typing import Any
 
 from startup import Stdio
 
-TOTAL_MAX, TOOL_MAX = 35_000, 4_000
+TOTAL_MAX, TOOL_MAX = 30_000, 3_000
 ARGOCD_MCP = "argocd-mcp@0.9.0"
 
 

@@ -17,6 +17,7 @@ from gitops_mcp.providers.live import ObjectRef
 
 TOKEN = "contract-token-0123456789"
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  colour: blue\n"
+BROKEN = "apiVersion: v1\nkind: ConfigMap\nmetadata: [x\n"
 MONITOR = "apiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\nmetadata:\n  name: podinfo\nspec: {}\n"
 
 
@@ -81,6 +82,39 @@ def test_a_missing_crd(w: shared.World) -> None:
         "one or more synchronization tasks are not valid: failed to discover server resources for group version"
         " monitoring.coreos.com/v1: the server could not find the requested resource. Retrying attempt #1 at "
     ), said
+
+
+def test_a_kustomization_that_does_not_build(w: shared.World) -> None:
+    kustomization = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - cm.yaml\n"
+    files = {"apps/nobuild/kustomization.yaml": kustomization, "apps/nobuild/cm.yaml": BROKEN}
+    res, _sha, app = register_app(w, "nobuild", "apps/nobuild", files)
+    assert res.outcome == "failed" and res.waited_s < 10, res.message
+    said = app["status"]["conditions"][0]["message"]
+    assert said == (  # what the real repo-server said (tests/realcluster/test_failures.py)
+        "Failed to load target state: failed to generate manifest for source 1 of 1: rpc error: code = Unknown "
+        "desc = `kustomize build <path to cached source>/apps/nobuild` failed exit status 1: Error: accumulating "
+        "resources: accumulating resources from 'cm.yaml': MalformedYAMLError: yaml: line 2: did not find expected "
+        "',' or ']' in File: cm.yaml"
+    )
+    assert res.message == f"ComparisonError: {said}"
+    assert app["status"]["sync"] == {"status": "Unknown", "revision": "main"}
+
+
+def test_an_object_the_api_server_rejects(w: shared.World) -> None:
+    web = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n"
+    web += "spec:\n  selector:\n    matchLabels: {app: web}\n"
+    web += "  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n        - name: Web\n"
+    res, sha, app = register_app(w, "rej", "apps/rej", {"apps/rej/web.yaml": web + "          image: podinfo\n"})
+    assert res.outcome == "failed" and res.status.attempted_revision == sha, res.message
+    op = app["status"]["operationState"]
+    assert op["phase"] == "Running" and op["retryCount"] == 1
+    assert op["message"].startswith(  # what the real controller said for a new object (seen on the testbed)
+        'one or more objects failed to apply, reason: Deployment.apps "web" is invalid: '
+        'spec.template.spec.containers[0].name: Invalid value: "Web": a lowercase RFC 1123 label must consist of '
+        "lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. "
+        "'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?'). Retrying attempt #1 "
+    ), op["message"]
+    assert op["message"] in res.message
 
 
 def test_a_synced_application_lists_its_resources_without_health(w: shared.World) -> None:

@@ -118,27 +118,6 @@ def test_registration_needs_the_registration_rules(env: Env) -> None:
     assert [a.kind for a in done.applied] == ["GitRepository", "Kustomization"]
 
 
-def test_registration_creates_a_namespace_beside_the_roots_and_leaves_an_existing_one(env: Env) -> None:
-    # The wizard adds the Namespace a Kustomization deploys into when nothing creates it; server-side
-    # apply would need patch on every namespace, so it is created (and never touched when present).
-    ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "fresh", "labels": {"team": "a"}}}
-    text = yaml.safe_dump_all([ns, *yaml.safe_load_all(roots_file(env.w.remote.url("org/fleet.git")))])
-    (env.work / "clusters/dev/more.yaml").write_text(text.replace("more", "fresh"), encoding="utf-8")
-    env.w.git(env.work, "-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-qam", "fresh")
-    env.w.git(env.work, "push", "-q", "origin", "main")
-    env.w.kube.allow(env.rules + env.registration)
-    done = env.app.registrar.register(str(env.work), "clusters/dev/more.yaml")
-    assert done.ok, done.message
-    assert [a.kind for a in done.applied] == ["Namespace", "GitRepository", "Kustomization"]
-    created = env.w.kube.find("v1", "Namespace", None, "fresh")
-    assert created is not None and created["metadata"]["labels"] == {"team": "a"}
-    env.w.kube.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "fresh", "labels": {"own": "x"}}})
-    again = env.app.registrar.register(str(env.work), "clusters/dev/more.yaml")
-    assert again.ok and [a.kind for a in again.applied] == ["GitRepository", "Kustomization"], again.message
-    kept = env.w.kube.find("v1", "Namespace", None, "fresh")
-    assert kept is not None and kept["metadata"]["labels"] == {"own": "x"}
-
-
 def test_what_the_base_does_not_grant_is_refused(env: Env) -> None:
     with pytest.raises(ClusterError, match='cannot get resource "secrets"'):
         env.app.cluster.find_owner("v1", "Secret", "db", "apps")
@@ -185,3 +164,23 @@ def test_in_a_pod_the_server_reads_the_cluster_with_its_service_account(
                 app.cluster.sync_status("Kustomization", "apps", "flux-system")
         finally:
             app.close()
+
+
+def test_registration_creates_a_missing_namespace_with_create_only(env: Env) -> None:
+    """A Namespace beside the roots is created (POST: the `create` the registration rules grant), never
+    applied: an apply needs `patch` on namespaces, which would let the server relabel any namespace."""
+    text = (env.work / "clusters/dev/more.yaml").read_text(encoding="utf-8")
+    ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "fresh"}}
+    (env.work / "clusters/dev/more.yaml").write_text(yaml.safe_dump(ns) + "---\n" + text, encoding="utf-8")
+    env.w.git(env.work, "-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-qam", "fresh")
+    env.w.git(env.work, "push", "-q", "origin", "main")
+    env.w.kube.allow(env.rules + env.registration)
+    done = env.app.registrar.register(str(env.work), "clusters/dev/more.yaml")
+    assert done.ok, done.message
+    assert [a.kind for a in done.applied] == ["Namespace", "GitRepository", "Kustomization"]
+    assert env.w.kube.find("v1", "Namespace", None, "fresh") is not None
+    again = env.app.registrar.register(str(env.work), "clusters/dev/more.yaml")  # it exists now: left alone
+    assert again.ok and "Namespace" not in [a.kind for a in again.applied], again.message
+    kube = env.app.shared.kube()
+    with kube, pytest.raises(ClusterError, match='cannot patch resource "namespaces"'):
+        kube.patch_merge("v1", "Namespace", "fresh", None, {"metadata": {"labels": {"x": "y"}}})

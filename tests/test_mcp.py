@@ -65,11 +65,15 @@ async def test_tools_are_described_and_annotated(settings: Settings, mode: str) 
     }
     for t in tools.values():
         assert t.description and len(t.description) > 40, t.name
-        assert t.annotations is not None and t.annotations.read_only_hint is not None, t.name
+        ann = t.annotations
+        assert ann is not None, t.name
+        if not ann.read_only_hint:  # left to the spec's default (false); whether destructive is said
+            assert ann.read_only_hint is None and ann.destructive_hint is not None, t.name
         assert t.output_schema, t.name
         for name, prop in t.input_schema.get("properties", {}).items():
             assert "description" in prop, (t.name, name)
     assert tools["detect_packages"].annotations.read_only_hint is True
+    assert not any(tools[name].annotations.read_only_hint for name in WRITE_TOOLS)
     assert tools["write_manifests"].annotations.destructive_hint is True
     assert tools["answer_questions"].annotations.destructive_hint is True
     assert tools["register_gitops_objects"].annotations.destructive_hint is True

@@ -270,7 +270,7 @@ async def test_read_only_server_has_no_register_tool(tmp_path: Path) -> None:
         assert ("register_gitops_objects" in tools) is not read_only
         if not read_only:
             ann = tools["register_gitops_objects"].annotations
-            assert ann is not None and ann.destructive_hint is True and ann.read_only_hint is False
+            assert ann is not None and ann.destructive_hint is True and not ann.read_only_hint
 
 
 # -- the fake API server is as strict as the real one ----------------------------------------------------

@@ -1,7 +1,7 @@
 """Tool definitions: within their budget, and the lean schemas still true to the models.
 
 The budget is what an assistant pays every turn for ``tools/list`` (see bench/tool_defs.py):
-at most 35,000 bytes in all and 4,000 per tool, each tool serialised as the wire carries it.
+at most 30,000 bytes in all and 3,000 per tool, each tool serialised as the wire carries it.
 
 The lean schemas (``gitops_mcp.server.lean``) must not change what a call may send, and must
 accept every result the models allow (clients validate results against them). Both are checked
@@ -28,7 +28,7 @@ from gitops_mcp.server.lean import EXPANDED, KEPT_DESCRIPTIONS, REPOSITORY
 from gitops_mcp.server.prebuilt import DEFS_FILE, PrebuiltTool, load_defs, prebuilt_tool
 from gitops_mcp.settings import Settings
 
-TOTAL_MAX, TOOL_MAX = 35_000, 4_000
+TOTAL_MAX, TOOL_MAX = 30_000, 3_000
 EXAMPLES = 40
 
 

@@ -62,8 +62,8 @@ class Notifications(Model):
     """Where sync failures are reported. The webhook address is a secret: it is never an argument;
     it lives in a Kubernetes Secret the user creates (Flux) or in argocd-notifications-secret."""
 
-    type: NotifyType = Field(description="Flux Provider type; Argo CD gets the matching notifications service")
-    channel: str | None = Field(None, description="Channel / room, where the type has one (e.g. #deploys)")
+    type: NotifyType = Field(description="Flux Provider type (Argo CD: the matching service)")
+    channel: str | None = Field(None, description="e.g. #deploys, where the type has one")
     secret_name: str = Field("notifications", description="Secret (key 'address') with the webhook URL (Flux)")
 
     @field_validator("secret_name")

@@ -261,7 +261,12 @@ class KubeClient:
         )
 
     def create(self, obj: Obj, dry_run: bool) -> Obj:
-        """Create ``obj`` (POST; 409 when it exists): for kinds the server may create but not patch."""
+        """Create ``obj`` (POST, field manager ``gitops-mcp``): needs only the ``create`` verb, where an
+        apply needs ``patch`` too. 409 when it exists.
+
+        Raises:
+            ClusterError: with the API server's own reason.
+        """
         meta = obj.get("metadata") or {}
         kind, name, namespace = str(obj.get("kind")), str(meta.get("name") or ""), meta.get("namespace")
         r = self.resource(str(obj.get("apiVersion")), kind)

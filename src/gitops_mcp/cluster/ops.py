@@ -246,6 +246,8 @@ def _wait(
         st = status_of(provider, ref, obj)
         last = st
         verdict, msg = _verdict(st, revision)
+        if verdict is None:
+            verdict, msg = _blocked(kube, provider, st)
         elapsed = now() - start
         if progress is not None and (elapsed - last_report >= 1.0 or verdict is not None):
             progress(elapsed, f"{st.state}: {msg}")
@@ -288,11 +290,25 @@ def _wait(
             rv = str(((obj or {}).get("metadata") or {}).get("resourceVersion", "0"))
             done = observe(obj)
             continue
+        if done is None and last is not None and last.waits_for is not None:
+            done = observe(kube.get(api, kind, name, namespace))  # its source may have failed meanwhile
         if done is None and progress is not None:
             assert last is not None
             last_report = now() - start
             progress(last_report, f"{last.state}: {last.message}")
     return done
+
+
+def _blocked(kube: KubeClient, provider: Provider, st: SyncStatus) -> tuple[str | None, str]:
+    """('failed', the other object's words) when ``st`` waits on an object that failed (a Flux
+    Kustomization on a source that cannot fetch); else (None, st.message)."""
+    other = st.waits_for
+    if other is None:
+        return None, st.message
+    theirs = status_of(provider, other, kube.get(other.api_version, other.kind, other.name, other.namespace))
+    if theirs.state != "failed":
+        return None, st.message
+    return "failed", f"{st.message}: {other.kind} {other.namespace}/{other.name} failed: {theirs.message}"
 
 
 def reconcile_and_wait(

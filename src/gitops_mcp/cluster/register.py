@@ -2,12 +2,11 @@
 
 Only the kinds the providers name as roots (:attr:`Provider.root_kinds`: sources and the objects
 that apply a path, e.g. GitRepository + Kustomization, or an Argo CD Application), and the
-Namespaces the file creates beside them (the one a Kustomization deploys into: created when
-absent, an existing one left alone), are applied, never a workload object. Every root is first
-sent as a server-side dry run; only when the API server accepts all of them is each applied for
-real (server-side apply, field manager ``gitops-mcp``, no forced ownership), so a refusal (RBAC, a
-kind the cluster does not serve, an admission rejection) leaves nothing half-applied and is
-reported in the API server's words.
+Namespaces the file creates beside them (the one a Kustomization deploys into), are applied, never
+a workload object. Every root is first sent as a server-side dry run; only when the API
+server accepts all of them is each applied for real (server-side apply, field manager
+``gitops-mcp``, no forced ownership), so a refusal (RBAC, a kind the cluster does not serve, an
+admission rejection) leaves nothing half-applied and is reported in the API server's words.
 """
 
 from __future__ import annotations
@@ -48,10 +47,6 @@ def _ref(doc: Obj) -> ObjectRef:
         name=str(meta.get("name", "")),
         namespace=meta.get("namespace"),
     )
-
-
-def _is_namespace(doc: Obj) -> bool:
-    return doc.get("apiVersion") == "v1" and doc.get("kind") == "Namespace"
 
 
 def _root_of(doc: Obj, providers: list[Provider]) -> Provider | None:
@@ -100,22 +95,19 @@ def register_roots(
             ok=False, skipped=skipped, commit_sha=commit, message="the file holds no root GitOps object to apply"
         )
     try:
-        # a Namespace is created when absent (create, not apply: the grant is create only) and an
-        # existing one is left as it is, whoever made it
-        namespaces = [o for o in roots if _is_namespace(o)]
-        present = {str(o["metadata"]["name"]) for o in namespaces if kube.get("v1", "Namespace", _ref(o).name, None)}
-        roots = [o for o in roots if not (_is_namespace(o) and _ref(o).name in present)]
+        roots = [o for o in roots if not _exists(kube, o)]
         for obj in roots:
-            (kube.create if _is_namespace(obj) else kube.apply)(obj, dry_run=True)
+            _put(kube, obj, dry_run=True)
     except ClusterError as exc:
         return RegisterResult(
             ok=False, skipped=skipped, commit_sha=commit, message=f"nothing applied: the dry run was refused: {exc}"
         )
+    refs = [_ref(o) for o in roots]
     applied: list[ObjectRef] = []
     refused: ClusterError | None = None
-    for obj, ref in zip(roots, [_ref(o) for o in roots], strict=True):
+    for obj, ref in zip(roots, refs, strict=True):
         try:
-            (kube.create if _is_namespace(obj) else kube.apply)(obj, dry_run=False)
+            _put(kube, obj, dry_run=False)
         except ClusterError as exc:  # only when the cluster changed since the dry run a moment ago
             refused = exc
             break
@@ -132,3 +124,25 @@ def register_roots(
             else f"applied {names}, then refused: {refused}"
         ),
     )
+
+
+def _is_namespace(obj: Obj) -> bool:
+    return obj.get("apiVersion") == "v1" and obj.get("kind") == "Namespace"
+
+
+def _exists(kube: Any, obj: Obj) -> bool:
+    """A Namespace that exists is left alone (its controller, or whoever made it, owns it)."""
+    return _is_namespace(obj) and kube.get("v1", "Namespace", _ref(obj).name, None) is not None
+
+
+def _put(kube: Any, obj: Obj, dry_run: bool) -> None:
+    """A root by server-side apply; a missing Namespace by create, which needs only the ``create`` verb
+    (an apply needs ``patch`` on namespaces too, which would let labels such as Pod Security's change)."""
+    if not _is_namespace(obj):
+        kube.apply(obj, dry_run=dry_run)
+        return
+    try:
+        kube.create(obj, dry_run=dry_run)
+    except ClusterError as exc:
+        if exc.status != 409:  # made by someone else since the check: it is there, which is what counts
+            raise

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from gitops_mcp.git.urls import url_identity
 from gitops_mcp.model import Model
@@ -90,6 +90,16 @@ class SyncStatus(Model):
         None,
         description="What to look at next: its recent Events and, when not ready, the unhealthy objects it manages",
     )
+    _waits_for: ObjectRef | None = PrivateAttr(None)
+
+    @property
+    def waits_for(self) -> ObjectRef | None:
+        """Not reported: the object whose failure this one waits on (Flux: its source, while it has no artifact)."""
+        return self._waits_for
+
+    def waiting_on(self, other: ObjectRef | None) -> SyncStatus:
+        self._waits_for = other
+        return self
 
 
 class EventNote(Model):

@@ -17,8 +17,8 @@ class Refused(UserInputError):
 
 class SetImage(Model):
     type: Literal["set_image"] = "set_image"
-    image: str = Field(min_length=1, description="Full image reference, e.g. ghcr.io/org/app:1.2.3")
-    container: str | None = Field(None, description="Container name (default: the only container)")
+    image: str = Field(min_length=1, description="e.g. ghcr.io/org/app:1.2.3")
+    container: str | None = Field(None, description="Default: the only one")
 
     @field_validator("image")
     @classmethod
@@ -48,12 +48,12 @@ class SetEnv(Model):
 
 class SetHelmValues(Model):
     type: Literal["set_helm_values"] = "set_helm_values"
-    values: dict[str, Any] = Field(description="Dot paths to values, e.g. {'replicaCount': 3, 'image.tag': '6.7.1'}")
+    values: dict[str, Any] = Field(description="By dot path, e.g. {'image.tag': '6.7.1'}")
 
 
 class MergePatch(Model):
     type: Literal["merge_patch"] = "merge_patch"
-    patch: dict[str, Any] = Field(description="JSON merge patch on the object (null deletes are not supported)")
+    patch: dict[str, Any] = Field(description="JSON merge patch (no null deletes)")
 
 
 class Remove(Model):

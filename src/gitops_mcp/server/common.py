@@ -20,8 +20,15 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def _annotations(read_only: bool, destructive: bool, idempotent: bool, open_world: bool) -> ToolAnnotations:
+    """The hints, published only where they say something the spec's defaults (not read-only,
+    destructive, not idempotent, open world) do not: readOnlyHint when true; destructiveHint
+    always when not read-only (clients act on it); idempotentHint only when not read-only (the
+    only case the spec gives it a meaning) and true; openWorldHint only when false."""
     return ToolAnnotations(
-        read_only_hint=read_only, destructive_hint=destructive, idempotent_hint=idempotent, open_world_hint=open_world
+        read_only_hint=True if read_only else None,
+        destructive_hint=None if read_only else destructive,
+        idempotent_hint=idempotent if idempotent and not read_only else None,
+        open_world_hint=None if open_world else False,
     )
 
 
@@ -37,15 +44,15 @@ CLUSTER_WRITE = _annotations(False, True, True, True)
 
 # Provider-specific values are plain strings checked by the registry (a wrong one is answered
 # with the valid ones), so that a registered provider needs no change here.
-SyncKind = Annotated[str, Field(description="Kind, e.g. Kustomization, HelmRelease, Application")]
-ProviderName = Annotated[str, Field(description="GitOps engine: flux or argocd (list_providers names all)")]
+SyncKind = Annotated[str, Field(description="e.g. Kustomization, HelmRelease, Application")]
+ProviderName = Annotated[str, Field(description="flux or argocd (list_providers names all)")]
 
 # Arguments many tools share, described once.
 RepoPath = Annotated[str, Field(description="Absolute path of the local repository")]
 Cluster = Annotated[str | None, Field(description="Kubeconfig context (default: current)")]
 ObjectName = Annotated[str, Field(description="Object name")]
 ObjectNamespace = Annotated[str, Field(description="Object namespace")]
-SessionId = Annotated[str, Field(description="Id returned by start_deployment")]
+SessionId = Annotated[str, Field(description="From start_deployment")]
 
 
 LOCAL_SLOTS = 4

@@ -8,16 +8,17 @@ rewrite of an output schema only drops annotations or assertions, or replaces a 
 superset of itself — whatever the model accepts, the lean schema accepts.
 
 - Descriptions: whitespace folded (docstrings arrive with their indentation).
-- Everywhere: no ``title`` (clients ignore it), no ``default: null`` (not required says it),
-  no ``additionalProperties: true`` (the default), no ``discriminator`` (an OpenAPI keyword
+- Everywhere: a union of objects says ``type: object`` once; no ``title`` (clients ignore it),
+  no ``default: null`` (not required says it) nor a flag's ``default: false`` (not given says
+  it), no ``additionalProperties: true`` (the default), no ``discriminator`` (an OpenAPI keyword
   the ``const`` of each variant already says); ``anyOf [T, null]`` becomes ``type [T, "null"]``;
   a definition used once is written in place.
 - No model docstrings (the field holding the model describes it).
 - Output schemas only: no ``required`` (every result carries every field), defaults or
   constraints; field descriptions only where the name cannot say it (:data:`KEPT_DESCRIPTIONS`);
-  a nested model is a plain ``object`` (its fields are in the result itself) unless it is one
-  of the parts an assistant reads to act next (:data:`EXPANDED`); no ``type`` beside an
-  ``enum``, no ``items`` for an array of plain objects, no value type for a map of strings.
+  a nested model is a plain ``object`` (its fields are in the result itself) unless listed in
+  :data:`EXPANDED`; no ``type`` beside an ``enum``, no ``items`` for an array of plain objects or
+  strings, no value type for a map of strings.
 - Output fields that carry repository content are marked ``"x-repo": true``
   (:data:`REPOSITORY`; the server instructions say once what it means).
 
@@ -34,24 +35,17 @@ from mcp.server.mcpserver.tools import Tool
 
 from gitops_mcp.server.prebuilt import PrebuiltTool
 
-EXPANDED = frozenset(
-    {
-        "SessionView.questions",
-        "DetectionReport.packages",
-        "ValidationResult.issues",
-    }
-)
-"""Nested parts of a result (``Model.field``) described field by field: what an assistant reads
-to act next. Every other nested model is a plain ``object``; its fields are in the result."""
+EXPANDED: frozenset[str] = frozenset()
+"""Nested parts of a result (``Model.field``) to describe field by field. None is: a nested model
+is a plain ``object`` (or an array of them); its fields are in the result, named as in the model
+(a wizard's questions, the packages detection finds, validation issues), and what four tools
+return would be said four times."""
 
 KEPT_DESCRIPTIONS = frozenset(
     {
         "ArtifactResult.flux_revision",
         "CommitResult.pr_created",
-        "Issue.document",
-        "Issue.rule",
         "OwnerResult.chain",
-        "SessionView.ignored",
         "SyncStatus.attempted_revision",
         "SyncStatus.revision",
     }
@@ -62,8 +56,7 @@ REPOSITORY = frozenset(
     {
         *(f"DetectionReport.{f}" for f in ("root", "packages", "gitops", "skipped")),
         *(f"SessionView.{f}" for f in ("answers", "packages", "preview", "result")),
-        "Question.options",
-        "Question.default",
+        "SessionView.questions",  # their options and defaults name packages, paths, branches
         *(f"GenerateResult.{f}" for f in ("yaml", "diff", "objects", "output_path", "notes", "validation")),
         "ValidationResult.issues",
         *(f"WriteResult.{f}" for f in ("repo_root", "path", "diff", "kept")),
@@ -177,14 +170,31 @@ def lean_schema(schema: dict[str, Any], *, output: bool) -> dict[str, Any]:
     top = inline(model({k: v for k, v in schema.items() if k != "$defs"}, schema.get("title")))
     shared = {name: inline(body) for name, body in built.items() if uses[name] > 1}
     lean = {**top, "$defs": shared} if shared else top
-    return _plain(lean) if output else lean
+    return _plain(_hoisted(lean)) if output else _hoisted(lean)
+
+
+def _hoisted(s: dict[str, Any]) -> dict[str, Any]:
+    """A union whose every option is an object says ``type: object`` once, beside it (the same
+    values: the options keep their properties and required)."""
+    out = _map_subschemas(s, _hoisted)
+    for key in ("oneOf", "anyOf"):
+        options = out.get(key)
+        if (
+            "type" not in out
+            and isinstance(options, list)
+            and len(options) > 1
+            and all(isinstance(o, dict) and o.get("type") == "object" for o in options)
+        ):
+            out[key] = [{k: v for k, v in o.items() if k != "type"} for o in options]
+            out["type"] = "object"
+    return out
 
 
 def _plain(s: dict[str, Any]) -> dict[str, Any]:
-    """A result's array of plain objects as a plain array, and its map of strings as a plain object
-    (supersets: the values are in the result itself)."""
+    """A result's array of plain objects or strings as a plain array, and its map of strings as a
+    plain object (supersets: the values are in the result itself)."""
     out = _map_subschemas(s, _plain)
-    if out.get("items") == {"type": "object"}:
+    if out.get("items") in ({"type": "object"}, {"type": "string"}):
         del out["items"]
     if out.get("additionalProperties") == {"type": "string"}:
         del out["additionalProperties"]
@@ -195,8 +205,10 @@ def _noise(key: str, value: Any, s: dict[str, Any], output: bool) -> bool:
     """Whether ``s[key]`` can go: it changes nothing a client checks or an assistant needs."""
     if key in ("title", "discriminator") or (output and key in _OUTPUT_DROPPED):
         return True
-    if key == "default":
-        return value is None or ("const" in s and s["const"] == value)
+    if key == "default":  # null: not required says it; false, for a flag: not given says it
+        return (
+            value is None or ("const" in s and s["const"] == value) or (value is False and s.get("type") == "boolean")
+        )
     if key == "type" and ("const" in s or (output and "enum" in s)):
         return True  # the constant or (in a result) the values say it
     return key == "additionalProperties" and value is True

@@ -35,22 +35,22 @@ if TYPE_CHECKING:
 def register(tools: ToolSet, svc: Services, settings: Settings) -> None:
     @tools.tool(annotations=READ)
     async def detect_packages(
-        repo_path: Annotated[str, Field(description="Local repository (or a directory in it), or a git URL")],
+        repo_path: Annotated[str, Field(description="Local directory or git URL")],
         page: Annotated[int, Field(ge=1, le=10_000, description="Page: 20 packages and 20 GitOps objects each")] = 1,
     ) -> DetectionReport:
-        """Find deployable packages (Helm charts, Kustomize, plain manifests, Jsonnet) under a
-        directory, with the evidence, and the Flux / Argo CD objects already there. Paths are
-        relative to the repository root."""
+        """Deployable packages (Helm, Kustomize, plain manifests, Jsonnet) under a directory, with
+        evidence, and the Flux / Argo CD objects already there. Paths are relative to the
+        repository root."""
         local = svc.shared.computes_only(repo_path, asks_cluster=False)
         return await answer(svc.inspect.detect, repo_path, page, local=local)
 
     @tools.tool(annotations=READ_CLUSTER)
     async def list_providers(
         cluster: Cluster = None,
-        repo_path: Annotated[str | None, Field(description="A local repository: say what already syncs it")] = None,
+        repo_path: Annotated[str | None, Field(description="Local repository: what already syncs it")] = None,
     ) -> ProviderReport:
-        """List the GitOps providers and the questions each asks; with a cluster, which of their
-        controllers are installed and (with repo_path) what already syncs that repository."""
+        """The GitOps providers and the questions each asks; with a cluster, which controllers are
+        installed and (with repo_path) what already syncs the repository."""
         return await answer(svc.inspect.provider_report, cluster, repo_path)
 
     @tools.tool(annotations=READ_CLUSTER)
@@ -66,18 +66,16 @@ def register(tools: ToolSet, svc: Services, settings: Settings) -> None:
 
     @tools.tool(annotations=READ_CLUSTER)
     async def find_owner(
-        api_version: Annotated[str, Field(description="apiVersion of the live object, e.g. apps/v1")],
-        kind: Annotated[str, Field(description="Kind of the live object, e.g. Deployment")],
-        name: Annotated[str, Field(description="Name of the live object")],
-        namespace: Annotated[str | None, Field(description="Namespace (omit for cluster-scoped objects)")] = None,
-        repo_path: Annotated[
-            str | None, Field(description="Local clone of the source repository (names the file)")
-        ] = None,
+        api_version: Annotated[str, Field(description="e.g. apps/v1")],
+        kind: Annotated[str, Field(description="e.g. Deployment")],
+        name: Annotated[str, Field(description="Object name")],
+        namespace: Annotated[str | None, Field(description="Omit if cluster-scoped")] = None,
+        repo_path: Annotated[str | None, Field(description="Local clone of the source (to name the file)")] = None,
         cluster: Cluster = None,
     ) -> OwnerResult:
-        """Which GitOps objects manage a live object (e.g. Deployment -> HelmRelease ->
-        Kustomization -> GitRepository, or -> Application) and where in Git it is defined: the
-        repository URL, ref and path and, with a local clone, the file and document."""
+        """The GitOps objects that manage a live object (e.g. Deployment -> HelmRelease ->
+        Kustomization -> GitRepository, or -> Application) and where Git defines it: URL, ref,
+        path and, with repo_path, the file and document."""
         return await answer(svc.cluster.find_owner, api_version, kind, name, namespace, repo_path, cluster)
 
     @tools.tool(annotations=READ_CLUSTER)
@@ -89,13 +87,13 @@ def register(tools: ToolSet, svc: Services, settings: Settings) -> None:
         revision: Annotated[
             str | None, Field(description="Commit SHA that must be applied (omit: ready is enough)")
         ] = None,
-        timeout_s: Annotated[float, Field(description="Give up after this many seconds (1..3600)")] = 300,
+        timeout_s: Annotated[float, Field(description="Seconds (1..3600)")] = 300,
         cluster: Cluster = None,
         pull_request: Annotated[str | None, Field(description="PR/MR URL or org/repo#N: its merge first")] = None,
     ) -> WaitResult:
         """Wait until the object has applied the revision and is healthy; fails fast with the
-        controller's message (stalled, failed sync, degraded) or times out with the last state.
-        Sends progress notifications."""
+        controller's message (stalled, failed sync, degraded), or times out with the last state.
+        Reports progress."""
 
         def progress(elapsed: float, message: str) -> None:
             anyio.from_thread.run(ctx.report_progress, elapsed, timeout_s, message)
@@ -107,32 +105,29 @@ def register(tools: ToolSet, svc: Services, settings: Settings) -> None:
     @tools.tool(annotations=READ)
     async def generate_manifests(
         provider: ProviderName,
-        app_name: Annotated[str | None, Field(description="Application name (default: the package's)")] = None,
+        app_name: Annotated[str | None, Field(description="Default: the package's")] = None,
         namespace: Annotated[str | None, Field(description="Workload namespace (default: the app name)")] = None,
-        package: Annotated[
-            str | None, Field(description="Package directory in the repository (omit for a chart)")
-        ] = None,
+        package: Annotated[str | None, Field(description="Package directory (omit for a chart)")] = None,
         package_type: Annotated[
             Literal["helm", "kustomize", "manifests", "jsonnet"] | None,
-            Field(description="Package type when repo_path is not given"),
+            Field(description="When repo_path is not given"),
         ] = None,
-        repo_path: Annotated[str | None, Field(description="Local repository: detection, defaults and a diff")] = None,
+        repo_path: Annotated[str | None, Field(description="Local repository (defaults, diff)")] = None,
         repo_url: Annotated[
             str | None, Field(description="Git URL the controller fetches (https:// or ssh://)")
         ] = None,
         revision: Annotated[str | None, Field(description="Branch, tag or commit; HEAD = default branch")] = None,
-        chart_url: Annotated[str | None, Field(description="Third-party chart: https:// or oci:// repository")] = None,
-        chart: Annotated[str | None, Field(description="Third-party chart name")] = None,
-        chart_version: Annotated[str | None, Field(description="Third-party chart version or range")] = None,
+        chart_url: Annotated[str | None, Field(description="Chart repository: https:// or oci://")] = None,
+        chart: Annotated[str | None, Field(description="Chart name (with chart_url)")] = None,
+        chart_version: Annotated[str | None, Field(description="Chart version or range")] = None,
         output_path: Annotated[str | None, Field(description="Target file, relative to the repository")] = None,
         options: Annotated[
             dict[str, Any] | None,
-            Field(description="Provider answers by question id, e.g. {interval: 10m}; values: Helm values"),
+            Field(description="Answers by question id, e.g. {interval: 10m}; values: Helm values"),
         ] = None,
     ) -> GenerateResult:
-        """Generate Argo CD or Flux manifests in one call, writing nothing: the wizard's engine and
-        validation; what is not given takes the wizard's defaults (from repo_path: the package,
-        origin and branch)."""
+        """The wizard in one call, writing nothing: Argo CD or Flux manifests, validated; what is
+        not given takes the wizard's defaults (from repo_path: package, origin, branch)."""
         args: dict[str, Any] = dict(options or {})
         args.update(
             provider=provider,
@@ -156,7 +151,7 @@ def register(tools: ToolSet, svc: Services, settings: Settings) -> None:
         path: Annotated[str | None, Field(description="Absolute path of a local YAML file")] = None,
         yaml: Annotated[str | None, Field(description="YAML text (one or more documents)")] = None,
     ) -> ValidationResult:
-        """Validate Flux / Argo CD manifests (a file or text) against their CRD schemas
-        (GITOPS_MCP_CRD_DIR, else built-in rules) and the policies: https/ssh Git URLs, interval
-        bounds, prune, sources, no suspend, relative paths, no plain Secrets."""
+        """Validate Flux / Argo CD manifests (file or text) against their CRD schemas and the
+        policies: https/ssh Git URLs, interval bounds, prune, sources, no suspend, relative paths,
+        no plain Secrets."""
         return await answer(svc.inspect.validate, path, yaml)

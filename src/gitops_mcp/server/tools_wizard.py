@@ -63,21 +63,21 @@ def register(tools: ToolSet, svc: Services, settings: Settings) -> None:
     # -- sessions ---------------------------------------------------------------------------------
     @tools.tool(annotations=SESSION_WRITE)
     async def start_deployment(
-        repo_path: Annotated[str, Field(description="Local repository (or a directory in it), or a git URL")],
+        repo_path: Annotated[str, Field(description="Local directory or git URL")],
         ctx: Context,
         intent: Annotated[
             str | None, Field(description="What the user asked, e.g. 'deploy charts/podinfo with Flux'")
         ] = None,
-        provider: Annotated[str | None, Field(description="GitOps engine (flux, argocd), if the user said")] = None,
+        provider: Annotated[str | None, Field(description="flux or argocd, if the user said")] = None,
         answers: Annotated[
             dict[str, Any] | None, Field(description="Answers known ahead, by question id (not delivery)")
         ] = None,
         accept_defaults: Annotated[bool, Field(description="Take every default up to the preview")] = False,
     ) -> SessionView:
-        """Open a deployment session: detects packages and returns the first questions, to answer
-        with answer_questions. Stable ids, answerable ahead: package, provider, repo_url, path,
-        revision, namespace, app_name, existing, output_path, delivery; Argo CD argocd_namespace, project,
-        sync_policy; Flux flux_namespace, interval, prune. Clients with elicitation are asked inline."""
+        """Open a deployment session: detects packages, returns the first questions. Question ids:
+        package, provider, repo_url, path, revision, namespace, app_name, existing, output_path,
+        delivery; Argo CD argocd_namespace, project, sync_policy; Flux flux_namespace, interval,
+        prune."""
         principal = current_principal()
         computes = local and svc.shared.computes_only(repo_path, asks_cluster=True)
         view = await run(
@@ -90,18 +90,14 @@ def register(tools: ToolSet, svc: Services, settings: Settings) -> None:
     @tools.tool(annotations=SESSION_WRITE if settings.read_only else ANSWER)
     async def answer_questions(
         session_id: SessionId,
-        answers: Annotated[
-            dict[str, Any], Field(description='Answers by question id, e.g. {"provider": "flux"}; any subset')
-        ],
+        answers: Annotated[dict[str, Any], Field(description='By question id, e.g. {"provider": "flux"}; any subset')],
         ctx: Context,
-        accept_defaults: Annotated[
-            bool, Field(description="Take every default not answered, up to the preview")
-        ] = False,
+        accept_defaults: Annotated[bool, Field(description="Take every default up to the preview")] = False,
     ) -> SessionView:
         """Answer wizard questions; returns the next ones or, at the end, the preview (YAML, target
-        file, diff, validation). A refused answer comes back as its question with an error, nothing
-        changed. delivery (write the file; push or pull_request also commit it) acts only on a
-        preview already returned; given earlier, it is kept."""
+        file, diff, validation); a refused answer returns its question with an error. delivery
+        (write; push or pull_request also commit) acts only on a preview already returned; given
+        earlier, it is kept."""
         principal = current_principal()
         view = await run(svc.wizard.answer, principal, session_id, answers, accept_defaults)
         if not ask_inline:

@@ -38,23 +38,21 @@ if TYPE_CHECKING:
     from gitops_mcp.services.remediate import RemediationResult
 
 # Every write tool works from a local clone or, with a git URL, in a working tree of the server's clone cache.
-RepoRef = Annotated[str, Field(description="Local path or git URL of the repository")]
+RepoRef = Annotated[str, Field(description="Local path or git URL")]
 
 
 def add_write_manifests(tools: ToolSet, svc: Services) -> None:
     @tools.tool(annotations=WRITE_FILE)
     async def write_manifests(
         repo_path: RepoRef,
-        output_path: Annotated[
-            str | None, Field(description="Target .yaml file in the repository (default: the session's)")
-        ] = None,
+        output_path: Annotated[str | None, Field(description="Target .yaml file (default: the session's)")] = None,
         yaml: Annotated[str | None, Field(description="Manifests to write")] = None,
         session_id: Annotated[str | None, Field(description="Write this session's preview instead")] = None,
         overwrite: Annotated[bool, Field(description="Replace a file that is not GitOps of these objects")] = False,
     ) -> WriteResult:
-        """Write manifests into a file inside the repository and show the diff (a git URL: kept
-        on a branch for commit_and_push). Refuses invalid manifests, '..', absolute paths,
-        anything under .git and symlinks that leave the repository."""
+        """Write manifests to a file in the repository and show the diff (a git URL: kept on a
+        branch for commit_and_push). Refuses invalid manifests, and paths that leave the repository
+        or enter .git."""
         return await answer(
             svc.manifests.write, current_principal(), repo_path, output_path, yaml, session_id, overwrite
         )
@@ -64,23 +62,23 @@ def add_commit_and_push(tools: ToolSet, svc: Services) -> None:
     @tools.tool(annotations=GIT_WRITE)
     async def commit_and_push(
         repo_path: Annotated[str, Field(description="Local path, or git URL: delivers the change kept for paths")],
-        paths: Annotated[list[str], Field(description="Files to commit, relative to the repository root")],
-        message: Annotated[str, Field(description="Commit message (first line: the pull request title)")],
+        paths: Annotated[list[str], Field(description="Relative to the repository root")],
+        message: Annotated[str, Field(description="Commit message (first line: PR title)")],
         mode: Annotated[
             Literal["push", "pull_request"],
-            Field(description="push to the checked-out branch, or pull_request from a new branch (GitHub / GitLab)"),
+            Field(description="push, or pull_request from a new branch"),
         ] = "push",
         branch: Annotated[
             str | None, Field(description="push: the checked-out branch; pull_request: its branch (default: generated)")
         ] = None,
-        base: Annotated[str | None, Field(description="Pull request target (default: the remote's default)")] = None,
-        draft: Annotated[bool, Field(description="Open the pull request as a draft")] = False,
-        labels: Annotated[list[str] | None, Field(description="Labels for the pull request")] = None,
+        base: Annotated[str | None, Field(description="PR target (default: the remote's default)")] = None,
+        draft: Annotated[bool, Field(description="Open the PR as a draft")] = False,
+        labels: Annotated[list[str] | None, Field(description="PR labels")] = None,
     ) -> CommitResult:
-        """Commit exactly the given files and push them, or propose them as a pull/merge request
-        (working tree untouched; a re-run updates the same one); nothing to commit is no_changes.
-        Credentials come from the server's environment. A rejected push is rebased and retried; a
-        conflict stops with the commit on a named local branch. Plain Secrets are refused."""
+        """Commit exactly the given files and push, or open a pull/merge request (working tree
+        untouched; a re-run updates it). Credentials are the server's. A rejected push is rebased
+        and retried; a conflict leaves the commit on a named local branch. Plain Secrets are
+        refused."""
         return await answer(
             svc.git.commit, repo_path, paths, message, branch, mode, base, draft, labels, current_principal()
         )
@@ -92,39 +90,31 @@ def add_reconcile(tools: ToolSet, svc: Services) -> None:
         kind: SyncKind,
         name: ObjectName,
         namespace: ObjectNamespace,
-        with_source: Annotated[
-            bool, Field(description="Flux: reconcile the source first (fetch the new commit)")
-        ] = True,
+        with_source: Annotated[bool, Field(description="Flux: reconcile the source first")] = True,
         sync: Annotated[bool, Field(description="Argo CD: also start a sync operation")] = False,
         cluster: Cluster = None,
     ) -> ReconcileResult:
-        """Ask the controller to act now: Flux requestedAt annotation (source first), confirmed by
-        lastHandledReconcileAt; Argo CD refresh and, if asked, a sync (never while one runs).
-        Refused for suspended objects."""
+        """Ask the controller to act now (Flux: source first; Argo CD: refresh and, if asked, a
+        sync, never while one runs), confirmed by the controller. Refused when suspended."""
         return await answer(svc.cluster.reconcile, kind, name, namespace, with_source, sync, cluster)
 
 
 def add_remediate(tools: ToolSet, svc: Services) -> None:
     @tools.tool(annotations=GIT_WRITE)
     async def remediate(
-        api_version: Annotated[str, Field(description="apiVersion of the live object, e.g. apps/v1")],
-        kind: Annotated[str, Field(description="Kind of the live object, e.g. Deployment")],
-        name: Annotated[str, Field(description="Name of the live object")],
-        change: Annotated[Change, Field(description="What to change; type picks the kind of edit")],
-        namespace: Annotated[str | None, Field(description="Namespace of the live object")] = None,
-        mode: Annotated[
-            Literal["push", "pull_request"], Field(description="Propose as a pull request, or push")
-        ] = "pull_request",
-        wait: Annotated[bool, Field(description="push: reconcile, wait, and check the live object")] = True,
-        repo_path: Annotated[
-            str | None, Field(description="Local path or git URL (default: the owner chain's)")
-        ] = None,
-        message: Annotated[str | None, Field(description="Commit message (default: describes the change)")] = None,
+        api_version: Annotated[str, Field(description="e.g. apps/v1")],
+        kind: Annotated[str, Field(description="e.g. Deployment")],
+        name: Annotated[str, Field(description="Object name")],
+        change: Annotated[Change, Field(description="The edit, by type")],
+        namespace: Annotated[str | None, Field(description="Omit if cluster-scoped")] = None,
+        mode: Annotated[Literal["push", "pull_request"], Field(description="A PR, or a direct push")] = "pull_request",
+        wait: Annotated[bool, Field(description="push: reconcile and check it live")] = True,
+        repo_path: Annotated[str | None, Field(description="Local path or git URL (default: the owner's)")] = None,
+        message: Annotated[str | None, Field(description="Commit message (default: generated)")] = None,
     ) -> RemediationResult:
-        """Change a live object through Git: the minimal edit in the file that defines it (Helm-
-        rendered: HelmRelease values; shared base: the overlay), validated, as a pull request or
-        push; push + wait: reconcile and check it live (remove: pruned). Unmanaged and
-        ApplicationSet-generated objects are refused."""
+        """Change a live object through Git: the minimal edit in the file that defines it
+        (Helm-rendered: HelmRelease values; shared base: the overlay), validated. Not for unmanaged
+        or ApplicationSet-made objects."""
         return await answer(
             svc.remediation.remediate,
             api_version,
@@ -146,16 +136,16 @@ def add_promote(tools: ToolSet, svc: Services) -> None:
     async def promote(
         repo_path: RepoRef,
         app: Annotated[str, Field(description="App name (as in the overlays' patches and directories)")],
-        from_env: Annotated[str, Field(description="Environment to promote from, e.g. staging")],
-        to_env: Annotated[str, Field(description="Environment to promote to, e.g. production")],
-        mode: Annotated[Literal["push", "pull_request"], Field(description="A pull request, or a direct push")] = (
+        from_env: Annotated[str, Field(description="e.g. staging")],
+        to_env: Annotated[str, Field(description="e.g. production")],
+        mode: Annotated[Literal["push", "pull_request"], Field(description="A PR, or a direct push")] = (
             "pull_request"
         ),
         message: Annotated[str | None, Field(description="Title (default: Promote <app> from A to B)")] = None,
     ) -> PromotionResult:
-        """Carry an app's version from one environment overlay to the next: image tags, the
-        HelmRelease chart version and changed values, workload images in patches. Values that name
-        the source environment stay."""
+        """Carry an app's version from one environment overlay to the next: image tags, HelmRelease
+        chart version and changed values, workload images in patches. Values naming the source
+        environment stay."""
         return await answer(svc.promotion.promote, repo_path, app, from_env, to_env, mode, message, current_principal())
 
 
@@ -165,21 +155,19 @@ def add_scaffold_fleet(tools: ToolSet, svc: Services) -> None:
         repo_path: RepoRef,
         provider: ProviderName,
         environments: Annotated[
-            list[str] | None, Field(description="Environments in promotion order (default dev, staging, production)")
+            list[str] | None, Field(description="In promotion order (default dev, staging, production)")
         ] = None,
         auto_sync: Annotated[
             list[str] | None, Field(description="Environments that sync on their own (default: the first)")
         ] = None,
         repo_url: Annotated[str | None, Field(description="Git URL the clusters fetch (default: origin)")] = None,
-        branch: Annotated[
-            str | None, Field(description="Branch the clusters follow (default: the current one)")
-        ] = None,
+        branch: Annotated[str | None, Field(description="Branch the clusters follow (default: current)")] = None,
         flux_install: Annotated[
             Literal["bootstrap", "chart", "manifests"],
             Field(description="Flux: leave it to `flux bootstrap`, the flux2 chart, or install_manifests"),
         ] = "bootstrap",
         install_manifests: Annotated[
-            str | None, Field(description="Your `flux install --export` file, relative to the repository")
+            str | None, Field(description="`flux install --export` output, in the repository")
         ] = None,
         flux_chart_version: Annotated[str, Field(description="flux_install=chart: chart version or range")] = "2.x",
         notifications: Annotated[Notifications | None, Field(description="Where sync failures are reported")] = None,
@@ -188,14 +176,13 @@ def add_scaffold_fleet(tools: ToolSet, svc: Services) -> None:
         ] = "write",
         message: Annotated[str | None, Field(description="Commit message / pull request title")] = None,
         overwrite: Annotated[
-            bool, Field(description="Replace existing files that differ (default: keep them)")
+            bool, Field(description="Replace existing files that differ (Flux bootstraps stay)")
         ] = False,
     ) -> FleetResult:
         """Lay out a multi-environment GitOps repository: clusters/<env>, infrastructure/
-        (controllers, then configs), apps/base and an overlay per environment, with notifications;
-        Flux Kustomizations with dependsOn and the Flux install, or an Argo CD app of apps with
-        sync waves. Environments not in auto_sync move by promote. Every file is validated;
-        differing existing files and Flux bootstraps are kept."""
+        (controllers, then configs), apps/base and an overlay per environment, notifications; Flux
+        Kustomizations with dependsOn, or an Argo CD app of apps with sync waves. Environments not
+        in auto_sync move by promote."""
         return await answer(
             partial(svc.fleet.scaffold, flux_install=flux_install, flux_chart_version=flux_chart_version),
             repo_path,
@@ -216,12 +203,10 @@ def add_scaffold_fleet(tools: ToolSet, svc: Services) -> None:
 def add_push_artifact(tools: ToolSet, svc: Services) -> None:
     @tools.tool(annotations=GIT_WRITE)
     async def push_artifact(
-        path: Annotated[str, Field(description="Absolute path of the manifest directory to pack")],
-        oci_url: Annotated[str, Field(description="Where to push: oci://host/repository:tag")],
+        path: Annotated[str, Field(description="Manifest directory (absolute path)")],
+        oci_url: Annotated[str, Field(description="oci://host/repository:tag")],
         source: Annotated[str | None, Field(description="Git URL it comes from (default: the origin)")] = None,
-        revision: Annotated[
-            str | None, Field(description="Git revision, e.g. main@sha1:<sha> (default: the checked-out commit)")
-        ] = None,
+        revision: Annotated[str | None, Field(description="Git revision, e.g. main@sha1:<sha> (default: HEAD)")] = None,
         annotations: Annotated[dict[str, str] | None, Field(description="Extra manifest annotations")] = None,
         ignore_paths: Annotated[
             list[str] | None, Field(description="More patterns to leave out (.git/, images and archives are)")
@@ -230,15 +215,12 @@ def add_push_artifact(tools: ToolSet, svc: Services) -> None:
         generate: Annotated[bool, Field(description="Also return the OCIRepository + Kustomization for it")] = False,
         name: Annotated[str | None, Field(description="generate: object name (default: the repository's)")] = None,
         namespace: Annotated[str, Field(description="generate: namespace of the Flux objects")] = "flux-system",
-        target_namespace: Annotated[
-            str | None, Field(description="generate: namespace the manifests are applied into")
-        ] = None,
+        target_namespace: Annotated[str | None, Field(description="generate: the manifests' namespace")] = None,
         interval: Annotated[str, Field(description="generate: reconcile interval")] = "5m",
     ) -> ArtifactResult:
         """Pack a manifest directory as a Flux OCI artifact (as `flux push artifact`) and push it,
-        overwriting the tag; credentials come from the server's environment, for
-        GITOPS_MCP_ALLOWED_OCI_HOSTS only. Uncommitted changes are refused unless revision is
-        given; plain Secrets are refused."""
+        overwriting the tag (allowed registries only; the server's credentials). Uncommitted
+        changes need revision; plain Secrets are refused."""
         return await answer(
             svc.artifacts.push,
             path,
@@ -261,20 +243,17 @@ def add_rollback(tools: ToolSet, svc: Services) -> None:
     async def rollback(
         repo_path: RepoRef,
         paths: Annotated[
-            list[str] | None, Field(description="The app's files: the last commit that changed them is reverted")
+            list[str] | None, Field(description="App files: the last commit changing them is reverted")
         ] = None,
         shas: Annotated[list[str] | None, Field(description="Or: the commits to revert, newest first")] = None,
-        mode: Annotated[
-            Literal["push", "pull_request"], Field(description="Push the revert, or propose it as a PR")
-        ] = "pull_request",
+        mode: Annotated[Literal["push", "pull_request"], Field(description="A PR, or a direct push")] = "pull_request",
         base: Annotated[
             str | None, Field(description="Branch to revert on (default: checked-out for push, remote's for a PR)")
         ] = None,
         message: Annotated[str | None, Field(description='Commit message (default: Revert "...")')] = None,
     ) -> RollbackResult:
-        """Revert the commit(s) that last changed an app's files (or given SHAs), pushed or as a PR.
-        Built on the remote branch in a temporary worktree; the working tree is untouched. Verify
-        on the cluster with the sync tools."""
+        """Revert the commit(s) that last changed an app's files (or given SHAs), pushed or as a
+        PR, built on the remote branch (working tree untouched). Verify with the sync tools."""
         return await answer(
             svc.git.rollback, repo_path, paths, shas, mode, base, message, False, None, current_principal()
         )
@@ -284,11 +263,11 @@ def add_register_gitops_objects(tools: ToolSet, svc: Services) -> None:
     @tools.tool(annotations=CLUSTER_WRITE)
     async def register_gitops_objects(
         repo_path: RepoRef,
-        file: Annotated[str, Field(description="Committed and pushed file, relative to the repository root")],
+        file: Annotated[str, Field(description="Pushed file, relative to the repository root")],
         cluster: Cluster = None,
     ) -> RegisterResult:
         """Apply only the GitOps source/sync objects of a pushed file to the cluster, once (dry run
-        first), so the controller takes over; never workloads. Returns what was applied and skipped."""
+        first), so the controller takes over; never workloads."""
         return await answer(svc.registrar.register, repo_path, file, cluster)
 
 

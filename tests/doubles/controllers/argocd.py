@@ -7,10 +7,8 @@ import copy
 import re
 import time
 
-import yaml
-
 from doubles.controllers.base import Controllers, Obj, failing, now
-from doubles.controllers.build import build, files_at, git
+from doubles.controllers.build import BuildError, build, files_at, git
 from doubles.kube import ApiError
 
 
@@ -50,10 +48,17 @@ class ArgoCDController(Controllers):
             )
         try:
             docs = build(files, path, recurse=bool((src.get("directory") or {}).get("recurse")))
-        except yaml.YAMLError as exc:
-            bad = next((f for f in files if f.endswith((".yaml", ".yml"))), path).rsplit("/", 1)[-1]
-            why = f"error converting YAML to JSON: {str(exc).splitlines()[0]}"
-            why = f'code = FailedPrecondition desc = Failed to unmarshal "{bad}": failed to unmarshal manifest: {why}'
+        except BuildError as exc:  # the repo-server's words (seen on the testbed)
+            base = path.strip("/").removeprefix("./")
+            if any(f"{base}/{k}" in files for k in ("kustomization.yaml", "kustomization.yml")):  # kustomize's
+                why = f"code = Unknown desc = `kustomize build <path to cached source>/{base}` failed exit status 1: "
+                why += f"Error: {exc}"
+            else:  # a plain directory: the YAML parser's own words (exc.__cause__)
+                bad = next((f for f in files if f.endswith((".yaml", ".yml"))), path).rsplit("/", 1)[-1]
+                why = f"error converting YAML to JSON: {str(exc.__cause__ or exc).splitlines()[0]}"
+                why = (
+                    f'code = FailedPrecondition desc = Failed to unmarshal "{bad}": failed to unmarshal manifest: {why}'
+                )
             return self._comparison_error(obj, status, main_patch, why, rev_name)
         status.pop("conditions", None)
         if automated or operation:
@@ -203,4 +208,6 @@ def _sync_failure(error: str) -> str:
             "one or more synchronization tasks are not valid: failed to discover server resources for group version"
             f" {unknown.group(1)}: the server could not find the requested resource"
         )
+    if error.startswith("error when "):  # kubectl's words for an object the API server refused
+        return f"one or more synchronization tasks completed unsuccessfully, reason: {error}"
     return f"one or more objects failed to apply, reason: {error}"

@@ -4,6 +4,7 @@ injected failures, status writes, and applying objects the way the controllers a
 from __future__ import annotations
 
 import copy
+import random
 import re
 import time
 from collections.abc import Callable
@@ -123,7 +124,8 @@ class Controllers:
         flux_messages: bool = False,
     ) -> tuple[list[Obj], str | None]:
         """Apply docs like the controller; (applied, error). ``flux_messages``: errors worded as
-        kustomize-controller words them (seen on the testbed), naming <Kind>/<namespace>/<name>."""
+        kustomize-controller words them (seen on the testbed), naming <Kind>/<namespace>/<name> and
+        ending with a newline."""
         out = []
         for d in docs:
             d = copy.deepcopy(d)
@@ -135,7 +137,7 @@ class Controllers:
                     name = f"{namespace or (d.get('metadata') or {}).get('namespace') or 'default'}/{name}"
                 return out, (
                     f"{d.get('kind')}/{name} dry-run failed: no matches for "
-                    f'kind "{d.get("kind")}" in version "{d.get("apiVersion")}"'
+                    f'kind "{d.get("kind")}" in version "{d.get("apiVersion")}"' + ("\n" if flux_messages else "")
                 )
             meta = d.setdefault("metadata", {})
             if r.namespaced:
@@ -148,7 +150,7 @@ class Controllers:
                 if self.kube.find("v1", "Namespace", None, meta["namespace"]) is None:
                     missing = f'namespaces "{meta["namespace"]}" not found'
                     if flux_messages:
-                        missing = f"{d.get('kind')}/{meta['namespace']}/{meta.get('name')} not found: {missing}"
+                        missing = f"{d.get('kind')}/{meta['namespace']}/{meta.get('name')} not found: {missing}\n"
                     return out, missing
             meta.setdefault("labels", {}).update(labels)
             if annotations or tracking:
@@ -161,7 +163,15 @@ class Controllers:
                     merged = {**((live.get("metadata") or {}).get(field) or {}), **(meta.get(field) or {})}
                     if merged:
                         meta[field] = merged
-            stored = self.kube.put(d)
+            try:
+                stored = self.kube.put(d)
+            except ApiError as e:  # refused by the API server (the real controllers' dry run is)
+                if flux_messages:
+                    return out, f"{d['kind']}/{meta.get('namespace')}/{meta['name']} dry-run failed ({e.reason}): {e}\n"
+                if live is None:  # Argo CD: its dry run refuses a new object (seen on the testbed)
+                    return out, str(e)
+                # an object that exists: kubectl's words (Argo CD applies it from a temporary file)
+                return out, f'error when patching "/dev/shm/{random.randrange(10**9, 10**10)}": {e}'
             self._workload_status(d, stored)
             out.append(stored)
         return out, None

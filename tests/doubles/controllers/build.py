@@ -29,6 +29,35 @@ CLUSTER_SCOPED = frozenset(
 )
 
 
+class BuildError(Exception):
+    """What kustomize says when it cannot build (after kustomize-controller's "kustomize build failed: ")."""
+
+
+# go-yaml's words for what PyYAML says differently (the rest keep PyYAML's words: a known difference)
+_GO_YAML = {
+    "expected ',' or ']'": "did not find expected ',' or ']'",
+    "expected ',' or '}'": "did not find expected ',' or '}'",
+}
+
+
+def load_all(text: str, rel: str) -> list[Obj]:
+    """The documents of the resource ``rel`` (as the kustomization lists it); malformed YAML in
+    kustomize's words (seen on the testbed): accumulating resources: accumulating resources from
+    'cm.yaml': MalformedYAMLError: yaml: line 2: did not find expected ',' or ']' in File: cm.yaml."""
+    try:
+        return [d for d in yaml.safe_load_all(text) if d]
+    except yaml.MarkedYAMLError as exc:
+        problem = str(exc.problem or "").split(", but ")[0]
+        mark = exc.context_mark or exc.problem_mark
+        line = mark.line if exc.context_mark is not None else (mark.line + 1 if mark else 0)
+        raise BuildError(
+            f"accumulating resources: accumulating resources from '{rel}': MalformedYAMLError: "
+            f"yaml: line {line}: {_GO_YAML.get(problem, problem)} in File: {rel}"
+        ) from exc
+    except yaml.YAMLError as exc:
+        raise BuildError(f"accumulating resources: accumulating resources from '{rel}': {exc}") from exc
+
+
 def git(bare: Path, *args: str) -> str | None:
     p = subprocess.run(["git", "-C", str(bare), *args], capture_output=True, text=True)
     return p.stdout if p.returncode == 0 else None
@@ -59,11 +88,14 @@ def build(files: dict[str, str], path: str, recurse: bool = True) -> list[Obj]:
     )
     docs: list[Obj] = []
     if kfile is not None:
-        k = yaml.safe_load(files[kfile]) or {}
+        try:
+            k = yaml.safe_load(files[kfile]) or {}
+        except yaml.YAMLError as exc:
+            raise BuildError(f"{kfile}: {exc}") from exc
         for res in k.get("resources") or []:
             target = posixpath.normpath(posixpath.join(base, res))
             if target in files:
-                docs += [d for d in yaml.safe_load_all(files[target]) if d]
+                docs += load_all(files[target], res)
             else:
                 docs += build(files, target)
         if k.get("namespace"):
@@ -93,7 +125,7 @@ def build(files: dict[str, str], path: str, recurse: bool = True) -> list[Obj]:
             continue
         if any(name.startswith(t + "/") for t in taken):
             continue
-        docs += [d for d in yaml.safe_load_all(text) if d]
+        docs += load_all(text, rel)
     return docs
 
 

@@ -1,13 +1,18 @@
 """The simulated Flux controllers: source-controller (GitRepository, OCIRepository), kustomize-controller
 (Kustomization) and helm-controller (HelmRelease, charts from a GitRepository).
 
-Checked against the real controllers (Flux 2.9.3 on the testbed, tests/realcluster) and changed to
-match: a failed reconcile sets Reconciling=True/ProgressingWithRetry before Ready=False and leaves
-status.observedGeneration as it was (-1 before any success); apply errors name <Kind>/<ns>/<name>;
-a Kustomization reconciles as soon as its source's revision moves. Still different: the simulator
-reads the remote's repositories from disk and never authenticates (the real source-controller needs
-spec.secretRef for a private repository); real statuses carry more (Kustomization history and a
-Healthy condition, HelmRelease inventory and richer history entries) that the server does not read.
+The contract suite (tests/realcluster/test_flux_contract.py) runs the same scenarios here and on the
+real controllers (Flux 2.9.3 on the testbed); what it checks, this says as they do: revisions, Ready
+and Reconciling (reason and words: "Building manifests|Detecting drift for revision R with a timeout
+of 9m30s"), observedGeneration -1 until a success, apply errors naming <Kind>/<ns>/<name> and ending
+in a newline, kustomize's MalformedYAMLError words, a missing repository (FetchFailed, "repository
+not found: "), a Kustomization waiting for its source (Ready only), inventories, HelmRelease install
+and upgrade (Ready and Released, history, release name <targetNamespace>-<name>).
+Known differences, none of which the server reads or the contract asserts: the simulator reads the
+remote's repositories from disk and never authenticates (the private-repository case stays on the
+testbed); it renders no chart (no HelmChart object, no HelmRelease inventory, nothing applied); YAML
+errors other than an unclosed flow sequence or mapping keep PyYAML's words; real statuses carry more
+(Kustomization history, Healthy; HelmRelease digests and durations).
 """
 
 from __future__ import annotations
@@ -25,21 +30,33 @@ from pathlib import Path
 
 import yaml
 
-from doubles.controllers.base import FLUX_KS, Controllers, Obj, cond, failing, now
-from doubles.controllers.build import build, files_at, git, set_images
+from doubles.controllers.base import FLUX_KS, Controllers, Obj, cond, failing, now, seconds
+from doubles.controllers.build import BuildError, build, files_at, git, set_images
 from doubles.kube import ApiError
 
 
-def retry(obj: Obj, status: Obj, gen: int, reason: str, message: str, doing: str) -> Obj:
+def retry(obj: Obj, status: Obj, gen: int, reason: str, message: str, doing: str | None, *extra: Obj) -> Obj:
     """A failed reconcile as the real controllers report it (seen on the testbed): Ready=False with
-    the reason, Reconciling=True/ProgressingWithRetry, and status.observedGeneration left as it was
-    (-1 until a reconcile succeeds); the conditions carry the generation judged."""
+    the reason, Reconciling=True/ProgressingWithRetry saying what it was ``doing`` (none while a
+    Kustomization waits for its source), and status.observedGeneration left as it was (-1 until a
+    reconcile succeeds); the conditions carry the generation judged."""
     status["observedGeneration"] = (obj.get("status") or {}).get("observedGeneration", -1)
-    status["conditions"] = [
-        cond("Reconciling", "True", "ProgressingWithRetry", f"{doing} with a retry", gen),
-        cond("Ready", "False", reason, message, gen),
-    ]
+    reconciling = [cond("Reconciling", "True", "ProgressingWithRetry", doing, gen)] if doing else []
+    status["conditions"] = [*reconciling, cond("Ready", "False", reason, message, gen), *extra]
     return status
+
+
+def go_duration(seconds: float) -> str:
+    """A whole number of seconds as Go's time.Duration prints it (9m30s, 2m0s, 1h0m0s, 30s)."""
+    h, rest = divmod(int(seconds), 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}h{m}m{s}s" if h else f"{m}m{s}s" if m else f"{s}s"
+
+
+def ks_timeout(spec: Obj) -> str:
+    """kustomize-controller's GetTimeout: spec.timeout, else the interval less 30 s; at least 30 s."""
+    t = seconds(spec.get("timeout"), 0) or seconds(spec.get("interval"), 600) - 30
+    return go_duration(max(t, 30))
 
 
 class FluxControllers(Controllers):
@@ -50,10 +67,11 @@ class FluxControllers(Controllers):
         bare = self._bare(spec.get("url", ""))
         ref = spec.get("ref") or {"branch": "master"}
         if bare is None:
-            message = (
-                f"failed to checkout and determine revision: unable to clone '{spec.get('url')}': repository not found"
-            )
-            self._status(obj, retry(obj, status, gen, "GitOperationFailed", message, "building artifact"))
+            # go-git's error for a 404 from the smart HTTP endpoint ends with ": " (seen on the testbed)
+            url = spec.get("url")
+            message = f"failed to checkout and determine revision: unable to clone '{url}': repository not found: "
+            fetch = cond("FetchFailed", "True", "GitOperationFailed", message, gen)
+            self._status(obj, retry(obj, status, gen, "GitOperationFailed", message, "building artifact", fetch))
             return
         if "commit" in ref:
             name, target = "", ref["commit"]
@@ -66,7 +84,8 @@ class FluxControllers(Controllers):
         sha = (git(bare, "rev-parse", "--verify", "--quiet", f"{target}^{{commit}}") or "").strip()
         if not sha:
             message = f"failed to checkout and determine revision: reference not found: {target}"
-            self._status(obj, retry(obj, status, gen, "GitOperationFailed", message, "building artifact"))
+            fetch = cond("FetchFailed", "True", "GitOperationFailed", message, gen)
+            self._status(obj, retry(obj, status, gen, "GitOperationFailed", message, "building artifact", fetch))
             return
         revision = f"{name}@sha1:{sha}" if name else f"sha1:{sha}"
         status["artifact"] = {
@@ -166,8 +185,12 @@ class FluxControllers(Controllers):
         status = copy.deepcopy(obj.get("status") or {})
         status["observedGeneration"] = gen
 
-        def fail(reason: str, message: str) -> None:
-            self._status(obj, retry(obj, status, gen, reason, message, "Building manifests"))
+        def fail(reason: str, message: str, doing: str | None = "Building manifests") -> None:
+            """``doing``: the stage as the real controller names it in Reconciling (None: no such condition)."""
+            rev = status.get("lastAttemptedRevision")
+            if doing and rev:
+                doing = f"{doing} for revision {rev} with a timeout of {ks_timeout(spec)}"
+            self._status(obj, retry(obj, status, gen, reason, message, doing))
             if reason != "DependencyNotReady":
                 self.record(obj, "Warning", reason, message, "kustomize-controller")
 
@@ -179,12 +202,13 @@ class FluxControllers(Controllers):
                 fail("DependencyNotReady", f"dependency '{dep_ns}/{dep['name']}' is not ready")
                 return
         ref = spec.get("sourceRef") or {}
+        no_artifact = f"Source artifact not found, retrying in {spec.get('retryInterval', '30s')}"
         origin: str | None = None
         files: dict[str, str] | None
         if ref.get("kind") == "OCIRepository":
             oci = self._oci_source(meta["namespace"], ref)
             if oci is None:
-                fail("ArtifactFailed", f"Source artifact not found, retrying in {spec.get('retryInterval', '30s')}")
+                fail("ArtifactFailed", no_artifact, None)
                 return
             revision, everything, origin = oci
             status["lastAttemptedRevision"] = revision
@@ -193,7 +217,7 @@ class FluxControllers(Controllers):
         else:
             source = self._source_revision(meta["namespace"], ref)
             if source is None:
-                fail("ArtifactFailed", f"Source artifact not found, retrying in {spec.get('retryInterval', '30s')}")
+                fail("ArtifactFailed", no_artifact, None)
                 return
             revision, bare = source
             status["lastAttemptedRevision"] = revision
@@ -214,9 +238,8 @@ class FluxControllers(Controllers):
         try:
             docs = build(files, spec.get("path", "./"))
             set_images(docs, spec.get("images") or [])
-        except yaml.YAMLError as exc:
-            # kustomize-controller: "kustomize build failed: accumulating resources: ... MalformedYAMLError: ..."
-            fail("BuildFailed", f"kustomize build failed: {str(exc).splitlines()[0]}")
+        except BuildError as exc:
+            fail("BuildFailed", f"kustomize build failed: {exc}")
             return
         applied, error = self._apply(
             docs,
@@ -226,7 +249,7 @@ class FluxControllers(Controllers):
             flux_messages=True,
         )
         if error:
-            fail("ReconciliationFailed", error)
+            fail("ReconciliationFailed", error, "Detecting drift")  # the server-side dry-run refused it
             return
         new_ids = {self._inv_id(o) for o in applied}
         if spec.get("prune"):
@@ -242,6 +265,7 @@ class FluxControllers(Controllers):
                 "HealthCheckFailed",
                 f"health check failed after 5m0s: timeout waiting for: [{unhealthy[0]['kind']}/"
                 f"{unhealthy[0]['metadata'].get('namespace')}/{unhealthy[0]['metadata']['name']} status: 'Failed']",
+                "Running health checks",
             )
             return
         status["lastAppliedRevision"] = revision
@@ -297,6 +321,7 @@ class FluxControllers(Controllers):
         status["observedGeneration"] = gen
         chart = (spec.get("chart") or {}).get("spec") or {}
         version = chart.get("version") or "1.0.0"
+        chart_name, app_version = str(chart.get("chart", "chart")), None
         ref = chart.get("sourceRef") or {}
         if ref.get("kind") == "GitRepository":
             source = self._source_revision(meta["namespace"], ref)
@@ -313,29 +338,57 @@ class FluxControllers(Controllers):
                 ]
                 self._status(obj, status)
                 return
-            version = str((yaml.safe_load(chart_yaml) or {}).get("version", "0.0.0")) + "+" + sha[:12]
+            about = yaml.safe_load(chart_yaml) or {}
+            version = str(about.get("version", "0.0.0"))
+            if chart.get("reconcileStrategy") == "Revision":
+                version += "+" + sha[:12]
+            chart_name, app_version = str(about.get("name", chart_name)), about.get("appVersion")
+        self._release(obj, status, chart_name, version, app_version)
+
+    def _release(self, obj: Obj, status: Obj, chart_name: str, version: str, app_version: object) -> None:
+        """helm-controller's install or upgrade as it reports it (seen on the testbed): a new Helm
+        release only when the chart version or the values changed; history newest first, the previous
+        release superseded; Ready and Released with the same words."""
+        meta, spec, gen = obj["metadata"], obj["spec"], obj["metadata"]["generation"]
+        target = spec.get("targetNamespace") or meta["namespace"]
+        release = spec.get("releaseName") or (
+            f"{target}-{meta['name']}" if spec.get("targetNamespace") else meta["name"]
+        )
+        config = "sha256:" + hashlib.sha256(json.dumps(spec.get("values") or {}, sort_keys=True).encode()).hexdigest()
+        history = [dict(h) for h in status.get("history") or []]
+        last = history[0] if history else None
         status["lastAttemptedRevision"] = version
-        status["history"] = [
-            {
-                "name": spec.get("releaseName", meta["name"]),
-                "namespace": spec.get("targetNamespace", meta["namespace"]),
-                "version": len(status.get("history") or []) + 1,
-                "chartName": chart.get("chart", "chart"),
+        if last is None or (last["chartVersion"], last["configDigest"]) != (version, config):
+            action, n = ("upgrade", last["version"] + 1) if last else ("install", 1)
+            if last is not None:
+                last["status"] = "superseded"
+                last.pop("action", None)
+            entry = {
+                "action": action,
+                "apiVersion": "v2",
+                "chartName": chart_name,
                 "chartVersion": version,
-                "status": "deployed",
-                "configDigest": "sha256:0",
-                "digest": "sha256:0",
-                "firstDeployed": now(),
+                "configDigest": config,
+                "digest": "sha256:" + hashlib.sha256(f"{release}.v{n}".encode()).hexdigest(),
+                "firstDeployed": last["firstDeployed"] if last else now(),
                 "lastDeployed": now(),
+                "name": release,
+                "namespace": target,
+                "status": "deployed",
+                "version": n,
+                **({"appVersion": str(app_version)} if app_version else {}),
             }
-        ]
-        status["conditions"] = [
-            cond(
-                "Ready",
-                "True",
-                "UpgradeSucceeded",
-                f"Helm upgrade succeeded for release with chart {chart.get('chart')}@{version}",
-                gen,
+            history = [entry, *history[:4]]
+            said = (
+                f"Helm {action} succeeded for release {target}/{release}.v{n} with chart {chart_name}@{version}",
+                "InstallSucceeded" if action == "install" else "UpgradeSucceeded",
             )
-        ]
+            status["conditions"] = [
+                cond("Ready", "True", said[1], said[0], gen),
+                cond("Released", "True", said[1], said[0], gen),
+            ]
+            status |= {"lastAttemptedReleaseAction": action, "lastAttemptedConfigDigest": config}
+        status |= {"history": history, "lastAttemptedGeneration": gen, "storageNamespace": meta["namespace"]}
+        for c in status.get("conditions") or []:
+            c["observedGeneration"] = gen
         self._status(obj, status)

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from doubles.kube import events
+from doubles.kube import events, validate
 from doubles.kube.patch import PATCH_TYPES, json_patch, merge_patch
 from doubles.kube.resources import DEFAULT_RESOURCES, ApiError, Obj, Resource
 from doubles.kube.selectors import field_match, label_match
@@ -143,6 +143,7 @@ class Store:
             key = self._key(r, ns, name)
             if key in self.objects:
                 raise ApiError(409, "AlreadyExists", f'{r.plural} "{name}" already exists')
+            validate.check(r, body)
             obj = copy.deepcopy(body)
             obj["apiVersion"], obj["kind"] = r.api_version, r.kind
             obj["metadata"].update(
@@ -165,6 +166,8 @@ class Store:
             if k in old["metadata"]:
                 meta[k] = old["metadata"][k]
         meta["generation"] = old["metadata"].get("generation", 1)
+        if not status_only:
+            validate.check(r, new)
         if status_only:
             stored = copy.deepcopy(old)
             stored["status"] = new.get("status", {})

@@ -94,7 +94,7 @@ def reconcile_plan(ref: ObjectRef, obj: Obj, token: str, *, with_source: bool, s
             role=None if t == ref else f"the source of {ref.kind} {ref.name}",
         )
 
-    src = owner.source_ref(obj) if with_source and ref.kind in status.APPLIERS else None
+    src = status.source_ref(obj) if with_source and ref.kind in status.APPLIERS else None
     return ReconcilePlan(steps=tuple(step(t) for t in ([src] if src else []) + [ref]))
 
 

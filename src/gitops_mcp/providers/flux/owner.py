@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gitops_mcp.providers.flux.status import API_VERSIONS, APPLIERS, is_applier
+from gitops_mcp.providers.flux.status import API_VERSIONS, APPLIERS, is_applier, source_ref
 from gitops_mcp.providers.live import (
     ClusterReader,
     GitLocation,
     Obj,
-    ObjectRef,
     OwnerLink,
     OwnerStage,
     OwnerStep,
@@ -82,19 +81,6 @@ def _inventory_owner(cluster: ClusterReader, obj: Obj) -> OwnerStep | None:
                     via="inventory",
                 ), owner
     return None
-
-
-def source_ref(obj: Obj) -> ObjectRef | None:
-    """The source a Kustomization or HelmRelease reads (sourceRef, chartRef or the chart's sourceRef)."""
-    spec = obj.get("spec") or {}
-    ref = (
-        spec.get("sourceRef") or spec.get("chartRef") or ((spec.get("chart") or {}).get("spec") or {}).get("sourceRef")
-    )
-    if not isinstance(ref, dict) or ref.get("kind") not in API_VERSIONS:
-        return None
-    kind = str(ref["kind"])
-    namespace = ref.get("namespace") or (obj.get("metadata") or {}).get("namespace")
-    return ObjectRef(api_version=API_VERSIONS[kind], kind=kind, name=str(ref["name"]), namespace=namespace)
 
 
 def _source_of(cluster: ClusterReader, obj: Obj) -> OwnerStep | None:

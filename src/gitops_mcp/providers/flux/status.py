@@ -32,7 +32,9 @@ PROGRESS_REASONS = {"Progressing", "DependencyNotReady", "ReconciliationInProgre
 def _waits_for_source(ready: Any) -> bool:
     """kustomize-controller's "Source artifact not found, retrying in 30s" (reason ArtifactFailed): its
     source has no artifact yet, and it reconciles again as soon as it has. On the real controllers this
-    is what a new Kustomization says first when it is quicker than its GitRepository."""
+    is what a new Kustomization says first when it is quicker than its GitRepository, and what it keeps
+    saying while the source fails (e.g. a private repository without credentials): the status names the
+    source (``waits_for``) so that a wait reports the source's own failure."""
     return ready.reason == "ArtifactFailed" and (ready.message or "").startswith("Source artifact not found")
 
 
@@ -43,6 +45,19 @@ def manages_api_group(group: str) -> bool:
 def is_applier(obj: Obj) -> bool:
     """A Flux Kustomization or HelmRelease (not e.g. a kustomize.config.k8s.io Kustomization)."""
     return obj.get("kind") in APPLIERS and api_group(str(obj.get("apiVersion"))).endswith("fluxcd.io")
+
+
+def source_ref(obj: Obj) -> ObjectRef | None:
+    """The source a Kustomization or HelmRelease reads (sourceRef, chartRef or the chart's sourceRef)."""
+    spec = obj.get("spec") or {}
+    ref = (
+        spec.get("sourceRef") or spec.get("chartRef") or ((spec.get("chart") or {}).get("spec") or {}).get("sourceRef")
+    )
+    if not isinstance(ref, dict) or ref.get("kind") not in API_VERSIONS:
+        return None
+    kind = str(ref["kind"])
+    namespace = ref.get("namespace") or (obj.get("metadata") or {}).get("namespace")
+    return ObjectRef(api_version=API_VERSIONS[kind], kind=kind, name=str(ref["name"]), namespace=namespace)
 
 
 def _revisions(kind: str, status: dict[str, Any]) -> tuple[Any, Any, Any]:
@@ -117,9 +132,11 @@ def normalize_status(ref: ObjectRef, obj: Obj) -> SyncStatus:
         return SyncStatus(**fields, state="ready", message=ready_msg or "ready")
     if ready.status == "False" and (ready.reason or "") not in PROGRESS_REASONS and not _waits_for_source(ready):
         return SyncStatus(**fields, state="failed", message=ready_msg or ready.reason or "not ready")
+    waits_for = source_ref(obj) if ready.status == "False" and _waits_for_source(ready) else None
     if reconciling is not None and reconciling.status == "True":
-        return SyncStatus(**fields, state="progressing", message=reconciling.message or ready_msg or "reconciling")
-    return SyncStatus(**fields, state="progressing", message=ready_msg or "reconciling")
+        message = reconciling.message or ready_msg or "reconciling"
+        return SyncStatus(**fields, state="progressing", message=message).waiting_on(waits_for)
+    return SyncStatus(**fields, state="progressing", message=ready_msg or "reconciling").waiting_on(waits_for)
 
 
 def managed_objects(ref: ObjectRef, obj: Obj) -> list[Managed] | None:
