@@ -13,12 +13,15 @@ independently of the generator (what Flux's and Argo CD's controllers would do w
 - conventions: sibling Kustomizations' shared serviceAccountName not followed, their dependsOn
   chain ignored, Flux API versions no longer served;
 - engine specifics: Argo CD CRDs over 256 KiB without ServerSideApply, Jsonnet arguments or
-  imports unresolved, chart dependencies not vendored.
+  imports unresolved, chart dependencies not vendored; Flux refuses objects with only generateName;
+- prerequisites: a kind from a CRD the package does not bring (what it builds, a chart's literal
+  templates) must be named in the preview (then the deployment counts as working where it is
+  installed), else it is silent.
 
 Each deployment is: works (no problem), said (every problem named in the preview's notes,
 validation, or a question asked instead), or silent (a problem the preview does not name).
 
-    .venv/bin/python bench/deployments.py [--verbose]
+    .venv/bin/python bench/deployments.py [--verbose] [--repo DIR ...] [--no-fixtures]
     PYTHONPATH=<other checkout>/src .venv/bin/python bench/deployments.py   # e.g. the baseline
 """
 
@@ -49,7 +52,15 @@ ORIGINS = {
 }
 SYSTEM = {"default", "kube-system", "kube-public", "kube-node-lease", "flux-system", "argocd"}
 SERVED = {"source.toolkit.fluxcd.io": "v1", "kustomize.toolkit.fluxcd.io": "v1", "helm.toolkit.fluxcd.io": "v2"}
-CLUSTER_KINDS = {"Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding", "ClusterIssuer"}
+CLUSTER_KINDS = {"Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding", "ClusterIssuer",
+                 "StorageClass", "PersistentVolume", "PriorityClass", "APIService", "IngressClass", "RuntimeClass",
+                 "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration", "PodSecurityPolicy", "CSIDriver",
+                 "ClusterPolicy", "GatewayClass"}  # fmt: skip
+# Kubernetes API versions the API server no longer serves (the judge's own list)
+GONE = {"extensions/v1beta1", "apps/v1beta1", "apps/v1beta2", "networking.k8s.io/v1beta1", "batch/v1beta1",
+        "rbac.authorization.k8s.io/v1beta1", "apiextensions.k8s.io/v1beta1", "policy/v1beta1",
+        "admissionregistration.k8s.io/v1beta1", "autoscaling/v2beta1", "autoscaling/v2beta2",
+        "storage.k8s.io/v1beta1", "scheduling.k8s.io/v1beta1"}  # fmt: skip
 EXAMPLES = ("example", "sample", "demo", "test", "doc")
 
 
@@ -136,12 +147,30 @@ class Repo:
                 ks = d.get("kind") == "Kustomization" and src.get("kind") == "GitRepository" and "interval" in spec
                 if ks and (src.get("name") == "flux-system" or self._serves(src.get("name"), origin)):
                     out.append((f, name, posixpath.normpath(str(spec.get("path") or ".")).lstrip("./")))
+                if d.get("kind") == "Kustomization" and src.get("kind") == "ExternalArtifact":
+                    out += [(f, name, p) for p in self._generated(str(src.get("name")), str(spec.get("path") or "."))]
                 s = spec.get("source") or {}
                 if (
                     d.get("kind") == "Application"
                     and str(s.get("repoURL", "")).rstrip("/").removesuffix(".git") == origin
                 ):
                     out.append((f, name, posixpath.normpath(str(s.get("path") or ".")).lstrip("./")))
+        return out
+
+    def _generated(self, artifact: str, path: str) -> list[str]:
+        """Repository directories an ArtifactGenerator copies to ``path`` of ExternalArtifact ``artifact``."""
+        path = posixpath.normpath(path).lstrip("./")
+        out = []
+        for docs in self.files.values():
+            for d in docs:
+                if d.get("kind") != "ArtifactGenerator":
+                    continue
+                for art in (d.get("spec") or {}).get("artifacts") or []:
+                    for c in art.get("copy") or [] if art.get("name") == artifact else []:
+                        frm = str(c.get("from", "")).partition("/")[2].removesuffix("**").strip("/")
+                        to = str(c.get("to", "")).removeprefix("@artifact").strip("/")
+                        if not to or path == to or path.startswith(to + "/"):
+                            out.append(posixpath.normpath(posixpath.join(frm, path[len(to) :].lstrip("/"))))
         return out
 
     def _serves(self, name: Any, origin: str) -> bool:
@@ -155,13 +184,41 @@ class Repo:
         )
 
 
+BUILTIN = {"", "apps", "batch", "autoscaling", "policy", "networking.k8s.io", "rbac.authorization.k8s.io",
+           "extensions", "apiregistration.k8s.io", "flowcontrol.apiserver.k8s.io",
+           "storage.k8s.io", "apiextensions.k8s.io", "admissionregistration.k8s.io", "scheduling.k8s.io",
+           "coordination.k8s.io", "discovery.k8s.io", "node.k8s.io", "certificates.k8s.io"}  # fmt: skip
+FLUX_GROUPS = set(SERVED) | {"notification.toolkit.fluxcd.io", "image.toolkit.fluxcd.io"}
+OWN = {"flux": BUILTIN | FLUX_GROUPS, "argocd": BUILTIN | {"argoproj.io"}}
+
+
+def custom_group(api_version: str) -> str:
+    return api_version.rpartition("/")[0]
+
+
+def chart_kinds(chart: Path, provider: str) -> set[str]:
+    """CRD kinds a chart's templates spell out, outside a conditional block (the judge's own reading)."""
+    found: set[str] = set()
+    for f in sorted((chart / "templates").glob("*.y*ml")) if (chart / "templates").is_dir() else []:
+        for doc in f.read_text(encoding="utf-8", errors="replace").split("\n---"):
+            head = doc.split("\nkind:", 1)[0]
+            if "{{- if" in head or "{{ if" in head or "{{- with" in head:
+                continue
+            api = next((ln.split(":", 1)[1].strip() for ln in doc.splitlines() if ln.startswith("apiVersion:")), "")
+            kind = next((ln.split(":", 1)[1].strip() for ln in doc.splitlines() if ln.startswith("kind:")), "")
+            if api and kind and "{{" not in api + kind and custom_group(api) not in OWN[provider]:
+                found.add(kind)
+    return found
+
+
 def judge(repo: Repo, origin: str, pkg: dict[str, Any], provider: str, view: Any) -> tuple[str, list[str]]:
     if view.preview is None:
         return ("said" if view.questions else "silent"), [f"stopped at {view.step}: {[q.id for q in view.questions]}"]
     pv = view.preview
     if not pv.validation.valid:
         return "said", ["invalid: " + pv.validation.describe()[:100]]
-    notes = " ".join(pv.notes).lower()
+    check = pv.package_check
+    notes = " ".join([*pv.notes, check.message if check is not None and not check.ok else ""]).lower()
     gen = [d for d in yaml.safe_load_all(pv.yaml) if isinstance(d, dict)]
     out, out_dir = pv.output_path, posixpath.dirname(pv.output_path)
     problems: list[tuple[str, list[str]]] = []  # (problem, words the notes must hold to name it)
@@ -239,6 +296,24 @@ def judge(repo: Repo, origin: str, pkg: dict[str, Any], provider: str, view: Any
             if group in SERVED and version != SERVED[group]:
                 problems.append((f"{x.get('kind')} {x.get('apiVersion')} no longer served", ["no longer serve"]))
                 break
+    applied = built
+    recurse = next((d for d in gen if d.get("kind") == "Application"), {}).get("spec", {}).get("source", {})
+    if provider == "argocd" and ptype == "manifests" and not (recurse.get("directory") or {}).get("recurse"):
+        applied = [(x, None) for f, docs in repo.files.items() if posixpath.dirname(f) == path for x in docs]
+    custom = {str(x.get("kind")) for x, _ in applied if custom_group(str(x.get("apiVersion"))) not in OWN[provider]}
+    custom |= chart_kinds(repo.root / path, provider) if ptype == "helm" else set()
+    custom -= {"Namespace", "CustomResourceDefinition"} | {  # the package brings its own CRDs
+        str(((x.get("spec") or {}).get("names") or {}).get("kind")) for x, _ in built
+    }
+    # a kind from a CRD the package does not bring: works where it is installed, which only the
+    # preview can tell the user (it is a problem when the preview does not name it)
+    problems += [(f"kind {k} from a CRD not named", [k.lower()]) for k in sorted(custom) if k.lower() not in notes]
+    gone = sorted({str(x.get("apiVersion")) for x, _ in applied} & GONE)
+    problems += [(f"{g} no longer served by Kubernetes", [g]) for g in gone]
+    if provider == "flux":
+        hooks = [x for x, _ in built if not (x.get("metadata") or {}).get("name")]
+        if hooks:
+            problems.append((f"{hooks[0].get('kind')} has only generateName: Flux refuses it", ["generatename"]))
     if provider == "argocd":
         app = next((d for d in gen if d.get("kind") == "Application"), {})
         spec = app.get("spec") or {}
@@ -264,11 +339,46 @@ def judge(repo: Repo, origin: str, pkg: dict[str, Any], provider: str, view: Any
     return ("silent" if silent else "said"), [("SILENT " if p in silent else "said ") + p for p, _ in problems]
 
 
+def other(d: Path) -> tuple[str, Path, str]:
+    """(name, directory, origin) of a repository given with --repo."""
+    d = d.resolve()
+    url = subprocess.run(["git", "-C", str(d), "config", "--get", "remote.origin.url"], capture_output=True, text=True)
+    named = d.parent.name if d.name == "repo" and "+" in d.parent.name else d.name
+    origin = url.stdout.strip().removesuffix(".git") or "https://github.com/" + named.replace("+", "/", 1)
+    return named.split("+")[-1], d, origin
+
+
+def export(git_dir: Path, root: Path) -> None:
+    """HEAD's tree of a git directory into ``root`` (a snapshot may lack its largest blobs: skipped)."""
+    git = ["git", f"--git-dir={git_dir}"]
+    listing = subprocess.run([*git, "ls-tree", "-r", "-z", "HEAD"], capture_output=True, check=True).stdout
+    for entry in filter(None, listing.split(b"\0")):
+        meta, _, name = entry.partition(b"\t")
+        mode, kind, sha = meta.split()
+        blob = subprocess.run([*git, "cat-file", "blob", sha.decode()], capture_output=True)
+        if kind != b"blob" or mode == b"120000" or blob.returncode != 0:
+            continue
+        target = root / name.decode()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(blob.stdout)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument(
+        "--repo",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="also judge this repository (a work tree or a git directory; its origin from remote.origin.url, "
+        "else github.com/<owner>/<name> of a DIR named owner+name/repo)",
+    )
+    ap.add_argument("--no-fixtures", action="store_true", help="only the --repo repositories")
     args = ap.parse_args()
-    if not FIXTURES.is_dir():
+    sources = [] if args.no_fixtures else [(n, FIXTURES / n, o) for n, o in ORIGINS.items()]
+    sources += [other(Path(d)) for d in args.repo]
+    if not args.no_fixtures and not FIXTURES.is_dir():
         print(f"{FIXTURES} is absent", file=sys.stderr)
         return 2
     from gitops_mcp.detection import detect_packages
@@ -277,12 +387,16 @@ def main() -> int:
     from gitops_mcp.settings import Settings
 
     counts: Counter[tuple[str, str]] = Counter()
+    per_repo: Counter[tuple[str, str]] = Counter()
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         app = Services(Settings(allowed_roots=[base], state_dir=base / "s", cache_dir=base / "c", allowed_git_hosts=[]))
-        for name, origin in ORIGINS.items():
+        for name, src, origin in sources:
             root = base / name
-            shutil.copytree(FIXTURES / name, root)
+            if (src / "HEAD").is_file() and not (src / ".git").exists():  # a git directory: its HEAD's tree
+                export(src, root)
+            else:
+                shutil.copytree(src, root, ignore=shutil.ignore_patterns(".git"))
             for cmd in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "fixture"]):
                 subprocess.run(["git", "-c", "user.name=b", "-c", "user.email=b@b", *cmd], cwd=root, check=True)
             subprocess.run(["git", "remote", "add", "origin", origin + ".git"], cwd=root, check=True)
@@ -307,9 +421,13 @@ def main() -> int:
                     verdict, why = judge(repo, origin, pkg.model_dump(), provider, v)
                     app.wizard.cancel("local", v.session_id)  # the server caps open sessions per caller
                     counts[(provider, verdict)] += 1
+                    per_repo[(name, verdict)] += 1
                     if args.verbose or verdict == "silent":
                         print(f"{verdict:6} {provider:6} {name}/{pkg.path}: {'; '.join(why)}")
         app.close()
+    for name in dict.fromkeys(n for n, _, _ in sources):
+        print(f"{name:32} works {per_repo[(name, 'works')]:3}  said {per_repo[(name, 'said')]:3}"
+              f"  silent {per_repo[(name, 'silent')]:3}")  # fmt: skip
     total = sum(counts.values())
     for provider in ("flux", "argocd"):
         n = sum(v for (p, _), v in counts.items() if p == provider)

@@ -143,6 +143,18 @@ def test_parent_in_the_cluster_gives_the_default_path_and_no_register(env: Env) 
     assert env.kube.find("apps/v1", "Deployment", "podinfo", "podinfo") is not None
 
 
+def test_a_package_another_deploy_applies_is_no_home_for_the_next_file(env: Env) -> None:
+    # After a first deploy registered a Kustomization applying ./kustomize (a workload package), the
+    # second one's file must not go into kustomize/ (left out of its kustomization.yaml, or applied as
+    # part of that package with its targetNamespace): it goes to gitops/flux/, and register is asked.
+    env.w.flux("podinfo", env.url, "./kustomize")
+    app = env.app()
+    v = wizard_to_preview(app, env.work, {"package": "charts/podinfo", "provider": "flux", "app_name": "chart"})
+    assert v.preview.output_path == "gitops/flux/chart.yaml"
+    assert "register" in {q.id for q in v.questions}
+    app.wizard.cancel("local", v.session_id)
+
+
 def test_register_refused_by_rbac_keeps_the_commit_and_applies_nothing(env: Env) -> None:
     env.kube.forbid("patch", "kustomizations", "kustomize.toolkit.fluxcd.io")
     app = env.app()

@@ -138,3 +138,19 @@ def test_a_json_package_is_read_by_argocd_and_flagged_for_flux(
     check = flux.preview.package_check
     assert check is not None and not check.ok and "no file the engine reads as manifests (.yaml, .yml)" in check.message
     assert "deliver_anyway" in {q.id for q in flux.questions}
+
+
+def test_hooks_with_only_generate_name_are_flagged_for_flux(app: Services, fixture_repo: Callable[..., Path]) -> None:
+    # the real kustomize-controller: "missing metadata.name in object {{batch/v1 Job} ...}"
+    repo = fixture_repo("argocd-example-apps")
+    for package in ("helm-hooks", "sync-waves"):
+        flux = check_plain(repo, package, (".yaml", ".yml"), subdirectories=True, generate_name=False)
+        assert not flux.ok and "has only metadata.generateName" in flux.message, flux
+        assert check_plain(repo, package, (".yaml", ".yml", ".json"), subdirectories=False).ok
+        v = app.wizard.start("local", str(repo), provider="flux", answers={"package": package}, accept_defaults=True)
+        for _ in range(6):
+            if v.step == "preview":
+                break
+            v = app.wizard.answer("local", v.session_id, {}, accept_defaults=True)
+        assert "deliver_anyway" in {q.id for q in v.questions}
+        app.wizard.cancel("local", v.session_id)

@@ -69,7 +69,7 @@ def test_the_preview_names_kinds_from_crds(
     assert not any("Missing in the cluster" in n for n in v.preview.notes)  # no cluster to ask
 
 
-def crd(group: str, kind: str) -> dict[str, Any]:
+def crd(group: str, kind: str, versions: tuple[str, ...] = ("v1",)) -> dict[str, Any]:
     plural = kind.lower() + "s"
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
@@ -79,7 +79,7 @@ def crd(group: str, kind: str) -> dict[str, Any]:
             "group": group,
             "names": {"kind": kind, "plural": plural},
             "scope": "Namespaced",
-            "versions": [{"name": "v1", "served": True, "storage": True}],
+            "versions": [{"name": v, "served": True, "storage": v == versions[-1]} for v in versions],
         },
     }
 
@@ -99,8 +99,13 @@ def test_with_a_cluster_the_preview_says_which_are_missing(tmp_path: Path, fixtu
             v = wizard_to_preview(app, repo, {"package": "istio/gateway", "provider": "argocd", "repo_url": URL})
             missing = [n for n in v.preview.notes if n.startswith("Missing in the cluster")]
             assert missing and missing[0].startswith("Missing in the cluster: networking.istio.io/Gateway:"), v.preview
-            kube.put(crd("networking.istio.io", "Gateway"))
+            kube.put(crd("networking.istio.io", "Gateway"))  # serving only v1: the package writes v1beta1
             again = app.wizard.answer("local", v.session_id, {"app_name": "gw"}, accept_defaults=True)
+            stale = [n for n in again.preview.notes if n.startswith("The cluster does not serve")]
+            assert stale and "Gateway networking.istio.io/v1beta1 (istio/gateway/" in stale[0], again.preview.notes
+            kube.put(crd("networking.istio.io", "Gateway", ("v1beta1", "v1")))
+            kube.put(crd("flagger.app", "MetricTemplate", ("v1alpha1", "v1beta1")))
+            again = app.wizard.answer("local", v.session_id, {"app_name": "gw2"}, accept_defaults=True)
             assert "The cluster has all of them." in again.preview.notes, again.preview.notes
         finally:
             app.close()

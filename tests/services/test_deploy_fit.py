@@ -362,3 +362,61 @@ def test_facts_do_not_expand_a_billion_laughs(tmp_path: Path) -> None:
     facts = package_facts(LocalTree(str(tmp_path)), "pkg", "manifests")
     assert facts.unplaced and facts.namespaces == []  # the bomb is not read; the other file is
     assert [o.file for o in directory_objects(LocalTree(str(tmp_path)), "pkg")] == ["pkg/ok.yaml"]
+
+
+def test_two_charts_of_one_name_get_their_directories_names(app: Services, fixture_repo: Callable[..., Path]) -> None:
+    # blue-green/Chart.yaml is named helm-guestbook too: deployed one after the other, the second
+    # would rewrite the first's file and HelmRelease (seen on the real Flux)
+    repo = fixture_repo("argocd-example-apps", origin=ORIGIN.format("argocd-example-apps"))
+    for provider in ("flux", "argocd"):
+        blue = preview(app, repo, "blue-green", provider)
+        guest = preview(app, repo, "helm-guestbook", provider)
+        assert blue.preview.output_path.endswith("/blue-green.yaml")
+        assert guest.preview.output_path.endswith("/helm-guestbook.yaml")
+        for v in (blue, guest):
+            app.wizard.cancel(OWNER, v.session_id)
+
+
+def test_a_charts_literal_crd_kinds_are_named_not_its_optional_ones() -> None:
+    from gitops_mcp.detection import detect_packages
+    from gitops_mcp.providers import default_registry
+
+    kinds = default_registry().gitops_kinds()
+    argo = {
+        p.path: p for p in detect_packages(need_shared(FIXTURES / "argocd-example-apps"), gitops_kinds=kinds).packages
+    }
+    assert argo["blue-green"].custom_kinds == ["argoproj.io/Rollout"]  # the real Flux: no matches for kind "Rollout"
+    assert argo["helm-guestbook"].custom_kinds == []
+    podinfo = {p.path: p for p in detect_packages(need_shared(FIXTURES / "podinfo"), gitops_kinds=kinds).packages}
+    assert podinfo["charts/podinfo"].custom_kinds == []  # ServiceMonitor, Certificate...: only when enabled
+
+
+def test_crd_kinds_of_bases_and_subdirectories_are_named(app: Services, fixture_repo: Callable[..., Path]) -> None:
+    # apps/production builds ../base/podinfo (HelmRelease, HelmRepository): Argo CD applies them
+    v = preview(app, fixture_repo("flux2-kustomize-helm-example"), "apps/production", "argocd")
+    assert "helm.toolkit.fluxcd.io/HelmRelease" in notes(v) and "HelmRepository" in notes(v)
+    # Flux applies apps/ with its subdirectories: apps/backend's Canary
+    v = preview(app, fixture_repo("gitops-istio"), "apps", "flux")
+    assert "flagger.app/Canary" in notes(v)
+
+
+def test_a_kustomization_fed_by_an_external_artifact_is_an_owner(
+    app: Services, fixture_repo: Callable[..., Path]
+) -> None:
+    # clusters/production/apps.yaml: Kustomization apps reads ExternalArtifact apps (./production),
+    # which the ArtifactGenerator copies from apps/production of the bootstrap's GitRepository
+    repo = fixture_repo("flux2-kustomize-helm-example", origin=ORIGIN.format("flux2-kustomize-helm-example"))
+    v = preview(app, repo, "apps/production", "flux")
+    assert v.preview.output_path == "clusters/production/apps.yaml"
+    assert "Updates Kustomization flux-system/apps in clusters/production/apps.yaml" in notes(v)
+    v = preview(app, repo, "infrastructure/controllers", "argocd")
+    assert "already deployed by Kustomization flux-system/infra-controllers" in notes(v)
+
+
+def test_kubernetes_api_versions_no_longer_served_are_named() -> None:
+    from gitops_mcp.manifests.removed_apis import removed_api_notes
+
+    (ds,) = removed_api_notes([("extensions/v1beta1", "DaemonSet", "deploy/ds.yaml"), ("apps/v1", "Deployment", "x")])
+    assert "DaemonSet extensions/v1beta1 (deploy/ds.yaml)" in ds and "change it to apps/v1" in ds
+    (psp,) = removed_api_notes([("policy/v1beta1", "PodSecurityPolicy", "psp.yaml")])
+    assert "Kubernetes 1.25+ no longer serves" in psp and "no successor" in psp

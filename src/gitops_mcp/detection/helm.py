@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gitops_mcp.detection.gitops import app_of_apps
-from gitops_mcp.detection.kinds import GitOpsKinds, as_str
+from gitops_mcp.detection.kinds import GitOpsKinds, as_str, custom_kind
 from gitops_mcp.detection.models import Confidence, Package
-from gitops_mcp.detection.reader import CHART_FILE, VALUES_FILE, Scanner
+from gitops_mcp.detection.reader import CHART_FILE, VALUES_FILE, Scanner, is_yaml
 
 
 def helm_packages(sc: Scanner, engines: Sequence[GitOpsKinds]) -> tuple[list[Package], list[str]]:
@@ -41,6 +42,7 @@ def helm_packages(sc: Scanner, engines: Sequence[GitOpsKinds]) -> tuple[list[Pac
             evidence.append("Chart.yaml has no name")
         templates = sc.fs.child(info.abs, "templates") if "templates" in info.subdirs else None
         has_templates = templates is not None
+        custom = _template_kinds(sc, templates, f"{rel}/templates" if rel != "." else "templates")
         deps = _dependencies(sc, rel, info.files, chart)
         if templates is not None:
             evidence.append("templates/ present")
@@ -65,9 +67,41 @@ def helm_packages(sc: Scanner, engines: Sequence[GitOpsKinds]) -> tuple[list[Pac
                 values_files=values,
                 chart_version=str(version) if version is not None else None,
                 dependencies=deps,
+                custom_kinds=custom,
             )
         )
     return packages, apps_of_apps
+
+
+_KIND = re.compile(r"^apiVersion:\s*[\"']?([\w./-]+)[\"']?\s*$|^kind:\s*[\"']?(\w+)[\"']?\s*$", re.M)
+
+
+_IF = re.compile(r"\{\{-?\s*(if|with)\b")
+
+
+def _template_kinds(sc: Scanner, templates: str | None, templates_rel: str) -> list[str]:
+    """CRD kinds (``group/Kind``) the templates spell out literally, outside an ``if``/``with`` block
+    (a templated kind is not guessed, an optional object not counted)."""
+    if templates is None:
+        return []
+    try:
+        entries = sc.fs.list_dir(templates)
+    except OSError:
+        return []
+    found: set[str] = set()
+    for e in entries:
+        if e.kind != "file" or not is_yaml(e.name):
+            continue
+        text = sc.read_text(e.handle, f"{templates_rel}/{e.name}") or ""
+        for doc in re.split(r"^---", text, flags=re.M):
+            if _IF.search(doc.split("\nkind:", 1)[0]):
+                continue  # rendered only for some values: not what the defaults deploy
+            api = kind = None
+            for m in _KIND.finditer(doc):
+                api, kind = m.group(1) or api, m.group(2) or kind
+            if api and kind and (c := custom_kind(api, kind)):
+                found.add(c)
+    return sorted(found)
 
 
 def _dependencies(sc: Scanner, rel: str, files: Mapping[str, str], chart: Mapping[str, Any]) -> list[str]:

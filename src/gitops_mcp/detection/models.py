@@ -49,6 +49,10 @@ class GitOpsObject(Model):
     source_ref: str | None = Field(None, description="Kind/name[.namespace] of the source a Flux object uses")
     repo_url: str | None = Field(None, description="Argo CD Application source repoURL")
     target_revision: str | None = None
+    copies: list[str] = Field(
+        default_factory=list,
+        description="ArtifactGenerator: 'artifact|source kind/name|from|to' for each copy into an ExternalArtifact",
+    )
 
 
 class BootstrapDir(Model):

@@ -67,7 +67,7 @@ def _included(base: Path, suffixes: Sequence[str], subdirectories: bool, build: 
     return files, built
 
 
-def _problem(rel: str, index: int, doc: Any, seen: dict[tuple[str, ...], str]) -> str | None:
+def _problem(rel: str, index: int, doc: Any, seen: dict[tuple[str, ...], str], generate_name: bool) -> str | None:
     where = f"{rel} (document {index + 1})"
     if not isinstance(doc, dict) or not doc.get("apiVersion") or not doc.get("kind"):
         return f"{where} is not a Kubernetes object (no apiVersion and kind)"
@@ -76,6 +76,11 @@ def _problem(rel: str, index: int, doc: Any, seen: dict[tuple[str, ...], str]) -
         return f"{where} is a kustomize file ({kind}): the engine would apply it as an object"
     meta: dict[str, Any] = doc["metadata"] if isinstance(doc.get("metadata"), dict) else {}
     name, ns = meta.get("name") or meta.get("generateName"), meta.get("namespace") or ""
+    if name and not meta.get("name") and not generate_name:
+        return (
+            f"{where}: {kind} {name}* has only metadata.generateName (a hook): this engine refuses it "
+            "('missing metadata.name'); give it a name, or deploy the package with an engine that runs hooks"
+        )
     if not name:
         return f"{where}: {kind} has no metadata.name"
     key = (api.rsplit("/", 1)[0] if "/" in api else "", kind, str(ns), str(name))
@@ -86,11 +91,17 @@ def _problem(rel: str, index: int, doc: Any, seen: dict[tuple[str, ...], str]) -
 
 
 def check_plain(
-    root: Path, path: str, suffixes: Sequence[str], subdirectories: bool, build: bool = True
+    root: Path,
+    path: str,
+    suffixes: Sequence[str],
+    subdirectories: bool,
+    build: bool = True,
+    generate_name: bool = True,
 ) -> PackageCheck:
     """What an engine applies from the plain directory ``path``: ``suffixes`` are the files it
     reads, ``subdirectories`` whether it descends, ``build`` whether a subdirectory holding a
-    kustomization is built by kustomize (else its files are read like any other)."""
+    kustomization is built by kustomize (else its files are read like any other), ``generate_name``
+    whether it creates an object that has only metadata.generateName."""
     files, built = _included(root / path, suffixes, subdirectories, build)
     if len(files) > MAX_FILES:
         return PackageCheck(ok=False, checked=[], message=f"{path} holds more than {MAX_FILES} manifest files")
@@ -108,7 +119,7 @@ def check_plain(
         except (UserInputError, UnicodeDecodeError, OSError) as exc:
             return PackageCheck(ok=False, checked=CHECKED[:1], message=f"{rel} does not decode: {exc}"[:600])
         for i, doc in enumerate(docs):
-            problem = _problem(rel, i, doc, seen)
+            problem = _problem(rel, i, doc, seen, generate_name)
             if problem:
                 return PackageCheck(ok=False, checked=CHECKED, message=problem)
     kustomized = [b.relative_to(root).as_posix() for b in built]

@@ -136,6 +136,8 @@ class PlainDirs:
     """The files it reads as manifests."""
     subdirectories: bool
     """It applies the subdirectories too (one holding a kustomization is built by kustomize)."""
+    generate_name: bool = True
+    """It creates an object that has only metadata.generateName (an Argo CD or Helm hook's Job)."""
 
 
 class ObjectSummary(Model):

@@ -3,7 +3,7 @@ flow environment, and the preview (generated YAML, validation, diff)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ from gitops_mcp.errors import ClusterError
 from gitops_mcp.git.urls import url_identity
 from gitops_mcp.manifests.plain import check_plain, nested_manifest_dirs
 from gitops_mcp.manifests.preflight import PackageCheck, check_helm, check_kustomize
+from gitops_mcp.manifests.removed_apis import removed_api_notes
 from gitops_mcp.manifests.validation import validate_documents
 from gitops_mcp.manifests.write import diff_against, unified_diff
 from gitops_mcp.manifests.yaml import dump_documents
@@ -41,7 +42,7 @@ class Preparation:
     def __init__(self, shared: Shared) -> None:
         self.shared = shared
         self._checks: dict[tuple[str, str, str, tuple[str, ...]], PackageCheck | None] = {}
-        self._served: set[str] | None = None  # group/Kind of the cluster's CRDs, read once per request
+        self._served: dict[str, set[str]] | None = None  # group/Kind -> versions the cluster's CRDs serve
 
     def context(
         self, directory: Path | None, intent: str | None, provider: str | None, packages: list[Package] | None = None
@@ -114,9 +115,10 @@ class Preparation:
             return None
         return [ClusterApplier(ref=a.ref, repo_url=a.repo_url, path=a.path) for a in found]
 
-    def crd_notes(self, kinds: list[str]) -> list[str]:
+    def crd_notes(self, kinds: list[str], apis: Sequence[tuple[str, str, str]] = ()) -> list[str]:
         """What the preview says of the package's kinds from CRDs (``group/Kind``): which, and with
-        a cluster to ask, which of them it lacks."""
+        a cluster to ask, which of them it lacks and which apiVersions of ``apis`` ((apiVersion,
+        kind, file) the package uses) its CRDs do not serve."""
 
         if not kinds:
             return []
@@ -129,15 +131,28 @@ class Preparation:
                     items, _ = kube.list("apiextensions.k8s.io/v1", "CustomResourceDefinition")
             except ClusterError as exc:
                 return [*notes, f"Could not ask the cluster which are installed: {exc}"]
-            spec = [i.get("spec") or {} for i in items]
-            self._served = {f"{s.get('group')}/{(s.get('names') or {}).get('kind')}" for s in spec}
+            self._served = {}
+            for s in (i.get("spec") or {} for i in items):
+                versions = {str(v.get("name")) for v in s.get("versions") or [] if v.get("served", True)}
+                self._served[f"{s.get('group')}/{(s.get('names') or {}).get('kind')}"] = versions
         missing = [k for k in kinds if k not in self._served]
+        stale = []
+        for api, kind, f in apis:
+            group, _, version = api.rpartition("/")
+            served = self._served.get(f"{group}/{kind}")
+            if served and version not in served:
+                stale.append(f"{kind} {api} ({f}; served: {', '.join(sorted(served))})")
         if missing:
             notes.append(
                 f"Missing in the cluster: {', '.join(missing)}: install their CRDs (or the operator that "
                 "brings them) first, or the sync fails with 'no matches for kind'."
             )
-        else:
+        if stale:
+            notes.append(
+                f"The cluster does not serve {'; '.join(stale[:5])}: change the apiVersion in the package, or "
+                "the sync fails ('could not find the requested resource')."
+            )
+        if not missing and not stale:
             notes.append("The cluster has all of them.")
         return notes
 
@@ -207,7 +222,9 @@ class Preparation:
                 self._checks[key] = check_helm(root, str(path), list(files), limits, s.build_max_input_mb)
             elif kind[0] == "manifests" and answers.get("provider") in self.shared.registry:
                 how = self.shared.registry.get(str(answers["provider"])).plain_dirs
-                self._checks[key] = check_plain(root, str(path), how.suffixes, how.subdirectories)
+                self._checks[key] = check_plain(
+                    root, str(path), how.suffixes, how.subdirectories, generate_name=how.generate_name
+                )
             else:
                 self._checks[key] = None
         return self._checks[key]
@@ -235,7 +252,11 @@ class Preparation:
         }
         gen = provider.generate(spec, options)
         pkg = flow.selected_package(a, ctx)
-        needs = [k for k in (pkg.custom_kinds if pkg else []) if not provider.manages_api_group(k.split("/")[0])]
+        used = built_kinds(pkg, ctx.packages, provider.plain_dirs.subdirectories) if pkg else []
+        own = {f"{k.group}/{k.kind}" for k in provider.kinds}  # (Argo Rollouts' argoproj.io/Rollout is not Argo CD's)
+        needs = [k for k in used if k not in own]
+        apis = [(u.api_version, u.kind, u.file) for u in (spec.around.package.apis if spec.around.package else [])]
+        every, apis = apis, [u for u in apis if f"{u[0].rpartition('/')[0]}/{u[1]}" in needs]
         objects, text = gen.objects, dump_documents(gen.objects)
         owner = updatable_owner(a, ctx) if a.get("existing") == "update" else None
         if owner is not None:
@@ -256,7 +277,7 @@ class Preparation:
             objects = [doc]
         if choice := choice_help(str(a["output_path"]), provider.name, ctx, self.shared.registry):
             gen.notes.insert(0, f"Output: {choice}.")
-        notes = [*gen.notes, *self.crd_notes(needs)]
+        notes = [*gen.notes, *self.crd_notes(needs, apis), *removed_api_notes(every)]
         validation = validate_documents(
             objects, self.shared.settings.policy, self.shared.crds(), rules=self.shared.rules
         )
@@ -289,3 +310,18 @@ class Preparation:
             package_check=self.package_check(a, ctx),
             live_effect=effect,
         )
+
+
+def built_kinds(pkg: Package, packages: list[Package], subdirectories: bool) -> list[str]:
+    """The CRD kinds of what the engine builds from ``pkg``: its own, its bases' (the packages it
+    uses, at any depth) and, for an engine that descends into a plain directory, its subdirectories'."""
+    found, todo, seen = set(pkg.custom_kinds), [pkg], {pkg.path}
+    while todo:
+        here = todo.pop()
+        for q in packages:
+            nested = subdirectories and here.type == "manifests" and q.path.startswith(here.path.rstrip("/") + "/")
+            if q.path not in seen and (here.path in q.used_by or nested):
+                seen.add(q.path)
+                found.update(q.custom_kinds)
+                todo.append(q)
+    return sorted(found)

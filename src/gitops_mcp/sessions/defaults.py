@@ -103,11 +103,21 @@ def default_output_path(provider: str, app: str, ctx: SessionContext, registry: 
     dirs = [d for d in output_dirs(provider, ctx, registry) if not _EXAMPLES.search(d) or _applied(provider, d, ctx)]
     candidates = [_in(d, app) for d in dirs] + [f"gitops/{provider}/{app}.yaml"]
     own = own_objects(provider, app, registry)
-    parents = cluster_parents(ctx, own)
+    parents = [p for p in cluster_parents(ctx, own) if _home(provider, p.path, ctx)]
     if parents:
         covered = next((c for c in candidates if parent_for(ctx, c, own) is not None), None)
         return covered or _in(parents[0].path, app)
     return candidates[0]
+
+
+def _home(provider: str, d: str, ctx: SessionContext) -> bool:
+    """A directory a new file of GitOps objects may go to: not inside a workload package (the file
+    would be deployed as part of it, or left out of its kustomization.yaml), unless the directory
+    already holds the provider's manifests."""
+    rel = "" if d == "." else d.strip("/")
+    if rel in ctx.output_dirs.get(provider, []):
+        return True
+    return not any(p.path not in ("", ".") and (rel == p.path or rel.startswith(p.path + "/")) for p in ctx.packages)
 
 
 def _applied(provider: str, d: str, ctx: SessionContext) -> bool:

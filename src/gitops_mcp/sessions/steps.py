@@ -7,6 +7,7 @@ nothing here does I/O except through the ``exists`` callback of :class:`FlowEnv`
 from __future__ import annotations
 
 import difflib
+import posixpath
 from collections.abc import Mapping
 from typing import Any
 
@@ -136,7 +137,7 @@ def _provider_questions_step(answers: Mapping[str, Any], ctx: SessionContext, en
 def _common_questions(answers: Mapping[str, Any], ctx: SessionContext, env: FlowEnv) -> list[QuestionDef]:
     kind = package_kind(answers, ctx)
     pkg = selected_package(answers, ctx)
-    name_default = to_dns_label(pkg.name if pkg else str(answers.get("chart", "app")))
+    name_default = to_dns_label(_package_name(pkg, ctx) if pkg else str(answers.get("chart", "app")))
     qs: list[QuestionDef] = []
     if kind is not None and kind[1] == "git":
 
@@ -201,6 +202,14 @@ def _common_questions(answers: Mapping[str, Any], ctx: SessionContext, env: Flow
         ),
     ]
     return qs
+
+
+def _package_name(pkg: Any, ctx: SessionContext) -> str:
+    """The package's name, or its directory's when another package has that name too (two charts
+    both named helm-guestbook): the generated objects and file must not be the other one's."""
+    if any(p.name == pkg.name and p.path != pkg.path for p in ctx.packages) and pkg.path not in ("", "."):
+        return str(posixpath.basename(pkg.path))
+    return str(pkg.name)
 
 
 def _namespace_help(own: list[str], unplaced: bool) -> str | None:

@@ -42,7 +42,22 @@ def _read_helm_release(obj: GitOpsObject, spec: Mapping[str, Any]) -> None:
     obj.path = as_str(chart.get("chart"))
 
 
+def _read_generator(obj: GitOpsObject, spec: Mapping[str, Any]) -> None:
+    """source-watcher's ArtifactGenerator: which source directories each ExternalArtifact copies."""
+    sources = {}
+    for src in spec.get("sources") or []:
+        if isinstance(src, dict) and as_str(src.get("alias")):
+            sources[str(src["alias"])] = _ref_text(src)
+    for art in spec.get("artifacts") or []:
+        for c in as_map(art).get("copy") or [] if isinstance(art, dict) else []:
+            alias, _, frm = str(as_map(c).get("from", "")).removeprefix("@").partition("/")
+            to = str(as_map(c).get("to", "")).removeprefix("@artifact").strip("/")
+            if alias in sources and as_str(art.get("name")):
+                obj.copies.append(f"{art['name']}|{sources[alias]}|{frm.removesuffix('**').strip('/')}|{to}")
+
+
 _READERS: dict[str, ObjectReader] = {
+    "ArtifactGenerator": _read_generator,
     **dict.fromkeys(SOURCE_KINDS, _read_source),
     "Kustomization": _read_kustomization,
     "HelmRelease": _read_helm_release,
@@ -142,14 +157,21 @@ def repo_appliers(found: GitOpsStructure) -> list[ExistingOwner]:
     }
     out: list[ExistingOwner] = []
     for o in found.objects:
-        if o.kind != "Kustomization" or o.patch or not (o.source_ref or "").startswith("GitRepository/"):
+        if o.kind != "Kustomization" or o.patch:
             continue
         ns = o.namespace or BOOTSTRAP_NS
+        path = posixpath.normpath((o.path or "./").lstrip("/"))
+        if (o.source_ref or "").startswith("ExternalArtifact/"):
+            via = _generated(found, o, ns, path)
+            if via is None:
+                continue
+            o, path = o.model_copy(update={"source_ref": via[0]}), via[1]
+        if not (o.source_ref or "").startswith("GitRepository/"):
+            continue
         name, _, src_ns = (o.source_ref or "").removeprefix("GitRepository/").partition(".")
         url = urls.get((src_ns or ns, name))
         if url is None and not _bootstrap_ref(o):
             continue
-        path = posixpath.normpath((o.path or "./").lstrip("/"))
         out.append(
             ExistingOwner(
                 kind=o.kind,
@@ -163,3 +185,23 @@ def repo_appliers(found: GitOpsStructure) -> list[ExistingOwner]:
             )
         )
     return out
+
+
+def _generated(found: GitOpsStructure, o: GitOpsObject, ns: str, path: str) -> tuple[str, str] | None:
+    """(the GitRepository, the repository directory) a Kustomization reading an ExternalArtifact
+    applies, from the committed ArtifactGenerator that copies into that artifact."""
+    artifact = (o.source_ref or "").removeprefix("ExternalArtifact/").partition(".")[0]
+    best: tuple[int, str, str] | None = None
+    for g in found.objects:
+        if g.kind != "ArtifactGenerator" or (g.namespace or BOOTSTRAP_NS) != ns:
+            continue
+        for c in g.copies:
+            name, src, frm, to = c.split("|")
+            rel = "" if path == "." else path
+            if name != artifact or not (to == "" or rel == to or rel.startswith(to + "/")):
+                continue
+            repo_dir = posixpath.normpath(posixpath.join(frm, rel[len(to) :].lstrip("/"))) if to else frm
+            repo_dir = posixpath.normpath(posixpath.join(frm, rel)) if not to else repo_dir
+            if best is None or len(to) > best[0]:
+                best = (len(to), src, repo_dir)
+    return (best[1], best[2]) if best else None

@@ -68,7 +68,7 @@ class FluxProvider(FluxCluster):
 
     keywords: tuple[str, ...] = ("flux",)
     # kustomize-controller generates a kustomization of every YAML file below the path
-    plain_dirs = PlainDirs((".yaml", ".yml"), subdirectories=True)
+    plain_dirs = PlainDirs((".yaml", ".yml"), subdirectories=True, generate_name=False)
 
     # -- what the rest of the code asks the provider: rules (schemas.py), kinds (kinds.py), layout
     def builtin_rules(self) -> BuiltinRules:
