@@ -111,7 +111,9 @@ def test_a_bomb_that_reaches_the_build_stops_at_the_memory_limit(tmp_path: Path)
     limits = Limits(memory_mb=256, cpu_seconds=30, wall_seconds=30)
     run = run_build(argv, root / "app", limits)
     assert run.limit == "memory", (run.returncode, run.stderr[-500:])
-    assert run.peak_rss_kb < (256 + 64) * 1024, run.peak_rss_kb
+    # RLIMIT_DATA bounds the data mappings, not RSS: a Go build's threads can map past it before the
+    # runtime's next allocation fails (kustomize 5.8 peaked at 457 MB once in a full run, under 320 MB alone).
+    assert run.peak_rss_kb < 2 * 256 * 1024, run.peak_rss_kb
     assert run.seconds < 30 and run.isolated
     assert "256 MB" in (run.problem(limits) or "")
 
