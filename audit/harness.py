@@ -40,7 +40,7 @@ CALLERS = {
     "carol": "carol-audit-token-0123456789abcdef",
 }
 SECRETS = (TOKEN, FORGE_TOKEN, *CALLERS.values())
-HELM_DIRS = [Path.home() / ".cache/gitops-mcp/helm-4.3.2/bin", PROJECT / ".tools/bin"]
+HELM_DIRS = [Path.home() / ".cache/gitops-mcp/helm-4.3.2/bin"] + ([Path(os.environ["GITOPS_MCP_HELM"]).parent] if os.environ.get("GITOPS_MCP_HELM") else [])
 CALL_TIMEOUT = 150.0  # no single call may take longer: past it the request counts as unanswered
 
 
