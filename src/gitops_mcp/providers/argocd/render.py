@@ -17,7 +17,7 @@ from typing import Any
 
 from gitops_mcp.manifests.render import HelmChart, Overlay, RenderPlan
 from gitops_mcp.providers.argocd.owner import DEFAULT_NAMESPACE, TRACKING
-from gitops_mcp.providers.live import ClusterReader, Obj, Rendering, api_group, repo_dir
+from gitops_mcp.providers.live import APPLIES_NOTHING, NO_NETWORK, ClusterReader, Obj, Rendering, api_group, repo_dir
 
 FIELD_MANAGER = "argocd-controller"
 
@@ -91,13 +91,15 @@ def _overlay(source: Obj) -> Overlay:
 def rendering(cluster: ClusterReader, app: Obj) -> Rendering | str:
     """How the (live or generated) Application renders its source, or why it cannot be rendered here."""
     if app.get("kind") != "Application":
-        return f"an Argo CD {app.get('kind')} applies nothing from a path"
+        return f"an Argo CD {app.get('kind')} {APPLIES_NOTHING}"
     spec, meta = app.get("spec") or {}, app.get("metadata") or {}
     if spec.get("sources"):
         return "a multi-source Application is not rendered here"
     source = spec.get("source") or {}
     if source.get("chart"):
-        return f"its chart {source['chart']} comes from a Helm repository: not rendered here (no outbound request)"
+        return f"chart {source['chart']} from {source.get('repoURL')} is not rendered offline ({NO_NETWORK})"
+    if str(source.get("repoURL") or "").startswith("oci://"):
+        return f"the OCI artifact {source['repoURL']} is not rendered offline ({NO_NETWORK})"
     if source.get("plugin") or (source.get("directory") or {}).get("jsonnet"):
         return "a plugin or Jsonnet source is not rendered here"
     namespace = str((spec.get("destination") or {}).get("namespace") or "")
