@@ -157,3 +157,38 @@ def test_a_chart_from_a_repository_is_said_unavailable_by_name(remote: Remote, p
     ), e.skipped
     assert not (e.created or e.changed or e.pruned)
     assert e.text() == f"Live effect unavailable: {e.skipped}."
+
+
+@pytest.mark.parametrize("engine", ["flux", "argocd"])
+def test_get_sync_status_of_a_chart_release_from_a_repository_says_why(remote: Remote, engine: str) -> None:
+    """``get_sync_status(revision=)`` of what installs a chart from a Helm repository: the reason,
+    naming the repository (read from the HelmRepository in the cluster), instead of a render."""
+    w, helm = remote.world, "https://charts.example.test/podinfo"
+    if engine == "flux":
+        w.kube.put(
+            {
+                "apiVersion": "source.toolkit.fluxcd.io/v1",
+                "kind": "HelmRepository",
+                "metadata": {"name": "podinfo", "namespace": "flux-system"},
+                "spec": {"url": helm, "interval": "10m"},
+            }
+        )
+        kind, api = "HelmRelease", "helm.toolkit.fluxcd.io/v2"
+        spec: dict[str, Any] = {
+            "interval": "10m",
+            "chart": {"spec": {"chart": "podinfo", "sourceRef": {"kind": "HelmRepository", "name": "podinfo"}}},
+        }
+        ns = "flux-system"
+    else:
+        kind, api, ns = "Application", "argoproj.io/v1alpha1", "argocd"
+        spec = {
+            "project": "default",
+            "source": {"repoURL": helm, "chart": "podinfo", "targetRevision": "6.7.0"},
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": "podinfo"},
+        }
+    w.kube.put({"apiVersion": api, "kind": kind, "metadata": {"name": "podinfo", "namespace": ns}, "spec": spec})
+    s = remote.app.cluster.sync_status(kind, "podinfo", ns, revision="main")
+    e = s.live_effect
+    assert e is not None and e.skipped == (
+        f"chart podinfo from {helm} is not rendered offline (the build sandbox has no network)"
+    ), e
