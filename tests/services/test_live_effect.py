@@ -345,7 +345,10 @@ def test_flux_renders_its_path_as_kustomize_controller_does(tmp_path: Path) -> N
     assert dep["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/name"] == "web"
     assert cm["data"] == {"env": "${env}"}  # substitute: disabled
     ks["spec"]["sourceRef"] = {"kind": "OCIRepository", "name": "apps"}
-    assert "not a Git repository" in str(rendering(Reader([source]), ks))
+    oci = {**source, "kind": "OCIRepository", "spec": {"url": "oci://registry.example/apps"}}
+    assert str(rendering(Reader([oci]), ks)) == (
+        "the artifact of oci://registry.example/apps is not rendered offline (the build sandbox has no network)"
+    )
 
 
 def test_argocd_renders_its_source_as_the_repo_server_does(tmp_path: Path) -> None:

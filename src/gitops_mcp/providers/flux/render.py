@@ -171,6 +171,16 @@ def _offline(cluster: ClusterReader, hr: Obj, chart: Obj) -> str:
     return f"{what} from {where} is not rendered offline ({NO_NETWORK})"
 
 
+def _offline_source(cluster: ClusterReader, ks: Obj, ref: Obj) -> str:
+    ns = ref.get("namespace") or (ks.get("metadata") or {}).get("namespace")
+    try:
+        found = cluster.get("source.toolkit.fluxcd.io/v1", str(ref["kind"]), str(ref.get("name")), ns)
+    except ClusterError:
+        found = None
+    where = str(((found or {}).get("spec") or {}).get("url") or "") or f"{ref['kind']} {ns}/{ref.get('name')}"
+    return f"the artifact of {where} is not rendered offline ({NO_NETWORK})"
+
+
 def _helm_release(cluster: ClusterReader, hr: Obj) -> Rendering | str:
     spec, meta = hr.get("spec") or {}, hr.get("metadata") or {}
     chart = ((spec.get("chart") or {}).get("spec")) or {}
@@ -223,7 +233,10 @@ def rendering(cluster: ClusterReader, applier: Obj) -> Rendering | str:
         return found
     url = source_url(cluster, applier)
     if url is None:
-        return "its source is not a Git repository (an OCI artifact or a bucket is not rendered here)"
+        ref = (applier.get("spec") or {}).get("sourceRef") or {}
+        if kind == "Kustomization" and ref.get("kind") in ("OCIRepository", "Bucket"):
+            return _offline_source(cluster, applier, ref)
+        return "its source is not a GitRepository with a URL in the cluster"
     return dataclasses.replace(found, repo_url=url)
 
 
