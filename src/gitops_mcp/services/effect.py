@@ -139,7 +139,11 @@ def preview_effect(
                 )
                 limits, max_mb = _limits(shared)
                 assert found is not None
-                with tree() as root:
+                with contextlib.ExitStack() as stack:
+                    try:
+                        root = stack.enter_context(tree())
+                    except GitOpsError as exc:  # a git URL's checkout (scrubbed of credentials)
+                        return LiveEffect(skipped=f"the repository cannot be read: {str(exc)[:300]}")
                     return live_effect(
                         kube, shared.registry, found[0], obj, root, live_applier=live, limits=limits,
                         max_input_mb=max_mb, first=objs, reader=reader,
@@ -149,8 +153,6 @@ def preview_effect(
             return LiveEffect(skipped="nothing in the file applies a path of this repository")
     except (ClusterError, UserInputError) as exc:
         return LiveEffect(skipped=f"the cluster cannot be asked: {str(exc)[:300]}")
-    except GitOpsError as exc:
-        return LiveEffect(skipped=f"the repository cannot be read: {str(exc)[:300]}")
 
 
 def wizard_effect(
