@@ -307,3 +307,59 @@ def test_argocd_live_effect_is_what_the_application_controller_does(argo_world: 
         assert w.tb.kubectl("get", "application", name, "-n", "argocd", "--ignore-not-found", "-o", "name") == ""
     finally:
         w.tb.kubectl("delete", "application", root, "-n", "argocd", "--ignore-not-found", "--wait=false")
+
+
+def test_argocd_directory_include_exclude_is_what_the_repo_server_reads(
+    argo_world: tuple[RealWorld, FakeForge],
+) -> None:
+    """A directory source with recurse, include and exclude (glob alternatives, ``*`` across ``/``)
+    and the skip marker: the live effect of ``main`` lists exactly what Argo CD then applies."""
+    w, forge = argo_world
+    name = unique("plain")
+    cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {}\ndata:\n  a: '1'\n".format
+    files = {
+        "plain/a.yaml": cm("a"),
+        "plain/b.yml": cm("b"),  # not included
+        "plain/skip-c.yaml": cm("c"),  # excluded
+        "plain/d.yaml": "# +argocd:skip-file-rendering\n" + cm("d"),
+        "plain/values.yaml": "replicas: 2\n",  # not an object: ignored
+        "plain/sub/e.yaml": cm("e"),  # excluded
+        "plain/sub/g.yaml": cm("g"),
+        "plain/sub/deeper/f.json": json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "f"}}),
+        "plain/sub/deeper/h.yml": cm("h"),
+    }
+    for rel, text in files.items():
+        (w.work / rel).parent.mkdir(parents=True, exist_ok=True)
+        (w.work / rel).write_text(text, encoding="utf-8")
+    w.git("add", "-A")
+    w.git("-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-qm", "plain")
+    w.git("push", "-q", "origin", "main")
+    sha = w.git("rev-parse", "HEAD")
+    w.tb.kubectl("create", "namespace", name)
+    directory = {"recurse": True, "include": "{*.yaml,sub/deeper/*.json}", "exclude": "{skip-*,sub/e.*}"}
+    application = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": name, "namespace": "argocd"},
+        "spec": {
+            "project": "default",
+            "source": {"repoURL": w.url, "targetRevision": "main", "path": "plain", "directory": directory},
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": name},
+        },
+    }
+    w.tb.plane.apply(json.dumps(application))
+    app = forge_app(w, forge)
+    try:
+        e = app.cluster.sync_status("Application", name, "argocd", revision="main").live_effect
+        assert e is not None and e.skipped is None, e
+        assert sorted(c.name for c in e.created) == ["a", "f", "g"], e
+        assert not (e.changed or e.pruned or e.refused), e
+        app.cluster.reconcile("Application", name, "argocd", sync=True)
+        assert app.cluster.wait("Application", name, "argocd", sha, 120).outcome == "synced"
+        applied = w.tb.get("application", name, "argocd")["status"]["resources"]
+        assert sorted(r["name"] for r in applied) == ["a", "f", "g"], applied
+        live = w.tb.kubectl("get", "configmap", "-n", name, "-o", "jsonpath={.items[*].metadata.name}").split()
+        assert sorted(n for n in live if n != "kube-root-ca.crt") == ["a", "f", "g"]
+    finally:
+        w.tb.kubectl("delete", "application", name, "-n", "argocd", "--ignore-not-found", "--wait=false")
+        w.tb.kubectl("delete", "namespace", name, "--ignore-not-found", "--wait=false")

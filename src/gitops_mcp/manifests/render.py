@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops_mcp.manifests.build_inputs import Budget, InputError, load_yaml, load_yaml_text
+from gitops_mcp.manifests.directory import DirectoryError, FileSelection, read_directory
 from gitops_mcp.manifests.plain import _included
 from gitops_mcp.manifests.preflight import KUSTOMIZATION_FILES, MAX_INPUT_MB, _Kustomize, _one_line, _remote_dependency
 from gitops_mcp.sandbox import Limits, run_build, which
@@ -92,6 +93,8 @@ class RenderPlan:
     """A plain directory: its subdirectories too."""
     chart: HelmChart | None = None
     """Rendered with helm when the path holds a ``Chart.yaml`` (an engine that tells by the files)."""
+    files: FileSelection | None = None
+    """A plain directory the engine reads file by file (nothing built), these files of it."""
 
 
 @dataclass(frozen=True)
@@ -155,6 +158,11 @@ def _kustomize(root: Path, path: str, plan: RenderPlan, limits: Limits, max_inpu
         if problem:
             raise _Stop(problem)
         resources = [directory]
+    elif plan.files is not None:
+        try:
+            return read_directory(root, path, plan.files, plan.recurse, k.budget)[0]
+        except DirectoryError as exc:
+            raise _Stop(f"{path}: {exc}") from None
     else:
         files, built = _included(directory, MANIFEST_SUFFIXES, plan.recurse, True)
         for b in built:

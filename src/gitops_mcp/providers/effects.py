@@ -76,7 +76,7 @@ class LiveEffect(Model):
     def text(self) -> str:
         """For a commit message or a pull request's description (Markdown)."""
         if self.skipped:
-            return f"Live effect: not known ({self.skipped})."
+            return f"Live effect unavailable: {self.skipped}."
         lines = [f"Live effect (server-side dry run of {self.applier}):"]
         for word, items in (
             ("create", self.created),

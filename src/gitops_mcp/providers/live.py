@@ -309,6 +309,11 @@ def parent_of(
     return max(found, key=lambda a: len(a.path), default=None)
 
 
+APPLIES_NOTHING = "applies nothing from a path"
+"""How :meth:`Provider.rendering` ends its answer for an object that is no applier (a source)."""
+NO_NETWORK = "the build sandbox has no network"
+
+
 @dataclass(frozen=True)
 class Rendering:
     """How a provider's applier turns its Git path into what it applies (``Provider.rendering``):

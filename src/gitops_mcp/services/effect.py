@@ -5,18 +5,21 @@ is configured or reachable."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from gitops_mcp.cluster.effect import live_effect
 from gitops_mcp.cluster.owner import OwnerFinder, OwnerResult
-from gitops_mcp.errors import ClusterError, UserInputError
+from gitops_mcp.errors import ClusterError, GitOpsError, UserInputError
 from gitops_mcp.git.repo import check_ref
 from gitops_mcp.git.urls import url_identity
 from gitops_mcp.providers.effects import LiveEffect
-from gitops_mcp.providers.live import Obj, SyncStatus
+from gitops_mcp.providers.live import APPLIES_NOTHING, Obj, SyncStatus
 from gitops_mcp.sandbox import Limits
 from gitops_mcp.services.shared import Shared
+from gitops_mcp.sessions.models import SessionContext
 
 
 def _limits(shared: Shared) -> tuple[Limits, int]:
@@ -107,19 +110,26 @@ class _WithNew:
 
 
 def preview_effect(
-    shared: Shared, objs: list[Obj], root: Path, repo_url: str | None, context: str | None
+    shared: Shared,
+    objs: list[Obj],
+    tree: Callable[[], contextlib.AbstractContextManager[Path]],
+    repo_url: str | None,
+    context: str | None,
 ) -> LiveEffect:
     """What the wizard's file would do once applied: its own objects, and what the applier among
-    them renders from the working tree at ``root`` (with what it applied before, when it exists)."""
+    them renders from the working tree ``tree()`` opens (made only when something renders: a git
+    URL's is a fresh checkout), with what it applied before, when it exists."""
     from gitops_mcp.cluster.effect import live_effect
 
     try:
         with shared.kube(context, timeout=10.0) as kube:
             reader = _WithNew(kube, shared, objs)
+            unrendered: list[str] = []
             for obj in objs:
                 found = shared.registry.kind_of(str(obj.get("apiVersion")), str(obj.get("kind")))
                 how = found[0].rendering(reader, obj) if found is not None else "not a GitOps object"
                 if isinstance(how, str):
+                    unrendered += [how] if found is not None and not how.endswith(APPLIES_NOTHING) else []
                     continue
                 if repo_url and how.repo_url and url_identity(how.repo_url) != url_identity(repo_url):
                     continue
@@ -129,10 +139,38 @@ def preview_effect(
                 )
                 limits, max_mb = _limits(shared)
                 assert found is not None
-                return live_effect(
-                    kube, shared.registry, found[0], obj, root, live_applier=live, limits=limits,
-                    max_input_mb=max_mb, first=objs, reader=reader,
-                )  # fmt: skip
+                with contextlib.ExitStack() as stack:
+                    try:
+                        root = stack.enter_context(tree())
+                    except GitOpsError as exc:  # a git URL's checkout (scrubbed of credentials)
+                        return LiveEffect(skipped=f"the repository cannot be read: {str(exc)[:300]}")
+                    return live_effect(
+                        kube, shared.registry, found[0], obj, root, live_applier=live, limits=limits,
+                        max_input_mb=max_mb, first=objs, reader=reader,
+                    )  # fmt: skip
+            if unrendered:  # said, never left out: e.g. a chart from a Helm repository
+                return LiveEffect(skipped=unrendered[0])
             return LiveEffect(skipped="nothing in the file applies a path of this repository")
     except (ClusterError, UserInputError) as exc:
         return LiveEffect(skipped=f"the cluster cannot be asked: {str(exc)[:300]}")
+
+
+def wizard_effect(
+    shared: Shared, objs: list[Obj], ctx: SessionContext, principal: str, context: str | None
+) -> LiveEffect:
+    """:func:`preview_effect` of a wizard session: a local repository's working tree, or for a
+    session started by git URL a fresh working tree at the remote's tip of the session's branch
+    (where the file will be delivered)."""
+    from gitops_mcp.services.repository import Repository
+
+    if ctx.source_url:
+        url, branch = ctx.source_url, ctx.branch
+
+        @contextlib.contextmanager
+        def remote() -> Iterator[Path]:
+            with Repository.of(url).working_tree(shared, principal, branch) as t:
+                yield t.root
+
+        return preview_effect(shared, objs, remote, url, context)
+    root = Path(ctx.repo_root or ".")
+    return preview_effect(shared, objs, lambda: contextlib.nullcontext(root), ctx.origin_url, context)

@@ -292,10 +292,10 @@ class Preparation:
             exists, diff = diff_against(Path(ctx.repo_root), out, text)
         diff = diff if exists else ""  # a new file: its diff would be the whole yaml again
         effect = None
-        if ctx.can_wait and ctx.repo_root and not ctx.source_url:  # dry-run what the file would apply
-            from gitops_mcp.services.effect import preview_effect
+        if ctx.can_wait and (ctx.repo_root or ctx.source_url):  # dry-run what the file would apply
+            from gitops_mcp.services.effect import wizard_effect
 
-            effect = preview_effect(self.shared, objects, Path(ctx.repo_root), ctx.origin_url, a.get("cluster"))
+            effect = wizard_effect(self.shared, objects, ctx, state.principal, a.get("cluster"))
         elif ctx.origin_url and not self.shared.cluster_configured():
             effect = LiveEffect(skipped="no cluster configured")
         return Preview(

@@ -5,7 +5,8 @@ with ``valueFiles``, ``values``/``valuesObject`` and ``parameters`` as the relea
 (else the Application's name) in the destination namespace; a kustomization: ``kustomize
 build`` with the source's ``kustomize`` options (``namePrefix``, ``nameSuffix``, ``images``,
 ``namespace``, ``commonLabels``, ``commonAnnotations``, ``patches``, ``components``,
-``replicas``); else a directory of manifests (``directory.recurse``). Namespaced objects without
+``replicas``); else a directory of manifests, read file by file as the repo-server reads it
+(``directory.recurse``, ``include``, ``exclude``: :mod:`.directory`). Namespaced objects without
 a namespace go to the destination namespace; every object carries the tracking annotation
 ``<app>:<group>/<kind>:<namespace>/<name>``.
 """
@@ -16,8 +17,9 @@ import copy
 from typing import Any
 
 from gitops_mcp.manifests.render import HelmChart, Overlay, RenderPlan
+from gitops_mcp.providers.argocd.directory import selection
 from gitops_mcp.providers.argocd.owner import DEFAULT_NAMESPACE, TRACKING
-from gitops_mcp.providers.live import ClusterReader, Obj, Rendering, api_group, repo_dir
+from gitops_mcp.providers.live import APPLIES_NOTHING, NO_NETWORK, ClusterReader, Obj, Rendering, api_group, repo_dir
 
 FIELD_MANAGER = "argocd-controller"
 
@@ -91,13 +93,15 @@ def _overlay(source: Obj) -> Overlay:
 def rendering(cluster: ClusterReader, app: Obj) -> Rendering | str:
     """How the (live or generated) Application renders its source, or why it cannot be rendered here."""
     if app.get("kind") != "Application":
-        return f"an Argo CD {app.get('kind')} applies nothing from a path"
+        return f"an Argo CD {app.get('kind')} {APPLIES_NOTHING}"
     spec, meta = app.get("spec") or {}, app.get("metadata") or {}
     if spec.get("sources"):
         return "a multi-source Application is not rendered here"
     source = spec.get("source") or {}
     if source.get("chart"):
-        return f"its chart {source['chart']} comes from a Helm repository: not rendered here (no outbound request)"
+        return f"chart {source['chart']} from {source.get('repoURL')} is not rendered offline ({NO_NETWORK})"
+    if str(source.get("repoURL") or "").startswith("oci://"):
+        return f"the OCI artifact {source['repoURL']} is not rendered offline ({NO_NETWORK})"
     if source.get("plugin") or (source.get("directory") or {}).get("jsonnet"):
         return "a plugin or Jsonnet source is not rendered here"
     namespace = str((spec.get("destination") or {}).get("namespace") or "")
@@ -107,14 +111,13 @@ def rendering(cluster: ClusterReader, app: Obj) -> Rendering | str:
     path = repo_dir(source.get("path"))
     chart, notes = _helm(app, source, namespace)
     directory = source.get("directory") or {}
-    if directory.get("include") or directory.get("exclude"):
-        notes.append("directory.include/exclude are not applied here: every manifest file is rendered")
     plan = RenderPlan(
         path=path,
         overlay=_overlay(source),
         recurse=bool(directory.get("recurse")),
         helm=chart if source.get("helm") is not None else None,
         chart=chart,
+        files=selection(directory),
     )
 
     def finish(obj: Obj, namespaced: bool) -> Obj:

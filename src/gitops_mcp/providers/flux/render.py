@@ -22,7 +22,7 @@ from typing import Any
 from gitops_mcp.errors import ClusterError
 from gitops_mcp.manifests.render import HelmChart, Overlay, RenderPlan
 from gitops_mcp.providers.flux.owner import KS_LABEL
-from gitops_mcp.providers.live import ClusterReader, Obj, Rendering, repo_dir
+from gitops_mcp.providers.live import APPLIES_NOTHING, NO_NETWORK, ClusterReader, Obj, Rendering, repo_dir
 
 SUBSTITUTE = "kustomize.toolkit.fluxcd.io/substitute"
 _VAR = re.compile(r"\$\{([_a-zA-Z][_a-zA-Z0-9]*)(?:(:?[-=])([^}]*))?\}")
@@ -155,15 +155,38 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _offline(cluster: ClusterReader, hr: Obj, chart: Obj) -> str:
+    """Why a chart that is not in a Git repository has no live effect, naming where it comes from."""
+    spec, ns = hr.get("spec") or {}, (hr.get("metadata") or {}).get("namespace")
+    ref = chart.get("sourceRef") or spec.get("chartRef") or {}
+    kind, name = str(ref.get("kind") or "chart source"), str(ref.get("name") or "")
+    where = f"{kind} {ref.get('namespace') or ns}/{name}"
+    if kind in ("HelmRepository", "OCIRepository", "Bucket"):
+        try:
+            found = cluster.get("source.toolkit.fluxcd.io/v1", kind, name, ref.get("namespace") or ns)
+        except ClusterError:
+            found = None
+        where = str(((found or {}).get("spec") or {}).get("url") or "") or where
+    what = f"chart {chart['chart']}" if chart.get("chart") else "chart"
+    return f"{what} from {where} is not rendered offline ({NO_NETWORK})"
+
+
+def _offline_source(cluster: ClusterReader, ks: Obj, ref: Obj) -> str:
+    ns = ref.get("namespace") or (ks.get("metadata") or {}).get("namespace")
+    try:
+        found = cluster.get("source.toolkit.fluxcd.io/v1", str(ref["kind"]), str(ref.get("name")), ns)
+    except ClusterError:
+        found = None
+    where = str(((found or {}).get("spec") or {}).get("url") or "") or f"{ref['kind']} {ns}/{ref.get('name')}"
+    return f"the artifact of {where} is not rendered offline ({NO_NETWORK})"
+
+
 def _helm_release(cluster: ClusterReader, hr: Obj) -> Rendering | str:
     spec, meta = hr.get("spec") or {}, hr.get("metadata") or {}
     chart = ((spec.get("chart") or {}).get("spec")) or {}
     source = chart.get("sourceRef") or {}
     if source.get("kind") != "GitRepository":
-        return (
-            f"its chart comes from a {source.get('kind') or spec.get('chartRef', {}).get('kind') or 'chart source'}, "
-            "which is not rendered here (no outbound request)"
-        )
+        return _offline(cluster, hr, chart)
     target = spec.get("targetNamespace") or meta.get("namespace")
     release = spec.get("releaseName") or (
         f"{spec['targetNamespace']}-{meta.get('name')}" if spec.get("targetNamespace") else str(meta.get("name"))
@@ -205,12 +228,15 @@ def rendering(cluster: ClusterReader, applier: Obj) -> Rendering | str:
     elif kind == "HelmRelease":
         found = _helm_release(cluster, applier)
     else:
-        return f"a Flux {kind} applies nothing from a path"
+        return f"a Flux {kind} {APPLIES_NOTHING}"
     if isinstance(found, str):
         return found
     url = source_url(cluster, applier)
     if url is None:
-        return "its source is not a Git repository (an OCI artifact or a bucket is not rendered here)"
+        ref = (applier.get("spec") or {}).get("sourceRef") or {}
+        if kind == "Kustomization" and ref.get("kind") in ("OCIRepository", "Bucket"):
+            return _offline_source(cluster, applier, ref)
+        return "its source is not a GitRepository with a URL in the cluster"
     return dataclasses.replace(found, repo_url=url)
 
 
