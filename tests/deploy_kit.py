@@ -21,6 +21,7 @@ from conftest import PROJECT
 
 DEPLOY = PROJECT / "deploy" / "kubernetes"
 REGISTRATION = DEPLOY / "registration"
+DRY_RUN = DEPLOY / "dry-run"
 NAMESPACE = "gitops-mcp"
 Obj = dict[str, Any]
 

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from conftest import PROJECT
-from deploy_kit import DEPLOY, NAMESPACE, REGISTRATION, Obj, key, pick, render
+from deploy_kit import DEPLOY, DRY_RUN, NAMESPACE, REGISTRATION, Obj, key, pick, render
 from gitops_mcp.cli import _parser, load_settings
 
 CHART = PROJECT / "charts" / "gitops-mcp"
@@ -90,6 +90,7 @@ def server(docs: list[Obj], name: str = "gitops-mcp") -> Obj:
 VARIANTS = {
     "default": (),
     "registration": ("rbac.registration=true",),
+    "dry-run": ("rbac.dryRun=true",),
     "external-redis": ("redis.enabled=false", "externalRedis.url=rediss://redis.example.com:6380/0"),
     "team": (
         "mode=propose",
@@ -140,6 +141,20 @@ def test_the_default_render_is_the_kustomize_base() -> None:
         assert registration[key(obj)] == obj, key(obj)
 
 
+def test_rbac_dry_run_adds_the_bases_dry_run_rbac_and_nothing_else() -> None:
+    """rbac.dryRun=true renders deploy/kubernetes/dry-run (patch and create on every kind, for the
+    live effect's server-side dry runs) object for object; off by default."""
+    base = {key(d): d for d in render(DRY_RUN)}
+    assert {k[1] for k in base} == {"ClusterRole", "ClusterRoleBinding"}
+    default = {key(d) for d in template()}
+    assert not default & set(base)
+    chart = {key(d): without_helm_labels(d) for d in template("rbac.dryRun=true")}
+    assert set(chart) == default | set(base)
+    for k, obj in base.items():
+        assert chart[k] == obj, k
+    assert not {key(d) for d in template("rbac.dryRun=true", "rbac.create=false")} & set(base)
+
+
 def test_another_release_name_and_namespace_name_everything_after_them() -> None:
     docs = template(release="team", namespace="platform")
     names = {(d["kind"], d["metadata"]["name"]) for d in docs}
@@ -163,6 +178,8 @@ def test_another_release_name_and_namespace_name_everything_after_them() -> None
         (("audit.log=/etc/passwd",), "/audit/log"),
         (("oidc.issuer=http://sso.example.com",), "/oidc/issuer"),
         (("rbac.registation=true",), "registation"),
+        (("rbac.dryrun=true",), "dryrun"),
+        (("rbac.dryRun=yes",), "/rbac/dryRun"),
     ],
 )
 def test_wrong_values_stop_the_render_by_name(sets: tuple[str, ...], words: str) -> None:
@@ -210,6 +227,7 @@ def test_the_notes_tell_how_to_connect_a_client() -> None:
                 "port-forward svc/gitops-mcp 8000:8000",
                 "Authorization: Bearer $TOKEN",
                 "rbac.registration=true",
+                "rbac.dryRun=true",
             ],
         ),
         (VARIANTS["team"], ["sign in through https://sso.example.com/realms/platform", "resourceUrl"]),

@@ -6,7 +6,8 @@ over stdio, a real MCP client) with a kubeconfig holding a token the TokenReques
 chart's ServiceAccount: what it needs works through the chart's RBAC (get_sync_status, find_owner,
 wait_for_sync, reconcile; register_gitops_objects once rbac.registration is on), and what it must not
 do is refused by the API server itself (403). The installed ClusterRoles are deploy/kubernetes'
-(which the testbed applies for the other real-cluster tests), rule for rule."""
+(which the testbed applies for the other real-cluster tests), rule for rule. With rbac.dryRun the
+wizard's live effect is the API server's dry run, not a comparison with the live objects."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from kubernetes.client.exceptions import ApiException
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-from conftest import PROJECT
+from conftest import PROJECT, wizard_to_preview
 from doubles.git_remote import GitHttpServer
 from doubles.mcp_server import server_env
 
@@ -51,6 +52,7 @@ class Release:
     name: str  # the release, its namespace, its ServiceAccount and ClusterRole
     home: Path  # helm's config, cache and data
     registration: bool = False
+    dry_run: bool = False
 
     def helm(self, *args: str, timeout: float = 180) -> str:
         env = {
@@ -63,18 +65,26 @@ class Release:
         return p.stdout
 
     def set_registration(self, on: bool) -> None:
-        """helm upgrade with rbac.registration on or off (--wait), then wait until the authorizer agrees."""
-        if on == self.registration:
-            return
+        if on != self.registration:
+            self._switch("registration", on, "kustomizations.kustomize.toolkit.fluxcd.io")
+            self.registration = on
+
+    def set_dry_run(self, on: bool) -> None:
+        if on != self.dry_run:
+            self._switch("dryRun", on, "deployments.apps")
+            self.dry_run = on
+
+    def _switch(self, value: str, on: bool, probe: str) -> None:
+        """helm upgrade with rbac.<value> on or off (--wait), then wait until the authorizer agrees
+        (create on ``probe``, which only that value grants)."""
         self.helm("upgrade", self.name, str(CHART), "-n", self.name, "--reuse-values", "--wait", "--timeout", "120s",
-                  "--set", f"rbac.registration={str(on).lower()}")  # fmt: skip
-        self.registration = on
+                  "--set", f"rbac.{value}={str(on).lower()}")  # fmt: skip
         kubeconfig = str(self.tb.plane.state / f"{self.name}.probe.kubeconfig")
         pki.kubeconfig(Path(kubeconfig), self.tb.plane.server, self.tb.plane.state / "pki" / "serving-ca.crt",
                        self.name, token=mint_token(self.tb, self.name, 600))  # fmt: skip
         want = "yes" if on else "no"
-        wait_until(lambda: can_i(self.tb, kubeconfig, "create", "kustomizations.kustomize.toolkit.fluxcd.io") == want,
-                   f"registration RBAC to be {'granted' if on else 'revoked'}", 30)  # fmt: skip
+        wait_until(lambda: can_i(self.tb, kubeconfig, "create", probe) == want,
+                   f"rbac.{value} to be {'granted' if on else 'revoked'}", 30)  # fmt: skip
 
 
 def can_i(tb: Testbed, kubeconfig: str, verb: str, resource: str) -> str:
@@ -170,6 +180,13 @@ def test_the_installed_rbac_is_the_kustomize_bases(release: Release) -> None:
     assert rules(tb, f"{release.name}-registration") == rules(tb, f"{BASE_ROLE}-registration")
     release.set_registration(False)
     assert not tb.kubectl("get", "clusterrole", f"{release.name}-registration", "--ignore-not-found").strip()
+    release.set_dry_run(True)
+    try:
+        base = next(yaml.safe_load_all((PROJECT / "deploy/kubernetes/dry-run/rbac.yaml").read_text(encoding="utf-8")))
+        assert rules(tb, f"{release.name}-dry-run") == base["rules"]  # the testbed does not apply the base's
+    finally:
+        release.set_dry_run(False)
+    assert not tb.kubectl("get", "clusterrole", f"{release.name}-dry-run", "--ignore-not-found").strip()
 
 
 def forbidden(call: Callable[[], Any]) -> None:
@@ -185,6 +202,7 @@ def test_what_the_server_must_not_do_is_forbidden(release: Release, sa_kubeconfi
     registration, create on the root GitOps kinds and Namespaces: never delete, never Secrets,
     never a wildcard."""
     release.set_registration(registration)
+    release.set_dry_run(False)
     api = k8s_config.new_client_from_config(config_file=str(sa_kubeconfig))
     core, apps, crd = k8s.CoreV1Api(api), k8s.AppsV1Api(api), k8s.CustomObjectsApi(api)
     rbac, ns = k8s.RbacAuthorizationV1Api(api), release.name
@@ -332,3 +350,35 @@ async def deploy_and_check(c: Client, w: RealWorld, release: Release, app: str) 
     source = next(n for k, n, _ in made if k == "GitRepository")
     assert [(o["kind"], o["name"]) for o in owner["chain"]] == [("Kustomization", app), ("GitRepository", source)]
     assert owner["git"]["url"] == w.url and owner["file"]["file"] == "kustomize/deployment.yaml", owner
+
+
+def test_with_rbac_dry_run_the_live_effect_is_the_api_servers_dry_run(
+    release: Release, sa_kubeconfig: Path, world: RealWorld
+) -> None:
+    """The wizard's preview of a new app, as the chart's ServiceAccount: by default the API server
+    refuses the dry runs (403: a dry run needs the write's rights) and the live effect compares the
+    render with the live objects, and says so; with rbac.dryRun=true every object is dry-run."""
+    app = unique("podinfo")
+    world.tb.namespace(app)
+    answers = {"package": "kustomize", "provider": "flux", "namespace": app, "app_name": app}
+    compared = "may not dry-run"
+
+    def effect() -> Any:
+        v = wizard_to_preview(world.app(kubeconfig=sa_kubeconfig), world.work, answers)
+        e = v.preview.live_effect
+        assert e is not None and e.skipped is None and not e.refused, e
+        assert ("Deployment", app, "podinfo") in {(c.kind, c.namespace, c.name) for c in e.created}, e
+        return e
+
+    try:
+        release.set_dry_run(False)
+        e = effect()
+        assert any(compared in n and "Deployment" in n for n in e.notes), e.notes
+        assert {c.note for c in e.created if c.kind == "Deployment"} == {"not dry-run (RBAC)"}, e
+        release.set_dry_run(True)
+        e = effect()
+        assert not [n for n in e.notes if compared in n], e.notes
+        assert not [c for c in e.created if c.note], e.created
+    finally:
+        release.set_dry_run(False)
+        world.tb.kubectl("delete", "namespace", app, "--wait=false", "--ignore-not-found")

@@ -85,7 +85,8 @@ class ManifestService:
         ctx = self.prep.context(directory, None, answers.get("provider"), packages)
         ctx.delivery_options = []
         state = SessionState(id="oneshot", principal="", created_at=0, updated_at=0, expires_at=0, context=ctx)
-        adv = flow.advance(state, answers, self.prep.env(ctx), defaults_for=None)
+        env = self.prep.env(ctx)  # this call's: its package checks are reused by the preview
+        adv = flow.advance(state, answers, env, defaults_for=None)
         if adv.errors:
             raise UserInputError("; ".join(f"{k}: {v}" for k, v in adv.errors.items()))
         if adv.ignored:
@@ -94,9 +95,9 @@ class ManifestService:
                 "type's question); leave them out"
             )
         if adv.state.step != "preview":
-            missing = [q.id for q in flow.open_questions(adv.state, self.prep.env(ctx))]
+            missing = [q.id for q in flow.open_questions(adv.state, env)]
             raise UserInputError(f"missing answers: {', '.join(missing)}")
-        preview = self.prep.preview(adv.state)
+        preview = self.prep.preview(adv.state, env)
         return GenerateResult(
             provider=preview.provider,
             yaml=preview.yaml,

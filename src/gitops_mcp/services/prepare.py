@@ -27,6 +27,7 @@ from gitops_mcp.services.update_owner import updated_file
 from gitops_mcp.sessions import flow
 from gitops_mcp.sessions.defaults import choice_help
 from gitops_mcp.sessions.delivery_steps import updatable_owner
+from gitops_mcp.sessions.env import CallMemo
 from gitops_mcp.sessions.models import ClusterApplier, Preview, SessionContext, SessionState
 
 MAX_TAGS = 500
@@ -40,9 +41,7 @@ def _same(url: str, ctx: SessionContext) -> bool:
 
 class Preparation:
     def __init__(self, shared: Shared) -> None:
-        self.shared = shared
-        self._checks: dict[tuple[str, str, str, tuple[str, ...]], PackageCheck | None] = {}
-        self._served: dict[str, set[str]] | None = None  # group/Kind -> versions the cluster's CRDs serve
+        self.shared = shared  # shared by concurrent calls: what one call learns is kept in its FlowEnv's memo
 
     def context(
         self, directory: Path | None, intent: str | None, provider: str | None, packages: list[Package] | None = None
@@ -115,33 +114,34 @@ class Preparation:
             return None
         return [ClusterApplier(ref=a.ref, repo_url=a.repo_url, path=a.path) for a in found]
 
-    def crd_notes(self, kinds: list[str], apis: Sequence[tuple[str, str, str]] = ()) -> list[str]:
+    def crd_notes(self, kinds: list[str], apis: Sequence[tuple[str, str, str]], memo: CallMemo) -> list[str]:
         """What the preview says of the package's kinds from CRDs (``group/Kind``): which, and with
         a cluster to ask, which of them it lacks and which apiVersions of ``apis`` ((apiVersion,
-        kind, file) the package uses) its CRDs do not serve."""
+        kind, file) the package uses) its CRDs do not serve. The CRDs are read once per call (``memo``)."""
 
         if not kinds:
             return []
         notes = [f"The package uses kinds from CRDs: {', '.join(kinds)}; they must be installed before it syncs."]
         if not self.shared.cluster_configured():
             return notes
-        if self._served is None:
+        if memo.served is None:
             try:
                 with self.shared.kube(timeout=5.0) as kube:
                     items, _ = kube.list("apiextensions.k8s.io/v1", "CustomResourceDefinition")
             except ClusterError as exc:
                 return [*notes, f"Could not ask the cluster which are installed: {exc}"]
-            self._served = {}
+            served: dict[str, set[str]] = {}
             for s in (i.get("spec") or {} for i in items):
                 versions = {str(v.get("name")) for v in s.get("versions") or [] if v.get("served", True)}
-                self._served[f"{s.get('group')}/{(s.get('names') or {}).get('kind')}"] = versions
-        missing = [k for k in kinds if k not in self._served]
+                served[f"{s.get('group')}/{(s.get('names') or {}).get('kind')}"] = versions
+            memo.served = served
+        missing = [k for k in kinds if k not in memo.served]
         stale = []
         for api, kind, f in apis:
             group, _, version = api.rpartition("/")
-            served = self._served.get(f"{group}/{kind}")
-            if served and version not in served:
-                stale.append(f"{kind} {api} ({f}; served: {', '.join(sorted(served))})")
+            serves = memo.served.get(f"{group}/{kind}")
+            if serves and version not in serves:
+                stale.append(f"{kind} {api} ({f}; served: {', '.join(sorted(serves))})")
         if missing:
             notes.append(
                 f"Missing in the cluster: {', '.join(missing)}: install their CRDs (or the operator that "
@@ -156,21 +156,19 @@ class Preparation:
             notes.append("The cluster has all of them.")
         return notes
 
-    def env(self, ctx: SessionContext, fresh: bool = True) -> flow.FlowEnv:
-        """The flow's view of the repository and cluster. ``fresh``: forget the package checks and
-        CRDs seen so far (files may have changed since the last request); within one request
-        (the preview, the view answered) they are kept, so a package is built once per request."""
+    def env(self, ctx: SessionContext) -> flow.FlowEnv:
+        """The flow's view of the repository and cluster for one call. Its memo keeps the package
+        checks and CRDs that call saw (the preview, the view answered reuse them: a package is built
+        once per call); a new call makes a new env (the files may have changed since)."""
         root = Path(ctx.repo_root) if ctx.repo_root else None
         delivery = self.shared.delivery
-        if fresh:
-            self._checks.clear()
-            self._served = None
+        memo = CallMemo()
 
         def exists(rel: str) -> bool:
             return root is not None and delivery.dir_exists(root, rel)
 
         def problem(answers: Mapping[str, Any]) -> str | None:
-            check = self.package_check(answers, ctx)
+            check = self.package_check(answers, ctx, memo)
             return None if check is None or check.ok else check.message
 
         facts_seen: dict[tuple[str, str], PackageFacts | None] = {}
@@ -191,11 +189,13 @@ class Preparation:
             exists if root is not None else None,
             problem if root is not None else None,
             facts if root is not None else None,
+            memo=memo,
         )
 
-    def package_check(self, answers: Mapping[str, Any], ctx: SessionContext) -> PackageCheck | None:
+    def package_check(self, answers: Mapping[str, Any], ctx: SessionContext, memo: CallMemo) -> PackageCheck | None:
         """Preflight of the chosen package in the working tree (None: not checkable here: no local
-        repository, a cached clone, a chart from a Helm/OCI repository, or another repository)."""
+        repository, a cached clone, a chart from a Helm/OCI repository, or another repository),
+        built once per call: kept in ``memo``."""
         from gitops_mcp.sandbox import Limits
 
         kind = flow.package_kind(answers, ctx)
@@ -207,7 +207,8 @@ class Preparation:
             return None
         files = tuple(str(f) for f in answers.get("value_files") or [])
         key = (str(root), str(path), f"{kind[0]}:{answers.get('provider')}", files)
-        if key not in self._checks:
+        checks = memo.package_checks
+        if key not in checks:
             s = self.shared.settings
             limits = Limits(
                 s.build_memory_mb,
@@ -217,17 +218,17 @@ class Preparation:
                 s.build_require_netns,
             )
             if kind[0] == "kustomize":
-                self._checks[key] = check_kustomize(root, str(path), limits, s.build_max_input_mb)
+                checks[key] = check_kustomize(root, str(path), limits, s.build_max_input_mb)
             elif kind[0] == "helm":
-                self._checks[key] = check_helm(root, str(path), list(files), limits, s.build_max_input_mb)
+                checks[key] = check_helm(root, str(path), list(files), limits, s.build_max_input_mb)
             elif kind[0] == "manifests" and answers.get("provider") in self.shared.registry:
                 how = self.shared.registry.get(str(answers["provider"])).plain_dirs
-                self._checks[key] = check_plain(
+                checks[key] = check_plain(
                     root, str(path), how.suffixes, how.subdirectories, generate_name=how.generate_name
                 )
             else:
-                self._checks[key] = None
-        return self._checks[key]
+                checks[key] = None
+        return checks[key]
 
     def _current(self, ctx: SessionContext, rel: str) -> str | None:
         """The file's text where the session delivers (the remote's tip, or the working tree)."""
@@ -238,18 +239,16 @@ class Preparation:
         target = safe_repo_file(root, rel)
         return target.read_text(encoding="utf-8") if target.is_file() else None
 
-    def preview(self, state: SessionState) -> Preview:
+    def preview(self, state: SessionState, env: flow.FlowEnv | None = None) -> Preview:
+        """The preview of the answered session; ``env``: the call's own (its package checks are reused)."""
         a, ctx = state.answers, state.context
+        env = env or self.env(ctx)
         provider = self.shared.registry.get(str(a["provider"]))
         spec = flow.build_spec(a, ctx)
         spec.around = self.surroundings(a, ctx, provider)
         if spec.package_type == "manifests" and spec.source_kind == "git" and ctx.repo_root and spec.path:
             spec.nested = nested_manifest_dirs(Path(ctx.repo_root), spec.path)
-        options = {
-            q.id: a[q.id]
-            for q in flow.questions_for("provider_options", a, ctx, self.env(ctx, fresh=False))
-            if q.id in a
-        }
+        options = {q.id: a[q.id] for q in flow.questions_for("provider_options", a, ctx, env) if q.id in a}
         gen = provider.generate(spec, options)
         pkg = flow.selected_package(a, ctx)
         used = built_kinds(pkg, ctx.packages, provider.plain_dirs.subdirectories) if pkg else []
@@ -277,7 +276,7 @@ class Preparation:
             objects = [doc]
         if choice := choice_help(str(a["output_path"]), provider.name, ctx, self.shared.registry):
             gen.notes.insert(0, f"Output: {choice}.")
-        notes = [*gen.notes, *self.crd_notes(needs, apis), *removed_api_notes(every)]
+        notes = [*gen.notes, *self.crd_notes(needs, apis, env.memo), *removed_api_notes(every)]
         validation = validate_documents(
             objects, self.shared.settings.policy, self.shared.crds(), rules=self.shared.rules
         )
@@ -307,7 +306,7 @@ class Preparation:
             diff=diff,
             file_exists=exists,
             validation=validation,
-            package_check=self.package_check(a, ctx),
+            package_check=self.package_check(a, ctx, env.memo),
             live_effect=effect,
         )
 

@@ -146,7 +146,7 @@ class WizardService:
         key = preview_key(state.answers, self.shared.settings)
         if state.preview is None or state.preview_of != key:  # built once: delivery answers change nothing in it
             try:
-                state.preview, state.preview_of = self.prep.preview(state), key
+                state.preview, state.preview_of = self.prep.preview(state, env), key
             except GitOpsError as exc:  # the target cannot be written (e.g. a symlink leaving the repository)
                 return self._ask_again(state, errors, "output_path", str(exc))
         if state.step == "done" and "register" in errors:  # not delivered without the register asked for

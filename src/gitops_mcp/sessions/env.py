@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitops_mcp.detection.facts import PackageFacts
+from gitops_mcp.manifests.preflight import PackageCheck
 from gitops_mcp.providers.registry import ProviderRegistry
 from gitops_mcp.settings import PolicySettings
 
@@ -14,6 +15,16 @@ MAX_SELECT_OPTIONS = 60
 PREVIEW_QUESTION_IDS = ("delivery", "cluster", "wait", "register", "deliver_anyway")
 """Every question the preview step can ask: the user answers them after seeing the preview (some
 are asked only for some answers, e.g. register only when nothing in the cluster applies the file)."""
+
+
+@dataclass
+class CallMemo:
+    """What one call learned that its later steps reuse: each package check (a build) and the
+    CRD versions the cluster serves (``group/Kind`` -> versions). Held by the call's own
+    :class:`FlowEnv`, never by a shared service: concurrent calls neither see nor clear another's."""
+
+    package_checks: dict[tuple[str, str, str, tuple[str, ...]], PackageCheck | None] = field(default_factory=dict)
+    served: dict[str, set[str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -27,3 +38,5 @@ class FlowEnv:
     """What the chosen package's own files say (its namespaces, ...), or None when not readable here."""
     questions: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
     """The question lists of this call by (step, answers): one env per call, its questions built once."""
+    memo: CallMemo = field(default_factory=CallMemo, compare=False, repr=False)
+    """This call's package checks and CRDs (a new env, a new call: the files may have changed)."""
