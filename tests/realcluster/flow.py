@@ -136,10 +136,7 @@ def push(w: RealWorld, files: dict[str, str], message: str) -> str:
     for rel, text in files.items():
         (w.work / rel).parent.mkdir(parents=True, exist_ok=True)
         (w.work / rel).write_text(text, encoding="utf-8")
-    w.git("add", "-A")
-    w.git("-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-qm", message)
-    w.git("push", "-q", "origin", "main")
-    return w.git("rev-parse", "HEAD")
+    return w.commit_and_push(message)
 
 
 def image(tb: Testbed, name: str, ns: str) -> str:

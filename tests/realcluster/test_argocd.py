@@ -41,8 +41,7 @@ def world(argocd: Testbed, tmp_path: Path) -> Iterator[RealWorld]:
             # soon after it went Healthy; Flux does not health-check it. Without the HPA here:
             kustomization = w.work / "kustomize/kustomization.yaml"
             kustomization.write_text(kustomization.read_text(encoding="utf-8").replace("  - hpa.yaml\n", ""), "utf-8")
-            w.git("-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-qam", "no HPA: no metrics API")
-            w.git("push", "-q", "origin", "main")
+            w.commit_and_push("no HPA: no metrics API")
             yield w
         finally:
             argocd.kubectl("delete", "secret", creds, "-n", NAMESPACE, "--ignore-not-found")
@@ -158,10 +157,7 @@ def register_app(
     for f, text in {**files, rel: json.dumps(doc, indent=1) + "\n"}.items():
         (w.work / f).parent.mkdir(parents=True, exist_ok=True)
         (w.work / f).write_text(text, encoding="utf-8")
-    w.git("add", "-A")
-    w.git("-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-qm", f"add {rel}")
-    w.git("push", "-q", "origin", "main")
-    sha = w.git("rev-parse", "HEAD")
+    sha = w.commit_and_push(f"add {rel}")
     app = w.app()
     reg = app.registrar.register(str(w.work), rel)
     assert reg.ok and [o.name for o in reg.applied] == [name], reg.message
@@ -225,6 +221,41 @@ def test_an_object_the_api_server_rejects_fails_in_argocds_words(world: RealWorl
     assert op["message"][:80] in res.message, (op["message"], res.message)
 
 
+def app_of_apps(w: RealWorld, *, prune: bool) -> tuple[str, str, str]:
+    """An app of apps: a root Application (automated, pruning) applies clusters/dev, where the app's
+    Application (automated, pruning if ``prune``, with the resources finalizer) deploys kustomize/
+    into a namespace of its name. (The app's name, the root's, the pushed SHA.)"""
+    name, root = unique("podinfo"), unique("root")
+    child = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": name, "namespace": "argocd", "finalizers": ["resources-finalizer.argocd.argoproj.io"]},
+        "spec": {
+            "project": "default",
+            "source": {"repoURL": w.url, "targetRevision": "main", "path": "kustomize"},
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": name},
+            "syncPolicy": {"automated": {"prune": prune}, "syncOptions": ["CreateNamespace=true"]},
+        },
+    }
+    (w.work / f"clusters/dev/{name}.yaml").write_text(yaml.safe_dump(child, sort_keys=False), encoding="utf-8")
+    keep = f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {root}\ndata:\n  a: '1'\n"  # the root never empties
+    (w.work / f"clusters/dev/{root}.yaml").write_text(keep, encoding="utf-8")
+    sha = w.commit_and_push(f"app {name}")
+    root_app = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": root, "namespace": "argocd"},
+        "spec": {
+            "project": "default",
+            "source": {"repoURL": w.url, "targetRevision": "main", "path": "clusters/dev"},
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": "argocd"},
+            "syncPolicy": {"automated": {"prune": True}},
+        },
+    }
+    w.tb.plane.apply(json.dumps(root_app))
+    return name, root, sha
+
+
 def test_remove_suspend_and_resume_through_git_on_the_real_controller(world: RealWorld) -> None:
     """An app of apps (a root Application applying clusters/dev, pruning): the app's Application syncs
     without pruning, so a removal is refused before anything is written; pruning turned on through Git,
@@ -233,40 +264,7 @@ def test_remove_suspend_and_resume_through_git_on_the_real_controller(world: Rea
     resources finalizer deletes what it deployed."""
     from gitops_mcp.remediation import MergePatch, Refused, Remove, Suspension
 
-    name, root = unique("podinfo"), unique("root")
-    child = {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Application",
-        "metadata": {"name": name, "namespace": "argocd", "finalizers": ["resources-finalizer.argocd.argoproj.io"]},
-        "spec": {
-            "project": "default",
-            "source": {"repoURL": world.url, "targetRevision": "main", "path": "kustomize"},
-            "destination": {"server": "https://kubernetes.default.svc", "namespace": name},
-            "syncPolicy": {"automated": {"prune": False}, "syncOptions": ["CreateNamespace=true"]},
-        },
-    }
-    (world.work / f"clusters/dev/{name}.yaml").write_text(yaml.safe_dump(child, sort_keys=False), encoding="utf-8")
-    keep = f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {root}\ndata:\n  a: '1'\n"  # the root never empties
-    (world.work / f"clusters/dev/{root}.yaml").write_text(keep, encoding="utf-8")
-    world.git("add", "-A")
-    world.git("-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-qm", f"app {name}")
-    world.git("push", "-q", "origin", "main")
-    sha = world.git("rev-parse", "HEAD")
-    world.tb.plane.apply(
-        json.dumps(
-            {
-                "apiVersion": "argoproj.io/v1alpha1",
-                "kind": "Application",
-                "metadata": {"name": root, "namespace": "argocd"},
-                "spec": {
-                    "project": "default",
-                    "source": {"repoURL": world.url, "targetRevision": "main", "path": "clusters/dev"},
-                    "destination": {"server": "https://kubernetes.default.svc", "namespace": "argocd"},
-                    "syncPolicy": {"automated": {"prune": True}},
-                },
-            }
-        )
-    )
+    name, root, sha = app_of_apps(world, prune=False)
     app = world.app()
     try:
         assert app.cluster.wait("Application", root, "argocd", sha, 90).outcome == "synced"

@@ -44,6 +44,13 @@ class RealWorld:
             ["git", *args], cwd=cwd or self.work, env=env, check=True, capture_output=True, text=True
         ).stdout.strip()
 
+    def commit_and_push(self, message: str, branch: str = "main") -> str:
+        """Commit all that changed in the work clone and push it to ``branch``; the new SHA."""
+        self.git("add", "-A")
+        self.git("-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-qm", message)
+        self.git("push", "-q", "origin", branch)
+        return self.git("rev-parse", "HEAD")
+
     def head(self) -> str | None:
         return self.remote.head(self.repo)
 
