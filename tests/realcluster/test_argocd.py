@@ -20,7 +20,7 @@ from doubles.git_remote import GitHttpServer
 from gitops_mcp.remediation import SetImage
 
 from .conftest import Testbed
-from .world import TOKEN, USER, RealWorld, podinfo_world, unique
+from .world import TOKEN, USER, RealWorld, podinfo_world, reconciled, unique
 
 pytestmark = [pytest.mark.realcluster, pytest.mark.slow]
 IMAGE = "ghcr.io/stefanprodan/podinfo"
@@ -128,11 +128,9 @@ def test_a_refresh_is_honoured_long_before_argocds_own_three_minute_poll(world: 
     assert "#34577c" in text
     path.write_text(text.replace("#34577c", "#7c3457"), encoding="utf-8")
     commit = app.git.commit(str(world.work), ["kustomize/deployment.yaml"], "another colour")
-    t0 = time.monotonic()
-    app.cluster.reconcile("Application", name, "argocd", with_source=True)
-    w = app.cluster.wait("Application", name, "argocd", commit.commit_sha, 60)
+    w, took = reconciled(app, "Application", name, "argocd", commit.commit_sha)
     assert w.outcome == "synced", w.message
-    assert time.monotonic() - t0 < 60  # timeout.reconciliation is 180 s: the refresh was honoured
+    assert took < 60  # timeout.reconciliation is 180 s: the refresh was honoured
     env = world.tb.get("deployment", "podinfo", ns)["spec"]["template"]["spec"]["containers"][0]["env"]
     assert {"name": "PODINFO_UI_COLOR", "value": "#7c3457"} in env
 
@@ -211,10 +209,7 @@ def test_an_object_the_api_server_rejects_fails_in_argocds_words(world: RealWorl
     path = world.work / "kustomize/deployment.yaml"
     path.write_text(path.read_text(encoding="utf-8").replace("name: podinfod", "name: Podinfod"), encoding="utf-8")
     commit = app.git.commit(str(world.work), ["kustomize/deployment.yaml"], "a container name the API server rejects")
-    t0 = time.monotonic()
-    app.cluster.reconcile("Application", name, "argocd", with_source=True)
-    res = app.cluster.wait("Application", name, "argocd", commit.commit_sha, 60)
-    took = time.monotonic() - t0
+    res, took = reconciled(app, "Application", name, "argocd", commit.commit_sha)
     op = application(world.tb, name)["status"].get("operationState") or {}
     assert res.outcome == "failed" and took < 60, (res.outcome, took, res.message, op)
     assert "Podinfod" in op.get("message", ""), op

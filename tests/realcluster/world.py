@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import os
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,14 @@ from .conftest import Testbed
 USER = "x-access-token"
 TOKEN = "realcluster-token-0123456789"
 _seq = itertools.count(1)
+
+
+def reconciled(app: Services, kind: str, name: str, namespace: str, sha: str, seconds: float = 60) -> tuple[Any, float]:
+    """A reconcile request (its source first), then wait_for_sync for ``sha`` up to ``seconds``:
+    (the result, how long both took)."""
+    t0 = time.monotonic()
+    app.cluster.reconcile(kind, name, namespace, with_source=True)
+    return app.cluster.wait(kind, name, namespace, sha, seconds), time.monotonic() - t0
 
 
 def unique(prefix: str) -> str:
