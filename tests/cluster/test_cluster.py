@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,28 +54,37 @@ class Env:
         return sh(self.work, "rev-parse", "HEAD")
 
 
-@pytest.fixture
-def env(tmp_path: Path) -> Iterator[Env]:
+@contextmanager
+def make_env(
+    tmp_path: Path, files: dict[str, str], namespaces: tuple[str, ...] = ("flux-system", "argocd"), **client: Any
+) -> Iterator[Env]:
+    """A bare repository served to the simulated controllers as URL with ``files`` pushed to main, a
+    work clone, the fake API server with ``namespaces``, and a KubeClient on it (``client``: its
+    other arguments); the simulator must end without errors."""
     bare = tmp_path / "apps.git"
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
     work = tmp_path / "work"
     subprocess.run(["git", "clone", "-q", str(bare), str(work)], check=True, capture_output=True)
     sh(work, "checkout", "-q", "-b", "main")
     with FakeKube(token="cluster-token-0123456789") as kube:
-        kube.ensure_namespace("flux-system")
-        kube.ensure_namespace("argocd")
+        for ns in namespaces:
+            kube.ensure_namespace(ns)
         settings = Settings(kubeconfig=kube.kubeconfig(tmp_path / "kubeconfig"), allowed_roots=[tmp_path])
-        with GitOpsSimulator(kube, {URL: bare}) as sim, KubeClient(settings) as client:
-            e = Env(kube, sim, client, work)
-            e.commit(
-                {
-                    "apps/web/namespace.yaml": "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: web\n",
-                    "apps/web/deploy.yaml": DEPLOY.format(n=1, image="nginx:1"),
-                },
-                "initial",
-            )
+        with GitOpsSimulator(kube, {URL: bare}) as sim, KubeClient(settings, **client) as kc:
+            e = Env(kube, sim, kc, work)
+            e.commit(files, "initial")
             yield e
             assert sim.errors == []
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[Env]:
+    web = {
+        "apps/web/namespace.yaml": "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: web\n",
+        "apps/web/deploy.yaml": DEPLOY.format(n=1, image="nginx:1"),
+    }
+    with make_env(tmp_path, web) as e:
+        yield e
 
 
 def flux_app(kube: FakeKube, interval: str = "10m", path: str = "./apps/web") -> None:
