@@ -235,23 +235,9 @@ def test_a_package_that_does_not_build_is_pushed_only_when_the_user_goes_on(env:
     assert v.result is not None and v.result.commit_sha == env.w.remote.head("org/podinfo.git"), v.errors
 
 
-def crd(group: str, kind: str, plural: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{plural}.{group}"},
-        "spec": {
-            "group": group,
-            "names": {"kind": kind, "plural": plural},
-            "scope": "Namespaced",
-            "versions": [{"name": "v1", "served": True, "storage": True}],
-        },
-    }
-
-
 def test_list_providers_says_what_already_syncs_the_repository(env: Env) -> None:
-    env.kube.put(crd("kustomize.toolkit.fluxcd.io", "Kustomization", "kustomizations"))
-    env.kube.put(crd("argoproj.io", "Application", "applications"))
+    env.kube.put(shared.crd("kustomize.toolkit.fluxcd.io", "Kustomization"))
+    env.kube.put(shared.crd("argoproj.io", "Application"))
     app = env.app()
     before = app.inspect.provider_report(repo_path=str(env.work))
     assert before.repository == env.url
