@@ -63,12 +63,7 @@ def world(tmp_path: Path) -> Iterator[World]:
                 kube.ensure_namespace(ns)
             w.flux("flux-system", url, "./clusters/dev")
             kube.put(shared.application("apps", url, "argocd", "argocd", revision="main", automated=True))
-            settings = w.settings(
-                wizard_wait_seconds=30,
-                forge="github",
-                github_api_url=forge.github_api,
-                github_token=FORGE_TOKEN,
-            )
+            settings = w.settings(wizard_wait_seconds=30, **forge.settings())
             with w.controllers() as sim:
                 yield World(forge, srv, kube, sim, Services(settings), work, url)
 

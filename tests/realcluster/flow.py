@@ -34,7 +34,7 @@ def timed(scenario: str) -> Iterator[None]:
 
 def forge_app(w: RealWorld, forge: FakeForge) -> Services:
     """The server with the fake forge as its GitHub API (pull requests go there)."""
-    return w.app(forge="github", github_api_url=forge.github_api, github_token=FORGE_TOKEN)
+    return w.app(**forge.settings())
 
 
 def follow_pr(
