@@ -17,21 +17,18 @@ testbed; or GITOPS_MCP_TESTBED_STATE=<dir> of a running `scripts/testbed up --ar
 
 from __future__ import annotations
 
-import os
-import statistics
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent / "tests"), str(HERE.parent / "testbed")]
 
-from gitops_testbed import argocd, stack  # noqa: E402
+from gitops_testbed import argocd  # noqa: E402
 from gitops_testbed.plane import Plane  # noqa: E402
 
 from doubles.git_remote import GitHttpServer  # noqa: E402
-from realcluster_timing import TOKEN, USER, Target, bench_settings, p95, seed_repo, timed_runs  # noqa: E402
+from realcluster_timing import TOKEN, USER, Target, bench_settings, on_testbed, report, seed_repo, timed_runs  # noqa: E402
 
 NAME = "bench-argocd"
 APPS = f"/apis/argoproj.io/v1alpha1/namespaces/{argocd.NAMESPACE}/applications"
@@ -68,30 +65,15 @@ spec:
         return timed_runs(tb, TARGET, work, bench_settings(tb, remote, root), runs)
 
 
+def cleanup(tb: Plane) -> None:
+    tb.kubectl("delete", "application", NAME, "-n", argocd.NAMESPACE, "--ignore-not-found", "--wait=false")
+    tb.kubectl("delete", "secret", "bench-creds", "-n", argocd.NAMESPACE, "--ignore-not-found")
+
+
 def main() -> None:
-    runs = int(os.environ.get("BENCH_RUNS", "12"))
-    reuse = os.environ.get("GITOPS_MCP_TESTBED_STATE")
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        tb = Plane.load(Path(reuse)) if reuse else stack.up(["argocd"], root / "testbed")
-        assert tb is not None and "argocd" in tb.layers, f"no testbed with Argo CD in {reuse}"
-        try:
-            res = run(tb, root, runs)
-        finally:
-            tb.kubectl("delete", "application", NAME, "-n", argocd.NAMESPACE, "--ignore-not-found", "--wait=false")
-            tb.kubectl("delete", "secret", "bench-creds", "-n", argocd.NAMESPACE, "--ignore-not-found")
-            if not reuse:
-                stack.down(tb.state)
-    ms = {k: [x * 1000 for x in v] for k, v in res.items()}
-    print(f"Argo CD {tb.info.get('argocd')} on Kubernetes {tb.info.get('kubernetes')}; {runs} runs")
-    for key, label in (
-        ("whole", "push -> wait_for_sync returns"),
-        ("ours", "Synced+Healthy set -> wait_for_sync returns (ours)"),
-        ("poll", "Synced+Healthy set -> 2 s poll sees it (baseline)"),
-    ):
-        print(f"  {label:<52} median {statistics.median(ms[key]):8.1f} ms   p95 {p95(ms[key]):8.1f} ms")
-    ratio = statistics.median(ms["poll"]) / max(statistics.median(ms["ours"]), 0.001)
-    print(f"  the 2 s poll's added delay / ours (median): {ratio:.1f}x; target ours <= 100 ms median")
+    tb, res = on_testbed("argocd", run, cleanup)
+    print(f"Argo CD {tb.info.get('argocd')} on Kubernetes {tb.info.get('kubernetes')}")
+    report(res, "Synced+Healthy")
 
 
 if __name__ == "__main__":

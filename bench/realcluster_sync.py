@@ -16,21 +16,17 @@ or GITOPS_MCP_TESTBED_STATE=<dir> of a running `scripts/testbed up --flux`). BEN
 
 from __future__ import annotations
 
-import os
-import statistics
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent / "tests"), str(HERE.parent / "testbed")]
 
-from gitops_testbed import stack  # noqa: E402
 from gitops_testbed.plane import Plane  # noqa: E402
 
 from doubles.git_remote import GitHttpServer  # noqa: E402
-from realcluster_timing import TOKEN, USER, Target, bench_settings, p95, seed_repo, timed_runs  # noqa: E402
+from realcluster_timing import TOKEN, USER, Target, bench_settings, on_testbed, report, seed_repo, timed_runs  # noqa: E402
 
 KS_PATH = "/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/flux-system/kustomizations"
 NAME = "bench"
@@ -67,26 +63,11 @@ spec:
 
 
 def main() -> None:
-    runs = int(os.environ.get("BENCH_RUNS", "12"))
-    reuse = os.environ.get("GITOPS_MCP_TESTBED_STATE")
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        tb = Plane.load(Path(reuse)) if reuse else stack.up(["flux"], root / "testbed")
-        assert tb is not None and "flux" in tb.layers, f"no testbed with Flux in {reuse}"
-        try:
-            i = tb.info
-            print(f"testbed: Kubernetes {i['kubernetes']}, Flux {i['flux']} (source-controller "
-                  f"{i['source-controller']}, kustomize-controller {i['kustomize-controller']})")  # fmt: skip
-            res = run(tb, root, runs)
-        finally:
-            if not reuse:
-                stack.down(tb.state)
-    w, o, p = res["whole"], res["ours"], res["poll"]
-    ms = lambda xs: f"median {statistics.median(xs) * 1000:.0f} ms, p95 {p95(xs) * 1000:.0f} ms"  # noqa: E731
-    print(f"push -> verified live (10m interval, with reconcile), {len(w)} runs: {ms(w)}")
-    print(f"Ready set -> wait_for_sync returns (our side; target <= 100 ms median): {ms(o)}")
-    print(f"Ready set -> a 2 s poll sees it (baseline, same runs):                  {ms(p)}; "
-          f"ratio {statistics.median(p) / max(statistics.median(o), 1e-6):.0f}x")  # fmt: skip
+    tb, res = on_testbed("flux", run)
+    i = tb.info
+    print(f"testbed: Kubernetes {i['kubernetes']}, Flux {i['flux']} (source-controller {i['source-controller']}, "
+          f"kustomize-controller {i['kustomize-controller']}); 10m interval, with reconcile")  # fmt: skip
+    report(res, "Ready")
 
 
 if __name__ == "__main__":
