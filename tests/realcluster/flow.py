@@ -16,10 +16,9 @@ from gitops_mcp.remediation import SetImage
 from gitops_mcp.services import Services
 
 from .conftest import Testbed
-from .world import RealWorld
+from .world import IMAGE, RealWorld
 
 FORGE_TOKEN = "ghp_" + "R" * 36
-IMAGE = "ghcr.io/stefanprodan/podinfo"
 TIMINGS: list[str] = []  # "<scenario>: <seconds>", printed at the end of the run (conftest's summary)
 
 

@@ -17,13 +17,11 @@ import yaml
 
 from conftest import wizard_to_preview
 from doubles.git_remote import GitHttpServer
-from gitops_mcp.remediation import SetImage
 
 from .conftest import Testbed
-from .world import TOKEN, USER, RealWorld, podinfo_world, reconciled, unique
+from .world import TOKEN, USER, RealWorld, podinfo_world, reconciled, set_image_goes_live, unique
 
 pytestmark = [pytest.mark.realcluster, pytest.mark.slow]
-IMAGE = "ghcr.io/stefanprodan/podinfo"
 APP = ("argoproj.io/v1alpha1", "Application")
 
 
@@ -107,15 +105,7 @@ def test_first_deploy_registers_an_application_and_is_live_at_the_pushed_sha(wor
 def test_image_remediation_is_pushed_and_verified_live(world: RealWorld) -> None:
     r, _name, ns = first_deploy(world)
     assert r.live, r.message
-    fix = world.app().remediation.remediate(
-        "apps/v1", "Deployment", "podinfo", ns, SetImage(image=f"{IMAGE}:6.14.2"), mode="push",
-        repo_path=str(world.work),
-    )  # fmt: skip
-    assert fix.live_ok is True, fix.message
-    assert fix.plan is not None and [e.file for e in fix.plan.edits] == ["kustomize/deployment.yaml"]
-    assert fix.commit is not None and fix.commit.commit_sha == world.head()
-    live = world.tb.get("deployment", "podinfo", ns)
-    assert live["spec"]["template"]["spec"]["containers"][0]["image"] == f"{IMAGE}:6.14.2"
+    live = set_image_goes_live(world, ns)
     assert live["status"].get("updatedReplicas") == live["spec"]["replicas"], live["status"]
 
 

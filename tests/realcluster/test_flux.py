@@ -17,13 +17,12 @@ import pytest
 
 from conftest import wizard_to_preview
 from doubles.git_remote import GitHttpServer
-from gitops_mcp.remediation import SetHelmValues, SetImage
+from gitops_mcp.remediation import SetHelmValues
 
 from .conftest import Testbed
-from .world import TOKEN, USER, RealWorld, bootstrap, cleanup, podinfo_world, reconciled, unique
+from .world import TOKEN, USER, RealWorld, bootstrap, cleanup, podinfo_world, reconciled, set_image_goes_live, unique
 
 pytestmark = [pytest.mark.realcluster, pytest.mark.slow]
-IMAGE = "ghcr.io/stefanprodan/podinfo"
 
 
 @pytest.fixture
@@ -115,16 +114,7 @@ def test_first_deploy_of_a_helm_chart_from_git_is_live(world: RealWorld) -> None
 def test_image_remediation_is_pushed_and_verified_live(world: RealWorld) -> None:
     r, _name, ns = first_deploy(world, "kustomize")
     assert r.live, r.message
-    app = world.app()
-    fix = app.remediation.remediate(
-        "apps/v1", "Deployment", "podinfo", ns, SetImage(image=f"{IMAGE}:6.14.2"), mode="push",
-        repo_path=str(world.work),
-    )  # fmt: skip
-    assert fix.live_ok is True, fix.message
-    assert fix.plan is not None and [e.file for e in fix.plan.edits] == ["kustomize/deployment.yaml"]
-    assert fix.commit is not None and fix.commit.commit_sha == world.head()
-    live = deployment(world.tb, "podinfo", ns)
-    assert live["spec"]["template"]["spec"]["containers"][0]["image"] == f"{IMAGE}:6.14.2"
+    set_image_goes_live(world, ns)
 
 
 def test_helm_value_remediation_is_pushed_and_verified_live(world: RealWorld) -> None:

@@ -23,10 +23,9 @@ from gitops_mcp.services import Services
 from . import test_argocd
 from .conftest import Testbed
 from .flow import FORGE_TOKEN, forge_app
-from .world import TOKEN, USER, RealWorld, bootstrap, cleanup, podinfo_world
+from .world import IMAGE, TOKEN, USER, RealWorld, bootstrap, cleanup, podinfo_world
 
 pytestmark = [pytest.mark.realcluster, pytest.mark.slow]
-IMAGE = "ghcr.io/stefanprodan/podinfo"
 ROLLOUT = 'metadata.annotations["deployment.kubernetes.io/revision"]'  # the Deployment controller's, not Git's
 IMAGE_FIELD = "spec.template.spec.containers[name=podinfod].image"
 world = test_argocd.world  # the fixture: podinfo (no HPA) on the remote, Argo CD's credential for it

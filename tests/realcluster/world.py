@@ -14,6 +14,7 @@ from typing import Any
 
 from conftest import FIXTURES, make_repo, need_shared
 from doubles.git_remote import GitHttpServer
+from gitops_mcp.remediation import SetImage
 from gitops_mcp.services import Services
 from gitops_mcp.settings import PolicySettings, Settings
 
@@ -21,6 +22,7 @@ from .conftest import Testbed
 
 USER = "x-access-token"
 TOKEN = "realcluster-token-0123456789"
+IMAGE = "ghcr.io/stefanprodan/podinfo"
 _seq = itertools.count(1)
 
 
@@ -95,6 +97,21 @@ def podinfo_world(tb: Testbed, root: Path, remote: GitHttpServer) -> RealWorld:
     w.git("push", "-q", url, "main", cwd=seed)
     w.git("clone", "-q", url, str(w.work), cwd=root)
     return w
+
+
+def set_image_goes_live(w: RealWorld, ns: str) -> dict[str, Any]:
+    """remediate set_image (push, on the work clone) on the podinfo Deployment in ``ns``: the one file
+    edited, pushed, verified live, and the Deployment runs the new image. The live Deployment."""
+    fix = w.app().remediation.remediate(
+        "apps/v1", "Deployment", "podinfo", ns, SetImage(image=f"{IMAGE}:6.14.2"), mode="push",
+        repo_path=str(w.work),
+    )  # fmt: skip
+    assert fix.live_ok is True, fix.message
+    assert fix.plan is not None and [e.file for e in fix.plan.edits] == ["kustomize/deployment.yaml"]
+    assert fix.commit is not None and fix.commit.commit_sha == w.head()
+    live = w.tb.get("deployment", "podinfo", ns)
+    assert live["spec"]["template"]["spec"]["containers"][0]["image"] == f"{IMAGE}:6.14.2"
+    return live
 
 
 def bootstrap(w: RealWorld) -> str:
