@@ -49,6 +49,20 @@ def notes(v: Any) -> str:
     return "\n".join(v.preview.notes)
 
 
+def with_application(repo: Path, fixture: str, rel: str, name: str) -> Path:
+    """A git repository at ``repo`` of the shared ``fixture`` with an Argo CD Application ``name`` (of
+    another repository) at ``rel``; its origin is ORIGIN of the directory's name."""
+    shutil.copytree(need_shared(FIXTURES / fixture), repo)
+    (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+    (repo / rel).write_text(
+        f"apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: {name}, namespace: argocd}}\n"
+        "spec: {project: default, source: {repoURL: https://example.com/x.git, path: x}, "
+        "destination: {server: https://kubernetes.default.svc, namespace: x}}\n",
+        encoding="utf-8",
+    )
+    return make_repo(repo, origin=ORIGIN.format(repo.name))
+
+
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_golden(case: GoldenCase, app: Services, fixture_repo: Callable[..., Path], update_goldens: bool) -> None:
     data = case.inputs()
@@ -156,17 +170,7 @@ def test_no_second_git_repository_in_a_bootstrap(app: Services, fixture_repo: Ca
 
 
 def test_argocd_application_name_clash(app: Services, tmp_path: Path) -> None:
-    src = need_shared(FIXTURES / "argocd-example-apps")
-    repo = tmp_path / "repos" / "argo"
-    shutil.copytree(src, repo)
-    (repo / "argocd").mkdir()
-    (repo / "argocd" / "other.yaml").write_text(
-        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: guestbook, namespace: argocd}\n"
-        "spec: {project: default, source: {repoURL: https://example.com/x.git, path: x}, "
-        "destination: {server: https://kubernetes.default.svc, namespace: x}}\n",
-        encoding="utf-8",
-    )
-    make_repo(repo, origin=ORIGIN.format("argo"))
+    repo = with_application(tmp_path / "repos" / "argo", "argocd-example-apps", "argocd/other.yaml", "guestbook")
     v = preview(app, repo, "guestbook", "argocd")
     assert v.preview.output_path == "argocd/guestbook.yaml"
     assert of_kind(v, "Application")["metadata"]["name"] == "guestbook-2"
@@ -242,17 +246,7 @@ def test_cluster_dir_without_flux_system_is_a_bootstrap(app: Services, fixture_r
 
 
 def test_argocd_example_folder_not_the_default(app: Services, tmp_path: Path) -> None:
-    src = need_shared(FIXTURES / "podinfo")
-    repo = tmp_path / "repos" / "podinfo"
-    shutil.copytree(src, repo)
-    (repo / "examples").mkdir()
-    (repo / "examples" / "app.yaml").write_text(
-        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: demo, namespace: argocd}\n"
-        "spec: {project: default, source: {repoURL: https://example.com/x.git, path: x}, "
-        "destination: {server: https://kubernetes.default.svc, namespace: x}}\n",
-        encoding="utf-8",
-    )
-    make_repo(repo, origin=ORIGIN.format("podinfo"))
+    repo = with_application(tmp_path / "repos" / "podinfo", "podinfo", "examples/app.yaml", "demo")
     v = preview(app, repo, "kustomize", "argocd")
     assert v.preview.output_path == "gitops/argocd/kustomize.yaml"
 
