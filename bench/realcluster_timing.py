@@ -31,9 +31,11 @@ from doubles.git_remote import GitHttpServer
 from gitops_mcp.cluster.client import KubeClient
 from gitops_mcp.cluster.ops import get_status, reconcile, wait_for_sync
 from gitops_mcp.git.delivery import GitDelivery
+from gitops_mcp.providers import default_registry
 from gitops_mcp.settings import PolicySettings, Settings
 
 USER, TOKEN = "x-access-token", "bench-token-0123456789"
+REGISTRY = default_registry()
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n"
 
 
@@ -110,7 +112,7 @@ def timed_runs(tb: Plane, target: Target, work: Path, settings: Settings, runs: 
     kind, name, ns = target.kind, target.name, target.namespace
     delivery = GitDelivery(settings)
     with KubeClient(settings) as client, KubeClient(settings) as pclient:  # the poll has its own
-        first = wait_for_sync(client, kind, name, ns, None, 120)
+        first = wait_for_sync(client, kind, name, ns, None, 120, registry=REGISTRY)
         assert first.outcome == "synced", first.message
         for i in range(runs):
             (work / "apps/cm.yaml").write_text(f"{CM}data:\n  n: '{i}'\n", encoding="utf-8")
@@ -125,7 +127,7 @@ def timed_runs(tb: Plane, target: Target, work: Path, settings: Settings, runs: 
             def poll(rev: str = target.revision(sha), polled: dict[str, float] = polled) -> None:
                 deadline = time.monotonic() + 120
                 while time.monotonic() < deadline:
-                    st = get_status(pclient, kind, name, ns)
+                    st = get_status(pclient, kind, name, ns, registry=REGISTRY)
                     if st.state == "ready" and st.revision == rev:
                         polled["t"] = time.perf_counter()
                         return
@@ -133,8 +135,8 @@ def timed_runs(tb: Plane, target: Target, work: Path, settings: Settings, runs: 
 
             poller = threading.Thread(target=poll, daemon=True)
             poller.start()
-            reconcile(client, kind, name, ns, with_source=True)
-            r = wait_for_sync(client, kind, name, ns, sha, 120)
+            reconcile(client, kind, name, ns, with_source=True, registry=REGISTRY)
+            r = wait_for_sync(client, kind, name, ns, sha, 120, registry=REGISTRY)
             done = time.perf_counter()
             assert r.outcome == "synced", r.message
             obs.join(30)
