@@ -26,6 +26,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 from doubles.world import USER, World  # noqa: E402
 from gitops_mcp.cluster.client import KubeClient  # noqa: E402
 from gitops_mcp.cluster.ops import wait_for_sync  # noqa: E402
+from gitops_mcp.providers import default_registry  # noqa: E402
 from gitops_mcp.remediation import SetReplicas  # noqa: E402
 from gitops_mcp.services import Services  # noqa: E402
 
@@ -34,6 +35,8 @@ DEPLOY = (
     "    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n"
     "      containers:\n        - name: web\n          image: nginx:1\n"
 )
+
+REGISTRY = default_registry()
 
 
 def ms(values: list[float]) -> str:
@@ -63,7 +66,7 @@ def main() -> None:
                 return elapsed
 
             with world.controllers(), KubeClient(settings) as client:
-                wait_for_sync(client, "Kustomization", "web", "flux-system", None, 30)
+                wait_for_sync(client, "Kustomization", "web", "flux-system", None, 30, registry=REGISTRY)
                 remediate(app, None)  # warms the clone cache
                 for i in range(runs):
                     env = world.remote.client_env(USER)

@@ -24,9 +24,12 @@ from doubles.world import World, kustomization  # noqa: E402
 from gitops_mcp.cluster.client import KubeClient  # noqa: E402
 from gitops_mcp.cluster.ops import get_status, reconcile, wait_for_sync  # noqa: E402
 from gitops_mcp.git.delivery import GitDelivery  # noqa: E402
+from gitops_mcp.providers import default_registry  # noqa: E402
 from gitops_mcp.settings import Settings  # noqa: E402
 
 KS = "kustomize.toolkit.fluxcd.io/v1"
+
+REGISTRY = default_registry()
 
 
 def ready_status(rev: str) -> dict[str, object]:
@@ -60,7 +63,7 @@ def latency(tmp: Path, runs: int) -> tuple[list[float], list[float]]:
                 before = len(kube.requests)
 
                 def waiter(rev: str = rev, result: dict[str, float] = result) -> None:
-                    wait_for_sync(client, "Kustomization", "bench", "flux-system", rev, 30)
+                    wait_for_sync(client, "Kustomization", "bench", "flux-system", rev, 30, registry=REGISTRY)
                     result["end"] = time.perf_counter()
 
                 t = threading.Thread(target=waiter)
@@ -76,7 +79,10 @@ def latency(tmp: Path, runs: int) -> tuple[list[float], list[float]]:
 
                 def poller(rev: str = rev, result: dict[str, float] = result) -> None:
                     while True:  # the baseline: read, sleep 2 s, read again
-                        if get_status(client, "Kustomization", "bench", "flux-system").revision == rev:
+                        if (
+                            get_status(client, "Kustomization", "bench", "flux-system", registry=REGISTRY).revision
+                            == rev
+                        ):
                             result["end"] = time.perf_counter()
                             return
                         time.sleep(2.0)
@@ -101,15 +107,15 @@ def push_to_verified(tmp: Path, runs: int) -> list[float]:
         delivery = GitDelivery(settings)
         out: list[float] = []
         with world.controllers(), KubeClient(settings) as client:
-            wait_for_sync(client, "Kustomization", "apps", "flux-system", None, 30)
+            wait_for_sync(client, "Kustomization", "apps", "flux-system", None, 30, registry=REGISTRY)
             for i in range(runs):
                 (work / "apps/cm.yaml").write_text(
                     f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  n: '{i}'\n", encoding="utf-8"
                 )
                 start = time.perf_counter()
                 sha = delivery.commit_and_push(work, ["apps/cm.yaml"], f"change {i}").commit_sha
-                reconcile(client, "Kustomization", "apps", "flux-system", with_source=True)
-                r = wait_for_sync(client, "Kustomization", "apps", "flux-system", sha, 30)
+                reconcile(client, "Kustomization", "apps", "flux-system", with_source=True, registry=REGISTRY)
+                r = wait_for_sync(client, "Kustomization", "apps", "flux-system", sha, 30, registry=REGISTRY)
                 out.append(time.perf_counter() - start)
                 assert r.outcome == "synced", r
     return out

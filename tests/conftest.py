@@ -169,9 +169,10 @@ def app(settings: Settings) -> Iterator[Services]:
     a.close()
 
 
-def wizard_to_preview(app: Any, repo: Path, answers: dict[str, Any]) -> Any:
-    """Start the wizard on ``repo`` and answer (``answers``, then the defaults) up to a valid preview."""
-    v = app.wizard.start("local", str(repo))
+def wizard_to_preview(app: Any, repo: Path | str, answers: dict[str, Any], **start: Any) -> Any:
+    """Start the wizard on ``repo`` (a path or URL; ``start``: start_deployment's other arguments) and
+    answer (``answers``, then the defaults) up to a valid preview."""
+    v = app.wizard.start("local", str(repo), **start)
     for _ in range(8):
         v = app.wizard.answer("local", v.session_id, answers, accept_defaults=True)
         answers = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import threading
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from doubles.kube import FakeKube
 from doubles.world import application, git_repository, kustomization
 from gitops_mcp.cluster.client import KubeClient
 from gitops_mcp.cluster.ops import get_status, reconcile, wait_for_sync
-from gitops_mcp.cluster.status import commit_of, normalize, revision_matches
+from gitops_mcp.cluster.status import commit_of
 from gitops_mcp.errors import ClusterError, ClusterUnavailable, UserInputError
 from gitops_mcp.settings import Settings
 
@@ -38,7 +39,7 @@ def sh(cwd: Path, *args: str) -> str:
 @dataclass
 class Env:
     kube: FakeKube
-    sim: GitOpsSimulator
+    sim: GitOpsSimulator | None  # None: no simulated controllers (the test writes every status)
     client: KubeClient
     work: Path
 
@@ -53,28 +54,44 @@ class Env:
         return sh(self.work, "rev-parse", "HEAD")
 
 
-@pytest.fixture
-def env(tmp_path: Path) -> Iterator[Env]:
+@contextmanager
+def make_env(
+    tmp_path: Path,
+    files: dict[str, str],
+    namespaces: tuple[str, ...] = ("flux-system", "argocd"),
+    simulate: bool = True,
+    **client: Any,
+) -> Iterator[Env]:
+    """A bare repository served to the simulated controllers as URL with ``files`` pushed to main, a
+    work clone, the fake API server with ``namespaces``, and a KubeClient on it (``client``: its
+    other arguments); the simulator must end without errors. ``simulate=False``: no controllers, for
+    a test that writes every object and status itself (the simulator, on the wall clock, would
+    rewrite them while it does)."""
     bare = tmp_path / "apps.git"
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
     work = tmp_path / "work"
     subprocess.run(["git", "clone", "-q", str(bare), str(work)], check=True, capture_output=True)
     sh(work, "checkout", "-q", "-b", "main")
     with FakeKube(token="cluster-token-0123456789") as kube:
-        kube.ensure_namespace("flux-system")
-        kube.ensure_namespace("argocd")
+        for ns in namespaces:
+            kube.ensure_namespace(ns)
         settings = Settings(kubeconfig=kube.kubeconfig(tmp_path / "kubeconfig"), allowed_roots=[tmp_path])
-        with GitOpsSimulator(kube, {URL: bare}) as sim, KubeClient(settings) as client:
-            e = Env(kube, sim, client, work)
-            e.commit(
-                {
-                    "apps/web/namespace.yaml": "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: web\n",
-                    "apps/web/deploy.yaml": DEPLOY.format(n=1, image="nginx:1"),
-                },
-                "initial",
-            )
+        with ExitStack() as stack:
+            sim = stack.enter_context(GitOpsSimulator(kube, {URL: bare})) if simulate else None
+            e = Env(kube, sim, stack.enter_context(KubeClient(settings, **client)), work)
+            e.commit(files, "initial")
             yield e
-            assert sim.errors == []
+            assert sim is None or sim.errors == []
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[Env]:
+    web = {
+        "apps/web/namespace.yaml": "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: web\n",
+        "apps/web/deploy.yaml": DEPLOY.format(n=1, image="nginx:1"),
+    }
+    with make_env(tmp_path, web) as e:
+        yield e
 
 
 def flux_app(kube: FakeKube, interval: str = "10m", path: str = "./apps/web") -> None:
@@ -217,115 +234,6 @@ def test_unreachable_cluster(tmp_path: Path) -> None:
         client.get("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "x", "flux-system")
 
 
-@pytest.mark.parametrize(
-    ("obj", "state"),
-    [
-        (None, "not_found"),
-        ({"metadata": {"generation": 1}, "status": {"observedGeneration": -1}}, "progressing"),
-        (
-            {
-                "metadata": {"generation": 2},
-                "status": {"observedGeneration": 1, "conditions": [{"type": "Ready", "status": "True"}]},
-            },
-            "progressing",
-        ),
-        (
-            {
-                "metadata": {"generation": 1},
-                "status": {
-                    "observedGeneration": 1,
-                    "conditions": [{"type": "Ready", "status": "True", "message": "Applied revision: main@sha1:ab"}],
-                },
-            },
-            "ready",
-        ),
-        (
-            {
-                "metadata": {"generation": 1},
-                "status": {
-                    "observedGeneration": 1,
-                    "conditions": [
-                        {"type": "Ready", "status": "False", "reason": "HealthCheckFailed", "message": "timeout"}
-                    ],
-                },
-            },
-            "failed",
-        ),
-        (
-            {
-                "metadata": {"generation": 1},
-                "status": {
-                    "observedGeneration": 1,
-                    "conditions": [{"type": "Ready", "status": "False", "reason": "DependencyNotReady"}],
-                },
-            },
-            "progressing",
-        ),
-        (
-            {
-                "metadata": {"generation": 1},
-                "status": {
-                    "observedGeneration": 1,
-                    "conditions": [{"type": "Stalled", "status": "True", "message": "invalid"}],
-                },
-            },
-            "failed",
-        ),
-        ({"metadata": {"generation": 1}, "spec": {"suspend": True}, "status": {}}, "suspended"),
-        (
-            {
-                "metadata": {"generation": 1},
-                "status": {
-                    "observedGeneration": 1,
-                    "conditions": [
-                        {"type": "Ready", "status": "Unknown", "reason": "Progressing"},
-                        {"type": "Reconciling", "status": "True", "reason": "Progressing"},
-                    ],
-                },
-            },
-            "progressing",
-        ),
-    ],
-)
-def test_flux_normalisation(obj: dict[str, Any] | None, state: str) -> None:
-    assert normalize(KS_API, "Kustomization", "x", "ns", obj, registry=REGISTRY).state == state
-
-
-@pytest.mark.parametrize(
-    ("status", "state"),
-    [
-        ({}, "unknown"),
-        ({"sync": {"status": "Synced", "revision": "a" * 40}, "health": {"status": "Healthy"}}, "ready"),
-        ({"sync": {"status": "OutOfSync"}, "health": {"status": "Healthy"}}, "progressing"),
-        ({"sync": {"status": "Synced"}, "health": {"status": "Degraded", "message": "crash"}}, "failed"),
-        ({"operationState": {"phase": "Failed", "message": "boom"}}, "failed"),
-        ({"operationState": {"phase": "Running"}, "sync": {"status": "OutOfSync"}}, "progressing"),
-        ({"conditions": [{"type": "ComparisonError", "message": "bad"}]}, "failed"),
-    ],
-)
-def test_argo_normalisation(status: dict[str, Any], state: str) -> None:
-    st = normalize(
-        "argoproj.io/v1alpha1", "Application", "a", "argocd", {"metadata": {}, "status": status}, registry=REGISTRY
-    )
-    assert st.state == state
-
-
-def test_revision_matching() -> None:
-    sha = "0123456789abcdef0123456789abcdef01234567"
-    assert commit_of(f"main@sha1:{sha}") == sha and commit_of(f"refs/heads/x@sha1:{sha}") == sha
-    assert commit_of("6.0.3+0123456789ab") == "0123456789ab" and commit_of("main/" + sha) == sha
-    assert commit_of("6.0.3") is None
-    assert revision_matches(f"main@sha1:{sha}", sha) and revision_matches(f"main@sha1:{sha}", sha[:8])
-    assert revision_matches("6.0.3+0123456789ab", sha)  # Helm chart from Git: 12 hex of the commit
-    assert not revision_matches(f"main@sha1:{sha}", "f" * 40) and not revision_matches(None, sha)
-    digest = "ab" * 32  # OCI: <tag>@sha256:<digest>, asked for by digest with or without its algorithm
-    assert revision_matches(f"latest@sha256:{digest}", f"sha256:{digest}") and revision_matches(
-        f"latest@sha256:{digest}", digest
-    )
-    assert revision_matches(f"main@sha1:{sha}", f"main@sha1:{sha[:12]}")
-    assert not revision_matches(f"latest@sha256:{digest}", "sha256:" + "cd" * 32)
-
-
 def test_watch_wakes_on_status_change(env: Env) -> None:
     """No polling: the status written by the controller ends the wait right away."""
     flux_app(env.kube)
@@ -421,117 +329,6 @@ async def test_cluster_tools_over_mcp(env: Env, tmp_path: Path) -> None:
             vr = v.structured_content
             assert vr is not None and vr["schema_source"] == "cluster" and not vr["valid"]
     assert progress and progress[-1][2] and "ready" in progress[-1][2]
-
-
-# -- find_owner ---------------------------------------------------------------------------------------------
-
-
-def _app(settings_path: Path, tmp_path: Path) -> Any:
-    from gitops_mcp.services import Services
-
-    return Services(Settings(kubeconfig=settings_path, allowed_roots=[tmp_path], state_dir=tmp_path / "s"))
-
-
-def test_find_owner_flux_kustomization_and_file(env: Env, tmp_path: Path) -> None:
-    flux_app(env.kube)
-    assert (
-        wait_for_sync(env.client, "Kustomization", "web", "flux-system", None, 20, registry=REGISTRY).outcome
-        == "synced"
-    )
-    app = _app(tmp_path / "kubeconfig", tmp_path)
-    r = app.cluster.find_owner("apps/v1", "Deployment", "web", "web", repo_path=str(env.work))
-    assert r.managed and r.manager == "flux"
-    assert [(c.kind, c.name) for c in r.chain] == [("Kustomization", "web"), ("GitRepository", "apps")]
-    assert "inventory" in r.chain[0].via
-    assert r.git is not None and r.git.url == URL and r.git.path == "./apps/web" and r.git.ref == {"branch": "main"}
-    assert r.file is not None and (r.file.file, r.file.document) == ("apps/web/deploy.yaml", 0)
-    assert r.api_calls <= 6
-    # labels removed (someone relabelled): the inventory still names the owner
-    dep = env.kube.find("apps/v1", "Deployment", "web", "web")
-    assert dep is not None
-    dep["metadata"]["labels"] = {}
-    env.kube.put(dep)
-    r2 = app.cluster.find_owner("apps/v1", "Deployment", "web", "web")
-    assert r2.chain[0].kind == "Kustomization" and r2.chain[0].via == "inventory"
-    assert r2.file is None and "repo_path" in r2.message
-
-
-def test_find_owner_helm_release_chain(env: Env, tmp_path: Path) -> None:
-    """Deployment -> HelmRelease -> Kustomization -> GitRepository, the file being the HelmRelease."""
-    hr = (
-        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: podinfo\n"
-        "spec:\n  interval: 5m\n  chart:\n    spec:\n      chart: podinfo\n      sourceRef:\n"
-        "        kind: HelmRepository\n        name: podinfo\n  values:\n    replicaCount: 2\n"
-    )
-    env.commit({"apps/podinfo/release.yaml": hr, "apps/podinfo/kustomization.yaml": "resources:\n  - release.yaml\n"})
-    env.kube.ensure_namespace("podinfo")
-    flux_app(env.kube, path="./apps/podinfo")
-    env.kube.patch(
-        env.kube.resource_for(KS_API, "Kustomization"),
-        "flux-system",
-        "web",
-        {"spec": {"targetNamespace": "podinfo"}},
-        "application/merge-patch+json",
-    )
-    assert (
-        wait_for_sync(env.client, "Kustomization", "web", "flux-system", None, 20, registry=REGISTRY).outcome
-        == "synced"
-    )
-    # what helm-controller would render, with its origin labels
-    env.kube.put(
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {
-                "name": "podinfo",
-                "namespace": "podinfo",
-                "labels": {
-                    "helm.toolkit.fluxcd.io/name": "podinfo",
-                    "helm.toolkit.fluxcd.io/namespace": "podinfo",
-                    "app.kubernetes.io/managed-by": "Helm",
-                },
-            },
-            "spec": {},
-        }
-    )
-    r = _app(tmp_path / "kubeconfig", tmp_path).cluster.find_owner(
-        "apps/v1", "Deployment", "podinfo", "podinfo", repo_path=str(env.work)
-    )
-    assert [c.kind for c in r.chain] == ["HelmRelease", "Kustomization", "GitRepository"]
-    assert r.git is not None and r.git.defining_kind == "HelmRelease" and r.git.path == "./apps/podinfo"
-    assert r.file is not None and r.file.file == "apps/podinfo/release.yaml"
-
-
-def test_find_owner_argocd_and_unmanaged(env: Env, tmp_path: Path) -> None:
-    env.kube.put(application("web", URL, "apps/web", "web", automated=True, create_namespace=True))
-    assert wait_for_sync(env.client, "Application", "web", "argocd", None, 20, registry=REGISTRY).outcome == "synced"
-    app = _app(tmp_path / "kubeconfig", tmp_path)
-    r = app.cluster.find_owner("apps/v1", "Deployment", "web", "web", repo_path=str(env.work))
-    assert r.manager == "argocd" and [c.kind for c in r.chain] == ["Application"]
-    assert "tracking-id" in r.chain[0].via and "status.resources" in r.chain[0].via
-    assert r.git is not None and r.git.path == "apps/web" and r.file is not None
-    assert r.file.file == "apps/web/deploy.yaml"
-    env.kube.ensure_namespace("manual")
-    env.kube.put({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "by-hand", "namespace": "manual"}})
-    un = app.cluster.find_owner("v1", "ConfigMap", "by-hand", "manual")
-    assert not un.managed and "not managed" in un.message
-    # a tracking id copied from another object is ignored
-    env.kube.put(
-        {
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {
-                "name": "copy",
-                "namespace": "manual",
-                "annotations": {"argocd.argoproj.io/tracking-id": "web:apps/Deployment:web/web"},
-            },
-        }
-    )
-    assert not app.cluster.find_owner("v1", "ConfigMap", "copy", "manual").managed
-    from gitops_mcp.errors import NotFoundError
-
-    with pytest.raises(NotFoundError):
-        app.cluster.find_owner("apps/v1", "Deployment", "nope", "web")
 
 
 def test_health_check_failure_and_running_sync_refused(env: Env) -> None:

@@ -5,25 +5,19 @@ against the fake API server (Events through both APIs) and the simulated control
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from conftest import REGISTRY
-from doubles.controllers import GitOpsSimulator
-from doubles.kube import FakeKube
 from doubles.world import application, git_repository, kustomization
 from gitops_mcp.cluster import diagnose as dg
-from gitops_mcp.cluster.client import KubeClient
 from gitops_mcp.cluster.ops import get_status, reconcile, wait_for_sync
 from gitops_mcp.providers.live import ObjectRef
-from gitops_mcp.settings import Settings
+from test_cluster import URL, Env, make_env
 
-URL = "https://git.example/org/apps.git"
 KS_API = "kustomize.toolkit.fluxcd.io/v1"
 DEPLOY = (
     "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  replicas: 1\n"
@@ -35,51 +29,23 @@ JOB = (
     "    spec:\n      restartPolicy: Never\n      containers:\n        - name: c\n          image: {image}\n"
 )
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata: {a: b}\n"
-
-
-def sh(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
-
-
-@dataclass
-class Env:
-    kube: FakeKube
-    client: KubeClient
-    work: Path
-
-    def commit(self, files: dict[str, str]) -> str:
-        for rel, text in files.items():
-            (self.work / rel).parent.mkdir(parents=True, exist_ok=True)
-            (self.work / rel).write_text(text, encoding="utf-8")
-        sh(self.work, "add", "-A")
-        sh(self.work, "commit", "-qm", "change")
-        sh(self.work, "push", "-q", "origin", "main")
-        return sh(self.work, "rev-parse", "HEAD")
+FILES = {"apps/web/deploy.yaml": DEPLOY.format(name="web", image="nginx:1"), "apps/web/cm.yaml": CM}
+NAMESPACES = ("flux-system", "argocd", "web")
 
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Env]:
-    """The fake API server and a client, no controllers: for a test that writes every object and
-    status itself (the simulator, on the wall clock, would rewrite them while it does)."""
-    with FakeKube(token="cluster-token-0123456789") as kube:
-        for ns in ("flux-system", "argocd", "web"):
-            kube.ensure_namespace(ns)
-        settings = Settings(kubeconfig=kube.kubeconfig(tmp_path / "kubeconfig"), allowed_roots=[tmp_path])
-        with KubeClient(settings, registry=REGISTRY) as client:
-            yield Env(kube, client, tmp_path / "work")
+    """The fake API server, a client and the repository, no controllers: for a test that writes
+    every object and status itself."""
+    with make_env(tmp_path, FILES, NAMESPACES, simulate=False, registry=REGISTRY) as e:
+        yield e
 
 
 @pytest.fixture
-def env(cluster: Env) -> Iterator[Env]:
-    """``cluster``, a Git repository, and the simulated Flux and Argo CD controllers."""
-    bare, work = cluster.work.parent / "apps.git", cluster.work
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
-    subprocess.run(["git", "clone", "-q", str(bare), str(work)], check=True, capture_output=True)
-    sh(work, "checkout", "-q", "-b", "main")
-    with GitOpsSimulator(cluster.kube, {URL: bare}) as sim:
-        cluster.commit({"apps/web/deploy.yaml": DEPLOY.format(name="web", image="nginx:1"), "apps/web/cm.yaml": CM})
-        yield cluster
-        assert sim.errors == []
+def env(tmp_path: Path) -> Iterator[Env]:
+    """The same with the simulated Flux and Argo CD controllers."""
+    with make_env(tmp_path, FILES, NAMESPACES, registry=REGISTRY) as e:
+        yield e
 
 
 def test_a_failed_wait_says_which_deployment_and_job_fail_and_why(env: Env) -> None:

@@ -16,7 +16,8 @@ import test_cluster
 from conftest import REGISTRY
 from gitops_mcp.cluster.register import register_roots, split_roots
 from gitops_mcp.remediation import Refused, SetHelmValues
-from test_cluster import URL, Env, _app, sh
+from test_cluster import URL, Env, sh
+from test_find_owner import _app
 
 env = test_cluster.env  # the fixture: a fake API server, simulated controllers, a git remote
 FILE = "gitops/flux/podinfo.yaml"

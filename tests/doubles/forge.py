@@ -52,6 +52,10 @@ class FakeForge(HttpDouble):
     def gitlab_api(self) -> str:
         return f"{self.base}/api/v4"
 
+    def settings(self) -> dict[str, str]:
+        """gitops-mcp's settings that make this fake its GitHub (pull requests go here)."""
+        return {"forge": "github", "github_api_url": self.github_api, "github_token": self.token}
+
     def handle(self, h: Exchange) -> None:
         parts = urlsplit(h.path)
         raw = h.body()

@@ -54,6 +54,23 @@ def kustomization(
     }
 
 
+def crd(group: str, kind: str, versions: tuple[str, ...] = ("v1",)) -> Obj:
+    """A namespaced CustomResourceDefinition of ``kind`` (plural: lower case + s) in ``group``, serving
+    ``versions``, the last one stored."""
+    plural = kind.lower() + "s"
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{group}"},
+        "spec": {
+            "group": group,
+            "names": {"kind": kind, "plural": plural},
+            "scope": "Namespaced",
+            "versions": [{"name": v, "served": True, "storage": v == versions[-1]} for v in versions],
+        },
+    }
+
+
 def application(
     name: str,
     url: str,

@@ -63,14 +63,12 @@ def world(tmp_path: Path) -> Iterator[World]:
                 kube.ensure_namespace(ns)
             w.flux("flux-system", url, "./clusters/dev")
             kube.put(shared.application("apps", url, "argocd", "argocd", revision="main", automated=True))
-            settings = w.settings(
-                wizard_wait_seconds=30,
-                forge="github",
-                github_api_url=forge.github_api,
-                github_token=FORGE_TOKEN,
-            )
+            settings = w.settings(wizard_wait_seconds=30, **forge.settings())
             with w.controllers() as sim:
                 yield World(forge, srv, kube, sim, Services(settings), work, url)
+
+
+FLUX_PODINFO = {"package": "kustomize", "provider": "flux", "namespace": "podinfo", "app_name": "podinfo"}
 
 
 def run_wizard(app: Services, repo: Path, answers: dict[str, Any], final: dict[str, Any]) -> Any:
@@ -80,12 +78,7 @@ def run_wizard(app: Services, repo: Path, answers: dict[str, Any], final: dict[s
 
 
 def test_flux_wizard_push_is_live_and_owned(world: World) -> None:
-    v = run_wizard(
-        world.app,
-        world.work,
-        {"package": "kustomize", "provider": "flux", "namespace": "podinfo", "app_name": "podinfo"},
-        {"delivery": "push", "wait": True},
-    )
+    v = run_wizard(world.app, world.work, FLUX_PODINFO, {"delivery": "push", "wait": True})
     assert v.status == "done", v.errors
     r = v.result
     assert r.file == "clusters/dev/podinfo.yaml" and r.commit_sha == world.srv.head(f"{REPO}.git")
@@ -127,12 +120,7 @@ def test_argocd_wizard_push_through_app_of_apps(world: World) -> None:
 
 
 def test_broken_manifest_reports_the_controller_error(world: World) -> None:
-    ok = run_wizard(
-        world.app,
-        world.work,
-        {"package": "kustomize", "provider": "flux", "namespace": "podinfo", "app_name": "podinfo"},
-        {"delivery": "push", "wait": True},
-    )
+    ok = run_wizard(world.app, world.work, FLUX_PODINFO, {"delivery": "push", "wait": True})
     assert ok.result.live
     (world.work / "kustomize/deployment.yaml").write_text(
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: [x\n", encoding="utf-8"
@@ -144,12 +132,7 @@ def test_broken_manifest_reports_the_controller_error(world: World) -> None:
 
 
 def deploy_podinfo(world: World) -> None:
-    v = run_wizard(
-        world.app,
-        world.work,
-        {"package": "kustomize", "provider": "flux", "namespace": "podinfo", "app_name": "podinfo"},
-        {"delivery": "push", "wait": True},
-    )
+    v = run_wizard(world.app, world.work, FLUX_PODINFO, {"delivery": "push", "wait": True})
     assert v.result.live, v.result.message
 
 

@@ -64,7 +64,7 @@ class Env:
 def env(tmp_path: Path) -> Iterator[Env]:
     with World(tmp_path) as w, FakeForge(w.remote.root, FORGE_TOKEN) as forge:
         url = w.seed("org/apps.git", tmp_path / "seed", {"apps/web/deploy.yaml": DEPLOY})
-        settings = w.settings(forge="github", github_api_url=forge.github_api, github_token=FORGE_TOKEN)
+        settings = w.settings(**forge.settings())
         app = Services(settings)
         yield Env(w, forge, app, url)
         app.close()

@@ -12,13 +12,13 @@ from typing import Any
 
 from doubles.forge import FakeForge
 from gitops_mcp.cluster.ops import Follow, WaitResult
+from gitops_mcp.remediation import SetImage
 from gitops_mcp.services import Services
 
 from .conftest import Testbed
-from .world import RealWorld
+from .world import IMAGE, RealWorld
 
 FORGE_TOKEN = "ghp_" + "R" * 36
-IMAGE = "ghcr.io/stefanprodan/podinfo"
 TIMINGS: list[str] = []  # "<scenario>: <seconds>", printed at the end of the run (conftest's summary)
 
 
@@ -33,7 +33,7 @@ def timed(scenario: str) -> Iterator[None]:
 
 def forge_app(w: RealWorld, forge: FakeForge) -> Services:
     """The server with the fake forge as its GitHub API (pull requests go there)."""
-    return w.app(forge="github", github_api_url=forge.github_api, github_token=FORGE_TOKEN)
+    return w.app(**forge.settings())
 
 
 def follow_pr(
@@ -57,6 +57,56 @@ def follow_pr(
 
     res = app.cluster.wait(f.kind, f.name, f.namespace, None, 90, progress, pull_request=f.pull_request)
     return res, (merged[0] or None) if merged else None
+
+
+def closed_then_merged(w: RealWorld, forge: FakeForge, ns: str, engine: str) -> tuple[Follow, WaitResult, str | None]:
+    """remediate in pull_request mode on the Deployment podinfo in ``ns`` (at 6.14.1), twice, each
+    returning the wait_for_sync call: the reviewer closes the first request (a clear failure, nothing
+    live changes) and merges the second (nothing live before the merge). (The second's follow, its
+    result, the merge commit.)"""
+    app = forge_app(w, forge)
+    with timed(f"{engine}: pull request closed unmerged, then one merged and live"):
+        closed = app.remediation.remediate("apps/v1", "Deployment", "podinfo", ns, SetImage(image=f"{IMAGE}:6.14.3"))
+        assert closed.follow is not None and closed.commit is not None and closed.commit.pr_url, closed.message
+        res, _ = follow_pr(app, w, forge, closed.follow, merge=False)
+        label = f"{w.repo.removesuffix('.git')}#1"
+        assert res.outcome == "failed" and res.message == f"{label} was closed without merging: none of it will go live"
+        assert image(w.tb, "podinfo", ns) == f"{IMAGE}:6.14.1"
+        fix = app.remediation.remediate("apps/v1", "Deployment", "podinfo", ns, SetImage(image=f"{IMAGE}:6.14.2"))
+        assert fix.follow is not None, fix.message
+        assert image(w.tb, "podinfo", ns) == f"{IMAGE}:6.14.1"  # nothing live before the merge
+        res, merge = follow_pr(app, w, forge, fix.follow, merge=True)
+    assert res.outcome == "synced", res.message
+    assert merge and res.revision == merge == w.head()  # the merge commit, not the branch's head
+    assert image(w.tb, "podinfo", ns) == f"{IMAGE}:6.14.2"
+    return fix.follow, res, merge
+
+
+def promote_then_roll_back(app: Services, w: RealWorld, engine: str, kind: str, namespace: str, prefix: str) -> None:
+    """With env_overlays(prefix) live (the ``kind`` objects <prefix>-dev and <prefix>-staging in
+    ``namespace`` deploy into namespaces of their own names): promote dev -> staging by the
+    repository's URL moves the image tag and, reconciled, it is live; rollback by URL reverts it and
+    staging runs the old tag again; dev is never touched."""
+    dev, staging = f"{prefix}-dev", f"{prefix}-staging"
+    assert (image(w.tb, "podinfo", dev), image(w.tb, "podinfo", staging)) == (f"{IMAGE}:6.14.2", f"{IMAGE}:6.14.1")
+    with timed(f"{engine}: promote by URL, live"):
+        p = app.promotion.promote(w.url, "podinfo", "dev", "staging", mode="push")
+        assert p.commit is not None and p.commit.commit_sha == w.head(), p.message
+        assert [(m.file, m.value, m.previous) for m in p.plan.moves] == [
+            ("apps/podinfo/staging/kustomization.yaml", "6.14.2", "6.14.1")
+        ], p.plan
+        app.cluster.reconcile(kind, staging, namespace, with_source=True)
+        res = app.cluster.wait(kind, staging, namespace, p.commit.commit_sha, 60)
+    assert res.outcome == "synced", res.message
+    assert image(w.tb, "podinfo", staging) == f"{IMAGE}:6.14.2"
+    with timed(f"{engine}: rollback by URL, live"):
+        rb = app.git.rollback(w.url, paths=["apps/podinfo/staging/kustomization.yaml"], mode="push")
+        assert rb.reverted == [p.commit.commit_sha] and rb.commit_sha == w.head(), rb.message
+        app.cluster.reconcile(kind, staging, namespace, with_source=True)
+        res = app.cluster.wait(kind, staging, namespace, rb.commit_sha, 60)
+    assert res.outcome == "synced", res.message
+    assert image(w.tb, "podinfo", staging) == f"{IMAGE}:6.14.1"
+    assert image(w.tb, "podinfo", dev) == f"{IMAGE}:6.14.2"  # dev was never touched
 
 
 OVERLAY = """apiVersion: kustomize.config.k8s.io/v1beta1
@@ -85,10 +135,7 @@ def push(w: RealWorld, files: dict[str, str], message: str) -> str:
     for rel, text in files.items():
         (w.work / rel).parent.mkdir(parents=True, exist_ok=True)
         (w.work / rel).write_text(text, encoding="utf-8")
-    w.git("add", "-A")
-    w.git("-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-qm", message)
-    w.git("push", "-q", "origin", "main")
-    return w.git("rev-parse", "HEAD")
+    return w.commit_and_push(message)
 
 
 def image(tb: Testbed, name: str, ns: str) -> str:

@@ -17,13 +17,11 @@ import yaml
 
 from conftest import wizard_to_preview
 from doubles.git_remote import GitHttpServer
-from gitops_mcp.remediation import SetImage
 
 from .conftest import Testbed
-from .world import TOKEN, USER, RealWorld, podinfo_world, unique
+from .world import TOKEN, USER, RealWorld, podinfo_world, reconciled, set_image_goes_live, unique
 
 pytestmark = [pytest.mark.realcluster, pytest.mark.slow]
-IMAGE = "ghcr.io/stefanprodan/podinfo"
 APP = ("argoproj.io/v1alpha1", "Application")
 
 
@@ -41,8 +39,7 @@ def world(argocd: Testbed, tmp_path: Path) -> Iterator[RealWorld]:
             # soon after it went Healthy; Flux does not health-check it. Without the HPA here:
             kustomization = w.work / "kustomize/kustomization.yaml"
             kustomization.write_text(kustomization.read_text(encoding="utf-8").replace("  - hpa.yaml\n", ""), "utf-8")
-            w.git("-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-qam", "no HPA: no metrics API")
-            w.git("push", "-q", "origin", "main")
+            w.commit_and_push("no HPA: no metrics API")
             yield w
         finally:
             argocd.kubectl("delete", "secret", creds, "-n", NAMESPACE, "--ignore-not-found")
@@ -108,15 +105,7 @@ def test_first_deploy_registers_an_application_and_is_live_at_the_pushed_sha(wor
 def test_image_remediation_is_pushed_and_verified_live(world: RealWorld) -> None:
     r, _name, ns = first_deploy(world)
     assert r.live, r.message
-    fix = world.app().remediation.remediate(
-        "apps/v1", "Deployment", "podinfo", ns, SetImage(image=f"{IMAGE}:6.14.2"), mode="push",
-        repo_path=str(world.work),
-    )  # fmt: skip
-    assert fix.live_ok is True, fix.message
-    assert fix.plan is not None and [e.file for e in fix.plan.edits] == ["kustomize/deployment.yaml"]
-    assert fix.commit is not None and fix.commit.commit_sha == world.head()
-    live = world.tb.get("deployment", "podinfo", ns)
-    assert live["spec"]["template"]["spec"]["containers"][0]["image"] == f"{IMAGE}:6.14.2"
+    live = set_image_goes_live(world, ns)
     assert live["status"].get("updatedReplicas") == live["spec"]["replicas"], live["status"]
 
 
@@ -129,11 +118,9 @@ def test_a_refresh_is_honoured_long_before_argocds_own_three_minute_poll(world: 
     assert "#34577c" in text
     path.write_text(text.replace("#34577c", "#7c3457"), encoding="utf-8")
     commit = app.git.commit(str(world.work), ["kustomize/deployment.yaml"], "another colour")
-    t0 = time.monotonic()
-    app.cluster.reconcile("Application", name, "argocd", with_source=True)
-    w = app.cluster.wait("Application", name, "argocd", commit.commit_sha, 60)
+    w, took = reconciled(app, "Application", name, "argocd", commit.commit_sha)
     assert w.outcome == "synced", w.message
-    assert time.monotonic() - t0 < 60  # timeout.reconciliation is 180 s: the refresh was honoured
+    assert took < 60  # timeout.reconciliation is 180 s: the refresh was honoured
     env = world.tb.get("deployment", "podinfo", ns)["spec"]["template"]["spec"]["containers"][0]["env"]
     assert {"name": "PODINFO_UI_COLOR", "value": "#7c3457"} in env
 
@@ -158,10 +145,7 @@ def register_app(
     for f, text in {**files, rel: json.dumps(doc, indent=1) + "\n"}.items():
         (w.work / f).parent.mkdir(parents=True, exist_ok=True)
         (w.work / f).write_text(text, encoding="utf-8")
-    w.git("add", "-A")
-    w.git("-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-qm", f"add {rel}")
-    w.git("push", "-q", "origin", "main")
-    sha = w.git("rev-parse", "HEAD")
+    sha = w.commit_and_push(f"add {rel}")
     app = w.app()
     reg = app.registrar.register(str(w.work), rel)
     assert reg.ok and [o.name for o in reg.applied] == [name], reg.message
@@ -215,14 +199,46 @@ def test_an_object_the_api_server_rejects_fails_in_argocds_words(world: RealWorl
     path = world.work / "kustomize/deployment.yaml"
     path.write_text(path.read_text(encoding="utf-8").replace("name: podinfod", "name: Podinfod"), encoding="utf-8")
     commit = app.git.commit(str(world.work), ["kustomize/deployment.yaml"], "a container name the API server rejects")
-    t0 = time.monotonic()
-    app.cluster.reconcile("Application", name, "argocd", with_source=True)
-    res = app.cluster.wait("Application", name, "argocd", commit.commit_sha, 60)
-    took = time.monotonic() - t0
+    res, took = reconciled(app, "Application", name, "argocd", commit.commit_sha)
     op = application(world.tb, name)["status"].get("operationState") or {}
     assert res.outcome == "failed" and took < 60, (res.outcome, took, res.message, op)
     assert "Podinfod" in op.get("message", ""), op
     assert op["message"][:80] in res.message, (op["message"], res.message)
+
+
+def app_of_apps(w: RealWorld, *, prune: bool) -> tuple[str, str, str]:
+    """An app of apps: a root Application (automated, pruning) applies clusters/dev, where the app's
+    Application (automated, pruning if ``prune``, with the resources finalizer) deploys kustomize/
+    into a namespace of its name. (The app's name, the root's, the pushed SHA.)"""
+    name, root = unique("podinfo"), unique("root")
+    child = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": name, "namespace": "argocd", "finalizers": ["resources-finalizer.argocd.argoproj.io"]},
+        "spec": {
+            "project": "default",
+            "source": {"repoURL": w.url, "targetRevision": "main", "path": "kustomize"},
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": name},
+            "syncPolicy": {"automated": {"prune": prune}, "syncOptions": ["CreateNamespace=true"]},
+        },
+    }
+    (w.work / f"clusters/dev/{name}.yaml").write_text(yaml.safe_dump(child, sort_keys=False), encoding="utf-8")
+    keep = f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {root}\ndata:\n  a: '1'\n"  # the root never empties
+    (w.work / f"clusters/dev/{root}.yaml").write_text(keep, encoding="utf-8")
+    sha = w.commit_and_push(f"app {name}")
+    root_app = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": root, "namespace": "argocd"},
+        "spec": {
+            "project": "default",
+            "source": {"repoURL": w.url, "targetRevision": "main", "path": "clusters/dev"},
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": "argocd"},
+            "syncPolicy": {"automated": {"prune": True}},
+        },
+    }
+    w.tb.plane.apply(json.dumps(root_app))
+    return name, root, sha
 
 
 def test_remove_suspend_and_resume_through_git_on_the_real_controller(world: RealWorld) -> None:
@@ -233,40 +249,7 @@ def test_remove_suspend_and_resume_through_git_on_the_real_controller(world: Rea
     resources finalizer deletes what it deployed."""
     from gitops_mcp.remediation import MergePatch, Refused, Remove, Suspension
 
-    name, root = unique("podinfo"), unique("root")
-    child = {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Application",
-        "metadata": {"name": name, "namespace": "argocd", "finalizers": ["resources-finalizer.argocd.argoproj.io"]},
-        "spec": {
-            "project": "default",
-            "source": {"repoURL": world.url, "targetRevision": "main", "path": "kustomize"},
-            "destination": {"server": "https://kubernetes.default.svc", "namespace": name},
-            "syncPolicy": {"automated": {"prune": False}, "syncOptions": ["CreateNamespace=true"]},
-        },
-    }
-    (world.work / f"clusters/dev/{name}.yaml").write_text(yaml.safe_dump(child, sort_keys=False), encoding="utf-8")
-    keep = f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {root}\ndata:\n  a: '1'\n"  # the root never empties
-    (world.work / f"clusters/dev/{root}.yaml").write_text(keep, encoding="utf-8")
-    world.git("add", "-A")
-    world.git("-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-qm", f"app {name}")
-    world.git("push", "-q", "origin", "main")
-    sha = world.git("rev-parse", "HEAD")
-    world.tb.plane.apply(
-        json.dumps(
-            {
-                "apiVersion": "argoproj.io/v1alpha1",
-                "kind": "Application",
-                "metadata": {"name": root, "namespace": "argocd"},
-                "spec": {
-                    "project": "default",
-                    "source": {"repoURL": world.url, "targetRevision": "main", "path": "clusters/dev"},
-                    "destination": {"server": "https://kubernetes.default.svc", "namespace": "argocd"},
-                    "syncPolicy": {"automated": {"prune": True}},
-                },
-            }
-        )
-    )
+    name, root, sha = app_of_apps(world, prune=False)
     app = world.app()
     try:
         assert app.cluster.wait("Application", root, "argocd", sha, 90).outcome == "synced"

@@ -31,13 +31,14 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 from conftest import PROJECT, wizard_to_preview
-from doubles.git_remote import GitHttpServer
 from doubles.mcp_server import server_env
 
+from . import test_flux
 from .conftest import Testbed
-from .world import TOKEN, USER, RealWorld, cleanup, podinfo_world, unique
+from .world import TOKEN, RealWorld, unique
 
 pytestmark = [pytest.mark.realcluster, pytest.mark.slow]
+world = test_flux.world  # the fixture: podinfo on the authenticated remote, Flux objects deleted after
 CHART = PROJECT / "charts" / "gitops-mcp"
 BASE_ROLE = "gitops-mcp"  # deploy/kubernetes' ClusterRoles, applied by the testbed (gitops_testbed.identity)
 RESTRICTED = {f"pod-security.kubernetes.io/{m}": "restricted" for m in ("enforce", "warn", "audit")}
@@ -255,16 +256,6 @@ def test_what_the_server_must_not_do_is_forbidden(release: Release, sa_kubeconfi
             assert registration and (set(groups) <= ROOT_GROUPS or (groups, resources) == ([""], ["namespaces"]))
     creates = {res for g, resources, verbs in held if "create" in verbs for res in resources} - SELF_REVIEWS
     assert bool(creates) is registration, creates
-
-
-@pytest.fixture
-def world(testbed: Testbed, tmp_path: Path) -> Iterator[RealWorld]:
-    with GitHttpServer(tmp_path / "srv", users={USER: TOKEN}, anonymous_read=True) as remote:
-        w = podinfo_world(testbed, tmp_path, remote)
-        try:
-            yield w
-        finally:
-            cleanup(w)
 
 
 def server_params(w: RealWorld, kubeconfig: Path) -> StdioServerParameters:

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from doubles.forge import FakeForge
-from gitops_mcp.remediation import Refused, SetHelmValues, SetImage
+from gitops_mcp.remediation import Refused, SetHelmValues
 
 from . import test_flux
-from .flow import FORGE_TOKEN, IMAGE, env_overlays, fleet_content, follow_pr, forge_app, image, push, timed
+from .flow import FORGE_TOKEN, closed_then_merged, env_overlays, fleet_content, promote_then_roll_back, push, timed
 from .world import RealWorld, bootstrap, unique
 
 pytestmark = [pytest.mark.realcluster, pytest.mark.slow]
@@ -36,22 +36,9 @@ def test_a_pull_request_is_followed_to_live_and_one_closed_unmerged_fails(world:
     bootstrap(world)
     r, _name, ns = test_flux.first_deploy(world, "kustomize", register=False)
     assert r.live, r.message
-    app = forge_app(world, forge)
-    with timed("flux: pull request closed unmerged, then one merged and live"):
-        closed = app.remediation.remediate("apps/v1", "Deployment", "podinfo", ns, SetImage(image=f"{IMAGE}:6.14.3"))
-        assert closed.follow is not None and closed.commit is not None and closed.commit.pr_url, closed.message
-        res, _ = follow_pr(app, world, forge, closed.follow, merge=False)
-        label = f"{world.repo.removesuffix('.git')}#1"
-        assert res.outcome == "failed" and res.message == f"{label} was closed without merging: none of it will go live"
-        assert image(world.tb, "podinfo", ns) == f"{IMAGE}:6.14.1"
-        fix = app.remediation.remediate("apps/v1", "Deployment", "podinfo", ns, SetImage(image=f"{IMAGE}:6.14.2"))
-        assert fix.follow is not None and fix.follow.kind == "Kustomization", fix.message
-        assert image(world.tb, "podinfo", ns) == f"{IMAGE}:6.14.1"  # nothing live before the merge
-        res, merge = follow_pr(app, world, forge, fix.follow, merge=True)
-    assert res.outcome == "synced", res.message
-    assert merge and res.revision == merge == world.head()  # the merge commit, not the branch's head
+    follow, res, merge = closed_then_merged(world, forge, ns, "flux")
+    assert follow.kind == "Kustomization"
     assert res.status.revision == f"main@sha1:{merge}"
-    assert image(world.tb, "podinfo", ns) == f"{IMAGE}:6.14.2"
 
 
 def test_promote_and_rollback_by_url_on_the_real_controllers(world: RealWorld) -> None:
@@ -90,28 +77,7 @@ def test_promote_and_rollback_by_url_on_the_real_controllers(world: RealWorld) -
     assert reg.ok and [o.kind for o in reg.applied] == ["GitRepository", "Kustomization", "Kustomization"], reg.message
     for n in (dev, staging):
         assert app.cluster.wait("Kustomization", n, "flux-system", sha, 60).outcome == "synced"
-    assert (image(world.tb, "podinfo", dev), image(world.tb, "podinfo", staging)) == (
-        f"{IMAGE}:6.14.2",
-        f"{IMAGE}:6.14.1",
-    )
-    with timed("flux: promote by URL, live"):
-        p = app.promotion.promote(world.url, "podinfo", "dev", "staging", mode="push")
-        assert p.commit is not None and p.commit.commit_sha == world.head(), p.message
-        assert [(m.file, m.value, m.previous) for m in p.plan.moves] == [
-            ("apps/podinfo/staging/kustomization.yaml", "6.14.2", "6.14.1")
-        ], p.plan
-        app.cluster.reconcile("Kustomization", staging, "flux-system", with_source=True)
-        w = app.cluster.wait("Kustomization", staging, "flux-system", p.commit.commit_sha, 60)
-    assert w.outcome == "synced", w.message
-    assert image(world.tb, "podinfo", staging) == f"{IMAGE}:6.14.2"
-    with timed("flux: rollback by URL, live"):
-        rb = app.git.rollback(world.url, paths=["apps/podinfo/staging/kustomization.yaml"], mode="push")
-        assert rb.reverted == [p.commit.commit_sha] and rb.commit_sha == world.head(), rb.message
-        app.cluster.reconcile("Kustomization", staging, "flux-system", with_source=True)
-        w = app.cluster.wait("Kustomization", staging, "flux-system", rb.commit_sha, 60)
-    assert w.outcome == "synced", w.message
-    assert image(world.tb, "podinfo", staging) == f"{IMAGE}:6.14.1"
-    assert image(world.tb, "podinfo", dev) == f"{IMAGE}:6.14.2"  # dev was never touched
+    promote_then_roll_back(app, world, "flux", "Kustomization", "flux-system", prefix)
 
 
 def kustomize_log(world: RealWorld, name: str) -> list[tuple[str, str]]:

@@ -11,11 +11,10 @@ from collections.abc import Iterator
 import pytest
 
 from doubles.forge import FakeForge
-from gitops_mcp.remediation import SetImage
 
 from . import test_argocd
 from .conftest import Testbed
-from .flow import FORGE_TOKEN, IMAGE, env_overlays, fleet_content, follow_pr, forge_app, image, push, timed
+from .flow import FORGE_TOKEN, closed_then_merged, env_overlays, fleet_content, promote_then_roll_back, push, timed
 from .world import RealWorld, unique
 
 pytestmark = [pytest.mark.realcluster, pytest.mark.slow]
@@ -31,22 +30,9 @@ def forge(world: RealWorld) -> Iterator[FakeForge]:
 def test_a_pull_request_is_followed_to_live_and_one_closed_unmerged_fails(world: RealWorld, forge: FakeForge) -> None:
     r, name, ns = test_argocd.first_deploy(world)
     assert r.live, r.message
-    app = forge_app(world, forge)
-    with timed("argocd: pull request closed unmerged, then one merged and live"):
-        closed = app.remediation.remediate("apps/v1", "Deployment", "podinfo", ns, SetImage(image=f"{IMAGE}:6.14.3"))
-        assert closed.follow is not None and closed.commit is not None and closed.commit.pr_url, closed.message
-        res, _ = follow_pr(app, world, forge, closed.follow, merge=False)
-        label = f"{world.repo.removesuffix('.git')}#1"
-        assert res.outcome == "failed" and res.message == f"{label} was closed without merging: none of it will go live"
-        assert image(world.tb, "podinfo", ns) == f"{IMAGE}:6.14.1"
-        fix = app.remediation.remediate("apps/v1", "Deployment", "podinfo", ns, SetImage(image=f"{IMAGE}:6.14.2"))
-        assert fix.follow is not None and (fix.follow.kind, fix.follow.name) == ("Application", name), fix.message
-        assert image(world.tb, "podinfo", ns) == f"{IMAGE}:6.14.1"  # nothing live before the merge
-        res, merge = follow_pr(app, world, forge, fix.follow, merge=True)
-    assert res.outcome == "synced", res.message
-    assert merge and res.revision == merge == world.head()  # the merge commit, not the branch's head
+    follow, res, merge = closed_then_merged(world, forge, ns, "argocd")
+    assert (follow.kind, follow.name) == ("Application", name)
     assert res.status.revision == merge
-    assert image(world.tb, "podinfo", ns) == f"{IMAGE}:6.14.2"
 
 
 def test_promote_and_rollback_by_url_on_the_real_controller(world: RealWorld) -> None:
@@ -77,26 +63,7 @@ def test_promote_and_rollback_by_url_on_the_real_controller(world: RealWorld) ->
         for n in (dev, staging):
             w = app.cluster.wait("Application", n, "argocd", sha, 90)
             assert w.outcome == "synced", w.message
-        assert (image(world.tb, "podinfo", dev), image(world.tb, "podinfo", staging)) == (
-            f"{IMAGE}:6.14.2",
-            f"{IMAGE}:6.14.1",
-        )
-        with timed("argocd: promote by URL, live"):
-            p = app.promotion.promote(world.url, "podinfo", "dev", "staging", mode="push")
-            assert p.commit is not None and p.commit.commit_sha == world.head(), p.message
-            assert [(m.file, m.value) for m in p.plan.moves] == [("apps/podinfo/staging/kustomization.yaml", "6.14.2")]
-            app.cluster.reconcile("Application", staging, "argocd", with_source=True)
-            w = app.cluster.wait("Application", staging, "argocd", p.commit.commit_sha, 60)
-        assert w.outcome == "synced", w.message
-        assert image(world.tb, "podinfo", staging) == f"{IMAGE}:6.14.2"
-        with timed("argocd: rollback by URL, live"):
-            rb = app.git.rollback(world.url, paths=["apps/podinfo/staging/kustomization.yaml"], mode="push")
-            assert rb.reverted == [p.commit.commit_sha] and rb.commit_sha == world.head(), rb.message
-            app.cluster.reconcile("Application", staging, "argocd", with_source=True)
-            w = app.cluster.wait("Application", staging, "argocd", rb.commit_sha, 60)
-        assert w.outcome == "synced", w.message
-        assert image(world.tb, "podinfo", staging) == f"{IMAGE}:6.14.1"
-        assert image(world.tb, "podinfo", dev) == f"{IMAGE}:6.14.2"  # dev was never touched
+        promote_then_roll_back(app, world, "argocd", "Application", "argocd", prefix)
     finally:
         world.tb.kubectl("delete", "application", dev, staging, "-n", "argocd", "--ignore-not-found", "--wait=false")
 

@@ -17,13 +17,12 @@ import pytest
 
 from conftest import wizard_to_preview
 from doubles.git_remote import GitHttpServer
-from gitops_mcp.remediation import SetHelmValues, SetImage
+from gitops_mcp.remediation import SetHelmValues
 
 from .conftest import Testbed
-from .world import TOKEN, USER, RealWorld, bootstrap, cleanup, podinfo_world, unique
+from .world import TOKEN, USER, RealWorld, bootstrap, cleanup, podinfo_world, reconciled, set_image_goes_live, unique
 
 pytestmark = [pytest.mark.realcluster, pytest.mark.slow]
-IMAGE = "ghcr.io/stefanprodan/podinfo"
 
 
 @pytest.fixture
@@ -115,16 +114,7 @@ def test_first_deploy_of_a_helm_chart_from_git_is_live(world: RealWorld) -> None
 def test_image_remediation_is_pushed_and_verified_live(world: RealWorld) -> None:
     r, _name, ns = first_deploy(world, "kustomize")
     assert r.live, r.message
-    app = world.app()
-    fix = app.remediation.remediate(
-        "apps/v1", "Deployment", "podinfo", ns, SetImage(image=f"{IMAGE}:6.14.2"), mode="push",
-        repo_path=str(world.work),
-    )  # fmt: skip
-    assert fix.live_ok is True, fix.message
-    assert fix.plan is not None and [e.file for e in fix.plan.edits] == ["kustomize/deployment.yaml"]
-    assert fix.commit is not None and fix.commit.commit_sha == world.head()
-    live = deployment(world.tb, "podinfo", ns)
-    assert live["spec"]["template"]["spec"]["containers"][0]["image"] == f"{IMAGE}:6.14.2"
+    set_image_goes_live(world, ns)
 
 
 def test_helm_value_remediation_is_pushed_and_verified_live(world: RealWorld) -> None:
@@ -163,11 +153,9 @@ def test_reconcile_is_honoured_long_before_the_interval(world: RealWorld) -> Non
     path = world.work / "kustomize/deployment.yaml"
     path.write_text(path.read_text(encoding="utf-8").replace("replicas: 2", "replicas: 3"), encoding="utf-8")
     commit = app.git.commit(str(world.work), ["kustomize/deployment.yaml"], "three replicas")
-    t0 = time.monotonic()
-    app.cluster.reconcile("Kustomization", name, "flux-system", with_source=True)
-    w = app.cluster.wait("Kustomization", name, "flux-system", commit.commit_sha, 60)
+    w, took = reconciled(app, "Kustomization", name, "flux-system", commit.commit_sha)
     assert w.outcome == "synced", w.message
-    assert time.monotonic() - t0 < 60  # far inside the 10-minute interval: the request was honoured
+    assert took < 60  # far inside the 10-minute interval: the request was honoured
 
 
 def break_and_wait(w: RealWorld, name: str, files: dict[str, str], timeout: float = 45) -> tuple[Any, float]:
@@ -175,10 +163,7 @@ def break_and_wait(w: RealWorld, name: str, files: dict[str, str], timeout: floa
         (w.work / rel).write_text(text, encoding="utf-8")
     app = w.app()
     commit = app.git.commit(str(w.work), list(files), "a change the controller rejects")
-    t0 = time.monotonic()
-    app.cluster.reconcile("Kustomization", name, "flux-system", with_source=True)
-    result = app.cluster.wait("Kustomization", name, "flux-system", commit.commit_sha, timeout)
-    return result, time.monotonic() - t0
+    return reconciled(app, "Kustomization", name, "flux-system", commit.commit_sha, timeout)
 
 
 def test_a_kustomization_that_does_not_build_fails_in_the_controllers_words(world: RealWorld) -> None:

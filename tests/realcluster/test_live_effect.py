@@ -8,30 +8,28 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from doubles.forge import FakeForge
 from doubles.git_remote import GitHttpServer
 from gitops_mcp.cluster.fielddiff import object_diff
+from gitops_mcp.providers.effects import LiveEffect
 from gitops_mcp.remediation import Remove, SetImage
 from gitops_mcp.services import Services
 
+from . import test_argocd
 from .conftest import Testbed
-from .world import TOKEN, USER, RealWorld, bootstrap, cleanup, podinfo_world, unique
+from .flow import FORGE_TOKEN, forge_app
+from .world import IMAGE, TOKEN, USER, RealWorld, bootstrap, cleanup, podinfo_world, unique
 
 pytestmark = [pytest.mark.realcluster, pytest.mark.slow]
-IMAGE = "ghcr.io/stefanprodan/podinfo"
-FORGE_TOKEN = "ghp_" + "L" * 36
 ROLLOUT = 'metadata.annotations["deployment.kubernetes.io/revision"]'  # the Deployment controller's, not Git's
 IMAGE_FIELD = "spec.template.spec.containers[name=podinfod].image"
-
-
-def forge_app(w: RealWorld, forge: FakeForge) -> Services:
-    return Services(w.settings(forge="github", github_api_url=forge.github_api, github_token=FORGE_TOKEN))
+world = test_argocd.world  # the fixture: podinfo (no HPA) on the remote, Argo CD's credential for it
 
 
 def repo(w: RealWorld) -> str:
@@ -55,9 +53,7 @@ def branch_with(w: RealWorld, branch: str, files: dict[str, str], drop: str | No
     if drop:
         k = w.work / "kustomize/kustomization.yaml"
         k.write_text(k.read_text(encoding="utf-8").replace(f"  - {drop}\n", ""), encoding="utf-8")
-    w.git("add", "-A")
-    w.git("-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-qm", f"branch {branch}")
-    w.git("push", "-q", "origin", branch)
+    w.commit_and_push(f"branch {branch}", branch)
     w.git("checkout", "-q", "main")
 
 
@@ -78,6 +74,83 @@ def add_configmap(w: RealWorld) -> dict[str, str]:
         "kustomize/extra.yaml": CM,
         "kustomize/kustomization.yaml": k.replace("resources:\n", "resources:\n  - extra.yaml\n", 1),
     }
+
+
+@dataclass(frozen=True)
+class Synced:
+    """A Kustomization or Application and how the test brings it to a commit: a reconcile request (with
+    ``how``), then wait_for_sync for up to ``seconds``."""
+
+    kind: str
+    name: str
+    namespace: str
+    seconds: int
+    how: dict[str, bool] = field(default_factory=dict)
+
+    def to(self, app: Services, sha: str) -> None:
+        app.cluster.reconcile(self.kind, self.name, self.namespace, **self.how)
+        res = app.cluster.wait(self.kind, self.name, self.namespace, sha, self.seconds)
+        assert res.outcome == "synced", res.message
+
+
+def an_image_change(app: Services, w: RealWorld, forge: FakeForge, ns: str, synced: Synced) -> LiveEffect:
+    """An image change proposed in a pull request: its live effect and description say the one field
+    that changes; merged and synced, it is the one that did. The effect, for the engine's own notes."""
+    before = w.tb.get("deployment", "podinfo", ns)
+    fix = app.remediation.remediate(
+        "apps/v1", "Deployment", "podinfo", ns, SetImage(image=f"{IMAGE}:6.14.2"), mode="pull_request"
+    )
+    assert fix.plan is not None
+    e = fix.plan.live_effect
+    assert e is not None and e.skipped is None, e
+    assert [(c.kind, c.name, c.fields) for c in e.changed] == [("Deployment", "podinfo", [IMAGE_FIELD])], e
+    assert not (e.created or e.pruned or e.refused), e
+    assert f"- change: Deployment {ns}/podinfo: {IMAGE_FIELD}" in pr_body(forge, w)
+    synced.to(app, forge.merge(repo(w), 1))
+    assert changed_live(before, w.tb.get("deployment", "podinfo", ns)) == [IMAGE_FIELD]
+    return e
+
+
+def a_new_object_on_a_branch(app: Services, w: RealWorld, ns: str, synced: Synced) -> None:
+    """A ConfigMap added on a branch (get_sync_status with revision): created, nothing else moves;
+    merged, it exists and nothing else moved."""
+    w.git("fetch", "-q", "origin", "main")
+    w.git("checkout", "-qB", "main", "origin/main")
+    branch_with(w, "extra", add_configmap(w))
+    s = app.cluster.sync_status(synced.kind, synced.name, synced.namespace, revision="extra")
+    e = s.live_effect
+    assert e is not None and e.skipped is None, e
+    assert [(c.kind, c.namespace, c.name) for c in e.created] == [("ConfigMap", ns, "podinfo-extra")], e
+    assert not (e.changed or e.pruned or e.refused), e
+    before = w.tb.get("deployment", "podinfo", ns)
+    synced.to(app, merge_branch(w, "extra"))
+    assert w.tb.get("configmap", "podinfo-extra", ns)["data"] == {"greeting": "hello"}
+    assert changed_live(before, w.tb.get("deployment", "podinfo", ns)) == []
+
+
+def removed_by_its_parent(
+    app: Services, w: RealWorld, forge: FakeForge, obj: Synced, applied: int, parent: Synced, seconds: int
+) -> None:
+    """``obj`` (which applied ``applied`` objects into the namespace of its name) removed through a
+    pull request: pruned with what it applied, said so in the description; merged and ``parent``
+    synced, it is gone and what it applied (the podinfo Deployment and ConfigMap) is deleted within
+    ``seconds``."""
+    api = {"Kustomization": "kustomize.toolkit.fluxcd.io/v1", "Application": "argoproj.io/v1alpha1"}[obj.kind]
+    kind, name, where, ns = obj.kind, obj.name, obj.namespace, obj.name
+    out = app.remediation.remediate(api, kind, name, where, Remove(), mode="pull_request")
+    assert out.plan is not None
+    e = out.plan.live_effect
+    assert e is not None and e.skipped is None, e
+    note = f"with the {applied} objects it applied"
+    assert [(p.kind, p.name, p.note) for p in e.pruned] == [(kind, name, note)], e
+    assert not (e.changed or e.created or e.refused), e
+    assert f"- prune: {kind} {where}/{name} ({note})" in pr_body(forge, w)
+    parent.to(app, forge.merge(repo(w), 2))
+    w.tb.kubectl(
+        *("wait", "--for=delete", f"--timeout={seconds}s", "-n", ns, "deployment/podinfo", "configmap/podinfo-extra"),
+        timeout=seconds + 10,
+    )
+    assert w.tb.kubectl("get", kind.lower(), name, "-n", where, "--ignore-not-found", "-o", "name") == ""
 
 
 DRY_RUN_RBAC = Path(__file__).resolve().parents[2] / "deploy/kubernetes/dry-run/rbac.yaml"
@@ -129,182 +202,40 @@ def test_flux_live_effect_is_what_kustomize_controller_does(flux_world: tuple[Re
     r, name, ns = first_deploy(w, "kustomize", register=False)
     assert r.live, r.message
     app = forge_app(w, forge)
-    ks_api = "kustomize.toolkit.fluxcd.io/v1"
-
-    # an image change proposed: the description says the one field that changes; merged, it is the one that did
-    before = w.tb.get("deployment", "podinfo", ns)
-    fix = app.remediation.remediate(
-        "apps/v1", "Deployment", "podinfo", ns, SetImage(image=f"{IMAGE}:6.14.2"), mode="pull_request"
-    )
-    assert fix.plan is not None
-    e = fix.plan.live_effect
-    assert e is not None and e.skipped is None, e
-    assert [(c.kind, c.name, c.fields) for c in e.changed] == [("Deployment", "podinfo", [IMAGE_FIELD])], e
-    assert not (e.created or e.pruned or e.refused) and e.unchanged >= 2, e
-    assert not e.notes, e.notes  # every object dry-run by the API server
-    assert f"- change: Deployment {ns}/podinfo: {IMAGE_FIELD}" in pr_body(forge, w)
-    sha = forge.merge(repo(w), 1)
-    app.cluster.reconcile("Kustomization", name, "flux-system", with_source=True)
-    assert app.cluster.wait("Kustomization", name, "flux-system", sha, 90).outcome == "synced"
-    after = w.tb.get("deployment", "podinfo", ns)
-    assert changed_live(before, after) == [IMAGE_FIELD]
-
-    # a new object on a branch (get_sync_status with revision): created, nothing else moves; merged, it exists
-    w.git("fetch", "-q", "origin", "main")
-    w.git("checkout", "-qB", "main", "origin/main")
-    branch_with(w, "extra", add_configmap(w))
-    s = app.cluster.sync_status("Kustomization", name, "flux-system", revision="extra")
-    e = s.live_effect
-    assert e is not None and e.skipped is None, e
-    assert [(c.kind, c.namespace, c.name) for c in e.created] == [("ConfigMap", ns, "podinfo-extra")], e
-    assert not (e.changed or e.pruned or e.refused), e
-    before = w.tb.get("deployment", "podinfo", ns)
-    sha = merge_branch(w, "extra")
-    app.cluster.reconcile("Kustomization", name, "flux-system", with_source=True)
-    assert app.cluster.wait("Kustomization", name, "flux-system", sha, 90).outcome == "synced"
-    assert w.tb.get("configmap", "podinfo-extra", ns)["data"] == {"greeting": "hello"}
-    assert changed_live(before, w.tb.get("deployment", "podinfo", ns)) == []
-
-    # the app's Kustomization removed through a pull request: pruned by the bootstrap, with what it applied
+    synced = Synced("Kustomization", name, "flux-system", 90, {"with_source": True})
+    e = an_image_change(app, w, forge, ns, synced)
+    assert e.unchanged >= 2 and not e.notes, e  # every object dry-run by the API server
+    a_new_object_on_a_branch(app, w, ns, synced)
+    # the app's Kustomization removed: pruned by the bootstrap, with what it applied
     inventory = len(w.tb.get("kustomization", name, "flux-system")["status"]["inventory"]["entries"])
-    out = app.remediation.remediate(ks_api, "Kustomization", name, "flux-system", Remove(), mode="pull_request")
-    assert out.plan is not None
-    e = out.plan.live_effect
-    assert e is not None and e.skipped is None, e
-    assert [(p.kind, p.name, p.note) for p in e.pruned] == [
-        ("Kustomization", name, f"with the {inventory} objects it applied")
-    ], e
-    assert not (e.changed or e.created or e.refused), e
-    assert f"- prune: Kustomization flux-system/{name} (with the {inventory} objects it applied)" in pr_body(forge, w)
-    sha = forge.merge(repo(w), 2)
-    app.cluster.reconcile("Kustomization", parent, "flux-system", with_source=True)
-    assert app.cluster.wait("Kustomization", parent, "flux-system", sha, 90).outcome == "synced"
-    w.tb.kubectl(
-        "wait", "--for=delete", "--timeout=60s", "-n", ns, "deployment/podinfo", "configmap/podinfo-extra", timeout=70
-    )
-    assert w.tb.kubectl("get", "kustomization", name, "-n", "flux-system", "--ignore-not-found", "-o", "name") == ""
+    boot = Synced("Kustomization", parent, "flux-system", 90, {"with_source": True})
+    removed_by_its_parent(app, w, forge, synced, inventory, boot, 60)
 
 
 # -- Argo CD -------------------------------------------------------------------------------------------------
 @pytest.fixture
-def argo_world(argocd: Testbed, tmp_path: Path) -> Iterator[tuple[RealWorld, FakeForge]]:
-    from gitops_testbed.argocd import NAMESPACE, repository_secret
-
-    with GitHttpServer(tmp_path / "srv", users={USER: TOKEN}) as remote:
-        creds = unique("creds")
-        argocd.plane.apply(repository_secret(creds, f"{remote.base}/", USER, TOKEN, prefix=True))
-        try:
-            w = podinfo_world(argocd, tmp_path, remote)
-            k = w.work / "kustomize/kustomization.yaml"  # no HPA: the testbed has no metrics API (see test_argocd)
-            k.write_text(k.read_text(encoding="utf-8").replace("  - hpa.yaml\n", ""), "utf-8")
-            w.git("-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-qam", "no HPA")
-            w.git("push", "-q", "origin", "main")
-            with FakeForge(remote.root, FORGE_TOKEN) as forge:
-                yield w, forge
-        finally:
-            argocd.kubectl("delete", "secret", creds, "-n", NAMESPACE, "--ignore-not-found")
+def argo_world(world: RealWorld) -> Iterator[tuple[RealWorld, FakeForge]]:
+    """test_argocd's world (podinfo without its HPA, Argo CD's credential for the remote) and a forge."""
+    with FakeForge(world.remote.root, FORGE_TOKEN) as forge:
+        yield world, forge
 
 
 def test_argocd_live_effect_is_what_the_application_controller_does(argo_world: tuple[RealWorld, FakeForge]) -> None:
     """An app of apps: the root (pruning) applies clusters/dev, where the app's Application (automated,
     pruning, with the resources finalizer) deploys kustomize/."""
     w, forge = argo_world
-    name, root = unique("podinfo"), unique("root")
-    child = {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Application",
-        "metadata": {"name": name, "namespace": "argocd", "finalizers": ["resources-finalizer.argocd.argoproj.io"]},
-        "spec": {
-            "project": "default",
-            "source": {"repoURL": w.url, "targetRevision": "main", "path": "kustomize"},
-            "destination": {"server": "https://kubernetes.default.svc", "namespace": name},
-            "syncPolicy": {"automated": {"prune": True}, "syncOptions": ["CreateNamespace=true"]},
-        },
-    }
-    (w.work / f"clusters/dev/{name}.yaml").write_text(yaml.safe_dump(child, sort_keys=False), encoding="utf-8")
-    keep = f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {root}\ndata:\n  a: '1'\n"  # the root never empties
-    (w.work / f"clusters/dev/{root}.yaml").write_text(keep, encoding="utf-8")
-    w.git("add", "-A")
-    w.git("-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-qm", f"app {name}")
-    w.git("push", "-q", "origin", "main")
-    sha = w.git("rev-parse", "HEAD")
-    root_app = {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Application",
-        "metadata": {"name": root, "namespace": "argocd"},
-        "spec": {
-            "project": "default",
-            "source": {"repoURL": w.url, "targetRevision": "main", "path": "clusters/dev"},
-            "destination": {"server": "https://kubernetes.default.svc", "namespace": "argocd"},
-            "syncPolicy": {"automated": {"prune": True}},
-        },
-    }
-    w.tb.plane.apply(json.dumps(root_app))
+    name, root, sha = test_argocd.app_of_apps(w, prune=True)
     app = forge_app(w, forge)
     try:
         assert app.cluster.wait("Application", root, "argocd", sha, 120).outcome == "synced"
         assert app.cluster.wait("Application", name, "argocd", sha, 120).outcome == "synced"
-        ns = name
-
-        # an image change proposed, then merged: the one field predicted is the one that changed
-        before = w.tb.get("deployment", "podinfo", ns)
-        fix = app.remediation.remediate(
-            "apps/v1", "Deployment", "podinfo", ns, SetImage(image=f"{IMAGE}:6.14.2"), mode="pull_request"
-        )
-        assert fix.plan is not None
-        e = fix.plan.live_effect
-        assert e is not None and e.skipped is None, e
-        assert [(c.kind, c.name, c.fields) for c in e.changed] == [("Deployment", "podinfo", [IMAGE_FIELD])], e
-        assert not (e.created or e.pruned or e.refused), e
+        synced = Synced("Application", name, "argocd", 120, {"sync": True})
+        e = an_image_change(app, w, forge, name, synced)
         assert any("may not dry-run" in n for n in e.notes), e.notes  # the default RBAC: compared, not dry-run
-        assert f"- change: Deployment {ns}/podinfo: {IMAGE_FIELD}" in pr_body(forge, w)
-        sha = forge.merge(repo(w), 1)
-        app.cluster.reconcile("Application", name, "argocd", sync=True)
-        assert app.cluster.wait("Application", name, "argocd", sha, 120).outcome == "synced"
-        assert changed_live(before, w.tb.get("deployment", "podinfo", ns)) == [IMAGE_FIELD]
-
-        # a new object on a branch: created; merged, it exists and nothing else moved
-        w.git("fetch", "-q", "origin", "main")
-        w.git("checkout", "-qB", "main", "origin/main")
-        branch_with(w, "extra", add_configmap(w))
-        s = app.cluster.sync_status("Application", name, "argocd", revision="extra")
-        e = s.live_effect
-        assert e is not None and e.skipped is None, e
-        assert [(c.kind, c.namespace, c.name) for c in e.created] == [("ConfigMap", ns, "podinfo-extra")], e
-        assert not (e.changed or e.pruned or e.refused), e
-        before = w.tb.get("deployment", "podinfo", ns)
-        sha = merge_branch(w, "extra")
-        app.cluster.reconcile("Application", name, "argocd", sync=True)
-        assert app.cluster.wait("Application", name, "argocd", sha, 120).outcome == "synced"
-        assert w.tb.get("configmap", "podinfo-extra", ns)["data"] == {"greeting": "hello"}
-        assert changed_live(before, w.tb.get("deployment", "podinfo", ns)) == []
-
-        # the Application removed through a pull request: the root prunes it, its finalizer deletes its objects
+        a_new_object_on_a_branch(app, w, name, synced)
+        # the Application removed: the root prunes it (a refresh: its automated sync), its finalizer deletes its objects
         managed = len(w.tb.get("application", name, "argocd")["status"]["resources"])
-        out = app.remediation.remediate(
-            *("argoproj.io/v1alpha1", "Application"), name, "argocd", Remove(), mode="pull_request"
-        )
-        assert out.plan is not None
-        e = out.plan.live_effect
-        assert e is not None and e.skipped is None, e
-        assert [(p.kind, p.name, p.note) for p in e.pruned] == [
-            ("Application", name, f"with the {managed} objects it applied")
-        ], e
-        assert not (e.changed or e.created or e.refused), e
-        sha = forge.merge(repo(w), 2)
-        app.cluster.reconcile("Application", root, "argocd")  # a refresh: its automated sync prunes
-        assert app.cluster.wait("Application", root, "argocd", sha, 120).outcome == "synced"
-        w.tb.kubectl(
-            "wait",
-            "--for=delete",
-            "--timeout=90s",
-            "-n",
-            ns,
-            "deployment/podinfo",
-            "configmap/podinfo-extra",
-            timeout=100,
-        )
-        assert w.tb.kubectl("get", "application", name, "-n", "argocd", "--ignore-not-found", "-o", "name") == ""
+        removed_by_its_parent(app, w, forge, synced, managed, Synced("Application", root, "argocd", 120), 90)
     finally:
         w.tb.kubectl("delete", "application", root, "-n", "argocd", "--ignore-not-found", "--wait=false")
 

@@ -7,12 +7,14 @@ from __future__ import annotations
 import itertools
 import os
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from conftest import FIXTURES, make_repo, need_shared
 from doubles.git_remote import GitHttpServer
+from gitops_mcp.remediation import SetImage
 from gitops_mcp.services import Services
 from gitops_mcp.settings import PolicySettings, Settings
 
@@ -20,7 +22,16 @@ from .conftest import Testbed
 
 USER = "x-access-token"
 TOKEN = "realcluster-token-0123456789"
+IMAGE = "ghcr.io/stefanprodan/podinfo"
 _seq = itertools.count(1)
+
+
+def reconciled(app: Services, kind: str, name: str, namespace: str, sha: str, seconds: float = 60) -> tuple[Any, float]:
+    """A reconcile request (its source first), then wait_for_sync for ``sha`` up to ``seconds``:
+    (the result, how long both took)."""
+    t0 = time.monotonic()
+    app.cluster.reconcile(kind, name, namespace, with_source=True)
+    return app.cluster.wait(kind, name, namespace, sha, seconds), time.monotonic() - t0
 
 
 def unique(prefix: str) -> str:
@@ -43,6 +54,13 @@ class RealWorld:
         return subprocess.run(
             ["git", *args], cwd=cwd or self.work, env=env, check=True, capture_output=True, text=True
         ).stdout.strip()
+
+    def commit_and_push(self, message: str, branch: str = "main") -> str:
+        """Commit all that changed in the work clone and push it to ``branch``; the new SHA."""
+        self.git("add", "-A")
+        self.git("-c", "user.name=T", "-c", "user.email=t@example.com", "commit", "-qm", message)
+        self.git("push", "-q", "origin", branch)
+        return self.git("rev-parse", "HEAD")
 
     def head(self) -> str | None:
         return self.remote.head(self.repo)
@@ -79,6 +97,21 @@ def podinfo_world(tb: Testbed, root: Path, remote: GitHttpServer) -> RealWorld:
     w.git("push", "-q", url, "main", cwd=seed)
     w.git("clone", "-q", url, str(w.work), cwd=root)
     return w
+
+
+def set_image_goes_live(w: RealWorld, ns: str) -> dict[str, Any]:
+    """remediate set_image (push, on the work clone) on the podinfo Deployment in ``ns``: the one file
+    edited, pushed, verified live, and the Deployment runs the new image. The live Deployment."""
+    fix = w.app().remediation.remediate(
+        "apps/v1", "Deployment", "podinfo", ns, SetImage(image=f"{IMAGE}:6.14.2"), mode="push",
+        repo_path=str(w.work),
+    )  # fmt: skip
+    assert fix.live_ok is True, fix.message
+    assert fix.plan is not None and [e.file for e in fix.plan.edits] == ["kustomize/deployment.yaml"]
+    assert fix.commit is not None and fix.commit.commit_sha == w.head()
+    live = w.tb.get("deployment", "podinfo", ns)
+    assert live["spec"]["template"]["spec"]["containers"][0]["image"] == f"{IMAGE}:6.14.2"
+    return live
 
 
 def bootstrap(w: RealWorld) -> str:

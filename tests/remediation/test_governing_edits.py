@@ -3,28 +3,15 @@ replicas transformer, an overlay's patch over the base; replicas under an autosc
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, REGISTRY, need_shared
+from conftest import REGISTRY
 from gitops_mcp.manifests.yaml import load_documents
 from gitops_mcp.remediation import MergePatch, Refused, SetEnv, SetImage, SetReplicas, SetResources, plan
-from test_remediation import changed_lines, owner
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> Callable[[str], Path]:
-    def copy(name: str) -> Path:
-        dest = tmp_path / name
-        shutil.copytree(need_shared(FIXTURES / name), dest)
-        for p in [dest, *dest.rglob("*")]:
-            p.chmod(p.stat().st_mode | 0o200)
-        return dest
-
-    return copy
+from test_remediation import changed_lines, owner, podinfo_production
 
 
 def istio_frontend(root: Path) -> object:
@@ -41,8 +28,8 @@ def istio_frontend(root: Path) -> object:
     )
 
 
-def test_an_image_set_by_the_images_transformer_is_changed_there(repo: Callable[[str], Path]) -> None:
-    root = repo("gitops-istio")
+def test_an_image_set_by_the_images_transformer_is_changed_there(fixture_repo: Callable[..., Path]) -> None:
+    root = fixture_repo("gitops-istio")
     p = plan(root, istio_frontend(root), SetImage(image="ghcr.io/stefanprodan/podinfo:6.2.0"), REGISTRY)
     assert [(e.file, e.role) for e in p.edits] == [("apps/frontend/kustomization.yaml", "kustomization")]
     removed, added = changed_lines(p.edits[0].before, p.edits[0].after)
@@ -56,8 +43,8 @@ def test_an_image_set_by_the_images_transformer_is_changed_there(repo: Callable[
     ]
 
 
-def test_a_field_the_patch_sets_is_changed_in_the_patch(repo: Callable[[str], Path]) -> None:
-    root = repo("gitops-istio")
+def test_a_field_the_patch_sets_is_changed_in_the_patch(fixture_repo: Callable[..., Path]) -> None:
+    root = fixture_repo("gitops-istio")
     p = plan(root, istio_frontend(root), SetResources(limits={"cpu": "3"}), REGISTRY)
     assert [(e.file, e.role) for e in p.edits] == [("apps/frontend/deployment.patch.yaml", "patch")]
     ops = load_documents(p.edits[0].after)[0]
@@ -71,8 +58,8 @@ def test_a_field_the_patch_sets_is_changed_in_the_patch(repo: Callable[[str], Pa
     assert changed_lines(deploy.before, deploy.after) == (["            memory: 512Mi"], ["            memory: 1Gi"])
 
 
-def test_an_overlay_patch_over_the_base_is_where_the_change_goes(repo: Callable[[str], Path]) -> None:
-    root = repo("flux2-multi-tenancy")
+def test_an_overlay_patch_over_the_base_is_where_the_change_goes(fixture_repo: Callable[..., Path]) -> None:
+    root = fixture_repo("flux2-multi-tenancy")
     o = owner(
         root,
         [("Kustomization", "tenants", "flux-system"), ("GitRepository", "flux-system", "flux-system")],
@@ -91,8 +78,8 @@ def test_an_overlay_patch_over_the_base_is_where_the_change_goes(repo: Callable[
     assert [e.file for e in p.edits] == ["tenants/base/dev-team/sync.yaml"]
 
 
-def test_a_replicas_transformer_decides_the_count(repo: Callable[[str], Path]) -> None:
-    root = repo("argocd-example-apps")
+def test_a_replicas_transformer_decides_the_count(fixture_repo: Callable[..., Path]) -> None:
+    root = fixture_repo("argocd-example-apps")
     k = root / "kustomize-guestbook/kustomization.yaml"
     k.write_text(k.read_text(encoding="utf-8") + "replicas:\n- name: guestbook-ui\n  count: 2\n", encoding="utf-8")
     o = owner(
@@ -126,9 +113,9 @@ def test_a_replicas_transformer_decides_the_count(repo: Callable[[str], Path]) -
     ],
 )
 def test_replicas_under_an_autoscaler_are_refused_with_the_reason(
-    repo: Callable[[str], Path], fixture: str, path: str, file: str, name: str, namespace: str, hpa: str
+    fixture_repo: Callable[..., Path], fixture: str, path: str, file: str, name: str, namespace: str, hpa: str
 ) -> None:
-    root = repo(fixture)
+    root = fixture_repo(fixture)
     before = {p: p.read_text(encoding="utf-8") for p in root.rglob("*.yaml")}
     o = owner(
         root,
@@ -147,8 +134,8 @@ def test_replicas_under_an_autoscaler_are_refused_with_the_reason(
     assert {p: p.read_text(encoding="utf-8") for p in root.rglob("*.yaml")} == before
 
 
-def test_an_env_var_an_overlay_patch_sets_is_changed_in_that_patch(repo: Callable[[str], Path]) -> None:
-    root = repo("podinfo")
+def test_an_env_var_an_overlay_patch_sets_is_changed_in_that_patch(fixture_repo: Callable[..., Path]) -> None:
+    root = fixture_repo("podinfo")
     patch = (
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: frontend\nspec:\n  template:\n    spec:\n"
         "      containers:\n        - name: frontend\n          env:\n            - name: PODINFO_UI_COLOR\n"
@@ -157,15 +144,7 @@ def test_an_env_var_an_overlay_patch_sets_is_changed_in_that_patch(repo: Callabl
     (root / "deploy/overlays/production/color.yaml").write_text(patch, encoding="utf-8")
     k = root / "deploy/overlays/production/kustomization.yaml"
     k.write_text(k.read_text(encoding="utf-8") + "patches:\n  - path: color.yaml\n", encoding="utf-8")
-    o = owner(
-        root,
-        [("Kustomization", "prod", "flux-system"), ("GitRepository", "podinfo", "flux-system")],
-        "./deploy/overlays/production",
-        "deploy/bases/frontend/deployment.yaml",
-        0,
-        ("Deployment", "frontend"),
-        ("apps/v1", "Deployment", "frontend", "production"),
-    )
+    o = podinfo_production(root, "frontend")
     p = plan(root, o, SetEnv(name="PODINFO_UI_COLOR", value="#00ff00"), REGISTRY)
     assert [(e.file, e.role) for e in p.edits] == [("deploy/overlays/production/color.yaml", "patch")]
     assert changed_lines(p.edits[0].before, p.edits[0].after) == (

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from conftest import FIXTURES, KINDS, REGISTRY, need_shared
+from conftest import FIXTURES, KINDS, REGISTRY
 from gitops_mcp.cluster.owner import GitLocation, ObjectRef, OwnerLink, OwnerResult, SourceFile
 from gitops_mcp.manifests.edit import EditError, YamlEditor
 from gitops_mcp.manifests.yaml import load_documents
@@ -25,18 +24,6 @@ from gitops_mcp.remediation import (
     SetResources,
     plan,
 )
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> Callable[[str], Path]:
-    def copy(name: str) -> Path:
-        dest = tmp_path / name
-        shutil.copytree(need_shared(FIXTURES / name), dest)
-        for p in [dest, *dest.rglob("*")]:
-            p.chmod(p.stat().st_mode | 0o200)
-        return dest
-
-    return copy
 
 
 def owner(
@@ -77,22 +64,41 @@ def owner(
     )
 
 
+PROD = [("Kustomization", "prod", "flux-system"), ("GitRepository", "podinfo", "flux-system")]
+
+
+def podinfo_production(root: Path, name: str, chain: list[tuple[str, str, str]] = PROD) -> OwnerResult:
+    """The podinfo fixture's Deployment ``name`` (deploy/bases/<name>), applied by the Kustomization
+    prod from ./deploy/overlays/production."""
+    file = f"deploy/bases/{name}/deployment.yaml"
+    target = ("apps/v1", "Deployment", name, "production")
+    return owner(root, chain, "./deploy/overlays/production", file, 0, ("Deployment", name), target)
+
+
+def podinfo_release(root: Path, path: str) -> OwnerResult:
+    """flux2-kustomize-helm-example's podinfo Deployment, rendered by the HelmRelease defined in
+    apps/base/podinfo/release.yaml, which the Kustomization apps applies from ``path``."""
+    chain = [("HelmRelease", "podinfo", "podinfo"), ("Kustomization", "apps", "flux-system")]
+    release, target = ("HelmRelease", "podinfo"), ("apps/v1", "Deployment", "podinfo", "podinfo")
+    return owner(root, chain, path, "apps/base/podinfo/release.yaml", 0, release, target)
+
+
+def guestbook(root: Path, chain: list[tuple[str, str, str]] | None = None) -> OwnerResult:
+    """argocd-example-apps' guestbook-ui Deployment, synced by the Application guestbook (or ``chain``)."""
+    chain = chain or [("Application", "guestbook", "argocd")]
+    target = ("apps/v1", "Deployment", "guestbook-ui", "default")
+    file = "guestbook/guestbook-ui-deployment.yaml"
+    return owner(root, chain, "guestbook", file, 0, ("Deployment", "guestbook-ui"), target, manager="argocd")
+
+
 def changed_lines(before: str, after: str) -> tuple[list[str], list[str]]:
     diff = list(difflib.ndiff(before.splitlines(), after.splitlines()))
     return [d[2:] for d in diff if d.startswith("- ")], [d[2:] for d in diff if d.startswith("+ ")]
 
 
-def test_podinfo_production_replicas_go_to_the_overlay(repo: Callable[[str], Path]) -> None:
-    root = repo("podinfo")
-    o = owner(
-        root,
-        [("Kustomization", "prod", "flux-system"), ("GitRepository", "podinfo", "flux-system")],
-        "./deploy/overlays/production",
-        "deploy/bases/cache/deployment.yaml",
-        0,
-        ("Deployment", "cache"),
-        ("apps/v1", "Deployment", "cache", "production"),
-    )
+def test_podinfo_production_replicas_go_to_the_overlay(fixture_repo: Callable[..., Path]) -> None:
+    root = fixture_repo("podinfo")
+    o = podinfo_production(root, "cache")
     p = plan(root, o, SetReplicas(replicas=3), REGISTRY)
     assert [e.file for e in p.edits] == ["deploy/overlays/production/kustomization.yaml"]
     removed, added = changed_lines(p.edits[0].before, p.edits[0].after)
@@ -106,17 +112,9 @@ def test_podinfo_production_replicas_go_to_the_overlay(repo: Callable[[str], Pat
     ).read_text()
 
 
-def test_base_edit_names_the_other_environments(repo: Callable[[str], Path]) -> None:
-    root = repo("podinfo")
-    o = owner(
-        root,
-        [("Kustomization", "prod", "flux-system")],
-        "./deploy/overlays/production",
-        "deploy/bases/backend/deployment.yaml",
-        0,
-        ("Deployment", "backend"),
-        ("apps/v1", "Deployment", "backend", "production"),
-    )
+def test_base_edit_names_the_other_environments(fixture_repo: Callable[..., Path]) -> None:
+    root = fixture_repo("podinfo")
+    o = podinfo_production(root, "backend", PROD[:1])
     p = plan(root, o, SetEnv(name="PODINFO_UI_COLOR", value="#ff0000"), REGISTRY)
     assert [e.file for e in p.edits] == ["deploy/bases/backend/deployment.yaml"]
     assert p.affects == ["deploy/overlays/dev", "deploy/overlays/staging"]
@@ -124,26 +122,17 @@ def test_base_edit_names_the_other_environments(repo: Callable[[str], Path]) -> 
     assert len(removed) + len(added) <= 4
 
 
-def test_argocd_guestbook_image_is_one_line(repo: Callable[[str], Path]) -> None:
-    root = repo("argocd-example-apps")
-    o = owner(
-        root,
-        [("Application", "guestbook", "argocd")],
-        "guestbook",
-        "guestbook/guestbook-ui-deployment.yaml",
-        0,
-        ("Deployment", "guestbook-ui"),
-        ("apps/v1", "Deployment", "guestbook-ui", "default"),
-        manager="argocd",
-    )
+def test_argocd_guestbook_image_is_one_line(fixture_repo: Callable[..., Path]) -> None:
+    root = fixture_repo("argocd-example-apps")
+    o = guestbook(root)
     p = plan(root, o, SetImage(image="gcr.io/google-samples/gb-frontend:v6"), REGISTRY)
     removed, added = changed_lines(p.edits[0].before, p.edits[0].after)
     assert removed == ["        - image: gcr.io/google-samples/gb-frontend:v5"]
     assert added == ["        - image: gcr.io/google-samples/gb-frontend:v6"]
 
 
-def test_argocd_helm_guestbook_value_goes_to_its_values_file(repo: Callable[[str], Path]) -> None:
-    root = repo("argocd-example-apps")
+def test_argocd_helm_guestbook_value_goes_to_its_values_file(fixture_repo: Callable[..., Path]) -> None:
+    root = fixture_repo("argocd-example-apps")
     o = owner(
         root,
         [("Application", "helm-guestbook", "argocd")],
@@ -160,18 +149,10 @@ def test_argocd_helm_guestbook_value_goes_to_its_values_file(repo: Callable[[str
     assert load_documents(p.edits[0].after)[0]["replicaCount"] == 3
 
 
-def test_flux_staging_values_only(repo: Callable[[str], Path]) -> None:
+def test_flux_staging_values_only(fixture_repo: Callable[..., Path]) -> None:
     """The HelmRelease is defined in the base; the staging overlay patches it: the change goes there."""
-    root = repo("flux2-kustomize-helm-example")
-    o = owner(
-        root,
-        [("HelmRelease", "podinfo", "podinfo"), ("Kustomization", "apps", "flux-system")],
-        "./apps/staging",
-        "apps/base/podinfo/release.yaml",
-        0,
-        ("HelmRelease", "podinfo"),
-        ("apps/v1", "Deployment", "podinfo", "podinfo"),
-    )
+    root = fixture_repo("flux2-kustomize-helm-example")
+    o = podinfo_release(root, "./apps/staging")
     p = plan(root, o, SetHelmValues(values={"replicaCount": 2, "resources.limits.memory": "256Mi"}), REGISTRY)
     assert [e.file for e in p.edits] == ["apps/staging/podinfo-values.yaml"]
     removed, added = changed_lines(p.edits[0].before, p.edits[0].after)
@@ -199,17 +180,9 @@ def test_flux_staging_values_only(repo: Callable[[str], Path]) -> None:
         assert load_documents(p3.edits[0].after)[0]["spec"]["values"]["image"] == values
 
 
-def test_base_values_when_no_overlay_patch(repo: Callable[[str], Path]) -> None:
-    root = repo("flux2-kustomize-helm-example")
-    o = owner(
-        root,
-        [("HelmRelease", "podinfo", "podinfo"), ("Kustomization", "apps", "flux-system")],
-        "./apps/base/podinfo",
-        "apps/base/podinfo/release.yaml",
-        0,
-        ("HelmRelease", "podinfo"),
-        ("apps/v1", "Deployment", "podinfo", "podinfo"),
-    )
+def test_base_values_when_no_overlay_patch(fixture_repo: Callable[..., Path]) -> None:
+    root = fixture_repo("flux2-kustomize-helm-example")
+    o = podinfo_release(root, "./apps/base/podinfo")
     p = plan(root, o, SetHelmValues(values={"redis.tag": "8.6.3"}), REGISTRY)
     removed, added = changed_lines(p.edits[0].before, p.edits[0].after)
     assert removed == ["      tag: 8.6.2"] and added == ["      tag: 8.6.3"]
@@ -223,24 +196,15 @@ def test_base_values_when_no_overlay_patch(repo: Callable[[str], Path]) -> None:
         (MergePatch(patch={"metadata": {"labels": None}}), "not supported"),
     ],
 )
-def test_refusals(repo: Callable[[str], Path], change: Any, match: str) -> None:
-    root = repo("argocd-example-apps")
-    o = owner(
-        root,
-        [("Application", "guestbook", "argocd")],
-        "guestbook",
-        "guestbook/guestbook-ui-deployment.yaml",
-        0,
-        ("Deployment", "guestbook-ui"),
-        ("apps/v1", "Deployment", "guestbook-ui", "default"),
-        manager="argocd",
-    )
+def test_refusals(fixture_repo: Callable[..., Path], change: Any, match: str) -> None:
+    root = fixture_repo("argocd-example-apps")
+    o = guestbook(root)
     with pytest.raises(Refused, match=match):
         plan(root, o, change, REGISTRY)
 
 
-def test_refuse_unmanaged_appset_ambiguous_and_chart_templates(repo: Callable[[str], Path]) -> None:
-    root = repo("argocd-example-apps")
+def test_refuse_unmanaged_appset_ambiguous_and_chart_templates(fixture_repo: Callable[..., Path]) -> None:
+    root = fixture_repo("argocd-example-apps")
     unmanaged = OwnerResult(
         object=ObjectRef(api_version="v1", kind="ConfigMap", name="x"),
         managed=False,
@@ -248,16 +212,7 @@ def test_refuse_unmanaged_appset_ambiguous_and_chart_templates(repo: Callable[[s
     )
     with pytest.raises(Refused, match=r"not managed.*nothing was changed"):
         plan(root, unmanaged, SetReplicas(replicas=1), REGISTRY)
-    appset = owner(
-        root,
-        [("Application", "g", "argocd"), ("ApplicationSet", "all", "argocd")],
-        "guestbook",
-        "guestbook/guestbook-ui-deployment.yaml",
-        0,
-        ("Deployment", "guestbook-ui"),
-        ("apps/v1", "Deployment", "guestbook-ui", "default"),
-        manager="argocd",
-    )
+    appset = guestbook(root, [("Application", "g", "argocd"), ("ApplicationSet", "all", "argocd")])
     with pytest.raises(Refused, match="ApplicationSet argocd/all"):
         plan(root, appset, SetReplicas(replicas=1), REGISTRY)
     (root / "guestbook/guestbook-ui-deployment.yaml").write_text(
@@ -269,16 +224,7 @@ def test_refuse_unmanaged_appset_ambiguous_and_chart_templates(repo: Callable[[s
             1,
         )
     )
-    multi = owner(
-        root,
-        [("Application", "guestbook", "argocd")],
-        "guestbook",
-        "guestbook/guestbook-ui-deployment.yaml",
-        0,
-        ("Deployment", "guestbook-ui"),
-        ("apps/v1", "Deployment", "guestbook-ui", "default"),
-        manager="argocd",
-    )
+    multi = guestbook(root)
     with pytest.raises(Refused, match="several containers"):
         plan(root, multi, SetImage(image="x:1"), REGISTRY)
     assert plan(root, multi, SetImage(image="busybox:2", container="sidecar"), REGISTRY).edits
@@ -295,8 +241,8 @@ def test_refuse_unmanaged_appset_ambiguous_and_chart_templates(repo: Callable[[s
         plan(root, helm, SetResources(limits={"cpu": "1"}), REGISTRY)
 
 
-def test_editor_keeps_everything_else(repo: Callable[[str], Path]) -> None:
-    root = repo("argocd-example-apps")
+def test_editor_keeps_everything_else(fixture_repo: Callable[..., Path]) -> None:
+    root = fixture_repo("argocd-example-apps")
     for rel in ("sock-shop/base/carts-dep.yaml", "sock-shop/base/front-end-dep.yaml"):
         text = (root / rel).read_text()
         ed = YamlEditor(text)
@@ -314,10 +260,10 @@ def test_editor_keeps_everything_else(repo: Callable[[str], Path]) -> None:
 # -- promotion ------------------------------------------------------------------------------------------------
 
 
-def test_promote_flux_staging_to_production(repo: Callable[[str], Path]) -> None:
+def test_promote_flux_staging_to_production(fixture_repo: Callable[..., Path]) -> None:
     from gitops_mcp.promotion import plan_promotion
 
-    root = repo("flux2-kustomize-helm-example")
+    root = fixture_repo("flux2-kustomize-helm-example")
     p = plan_promotion(root, "podinfo", "staging", "production", KINDS, REGISTRY.chart_releases())
     assert (p.from_dir, p.to_dir) == ("apps/staging", "apps/production")
     assert [(m.field, m.previous, m.value) for m in p.moves] == [
@@ -329,11 +275,11 @@ def test_promote_flux_staging_to_production(repo: Callable[[str], Path]) -> None
     assert "What moves" in p.description and "environment-specific" in p.description
 
 
-def test_promote_images_and_nothing_to_move(repo: Callable[[str], Path]) -> None:
+def test_promote_images_and_nothing_to_move(fixture_repo: Callable[..., Path]) -> None:
     from gitops_mcp.errors import GitOpsError
     from gitops_mcp.promotion import plan_promotion
 
-    root = repo("podinfo")
+    root = fixture_repo("podinfo")
     p = plan_promotion(root, "frontend", "staging", "production", KINDS, REGISTRY.chart_releases())
     assert p.moves == [] and p.edits == [] and "Nothing to move" in p.description
     (root / "deploy/overlays/staging/kustomization.yaml").write_text(

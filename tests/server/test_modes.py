@@ -73,9 +73,7 @@ def settings_for(
             git_token=TOKEN,
             allowed_git_hosts=[f"127.0.0.1:{remote.port}"],
             git_allow_http=True,
-            forge="github",
-            github_api_url=forge.github_api,
-            github_token=FORGE_TOKEN,
+            **forge.settings(),
         )
     return Settings(**{**base, **kw})
 

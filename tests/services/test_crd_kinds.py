@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from conftest import wizard_to_preview
 from doubles.kube import FakeKube
+from doubles.world import crd
 from gitops_mcp.services import Services
 from gitops_mcp.settings import Settings
 
@@ -67,21 +67,6 @@ def test_the_preview_names_kinds_from_crds(
         return
     assert note is not None and f"kinds from CRDs: {', '.join(kinds)};" in note, v.preview.notes
     assert not any("Missing in the cluster" in n for n in v.preview.notes)  # no cluster to ask
-
-
-def crd(group: str, kind: str, versions: tuple[str, ...] = ("v1",)) -> dict[str, Any]:
-    plural = kind.lower() + "s"
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{plural}.{group}"},
-        "spec": {
-            "group": group,
-            "names": {"kind": kind, "plural": plural},
-            "scope": "Namespaced",
-            "versions": [{"name": v, "served": True, "storage": v == versions[-1]} for v in versions],
-        },
-    }
 
 
 def test_with_a_cluster_the_preview_says_which_are_missing(tmp_path: Path, fixture_repo: Callable[..., Path]) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from conftest import CRDS, FIXTURES, GoldenCase, git, golden_cases, make_repo, need_shared
+from conftest import FIXTURES, GoldenCase, git, golden_cases, make_repo, need_shared
 from gitops_mcp.manifests.yaml import load_documents
 from gitops_mcp.services import Services
 
@@ -49,6 +49,20 @@ def notes(v: Any) -> str:
     return "\n".join(v.preview.notes)
 
 
+def with_application(repo: Path, fixture: str, rel: str, name: str) -> Path:
+    """A git repository at ``repo`` of the shared ``fixture`` with an Argo CD Application ``name`` (of
+    another repository) at ``rel``; its origin is ORIGIN of the directory's name."""
+    shutil.copytree(need_shared(FIXTURES / fixture), repo)
+    (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+    (repo / rel).write_text(
+        f"apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: {name}, namespace: argocd}}\n"
+        "spec: {project: default, source: {repoURL: https://example.com/x.git, path: x}, "
+        "destination: {server: https://kubernetes.default.svc, namespace: x}}\n",
+        encoding="utf-8",
+    )
+    return make_repo(repo, origin=ORIGIN.format(repo.name))
+
+
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_golden(case: GoldenCase, app: Services, fixture_repo: Callable[..., Path], update_goldens: bool) -> None:
     data = case.inputs()
@@ -72,6 +86,8 @@ def test_golden_cases_cover_both_providers() -> None:
 
 
 # -- 1 namespaces ----------------------------------------------------------------------------------------------
+
+
 def test_namespace_defaults_to_the_packages_own(app: Services, fixture_repo: Callable[..., Path]) -> None:
     repo = fixture_repo("gitops-istio")
     v = app.wizard.start(OWNER, str(repo), provider="flux", answers={"package": "apps/backend"})
@@ -133,6 +149,8 @@ def test_argocd_destination_is_the_package_namespace(app: Services, fixture_repo
 
 
 # -- 2 clashes ------------------------------------------------------------------------------------------------
+
+
 def test_clash_picks_a_free_name_and_says_why(app: Services, fixture_repo: Callable[..., Path]) -> None:
     repo = fixture_repo("flux2-multi-tenancy")
     v = preview(app, repo, "infrastructure/kyverno", "flux", {"existing": "add"})
@@ -152,17 +170,7 @@ def test_no_second_git_repository_in_a_bootstrap(app: Services, fixture_repo: Ca
 
 
 def test_argocd_application_name_clash(app: Services, tmp_path: Path) -> None:
-    src = need_shared(FIXTURES / "argocd-example-apps")
-    repo = tmp_path / "repos" / "argo"
-    shutil.copytree(src, repo)
-    (repo / "argocd").mkdir()
-    (repo / "argocd" / "other.yaml").write_text(
-        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: guestbook, namespace: argocd}\n"
-        "spec: {project: default, source: {repoURL: https://example.com/x.git, path: x}, "
-        "destination: {server: https://kubernetes.default.svc, namespace: x}}\n",
-        encoding="utf-8",
-    )
-    make_repo(repo, origin=ORIGIN.format("argo"))
+    repo = with_application(tmp_path / "repos" / "argo", "argocd-example-apps", "argocd/other.yaml", "guestbook")
     v = preview(app, repo, "guestbook", "argocd")
     assert v.preview.output_path == "argocd/guestbook.yaml"
     assert of_kind(v, "Application")["metadata"]["name"] == "guestbook-2"
@@ -170,6 +178,8 @@ def test_argocd_application_name_clash(app: Services, tmp_path: Path) -> None:
 
 
 # -- 3 already deployed ---------------------------------------------------------------------------------------
+
+
 @pytest.mark.parametrize("provider", ["flux", "argocd"])
 def test_already_deployed_names_object_and_file(
     provider: str, app: Services, fixture_repo: Callable[..., Path]
@@ -214,6 +224,8 @@ def test_not_deployed_has_no_owner_note(app: Services, fixture_repo: Callable[..
 
 
 # -- 4 where the file goes ------------------------------------------------------------------------------------
+
+
 def test_two_bootstraps_default_explained_and_other_offered(app: Services, fixture_repo: Callable[..., Path]) -> None:
     repo = fixture_repo("flux2-multi-tenancy")
     v = preview(app, repo, "tenants/staging", "flux", {"existing": "add"})
@@ -234,22 +246,14 @@ def test_cluster_dir_without_flux_system_is_a_bootstrap(app: Services, fixture_r
 
 
 def test_argocd_example_folder_not_the_default(app: Services, tmp_path: Path) -> None:
-    src = need_shared(FIXTURES / "podinfo")
-    repo = tmp_path / "repos" / "podinfo"
-    shutil.copytree(src, repo)
-    (repo / "examples").mkdir()
-    (repo / "examples" / "app.yaml").write_text(
-        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: demo, namespace: argocd}\n"
-        "spec: {project: default, source: {repoURL: https://example.com/x.git, path: x}, "
-        "destination: {server: https://kubernetes.default.svc, namespace: x}}\n",
-        encoding="utf-8",
-    )
-    make_repo(repo, origin=ORIGIN.format("podinfo"))
+    repo = with_application(tmp_path / "repos" / "podinfo", "podinfo", "examples/app.yaml", "demo")
     v = preview(app, repo, "kustomize", "argocd")
     assert v.preview.output_path == "gitops/argocd/kustomize.yaml"
 
 
 # -- 6 conventions --------------------------------------------------------------------------------------------
+
+
 def test_siblings_service_account_followed(app: Services, fixture_repo: Callable[..., Path]) -> None:
     repo = fixture_repo("flux2-multi-tenancy")
     answers = {"output_path": "clusters/staging/more.yaml", "app_name": "more", "existing": "add"}
@@ -281,142 +285,3 @@ def test_post_build_copied_when_package_uses_variables(app: Services, fixture_re
     v = preview(app, repo, "istio/system", "flux", {"app_name": "istio-again", "existing": "add"})
     spec = of_kind(v, "Kustomization")["spec"]
     assert spec["postBuild"] == {"substituteFrom": [{"kind": "ConfigMap", "name": "istio-version"}]}
-
-
-# -- 7 engine specifics ---------------------------------------------------------------------------------------
-def test_argocd_server_side_apply_for_large_crds(app: Services, tmp_path: Path) -> None:
-    crd = need_shared(CRDS / "argocd" / "applicationset-crd.yaml")
-    repo = tmp_path / "repos" / "crds"
-    (repo / "crds").mkdir(parents=True)
-    (repo / "crds" / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n", encoding="utf-8")
-    shutil.copy(crd, repo / "crds" / "applicationset-crd.yaml")
-    make_repo(repo, origin=ORIGIN.format("crds"))
-    v = preview(app, repo, "crds", "argocd")
-    opts = of_kind(v, "Application")["spec"]["syncPolicy"]["syncOptions"]
-    assert "ServerSideApply=true" in opts and "applicationsets.argoproj.io" in notes(v)
-    small = need_shared(CRDS / "argocd" / "appproject-crd.yaml")
-    (repo / "crds" / "applicationset-crd.yaml").unlink()
-    shutil.copy(small, repo / "crds" / "appproject-crd.yaml")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "small")
-    v = preview(app, repo, "crds", "argocd")
-    assert "ServerSideApply=true" not in of_kind(v, "Application")["spec"]["syncPolicy"]["syncOptions"]
-
-
-def test_argocd_jsonnet_libs(app: Services, tmp_path: Path) -> None:
-    repo = tmp_path / "repos" / "jsonnet"
-    (repo / "app").mkdir(parents=True)
-    (repo / "vendor" / "k").mkdir(parents=True)
-    (repo / "app" / "main.jsonnet").write_text("local k = import 'k/k.libsonnet';\n[k.cm]\n", encoding="utf-8")
-    (repo / "vendor" / "k" / "k.libsonnet").write_text("{cm: {}}\n", encoding="utf-8")
-    make_repo(repo, origin=ORIGIN.format("jsonnet"))
-    v = preview(app, repo, "app", "argocd")
-    assert of_kind(v, "Application")["spec"]["source"]["directory"] == {"jsonnet": {"libs": ["vendor"]}}
-    (repo / "vendor" / "k" / "k.libsonnet").unlink()
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "no lib")
-    v = preview(app, repo, "app", "argocd")
-    assert "directory" not in of_kind(v, "Application")["spec"]["source"]
-    assert "k/k.libsonnet (app/main.jsonnet) are not in the repository" in notes(v)
-
-
-@pytest.mark.parametrize("provider", ["flux", "argocd"])
-def test_chart_dependencies_said(provider: str, app: Services, fixture_repo: Callable[..., Path]) -> None:
-    repo = fixture_repo("argocd-example-apps")
-    v = preview(app, repo, "helm-dependency", provider)
-    assert "wordpress 9.0.3 from https://charts.helm.sh/stable" in notes(v)
-    (repo / "helm-dependency" / "charts").mkdir()
-    (repo / "helm-dependency" / "charts" / "wordpress-9.0.3.tgz").write_bytes(b"x")
-    git(repo, "add", "-f", "helm-dependency/charts")
-    git(repo, "commit", "-qm", "vendored")
-    v = preview(app, repo, "helm-dependency", provider)
-    assert "wordpress 9.0.3" not in notes(v)
-
-
-def test_update_moves_a_stale_api_version_on(app: Services, fixture_repo: Callable[..., Path]) -> None:
-    repo = fixture_repo("gitops-istio")
-    v = preview(app, repo, "apps/loadtest", "flux")  # owned by Kustomization apps (v1beta2)
-    assert v.preview.output_path == "clusters/my-cluster/apps.yaml" and v.preview.validation.valid
-    assert "-apiVersion: kustomize.toolkit.fluxcd.io/v1beta2\n+apiVersion: kustomize.toolkit.fluxcd.io/v1" in (
-        v.preview.diff
-    )
-    flux = app.shared.registry.get("flux")
-    old = {"apiVersion": "kustomize.toolkit.fluxcd.io/v1beta2", "kind": "Kustomization", "spec": {"prune": True}}
-    assert flux.current_api(old) == "kustomize.toolkit.fluxcd.io/v1"
-    assert flux.current_api({**old, "spec": {"patchesJson6902": []}}) is None  # dropped field: by hand
-    assert flux.current_api({**old, "apiVersion": "kustomize.toolkit.fluxcd.io/v1"}) is None
-
-
-def test_facts_do_not_expand_a_billion_laughs(tmp_path: Path) -> None:
-    from gitops_mcp.detection.facts import directory_objects, package_facts
-    from gitops_mcp.detection.tree import LocalTree
-
-    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
-    levels += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 10)]
-    bomb = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bomb, namespace: b}\ndata:\n" + "".join(
-        f"  {line}\n" for line in levels
-    )
-    (tmp_path / "pkg").mkdir()
-    (tmp_path / "pkg" / "bomb.yaml").write_text(bomb, encoding="utf-8")
-    (tmp_path / "pkg" / "ok.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\n")
-    facts = package_facts(LocalTree(str(tmp_path)), "pkg", "manifests")
-    assert facts.unplaced and facts.namespaces == []  # the bomb is not read; the other file is
-    assert [o.file for o in directory_objects(LocalTree(str(tmp_path)), "pkg")] == ["pkg/ok.yaml"]
-
-
-def test_two_charts_of_one_name_get_their_directories_names(app: Services, fixture_repo: Callable[..., Path]) -> None:
-    # blue-green/Chart.yaml is named helm-guestbook too: deployed one after the other, the second
-    # would rewrite the first's file and HelmRelease (seen on the real Flux)
-    repo = fixture_repo("argocd-example-apps", origin=ORIGIN.format("argocd-example-apps"))
-    for provider in ("flux", "argocd"):
-        blue = preview(app, repo, "blue-green", provider)
-        guest = preview(app, repo, "helm-guestbook", provider)
-        assert blue.preview.output_path.endswith("/blue-green.yaml")
-        assert guest.preview.output_path.endswith("/helm-guestbook.yaml")
-        for v in (blue, guest):
-            app.wizard.cancel(OWNER, v.session_id)
-
-
-def test_a_charts_literal_crd_kinds_are_named_not_its_optional_ones() -> None:
-    from gitops_mcp.detection import detect_packages
-    from gitops_mcp.providers import default_registry
-
-    kinds = default_registry().gitops_kinds()
-    argo = {
-        p.path: p for p in detect_packages(need_shared(FIXTURES / "argocd-example-apps"), gitops_kinds=kinds).packages
-    }
-    assert argo["blue-green"].custom_kinds == ["argoproj.io/Rollout"]  # the real Flux: no matches for kind "Rollout"
-    assert argo["helm-guestbook"].custom_kinds == []
-    podinfo = {p.path: p for p in detect_packages(need_shared(FIXTURES / "podinfo"), gitops_kinds=kinds).packages}
-    assert podinfo["charts/podinfo"].custom_kinds == []  # ServiceMonitor, Certificate...: only when enabled
-
-
-def test_crd_kinds_of_bases_and_subdirectories_are_named(app: Services, fixture_repo: Callable[..., Path]) -> None:
-    # apps/production builds ../base/podinfo (HelmRelease, HelmRepository): Argo CD applies them
-    v = preview(app, fixture_repo("flux2-kustomize-helm-example"), "apps/production", "argocd")
-    assert "helm.toolkit.fluxcd.io/HelmRelease" in notes(v) and "HelmRepository" in notes(v)
-    # Flux applies apps/ with its subdirectories: apps/backend's Canary
-    v = preview(app, fixture_repo("gitops-istio"), "apps", "flux")
-    assert "flagger.app/Canary" in notes(v)
-
-
-def test_a_kustomization_fed_by_an_external_artifact_is_an_owner(
-    app: Services, fixture_repo: Callable[..., Path]
-) -> None:
-    # clusters/production/apps.yaml: Kustomization apps reads ExternalArtifact apps (./production),
-    # which the ArtifactGenerator copies from apps/production of the bootstrap's GitRepository
-    repo = fixture_repo("flux2-kustomize-helm-example", origin=ORIGIN.format("flux2-kustomize-helm-example"))
-    v = preview(app, repo, "apps/production", "flux")
-    assert v.preview.output_path == "clusters/production/apps.yaml"
-    assert "Updates Kustomization flux-system/apps in clusters/production/apps.yaml" in notes(v)
-    v = preview(app, repo, "infrastructure/controllers", "argocd")
-    assert "already deployed by Kustomization flux-system/infra-controllers" in notes(v)
-
-
-def test_kubernetes_api_versions_no_longer_served_are_named() -> None:
-    from gitops_mcp.manifests.removed_apis import removed_api_notes
-
-    (ds,) = removed_api_notes([("extensions/v1beta1", "DaemonSet", "deploy/ds.yaml"), ("apps/v1", "Deployment", "x")])
-    assert "DaemonSet extensions/v1beta1 (deploy/ds.yaml)" in ds and "change it to apps/v1" in ds
-    (psp,) = removed_api_notes([("policy/v1beta1", "PodSecurityPolicy", "psp.yaml")])
-    assert "Kubernetes 1.25+ no longer serves" in psp and "no successor" in psp

@@ -62,7 +62,7 @@ def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
             argo["spec"]["syncPolicy"]["automated"]["prune"] = True
             w.kube.put(argo)
             kind, ns = "Application", "argocd"
-        app = Services(w.settings(forge="github", github_api_url=forge.github_api, github_token=FORGE_TOKEN))
+        app = Services(w.settings(**forge.settings()))
         try:
             with w.controllers() as sim:
                 sim.argo_interval = 1.0
@@ -189,7 +189,7 @@ def test_the_wizard_in_pull_request_mode_returns_the_follow_call(tmp_path: Path)
         w.kube.ensure_namespace("flux-system")
         w.kube.put(git_repository("flux-system", url, interval="1s"))
         w.kube.put(kustomization("flux-system", "./clusters/dev", "flux-system", interval="1s"))
-        app = Services(w.settings(forge="github", github_api_url=forge.github_api, github_token=FORGE_TOKEN))
+        app = Services(w.settings(**forge.settings()))
         try:
             with w.controllers():
                 assert app.cluster.wait("Kustomization", "flux-system", "flux-system", None, 30).outcome == "synced"

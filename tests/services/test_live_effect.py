@@ -43,7 +43,7 @@ def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
     the bootstrap) with a fake forge for pull requests."""
     for e in make_env(tmp_path, request.param):
         with FakeForge(e.world.remote.root, FORGE_TOKEN) as forge:
-            settings = e.world.settings(forge="github", github_api_url=forge.github_api, github_token=FORGE_TOKEN)
+            settings = e.world.settings(**forge.settings())
             e.app = Services(settings)
             e.forge = forge  # type: ignore[attr-defined]
             try:

@@ -1,27 +1,25 @@
-"""The deployment wizard: sessions that detect, ask, preview, write, deliver and verify."""
+"""The deployment wizard: sessions that detect, ask, preview, write, deliver and verify (the
+delivery of a shown preview is :mod:`gitops_mcp.services.wizard_delivery`)."""
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import logging
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from gitops_mcp import audit, caller
 from gitops_mcp.detection.models import PAGE_SIZE, Package
 from gitops_mcp.errors import GitOpsError, ReadOnlyError, UserInputError
-from gitops_mcp.manifests.write import WriteResult, write_manifest_file
+from gitops_mcp.manifests.write import write_manifest_file
 from gitops_mcp.questions import Question
 from gitops_mcp.services.prepare import Preparation
-from gitops_mcp.services.register import RegistrationService
 from gitops_mcp.services.repository import Repository
 from gitops_mcp.services.shared import Shared
-from gitops_mcp.services.verify import Verifier
+from gitops_mcp.services.wizard_delivery import SessionDelivery
 from gitops_mcp.sessions import flow
-from gitops_mcp.sessions.models import DeliveryResult, SessionState, SessionSummary, SessionView
+from gitops_mcp.sessions.models import SessionState, SessionSummary, SessionView
 from gitops_mcp.sessions.store import ConcurrentUpdateError, new_session_id
 from gitops_mcp.settings import Settings
 
@@ -35,8 +33,7 @@ class WizardService:
     def __init__(self, shared: Shared) -> None:
         self.shared = shared
         self.prep = Preparation(shared)
-        self.verifier = Verifier(shared)
-        self.registrar = RegistrationService(shared)
+        self.handover = SessionDelivery(shared)
 
     def start(
         self,
@@ -168,11 +165,11 @@ class WizardService:
         if state.context.source_url:
             return self._settle_remote(state, errors, state.context.source_url)
         try:
-            written = self._write_preview(state)
+            written = self.handover.write_local(state)
         except GitOpsError as exc:
             return self._ask_again(state, errors, "output_path", str(exc))
         try:
-            state.result = self._audited(state, written, Path(state.context.repo_root or "."))
+            state.result = self.handover.deliver(state, written, Path(state.context.repo_root or "."))
         except GitOpsError as exc:
             return self._back_to_preview(
                 state, errors, f"{exc} (the file is written in the working tree; answer delivery again to retry)"
@@ -191,7 +188,7 @@ class WizardService:
                     written = write_manifest_file(ws.root, state.preview.output_path, state.preview.yaml)
                 except GitOpsError as exc:
                     return self._ask_again(state, errors, "output_path", str(exc))
-                state.result = self._audited(state, written, ws.root, ws.tip)
+                state.result = self.handover.deliver(state, written, ws.root, ws.tip)
         except GitOpsError as exc:
             return self._back_to_preview(state, errors, f"{exc} (answer delivery again to retry)")
         state.status = "done"
@@ -214,99 +211,6 @@ class WizardService:
         state.step = "output"
         state.preview = None
         return state
-
-    @staticmethod
-    def _news(state: SessionState, res: WriteResult) -> str:
-        """The written diff, when it says more than the preview did (the file changed since)."""
-        assert state.preview is not None
-        same = res.diff == state.preview.diff or (res.created and not state.preview.file_exists)
-        return "" if same else res.diff
-
-    def _write_preview(self, state: SessionState) -> WriteResult:
-        assert state.preview is not None
-        if self.shared.settings.read_only:
-            raise ReadOnlyError("the server is read-only; nothing can be written")
-        if not state.context.repo_root:
-            raise UserInputError("the session has no local repository to write into")
-        self.shared.delivery.prepare_write(Path(state.context.repo_root), [state.preview.output_path])
-        return write_manifest_file(Path(state.context.repo_root), state.preview.output_path, state.preview.yaml)
-
-    def _audited(self, state: SessionState, res: WriteResult, root: Path, tip: str | None = None) -> DeliveryResult:
-        """:meth:`_deliver` with the session's intent as the reason its commits and pull request
-        give, and its line in the audit trail."""
-        who = caller.current()
-        ctx, answers = state.context, state.answers
-        record = functools.partial(
-            audit.entry,
-            principal=who.principal if who else state.principal,
-            tool=(who.tool if who and who.tool else "answer_questions"),
-            repository=ctx.source_url or ctx.repo_root,
-            paths=[res.path],
-            cluster=self.shared.cluster_name(answers.get("cluster"))
-            if answers.get("wait") or answers.get("register")
-            else None,
-        )
-        try:
-            with caller.because(ctx.intent):
-                result = self._deliver(state, res, root, tip)
-        except GitOpsError as exc:
-            self.shared.audit.write(record(outcome="failed", error=str(exc)))
-            raise
-        outcome = "ok" if result.changed else "no_changes"
-        self.shared.audit.write(record(outcome=outcome, commit_sha=result.commit_sha, pr_url=result.pr_url))
-        return result
-
-    def _deliver(self, state: SessionState, res: WriteResult, root: Path, tip: str | None = None) -> DeliveryResult:
-        """Deliver the file written in ``root`` (``tip``: a working tree of the clone cache at that commit)."""
-        assert state.preview is not None
-        choice = state.answers.get("delivery")
-        msg = (
-            f"{'Created' if res.created else 'Updated'} {res.path}"
-            if res.changed
-            else f"{res.path} already had exactly this content"
-        )
-        app, provider = state.answers.get("app_name", "app"), state.preview.provider
-        title = (
-            f"Deploy {app} with {provider}\n\nGenerated by gitops-mcp: "
-            f"{', '.join(o.kind for o in state.preview.objects)} in {res.path}."
-        )
-        if choice == "write":
-            if tip is not None and res.changed:  # no working tree of the caller's: kept for commit_and_push
-                kept = self.shared.delivery.keep_written(root, [res.path], title)
-                msg += f"; {kept.sentence()}" if kept else ""
-            return DeliveryResult(
-                action="write", file=res.path, changed=res.changed, diff=self._news(state, res), message=msg
-            )
-        if choice not in ("push", "pull_request"):
-            raise UserInputError(f"delivery {choice!r} is not available on this server")
-        commit = self.shared.delivery.commit_and_push(root, [res.path], title, mode=choice)
-        result = DeliveryResult(
-            action=choice,
-            file=res.path,
-            changed=commit.commit_sha is not None,
-            diff=self._news(state, res),
-            message=f"{msg}; {commit.message}",
-            commit_sha=commit.commit_sha,
-            branch=commit.branch,
-            pr_url=commit.pr_url,
-        )
-        if choice == "pull_request" and commit.pr_url:
-            result.follow = self.verifier.follow(state, commit.pr_url)
-        sha = commit.commit_sha or ((tip or self.verifier.head(root)) if commit.status == "no_changes" else None)
-        if choice == "push" and state.answers.get("register") is True:
-            pushed = commit.commit_sha if commit.status == "pushed" else None
-            reg = self.registrar.after_push(
-                root, res.path, state.preview.provider, pushed, state.answers.get("cluster")
-            )
-            result.registered = reg
-            result.message += f"; register: {reg.message}"
-            if not reg.ok:
-                result.live = False
-                return result  # the commit stays as it is; nothing else to wait for
-        if choice == "push" and state.answers.get("wait") and state.context.can_wait and sha:
-            result.live, note, result.verification = self.verifier.verify(state, sha)
-            result.message += f"; {note}"
-        return result
 
     def get(self, principal: str, session_id: str) -> SessionView:
         with self._here(self.shared.store.get(session_id, principal)) as state:

@@ -1,12 +1,14 @@
-"""The patch formats of the API server: JSON merge patch (RFC 7386) and JSON patch (RFC 6902);
-server-side apply (``application/apply-patch+yaml``) is :meth:`doubles.kube.store.Store.apply`."""
+"""The patch formats of the API server: JSON merge patch (RFC 7386), JSON patch (RFC 6902), and
+server-side apply's (``application/apply-patch+yaml``) request checks and merge; the apply itself,
+with its field managers' conflicts and ownership, is :meth:`doubles.kube.store.Store.apply`."""
 
 from __future__ import annotations
 
 import copy
 from typing import Any
 
-from doubles.kube.resources import ApiError
+from doubles.kube import rules
+from doubles.kube.resources import ApiError, Obj, Resource
 
 PATCH_TYPES = {
     "application/merge-patch+json",
@@ -88,3 +90,46 @@ def json_patch(doc: Any, ops: Any) -> Any:
         except (KeyError, IndexError, ValueError, TypeError) as exc:
             raise ApiError(422, "Invalid", f"JSON patch failed: {exc!r}") from None
     return doc
+
+
+def apply_request(r: Resource, ns: str | None, name: str, body: Any, manager: str) -> tuple[Obj, Obj]:
+    """An apply patch of ``r`` as the API server checks it (an object of that apiVersion and kind,
+    named as on the URL, in the URL's namespace, only fields the schema declares). (What it applies:
+    the body less the status of a resource with a status subresource; ``manager``'s managedFields
+    entry for it.)"""
+    if not isinstance(body, dict):
+        raise ApiError(400, "BadRequest", "an apply patch must be an object")
+    if body.get("apiVersion") != r.api_version or body.get("kind") != r.kind:
+        raise ApiError(
+            400,
+            "BadRequest",
+            f"the apiVersion and kind of an apply patch must be {r.api_version} {r.kind}, "
+            f"not {body.get('apiVersion')} {body.get('kind')}",
+        )
+    meta = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+    if meta.get("name") != name:
+        raise ApiError(
+            400, "BadRequest", f"the name of the object ({meta.get('name')}) does not match the name on the URL"
+        )
+    if r.namespaced and meta.get("namespace") not in (None, ns):
+        raise ApiError(400, "BadRequest", "the namespace of the object does not match the namespace on the URL")
+    rules.check_apply(r, ns, name, body)
+    applied = {k: v for k, v in body.items() if k != "status" or not r.status}
+    entry = {
+        "manager": manager,
+        "operation": "Apply",
+        "apiVersion": r.api_version,
+        "fieldsType": "FieldsV1",
+        "fieldsV1": rules.to_fields_v1(rules.field_paths(applied)),
+    }
+    return applied, entry
+
+
+def apply_merge(live: Any, applied: Any) -> Any:
+    """The applied configuration over the live object: maps merge, anything else is replaced."""
+    if not isinstance(applied, dict) or not isinstance(live, dict):
+        return copy.deepcopy(applied)
+    out = copy.deepcopy(live)
+    for k, v in applied.items():
+        out[k] = apply_merge(out.get(k), v)
+    return out

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from doubles.kube import events, rules, validate
-from doubles.kube.patch import PATCH_TYPES, json_patch, merge_patch
+from doubles.kube.patch import PATCH_TYPES, apply_merge, apply_request, json_patch, merge_patch
 from doubles.kube.resources import DEFAULT_RESOURCES, ApiError, Obj, Resource
 from doubles.kube.selectors import field_match, label_match
 
@@ -32,16 +32,6 @@ class Event:
     type: str
     res: Resource
     obj: Obj
-
-
-def _apply_merge(live: Any, applied: Any) -> Any:
-    """The applied configuration over the live object: maps merge, anything else is replaced."""
-    if not isinstance(applied, dict) or not isinstance(live, dict):
-        return copy.deepcopy(applied)
-    out = copy.deepcopy(live)
-    for k, v in applied.items():
-        out[k] = _apply_merge(out.get(k), v)
-    return out
 
 
 class Store:
@@ -262,32 +252,9 @@ class Store:
         does: a field another manager owns with another value is a 409 conflict unless ``force``
         (which takes it over), and a field this manager applied before and no longer applies
         (nor anyone else owns) is removed; each manager's fields are kept in its ``managedFields``
-        entry. Approximation: lists are atomic (replaced whole; no merge by key)."""
-        if not isinstance(body, dict):
-            raise ApiError(400, "BadRequest", "an apply patch must be an object")
-        if body.get("apiVersion") != r.api_version or body.get("kind") != r.kind:
-            raise ApiError(
-                400,
-                "BadRequest",
-                f"the apiVersion and kind of an apply patch must be {r.api_version} {r.kind}, "
-                f"not {body.get('apiVersion')} {body.get('kind')}",
-            )
-        meta = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
-        if meta.get("name") != name:
-            raise ApiError(
-                400, "BadRequest", f"the name of the object ({meta.get('name')}) does not match the name on the URL"
-            )
-        if r.namespaced and meta.get("namespace") not in (None, ns):
-            raise ApiError(400, "BadRequest", "the namespace of the object does not match the namespace on the URL")
-        rules.check_apply(r, ns, name, body)
-        applied = {k: v for k, v in body.items() if k != "status" or not r.status}
-        entry = {
-            "manager": manager,
-            "operation": "Apply",
-            "apiVersion": r.api_version,
-            "fieldsType": "FieldsV1",
-            "fieldsV1": rules.to_fields_v1(rules.field_paths(applied)),
-        }
+        entry. Approximation: lists are atomic (replaced whole; no merge by key). The request's
+        checks and the merge are :func:`doubles.kube.patch.apply_request` and ``apply_merge``."""
+        applied, entry = apply_request(r, ns, name, body, manager)
         with self.cond:
             if self._key(r, ns, name) not in self.objects:
                 new = copy.deepcopy(body)
@@ -297,7 +264,7 @@ class Store:
             body = events.to_core(body) if view != r else body
             old = self.get(r, ns, name)
             others, dropped = rules.take_over(old, body, manager, force)
-            new = _apply_merge(old, applied)
+            new = apply_merge(old, applied)
             for path in dropped:
                 rules.drop(new, path)  # no longer applied by anyone: gone
             new["metadata"]["managedFields"] = [*others, entry]
