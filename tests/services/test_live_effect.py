@@ -25,7 +25,7 @@ from gitops_mcp.providers.effects import MAX_LISTED, Effect, LiveEffect
 from gitops_mcp.remediation import Remove, SetImage
 from gitops_mcp.services import Services
 from gitops_mcp.settings import Settings
-from test_lifecycle import NS, Env, make_env
+from lifecycle_kit import NS, Env, make_env
 
 pytestmark = pytest.mark.skipif(
     shutil.which("kustomize") is None and shutil.which("kubectl") is None, reason="no kustomize or kubectl on PATH"
