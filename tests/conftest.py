@@ -45,6 +45,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+# Lines for the end of the run's report (the real-cluster testbed's versions, the flows' timings).
+# Under pytest-xdist each worker hands its own to the controller, which prints them.
+SUMMARY: list[str] = []
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    worker_output = getattr(session.config, "workeroutput", None)  # set in an xdist worker
+    if worker_output is not None:
+        worker_output["summary"] = list(SUMMARY)
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook, on the controller
+def pytest_testnodedown(node: Any, error: object) -> None:
+    SUMMARY.extend(f"[{node.gateway.id}] {line}" for line in getattr(node, "workeroutput", {}).get("summary", ()))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for line in SUMMARY:
+        terminalreporter.write_line(line)
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"

@@ -11,15 +11,19 @@ A failed test's report carries the controllers' last log lines and the Flux obje
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from conftest import SUMMARY
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "testbed"))
@@ -32,7 +36,6 @@ from gitops_testbed.procs import TestbedError  # noqa: E402
 REQUIRED = os.environ.get("GITOPS_MCP_REQUIRE_TESTBED") == "1"
 REUSE = os.environ.get("GITOPS_MCP_TESTBED_STATE")
 ADDONS = ["flux"]
-RAN_AGAINST: list[str] = []  # the versions line, repeated in the run's summary
 
 
 @dataclass
@@ -55,10 +58,38 @@ class Testbed:
         return json.loads(out)  # type: ignore[no-any-return]
 
 
+@contextmanager
+def build_lock() -> Iterator[None]:
+    """One build at a time when pytest-xdist workers each start a testbed: the others wait for it and
+    then find the binaries built (each `go build` is bounded by build.py's timeout)."""
+    build.CACHE.mkdir(parents=True, exist_ok=True)
+    with open(build.CACHE / ".build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def _unavailable(reason: str) -> None:
     if REQUIRED:
         pytest.fail(f"the testbed is required (GITOPS_MCP_REQUIRE_TESTBED=1) but {reason}", pytrace=False)
     pytest.skip(f"real-cluster testbed: {reason}")
+
+
+# The longest files (each mostly waits on the controllers), started first when pytest-xdist hands out
+# whole files (scripts/test: --dist loadfile), so that none of them is left to run at the end alone.
+LONGEST = ("test_fixture_packages.py", "test_flow_argocd.py", "test_flux.py", "test_flow.py", "test_live_effect.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return  # one process: the order does not matter
+
+    def rank(item: pytest.Item) -> int:
+        path = item.path
+        if path.parent.name != "realcluster" or path.parent.parent != ROOT / "tests":
+            return len(LONGEST) + 1
+        return LONGEST.index(path.name) if path.name in LONGEST else len(LONGEST)
+
+    items.sort(key=rank)  # stable: each file's tests keep their order
 
 
 @pytest.fixture(scope="session")
@@ -74,6 +105,8 @@ def testbed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
             names = stack.components(ADDONS)
             if not REQUIRED and build.missing(names):
                 _unavailable(f"not built ({', '.join(build.missing(names))}): run scripts/testbed build")
+            with build_lock():
+                build.build(names, log=lambda m: None)
             state = tmp_path_factory.mktemp("testbed")
             started = True
             plane = stack.up(ADDONS, state, log=lambda m: None)
@@ -82,7 +115,7 @@ def testbed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         _unavailable(f"it could not start: {e}")
     versions = ", ".join(f"{k} {v}" for k, v in plane.info.items() if k.endswith(("controller", "kubernetes", "flux")))
     line = f"real-cluster testbed: {versions}; started in {plane.info.get('start_s', '?')} s at {plane.server}"
-    RAN_AGAINST.append(line)
+    SUMMARY.append(line)  # repeated at the end of the run
     tr = request.config.pluginmanager.get_plugin("terminalreporter")
     capman = request.config.pluginmanager.get_plugin("capturemanager")
     if tr is not None and capman is not None:
@@ -100,13 +133,6 @@ def testbed_tools_on_path(testbed: Testbed, monkeypatch: pytest.MonkeyPatch) -> 
     """The server's preflight runs the testbed's kustomize 5 and helm 4 (it takes them from PATH)."""
     tools = {Path(testbed.plane.bin(b)).parent for b in ("kustomize", "helm", "kubectl")}
     monkeypatch.setenv("PATH", os.pathsep.join([*sorted(map(str, tools)), os.environ["PATH"]]))
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    from .flow import TIMINGS  # the flows' scenarios, timed
-
-    for line in RAN_AGAINST + TIMINGS:
-        terminalreporter.write_line(line)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -152,14 +178,16 @@ def argocd(testbed: Testbed, request: pytest.FixtureRequest) -> Testbed:
         try:
             if not REQUIRED and build.missing(list(build.LAYERS["argocd"])):
                 _unavailable("Argo CD is not built: run scripts/testbed build argocd")
-            plane.bins.update(
-                {k: str(v) for k, v in build.build(list(build.LAYERS["argocd"]), log=lambda m: None).items()}
-            )
+            with build_lock():
+                built = build.build(list(build.LAYERS["argocd"]), log=lambda m: None)
+            plane.bins.update({k: str(v) for k, v in built.items()})
             argo.start_argocd(plane)
         except (TestbedError, build.BuildError, OSError, subprocess.SubprocessError) as e:
             _unavailable(f"Argo CD could not start: {e}")
     line = (f"real-cluster testbed: Argo CD {plane.info['argocd']} (application-controller, repo-server), "
             f"started in {plane.info.get('argocd_start_s', '?')} s")  # fmt: skip
+    if line not in SUMMARY:
+        SUMMARY.append(line)
     tr = request.config.pluginmanager.get_plugin("terminalreporter")
     if tr is not None:
         tr.write_line(line)

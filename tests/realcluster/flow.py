@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from conftest import SUMMARY
 from doubles.forge import FakeForge
 from gitops_mcp.cluster.ops import Follow, WaitResult
 from gitops_mcp.remediation import SetImage
@@ -19,7 +20,6 @@ from .conftest import Testbed
 from .world import IMAGE, RealWorld
 
 FORGE_TOKEN = "ghp_" + "R" * 36
-TIMINGS: list[str] = []  # "<scenario>: <seconds>", printed at the end of the run (conftest's summary)
 
 
 @contextmanager
@@ -27,7 +27,7 @@ def timed(scenario: str) -> Iterator[None]:
     t0 = time.monotonic()
     yield
     line = f"{scenario}: {time.monotonic() - t0:.1f} s"
-    TIMINGS.append(line)
+    SUMMARY.append(line)  # "<scenario>: <seconds>", printed at the end of the run
     print(line)
 
 

@@ -8,7 +8,8 @@ the deployment counts as not checkable, never as working. A table of verdicts is
 Flux: a bootstrapped fixture gets what `flux bootstrap` leaves (its GitRepository flux-system,
 without the committed Flux install, and a Kustomization applying its cluster directory), one fixture
 at a time (the names are the fixtures' own); the others are applied with the wizard's `register`.
-Argo CD: each deployment is registered (nothing in the cluster applies the output directory)."""
+Argo CD: each deployment is registered (nothing in the cluster applies the output directory), the
+fixtures one after another, then all of them are waited for at once."""
 
 from __future__ import annotations
 
@@ -236,43 +237,51 @@ def deploy(w: RealWorld, app: Any, fixture: str, package: str, engine: str) -> D
     return dep
 
 
-def settle(w: RealWorld, deps: list[Deployment], engine: str, boot: str | None) -> None:
-    """Ask the controllers to fetch the last push now, then wait (bounded) until every deployment is
-    Ready at it, or failed for good: in words that do not change (a refused apply, a failed build or
-    install), for a reason of the testbed's, or behind another deployment that failed so."""
-    head = w.head()
-    assert head is not None
+def settle(waiting: list[tuple[RealWorld, list[Deployment]]], engine: str, boot: str | None) -> None:
+    """Ask the controllers to fetch each world's last push now, then wait (bounded) until every
+    deployment is Ready at it, or failed for good: in words that do not change (a refused apply, a
+    failed build or install), for a reason of the testbed's, or behind another deployment of its
+    world that failed so. Several worlds are waited for together (Argo CD: every fixture's
+    Applications at once, each against its own repository's head)."""
+    tb = waiting[0][0].tb
+    heads: dict[int, str] = {}
+    for w, deps in waiting:
+        head = w.head()
+        assert head is not None
+        heads.update({id(d): head for d in deps})
     if engine == "flux":
-        w.tb.kubectl("annotate", "--overwrite", "-n", "flux-system", "gitrepositories", "--all",
-                     f"reconcile.fluxcd.io/requestedAt={time.time()}")  # fmt: skip
-    pending = [d for d in deps if d.targets]
+        tb.kubectl("annotate", "--overwrite", "-n", "flux-system", "gitrepositories", "--all",
+                   f"reconcile.fluxcd.io/requestedAt={time.time()}")  # fmt: skip
+    world_of = {id(d): deps for _, deps in waiting for d in deps}
+    pending = [d for _, deps in waiting for d in deps if d.targets]
     deadline = time.monotonic() + WAIT_S
     while pending:
         late = time.monotonic() > deadline
         for d in list(pending):
+            head = heads[id(d)]
             seen = [
-                observe_flux(w.tb, k, n, ns, head) if engine == "flux" else observe_app(w.tb, n, head)
+                observe_flux(tb, k, n, ns, head) if engine == "flux" else observe_app(tb, n, head)
                 for k, n, ns in d.targets
             ]
             d.seen = next((s for s in seen if not s.ready), Observed(True, ""))
             msg = d.seen.message
             if boot and "is not in the cluster" in msg:  # what the bootstrap's directory would apply
-                parent = observe_flux(w.tb, "Kustomization", "flux-system", "flux-system", head)
+                parent = observe_flux(tb, "Kustomization", "flux-system", "flux-system", head)
                 if not parent.ready and (parent.blocked or any(t in parent.message for t in TERMINAL)):
                     d.seen = Observed(False, f"{msg}: the bootstrap's {parent.message}", parent.blocked)
             after = re.search(r"dependency '[^/']+/([^']+)' is not ready", msg)
             d.via = next(
-                (o for o in deps if after and o is not d and after.group(1) in [t[1] for t in o.targets]), None
+                (o for o in world_of[id(d)] if after and o is not d and after.group(1) in [t[1] for t in o.targets]),
+                None,
             )
             settled = d.via is not None and d.via not in pending and not (d.via.seen and d.via.seen.ready)
             if d.seen.ready or d.seen.blocked or settled or late or any(t in d.seen.message for t in TERMINAL):
                 pending.remove(d)
         if pending:
-            if engine == "argocd":
-                for d in pending:
-                    for _, n, _ in d.targets:
-                        w.tb.kubectl("annotate", "--overwrite", "-n", "argocd", "application", n,
-                                     "argocd.argoproj.io/refresh=normal")  # fmt: skip
+            if engine == "argocd":  # one refresh request for all of them
+                names = [n for d in pending for _, n, _ in d.targets]
+                tb.kubectl("annotate", "--overwrite", "-n", "argocd", "application", *names,
+                           "argocd.argoproj.io/refresh=normal")  # fmt: skip
             time.sleep(3)  # polling several controllers' objects; each read is bounded
 
 
@@ -310,6 +319,7 @@ def test_the_fixtures_own_packages_reach_ready_or_the_preview_says_why(
         tb.plane.apply(repository_secret(creds, f"{remote.base}/", USER, TOKEN, prefix=True))
         request.addfinalizer(lambda: tb.kubectl("delete", "secret", creds, "-n", NAMESPACE, "--ignore-not-found"))
     results: list[Deployment] = []
+    waiting: list[tuple[RealWorld, list[Deployment]]] = []
     for fixture, (boot, packages) in DEPLOYS.items():
         w = fixture_world(tb, tmp_path / fixture, remote, fixture)
         try:
@@ -318,11 +328,16 @@ def test_the_fixtures_own_packages_reach_ready_or_the_preview_says_why(
             app = w.app()
             deps = [deploy(w, app, fixture, p, engine) for p in packages if supported(engine, p, w)]
             app.close()
-            settle(w, deps, engine, boot if engine == "flux" else None)
             results += deps
+            if engine == "flux":  # one fixture at a time: a bootstrap's objects are the fixture's own names
+                settle([(w, deps)], engine, boot)
+            else:  # nothing is torn down: the next fixture is deployed while this one syncs
+                waiting.append((w, deps))
         finally:
             if engine == "flux":
                 teardown_flux(w)
+    if waiting:
+        settle(waiting, engine, None)
     TABLE.extend(results)
     print(table(results))
     silent = [d for d in results if d.verdict == "silent"]
