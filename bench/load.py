@@ -7,7 +7,11 @@ clients on this 2-core machine, for both stores, the load generator in the same 
 calls. Where the time goes: the CPU the server process and the load generator each spend per
 call (from the kernel's accounting), printed beside the latencies.
 
-    .venv/bin/python bench/load.py [--clients 50] [--calls 10] [--stores sqlite,redis]
+    .venv/bin/python bench/load.py [--clients 50] [--calls 10] [--stores sqlite,redis] [--legacy]
+
+The clients speak the SDK's default 2026 protocol (one self-contained POST a call, the same path
+in stateful and stateless HTTP); ``--legacy``: the 2025 initialize handshake, as hosts speak
+today, which stateless HTTP serves on a new transport for every request.
 """
 
 from __future__ import annotations
@@ -96,19 +100,26 @@ def line(name: str, m: Measured, base: Measured | None = None) -> str:
     )
 
 
-async def measure(pid: int, url: str, repo: Path, clients: int, calls: int, freeze: bool) -> tuple[bool, list[str]]:
+async def measure(
+    pid: int, url: str, repo: Path, clients: int, calls: int, freeze: bool, legacy: bool
+) -> tuple[bool, list[str]]:
     def ls(i: int, n: int) -> tuple[str, dict[str, object]]:
         return "list_sessions", {}
 
     def start(i: int, n: int) -> tuple[str, dict[str, object]]:
         return "start_deployment", {"repo_path": str(repo), "provider": "flux"}
 
-    tok = lambda i: TOKEN  # noqa: E731
-    f = freeze
-    one_start = await measured(pid, lambda go: run_clients(url, 1, calls, start, tok, on_start=go, freeze=f))
-    many_start = await measured(pid, lambda go: run_clients(url, clients, 1, start, tok, on_start=go, freeze=f))
-    one_ls = await measured(pid, lambda go: run_clients(url, 1, calls * 5, ls, tok, on_start=go, freeze=f))
-    many_ls = await measured(pid, lambda go: run_clients(url, clients, calls, ls, tok, on_start=go, freeze=f))
+    def clients_making(
+        n: int, each: int, call: Callable[[int, int], tuple[str, dict[str, object]]]
+    ) -> Callable[[Callable[[], None]], Awaitable[LoadResult]]:
+        return lambda go: run_clients(
+            url, n, each, call, lambda i: TOKEN, on_start=go, freeze=freeze, legacy=lambda i: legacy
+        )
+
+    one_start = await measured(pid, clients_making(1, calls, start))
+    many_start = await measured(pid, clients_making(clients, 1, start))
+    one_ls = await measured(pid, clients_making(1, calls * 5, ls))
+    many_ls = await measured(pid, clients_making(clients, calls, ls))
     out = [
         line("start_deployment, 1 client", one_start),
         line(f"start_deployment, {clients} at once", many_start, one_start),
@@ -131,6 +142,7 @@ def main() -> None:
         action="store_true",
         help="leave the load generator's garbage collector as Python sets it (see tests/loadgen.py)",
     )
+    ap.add_argument("--legacy", action="store_true", help="clients speak the 2025 initialize handshake")
     a = ap.parse_args()
     stores = a.stores.split(",")
     if "redis" in stores and REDIS_SERVER is None:
@@ -148,13 +160,15 @@ def main() -> None:
             configs["Redis (stateless HTTP)"] = {"GITOPS_MCP_SESSION_STORE": redis.url}
         print(
             f"{a.clients} clients, {os.cpu_count()} cores, load generator in this process"
-            f"{' (its collector as Python sets it)' if a.no_freeze else ''}; load average {load_average()}"
+            f"{' (its collector as Python sets it)' if a.no_freeze else ''}"
+            f"; {'2025 protocol (initialize handshake)' if a.legacy else '2026 protocol'}"
+            f"; load average {load_average()}"
         )
         met = True
         for name, env in configs.items():
             srv = stack.enter_context(ServerProcess(tmp, env={**base, **env}))
             assert srv.proc is not None
-            ok, out = anyio.run(measure, srv.proc.pid, srv.url, repo, a.clients, a.calls, not a.no_freeze)
+            ok, out = anyio.run(measure, srv.proc.pid, srv.url, repo, a.clients, a.calls, not a.no_freeze, a.legacy)
             srv.stop()
             print(name)
             print("\n".join(out))

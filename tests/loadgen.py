@@ -44,6 +44,13 @@ class LoadResult:
         return self.pct(95)
 
 
+def _cause(exc: BaseException) -> str:
+    """What went wrong, from inside the task groups around it (the SDK's transport runs in one)."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return f"{type(exc).__name__}: {exc}"
+
+
 def _http(token: str | None) -> Any:
     import httpx2
 
@@ -100,7 +107,7 @@ async def run_clients(
                             if problem:
                                 result.failures.append(f"client {i} {tool}: {problem}")
         except Exception as exc:  # a connection that fails is a failed call, not a crash of the run
-            result.failures.append(f"client {i}: {type(exc).__name__}: {exc}")
+            result.failures.append(f"client {i}: {_cause(exc)}")
         finally:
             if not counted:
                 arrived()

@@ -4,6 +4,7 @@ reconnecting after a restart with the sessions kept, and concurrent answers from
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from gitops_mcp.errors import NotFoundError, StoreUnavailable
 from gitops_mcp.services import Services
 from gitops_mcp.sessions.backends import open_store
 from gitops_mcp.sessions.models import SessionContext, SessionState
-from gitops_mcp.sessions.redis_store import RedisSessionStore
+from gitops_mcp.sessions.redis_store import PAGE, RedisSessionStore
 from gitops_mcp.sessions.sqlite_store import SqliteSessionStore
 from gitops_mcp.sessions.store import new_session_id
 from gitops_mcp.settings import Settings, parse_redis_url
@@ -81,6 +82,34 @@ def test_redis_itself_expires_idle_sessions(redis_server: RedisServer) -> None:
     assert r.zscore(index, s.id) is None  # ... until a listing drops it
     with pytest.raises(NotFoundError):
         store.get(s.id, "me")
+
+
+def test_a_listing_reads_each_page_in_one_round_trip(redis_server: RedisServer) -> None:
+    """Ids and fields of a page come in one reply, and a short page is the last: a worker thread
+    waits for the GIL again after each round trip (start_deployment counts its caller's sessions)."""
+    ticks = itertools.count(1_000_000.0)  # one tick a call: the newest first, no two at the same time
+    store = RedisSessionStore(
+        parse_redis_url(redis_server.url), 3600, lambda: next(ticks), prefix=f"rt-{new_session_id()}:"
+    )
+    made = [store.create(state("many")).id for _ in range(2 * PAGE + 20)]
+    one = store.create(state("one")).id
+    store.summaries("none")  # the script is loaded (a first call may find Redis without it)
+    sent: list[str] = []
+    real = store._redis.execute_command
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        sent.append(str(args[0]))
+        return real(*args, **kwargs)
+
+    store._redis.execute_command = counted  # type: ignore[method-assign]
+    assert [s.session_id for s in store.summaries("many", 1 << 30)] == made[::-1]
+    assert sent == ["EVALSHA"] * 3  # 50, 50, then 20: no fourth call to find the end
+    sent.clear()
+    assert [s.id for s in store.list("many", limit=PAGE + 10)] == made[::-1][: PAGE + 10] and len(sent) == 2
+    sent.clear()
+    assert [s.session_id for s in store.summaries("one")] == [one] and sent == ["EVALSHA"]
+    sent.clear()
+    assert store.summaries("none") == [] and sent == ["EVALSHA"]
 
 
 def test_password_from_the_url_or_the_environment_and_never_shown(

@@ -63,9 +63,13 @@ Slots = Literal["default", "local", "store"]
 def _limiter(slots: Slots) -> anyio.CapacityLimiter | None:
     """``local``: calls that only compute (no network, no waiting) share a few threads: forty
     threads all holding out for the GIL cost twice the CPU of four (50 session starts at once:
-    1.3-1.5 s of server CPU with the default pool, 0.7 s with four). ``store``: short reads of a
-    networked session store (Redis) share a few more of their own (bench/load.py, 50 clients
-    listing sessions: p95 and server CPU per call lower with 8 than with 40). Calls that wait
+    1.3-1.5 s of server CPU with the default pool, 0.7 s with four). ``store``: calls on a
+    networked session store (Redis), which may wait on it (Redis down: a timeout), share a few
+    more of their own: its short reads (bench/load.py, 50 clients listing sessions: p95 and server
+    CPU per call lower with 8 than with 40) and a session started on a local directory (it
+    computes, then makes two or three round trips). On the default pool, 50 such starts at once
+    made 39 new threads that handed the GIL to each other ~2,000 times a call (voluntary context
+    switches; 60 with 8 threads) for 29 ms of server CPU a call, twice SQLite's. Calls that wait
     keep the default pool."""
     if slots == "default":
         return None

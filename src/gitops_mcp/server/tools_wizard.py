@@ -79,9 +79,19 @@ def register(tools: ToolSet, svc: Services, settings: Settings) -> None:
         delivery; Argo CD argocd_namespace, project, sync_policy; Flux flux_namespace, interval,
         prune."""
         principal = current_principal()
-        computes = local and svc.shared.computes_only(repo_path, asks_cluster=True)
+        # detection and the first questions only compute (no clone, no cluster): a few threads, not
+        # the default forty (see common.run); with Redis the store's, as its round trips may wait
+        computes = svc.shared.computes_only(repo_path, asks_cluster=True)
         view = await run(
-            svc.wizard.start, principal, repo_path, intent, provider, answers, accept_defaults, local=computes
+            svc.wizard.start,
+            principal,
+            repo_path,
+            intent,
+            provider,
+            answers,
+            accept_defaults,
+            local=local and computes,
+            slots="store" if computes else "default",
         )
         if not ask_inline:
             return compact(view)

@@ -74,15 +74,21 @@ redis.call('ZREM', KEYS[2], ARGV[2])
 return 1
 """
 
-_ROWS = """
+_PAGE = """
+local ids = redis.call('ZREVRANGE', KEYS[1], ARGV[1], ARGV[2])
 local rows = {}
-for i, key in ipairs(KEYS) do
-  rows[i] = redis.call('HMGET', key, unpack(ARGV))
+for i, id in ipairs(ids) do
+  rows[i] = redis.call('HMGET', ARGV[3] .. id, unpack(ARGV, 4))
 end
-return cjson.encode(rows)
+return cjson.encode({ids, rows})
 """
-"""For listing: the fields ARGV of each session hash KEYS, as one JSON text (a missing one: false). One
-reply to read instead of one per session: redis-py's parsing of 21 replies was most of a listing's CPU."""
+"""For listing, in one reply: the ids ARGV[1]..ARGV[2] of the index KEYS[1], newest first, and the
+fields ARGV[4..] of each one's hash ``ARGV[3]<id>`` (a missing one: false). One round trip per page
+instead of two, and no third to find the end (a short page is the last): a listing's CPU was
+mostly redis-py parsing replies, and every round trip from a worker thread waits for the GIL again
+(bench/load.py: a start_deployment made 6 of them, reading its caller's sessions to count the open
+ones). The hashes are not declared keys, as Redis Cluster would have them: they share the index's
+hash tag, so they are in its slot on the same node."""
 
 _CONNECT_PREFIX = re.compile(r"^Error \S+ connecting to \S+:\d+\.\s*")
 
@@ -125,7 +131,7 @@ class RedisSessionStore:
         self._create = self._redis.register_script(_CREATE)
         self._save = self._redis.register_script(_SAVE)
         self._delete = self._redis.register_script(_DELETE)
-        self._rows = self._redis.register_script(_ROWS)
+        self._page = self._redis.register_script(_PAGE)
 
     def describe(self) -> str:
         return f"Redis {self.target.describe()}"
@@ -171,13 +177,6 @@ class RedisSessionStore:
         return StoreUnavailable(
             f"session store unavailable: {what}; the session tools need it, the other tools still work"
         )
-
-    def _hmget(self, keys: Sequence[str], fields: Sequence[str]) -> builtins.list[builtins.list[Any]]:
-        """The ``fields`` of each hash in ``keys`` (None where missing), in one script call."""
-        if not keys:
-            return []
-        rows: builtins.list[builtins.list[Any]] = json.loads(self._rows(keys=list(keys), args=list(fields)))
-        return [[None if v is False else v for v in row] for row in rows]
 
     # -- operations -----------------------------------------------------------------------------------
     def create(self, state: SessionState) -> SessionState:
@@ -246,16 +245,17 @@ class RedisSessionStore:
         with self._redis_call():
             while len(out) < limit:
                 page = min(PAGE, limit - len(out))  # as many as are still wanted: each costs a read and a parse
-                ids: builtins.list[str] = self._redis.zrevrange(ikey, start, start + page - 1)  # type: ignore[assignment]
-                if not ids:
+                ids, rows = json.loads(self._page(keys=[ikey], args=[start, start + page - 1, f"{base}:s:", *wanted]))
+                if not ids:  # cjson writes an empty table as {}
                     break
-                rows = self._hmget([f"{base}:s:{sid}" for sid in ids], wanted)
-                gone = [sid for sid, row in zip(ids, rows, strict=True) if row[0] is None]
+                gone = [sid for sid, row in zip(ids, rows, strict=True) if row[0] is False]
                 if gone:
                     self._redis.zrem(ikey, *gone)
                 for sid, row in zip(ids, rows, strict=True):
                     if row[0] == principal and float(row[2]) > now and len(out) < limit:
-                        out.append((sid, [float(row[1]), float(row[2]), *row[3:]]))
+                        out.append((sid, [float(row[1]), float(row[2]), *(None if v is False else v for v in row[3:])]))
+                if len(ids) < page:
+                    break  # the index has no more
                 start += len(ids) - len(gone)
         return out
 
