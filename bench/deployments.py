@@ -106,9 +106,9 @@ def judge(repo: Repo, origin: str, pkg: dict[str, Any], provider: str, view: Any
     problems: list[tuple[str, list[str]]] = []  # (problem, words the notes must hold to name it)
     path, ptype = pkg["path"], pkg["type"]
     built = repo.build(path) if ptype in ("kustomize", "manifests") else []
-    declared = {n or (x.get("metadata") or {}).get("namespace") for x, n in built if x.get("kind") not in CLUSTER_KINDS}
-    unplaced = None in declared
-    declared.discard(None)
+    spaces = {n or (x.get("metadata") or {}).get("namespace") for x, n in built if x.get("kind") not in CLUSTER_KINDS}
+    unplaced = None in spaces
+    declared: set[str] = {n for n in spaces if n is not None}
     creates = {(x.get("metadata") or {}).get("name") for x, _ in built if x.get("kind") == "Namespace"}
     creates |= {(d.get("metadata") or {}).get("name") for d in gen if d.get("kind") == "Namespace"}
     boots = repo.flux_bootstraps()
@@ -133,7 +133,7 @@ def judge(repo: Repo, origin: str, pkg: dict[str, Any], provider: str, view: Any
         if d.get("kind") == "HelmRelease" and (spec.get("install") or {}).get("createNamespace"):
             creates.add(spec.get("targetNamespace"))
         if d.get("kind") == "Application":
-            dest = (spec.get("destination") or {}).get("namespace")
+            dest = str((spec.get("destination") or {}).get("namespace"))  # None reads "None", as before
             needed |= {dest} if (unplaced or ptype not in ("kustomize", "manifests")) else set()
             if "CreateNamespace=true" in ((spec.get("syncPolicy") or {}).get("syncOptions") or []):
                 creates.add(dest)

@@ -87,7 +87,10 @@ def seed_repo(remote: GitHttpServer, root: Path) -> tuple[Path, str]:
     work = root / "work"
     (work / "apps").mkdir(parents=True)
     env = remote.client_env(USER)
-    git = lambda *a: subprocess.run(["git", *a], cwd=work, env=env, check=True, capture_output=True)  # noqa: E731
+
+    def git(*a: str) -> None:
+        subprocess.run(["git", *a], cwd=work, env=env, check=True, capture_output=True)
+
     git("init", "-q", "-b", "main")
     (work / "apps/cm.yaml").write_text(CM)
     git("add", "-A")
@@ -119,6 +122,7 @@ def timed_runs(tb: Plane, target: Target, work: Path, settings: Settings, runs: 
             rv = json.loads(tb.kubectl("get", kind.lower(), name, "-n", ns, "-o", "json"))["metadata"]
             start = time.perf_counter()
             sha = delivery.commit_and_push(work, ["apps/cm.yaml"], f"change {i}").commit_sha
+            assert sha is not None, "the change made no commit"
             obs = Observer(tb, target, sha, rv["resourceVersion"])
             obs.start()
             obs.opened.wait(10)

@@ -77,12 +77,12 @@ def main() -> None:
                     times["cold"].append(remediate(cold, None))
                     cold.close()
             app.close()
-    local, warm, cold = (statistics.median(times[k]) for k in ("local", "warm", "cold"))
+    t_local, t_warm, t_cold = (statistics.median(times[k]) for k in ("local", "warm", "cold"))
     print(
         f"remediation end to end (owner -> edit -> push -> reconcile -> wait -> live check), {runs} runs each:\n"
         f"  local clone (repo_path):            {ms(times['local'])} (target <= 5000 ms)\n"
-        f"  git URL, warm cache (no repo_path): {ms(times['warm'])}: {warm / local:.2f}x local (target <= 1.5x)\n"
-        f"  git URL, cold (first use):          {ms(times['cold'])}: {cold / local:.2f}x local"
+        f"  git URL, warm cache (no repo_path): {ms(times['warm'])}: {t_warm / t_local:.2f}x local (target <= 1.5x)\n"
+        f"  git URL, cold (first use):          {ms(times['cold'])}: {t_cold / t_local:.2f}x local"
     )
 
 
