@@ -55,7 +55,7 @@ SessionId = Annotated[str, Field(description="From start_deployment")]
 
 
 LOCAL_SLOTS = 4
-STORE_SLOTS = 8
+STORE_SLOTS = 4
 _limiters: dict[str, anyio.CapacityLimiter] = {}
 Slots = Literal["default", "local", "store"]
 
@@ -64,13 +64,14 @@ def _limiter(slots: Slots) -> anyio.CapacityLimiter | None:
     """``local``: calls that only compute (no network, no waiting) share a few threads: forty
     threads all holding out for the GIL cost twice the CPU of four (50 session starts at once:
     1.3-1.5 s of server CPU with the default pool, 0.7 s with four). ``store``: calls on a
-    networked session store (Redis), which may wait on it (Redis down: a timeout), share a few
-    more of their own: its short reads (bench/load.py, 50 clients listing sessions: p95 and server
-    CPU per call lower with 8 than with 40) and a session started on a local directory (it
-    computes, then makes two or three round trips). On the default pool, 50 such starts at once
-    made 39 new threads that handed the GIL to each other ~2,000 times a call (voluntary context
-    switches; 60 with 8 threads) for 29 ms of server CPU a call, twice SQLite's. Calls that wait
-    keep the default pool."""
+    networked session store (Redis), which may wait on it (Redis down: a timeout), share a few of
+    their own: its short reads and a session started on a local directory (it computes, then
+    makes two or three round trips). Every thread past the first that wants the GIL takes it at
+    each system call of another (detection reads and stats files): bench/load.py, Redis, 50
+    starts at once, server CPU per call and p95: 40 threads (the default pool) ~29 ms, 1.2-1.3 s;
+    8: 18.7 ms, 954-974 ms; 4: 11-14 ms, 683-703 ms (20,000-34,000 voluntary context switches
+    per 50 starts with 8, 4,000-17,000 with 4); 50 clients listing sessions: the same with 8, 4
+    or 2. Calls that wait keep the default pool."""
     if slots == "default":
         return None
     if slots not in _limiters:
