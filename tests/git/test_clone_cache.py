@@ -16,7 +16,7 @@ import pytest
 
 from conftest import git, make_repo
 from doubles.git_remote import GitHttpServer
-from gitops_mcp.errors import GitOpsError, PathNotAllowedError, UserInputError
+from gitops_mcp.errors import GitAuthError, GitError, GitOpsError, PathNotAllowedError, UserInputError
 from gitops_mcp.git.cache import MARKER, CloneCache, cache_key, cache_name
 from gitops_mcp.git.remote import check_repo_path, parse_remote
 from gitops_mcp.git.safety import git_argv
@@ -166,3 +166,26 @@ def test_symlinked_destination_is_refused(tmp_path: Path) -> None:
     with pytest.raises(GitOpsError):
         cache.clone("https://github.com/org/repo.git")
     assert elsewhere.is_dir() and not any(elsewhere.iterdir())
+
+
+def test_a_missing_repository_is_not_taken_for_refused_credentials(tmp_path: Path) -> None:
+    """git's message names the URL; "401" or "403" in it (a port, a path) is not a refusal. Wrong
+    credentials still are."""
+    with GitHttpServer(tmp_path / "srv", users={"x-access-token": TOKEN}) as srv:
+
+        def settings(token: str) -> Settings:
+            return Settings(
+                allowed_roots=[tmp_path / "roots"],
+                cache_dir=tmp_path / f"cache-{token[:4]}",
+                git_token=token,
+                allowed_git_hosts=[f"127.0.0.1:{srv.port}"],
+                git_allow_http=True,
+            )
+
+        missing = srv.url("org/app-401-403.git")
+        with pytest.raises(GitError, match="not found") as e:
+            CloneCache(settings(TOKEN)).clone(missing)
+        assert not isinstance(e.value, GitAuthError)
+        srv.create_repo("org/app-401-403.git")
+        with pytest.raises(GitAuthError, match="was refused"):
+            CloneCache(settings("wrong-token-0123456789")).clone(missing)

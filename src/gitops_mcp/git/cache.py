@@ -40,6 +40,16 @@ from gitops_mcp.paths import check_relative
 from gitops_mcp.scrub import scrub
 from gitops_mcp.settings import Settings
 
+# git's own words for a remote that wants (other) credentials: 401 without usable ones, 403 with wrong
+# ones. Matched on those phrases only: the URL in the message may hold "401" in a port or a path.
+_REFUSED = re.compile(r"Authentication failed|could not read (?:Username|Password)|returned error: 40[13]\b")
+
+
+def refused(git_stderr: str) -> bool:
+    """Whether a failed clone or fetch was refused for its credentials (not missing, not unreachable)."""
+    return _REFUSED.search(git_stderr) is not None
+
+
 __all__ = ["MARKER", "CloneCache", "cache_key", "cache_name"]
 _UNSAFE = re.compile(r"[^a-z0-9._-]+")
 _STARTED = time.time()
@@ -224,7 +234,7 @@ class CloneCache:
                 runner.execute(argv, env=env, kill_after_timeout=self.settings.git_timeout_seconds)
             except git.GitCommandError as exc:
                 text = scrub(str(exc.stderr))
-                if any(s in text for s in ("Authentication failed", "could not read Username", "401", "403")):
+                if refused(text):
                     raise GitAuthError(f"cloning {remote.url} was refused: set GITOPS_MCP_GIT_TOKEN") from None
                 raise GitError(f"cloning {remote.url} failed: {text[-1000:]}") from None
             marker = {"key": cache_key(remote), "url": remote.url}
