@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -13,6 +14,8 @@ from pathlib import Path
 from types import TracebackType
 
 from doubles.procs import terminate
+
+_LISTENING = re.compile(r"Uvicorn running on https?://\S+:(\d+)")
 
 
 def free_port() -> int:
@@ -41,7 +44,12 @@ def server_env(tmp_path: Path, extra: Mapping[str, str] | None = None) -> dict[s
 
 
 class ServerProcess:
-    """``gitops-mcp serve --transport http|sse`` on a free loopback port; ready when uvicorn says so."""
+    """``gitops-mcp serve --transport http|sse`` on a loopback port; ready when uvicorn says it listens.
+
+    Without ``port`` the server binds port 0 and the port is read from uvicorn's "Uvicorn running on"
+    line, which it writes once the socket listens: no other process can take the port in between (as
+    with a port picked free beforehand, with tests in several processes), and "Application startup
+    complete", written before the bind, is not taken for ready."""
 
     def __init__(
         self,
@@ -53,7 +61,7 @@ class ServerProcess:
         own_group: bool = False,
     ) -> None:
         self.own_group = own_group  # a process group of its own: kill_group() takes its git children too
-        self.port = port or free_port()
+        self.port = port or 0  # 0 until the server says which port it bound
         self.transport = transport
         self.env = server_env(tmp_path, env)
         self.args = args or []
@@ -70,7 +78,9 @@ class ServerProcess:
         assert self.proc is not None and self.proc.stderr is not None
         for line in self.proc.stderr:
             self.stderr.append(line)
-            if "Uvicorn running on" in line or "Application startup complete" in line:
+            listening = _LISTENING.search(line)
+            if listening:
+                self.port = int(listening.group(1))
                 self._ready.set()
         self._exited.set()
         self._ready.set()

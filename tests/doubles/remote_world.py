@@ -129,9 +129,9 @@ class RemoteWorld:
         return url
 
     # -- the server and its callers ---------------------------------------------------------------------------
-    def server(self, **extra: str) -> ServerProcess:
+    def server(self, port: int | None = None, **extra: str) -> ServerProcess:
         """gitops-mcp over streamable HTTP, HOME its own (its only allowed root; state and clone cache
-        in it), started."""
+        in it), started; on ``port``, else on the one it binds (see ServerProcess)."""
         env = {
             "HOME": str(self.home),
             "GITOPS_MCP_GIT_TOKEN": TOKEN,
@@ -147,7 +147,7 @@ class RemoteWorld:
             "GITOPS_MCP_LOG_LEVEL": "DEBUG",
             **extra,
         }
-        srv = ServerProcess(self.home, env=env, own_group=True)
+        srv = ServerProcess(self.home, env=env, port=port, own_group=True)
         self.servers.append(srv)
         return srv.start()
 

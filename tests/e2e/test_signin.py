@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from conftest import FIXTURES, need_shared
+from doubles.mcp_server import free_port
 from doubles.oidc import OidcIssuer, PrivateCA, SigningKey
 from doubles.remote_world import FLEET, RemoteWorld, git
 
@@ -51,6 +52,7 @@ def issuer(tmp_path: Path) -> Iterator[OidcIssuer]:
 
 def start(rw: RemoteWorld, issuer: OidcIssuer) -> Any:
     return rw.server(
+        port=free_port(),  # before the start: the server names its own URL (the token audience) by it
         GITOPS_MCP_OIDC_ISSUER=issuer.issuer,
         GITOPS_MCP_OIDC_CA_FILE=str(issuer.ca_file),
         GITOPS_MCP_AUDIT_LOG=str(rw.root / "audit" / "trail.jsonl"),
